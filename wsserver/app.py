@@ -1,0 +1,109 @@
+"""The aiohttp application: the chat socket, health, the channel list and the browser page."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from . import protocol
+from .chat import chat_socket
+from .config import Config
+from .hub import Hub
+from .registry import Registry
+from .state import STATE, State
+
+log = logging.getLogger(__name__)
+
+for _type, _suffix in (("text/javascript", ".js"), ("text/javascript", ".mjs"), ("text/css", ".css"),
+                       ("image/svg+xml", ".svg"), ("application/manifest+json", ".webmanifest")):
+    mimetypes.add_type(_type, _suffix)
+
+
+def web_root() -> Path:
+    """Return the browser client's folder: inside the installed package, else the checkout's ``web/``."""
+    packaged = Path(__file__).with_name("web")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "web"
+
+
+def make_app(config: Config) -> web.Application:
+    """Build the application for ``config``; files are opened when it starts."""
+    app = web.Application()
+    app[STATE] = State(config, Hub(config.data_dir, config.channels, config.timezone), Registry(config.data_dir))
+    app.router.add_get("/ws", chat_socket)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/channels", list_channels)
+    app.router.add_get("/{path:.*}", static_file)
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_close_sockets)
+    app.on_cleanup.append(_stop)
+    return app
+
+
+async def _start(app: web.Application) -> None:
+    state = app[STATE]
+    dropped = await state.registry.reclaim()
+    if dropped:
+        log.info("reclaimed %d handles left by processes that are gone", dropped)
+    await state.hub.start()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    state = app[STATE]
+    for ws in list(state.sockets):
+        await ws.close(code=protocol.CLOSE_GOING_AWAY, message=protocol.SHUTTING_DOWN.encode())
+
+
+async def _stop(app: web.Application) -> None:
+    state = app[STATE]
+    await state.hub.stop()
+    left = await state.registry.release_all()
+    if left:
+        log.warning("released %d handles whose connections did not end cleanly", left)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Report whether the server can take messages: 200, or 503 when the data dir is not writable."""
+    state = request.app[STATE]
+    problem = None
+    if not os.access(state.config.data_dir, os.W_OK):
+        problem = "data dir is not writable"
+    elif state.hub.append_failed:
+        problem = "the last append to a channel log failed"
+    body = {
+        "status": "ok" if problem is None else "unavailable",
+        "uptime": round(time.monotonic() - state.started, 3),
+        "connections": len(state.sockets),
+    }
+    if problem is not None:
+        body["problem"] = problem
+    return web.json_response(body, status=200 if problem is None else 503)
+
+
+async def list_channels(request: web.Request) -> web.Response:
+    """List the channels with how many users each has, on every process of this data dir."""
+    state = request.app[STATE]
+    entries = await state.registry.users()
+    counts = {name: 0 for name in state.hub.channels}
+    for entry in entries:
+        if entry.channel in counts:
+            counts[entry.channel] += 1
+    return web.json_response([{"name": name, "users": users} for name, users in counts.items()])
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """Serve a file of the browser client; ``/`` is ``index.html``."""
+    root = web_root().resolve()
+    relative = request.match_info["path"] or "index.html"
+    target = (root / relative).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    if not target.is_relative_to(root) or not target.is_file():
+        raise web.HTTPNotFound(text=f"Not found: /{relative}\n")
+    return web.FileResponse(target)

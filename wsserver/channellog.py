@@ -1,0 +1,171 @@
+"""One channel's append-only log file: append a line, read lines back, name positions.
+
+Appends are a single ``write(2)`` on a descriptor opened with ``O_APPEND``, so
+lines written by several processes on the same data dir never interleave.
+Reads are plain functions over a descriptor and a byte range; the caller runs
+them in a thread so the event loop never waits on the disk.  Reading the last
+lines goes backwards from a byte offset in fixed blocks: its cost depends on
+the lines asked for, not on the size of the file.
+
+A *cursor* names the position just after a line: the file's identity
+(device and inode) and a byte offset, as ``"<dev>-<ino>-<offset>"`` in hex,
+hex and decimal.  Clients treat it as opaque.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+BLOCK = 64 * 1024
+_CURSOR_RE = re.compile(r"^([0-9a-f]{1,16})-([0-9a-f]{1,16})-([0-9]{1,20})$")
+
+
+class AppendError(OSError):
+    """A line could not be written whole; nothing of it is left in the file."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position just after a whole line of one particular file."""
+
+    identity: tuple[int, int]
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.identity[0]:x}-{self.identity[1]:x}-{self.offset}"
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor | None:
+        """Return the cursor ``text`` names, or ``None`` if it is not one."""
+        match = _CURSOR_RE.match(text)
+        if match is None:
+            return None
+        return cls((int(match.group(1), 16), int(match.group(2), 16)), int(match.group(3)))
+
+
+def identity(stat: os.stat_result) -> tuple[int, int]:
+    """Return what tells one file apart from a replacement at the same path."""
+    return (stat.st_dev, stat.st_ino)
+
+
+def log_path(data_dir: Path, channel: str) -> Path:
+    """Return the log file of ``channel``; the name is checked by the caller."""
+    return data_dir / f"channel_{channel}.log"
+
+
+class ChannelLog:
+    """The writing end of one channel log."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def open(self) -> None:
+        """Open (creating if needed) the file for appending."""
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        self._fd = os.open(self.path, flags, 0o644)
+
+    def reopen(self) -> None:
+        """Append to whatever file now stands at the path (after a rotation)."""
+        old = self._fd
+        self.open()
+        if old is not None:
+            os.close(old)
+
+    def close(self) -> None:
+        """Close the descriptor; appends fail until :meth:`open`."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def append(self, line: str) -> None:
+        """Write ``line`` and its newline with one ``write(2)``.
+
+        The line must already be escaped (see :mod:`wsserver.logline`).  Raises
+        :class:`AppendError` when the disk refuses it; a partly written line is
+        cut off again so no torn line is left behind.
+        """
+        if self._fd is None:
+            raise AppendError(errno.EBADF, "log is not open", str(self.path))
+        data = line.encode("utf-8") + b"\n"
+        try:
+            written = os.write(self._fd, data)
+        except OSError as exc:
+            raise AppendError(exc.errno, exc.strerror, str(self.path)) from exc
+        if written != len(data):
+            # A short write (a full disk, a quota) leaves a torn line.  Cut it,
+            # so that readers never take it for a whole one.
+            end = os.fstat(self._fd).st_size
+            try:
+                os.ftruncate(self._fd, end - written)
+            except OSError:
+                log.exception("could not cut a torn line from %s", self.path)
+            raise AppendError(errno.ENOSPC, "short write", str(self.path))
+
+
+def read_last_lines(fd: int, end: int, count: int) -> tuple[list[bytes], int]:
+    """Return up to ``count`` whole lines ending at byte ``end``, and the offset of the first.
+
+    ``end`` must be just after a newline (or 0).  Reads backwards in blocks of
+    :data:`BLOCK` bytes, so the cost does not grow with the size of the file.
+    """
+    if count <= 0 or end <= 0:
+        return [], end
+    chunks: list[bytes] = []
+    position = end
+    newlines = 0
+    # The byte at end-1 is the last line's own newline: count+1 newlines
+    # (or the start of the file) bound `count` whole lines.
+    while position > 0 and newlines <= count:
+        size = min(BLOCK, position)
+        position -= size
+        chunk = os.pread(fd, size, position)
+        if len(chunk) != size:
+            raise OSError(errno.EIO, "file shrank while reading", "")
+        chunks.append(chunk)
+        newlines += chunk.count(b"\n")
+    lines = b"".join(reversed(chunks)).split(b"\n")[:-1]
+    if position > 0:
+        # The first piece may be the tail of a line that starts earlier.
+        lines = lines[1:]
+    lines = lines[-count:]
+    return lines, end - sum(len(line) + 1 for line in lines)
+
+
+def repair_torn_tail(path: Path) -> int:
+    """Cut an unterminated last line left by a crash; return the bytes removed.
+
+    Only whole lines were ever accepted: a line without its newline is the
+    remains of a write that was cut short, never something a client was told
+    was saved.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return 0
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+            return 0
+        position = size
+        while position > 0:
+            start = max(0, position - BLOCK)
+            chunk = os.pread(fd, position - start, start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            position = start
+        else:
+            keep = 0
+        os.ftruncate(fd, keep)
+        return size - keep
+    finally:
+        os.close(fd)

@@ -1,0 +1,96 @@
+"""The chat socket: join a channel under a handle, append what the client says, leave.
+
+The handler task is the only reader of its websocket; everything the client
+is sent, error frames included, goes through its :class:`~wsserver.fanout.Outbox`
+so that frames keep their order and nothing here waits on a slow client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import WSMsgType, web
+
+from . import protocol
+from .fanout import Outbox
+from .hub import Channel
+from .logline import SYSTEM
+from .protocol import BadFrame, Keepalive, error_frame, parse_client_frame
+from .ratelimit import TokenBucket
+from .state import STATE, State
+
+log = logging.getLogger(__name__)
+
+
+async def chat_socket(request: web.Request) -> web.WebSocketResponse:
+    """Upgrade to the chat socket and serve it until either side closes."""
+    state = request.app[STATE]
+    config = state.config
+    ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=config.max_frame_bytes)
+    await ws.prepare(request)
+    state.sockets.add(ws)
+    try:
+        await _join(request, ws, state)
+    except Exception:
+        log.exception("chat socket failed")
+        await ws.close(code=protocol.CLOSE_SERVER_ERROR, message=protocol.SERVER_ERROR.encode())
+    finally:
+        state.sockets.discard(ws)
+    return ws
+
+
+async def _reject(ws: web.WebSocketResponse, sentence: str, why: str) -> None:
+    log.warning("refused a join: %s", why)
+    await ws.send_str(error_frame(sentence))
+    await ws.close(code=protocol.CLOSE_POLICY, message=sentence.encode())
+
+
+async def _join(request: web.Request, ws: web.WebSocketResponse, state: State) -> None:
+    name = request.query.get("channel", "")
+    channel = state.hub.channels.get(name)
+    if channel is None:
+        return await _reject(ws, protocol.NO_CHANNEL, f"unknown channel {name[:40]!r}")
+    handle = request.query.get("handle")
+    if handle is None or not protocol.valid_handle(handle):
+        return await _reject(ws, protocol.NO_HANDLE, f"bad handle {(handle or '')[:40]!r}")
+    if not await state.registry.claim(handle, name):
+        return await _reject(ws, protocol.HANDLE_TAKEN, f"{handle} is already in {name}")
+
+    who = f"{handle}@{name}"
+    outbox = Outbox(ws, state.config.send_queue, who, request.transport)
+    try:
+        await channel.subscribe(outbox, state.config.history)
+        outbox.start()
+        log.info("%s joined", who)
+        state.hub.say(channel, SYSTEM, f"{handle} has joined the chat")
+        await _converse(ws, state, channel, handle, outbox)
+    finally:
+        channel.unsubscribe(outbox)
+        await outbox.stop()
+        state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
+        await state.registry.release(handle, name)
+        log.info("%s left (close code %s)", who, ws.close_code)
+
+
+async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, handle: str, outbox: Outbox) -> None:
+    config = state.config
+    bucket = TokenBucket(config.rate_limit, config.rate_burst)
+    async for message in ws:
+        if message.type == WSMsgType.BINARY:
+            outbox.put(error_frame(protocol.BINARY_FRAME))
+            continue
+        if message.type != WSMsgType.TEXT:
+            break
+        log.debug("frame from %s@%s: %.200r", handle, channel.name, message.data)
+        try:
+            request = parse_client_frame(message.data, config.max_message_chars)
+        except BadFrame as exc:
+            outbox.put(error_frame(str(exc)))
+            continue
+        if isinstance(request, Keepalive):
+            continue
+        if not bucket.allow():
+            outbox.put(error_frame(protocol.RATE_LIMITED))
+            continue
+        if not state.hub.say(channel, handle, request.text):
+            outbox.put(error_frame(protocol.NOT_SAVED))

@@ -1,0 +1,87 @@
+"""The ``wsserver`` command: check the settings, start the server, stop it cleanly on a signal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from . import __version__
+from .app import make_app
+from .config import Config, ConfigError, add_arguments, load
+
+log = logging.getLogger("wsserver")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``wsserver [serve] [options]``."""
+    parser = argparse.ArgumentParser(
+        prog="wsserver",
+        description="A WebSocket chat server whose channels are append-only log files. "
+        "Every option can also be set with the environment variable named in its help; the flag wins.",
+    )
+    parser.add_argument("--version", action="version", version=f"wsserver {__version__}")
+    add_arguments(parser)
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    """Send one line per event to stderr with level and logger name, as journald expects."""
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Both report every request or batch of file events at INFO: noise in a journal.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["serve"]:
+        args = args[1:]
+    parser = build_parser()
+    try:
+        config = load(parser.parse_args(args), os.environ)
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    except ConfigError as exc:
+        print(f"wsserver: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"wsserver: cannot create --data-dir {str(config.data_dir)!r}: {exc.strerror}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_level)
+    try:
+        return asyncio.run(serve(config))
+    except OSError as exc:
+        print(f"wsserver: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+
+
+async def serve(config: Config) -> int:
+    """Serve until SIGTERM or SIGINT, then close every socket with 1001 and return 0."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(make_app(config), handle_signals=False, access_log=None, shutdown_timeout=10)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        for host, port in (address[:2] for address in runner.addresses):
+            log.info("listening on http://%s:%s/ (data in %s)", host, port, config.data_dir.resolve())
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,201 @@
+"""Read the server's settings once: command line first, then ``WSSERVER_*`` variables, then defaults.
+
+Every option is declared once in ``OPTIONS``; the command line, the environment
+lookup, the validation and ``--help`` are all derived from that table, so a
+setting cannot exist in one place and be missing in another.  The result is a
+frozen :class:`Config` handed down to the rest of the package; no other module
+reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pendulum
+
+CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+ENV_PREFIX = "WSSERVER_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot start with; the message names both."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Checked settings of one server process."""
+
+    # Network
+    host: str = "127.0.0.1"
+    port: int = 1337
+    # Storage
+    data_dir: Path = Path("data")
+    channels: tuple[str, ...] = ("general", "tech")
+    timezone: str = "UTC"
+    # Limits
+    history: int = 100
+    rate_limit: float = 5.0
+    rate_burst: int = 10
+    max_message_chars: int = 2000
+    max_frame_bytes: int = 64 * 1024
+    send_queue: int = 256
+    # Timeouts
+    heartbeat: float = 25.0
+    # Diagnostics
+    log_level: str = "INFO"
+
+
+# ---------------------------------------------------------------- casting
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
+    def cast(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise ValueError(f"must be a whole number {bound}")
+        return value
+
+    return cast
+
+
+def _number(low: float, strictly_above: bool = False) -> Callable[[str], float]:
+    def cast(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite number")
+        if value < low or (strictly_above and value == low):
+            raise ValueError(f"must be a number {'above' if strictly_above else 'of at least'} {low:g}")
+        return value
+
+    return cast
+
+
+def _channels(raw: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not names:
+        raise ValueError("must name at least one channel")
+    for name in names:
+        if not CHANNEL_RE.match(name):
+            raise ValueError(f"channel name {name!r} must match {CHANNEL_RE.pattern}")
+    if len(set(names)) != len(names):
+        raise ValueError("names a channel twice")
+    return names
+
+
+def _timezone(raw: str) -> str:
+    name = raw.strip()
+    try:
+        pendulum.timezone(name)
+    except Exception:
+        raise ValueError("must be an IANA time zone name such as UTC or Europe/Paris") from None
+    return name
+
+
+def _log_level(raw: str) -> str:
+    name = raw.strip().upper()
+    if name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    return name
+
+
+def _host(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return raw.strip()
+
+
+def _path(raw: str) -> Path:
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return Path(raw.strip())
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its flag, its cast, and the sentence ``--help`` shows."""
+
+    field: str
+    cast: Callable[[str], Any]
+    help: str
+    metavar: str = "VALUE"
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.field.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", _host, "address to listen on", "ADDR"),
+    Option("port", _integer(0, 65535), "TCP port to listen on (0 picks a free one)", "PORT"),
+    Option("data_dir", _path, "directory of the channel logs and the users file; created if missing", "DIR"),
+    Option("channels", _channels, "comma-separated channel names, each matching " + CHANNEL_RE.pattern, "LIST"),
+    Option("history", _integer(0, 100_000), "log lines sent to a client when it joins", "N"),
+    Option("timezone", _timezone, "IANA time zone of the log timestamps", "ZONE"),
+    Option("rate_limit", _number(0.0), "messages per second per connection (0 turns the limit off)", "PER_S"),
+    Option("rate_burst", _integer(1, 100_000), "messages a connection may send at once before the rate applies", "N"),
+    Option("max_message_chars", _integer(1, 100_000), "longest chat message, in characters", "N"),
+    Option("max_frame_bytes", _integer(1024, 16 * 1024 * 1024), "largest websocket frame accepted; larger closes with 1009", "BYTES"),
+    Option("send_queue", _integer(1, 1_000_000), "frames queued for one client before it is closed as too slow", "N"),
+    Option("heartbeat", _number(0.0, strictly_above=True), "seconds between pings; a peer that does not answer is closed", "SECONDS"),
+    Option("log_level", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL", "LEVEL"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare every option on ``parser``; defaults are resolved later by :func:`load`."""
+    defaults = Config()
+    for option in OPTIONS:
+        default = getattr(defaults, option.field)
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        parser.add_argument(
+            option.flag,
+            dest=option.field,
+            default=None,
+            metavar=option.metavar,
+            help=f"{option.help} (env {option.env}; default {default})",
+        )
+
+
+def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
+    """Build the :class:`Config` from parsed flags and an environment.
+
+    Raises :class:`ConfigError` naming the flag and the value that is wrong.
+    """
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw = getattr(args, option.field, None)
+        source = option.flag
+        if raw is None and option.env in environ:
+            raw, source = environ[option.env], option.env
+        if raw is None:
+            continue
+        try:
+            values[option.field] = option.cast(raw)
+        except ValueError as exc:
+            raise ConfigError(f"invalid {source} value {raw!r}: {exc}") from None
+    return Config(**values)
+
+
+def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
+    """Parse a server command line; used by tests and by :mod:`wsserver.cli`."""
+    parser = argparse.ArgumentParser(prog="wsserver")
+    add_arguments(parser)
+    return load(parser.parse_args(list(argv)), environ)
+

@@ -1,0 +1,97 @@
+"""Hand one serialized frame to many connections without ever waiting on any of them.
+
+Each connection has an :class:`Outbox`: a bounded queue and a writer task
+that sends from it.  :func:`broadcast` only appends the same string to every
+outbox, so a client that stops reading holds up nobody; when its queue is
+full it is a stalled reader, and its outbox closes it with 1008 ``Too slow``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from .protocol import CLOSE_POLICY, TOO_SLOW
+
+log = logging.getLogger(__name__)
+
+# Timeouts
+CLOSE_TIMEOUT = 5.0  # a stalled reader that does not take our close frame is cut off
+
+
+class Outbox:
+    """Queue frames for one websocket and send them in order from one task."""
+
+    def __init__(
+        self, ws: web.WebSocketResponse, limit: int, name: str, transport: asyncio.BaseTransport | None = None
+    ) -> None:
+        self._ws = ws
+        self._transport = transport
+        self._limit = limit
+        self._name = name
+        self._frames: deque[str] = deque()
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.stalled = False
+
+    def start(self) -> None:
+        """Start sending; frames put before this are sent first, in order."""
+        self._task = asyncio.get_running_loop().create_task(self._send_all(), name=f"send to {self._name}")
+
+    def put(self, frame: str) -> None:
+        """Queue ``frame``; a full queue marks the reader stalled and closes it."""
+        if self.stalled:
+            return
+        if len(self._frames) >= self._limit:
+            self.stalled = True
+            self._frames.clear()
+            log.warning("closing %s: stalled reader (%d frames queued)", self._name, self._limit)
+        else:
+            self._frames.append(frame)
+        self._ready.set()
+
+    def put_first(self, frame: str) -> None:
+        """Queue ``frame`` ahead of everything queued so far (history before live lines)."""
+        self._frames.appendleft(frame)
+        self._ready.set()
+
+    async def stop(self) -> None:
+        """Stop the writer task; frames still queued are dropped."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _send_all(self) -> None:
+        ws = self._ws
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                while self._frames:
+                    await ws.send_str(self._frames.popleft())
+                if self.stalled:
+                    await self._close_stalled()
+                    return
+        except (ConnectionError, RuntimeError):
+            # The peer went away; the handler notices and cleans up.
+            return
+
+    async def _close_stalled(self) -> None:
+        try:
+            await asyncio.wait_for(self._ws.close(code=CLOSE_POLICY, message=TOO_SLOW.encode()), CLOSE_TIMEOUT)
+        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            if self._transport is not None:
+                self._transport.abort()
+
+
+def broadcast(outboxes: Iterable[Outbox], frame: str) -> None:
+    """Put the same ``frame`` on every outbox; never awaits."""
+    for outbox in outboxes:
+        outbox.put(frame)

@@ -1,0 +1,112 @@
+"""Write and read one log line: ``[YYYY-MM-DD HH:mm:ss] HANDLE: TEXT``.
+
+One event is always exactly one line.  Message text is escaped so that no
+line break, control character or lone surrogate reaches the file:
+
+=============  ==========================================
+``\\``          ``\\\\``
+newline        ``\\n``
+return         ``\\r``
+tab            ``\\t``
+other          ``\\uXXXX`` (C0/C1 controls, DEL, U+2028,
+               U+2029, lone surrogates)
+=============  ==========================================
+
+Everything else, non-ASCII included, is stored as UTF-8 as it is, so
+``grep`` finds words in any script.  :func:`unescape` restores the text
+exactly, which :mod:`tests.test_logline` checks with hypothesis.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import pendulum
+
+SYSTEM = "System"
+
+_NEEDS_ESCAPE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_SHORT = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPE_SEQUENCE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_UNSHORT = {"\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
+
+LINE_RE = re.compile(r"^\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\] ([A-Za-z0-9_]+)(?: -> ([A-Za-z0-9_]+))?: (.*)$", re.DOTALL)
+
+
+class EscapeError(ValueError):
+    """A line holds a backslash sequence :func:`escape` never writes."""
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    return _SHORT.get(char) or f"\\u{ord(char):04x}"
+
+
+def escape(text: str) -> str:
+    """Return ``text`` as it is stored on one line: no line break, control character or surrogate."""
+    return _NEEDS_ESCAPE.sub(_escape_one, text)
+
+
+def _unescape_one(match: re.Match[str]) -> str:
+    body = match.group(1)
+    if body in _UNSHORT:
+        return _UNSHORT[body]
+    if len(body) == 5:
+        return chr(int(body[1:], 16))
+    raise EscapeError(f"unknown escape sequence \\{body}")
+
+
+def unescape(text: str) -> str:
+    """Restore the text :func:`escape` stored.
+
+    Raises :class:`EscapeError` on a backslash sequence that escaping never writes.
+    """
+    return _ESCAPE_SEQUENCE.sub(_unescape_one, text)
+
+
+def format_line(stamp: str, handle: str, text: str, to: str | None = None) -> str:
+    """Return the log line (without its newline) for ``handle`` saying ``text``."""
+    who = handle if to is None else f"{handle} -> {to}"
+    return f"[{stamp}] {who}: {escape(text)}"
+
+
+@dataclass(frozen=True)
+class ParsedLine:
+    """The parts of one log line; ``text`` is unescaped."""
+
+    stamp: str
+    handle: str
+    text: str
+    to: str | None = None
+
+
+def parse_line(line: str) -> ParsedLine | None:
+    """Split a log line into its parts, or return ``None`` if it is not in the log format.
+
+    Raises :class:`EscapeError` if the text holds a sequence escaping never writes.
+    """
+    match = LINE_RE.match(line)
+    if match is None:
+        return None
+    stamp, handle, to, text = match.groups()
+    return ParsedLine(stamp, handle, unescape(text), to)
+
+
+class Clock:
+    """Format the current time for log lines in one time zone, once per second at most."""
+
+    def __init__(self, timezone: str) -> None:
+        self._zone = pendulum.timezone(timezone)
+        self._second = -1
+        self._stamp = ""
+
+    def stamp(self) -> str:
+        """Return ``YYYY-MM-DD HH:mm:ss`` for now."""
+        second = int(time.time())
+        if second != self._second:
+            moment = pendulum.from_timestamp(second, tz=self._zone)
+            self._stamp = moment.format("YYYY-MM-DD HH:mm:ss")
+            self._second = second
+        return self._stamp

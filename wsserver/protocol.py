@@ -1,0 +1,124 @@
+"""Frames in and out of the chat socket, and every sentence a client can be told.
+
+Server to client (JSON text frames):
+
+* log lines: ``{"success": true, "data": {"channel", "message", "cursor"}}``;
+* errors: ``{"success": false, "message": SENTENCE}``.
+
+Client to server:
+
+* ``{"type": "chat", "message": TEXT}``;
+* ``{"type": "system", "message": "keepalive"}``.
+
+``docs/protocol.md`` lists the same sentences; the tests assert them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{3,16}$")
+
+# Close codes
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_SERVER_ERROR = 1011
+
+# Sentences: rejections at join (each followed by a 1008 close)
+NO_CHANNEL = "No valid channel provided"
+NO_HANDLE = "No valid handle provided"
+HANDLE_TAKEN = "User already registered"
+# Sentences: errors that leave the connection open
+INVALID_FORMAT = "Invalid message format"
+BINARY_FRAME = "Binary frames are not accepted"
+EMPTY_MESSAGE = "Message is empty"
+RATE_LIMITED = "Rate limit exceeded"
+NOT_SAVED = "Message not saved"
+UNKNOWN_TYPE = "Unknown message type: {type}"
+TOO_LONG = "Message is too long (limit {limit} characters)"
+# Sentences: close reasons
+TOO_SLOW = "Too slow"
+SHUTTING_DOWN = "Server shutting down"
+SERVER_ERROR = "Internal server error"
+
+
+def valid_handle(handle: str | None) -> bool:
+    """Return whether ``handle`` may join: the handle rule, and never ``System`` in any case."""
+    return handle is not None and bool(HANDLE_RE.match(handle)) and handle.lower() != "system"
+
+
+def error_frame(sentence: str) -> str:
+    """Return the frame that tells a client ``sentence`` went wrong."""
+    return json.dumps({"success": False, "message": sentence})
+
+
+def lines_frame(channel: str, lines: str, cursor: str) -> str:
+    """Return the frame carrying whole log ``lines`` (joined by newlines) up to ``cursor``."""
+    return json.dumps(
+        {"success": True, "data": {"channel": channel, "message": lines, "cursor": cursor}},
+        ensure_ascii=False,
+    )
+
+
+class BadFrame(ValueError):
+    """A client frame the server will not act on; ``str()`` is the sentence to send back."""
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A chat message to append to the channel log."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Keepalive:
+    """The tutorial client's keepalive; nothing to do."""
+
+
+ClientFrame = Chat | Keepalive
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
+    """Turn one text frame into a request.
+
+    Raises :class:`BadFrame` with the sentence to send back for anything that
+    is not a well-formed request.  Never raises anything else, whatever
+    ``raw`` holds.
+    """
+    try:
+        payload = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise BadFrame(INVALID_FORMAT) from None
+    if not isinstance(payload, dict):
+        raise BadFrame(INVALID_FORMAT)
+    kind = payload.get("type")
+    if not isinstance(kind, str):
+        raise BadFrame(INVALID_FORMAT)
+    message = payload.get("message")
+    if kind == "chat":
+        if not isinstance(message, str):
+            raise BadFrame(INVALID_FORMAT)
+        if not message.strip():
+            raise BadFrame(EMPTY_MESSAGE)
+        if len(message) > max_chars:
+            raise BadFrame(TOO_LONG.format(limit=max_chars))
+        return Chat(message)
+    if kind == "system":
+        if message == "keepalive":
+            return Keepalive()
+        raise BadFrame(INVALID_FORMAT)
+    raise BadFrame(UNKNOWN_TYPE.format(type=_shorten(kind)))
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "…"
