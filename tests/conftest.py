@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -23,8 +24,11 @@ TIMEOUT = 10.0
 class Server:
     """A ``wsserver`` process started for one test, with its stderr collected line by line."""
 
-    def __init__(self, data_dir: Path, args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, args: list[str], env: dict[str, str] | None = None, file_size_limit: int | None = None
+    ) -> None:
         self.data_dir = data_dir
+        self.file_size_limit = file_size_limit
         self.args = args
         self.env = env or {}
         self.process: asyncio.subprocess.Process | None = None
@@ -39,11 +43,16 @@ class Server:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "wsserver", "--port", "0", "--data-dir", str(self.data_dir), *self.args,
             stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, env=env, cwd=str(REPO),
+            preexec_fn=self._limit_file_size if self.file_size_limit is not None else None,
         )
         self._reader = asyncio.get_running_loop().create_task(self._read())
         match = await self.wait_for_log(LISTENING)
         self.url = match.group(1)
         return self
+
+    def _limit_file_size(self) -> None:
+        # Writes past the limit fail with EFBIG, as on a full disk (Python ignores SIGXFSZ).
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_size_limit, self.file_size_limit))
 
     async def _read(self) -> None:
         assert self.process is not None and self.process.stderr is not None
@@ -77,7 +86,7 @@ class Server:
 
         try:
             return await asyncio.wait_for(wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"no log line matching {regex.pattern!r}; log:\n" + "\n".join(self.lines)) from None
 
     def ws_url(self, **query: str) -> str:
@@ -182,8 +191,10 @@ async def start_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """Start servers for a test (``await start_server("--history", "5")``); all are stopped after it."""
     servers: list[Server] = []
 
-    async def start(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> Server:
-        server = Server(data_dir or tmp_path / "data", list(args), env)
+    async def start(
+        *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None, file_size_limit: int | None = None
+    ) -> Server:
+        server = Server(data_dir or tmp_path / "data", list(args), env, file_size_limit)
         servers.append(server)
         return await server.start()
 

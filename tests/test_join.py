@@ -121,7 +121,7 @@ async def test_two_hundred_joins_then_leaves_free_every_handle(server: Server, c
     watcher = await joined(await connect(server, "Watcher"), "Watcher")
     handles = [f"user{i:03d}" for i in range(200)]
     clients = await asyncio.gather(*(connect(server, h) for h in handles))
-    await asyncio.gather(*(joined(c, h) for c, h in zip(clients, handles)))
+    await asyncio.gather(*(joined(c, h) for c, h in zip(clients, handles, strict=True)))
     async with session.get(server.url + "/api/channels") as response:
         assert await response.json() == [{"name": "general", "users": 201}, {"name": "tech", "users": 0}]
     await asyncio.gather(*(c.ws.close() for c in clients))
@@ -129,7 +129,7 @@ async def test_two_hundred_joins_then_leaves_free_every_handle(server: Server, c
         await watcher.until_line(f"System: {handle} has left the chat")
     await eventually(lambda: users_in(server) == [["Watcher", "general"]])
     again = await asyncio.gather(*(connect(server, h) for h in handles))
-    await asyncio.gather(*(joined(c, h) for c, h in zip(again, handles)))
+    await asyncio.gather(*(joined(c, h) for c, h in zip(again, handles, strict=True)))
 
 
 def users_in(server: Server) -> list[list[str]]:

@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(serve(config))
     except OSError as exc:
-        print(f"wsserver: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"wsserver: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
         return 1
 
 

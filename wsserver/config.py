@@ -150,9 +150,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("rate_limit", _number(0.0), "messages per second per connection (0 turns the limit off)", "PER_S"),
     Option("rate_burst", _integer(1, 100_000), "messages a connection may send at once before the rate applies", "N"),
     Option("max_message_chars", _integer(1, 100_000), "longest chat message, in characters", "N"),
-    Option("max_frame_bytes", _integer(1024, 16 * 1024 * 1024), "largest websocket frame accepted; larger closes with 1009", "BYTES"),
+    Option("max_frame_bytes", _integer(1024, 16 * 1024 * 1024),
+           "largest websocket frame accepted; a larger one closes the socket with 1009", "BYTES"),
     Option("send_queue", _integer(1, 1_000_000), "frames queued for one client before it is closed as too slow", "N"),
-    Option("heartbeat", _number(0.0, strictly_above=True), "seconds between pings; a peer that does not answer is closed", "SECONDS"),
+    Option("heartbeat", _number(0.0, strictly_above=True),
+           "seconds between pings; a peer that does not answer is closed", "SECONDS"),
     Option("log_level", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL", "LEVEL"),
 )
 

@@ -28,7 +28,7 @@ class Outbox:
     """Queue frames for one websocket and send them in order from one task."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, limit: int, name: str, transport: asyncio.BaseTransport | None = None
+        self, ws: web.WebSocketResponse, limit: int, name: str, transport: asyncio.Transport | None = None
     ) -> None:
         self._ws = ws
         self._transport = transport
@@ -47,13 +47,18 @@ class Outbox:
         """Queue ``frame``; a full queue marks the reader stalled and closes it."""
         if self.stalled:
             return
-        if len(self._frames) >= self._limit:
-            self.stalled = True
-            self._frames.clear()
-            log.warning("closing %s: stalled reader (%d frames queued)", self._name, self._limit)
-        else:
+        if len(self._frames) < self._limit:
             self._frames.append(frame)
-        self._ready.set()
+            self._ready.set()
+            return
+        log.warning("closing %s: stalled reader (%d frames queued)", self._name, self._limit)
+        self.stalled = True
+        self._frames.clear()
+        # The writer is most likely stuck waiting for the socket to drain:
+        # stop it, and close from a task of our own.
+        if self._task is not None:
+            self._task.cancel()
+        self._task = asyncio.get_running_loop().create_task(self._close_stalled(), name=f"drop {self._name}")
 
     def put_first(self, frame: str) -> None:
         """Queue ``frame`` ahead of everything queued so far (history before live lines)."""
@@ -76,19 +81,18 @@ class Outbox:
                 self._ready.clear()
                 while self._frames:
                     await ws.send_str(self._frames.popleft())
-                if self.stalled:
-                    await self._close_stalled()
-                    return
         except (ConnectionError, RuntimeError):
             # The peer went away; the handler notices and cleans up.
             return
 
     async def _close_stalled(self) -> None:
-        try:
-            await asyncio.wait_for(self._ws.close(code=CLOSE_POLICY, message=TOO_SLOW.encode()), CLOSE_TIMEOUT)
-        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
-            if self._transport is not None:
-                self._transport.abort()
+        # The close frame queues behind everything the reader has not taken,
+        # and waiting for it to drain cannot be cancelled reliably; so the
+        # cut-off is a timer of its own (harmless if the close went through).
+        if self._transport is not None:
+            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._transport.abort)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self._ws.close(code=CLOSE_POLICY, message=TOO_SLOW.encode())
 
 
 def broadcast(outboxes: Iterable[Outbox], frame: str) -> None:

@@ -32,7 +32,9 @@ _SHORT = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _ESCAPE_SEQUENCE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
 _UNSHORT = {"\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
 
-LINE_RE = re.compile(r"^\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\] ([A-Za-z0-9_]+)(?: -> ([A-Za-z0-9_]+))?: (.*)$", re.DOTALL)
+LINE_RE = re.compile(
+    r"^\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\] ([A-Za-z0-9_]+)(?: -> ([A-Za-z0-9_]+))?: (.*)$", re.DOTALL
+)
 
 
 class EscapeError(ValueError):

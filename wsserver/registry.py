@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 import os
 import socket
@@ -157,14 +158,14 @@ class Registry:
         while self._ops:
             batch, self._ops = self._ops, []
             try:
-                results = await asyncio.to_thread(self._locked, lambda entries: self._apply(entries, batch))
+                results = await asyncio.to_thread(self._locked, functools.partial(self._apply, batch=batch))
             except Exception as exc:
                 log.exception("updating %s failed", self.path)
                 for op in batch:
                     if not op.done.done():
                         op.done.set_exception(exc)
                 continue
-            for op, granted in zip(batch, results):
+            for op, granted in zip(batch, results, strict=True):
                 if not op.done.done():
                     op.done.set_result(granted)
 
@@ -200,7 +201,7 @@ class Registry:
     def _live(self, entry: Entry) -> bool:
         return entry.owner is not None and entry.owner.alive()
 
-    def _apply(self, entries: list[Entry], batch: list[_Op]) -> list[bool]:
+    def _apply(self, entries: list[Entry], *, batch: list[_Op]) -> list[bool]:
         held = {e.key: e for e in entries}
         results = []
         for op in batch:

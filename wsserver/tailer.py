@@ -180,7 +180,9 @@ class Tailer:
 class DirWatcher:
     """Watch the data dir once for the whole process and wake the tailer of each changed file."""
 
-    def __init__(self, data_dir: Path, lookup: Callable[[str], Tailer | None], tailers: Callable[[], list[Tailer]]) -> None:
+    def __init__(
+        self, data_dir: Path, lookup: Callable[[str], Tailer | None], tailers: Callable[[], list[Tailer]]
+    ) -> None:
         self._data_dir = data_dir
         self._lookup = lookup
         self._tailers = tailers

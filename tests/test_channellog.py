@@ -1,0 +1,93 @@
+"""Reading a channel log back: the last lines without scanning, cursors, torn lines."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wsserver import channellog
+from wsserver.channellog import ChannelLog, Cursor, read_last_lines, repair_torn_tail
+
+
+def last_lines(path: Path, count: int) -> tuple[list[bytes], int]:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return read_last_lines(fd, os.fstat(fd).st_size, count)
+    finally:
+        os.close(fd)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=60), st.integers(0, 70),
+       st.integers(3, 64))
+def test_last_lines_match_a_naive_read(tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], count: int,
+                                        block: int) -> None:
+    """The backwards read returns what splitting the whole file would, whatever the block size."""
+    path = tmp_path_factory.mktemp("log") / "channel_x.log"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    original = channellog.BLOCK
+    channellog.BLOCK = block
+    try:
+        got, start = last_lines(path, count)
+    finally:
+        channellog.BLOCK = original
+    expected = lines[-count:] if count else []
+    assert got == expected
+    assert start == path.stat().st_size - sum(len(line) + 1 for line in expected)
+
+
+def test_history_from_a_large_file_reads_only_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading the last 100 lines of a 200 MB log reads a few blocks, not the file."""
+    path = tmp_path / "channel_big.log"
+    line = b"[2026-11-22 14:07:03] Alice: " + b"x" * 70 + b"\n"
+    with path.open("wb") as out:
+        out.write(line * (200 * 1024 * 1024 // len(line)))
+        out.write(b"[2026-11-22 14:07:04] Bob: the end\n")
+    read = 0
+    real_pread = os.pread
+
+    def counting_pread(fd: int, size: int, offset: int) -> bytes:
+        nonlocal read
+        read += size
+        return real_pread(fd, size, offset)
+
+    monkeypatch.setattr(channellog.os, "pread", counting_pread)
+    got, _ = last_lines(path, 100)
+    assert len(got) == 100 and got[-1] == b"[2026-11-22 14:07:04] Bob: the end"
+    assert read <= 2 * channellog.BLOCK
+
+
+def test_cursor_round_trip() -> None:
+    """A cursor prints and parses back; garbage parses to None."""
+    cursor = Cursor((0xFE00, 0x20C39A), 1234)
+    assert str(cursor) == "fe00-20c39a-1234"
+    assert Cursor.parse(str(cursor)) == cursor
+    for garbage in ("", "x", "1-2", "1-2-x", "g-1-2", "1-2-3-4", "-1-2"):
+        assert Cursor.parse(garbage) is None
+
+
+def test_append_is_one_line_per_call(tmp_path: Path) -> None:
+    """append writes the line and its newline, appending after what is there."""
+    path = tmp_path / "channel_a.log"
+    path.write_text("[2026-11-22 14:07:03] Op: first\n")
+    log = ChannelLog(path)
+    log.open()
+    log.append("[2026-11-22 14:07:04] Alice: é")
+    log.close()
+    assert path.read_bytes() == "[2026-11-22 14:07:03] Op: first\n[2026-11-22 14:07:04] Alice: é\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "kept"),
+    [(b"", b""), (b"a\n", b"a\n"), (b"a\nb", b"a\n"), (b"torn", b""), (b"a\n" + b"b" * 200_000, b"a\n")],
+)
+def test_repair_torn_tail(tmp_path: Path, content: bytes, kept: bytes) -> None:
+    """Only an unterminated last line is cut."""
+    path = tmp_path / "channel_t.log"
+    path.write_bytes(content)
+    assert repair_torn_tail(path) == len(content) - len(kept)
+    assert path.read_bytes() == kept

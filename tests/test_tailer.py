@@ -1,0 +1,115 @@
+"""The tailer in one process: whole lines only, each once, through rotation and truncation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from wsserver.channellog import ChannelLog, Cursor
+from wsserver.tailer import READ_SIZE, Tailer
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.batches: list[bytes] = []
+        self.cursors: list[Cursor] = []
+
+    def __call__(self, data: bytes, cursor: Cursor) -> None:
+        self.batches.append(data)
+        self.cursors.append(cursor)
+
+    @property
+    def lines(self) -> list[bytes]:
+        return b"".join(self.batches).split(b"\n")[:-1]
+
+
+async def test_partial_line_waits_for_its_newline(tmp_path: Path) -> None:
+    """A line is delivered only when its newline is in the file, and whole."""
+    path = tmp_path / "channel_a.log"
+    path.write_bytes(b"old\n")
+    got = Collect()
+    tailer = Tailer(path, got)
+    tailer.start()
+    with path.open("ab", buffering=0) as out:
+        out.write(b"first ha")
+        await tailer.catch_up()
+        assert got.batches == []
+        out.write(b"lf\nsecond\nthi")
+        await tailer.catch_up()
+        assert got.lines == [b"first half", b"second"]
+        out.write(b"rd\n")
+        await tailer.catch_up()
+    assert got.lines == [b"first half", b"second", b"third"]
+    assert got.cursors[-1].offset == path.stat().st_size
+    await tailer.stop()
+
+
+async def test_a_torn_start_is_skipped(tmp_path: Path) -> None:
+    """Started while a line is half written, the tailer begins after the last whole line."""
+    path = tmp_path / "channel_a.log"
+    path.write_bytes(b"old\nhalf")
+    got = Collect()
+    tailer = Tailer(path, got)
+    tailer.start()
+    with path.open("ab") as out:
+        out.write(b" done\nnext\n")
+    await tailer.catch_up()
+    assert got.lines == [b"half done", b"next"]
+    await tailer.stop()
+
+
+async def test_big_backlog_comes_in_bounded_batches(tmp_path: Path) -> None:
+    """A backlog larger than one read is delivered whole, in batches of about READ_SIZE bytes."""
+    path = tmp_path / "channel_a.log"
+    path.write_bytes(b"")
+    got = Collect()
+    tailer = Tailer(path, got)
+    tailer.start()
+    lines = [f"line {i} ".encode() + b"z" * 90 for i in range(5000)]
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    await tailer.catch_up()
+    assert got.lines == lines
+    assert max(len(batch) for batch in got.batches) <= READ_SIZE + len(lines[-1]) + 1  # plus a line split by a read
+    await tailer.stop()
+
+
+def follow(path: Path) -> tuple[ChannelLog, Collect, Tailer]:
+    """Open a writer and a tailer on ``path``, wired as a channel wires them."""
+    log = ChannelLog(path)
+    log.open()
+    got = Collect()
+    tailer = Tailer(path, got, on_replaced=log.reopen)
+    tailer.start()
+    return log, got, tailer
+
+
+async def test_rename_rotation_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    """Lines written before and after a rename-and-create rotation are each delivered once."""
+    path = tmp_path / "channel_a.log"
+    log, got, tailer = follow(path)
+    log.append("one")
+    await tailer.catch_up()
+    os.rename(path, tmp_path / "channel_a.log.1")
+    log.append("two")  # still lands in the renamed file
+    path.write_bytes(b"")  # the rotation's "create"
+    await tailer.catch_up()
+    log.append("three")  # the writer has moved to the new file
+    await tailer.catch_up()
+    assert got.lines == [b"one", b"two", b"three"]
+    assert path.read_bytes() == b"three\n"
+    log.close()
+    await tailer.stop()
+
+
+async def test_truncation_restarts_from_the_start(tmp_path: Path) -> None:
+    """After copytruncate, lines written to the emptied file are delivered."""
+    path = tmp_path / "channel_a.log"
+    log, got, tailer = follow(path)
+    log.append("before")
+    await tailer.catch_up()
+    os.truncate(path, 0)
+    log.append("after")
+    await tailer.catch_up()
+    assert got.lines == [b"before", b"after"]
+    log.close()
+    await tailer.stop()
