@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean screenshot
 
 run: $(STAMP)
 	$(BIN)/wsserver
@@ -26,3 +26,6 @@ $(STAMP): pyproject.toml
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+screenshot: $(STAMP)
+	$(BIN)/python -m tests.screenshot docs/screenshot.png

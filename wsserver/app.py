@@ -19,9 +19,19 @@ from .state import STATE, State
 
 log = logging.getLogger(__name__)
 
-for _type, _suffix in (("text/javascript", ".js"), ("text/javascript", ".mjs"), ("text/css", ".css"),
-                       ("image/svg+xml", ".svg"), ("application/manifest+json", ".webmanifest")):
-    mimetypes.add_type(_type, _suffix)
+# Types for the client's files; aiohttp's own guess says application/javascript,
+# where RFC 9239 names text/javascript.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/vnd.microsoft.icon",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+}
 
 
 def web_root() -> Path:
@@ -39,6 +49,7 @@ def make_app(config: Config) -> web.Application:
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/channels", list_channels)
+    app.router.add_get("/api/settings", client_settings)
     app.router.add_get("/{path:.*}", static_file)
     app.on_startup.append(_start)
     app.on_shutdown.append(_close_sockets)
@@ -97,6 +108,17 @@ async def list_channels(request: web.Request) -> web.Response:
     return web.json_response([{"name": name, "users": users} for name, users in counts.items()])
 
 
+async def client_settings(request: web.Request) -> web.Response:
+    """Tell clients the limits they should respect before the server refuses them."""
+    config = request.app[STATE].config
+    return web.json_response({
+        "max_message_chars": config.max_message_chars,
+        "rate_limit": config.rate_limit,
+        "rate_burst": config.rate_burst,
+        "history": config.history,
+    })
+
+
 async def static_file(request: web.Request) -> web.StreamResponse:
     """Serve a file of the browser client; ``/`` is ``index.html``."""
     root = web_root().resolve()
@@ -106,4 +128,6 @@ async def static_file(request: web.Request) -> web.StreamResponse:
         target = target / "index.html"
     if not target.is_relative_to(root) or not target.is_file():
         raise web.HTTPNotFound(text=f"Not found: /{relative}\n")
-    return web.FileResponse(target)
+    content_type = CONTENT_TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
+    headers = {"Content-Type": content_type or "application/octet-stream", "X-Content-Type-Options": "nosniff"}
+    return web.FileResponse(target, headers=headers)

@@ -142,7 +142,14 @@ class Registry:
     async def users(self, channel: str | None = None) -> list[Entry]:
         """Return the entries held by live processes, in file order, optionally of one channel."""
         entries = await asyncio.to_thread(self._read)
-        return [e for e in entries if (channel is None or e.channel == channel) and self._live(e)]
+        alive: dict[Owner, bool] = {}  # one liveness check per process, not per entry
+        for entry in entries:
+            if entry.owner is not None and entry.owner not in alive:
+                alive[entry.owner] = entry.owner.alive()
+        return [
+            e for e in entries
+            if (channel is None or e.channel == channel) and e.owner is not None and alive[e.owner]
+        ]
 
     # ------------------------------------------------------------ batching
 

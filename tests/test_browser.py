@@ -1,0 +1,285 @@
+"""The browser client in a real headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from .browser import launch_chromium
+from .conftest import Server, eventually, joined
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with launch_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+async def new_page(browser: Any) -> AsyncIterator[Any]:
+    """Open pages, each in a context of its own (as separate people would)."""
+    contexts = []
+
+    async def open_page(url: str, width: int = 1100, height: int = 800) -> Any:
+        context = await browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = await context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        await page.goto(url)
+        return page
+
+    yield open_page
+    for context in contexts:
+        await context.close()
+
+
+def log_texts(page: Any) -> Any:
+    return page.get_by_role("log").locator("li .text")
+
+
+async def wait_for_line(page: Any, text: str) -> None:
+    await page.get_by_role("log").get_by_text(text, exact=True).first.wait_for()
+
+
+async def connect_by_form(page: Any, handle: str, channel: str = "general") -> None:
+    await page.get_by_label("Channel").select_option(channel)
+    await page.get_by_label("Handle").fill(handle)
+    await page.get_by_role("button", name="Connect").click()
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+
+
+async def say(page: Any, text: str) -> None:
+    await page.get_by_label("Message").fill(text)
+    await page.get_by_label("Message").press("Enter")
+
+
+async def test_join_by_form_and_by_url_and_chat_live(server: Server, new_page: Any) -> None:
+    """One page joins by the form, another by URL parameters; lines flow live both ways."""
+    alice = await new_page(server.url + "/")
+    await alice.get_by_label("Channel").locator("option", has_text="general (0 users)").wait_for(state="attached")
+    await connect_by_form(alice, "Alice")
+    await wait_for_line(alice, "Alice has joined the chat")
+    assert await alice.get_by_role("button", name="Disconnect").is_visible()
+
+    bob = await new_page(server.url + "/?channel=general&handle=Bob")
+    await bob.get_by_role("status").filter(has_text="Connected to general as Bob").wait_for()
+    assert await bob.get_by_label("Handle").input_value() == "Bob"
+    await wait_for_line(alice, "Bob has joined the chat")
+    await bob.get_by_label("Channel").locator("option", has_text="general (2 users)").wait_for(state="attached")
+
+    await say(alice, "hello from Alice")
+    await wait_for_line(bob, "hello from Alice")
+    assert await alice.get_by_label("Message").input_value() == ""
+    own = alice.locator("li.own", has_text="hello from Alice")
+    assert await own.count() == 1
+    assert await bob.locator("li.own", has_text="hello from Alice").count() == 0
+    row = bob.locator("li", has_text="hello from Alice")
+    assert await row.locator(".handle").inner_text() == "Alice"
+    assert re.fullmatch(r"\d{2}:\d{2}:\d{2}", await row.locator("time").inner_text())
+    assert await bob.locator("li.system", has_text="Bob has joined the chat").count() == 1
+    await say(bob, "hi Alice")
+    await wait_for_line(alice, "hi Alice")
+    assert alice.errors == [] and bob.errors == []
+
+
+async def test_markup_is_shown_as_text(server: Server, new_page: Any) -> None:
+    """An <img onerror> payload is shown literally and never runs."""
+    alice = await new_page(server.url + "/?channel=general&handle=Alice")
+    bob = await new_page(server.url + "/?channel=general&handle=Bob")
+    await bob.get_by_role("status").filter(has_text="Connected").wait_for()
+    payload = '<img src=x onerror="window.pwned = 1"><b>bold</b>'
+    await alice.get_by_role("status").filter(has_text="Connected").wait_for()
+    await say(alice, payload)
+    await wait_for_line(bob, payload)
+    for page in (alice, bob):
+        assert await page.evaluate("window.pwned") is None
+        assert await page.get_by_role("log").locator("img, b").count() == 0
+
+
+async def test_multi_line_message(server: Server, new_page: Any) -> None:
+    """Shift+Enter makes a new line; the message is one escaped log line, shown with its line break."""
+    alice = await new_page(server.url + "/?channel=general&handle=Alice")
+    bob = await new_page(server.url + "/?channel=general&handle=Bob")
+    await bob.get_by_role("status").filter(has_text="Connected").wait_for()
+    box = alice.get_by_label("Message")
+    await box.type("line one")
+    await box.press("Shift+Enter")
+    await box.type("line two")
+    assert await box.input_value() == "line one\nline two"
+    await box.press("Enter")
+    await bob.get_by_role("log").locator("li .text", has_text="line two").wait_for()
+    shown = await bob.get_by_role("log").locator("li .text", has_text="line two").evaluate("e => e.textContent")
+    assert shown == "line one\nline two"
+    assert server.file_lines("general")[-1].endswith("] Alice: line one\\nline two")
+
+
+async def test_bad_handle_is_refused_in_the_page(server: Server, new_page: Any) -> None:
+    """A handle breaking the rule shows the reason and opens no socket."""
+    page = await new_page(server.url + "/")
+    for handle, reason in (("a!", "A handle is 3 to 16 letters, digits or underscores."),
+                           ("system", "The handle System is reserved.")):
+        await page.get_by_label("Handle").fill(handle)
+        await page.get_by_role("button", name="Connect").click()
+        await page.get_by_role("alert").filter(has_text=reason).wait_for()
+        assert await page.get_by_role("status").inner_text() == "Disconnected"
+    assert not any("@general joined" in line or "refused a join" in line for line in server.lines)
+
+
+async def test_taken_handle_shows_the_server_refusal(server: Server, new_page: Any, connect: Any) -> None:
+    """'User already registered' from the server is shown, and the page does not retry."""
+    await joined(await connect(server, "Alice"), "Alice")
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("alert").filter(has_text="User already registered").wait_for()
+    await page.get_by_role("status").filter(has_text="Disconnected").wait_for()
+    assert await page.get_by_role("button", name="Connect").is_visible()
+
+
+async def test_restart_reconnects_without_duplicates(start_server: Any, new_page: Any, tmp_path: Any) -> None:
+    """After a server restart the page reconnects by itself and shows every line exactly once."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    first = await start_server("--port", str(port), "--rate-limit", "0")
+    page = await new_page(first.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await say(page, "before restart")
+    await wait_for_line(page, "before restart")
+    assert await first.stop(signal.SIGTERM) == 0
+    await page.get_by_role("status").filter(has_text=re.compile(r"Reconnecting in \d+ s")).wait_for()
+    second = await start_server("--port", str(port), "--rate-limit", "0", data_dir=first.data_dir)
+    await page.get_by_role("status").filter(has_text="Connected").wait_for(timeout=20_000)
+    await say(page, "after restart")
+    await wait_for_line(page, "after restart")
+    shown = [int(x) for x in await page.get_by_role("log").locator("li").evaluate_all(
+        "items => items.map(i => i.dataset.offset)")]
+    raw = second.log_path("general").read_bytes()
+    ends = [i + 1 for i, byte in enumerate(raw) if byte == 0x0A]
+    assert shown == ends, "the page shows each line of the file once, in order"
+    assert page.errors == []
+
+
+async def test_disconnect_does_not_reconnect(server: Server, new_page: Any) -> None:
+    """Disconnect closes the socket, writes the leave line and stays disconnected."""
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("button", name="Disconnect").click()
+    await page.get_by_role("status").filter(has_text="Disconnected").wait_for()
+    await eventually(lambda: server.file_lines("general")[-1].endswith("System: Alice has left the chat"))
+    # Proving that nothing happens takes a wait: longer than the shortest reconnect delay (1 s).
+    await page.wait_for_timeout(1500)
+    assert await page.get_by_role("status").inner_text() == "Disconnected"
+    assert sum("Alice@general joined" in line for line in server.lines) == 1
+    assert await page.get_by_label("Message").is_disabled()
+
+
+async def test_counter_and_limits(start_server: Any, new_page: Any) -> None:
+    """The counter shows characters left against the server's limit; too long is refused in the page."""
+    server = await start_server("--max-message-chars", "10")
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_label("Message").fill("héllo")
+    assert await page.locator("#remaining").inner_text() == "5 characters left"
+    await say(page, "x" * 11)
+    await page.get_by_role("alert").filter(has_text="Message is too long (limit 10 characters)").wait_for()
+
+
+async def test_server_errors_are_shown(start_server: Any, new_page: Any) -> None:
+    """A server error frame, such as the rate limit, is shown in the alert."""
+    server = await start_server("--rate-limit", "0.1", "--rate-burst", "1")
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await say(page, "one")
+    await wait_for_line(page, "one")
+    await say(page, "two")
+    await page.get_by_role("alert").filter(has_text="Rate limit exceeded").wait_for()
+
+
+async def test_new_messages_jump_when_scrolled_up(server: Server, new_page: Any, connect: Any) -> None:
+    """Scrolled up, the log stays put and offers a jump to new lines; at the bottom it follows."""
+    page = await new_page(server.url + "/?channel=general&handle=Alice", height=600)
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    bob = await joined(await connect(server, "Bob"), "Bob")
+    for i in range(40):
+        await bob.chat(f"filler {i}")
+    await wait_for_line(page, "filler 39")
+    log = page.get_by_role("log")
+    assert await log.evaluate("l => l.scrollHeight - l.scrollTop - l.clientHeight < 40")
+    await log.evaluate("l => { l.scrollTop = 0; }")
+    await bob.chat("while scrolled up")
+    await wait_for_line(page, "while scrolled up")
+    assert await log.evaluate("l => l.scrollTop") == 0
+    jump = page.get_by_role("button", name="New messages")
+    await jump.click()
+    assert await log.evaluate("l => l.scrollHeight - l.scrollTop - l.clientHeight < 40")
+    await jump.wait_for(state="hidden")
+
+
+async def test_keyboard_only(server: Server, new_page: Any) -> None:
+    """Everything works from the keyboard: fill the form, connect with Enter, send with Enter."""
+    page = await new_page(server.url + "/")
+    await page.get_by_label("Channel").locator("option").first.wait_for(state="attached")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "channel"
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("Keys")
+    await page.keyboard.press("Enter")
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_label("Message").focus()
+    await page.keyboard.type("typed")
+    await page.keyboard.press("Enter")
+    await wait_for_line(page, "typed")
+
+
+async def test_phone_width(server: Server, new_page: Any) -> None:
+    """At 375 px wide nothing overflows sideways and every control is on screen."""
+    page = await new_page(server.url + "/?channel=general&handle=Phone", width=375, height=700)
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    for locator in (page.get_by_label("Channel"), page.get_by_label("Handle"), page.get_by_label("Message"),
+                    page.get_by_role("button", name="Disconnect"), page.get_by_role("button", name="Send")):
+        box = await locator.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+
+
+async def test_line_logic_on_its_own(server: Server, new_page: Any) -> None:
+    """The page's parsing, unescaping, handle rule, placement and backoff, tested as a module."""
+    page = await new_page(server.url + "/")
+    result = await page.evaluate("""async () => {
+        const m = await import('/lines.js');
+        const seen = new m.Seen();
+        const placed = m.placeLines(['[2026-11-22 14:07:03] Alice: hé', 'x'], 'fe00-1a-40');
+        return {
+            chat: m.parseLine('[2026-11-22 14:07:03] Alice: a\\\\nb \\\\\\\\n \\\\u0000 \\\\t'),
+            system: m.parseLine('[2026-11-22 14:07:03] System: Bob has joined the chat').system,
+            dm: m.parseLine('[2026-11-22 14:07:03] Alice -> Bob: psst').to,
+            other: m.parseLine('free text'),
+            handles: ['Al', 'Alice', 'al ice', 'SYSTEM', 'a_b_c', 'x'.repeat(17)].map(m.handleProblem),
+            placed,
+            first: seen.fresh(placed).length,
+            again: seen.fresh(m.placeLines(['x'], 'fe00-1a-40')).length,
+            rotated: seen.fresh(m.placeLines(['y'], 'fe00-1b-2')).length,
+            delays: [0, 1, 2, 5, 10].map(a => [m.backoffDelay(a, () => 0), m.backoffDelay(a, () => 0.999999)]),
+            count: m.charCount('a🎉é'),
+        };
+    }""")
+    assert result["chat"]["text"] == "a\nb \\n \x00 \t"
+    assert result["chat"]["handle"] == "Alice" and result["chat"]["time"] == "14:07:03"
+    assert result["system"] is True and result["dm"] == "Bob"
+    assert result["other"]["text"] == "free text" and result["other"]["handle"] == ""
+    assert result["handles"] == ["A handle is 3 to 16 letters, digits or underscores.", "",
+                                 "A handle is 3 to 16 letters, digits or underscores.",
+                                 "The handle System is reserved.", "",
+                                 "A handle is 3 to 16 letters, digits or underscores."]
+    assert [p["offset"] for p in result["placed"]] == [38, 40]
+    assert (result["first"], result["again"], result["rotated"]) == (2, 0, 1)
+    assert result["delays"] == [[1000, 1000], [1000, 2000], [2000, 4000], [15000, 30000], [15000, 30000]]
+    assert result["count"] == 3
