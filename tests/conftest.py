@@ -119,6 +119,7 @@ class Client:
         self.ws = ws
         self.lines: list[str] = []
         self.frames: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
         self._inbox: asyncio.Queue[aiohttp.WSMessage] = asyncio.Queue()
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
@@ -130,14 +131,40 @@ class Client:
                 return
 
     async def frame(self, timeout: float = TIMEOUT) -> dict[str, Any]:
-        """Return the next frame; fail if the socket closes instead."""
+        """Return the next log-line or error frame; event frames are set aside in ``events``."""
+        while True:
+            frame = await self.any_frame(timeout)
+            if "event" not in frame:
+                return frame
+
+    async def any_frame(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """Return the next frame of any kind; fail if the socket closes instead."""
         message = await asyncio.wait_for(self._inbox.get(), timeout)
         assert message.type == aiohttp.WSMsgType.TEXT, f"expected a text frame, got {message!r}"
         frame = json.loads(message.data)
+        if "event" in frame:
+            self.events.append(frame)
+            return frame
         self.frames.append(frame)
-        if frame.get("success") and "event" not in frame and "message" in frame.get("data", {}):
+        if frame.get("success") and "message" in frame.get("data", {}):
             self.lines.extend(frame["data"]["message"].split("\n"))
         return frame
+
+    async def event(self, name: str, timeout: float = TIMEOUT, **data: Any) -> dict[str, Any]:
+        """Return the first event frame ``name`` (set aside or still to come) whose data has these values."""
+        seen = 0
+
+        async def scan() -> dict[str, Any]:
+            nonlocal seen
+            while True:
+                for frame in self.events[seen:]:
+                    if frame["event"] == name and all(frame["data"].get(k) == v for k, v in data.items()):
+                        self.events.remove(frame)
+                        return frame
+                seen = len(self.events)
+                await self.any_frame(timeout)
+
+        return await asyncio.wait_for(scan(), timeout)
 
     async def until_line(self, predicate: Callable[[str], bool] | str, timeout: float = TIMEOUT, since: int = 0) -> str:
         """Return the first log line received (from index ``since``) that matches, reading frames until one does."""
@@ -177,7 +204,8 @@ class Client:
             if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                 return self.ws.close_code, message.extra or ""
             if message.type == aiohttp.WSMsgType.TEXT:
-                self.frames.append(json.loads(message.data))
+                frame = json.loads(message.data)
+                (self.events if "event" in frame else self.frames).append(frame)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from aiohttp import web
 from . import protocol
 from .chat import chat_socket
 from .config import Config
-from .hub import Hub
+from .hub import Hub, sort_handles
 from .registry import Registry
 from .state import STATE, State
 
@@ -45,10 +45,14 @@ def web_root() -> Path:
 def make_app(config: Config) -> web.Application:
     """Build the application for ``config``; files are opened when it starts."""
     app = web.Application()
-    app[STATE] = State(config, Hub(config.data_dir, config.channels, config.timezone), Registry(config.data_dir))
+    registry = Registry(config.data_dir)
+    hub = Hub(config.data_dir, config.channels, config.timezone, registry,
+              config.allow_new_channels, config.max_channels)
+    app[STATE] = State(config, hub, registry)
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/channels", list_channels)
+    app.router.add_get("/api/channels/{name}/users", channel_users)
     app.router.add_get("/api/settings", client_settings)
     app.router.add_get("/{path:.*}", static_file)
     app.on_startup.append(_start)
@@ -101,11 +105,21 @@ async def list_channels(request: web.Request) -> web.Response:
     """List the channels with how many users each has, on every process of this data dir."""
     state = request.app[STATE]
     entries = await state.registry.users()
-    counts = {name: 0 for name in state.hub.channels}
+    counts = {name: 0 for name in state.hub.known_channels()}
     for entry in entries:
         if entry.channel in counts:
             counts[entry.channel] += 1
     return web.json_response([{"name": name, "users": users} for name, users in counts.items()])
+
+
+async def channel_users(request: web.Request) -> web.Response:
+    """List the handles in one channel, on every process of this data dir; 404 for an unknown channel."""
+    state = request.app[STATE]
+    name = request.match_info["name"]
+    if name not in state.hub.known_channels():
+        return web.json_response({"error": f"Unknown channel: {name[:40]}"}, status=404)
+    entries = await state.registry.users(name)
+    return web.json_response({"channel": name, "users": sort_handles([entry.handle for entry in entries])})
 
 
 async def client_settings(request: web.Request) -> web.Response:
@@ -116,6 +130,7 @@ async def client_settings(request: web.Request) -> web.Response:
         "rate_limit": config.rate_limit,
         "rate_burst": config.rate_burst,
         "history": config.history,
+        "allow_new_channels": config.allow_new_channels,
     })
 
 

@@ -60,6 +60,11 @@ def log_path(data_dir: Path, channel: str) -> Path:
     return data_dir / f"channel_{channel}.log"
 
 
+def private_path(data_dir: Path, channel: str) -> Path:
+    """Return the log of private lines of ``channel``."""
+    return data_dir / f"private_{channel}.log"
+
+
 class ChannelLog:
     """The writing end of one channel log."""
 
@@ -137,6 +142,33 @@ def read_last_lines(fd: int, end: int, count: int) -> tuple[list[bytes], int]:
         lines = lines[1:]
     lines = lines[-count:]
     return lines, end - sum(len(line) + 1 for line in lines)
+
+
+def at_line_start(fd: int, offset: int) -> bool:
+    """Return whether ``offset`` is the start of a line (just after a newline, or 0)."""
+    return offset == 0 or os.pread(fd, 1, offset - 1) == b"\n"
+
+
+def read_lines_between(fd: int, start: int, end: int, batch: int = BLOCK) -> list[tuple[bytes, int]]:
+    """Return the whole lines from ``start`` to ``end`` in batches of about ``batch`` bytes.
+
+    Each item is the batch's lines (without the last newline) and the offset
+    just after them.  Both offsets must be line starts.
+    """
+    batches: list[tuple[bytes, int]] = []
+    position = start  # next byte to read
+    pending = b""  # bytes read after the last batch's final newline
+    while position < end:
+        data = os.pread(fd, min(batch, end - position), position)
+        if not data:
+            raise OSError(errno.EIO, "file shrank while reading", "")
+        position += len(data)
+        pending += data
+        cut = pending.rfind(b"\n")
+        if cut >= 0:
+            batches.append((pending[:cut], position - (len(pending) - cut - 1)))
+            pending = pending[cut + 1 :]
+    return batches
 
 
 def repair_torn_tail(path: Path) -> int:

@@ -13,9 +13,9 @@ from aiohttp import WSMsgType, web
 
 from . import protocol
 from .fanout import Outbox
-from .hub import Channel
+from .hub import Channel, TooManyChannels, sort_handles
 from .logline import SYSTEM
-from .protocol import BadFrame, Keepalive, error_frame, parse_client_frame
+from .protocol import BadFrame, Chat, History, Keepalive, Private, Typing, error_frame, parse_client_frame
 from .ratelimit import TokenBucket
 from .state import STATE, State
 
@@ -47,7 +47,10 @@ async def _reject(ws: web.WebSocketResponse, sentence: str, why: str) -> None:
 
 async def _join(request: web.Request, ws: web.WebSocketResponse, state: State) -> None:
     name = request.query.get("channel", "")
-    channel = state.hub.channels.get(name)
+    try:
+        channel = state.hub.channel(name)
+    except TooManyChannels:
+        return await _reject(ws, protocol.TOO_MANY_CHANNELS, f"channel {name!r} would pass --max-channels")
     if channel is None:
         return await _reject(ws, protocol.NO_CHANNEL, f"unknown channel {name[:40]!r}")
     handle = request.query.get("handle")
@@ -59,16 +62,22 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State) -
     who = f"{handle}@{name}"
     outbox = Outbox(ws, state.config.send_queue, who, request.transport)
     try:
-        await channel.subscribe(outbox, state.config.history)
+        await channel.subscribe(outbox, handle, state.config.history, request.query.get("since"))
+        users = await state.registry.users(name)
+        outbox.put_presence(
+            protocol.event_frame("presence", {"channel": name, "users": sort_handles([u.handle for u in users])})
+        )
         outbox.start()
         log.info("%s joined", who)
         state.hub.say(channel, SYSTEM, f"{handle} has joined the chat")
+        state.hub.refresh_presence()
         await _converse(ws, state, channel, handle, outbox)
     finally:
-        channel.unsubscribe(outbox)
+        channel.unsubscribe(outbox, handle)
         await outbox.stop()
         state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
         await state.registry.release(handle, name)
+        state.hub.refresh_presence()
         log.info("%s left (close code %s)", who, ws.close_code)
 
 
@@ -89,8 +98,38 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             continue
         if isinstance(request, Keepalive):
             continue
+        if isinstance(request, Typing):
+            # Repeats of the same state only refresh its expiry and cost nothing;
+            # a change is broadcast, so it is rate limited like a message.
+            if request.typing != channel.is_typing(outbox) and not bucket.allow():
+                outbox.put(error_frame(protocol.RATE_LIMITED))
+                continue
+            channel.set_typing(outbox, handle, request.typing)
+            continue
+        if isinstance(request, History):
+            page = await channel.page(request.before, request.limit)
+            outbox.put(page if page is not None else error_frame(protocol.BAD_CURSOR))
+            continue
         if not bucket.allow():
             outbox.put(error_frame(protocol.RATE_LIMITED))
             continue
-        if not state.hub.say(channel, handle, request.text):
+        if isinstance(request, Chat):
+            saved = state.hub.say(channel, handle, request.text)
+        else:
+            assert isinstance(request, Private)
+            recipient = await _find(state, channel.name, request.to)
+            if recipient is None:
+                outbox.put(error_frame(protocol.USER_NOT_FOUND))
+                continue
+            saved = state.hub.say(channel, handle, request.text, to=recipient)
+        if not saved:
             outbox.put(error_frame(protocol.NOT_SAVED))
+
+
+async def _find(state: State, channel: str, handle: str) -> str | None:
+    """Return the handle as registered in ``channel`` (on any process), or None if nobody holds it."""
+    wanted = handle.lower()
+    for entry in await state.registry.users(channel):
+        if entry.handle.lower() == wanted:
+            return entry.handle
+    return None

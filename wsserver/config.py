@@ -36,6 +36,7 @@ class Config:
     # Storage
     data_dir: Path = Path("data")
     channels: tuple[str, ...] = ("general", "tech")
+    allow_new_channels: bool = False
     timezone: str = "UTC"
     # Limits
     history: int = 100
@@ -44,6 +45,7 @@ class Config:
     max_message_chars: int = 2000
     max_frame_bytes: int = 64 * 1024
     send_queue: int = 256
+    max_channels: int = 1000
     # Timeouts
     heartbeat: float = 25.0
     # Diagnostics
@@ -94,6 +96,15 @@ def _channels(raw: str) -> tuple[str, ...]:
     return names
 
 
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
 def _timezone(raw: str) -> str:
     name = raw.strip()
     try:
@@ -130,6 +141,7 @@ class Option:
     cast: Callable[[str], Any]
     help: str
     metavar: str = "VALUE"
+    switch: bool = False  # a flag without a value; its variable takes true or false
 
     @property
     def flag(self) -> str:
@@ -145,6 +157,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("port", _integer(0, 65535), "TCP port to listen on (0 picks a free one)", "PORT"),
     Option("data_dir", _path, "directory of the channel logs and the users file; created if missing", "DIR"),
     Option("channels", _channels, "comma-separated channel names, each matching " + CHANNEL_RE.pattern, "LIST"),
+    Option("allow_new_channels", _boolean,
+           "let clients create a channel by joining a new name that matches the channel rule", switch=True),
+    Option("max_channels", _integer(1, 100_000), "most channels a process serves, configured and created", "N"),
     Option("history", _integer(0, 100_000), "log lines sent to a client when it joins", "N"),
     Option("timezone", _timezone, "IANA time zone of the log timestamps", "ZONE"),
     Option("rate_limit", _number(0.0), "messages per second per connection (0 turns the limit off)", "PER_S"),
@@ -166,6 +181,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default = getattr(defaults, option.field)
         if isinstance(default, tuple):
             default = ",".join(default)
+        if option.switch:
+            parser.add_argument(
+                option.flag, dest=option.field, default=None, action="store_const", const="true",
+                help=f"{option.help} (env {option.env}=true; default off)",
+            )
+            continue
         parser.add_argument(
             option.flag,
             dest=option.field,

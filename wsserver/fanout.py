@@ -37,6 +37,7 @@ class Outbox:
         self._frames: deque[str] = deque()
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._last_presence = ""
         self.stalled = False
 
     def start(self) -> None:
@@ -60,10 +61,16 @@ class Outbox:
             self._task.cancel()
         self._task = asyncio.get_running_loop().create_task(self._close_stalled(), name=f"drop {self._name}")
 
-    def put_first(self, frame: str) -> None:
-        """Queue ``frame`` ahead of everything queued so far (history before live lines)."""
-        self._frames.appendleft(frame)
+    def put_first(self, frames: list[str]) -> None:
+        """Queue ``frames`` ahead of everything queued so far (the backlog before live lines)."""
+        self._frames.extendleft(reversed(frames))
         self._ready.set()
+
+    def put_presence(self, frame: str) -> None:
+        """Queue a presence frame unless it is the same as the last one this connection got."""
+        if frame != self._last_presence:
+            self._last_presence = frame
+            self.put(frame)
 
     async def stop(self) -> None:
         """Stop the writer task; frames still queued are dropped."""

@@ -8,7 +8,13 @@ Server to client (JSON text frames):
 Client to server:
 
 * ``{"type": "chat", "message": TEXT}``;
+* ``{"type": "private", "to": HANDLE, "message": TEXT}``;
+* ``{"type": "typing", "typing": BOOL}``;
+* ``{"type": "history", "before": CURSOR, "limit": N}``;
 * ``{"type": "system", "message": "keepalive"}``.
+
+Frames that are not log lines carry an ``event`` field (``presence``,
+``typing``, ``private``, ``resumed``, ``history``).
 
 ``docs/protocol.md`` lists the same sentences; the tests assert them.
 """
@@ -32,6 +38,7 @@ CLOSE_SERVER_ERROR = 1011
 NO_CHANNEL = "No valid channel provided"
 NO_HANDLE = "No valid handle provided"
 HANDLE_TAKEN = "User already registered"
+TOO_MANY_CHANNELS = "Too many channels"
 # Sentences: errors that leave the connection open
 INVALID_FORMAT = "Invalid message format"
 BINARY_FRAME = "Binary frames are not accepted"
@@ -39,6 +46,8 @@ EMPTY_MESSAGE = "Message is empty"
 RATE_LIMITED = "Rate limit exceeded"
 NOT_SAVED = "Message not saved"
 UNKNOWN_TYPE = "Unknown message type: {type}"
+USER_NOT_FOUND = "User not found"
+BAD_CURSOR = "History is not available before that cursor"
 TOO_LONG = "Message is too long (limit {limit} characters)"
 # Sentences: close reasons
 TOO_SLOW = "Too slow"
@@ -64,6 +73,11 @@ def lines_frame(channel: str, lines: str, cursor: str) -> str:
     )
 
 
+def event_frame(event: str, data: dict[str, Any]) -> str:
+    """Return a frame that is not a log line: ``{"success": true, "event": ..., "data": ...}``."""
+    return json.dumps({"success": True, "event": event, "data": data}, ensure_ascii=False)
+
+
 class BadFrame(ValueError):
     """A client frame the server will not act on; ``str()`` is the sentence to send back."""
 
@@ -80,7 +94,32 @@ class Keepalive:
     """The tutorial client's keepalive; nothing to do."""
 
 
-ClientFrame = Chat | Keepalive
+@dataclass(frozen=True)
+class Private:
+    """A private message to one handle in the same channel."""
+
+    to: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Typing:
+    """The sender started or stopped typing."""
+
+    typing: bool
+
+
+@dataclass(frozen=True)
+class History:
+    """A page of up to ``limit`` lines before ``before``."""
+
+    before: str
+    limit: int
+
+
+HISTORY_PAGE_LIMIT = 200
+
+ClientFrame = Chat | Private | Typing | History | Keepalive
 
 
 def _reject_constant(name: str) -> Any:
@@ -105,18 +144,40 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
         raise BadFrame(INVALID_FORMAT)
     message = payload.get("message")
     if kind == "chat":
-        if not isinstance(message, str):
+        return Chat(_text(message, max_chars))
+    if kind == "private":
+        to = payload.get("to")
+        if not isinstance(to, str):
             raise BadFrame(INVALID_FORMAT)
-        if not message.strip():
-            raise BadFrame(EMPTY_MESSAGE)
-        if len(message) > max_chars:
-            raise BadFrame(TOO_LONG.format(limit=max_chars))
-        return Chat(message)
+        text = _text(message, max_chars)
+        if not valid_handle(to):
+            raise BadFrame(USER_NOT_FOUND)
+        return Private(to, text)
+    if kind == "typing":
+        typing = payload.get("typing")
+        if not isinstance(typing, bool):
+            raise BadFrame(INVALID_FORMAT)
+        return Typing(typing)
+    if kind == "history":
+        before, limit = payload.get("before"), payload.get("limit", 50)
+        if not isinstance(before, str) or not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise BadFrame(INVALID_FORMAT)
+        return History(before, min(limit, HISTORY_PAGE_LIMIT))
     if kind == "system":
         if message == "keepalive":
             return Keepalive()
         raise BadFrame(INVALID_FORMAT)
     raise BadFrame(UNKNOWN_TYPE.format(type=_shorten(kind)))
+
+
+def _text(message: Any, max_chars: int) -> str:
+    if not isinstance(message, str):
+        raise BadFrame(INVALID_FORMAT)
+    if not message.strip():
+        raise BadFrame(EMPTY_MESSAGE)
+    if len(message) > max_chars:
+        raise BadFrame(TOO_LONG.format(limit=max_chars))
+    return message
 
 
 def _shorten(text: str, limit: int = 40) -> str:

@@ -178,13 +178,11 @@ class Tailer:
 
 
 class DirWatcher:
-    """Watch the data dir once for the whole process and wake the tailer of each changed file."""
+    """Watch the data dir once for the whole process and report each changed file by name."""
 
-    def __init__(
-        self, data_dir: Path, lookup: Callable[[str], Tailer | None], tailers: Callable[[], list[Tailer]]
-    ) -> None:
+    def __init__(self, data_dir: Path, changed: Callable[[str], None], tailers: Callable[[], list[Tailer]]) -> None:
         self._data_dir = data_dir
-        self._lookup = lookup
+        self._changed = changed
         self._tailers = tailers
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -219,10 +217,8 @@ class DirWatcher:
                     rust_timeout=1000,
                     yield_on_timeout=False,
                 ):
-                    for _change, path in changes:
-                        tailer = self._lookup(os.path.basename(path))
-                        if tailer is not None:
-                            tailer.wake()
+                    for name in {os.path.basename(path) for _change, path in changes}:
+                        self._changed(name)
             except asyncio.CancelledError:
                 raise
             except Exception:
