@@ -17,12 +17,12 @@ async def main(out: Path) -> None:
         try:
             async with launch_chromium() as browser:
                 pages = []
-                for handle in ("Alice", "Bob"):
+                for handle in ("Alice", "Bob", "Carol"):
                     page = await browser.new_page(viewport={"width": 960, "height": 640})
                     await page.goto(f"{server.url}/?channel=general&handle={handle}")
                     await page.get_by_role("status").filter(has_text="Connected").wait_for()
                     pages.append(page)
-                alice, bob = pages
+                alice, bob, _carol = pages
                 for page, text in ((alice, "Hi Bob! The log file is the source of truth here."),
                                    (bob, "Nice: I can grep it at 3 a.m.\nAnd tail -f it too."),
                                    (alice, "<b>markup</b> stays text, and ünïcödé 🎉 is fine.")):
@@ -30,6 +30,11 @@ async def main(out: Path) -> None:
                     await page.get_by_label("Message").press("Enter")
                     await page.get_by_role("log").locator("li").filter(has_text=text.split("\n")[0]).wait_for()
                 await alice.get_by_role("log").locator("li").filter(has_text="ünïcödé").wait_for()
+                await bob.get_by_label("Message").fill("/msg Alice see you at noon")
+                await bob.get_by_label("Message").press("Enter")
+                await alice.locator("li.private").wait_for()
+                await bob.get_by_label("Message").press_sequentially("typing")
+                await alice.locator("#typing").filter(has_text="Bob is typing").wait_for()
                 await alice.get_by_label("Message").fill("Typing a reply…")
                 await alice.screenshot(path=str(out))
         finally:

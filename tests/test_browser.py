@@ -49,7 +49,7 @@ async def wait_for_line(page: Any, text: str) -> None:
 
 
 async def connect_by_form(page: Any, handle: str, channel: str = "general") -> None:
-    await page.get_by_label("Channel").select_option(channel)
+    await page.get_by_label("Channel", exact=True).select_option(channel)
     await page.get_by_label("Handle").fill(handle)
     await page.get_by_role("button", name="Connect").click()
     await page.get_by_role("status").filter(has_text="Connected").wait_for()
@@ -63,7 +63,7 @@ async def say(page: Any, text: str) -> None:
 async def test_join_by_form_and_by_url_and_chat_live(server: Server, new_page: Any) -> None:
     """One page joins by the form, another by URL parameters; lines flow live both ways."""
     alice = await new_page(server.url + "/")
-    await alice.get_by_label("Channel").locator("option", has_text="general (0 users)").wait_for(state="attached")
+    await alice.get_by_label("Channel", exact=True).locator("option", has_text="general (0 users)").wait_for(state="attached")
     await connect_by_form(alice, "Alice")
     await wait_for_line(alice, "Alice has joined the chat")
     assert await alice.get_by_role("button", name="Disconnect").is_visible()
@@ -72,7 +72,7 @@ async def test_join_by_form_and_by_url_and_chat_live(server: Server, new_page: A
     await bob.get_by_role("status").filter(has_text="Connected to general as Bob").wait_for()
     assert await bob.get_by_label("Handle").input_value() == "Bob"
     await wait_for_line(alice, "Bob has joined the chat")
-    await bob.get_by_label("Channel").locator("option", has_text="general (2 users)").wait_for(state="attached")
+    await bob.get_by_label("Channel", exact=True).locator("option", has_text="general (2 users)").wait_for(state="attached")
 
     await say(alice, "hello from Alice")
     await wait_for_line(bob, "hello from Alice")
@@ -226,7 +226,7 @@ async def test_new_messages_jump_when_scrolled_up(server: Server, new_page: Any,
 async def test_keyboard_only(server: Server, new_page: Any) -> None:
     """Everything works from the keyboard: fill the form, connect with Enter, send with Enter."""
     page = await new_page(server.url + "/")
-    await page.get_by_label("Channel").locator("option").first.wait_for(state="attached")
+    await page.get_by_label("Channel", exact=True).locator("option").first.wait_for(state="attached")
     await page.keyboard.press("Tab")
     assert await page.evaluate("document.activeElement.id") == "channel"
     await page.keyboard.press("Tab")
@@ -244,7 +244,7 @@ async def test_phone_width(server: Server, new_page: Any) -> None:
     page = await new_page(server.url + "/?channel=general&handle=Phone", width=375, height=700)
     await page.get_by_role("status").filter(has_text="Connected").wait_for()
     assert await page.evaluate("document.documentElement.scrollWidth") <= 375
-    for locator in (page.get_by_label("Channel"), page.get_by_label("Handle"), page.get_by_label("Message"),
+    for locator in (page.get_by_label("Channel", exact=True), page.get_by_label("Handle"), page.get_by_label("Message"),
                     page.get_by_role("button", name="Disconnect"), page.get_by_role("button", name="Send")):
         box = await locator.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
@@ -283,3 +283,126 @@ async def test_line_logic_on_its_own(server: Server, new_page: Any) -> None:
     assert (result["first"], result["again"], result["rotated"]) == (2, 0, 1)
     assert result["delays"] == [[1000, 1000], [1000, 2000], [2000, 4000], [15000, 30000], [15000, 30000]]
     assert result["count"] == 3
+
+
+async def test_user_list_updates_live_and_starts_msg(server: Server, new_page: Any, connect: Any) -> None:
+    """The Users list follows joins and leaves; clicking a name starts /msg to them."""
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    users = page.get_by_role("list", name="Users")
+    await users.get_by_role("button", name="Alice").wait_for()
+    bob = await joined(await connect(server, "Bob"), "Bob")
+    await users.get_by_role("button", name="Bob").wait_for()
+    await page.get_by_label("Channel", exact=True).locator("option", has_text="general (2 users)").wait_for(state="attached")
+    await bob.ws.close()
+    await users.get_by_role("button", name="Bob").wait_for(state="detached")
+    carol = await joined(await connect(server, "Carol"), "Carol")
+    await users.get_by_role("button", name="Carol").click()
+    assert await page.get_by_label("Message").input_value() == "/msg Carol "
+    await page.get_by_label("Message").press_sequentially("just you")
+    await page.get_by_label("Message").press("Enter")
+    frame = await carol.event("private")
+    assert frame["data"]["message"].endswith("] Alice -> Carol: just you")
+
+
+async def test_typing_indicator(server: Server, new_page: Any) -> None:
+    """Typing in one page shows "Alice is typing…" in the other, gone once the message is sent."""
+    alice = await new_page(server.url + "/?channel=general&handle=Alice")
+    bob = await new_page(server.url + "/?channel=general&handle=Bob")
+    await alice.get_by_role("status").filter(has_text="Connected").wait_for()
+    await bob.get_by_role("status").filter(has_text="Connected").wait_for()
+    await alice.get_by_label("Message").press_sequentially("hel")
+    await bob.locator("#typing").filter(has_text="Alice is typing…").wait_for()
+    assert await alice.locator("#typing").inner_text() == ""
+    await alice.get_by_label("Message").press("Enter")
+    await wait_for_line(bob, "hel")
+    await bob.locator("#typing").filter(has_text=re.compile("^$")).wait_for()
+    assert "typing" not in server.log_path("general").read_text()
+
+
+async def test_msg_command_is_private(server: Server, new_page: Any) -> None:
+    """/msg Bob text reaches Bob and Alice marked private, and not Carol."""
+    pages = {}
+    for handle in ("Alice", "Bob", "Carol"):
+        pages[handle] = await new_page(server.url + f"/?channel=general&handle={handle}")
+        await pages[handle].get_by_role("status").filter(has_text="Connected").wait_for()
+    await pages["Alice"].get_by_role("list", name="Users").get_by_role("button", name="Carol").wait_for()
+    await say(pages["Alice"], "/msg Bob the secret")
+    for handle in ("Alice", "Bob"):
+        row = pages[handle].locator("li.private", has_text="the secret")
+        await row.wait_for()
+        assert await row.locator(".handle").inner_text() == "Alice → Bob"
+    await say(pages["Alice"], "public after")
+    await wait_for_line(pages["Carol"], "public after")
+    assert await pages["Carol"].get_by_text("the secret").count() == 0
+    await say(pages["Alice"], "/msg Nobody hello")
+    await pages["Alice"].get_by_role("alert").filter(has_text="User not found").wait_for()
+
+
+async def test_reconnect_resumes_with_no_gap(start_server: Any, new_page: Any, connect: Any) -> None:
+    """Lines written while the page was away, beyond its history length, appear after it reconnects."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    first = await start_server("--port", str(port), "--rate-limit", "0", "--history", "3")
+    page = await new_page(first.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await first.stop(signal.SIGTERM)
+    await page.get_by_role("status").filter(has_text=re.compile(r"Reconnecting")).wait_for()
+    # Another server on the same data dir writes while the page is away.
+    writer_server = await start_server("--rate-limit", "0", data_dir=first.data_dir)
+    writer = await joined(await connect(writer_server, "Writer"), "Writer")
+    for i in range(20):
+        await writer.chat(f"while away {i}")
+    await writer.until_line("while away 19")
+    second = await start_server("--port", str(port), "--rate-limit", "0", "--history", "3", data_dir=first.data_dir)
+    await page.get_by_role("status").filter(has_text="Connected").wait_for(timeout=20_000)
+    await wait_for_line(page, "while away 19")
+    await writer.chat("live again")
+    await wait_for_line(page, "live again")
+    shown = [int(x) for x in await page.get_by_role("log").locator("li").evaluate_all(
+        "items => items.map(i => i.dataset.offset)")]
+    raw = second.log_path("general").read_bytes()
+    ends = [i + 1 for i, byte in enumerate(raw) if byte == 0x0A]
+    assert shown == ends[: len(shown)] and len(shown) >= 24
+    assert await page.get_by_text("may not be shown").count() == 0
+
+
+async def test_scrolling_up_loads_older_lines(start_server: Any, new_page: Any, tmp_path: Any) -> None:
+    """Scrolling to the top pages older lines in, until the start of the log."""
+    data = tmp_path / "data"
+    data.mkdir()
+    old = [f"[2026-11-22 10:00:00] Old: old line {i}" for i in range(250)]
+    (data / "channel_general.log").write_text("\n".join(old) + "\n", encoding="utf-8")
+    server = await start_server("--history", "20")
+    page = await new_page(server.url + "/?channel=general&handle=Alice", height=600)
+    await wait_for_line(page, "old line 249")
+    log = page.get_by_role("log")
+    for expected in ("old line 130", "old line 30", "old line 0"):
+        await log.evaluate("l => { l.scrollTop = 0; l.dispatchEvent(new Event('scroll')); }")
+        await wait_for_line(page, expected)
+    texts = await log.locator("li .text").all_inner_texts()
+    assert texts[:250] == [f"old line {i}" for i in range(250)]
+    shown = [int(x) for x in await log.locator("li[data-offset]").evaluate_all("i => i.map(e => e.dataset.offset)")]
+    assert shown == sorted(set(shown))
+
+
+async def test_new_channel_when_allowed(start_server: Any, new_page: Any) -> None:
+    """With --allow-new-channels the page offers a New channel field, and links to new rooms work."""
+    server = await start_server("--allow-new-channels")
+    page = await new_page(server.url + "/")
+    await page.get_by_label("New channel").wait_for()
+    await page.get_by_label("Handle").fill("Alice")
+    await page.get_by_label("New channel").fill("Bad Name")
+    await page.get_by_role("button", name="Connect").click()
+    await page.get_by_role("alert").filter(has_text="A channel name is").wait_for()
+    await page.get_by_label("New channel").fill("book-club")
+    await page.get_by_role("button", name="Connect").click()
+    await page.get_by_role("status").filter(has_text="Connected to book-club as Alice").wait_for()
+    other = await new_page(server.url + "/?channel=book-club&handle=Bob")
+    await other.get_by_role("status").filter(has_text="Connected to book-club as Bob").wait_for()
+    await wait_for_line(page, "Bob has joined the chat")
+    plain = await start_server()
+    closed = await new_page(plain.url + "/")
+    assert await closed.get_by_label("New channel").is_hidden()

@@ -1,15 +1,19 @@
 // The chat page: joins a channel over /ws, shows the log, sends messages, reconnects.
-import { Seen, backoffDelay, charCount, handleProblem, parseLine, placeLines } from "./lines.js";
+import {
+  CHANNEL_RULE, Seen, backoffDelay, charCount, handleProblem, parseCommand, parseLine, placeLines, typingSentence,
+} from "./lines.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   join: $("join"), channel: $("channel"), handle: $("handle"), connect: $("connect"),
   state: $("state"), alert: $("alert"), log: $("log"), jump: $("jump"),
   compose: $("compose"), message: $("message"), send: $("send"), remaining: $("remaining"),
+  users: $("users"), typing: $("typing"), newChannel: $("new-channel"), newChannelField: $("new-channel-field"),
 };
 
 const JOIN_REFUSALS = new Set(["No valid channel provided", "No valid handle provided", "User already registered"]);
-const settings = { maxChars: 2000 };
+const settings = { maxChars: 2000, allowNewChannels: false };
+const TYPING_EVERY = 2000; // ms between "still typing" refreshes (the server forgets after 6 s)
 let socket = null;       // the live WebSocket, if any
 let wanted = false;      // the person wants to be connected (Disconnect sets it false)
 let everConnected = false;
@@ -17,7 +21,14 @@ let attempt = 0;
 let retryTimer = null;
 let countdownTimer = null;
 let me = "";
+let channelName = "";
 let seen = new Seen();
+let lastCursor = null;     // cursor after the last line shown: resume from here
+let oldest = null;         // cursor of the first line shown: page back from here
+let loadingOlder = false;
+let reachedStart = false;
+let typingSince = 0;       // when we last told the server we are typing (0: not typing)
+const typers = new Set();
 
 // ---------------------------------------------------------------- state and alerts
 
@@ -30,6 +41,7 @@ function setState(state, text) {
   const busy = state !== "disconnected";
   ui.connect.textContent = busy ? "Disconnect" : "Connect";
   ui.channel.disabled = busy;
+  ui.newChannel.disabled = busy;
   ui.handle.disabled = busy;
 }
 
@@ -66,10 +78,18 @@ function renderLine({ line, offset }) {
     time.title = `${parsed.date} ${parsed.time}`;
     item.append(time, " ");
   }
+  if (parsed.to) {
+    item.classList.add("private");
+    if (parsed.handle === me || parsed.to === me) item.classList.add("own");
+    const tag = document.createElement("span");
+    tag.className = "private-tag";
+    tag.textContent = "private";
+    item.append(tag, " ");
+  }
   if (parsed.handle && !parsed.system) {
     const who = document.createElement("span");
     who.className = "handle";
-    who.textContent = parsed.handle;
+    who.textContent = parsed.to ? `${parsed.handle} → ${parsed.to}` : parsed.handle;
     item.append(who, " ");
   }
   const text = document.createElement("span");
@@ -79,16 +99,13 @@ function renderLine({ line, offset }) {
   return item;
 }
 
-function appendLines(lines, cursor) {
-  const fresh = seen.fresh(placeLines(lines, cursor));
-  if (!fresh.length) {
+function appendItems(items) {
+  if (!items.length) {
     return;
   }
   const follow = nearBottom();
   const batch = document.createDocumentFragment();
-  for (const placed of fresh) {
-    batch.append(renderLine(placed));
-  }
+  batch.append(...items);
   ui.log.append(batch);
   if (follow) {
     ui.log.scrollTop = ui.log.scrollHeight;
@@ -97,9 +114,103 @@ function appendLines(lines, cursor) {
   }
 }
 
+function appendLines(lines, cursor) {
+  const placed = placeLines(lines, cursor);
+  if (oldest === null && placed.length && placed[0].start !== null) {
+    oldest = `${placed[0].file}-${placed[0].start}`;
+  }
+  lastCursor = cursor ?? lastCursor;
+  appendItems(seen.fresh(placed).map(renderLine));
+}
+
+function notice(text) {
+  const item = document.createElement("li");
+  item.className = "line notice";
+  item.textContent = text;
+  appendItems([item]);
+}
+
+function prependLines(lines, cursor) {
+  // Older lines, above what is shown; keep the view where the reader is.
+  const placed = placeLines(lines, null);
+  const before = ui.log.scrollHeight;
+  const batch = document.createDocumentFragment();
+  batch.append(...placed.map(renderLine));
+  ui.log.prepend(batch);
+  ui.log.scrollTop += ui.log.scrollHeight - before;
+  oldest = cursor;
+}
+
+function loadOlder() {
+  if (loadingOlder || reachedStart || oldest === null || !socket || socket.readyState !== WebSocket.OPEN) {
+    return;
+  }
+  loadingOlder = true;
+  socket.send(JSON.stringify({ type: "history", before: oldest, limit: 100 }));
+}
+
+function renderUsers(users) {
+  ui.users.replaceChildren(...users.map((handle) => {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = handle;
+    button.title = `Send ${handle} a private message`;
+    button.addEventListener("click", () => {
+      ui.message.value = `/msg ${handle} `;
+      updateRemaining();
+      ui.message.focus();
+    });
+    if (handle === me) item.className = "me";
+    item.append(button);
+    return item;
+  }));
+}
+
+function showTyping() {
+  ui.typing.textContent = typingSentence(typers);
+}
+
+function handleEvent(frame) {
+  const data = frame.data ?? {};
+  switch (frame.event) {
+    case "presence":
+      renderUsers(data.users ?? []);
+      labelChannel(data.channel, (data.users ?? []).length);
+      for (const handle of [...typers]) {
+        if (!(data.users ?? []).includes(handle)) typers.delete(handle);
+      }
+      showTyping();
+      break;
+    case "typing":
+      if (data.typing) typers.add(data.handle); else typers.delete(data.handle);
+      showTyping();
+      break;
+    case "private":
+      appendItems([renderLine({ line: data.message, offset: null })]);
+      break;
+    case "resumed":
+      if (!data.recovered) notice("Some lines written while you were away may not be shown.");
+      break;
+    case "history":
+      loadingOlder = false;
+      if (data.message) {
+        prependLines(data.message.split("\n"), data.cursor);
+      } else {
+        reachedStart = true;
+      }
+      break;
+    default:
+      break;
+  }
+}
+
 ui.log.addEventListener("scroll", () => {
   if (nearBottom()) {
     ui.jump.hidden = true;
+  }
+  if (ui.log.scrollTop < 10) {
+    loadOlder();
   }
 });
 
@@ -114,14 +225,19 @@ ui.jump.addEventListener("click", () => {
 function socketUrl(channel, handle) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const query = new URLSearchParams({ channel, handle });
+  if (lastCursor) {
+    query.set("since", lastCursor); // resume: the server replays exactly what we missed
+  }
   return `${scheme}//${location.host}/ws?${query}`;
 }
 
 function open() {
   clearTimeout(retryTimer);
   clearInterval(countdownTimer);
-  const channel = ui.channel.value;
-  const handle = ui.handle.value.trim();
+  const channel = channelName;
+  const handle = me;
+  typers.clear();
+  showTyping();
   setState("connecting", "Connecting…");
   const ws = new WebSocket(socketUrl(channel, handle));
   socket = ws;
@@ -147,7 +263,9 @@ function open() {
       setState("connected", `Connected to ${channel} as ${handle}`);
       loadChannels(channel, { quiet: true });
     }
-    if (!frame.event && typeof frame.data?.message === "string") {
+    if (frame.event) {
+      handleEvent(frame);
+    } else if (typeof frame.data?.message === "string") {
       appendLines(frame.data.message.split("\n"), frame.data.cursor);
     }
   });
@@ -197,22 +315,36 @@ function connect() {
     ui.handle.focus();
     return;
   }
-  if (!ui.channel.value) {
+  const wantedNew = settings.allowNewChannels ? ui.newChannel.value.trim() : "";
+  if (wantedNew && !CHANNEL_RULE.test(wantedNew)) {
+    showAlert("A channel name is 1 to 32 of a-z, 0-9, - and _, starting with a letter or digit.");
+    ui.newChannel.focus();
+    return;
+  }
+  if (!wantedNew && !ui.channel.value) {
     showAlert("No channel to join: the channel list could not be loaded.");
     return;
   }
+  channelName = wantedNew || ui.channel.value;
   me = ui.handle.value.trim();
   wanted = true;
   everConnected = false;
   attempt = 0;
   seen = new Seen();
+  lastCursor = null;
+  oldest = null;
+  loadingOlder = false;
+  reachedStart = false;
   ui.log.replaceChildren();
+  ui.users.replaceChildren();
   ui.jump.hidden = true;
   open();
 }
 
 function disconnect() {
   wanted = false;
+  typers.clear();
+  showTyping();
   clearTimeout(retryTimer);
   clearInterval(countdownTimer);
   if (socket) {
@@ -253,8 +385,18 @@ function send() {
     showAlert(`Message is too long (limit ${settings.maxChars} characters)`);
     return;
   }
+  const command = parseCommand(text);
+  if (command?.error) {
+    showAlert(command.error);
+    return;
+  }
   clearAlert();
-  socket.send(JSON.stringify({ type: "chat", message: text }));
+  if (command) {
+    socket.send(JSON.stringify({ type: "private", to: command.to, message: command.text }));
+  } else {
+    socket.send(JSON.stringify({ type: "chat", message: text }));
+  }
+  setTyping(false);
   ui.message.value = "";
   updateRemaining();
   ui.log.scrollTop = ui.log.scrollHeight;
@@ -272,9 +414,39 @@ ui.message.addEventListener("keydown", (event) => {
   }
 });
 
-ui.message.addEventListener("input", updateRemaining);
+function setTyping(typing) {
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
+    typingSince = 0;
+    return;
+  }
+  const now = Date.now();
+  if (typing && now - typingSince < TYPING_EVERY) {
+    return; // at most one "typing" every 2 s
+  }
+  if (!typing && typingSince === 0) {
+    return;
+  }
+  socket.send(JSON.stringify({ type: "typing", typing }));
+  typingSince = typing ? now : 0;
+}
+
+ui.message.addEventListener("input", () => {
+  updateRemaining();
+  setTyping(ui.message.value.trim() !== "" && !ui.message.value.startsWith("/"));
+});
+ui.message.addEventListener("blur", () => setTyping(false));
 
 // ---------------------------------------------------------------- start-up
+
+function channelLabel(name, users) {
+  return `${name} (${users} ${users === 1 ? "user" : "users"})`;
+}
+
+function labelChannel(name, users) {
+  for (const option of ui.channel.options) {
+    if (option.value === name) option.textContent = channelLabel(name, users);
+  }
+}
 
 /** Fill the channel select with the channels and their user counts; keep `preferred` selected. */
 async function loadChannels(preferred, { quiet = false } = {}) {
@@ -284,7 +456,7 @@ async function loadChannels(preferred, { quiet = false } = {}) {
     ui.channel.replaceChildren(...channels.map(({ name, users }) => {
       const option = document.createElement("option");
       option.value = name;
-      option.textContent = `${name} (${users} ${users === 1 ? "user" : "users"})`;
+      option.textContent = channelLabel(name, users);
       return option;
     }));
     if (preferred && channels.some(({ name }) => name === preferred)) {
@@ -304,6 +476,8 @@ async function loadSettings() {
     const response = await fetch("/api/settings");
     const body = await response.json();
     settings.maxChars = body.max_message_chars ?? settings.maxChars;
+    settings.allowNewChannels = Boolean(body.allow_new_channels);
+    ui.newChannelField.hidden = !settings.allowNewChannels;
   } catch {
     // keep the default; the server still enforces its own limit
   }
@@ -318,8 +492,18 @@ async function start() {
   if (handle) {
     ui.handle.value = handle;
   }
-  await Promise.all([loadChannels(channel), loadSettings()]);
-  if (channel && handle && ui.channel.value === channel) {
+  await Promise.all([loadChannels(channel, { quiet: true }), loadSettings()]);
+  if (!channel) {
+    return;
+  }
+  if (ui.channel.value !== channel) {
+    if (!(settings.allowNewChannels && CHANNEL_RULE.test(channel))) {
+      showAlert("No valid channel provided");
+      return;
+    }
+    ui.newChannel.value = channel; // a link to a room that does not exist yet
+  }
+  if (handle) {
     connect();
   }
 }

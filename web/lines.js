@@ -50,13 +50,14 @@ export function parseCursor(cursor) {
 export function placeLines(lines, cursor) {
   const end = parseCursor(cursor);
   if (!end) {
-    return lines.map((line) => ({ line, file: null, offset: null }));
+    return lines.map((line) => ({ line, file: null, offset: null, start: null }));
   }
   const placed = new Array(lines.length);
   let offset = end.offset;
   for (let i = lines.length - 1; i >= 0; i -= 1) {
-    placed[i] = { line: lines[i], file: end.file, offset };
-    offset -= encoder.encode(lines[i]).length + 1;
+    const start = offset - encoder.encode(lines[i]).length - 1;
+    placed[i] = { line: lines[i], file: end.file, offset, start };
+    offset = start;
   }
   return placed;
 }
@@ -109,3 +110,24 @@ export function charCount(text) {
   }
   return count;
 }
+
+/** Read "/msg HANDLE TEXT" into {to, text}; null if the text is not a /msg command. */
+export function parseCommand(text) {
+  const match = /^\/msg\s+(\S+)\s([\s\S]*)$/.exec(text);
+  if (!match) {
+    return /^\/msg(\s|$)/.test(text) ? { error: "Write /msg HANDLE TEXT" } : null;
+  }
+  return { to: match[1], text: match[2] };
+}
+
+/** Say who is typing: "Alice is typing…", "Alice and Bob are typing…", "Alice, Bob and 2 others are typing…". */
+export function typingSentence(handles) {
+  const names = [...handles].sort((a, b) => a.localeCompare(b));
+  if (names.length === 0) return "";
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  const others = names.length - 2;
+  return `${names[0]}, ${names[1]} and ${others} ${others === 1 ? "other" : "others"} are typing…`;
+}
+
+export const CHANNEL_RULE = /^[a-z0-9][a-z0-9_-]{0,31}$/;

@@ -84,6 +84,9 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State) -
 async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, handle: str, outbox: Outbox) -> None:
     config = state.config
     bucket = TokenBucket(config.rate_limit, config.rate_burst)
+    # Typing has a bucket of its own so that a person's typing indicator
+    # never uses up the messages it announces.
+    typing_bucket = TokenBucket(config.rate_limit, config.rate_burst)
     async for message in ws:
         if message.type == WSMsgType.BINARY:
             outbox.put(error_frame(protocol.BINARY_FRAME))
@@ -99,12 +102,11 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
         if isinstance(request, Keepalive):
             continue
         if isinstance(request, Typing):
-            # Repeats of the same state only refresh its expiry and cost nothing;
-            # a change is broadcast, so it is rate limited like a message.
-            if request.typing != channel.is_typing(outbox) and not bucket.allow():
-                outbox.put(error_frame(protocol.RATE_LIMITED))
-                continue
-            channel.set_typing(outbox, handle, request.typing)
+            # Repeats of the same state only refresh its expiry and cost nothing.
+            # A change is broadcast, so it is rate limited; typing is best
+            # effort, and a change over the limit is dropped without a word.
+            if request.typing == channel.is_typing(outbox) or typing_bucket.allow():
+                channel.set_typing(outbox, handle, request.typing)
             continue
         if isinstance(request, History):
             page = await channel.page(request.before, request.limit)
