@@ -271,3 +271,35 @@ async def eventually(condition: Callable[[], bool], timeout: float = TIMEOUT) ->
         if loop.time() > deadline:
             raise AssertionError("condition did not hold in time")
         await asyncio.sleep(0.02)
+
+
+def seed_log(data_dir: Path, channel: str, lines: list[str]) -> Path:
+    """Create ``data_dir`` with a channel log already holding ``lines``; return the data dir."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / f"channel_{channel}.log").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return data_dir
+
+
+def free_port() -> int:
+    """Return a TCP port free right now, for a server that must come back on the same port."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def stalled_socket(server: Server, handle: str, channel: str = "general") -> Any:
+    """Join with a raw socket that never reads (a tiny receive buffer), as a client that stalls does."""
+    import socket
+
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))
+    raw.sendall(
+        f"GET /ws?channel={channel}&handle={handle} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        .encode()
+    )
+    await server.wait_for_log(f"{handle}@{channel} joined")
+    return raw

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from .browser import launch_chromium
-from .conftest import Server, eventually, joined
+from .conftest import Server, eventually, free_port, joined, seed_log
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -143,11 +143,7 @@ async def test_taken_handle_shows_the_server_refusal(server: Server, new_page: A
 
 async def test_restart_reconnects_without_duplicates(start_server: Any, new_page: Any, tmp_path: Any) -> None:
     """After a server restart the page reconnects by itself and shows every line exactly once."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     first = await start_server("--port", str(port), "--rate-limit", "0")
     page = await new_page(first.url + "/?channel=general&handle=Alice")
     await page.get_by_role("status").filter(has_text="Connected").wait_for()
@@ -340,11 +336,7 @@ async def test_msg_command_is_private(server: Server, new_page: Any) -> None:
 
 async def test_reconnect_resumes_with_no_gap(start_server: Any, new_page: Any, connect: Any) -> None:
     """Lines written while the page was away, beyond its history length, appear after it reconnects."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     first = await start_server("--port", str(port), "--rate-limit", "0", "--history", "3")
     page = await new_page(first.url + "/?channel=general&handle=Alice")
     await page.get_by_role("status").filter(has_text="Connected").wait_for()
@@ -371,10 +363,7 @@ async def test_reconnect_resumes_with_no_gap(start_server: Any, new_page: Any, c
 
 async def test_scrolling_up_loads_older_lines(start_server: Any, new_page: Any, tmp_path: Any) -> None:
     """Scrolling to the top pages older lines in, until the start of the log."""
-    data = tmp_path / "data"
-    data.mkdir()
-    old = [f"[2026-11-22 10:00:00] Old: old line {i}" for i in range(250)]
-    (data / "channel_general.log").write_text("\n".join(old) + "\n", encoding="utf-8")
+    seed_log(tmp_path / "data", "general", [f"[2026-11-22 10:00:00] Old: old line {i}" for i in range(250)])
     server = await start_server("--history", "20")
     page = await new_page(server.url + "/?channel=general&handle=Alice", height=600)
     await wait_for_line(page, "old line 249")

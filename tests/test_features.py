@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from .conftest import Server, joined
+from .conftest import Server, joined, seed_log
 
 
 def presence(users: list[str], channel: str = "general") -> dict[str, Any]:
@@ -184,10 +184,8 @@ async def test_resume_with_a_stale_cursor_falls_back(start_server: Any, connect:
 
 async def test_history_paging_walks_back_to_the_start(start_server: Any, connect: Any, tmp_path: Any) -> None:
     """history requests page backwards without gaps or repeats, capped at 200 lines, until the start."""
-    data = tmp_path / "data"
-    data.mkdir()
     old = [f"[2026-11-22 10:00:00] Old: line {i} é" for i in range(450)]
-    (data / "channel_general.log").write_text("\n".join(old) + "\n", encoding="utf-8")
+    seed_log(tmp_path / "data", "general", old)
     server = await start_server("--history", "10")
     alice = await connect(server, "Alice")
     first = await alice.frame()

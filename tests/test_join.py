@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Client, Server, eventually, joined
+from .conftest import Client, Server, eventually, joined, seed_log
 
 STAMP = r"\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\]"
 
@@ -66,10 +66,8 @@ async def test_join_and_leave_lines(server: Server, connect: Any) -> None:
 
 async def test_history_is_the_last_lines_in_order(start_server: Any, connect: Any, tmp_path: Any) -> None:
     """A joiner gets exactly the last --history lines, oldest first, in one frame, then its own join."""
-    data = tmp_path / "data"
-    data.mkdir()
     old = [f"[2026-11-22 10:00:00] Old{i % 7}: message {i}" for i in range(150)]
-    (data / "channel_general.log").write_text("\n".join(old) + "\n", encoding="utf-8")
+    seed_log(tmp_path / "data", "general", old)
     server = await start_server("--history", "20")
     alice = await connect(server, "Alice")
     first = await alice.frame()

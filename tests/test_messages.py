@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from typing import Any
 
 import aiohttp
@@ -12,7 +11,7 @@ import pytest
 
 from wsserver.logline import parse_line
 
-from .conftest import Server, joined
+from .conftest import Server, joined, stalled_socket
 
 STAMP = r"\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\]"
 
@@ -235,14 +234,7 @@ async def test_external_append_is_delivered(server: Server, connect: Any) -> Non
 async def test_stalled_reader_is_closed_and_others_unaffected(start_server: Any, connect: Any) -> None:
     """A client that stops reading is dropped as too slow; the others get every line."""
     server = await start_server("--rate-limit", "0", "--send-queue", "16")
-    stalled = socket.socket()
-    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.connect(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))
-    stalled.sendall(
-        b"GET /ws?channel=general&handle=Stalled HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    await server.wait_for_log("Stalled@general joined")
+    stalled = await stalled_socket(server, "Stalled")
     alice = await joined(await connect(server, "Alice"), "Alice")
     bob = await joined(await connect(server, "Bob"), "Bob")
     text = "y" * 1900

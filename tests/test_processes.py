@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .conftest import REPO, Server, joined
+from .conftest import REPO, Server, joined, stalled_socket
 
 
 async def test_two_processes_share_a_data_dir(start_server: Any, connect: Any, tmp_path: Path) -> None:
@@ -185,3 +185,19 @@ def test_python_dash_m_and_console_script_agree() -> None:
     assert script.exists(), "install the package (make test does) to get the wsserver command"
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30)
     assert result.stdout == run_cli("--version").stdout == "wsserver 0.1.0\n"
+
+
+async def test_sigterm_is_not_held_up_by_a_client_that_stopped_reading(start_server: Any, connect: Any) -> None:
+    """Shutdown closes a reader whose buffers are full within the close cut-off, and still exits 0."""
+
+    server = await start_server("--rate-limit", "0", "--send-queue", "1000000")
+    stalled = await stalled_socket(server, "Stalled")
+    alice = await joined(await connect(server, "Alice"), "Alice")
+    for i in range(3000):
+        await alice.chat(f"{i} " + "y" * 1900)
+    await alice.until_line("Alice: 2999 ", timeout=30)
+    assert await server.stop(signal.SIGTERM) == 0
+    assert await alice.closed() == (1001, "Server shutting down")
+    assert server.file_lines("general")[-1].endswith("has left the chat")
+    assert (server.data_dir / "registered_users.log").read_text() == ""
+    stalled.close()

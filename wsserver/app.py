@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import mimetypes
 import os
@@ -13,6 +14,7 @@ from aiohttp import web
 from . import protocol
 from .chat import chat_socket
 from .config import Config
+from .fanout import CLOSE_TIMEOUT
 from .hub import Hub, sort_handles
 from .registry import Registry
 from .state import STATE, State
@@ -70,9 +72,19 @@ async def _start(app: web.Application) -> None:
 
 
 async def _close_sockets(app: web.Application) -> None:
+    # All at once, and with a cut-off: closing a client that stopped reading
+    # waits for a drain that never comes, and must not hold up shutdown.
     state = app[STATE]
-    for ws in list(state.sockets):
-        await ws.close(code=protocol.CLOSE_GOING_AWAY, message=protocol.SHUTTING_DOWN.encode())
+    sockets = dict(state.sockets)
+    if not sockets:
+        return
+    for transport in sockets.values():
+        if transport is not None:
+            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+    await asyncio.gather(
+        *(ws.close(code=protocol.CLOSE_GOING_AWAY, message=protocol.SHUTTING_DOWN.encode()) for ws in sockets),
+        return_exceptions=True,
+    )
 
 
 async def _stop(app: web.Application) -> None:

@@ -28,14 +28,14 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
     config = state.config
     ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=config.max_frame_bytes)
     await ws.prepare(request)
-    state.sockets.add(ws)
+    state.sockets[ws] = request.transport
     try:
         await _join(request, ws, state)
     except Exception:
         log.exception("chat socket failed")
         await ws.close(code=protocol.CLOSE_SERVER_ERROR, message=protocol.SERVER_ERROR.encode())
     finally:
-        state.sockets.discard(ws)
+        state.sockets.pop(ws, None)
     return ws
 
 

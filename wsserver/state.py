@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -19,7 +20,8 @@ class State:
     config: Config
     hub: Hub
     registry: Registry
-    sockets: set[web.WebSocketResponse] = field(default_factory=set)
+    # Open sockets and their transports (to cut off one that will not close).
+    sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
 
