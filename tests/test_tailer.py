@@ -113,3 +113,18 @@ async def test_truncation_restarts_from_the_start(tmp_path: Path) -> None:
     assert got.lines == [b"before", b"after"]
     log.close()
     await tailer.stop()
+
+
+async def test_truncation_noticed_even_after_regrowth(tmp_path: Path) -> None:
+    """A file truncated and grown past the old offset before the tailer looks is still followed from 0."""
+    path = tmp_path / "channel_a.log"
+    log, got, tailer = follow(path)
+    log.append("a first line")
+    await tailer.catch_up()
+    os.truncate(path, 0)
+    for word in ("fresh", "lines", "longer", "than", "before"):
+        log.append(word)
+    await tailer.catch_up()
+    assert got.lines == [b"a first line", b"fresh", b"lines", b"longer", b"than", b"before"]
+    log.close()
+    await tailer.stop()

@@ -12,11 +12,14 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from . import __version__
+from . import __version__, admin
 from .app import make_app
 from .config import Config, ConfigError, add_arguments, load
+from .state import STATE
 
 log = logging.getLogger("wsserver")
+
+ADMIN_COMMANDS = ("tail", "users", "say", "check")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wsserver",
         description="A WebSocket chat server whose channels are append-only log files. "
-        "Every option can also be set with the environment variable named in its help; the flag wins.",
+        "Every option can also be set with the environment variable named in its help; the flag wins. "
+        "Operator commands: wsserver tail|users|say|check --help.",
     )
     parser.add_argument("--version", action="version", version=f"wsserver {__version__}")
     add_arguments(parser)
@@ -43,9 +47,52 @@ def configure_logging(level: str) -> None:
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
+def build_admin_parser() -> argparse.ArgumentParser:
+    """Return the parser of the operator commands."""
+    parser = argparse.ArgumentParser(
+        prog="wsserver", description="Operator commands on a data dir; safe while servers run on it."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    tail = commands.add_parser("tail", help="follow a channel like tail -f, with the text unescaped")
+    tail.add_argument("channel")
+    tail.add_argument("-n", "--lines", type=int, default=10, help="lines shown before following (default 10)")
+    tail.add_argument("--no-follow", action="store_true", help="print the last lines and stop")
+    users = commands.add_parser("users", help="list who is connected where, on every process")
+    users.add_argument("channel", nargs="?")
+    say = commands.add_parser("say", help="append a System line that every connected client receives")
+    say.add_argument("channel")
+    say.add_argument("text")
+    commands.add_parser("check", help="verify every log file and the users file; exit 1 on problems")
+    for sub in commands.choices.values():
+        add_arguments(sub, only=("data_dir", "timezone"))
+    return parser
+
+
+def run_admin(argv: list[str]) -> int:
+    """Run one operator command; return the exit status."""
+    args = build_admin_parser().parse_args(argv)
+    try:
+        config = load(args, os.environ)
+    except ConfigError as exc:
+        print(f"wsserver: {exc}", file=sys.stderr)
+        return 2
+    with admin.admin_errors():
+        if args.command == "say":
+            admin.say(config.data_dir, args.channel, args.text, config.timezone)
+        elif args.command == "users":
+            asyncio.run(admin.users(config.data_dir, args.channel, sys.stdout))
+        elif args.command == "tail":
+            asyncio.run(admin.tail(config.data_dir, args.channel, args.lines, sys.stdout, not args.no_follow))
+        else:
+            return 1 if admin.check(config.data_dir, sys.stdout) else 0
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] and args[0] in ADMIN_COMMANDS:
+        return run_admin(args)
     if args[:1] == ["serve"]:
         args = args[1:]
     parser = build_parser()
@@ -73,7 +120,9 @@ async def serve(config: Config) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    runner = web.AppRunner(make_app(config), handle_signals=False, access_log=None, shutdown_timeout=10)
+    app = make_app(config)
+    loop.add_signal_handler(signal.SIGHUP, app[STATE].hub.reopen)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)

@@ -174,10 +174,12 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare every option on ``parser``; defaults are resolved later by :func:`load`."""
+def add_arguments(parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
+    """Declare every option (or those named in ``only``) on ``parser``; defaults are resolved by :func:`load`."""
     defaults = Config()
     for option in OPTIONS:
+        if only is not None and option.field not in only:
+            continue
         default = getattr(defaults, option.field)
         if isinstance(default, tuple):
             default = ",".join(default)

@@ -83,6 +83,12 @@ class Channel:
             await tailer.stop()
             channel_log.close()
 
+    def reopen(self) -> None:
+        """Append to the files now at the paths, and have the tailers follow them (after a rotation)."""
+        for channel_log, tailer in ((self.log, self.tailer), (self.private_log, self.private_tailer)):
+            channel_log.reopen()
+            tailer.wake()
+
     # ------------------------------------------------------------ writing
 
     def append(self, line: str, private: bool = False) -> None:
@@ -258,6 +264,12 @@ class Hub:
             self._presence_task.cancel()
         for channel in self.channels.values():
             await channel.stop()
+
+    def reopen(self) -> None:
+        """Reopen every log file (SIGHUP, after logrotate renamed them)."""
+        log.info("reopening the log files")
+        for channel in self.channels.values():
+            channel.reopen()
 
     # ------------------------------------------------------------ channels
 

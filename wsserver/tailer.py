@@ -117,7 +117,15 @@ class Tailer:
         """Deliver every whole line now in the file; follow a rotation or truncation."""
         while True:
             position = self.offset + len(self._pending)
-            data, size_now, path_identity = await asyncio.to_thread(self._read, self._fd, position, self.path)
+            data, size_now, path_identity, intact = await asyncio.to_thread(
+                self._read, self._fd, position, self.path, self.offset
+            )
+            if not intact:
+                # Truncated and already grown past our offset again: the byte
+                # before it is no longer the newline we delivered up to.
+                log.warning("%s was truncated; following it from its start", self.path)
+                self._open(at_end=False)
+                continue
             if data:
                 self._take(data)
                 if len(data) == READ_SIZE:
@@ -142,7 +150,7 @@ class Tailer:
         if self._on_replaced is not None:
             self._on_replaced()
         while True:
-            data, _, _ = await asyncio.to_thread(self._read, self._fd, self.offset + len(self._pending), None)
+            data, _, _, _ = await asyncio.to_thread(self._read, self._fd, self.offset + len(self._pending), None)
             if not data:
                 break
             self._take(data)
@@ -154,7 +162,10 @@ class Tailer:
             pass
 
     @staticmethod
-    def _read(fd: int, position: int, path: Path | None) -> tuple[bytes, int, tuple[int, int] | None]:
+    def _read(
+        fd: int, position: int, path: Path | None, offset: int = 0
+    ) -> tuple[bytes, int, tuple[int, int] | None, bool]:
+        intact = offset == 0 or os.pread(fd, 1, offset - 1) == b"\n"
         data = os.pread(fd, READ_SIZE, position)
         size = os.fstat(fd).st_size
         path_identity: tuple[int, int] | None = None
@@ -163,7 +174,7 @@ class Tailer:
                 path_identity = identity(os.stat(path))
             except FileNotFoundError:
                 path_identity = None
-        return data, size, path_identity
+        return data, size, path_identity, intact
 
     def _take(self, data: bytes) -> None:
         buffer = self._pending + data if self._pending else data
