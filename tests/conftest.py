@@ -132,10 +132,17 @@ class Client:
 
     async def frame(self, timeout: float = TIMEOUT) -> dict[str, Any]:
         """Return the next log-line or error frame; event frames are set aside in ``events``."""
-        while True:
-            frame = await self.any_frame(timeout)
-            if "event" not in frame:
-                return frame
+
+        async def next_frame() -> dict[str, Any]:
+            while True:
+                frame = await self.any_frame(timeout)
+                if "event" not in frame:
+                    return frame
+
+        try:
+            return await asyncio.wait_for(next_frame(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"no log-line or error frame in {timeout} s; events: {self.events[-5:]}") from None
 
     async def any_frame(self, timeout: float = TIMEOUT) -> dict[str, Any]:
         """Return the next frame of any kind; fail if the socket closes instead."""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from . import __version__, admin
+from . import __version__, admin, workers
 from .app import make_app
 from .config import Config, ConfigError, add_arguments, load
 from .state import STATE
@@ -35,11 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
-    """Send one line per event to stderr with level and logger name, as journald expects."""
+def configure_logging(level: str, worker: str | None = None) -> None:
+    """Send one line per event to stderr with level and logger name (and worker), as journald expects."""
+    who = f" worker {worker}[%(process)d]" if worker is not None else ""
     logging.basicConfig(
         level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)s{who} %(name)s: %(message)s",
         stream=sys.stderr,
     )
     # Both report every request or batch of file events at INFO: noise in a journal.
@@ -105,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"wsserver: cannot create --data-dir {str(config.data_dir)!r}: {exc.strerror}", file=sys.stderr)
         return 2
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, os.environ.get("WSSERVER_WORKER"))
+    if config.workers > 1:
+        return workers.supervise(args, config.workers)
     try:
         return asyncio.run(serve(config))
     except OSError as exc:
@@ -125,7 +128,7 @@ async def serve(config: Config) -> int:
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port)
+        site = web.TCPSite(runner, config.host, config.port, reuse_port=config.reuse_port or None)
         await site.start()
         for host, port in (address[:2] for address in runner.addresses):
             log.info("listening on http://%s:%s/ (data in %s)", host, port, config.data_dir.resolve())

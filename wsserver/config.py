@@ -33,6 +33,8 @@ class Config:
     # Network
     host: str = "127.0.0.1"
     port: int = 1337
+    workers: int = 1
+    reuse_port: bool = False
     # Storage
     data_dir: Path = Path("data")
     channels: tuple[str, ...] = ("general", "tech")
@@ -155,6 +157,9 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("host", _host, "address to listen on", "ADDR"),
     Option("port", _integer(0, 65535), "TCP port to listen on (0 picks a free one)", "PORT"),
+    Option("workers", _integer(1, 64),
+           "server processes sharing the port and the data dir; the parent restarts any that dies", "N"),
+    Option("reuse_port", _boolean, "listen with SO_REUSEPORT, so several servers can share the port", switch=True),
     Option("data_dir", _path, "directory of the channel logs and the users file; created if missing", "DIR"),
     Option("channels", _channels, "comma-separated channel names, each matching " + CHANNEL_RE.pattern, "LIST"),
     Option("allow_new_channels", _boolean,
@@ -215,7 +220,10 @@ def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
             values[option.field] = option.cast(raw)
         except ValueError as exc:
             raise ConfigError(f"invalid {source} value {raw!r}: {exc}") from None
-    return Config(**values)
+    config = Config(**values)
+    if config.workers > 1 and config.port == 0:
+        raise ConfigError(f"invalid --workers value '{config.workers}': several workers need a fixed --port, not 0")
+    return config
 
 
 def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Config:

@@ -1,0 +1,80 @@
+"""--workers N: several processes on one port and one data dir, supervised by a parent."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from collections import defaultdict
+from typing import Any
+
+from .conftest import Client, Server, eventually, free_port, joined
+
+WORKER_LISTENING = re.compile(r"worker (\d+)\[(\d+)\] wsserver: listening on")
+
+
+def worker_pids(server: Server) -> dict[str, str]:
+    """Map worker number -> pid of its latest start, from the log."""
+    pids: dict[str, str] = {}
+    for line in server.lines:
+        match = WORKER_LISTENING.search(line)
+        if match:
+            pids[match.group(1)] = match.group(2)
+    return pids
+
+
+async def spread(server: Server, connect: Any, count: int = 12) -> dict[str, list[tuple[str, Client]]]:
+    """Connect clients until both workers have some; return them grouped by the pid that holds them."""
+    clients = []
+    for i in range(count):
+        clients.append((f"user{i:02d}", await connect(server, f"user{i:02d}")))
+    for handle, client in clients:
+        await joined(client, handle)
+    owners = {line.split("|")[0]: line.split("|")[3]
+              for line in (server.data_dir / "registered_users.log").read_text().splitlines()}
+    by_pid: dict[str, list[tuple[str, Client]]] = defaultdict(list)
+    for handle, client in clients:
+        by_pid[owners[handle]].append((handle, client))
+    return by_pid
+
+
+async def test_two_workers_share_lines_and_handles(start_server: Any, connect: Any) -> None:
+    """A line from a client on one worker reaches a client on the other; a handle held on one is refused on both."""
+    server = await start_server("--workers", "2", "--port", str(free_port()), "--rate-limit", "0")
+    await eventually(lambda: len(worker_pids(server)) == 2)
+    by_pid = await spread(server, connect)
+    assert set(by_pid) == set(worker_pids(server).values()), "connections landed on both workers"
+    (pid_a, on_a), (pid_b, on_b) = sorted(by_pid.items())
+    (handle_a, client_a), (handle_b, client_b) = on_a[0], on_b[0]
+    await client_a.chat("from worker A")
+    await client_b.until_line(f"{handle_a}: from worker A")
+    await client_b.chat("from worker B")
+    await client_a.until_line(f"{handle_b}: from worker B")
+    refused_by = re.compile(r"\[(\d+)\] wsserver.chat: refused a join: " + handle_a)
+
+    def refusing_pids() -> set[str]:
+        return {m.group(1) for m in map(refused_by.search, server.lines) if m}
+
+    for _ in range(50):  # the kernel picks the worker; go on until both have refused
+        taken = await connect(server, handle_a)
+        assert await taken.frame() == {"success": False, "message": "User already registered"}
+        assert await taken.closed() == (1008, "User already registered")
+        if refusing_pids() == {pid_a, pid_b}:
+            break
+    assert refusing_pids() == {pid_a, pid_b}
+
+
+async def test_killed_worker_is_restarted_and_its_handles_freed(start_server: Any, connect: Any) -> None:
+    """SIGKILL of a worker: the parent restarts it and the handles it held are free again."""
+    server = await start_server("--workers", "2", "--port", str(free_port()))
+    await eventually(lambda: len(worker_pids(server)) == 2)
+    by_pid = await spread(server, connect)
+    victim = sorted(by_pid)[0]
+    victims = [handle for handle, _ in by_pid[victim]]
+    os.kill(int(victim), signal.SIGKILL)
+    await server.wait_for_log(rf"worker \d \(pid {victim}\) exited \(killed by SIGKILL\); restarting it")
+    await eventually(lambda: victim not in worker_pids(server).values() and len(worker_pids(server)) == 2)
+    for handle in victims:
+        await joined(await connect(server, handle), handle)
+    assert await server.stop(signal.SIGTERM) == 0
+    assert (server.data_dir / "registered_users.log").read_text() == ""
