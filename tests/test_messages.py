@@ -231,7 +231,9 @@ async def test_external_append_is_delivered(server: Server, connect: Any) -> Non
     assert await alice.until_line("maintenance") == "[2026-11-22 14:07:03] System: maintenance at noon"
 
 
-async def test_stalled_reader_is_closed_and_others_unaffected(start_server: Any, connect: Any) -> None:
+async def test_stalled_reader_is_closed_and_others_unaffected(
+    start_server: Any, connect: Any, session: aiohttp.ClientSession
+) -> None:
     """A client that stops reading is dropped as too slow; the others get every line."""
     server = await start_server("--rate-limit", "0", "--send-queue", "16")
     stalled = await stalled_socket(server, "Stalled")
@@ -250,6 +252,8 @@ async def test_stalled_reader_is_closed_and_others_unaffected(start_server: Any,
     numbers = [int(line.split("Alice: ")[1].split()[0]) for line in bob.lines if "Alice: " in line and "end" not in line]
     assert numbers == list(range(sent))
     await bob.until_line("System: Stalled has left the chat", timeout=30)
+    async with session.get(server.url + "/metrics") as response:
+        assert "\nwsserver_stalled_readers_dropped_total 1.0\n" in await response.text()
     stalled.close()
 
 

@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import protocol
 from .chat import chat_socket
 from .config import Config
 from .fanout import CLOSE_TIMEOUT
 from .hub import Hub, sort_handles
+from .metrics import Metrics
 from .registry import Registry
 from .state import STATE, State
 
@@ -48,11 +50,13 @@ def make_app(config: Config) -> web.Application:
     """Build the application for ``config``; files are opened when it starts."""
     app = web.Application()
     registry = Registry(config.data_dir)
+    metrics = Metrics()
     hub = Hub(config.data_dir, config.channels, config.timezone, registry,
-              config.allow_new_channels, config.max_channels)
-    app[STATE] = State(config, hub, registry)
+              config.allow_new_channels, config.max_channels, metrics)
+    app[STATE] = State(config, hub, registry, metrics)
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", prometheus)
     app.router.add_get("/api/channels", list_channels)
     app.router.add_get("/api/channels/{name}/users", channel_users)
     app.router.add_get("/api/settings", client_settings)
@@ -111,6 +115,12 @@ async def healthz(request: web.Request) -> web.Response:
     if problem is not None:
         body["problem"] = problem
     return web.json_response(body, status=200 if problem is None else 503)
+
+
+async def prometheus(request: web.Request) -> web.Response:
+    """Report the counters in the Prometheus text format."""
+    body = generate_latest(request.app[STATE].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def list_channels(request: web.Request) -> web.Response:

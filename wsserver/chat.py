@@ -15,11 +15,19 @@ from . import protocol
 from .fanout import Outbox
 from .hub import Channel, TooManyChannels, sort_handles
 from .logline import SYSTEM
+from .metrics import reason
 from .protocol import BadFrame, Chat, History, Keepalive, Private, Typing, error_frame, parse_client_frame
 from .ratelimit import TokenBucket
 from .state import STATE, State
 
 log = logging.getLogger(__name__)
+
+_JOIN_REASONS = {
+    protocol.NO_CHANNEL: "no_channel",
+    protocol.NO_HANDLE: "no_handle",
+    protocol.HANDLE_TAKEN: "handle_taken",
+    protocol.TOO_MANY_CHANNELS: "too_many_channels",
+}
 
 
 async def chat_socket(request: web.Request) -> web.WebSocketResponse:
@@ -39,8 +47,9 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _reject(ws: web.WebSocketResponse, sentence: str, why: str) -> None:
+async def _reject(ws: web.WebSocketResponse, state: State, sentence: str, why: str) -> None:
     log.warning("refused a join: %s", why)
+    state.metrics.joins_refused.labels(_JOIN_REASONS.get(sentence, "other")).inc()
     await ws.send_str(error_frame(sentence))
     await ws.close(code=protocol.CLOSE_POLICY, message=sentence.encode())
 
@@ -50,17 +59,19 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State) -
     try:
         channel = state.hub.channel(name)
     except TooManyChannels:
-        return await _reject(ws, protocol.TOO_MANY_CHANNELS, f"channel {name!r} would pass --max-channels")
+        return await _reject(ws, state, protocol.TOO_MANY_CHANNELS, f"channel {name!r} would pass --max-channels")
     if channel is None:
-        return await _reject(ws, protocol.NO_CHANNEL, f"unknown channel {name[:40]!r}")
+        return await _reject(ws, state, protocol.NO_CHANNEL, f"unknown channel {name[:40]!r}")
     handle = request.query.get("handle")
     if handle is None or not protocol.valid_handle(handle):
-        return await _reject(ws, protocol.NO_HANDLE, f"bad handle {(handle or '')[:40]!r}")
+        return await _reject(ws, state, protocol.NO_HANDLE, f"bad handle {(handle or '')[:40]!r}")
     if not await state.registry.claim(handle, name):
-        return await _reject(ws, protocol.HANDLE_TAKEN, f"{handle} is already in {name}")
+        return await _reject(ws, state, protocol.HANDLE_TAKEN, f"{handle} is already in {name}")
 
     who = f"{handle}@{name}"
-    outbox = Outbox(ws, state.config.send_queue, who, request.transport)
+    outbox = Outbox(ws, state.config.send_queue, who, request.transport, state.metrics.stalled.inc)
+    connections = state.metrics.connections.labels(name)
+    connections.inc()
     try:
         await channel.subscribe(outbox, handle, state.config.history, request.query.get("since"))
         users = await state.registry.users(name)
@@ -78,18 +89,24 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State) -
         state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
         await state.registry.release(handle, name)
         state.hub.refresh_presence()
+        connections.dec()
         log.info("%s left (close code %s)", who, ws.close_code)
 
 
 async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, handle: str, outbox: Outbox) -> None:
     config = state.config
+
+    def refuse(sentence: str) -> None:
+        state.metrics.refused.labels(reason(sentence)).inc()
+        outbox.put(error_frame(sentence))
+
     bucket = TokenBucket(config.rate_limit, config.rate_burst)
     # Typing has a bucket of its own so that a person's typing indicator
     # never uses up the messages it announces.
     typing_bucket = TokenBucket(config.rate_limit, config.rate_burst)
     async for message in ws:
         if message.type == WSMsgType.BINARY:
-            outbox.put(error_frame(protocol.BINARY_FRAME))
+            refuse(protocol.BINARY_FRAME)
             continue
         if message.type != WSMsgType.TEXT:
             break
@@ -97,7 +114,7 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
         try:
             request = parse_client_frame(message.data, config.max_message_chars)
         except BadFrame as exc:
-            outbox.put(error_frame(str(exc)))
+            refuse(str(exc))
             continue
         if isinstance(request, Keepalive):
             continue
@@ -110,10 +127,13 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             continue
         if isinstance(request, History):
             page = await channel.page(request.before, request.limit)
-            outbox.put(page if page is not None else error_frame(protocol.BAD_CURSOR))
+            if page is None:
+                refuse(protocol.BAD_CURSOR)
+            else:
+                outbox.put(page)
             continue
         if not bucket.allow():
-            outbox.put(error_frame(protocol.RATE_LIMITED))
+            refuse(protocol.RATE_LIMITED)
             continue
         if isinstance(request, Chat):
             saved = state.hub.say(channel, handle, request.text)
@@ -121,11 +141,13 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             assert isinstance(request, Private)
             recipient = await _find(state, channel.name, request.to)
             if recipient is None:
-                outbox.put(error_frame(protocol.USER_NOT_FOUND))
+                refuse(protocol.USER_NOT_FOUND)
                 continue
             saved = state.hub.say(channel, handle, request.text, to=recipient)
-        if not saved:
-            outbox.put(error_frame(protocol.NOT_SAVED))
+        if saved:
+            state.metrics.messages.labels("chat" if isinstance(request, Chat) else "private").inc()
+        else:
+            refuse(protocol.NOT_SAVED)
 
 
 async def _find(state: State, channel: str, handle: str) -> str | None:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
@@ -28,9 +28,15 @@ class Outbox:
     """Queue frames for one websocket and send them in order from one task."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, limit: int, name: str, transport: asyncio.Transport | None = None
+        self,
+        ws: web.WebSocketResponse,
+        limit: int,
+        name: str,
+        transport: asyncio.Transport | None = None,
+        on_stall: Callable[[], None] | None = None,
     ) -> None:
         self._ws = ws
+        self._on_stall = on_stall
         self._transport = transport
         self._limit = limit
         self._name = name
@@ -55,6 +61,8 @@ class Outbox:
         log.warning("closing %s: stalled reader (%d frames queued)", self._name, self._limit)
         self.stalled = True
         self._frames.clear()
+        if self._on_stall is not None:
+            self._on_stall()
         # The writer is most likely stuck waiting for the socket to drain:
         # stop it, and close from a task of our own.
         if self._task is not None:

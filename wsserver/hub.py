@@ -35,6 +35,7 @@ from .channellog import (
 from .config import CHANNEL_RE
 from .fanout import Outbox, broadcast
 from .logline import LINE_RE, Clock, format_line
+from .metrics import Metrics
 from .registry import USERS_FILE, Registry
 from .tailer import DirWatcher, Tailer
 
@@ -53,8 +54,9 @@ class TooManyChannels(Exception):
 class Channel:
     """One channel: its logs, their tailers and the outboxes of its connections here."""
 
-    def __init__(self, name: str, data_dir: Path) -> None:
+    def __init__(self, name: str, data_dir: Path, metrics: Metrics) -> None:
         self.name = name
+        self.metrics = metrics
         self.log = ChannelLog(log_path(data_dir, name))
         self.tailer = Tailer(self.log.path, self._deliver, on_replaced=self.log.reopen)
         self.private_log = ChannelLog(private_path(data_dir, name))
@@ -108,6 +110,7 @@ class Channel:
     def _deliver(self, data: bytes, cursor: Cursor) -> None:
         text = data[:-1].decode("utf-8", errors="replace")
         broadcast(self.subscribers, protocol.lines_frame(self.name, text, str(cursor)))
+        self.metrics.fanned_out.inc(data.count(b"\n") * len(self.subscribers))
 
     def _deliver_private(self, data: bytes, cursor: Cursor) -> None:
         for raw in data[:-1].split(b"\n"):
@@ -176,6 +179,7 @@ class Channel:
 
     def _backlog(self, fd: int, cursor: Cursor, history: int, since: str | None) -> list[str]:
         frames: list[str] = []
+        self.metrics.history_reads.labels("resume" if since is not None else "join").inc()
         if since is not None:
             start = Cursor.parse(since)
             exact = (
@@ -208,6 +212,7 @@ class Channel:
 
     async def page(self, before: str, limit: int) -> str | None:
         """Return a ``history`` frame of up to ``limit`` lines before ``before``, or None if it cannot be read."""
+        self.metrics.history_reads.labels("page").inc()
         start = Cursor.parse(before)
         current = self.tailer.cursor
         if start is None or start.identity != current.identity or start.offset > current.offset:
@@ -236,8 +241,13 @@ class Hub:
         registry: Registry,
         allow_new_channels: bool = False,
         max_channels: int = 1000,
+        metrics: Metrics | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self.metrics = metrics or Metrics()
+        self.metrics.watch_tail_lag(
+            lambda: [(tailer.path.name, tailer.fd, tailer.offset) for tailer in self._by_file.values()]
+        )
         self.clock = Clock(timezone)
         self.registry = registry
         self.configured = channels
@@ -287,7 +297,7 @@ class Hub:
         return self._open(name)
 
     def _open(self, name: str) -> Channel:
-        channel = Channel(name, self.data_dir)
+        channel = Channel(name, self.data_dir, self.metrics)
         channel.start()
         self.channels[name] = channel
         self._by_file[channel.log.path.name] = channel.tailer

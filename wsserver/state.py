@@ -10,6 +10,7 @@ from aiohttp import web
 
 from .config import Config
 from .hub import Hub
+from .metrics import Metrics
 from .registry import Registry
 
 
@@ -20,6 +21,7 @@ class State:
     config: Config
     hub: Hub
     registry: Registry
+    metrics: Metrics
     # Open sockets and their transports (to cut off one that will not close).
     sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
