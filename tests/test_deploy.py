@@ -1,0 +1,171 @@
+"""The files in systemd/ for real: NGINX in front of a server, systemd-analyze, logrotate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import REPO, Server, free_port, joined
+
+SYSTEMD = REPO / "systemd"
+
+
+def require(tool: str, package: str) -> str:
+    """Return the path of ``tool``; skip (locally) or fail (with CI set) when it is missing."""
+    path = shutil.which(tool) or next((p for p in (f"/usr/sbin/{tool}", f"/sbin/{tool}") if os.path.exists(p)), None)
+    if path:
+        return path
+    reason = f"this test needs {tool} (apt-get install {package})"
+    if os.environ.get("CI"):
+        pytest.fail(reason + "; .ci/run installs it", pytrace=False)
+    pytest.skip(reason)
+
+
+def site_for_test(upstream_port: int, listen_port: int, read_timeout: str) -> str:
+    """The shipped site file with the test's ports and a short read timeout substituted."""
+    site = (SYSTEMD / "nginx.conf").read_text()
+    site, listens = re.subn(r"listen 80;", f"listen 127.0.0.1:{listen_port};", site)
+    site = site.replace("    listen [::]:80;\n", "")
+    site, upstreams = re.subn(r"server 127\.0\.0\.1:1337;", f"server 127.0.0.1:{upstream_port};", site)
+    site, timeouts = re.subn(r"proxy_read_timeout 120s;", f"proxy_read_timeout {read_timeout};", site)
+    assert (listens, upstreams, timeouts) == (1, 1, 1), "the shipped site file changed shape"
+    return site
+
+
+@pytest.fixture
+async def nginx(tmp_path: Path) -> AsyncIterator[Any]:
+    """Start NGINX with the shipped site included in a minimal http { } wrapper."""
+    binary = require("nginx", "nginx-light")
+    processes: list[asyncio.subprocess.Process] = []
+
+    async def start(upstream_port: int, read_timeout: str = "120s") -> str:
+        port = free_port()
+        (tmp_path / "site.conf").write_text(site_for_test(upstream_port, port, read_timeout))
+        for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+        wrapper = tmp_path / "nginx.conf"
+        wrapper.write_text(f"""
+daemon off;
+worker_processes 1;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+    include {tmp_path}/site.conf;
+}}
+""")
+        checked = await asyncio.to_thread(
+            subprocess.run, [binary, "-t", "-c", str(wrapper), "-p", str(tmp_path)],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert checked.returncode == 0, checked.stderr
+        process = await asyncio.create_subprocess_exec(binary, "-c", str(wrapper), "-p", str(tmp_path))
+        processes.append(process)
+        for _ in range(200):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.025)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for process in processes:
+        process.terminate()
+        await process.wait()
+
+
+async def test_nginx_site_passes_nginx_t_and_proxies_chat(start_server: Any, nginx: Any, session: Any) -> None:
+    """Through the shipped site: the page, the API and chat between two sockets."""
+    server = await start_server("--rate-limit", "0")
+    front = await nginx(int(server.url.rsplit(":", 1)[1]))
+    async with session.get(front + "/") as response:
+        assert response.status == 200 and response.content_type == "text/html"
+    async with session.get(front + "/api/channels") as response:
+        assert await response.json() == [{"name": "general", "users": 0}, {"name": "tech", "users": 0}]
+    async with session.get(front + "/metrics") as response:
+        assert response.status == 200  # the test connects from 127.0.0.1, which the site allows
+    through = Server(server.data_dir, [])
+    through.url = front
+    from .conftest import Client
+
+    alice = Client(await session.ws_connect(through.ws_url(channel="general", handle="Alice")))
+    bob = Client(await session.ws_connect(through.ws_url(channel="general", handle="Bob")))
+    await joined(alice, "Alice")
+    await joined(bob, "Bob")
+    await alice.chat("through nginx")
+    await bob.until_line("Alice: through nginx")
+
+
+async def test_idle_socket_outlives_the_proxy_read_timeout(start_server: Any, nginx: Any, session: Any) -> None:
+    """The heartbeat keeps an idle socket open through NGINX past its read timeout."""
+    server = await start_server("--heartbeat", "0.5")
+    front = await nginx(int(server.url.rsplit(":", 1)[1]), read_timeout="2s")
+    from .conftest import Client
+
+    url = front.replace("http", "ws", 1) + "/ws?channel=general&handle=Idle"
+    idle = Client(await session.ws_connect(url))
+    await joined(idle, "Idle")
+    await asyncio.sleep(3.5)  # idle on purpose, longer than NGINX's 2 s read timeout
+    assert not idle.ws.closed
+    await idle.chat("still here")
+    await idle.until_line("Idle: still here")
+
+
+def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    """systemd-analyze verify accepts the unit (with ExecStart pointing at this install)."""
+    analyze = require("systemd-analyze", "systemd")
+    script = shutil.which("wsserver") or str(Path(os.sys.executable).with_name("wsserver"))
+    unit = (SYSTEMD / "wsserver.service").read_text().replace("/opt/wsserver/bin/wsserver", script)
+    (tmp_path / "wsserver.service").write_text(unit)
+    result = subprocess.run([analyze, "verify", str(tmp_path / "wsserver.service")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "wsserver.service" not in result.stderr, result.stderr
+    for setting in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+                    "ReadWritePaths=/var/lib/wsserver", "StateDirectory=wsserver", "Restart=on-failure",
+                    "ExecReload=/bin/kill -HUP $MAINPID", "EnvironmentFile=-/etc/wsserver.env", "LimitNOFILE=65536"):
+        assert setting in unit
+
+
+async def test_logrotate_rotates_while_lines_flow(server: Server, connect: Any, tmp_path: Path) -> None:
+    """A real logrotate run with the shipped rules: renamed, recreated, reloaded; lines keep flowing."""
+    binary = require("logrotate", "logrotate")
+    alice = await joined(await connect(server, "Alice"), "Alice")
+    bob = await joined(await connect(server, "Bob"), "Bob")
+    await alice.chat("before rotation")
+    await bob.until_line("Alice: before rotation")
+    assert server.process is not None
+    rules = (SYSTEMD / "logrotate.conf").read_text()
+    rules = rules.replace("/var/lib/wsserver", str(server.data_dir))
+    rules = rules.replace("    su wsserver wsserver\n", "").replace("create 0640 wsserver wsserver", "create 0640")
+    rules = rules.replace("systemctl reload wsserver.service", f"kill -HUP {server.process.pid}")
+    (tmp_path / "rules").write_text(rules)
+    result = await asyncio.to_thread(
+        subprocess.run, [binary, "--force", "--state", str(tmp_path / "state"), str(tmp_path / "rules")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    await server.wait_for_log("reopening the log files")
+    rotated = sorted(p.name for p in server.data_dir.glob("channel_general.log-*"))
+    assert len(rotated) == 1
+    assert "Alice: before rotation" in (server.data_dir / rotated[0]).read_text()
+    await alice.chat("after rotation")
+    await bob.until_line("Alice: after rotation")
+    assert server.file_lines("general")[-1].endswith("Alice: after rotation")
+    assert len([line for line in bob.lines if "Alice: " in line]) == 2
