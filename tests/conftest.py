@@ -131,13 +131,14 @@ class Client:
                 return
 
     async def frame(self, timeout: float = TIMEOUT) -> dict[str, Any]:
-        """Return the next log-line or error frame; event frames are set aside in ``events``."""
+        """Return the next log-line or error frame; event frames met on the way are set aside in ``events``."""
 
         async def next_frame() -> dict[str, Any]:
             while True:
                 frame = await self.any_frame(timeout)
                 if "event" not in frame:
                     return frame
+                self.events.append(frame)
 
         try:
             return await asyncio.wait_for(next_frame(), timeout)
@@ -145,31 +146,34 @@ class Client:
             raise AssertionError(f"no log-line or error frame in {timeout} s; events: {self.events[-5:]}") from None
 
     async def any_frame(self, timeout: float = TIMEOUT) -> dict[str, Any]:
-        """Return the next frame of any kind; fail if the socket closes instead."""
+        """Return the next frame of any kind (not set aside); fail if the socket closes instead."""
         message = await asyncio.wait_for(self._inbox.get(), timeout)
         assert message.type == aiohttp.WSMsgType.TEXT, f"expected a text frame, got {message!r}"
         frame = json.loads(message.data)
-        if "event" in frame:
-            self.events.append(frame)
-            return frame
-        self.frames.append(frame)
-        if frame.get("success") and "message" in frame.get("data", {}):
-            self.lines.extend(frame["data"]["message"].split("\n"))
+        if "event" not in frame:
+            self.frames.append(frame)
+            if frame.get("success") and "message" in frame.get("data", {}):
+                self.lines.extend(frame["data"]["message"].split("\n"))
         return frame
 
     async def event(self, name: str, timeout: float = TIMEOUT, **data: Any) -> dict[str, Any]:
-        """Return the first event frame ``name`` (set aside or still to come) whose data has these values."""
-        seen = 0
+        """Return the first event ``name`` whose data has these values: one set aside earlier, or the next to come."""
+
+        def matches(frame: dict[str, Any]) -> bool:
+            return frame["event"] == name and all(frame["data"].get(k) == v for k, v in data.items())
+
+        for frame in self.events:
+            if matches(frame):
+                self.events.remove(frame)
+                return frame
 
         async def scan() -> dict[str, Any]:
-            nonlocal seen
             while True:
-                for frame in self.events[seen:]:
-                    if frame["event"] == name and all(frame["data"].get(k) == v for k, v in data.items()):
-                        self.events.remove(frame)
+                frame = await self.any_frame(timeout)
+                if "event" in frame:
+                    if matches(frame):
                         return frame
-                seen = len(self.events)
-                await self.any_frame(timeout)
+                    self.events.append(frame)
 
         return await asyncio.wait_for(scan(), timeout)
 

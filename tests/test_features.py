@@ -257,3 +257,17 @@ async def test_created_rooms_are_listed_by_other_processes(start_server: Any, co
     bob = await joined(await connect(second, "Bob", "party"), "Bob")
     await bob.chat("hi")
     await alice.until_line("Bob: hi")
+
+
+async def test_users_of_a_killed_process_leave_presence(start_server: Any, connect: Any) -> None:
+    """When a process is killed outright, the others drop its users from presence within seconds."""
+    import signal
+
+    first = await start_server()
+    second = await start_server(data_dir=first.data_dir)
+    alice = await joined(await connect(first, "Alice"), "Alice")
+    await joined(await connect(second, "Bob"), "Bob")
+    await alice.event("presence", users=["Alice", "Bob"])
+    alice.events.clear()  # only a list sent after the kill counts
+    await second.stop(signal.SIGKILL)
+    await alice.event("presence", timeout=10, users=["Alice"])

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 RESUME_LIMIT = 8 * 1024 * 1024  # bytes replayed for a resume; further behind gets last-N history
 # Timeouts
 TYPING_EXPIRES = 6.0  # seconds a "typing: true" lasts without a refresh
+PRESENCE_POLL = 5.0  # seconds between presence re-reads: users of a process killed outright drop out
 
 
 class TooManyChannels(Exception):
@@ -257,6 +258,7 @@ class Hub:
         self._by_file: dict[str, Tailer] = {}
         self._watcher = DirWatcher(data_dir, self._changed, self._all_tailers)
         self._presence_task: asyncio.Task[None] | None = None
+        self._presence_poll: asyncio.Task[None] | None = None
         self._presence_dirty = False
         self.append_failed = False
 
@@ -266,12 +268,14 @@ class Hub:
             self._open(name)
         self._watcher.start()
         self.refresh_presence()
+        self._presence_poll = asyncio.get_running_loop().create_task(self._poll_presence(), name="presence poll")
 
     async def stop(self) -> None:
         """Stop watching and close every channel."""
         await self._watcher.stop()
-        if self._presence_task is not None:
-            self._presence_task.cancel()
+        for task in (self._presence_task, self._presence_poll):
+            if task is not None:
+                task.cancel()
         for channel in self.channels.values():
             await channel.stop()
 
@@ -350,6 +354,13 @@ class Hub:
         self._presence_dirty = True
         if self._presence_task is None or self._presence_task.done():
             self._presence_task = asyncio.get_running_loop().create_task(self._refresh(), name="presence")
+
+    async def _poll_presence(self) -> None:
+        # A process killed outright changes no file; its entries stop counting
+        # (their owner is not alive) the next time the file is read.
+        while True:
+            await asyncio.sleep(PRESENCE_POLL)
+            self.refresh_presence()
 
     async def _refresh(self) -> None:
         # Requests that arrive while a read is under way are served by one
