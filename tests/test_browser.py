@@ -395,3 +395,21 @@ async def test_new_channel_when_allowed(start_server: Any, new_page: Any) -> Non
     plain = await start_server()
     closed = await new_page(plain.url + "/")
     assert await closed.get_by_label("New channel").is_hidden()
+
+
+async def test_token_link_joins_as_the_token_subject(start_server: Any, new_page: Any) -> None:
+    """With --jwt-secret, a link carrying token= joins as the token's sub, whatever handle the page shows."""
+    import time
+
+    import jwt
+
+    secret = "a-test-secret-of-at-least-32-bytes!!"
+    server = await start_server("--jwt-secret", secret)
+    token = jwt.encode({"sub": "Alice", "exp": int(time.time()) + 60}, secret, algorithm="HS256")
+    page = await new_page(server.url + f"/?channel=general&token={token}&handle=Mallory")
+    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    assert await page.get_by_label("Handle").input_value() == "Alice"
+    await say(page, "signed in")
+    await page.locator("li.own", has_text="signed in").wait_for()
+    refused = await new_page(server.url + "/?channel=general&handle=Bob")
+    await refused.get_by_role("status").filter(has_text=re.compile("Reconnecting|Disconnected")).wait_for()

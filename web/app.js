@@ -29,6 +29,8 @@ let loadingOlder = false;
 let reachedStart = false;
 let typingSince = 0;       // when we last told the server we are typing (0: not typing)
 const typers = new Set();
+// A site that issues tokens links to /?channel=C&token=JWT: the token goes to the socket as it is.
+const pageToken = new URLSearchParams(location.search).get("token");
 
 // ---------------------------------------------------------------- state and alerts
 
@@ -227,6 +229,9 @@ function socketUrl(channel, handle) {
   const query = new URLSearchParams({ channel, handle });
   if (lastCursor) {
     query.set("since", lastCursor); // resume: the server replays exactly what we missed
+  }
+  if (pageToken) {
+    query.set("token", pageToken); // the server takes the handle from it
   }
   return `${scheme}//${location.host}/ws?${query}`;
 }
@@ -484,13 +489,28 @@ async function loadSettings() {
   updateRemaining();
 }
 
+/** Read the handle (sub) out of a JWT's payload, for display only; the server verifies the token. */
+function tokenSubject(token) {
+  if (!token) return null;
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const sub = JSON.parse(atob(payload)).sub;
+    return typeof sub === "string" ? sub : null;
+  } catch {
+    return null;
+  }
+}
+
 async function start() {
   setState("disconnected", "Disconnected");
   const params = new URLSearchParams(location.search);
   const channel = params.get("channel");
-  const handle = params.get("handle");
+  const handle = tokenSubject(pageToken) ?? params.get("handle");
   if (handle) {
     ui.handle.value = handle;
+  }
+  if (pageToken) {
+    ui.handle.readOnly = true; // the token names the handle; the server ignores any other
   }
   await Promise.all([loadChannels(channel, { quiet: true }), loadSettings()]);
   if (!channel) {

@@ -19,6 +19,7 @@ from .fanout import CLOSE_TIMEOUT
 from .hub import Hub, sort_handles
 from .metrics import Metrics
 from .registry import Registry
+from .security import AddressQuota
 from .state import STATE, State
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def make_app(config: Config) -> web.Application:
     metrics = Metrics()
     hub = Hub(config.data_dir, config.channels, config.timezone, registry,
               config.allow_new_channels, config.max_channels, metrics)
-    app[STATE] = State(config, hub, registry, metrics)
+    app[STATE] = State(config, hub, registry, metrics, AddressQuota(config.max_connections_per_ip))
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)

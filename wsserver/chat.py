@@ -8,10 +8,12 @@ so that frames keep their order and nothing here waits on a slow client.
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 
 from aiohttp import WSMsgType, web
 
-from . import protocol
+from . import protocol, security
 from .fanout import Outbox
 from .hub import Channel, TooManyChannels, sort_handles
 from .logline import SYSTEM
@@ -22,6 +24,16 @@ from .state import STATE, State
 
 log = logging.getLogger(__name__)
 
+_HTTP_REASONS = {
+    security.QUERY_TOO_LONG: "query_too_long",
+    security.ORIGIN_REFUSED: "origin",
+    security.AUTH_FAILED: "authentication",
+    security.TOO_MANY_CONNECTIONS: "too_many_connections",
+}
+# Limits
+RATE_STRIKES = 3  # refusals for rate within RATE_STRIKE_WINDOW seconds that close the socket
+RATE_STRIKE_WINDOW = 10.0
+
 _JOIN_REASONS = {
     protocol.NO_CHANNEL: "no_channel",
     protocol.NO_HANDLE: "no_handle",
@@ -30,21 +42,34 @@ _JOIN_REASONS = {
 }
 
 
-async def chat_socket(request: web.Request) -> web.WebSocketResponse:
-    """Upgrade to the chat socket and serve it until either side closes."""
+async def chat_socket(request: web.Request) -> web.StreamResponse:
+    """Check who is asking, upgrade to the chat socket and serve it until either side closes."""
     state = request.app[STATE]
     config = state.config
-    ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=config.max_frame_bytes)
-    await ws.prepare(request)
-    state.sockets[ws] = request.transport
     try:
-        await _join(request, ws, state)
-    except Exception:
-        log.exception("chat socket failed")
-        await ws.close(code=protocol.CLOSE_SERVER_ERROR, message=protocol.SERVER_ERROR.encode())
+        security.check_query(request)
+        security.check_origin(request, config.allowed_origins)
+        handle = security.token_handle(request, config.jwt_secret) if config.jwt_secret else None
+        address = security.client_address(request, config.trusted_proxy)
+        state.quota.take(address)
+    except security.Refusal as refusal:
+        log.warning("refused a socket from %s: %s", request.remote, refusal.sentence)
+        state.metrics.joins_refused.labels(_HTTP_REASONS[refusal.sentence]).inc()
+        return refusal.response()
+    try:
+        ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=config.max_frame_bytes)
+        await ws.prepare(request)
+        state.sockets[ws] = request.transport
+        try:
+            await _join(request, ws, state, handle)
+        except Exception:
+            log.exception("chat socket failed")
+            await ws.close(code=protocol.CLOSE_SERVER_ERROR, message=protocol.SERVER_ERROR.encode())
+        finally:
+            state.sockets.pop(ws, None)
+        return ws
     finally:
-        state.sockets.pop(ws, None)
-    return ws
+        state.quota.give_back(address)
 
 
 async def _reject(ws: web.WebSocketResponse, state: State, sentence: str, why: str) -> None:
@@ -54,7 +79,7 @@ async def _reject(ws: web.WebSocketResponse, state: State, sentence: str, why: s
     await ws.close(code=protocol.CLOSE_POLICY, message=sentence.encode())
 
 
-async def _join(request: web.Request, ws: web.WebSocketResponse, state: State) -> None:
+async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, authenticated: str | None) -> None:
     name = request.query.get("channel", "")
     try:
         channel = state.hub.channel(name)
@@ -62,7 +87,8 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State) -
         return await _reject(ws, state, protocol.TOO_MANY_CHANNELS, f"channel {name!r} would pass --max-channels")
     if channel is None:
         return await _reject(ws, state, protocol.NO_CHANNEL, f"unknown channel {name[:40]!r}")
-    handle = request.query.get("handle")
+    # With tokens, the handle is the token's subject and the parameter is ignored.
+    handle = authenticated or request.query.get("handle")
     if handle is None or not protocol.valid_handle(handle):
         return await _reject(ws, state, protocol.NO_HANDLE, f"bad handle {(handle or '')[:40]!r}")
     if not await state.registry.claim(handle, name):
@@ -101,6 +127,8 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
         outbox.put(error_frame(sentence))
 
     bucket = TokenBucket(config.rate_limit, config.rate_burst)
+    strikes: deque[float] = deque()
+    closing = False
     # Typing has a bucket of its own so that a person's typing indicator
     # never uses up the messages it announces.
     typing_bucket = TokenBucket(config.rate_limit, config.rate_burst)
@@ -110,6 +138,8 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             continue
         if message.type != WSMsgType.TEXT:
             break
+        if closing:
+            continue  # told and being closed: read on only until the close completes
         log.debug("frame from %s@%s: %.200r", handle, channel.name, message.data)
         try:
             request = parse_client_frame(message.data, config.max_message_chars)
@@ -134,6 +164,15 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             continue
         if not bucket.allow():
             refuse(protocol.RATE_LIMITED)
+            # Told, and still flooding: a connection that keeps at it is closed.
+            now = time.monotonic()
+            strikes.append(now)
+            while now - strikes[0] > RATE_STRIKE_WINDOW:
+                strikes.popleft()
+            if len(strikes) >= RATE_STRIKES:
+                log.warning("closing %s@%s: kept exceeding the rate limit", handle, channel.name)
+                outbox.close_after(protocol.CLOSE_POLICY, protocol.RATE_LIMITED)
+                closing = True
             continue
         if isinstance(request, Chat):
             saved = state.hub.say(channel, handle, request.text)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pendulum
+
+from .security import Network, parse_networks
 
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 ENV_PREFIX = "WSSERVER_"
@@ -50,6 +52,12 @@ class Config:
     max_channels: int = 1000
     # Timeouts
     heartbeat: float = 25.0
+    # Who gets in
+    allowed_origins: tuple[str, ...] | None = None  # None: same-origin only
+    trusted_proxy: tuple[Network, ...] = ()
+    max_connections_per_ip: int = 0
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_secret_file: Path | None = None
     # Diagnostics
     log_level: str = "INFO"
 
@@ -107,6 +115,29 @@ def _boolean(raw: str) -> bool:
     raise ValueError("must be true or false (1/0, yes/no, on/off)")
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = []
+    for part in (p.strip().rstrip("/").lower() for p in raw.split(",")):
+        if not part:
+            continue
+        if part != "*" and not re.match(r"^https?://[^/\s]+$", part):
+            raise ValueError(f"{part!r} must be * or an origin such as https://chat.example.org")
+        origins.append(part)
+    if not origins:
+        raise ValueError("must name at least one origin, or *")
+    return tuple(origins)
+
+
+def _networks(raw: str) -> tuple[Network, ...]:
+    return parse_networks(raw)
+
+
+def _secret(raw: str) -> str:
+    if len(raw.encode()) < 32:
+        raise ValueError("must be at least 32 bytes (HS256 wants a 256-bit key)")
+    return raw
+
+
 def _timezone(raw: str) -> str:
     name = raw.strip()
     try:
@@ -144,6 +175,7 @@ class Option:
     help: str
     metavar: str = "VALUE"
     switch: bool = False  # a flag without a value; its variable takes true or false
+    secret: bool = False  # never echo the value in an error
 
     @property
     def flag(self) -> str:
@@ -175,6 +207,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("send_queue", _integer(1, 1_000_000), "frames queued for one client before it is closed as too slow", "N"),
     Option("heartbeat", _number(0.0, strictly_above=True),
            "seconds between pings; a peer that does not answer is closed", "SECONDS"),
+    Option("allowed_origins", _origins,
+           "comma list of browser origins allowed to open the chat socket, or *; unset: same origin only", "LIST"),
+    Option("trusted_proxy", _networks,
+           "comma list of proxy addresses/networks whose X-Forwarded-For / X-Real-IP are believed", "LIST"),
+    Option("max_connections_per_ip", _integer(0, 1_000_000),
+           "open sockets allowed per client address, past which HTTP 429 (0: no limit)", "N"),
+    Option("jwt_secret", _secret,
+           "HS256 secret: every socket must carry token=<JWT> whose sub is the handle", "SECRET", secret=True),
+    Option("jwt_secret_file", _path, "file holding the JWT secret (keeps it out of the process list)", "FILE"),
     Option("log_level", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL", "LEVEL"),
 )
 
@@ -219,7 +260,18 @@ def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         try:
             values[option.field] = option.cast(raw)
         except ValueError as exc:
-            raise ConfigError(f"invalid {source} value {raw!r}: {exc}") from None
+            shown = "(hidden)" if option.secret else repr(raw)
+            raise ConfigError(f"invalid {source} value {shown}: {exc}") from None
+    if "jwt_secret_file" in values:
+        path = values["jwt_secret_file"]
+        try:
+            secret = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"invalid --jwt-secret-file value '{path}': {exc.strerror}") from None
+        try:
+            values["jwt_secret"] = _secret(secret)
+        except ValueError as exc:
+            raise ConfigError(f"invalid --jwt-secret-file value '{path}': the secret {exc}") from None
     config = Config(**values)
     if config.workers > 1 and config.port == 0:
         raise ConfigError(f"invalid --workers value '{config.workers}': several workers need a fixed --port, not 0")

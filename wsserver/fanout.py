@@ -44,6 +44,7 @@ class Outbox:
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_presence = ""
+        self._close_with: tuple[int, str] | None = None
         self.stalled = False
 
     def start(self) -> None:
@@ -68,6 +69,11 @@ class Outbox:
         if self._task is not None:
             self._task.cancel()
         self._task = asyncio.get_running_loop().create_task(self._close_stalled(), name=f"drop {self._name}")
+
+    def close_after(self, code: int, reason: str) -> None:
+        """Close the socket once everything queued so far is sent (so the client reads why)."""
+        self._close_with = (code, reason)
+        self._ready.set()
 
     def put_first(self, frames: list[str]) -> None:
         """Queue ``frames`` ahead of everything queued so far (the backlog before live lines)."""
@@ -96,6 +102,10 @@ class Outbox:
                 self._ready.clear()
                 while self._frames:
                     await ws.send_str(self._frames.popleft())
+                if self._close_with is not None:
+                    code, reason = self._close_with
+                    await ws.close(code=code, message=reason.encode())
+                    return
         except (ConnectionError, RuntimeError):
             # The peer went away; the handler notices and cleans up.
             return

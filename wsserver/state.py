@@ -12,6 +12,7 @@ from .config import Config
 from .hub import Hub
 from .metrics import Metrics
 from .registry import Registry
+from .security import AddressQuota
 
 
 @dataclass
@@ -22,6 +23,7 @@ class State:
     hub: Hub
     registry: Registry
     metrics: Metrics
+    quota: AddressQuota
     # Open sockets and their transports (to cut off one that will not close).
     sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)

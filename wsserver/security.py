@@ -1,0 +1,162 @@
+"""Who may open a chat socket: checks made on the HTTP request, before the upgrade.
+
+* the query string is bounded;
+* a browser's ``Origin`` must be allowed (cross-site WebSocket hijacking);
+* with a secret configured, a signed token names the handle (PyJWT, HS256);
+* the client address (from trusted proxies' headers only) has a socket quota.
+
+Each check answers with an HTTP status and a sentence, so a refused
+browser never gets a socket at all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import jwt
+from aiohttp import web
+
+from .protocol import valid_handle
+
+# Limits
+MAX_QUERY_BYTES = 2048
+
+# Sentences
+QUERY_TOO_LONG = "Query string too long"
+ORIGIN_REFUSED = "Origin not allowed"
+AUTH_FAILED = "Authentication failed"
+TOO_MANY_CONNECTIONS = "Too many connections from this address"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class Refusal(Exception):
+    """A request that may not open a socket: the HTTP status and the sentence to answer with."""
+
+    status: int
+    sentence: str
+
+    def response(self) -> web.Response:
+        """Return the HTTP answer."""
+        return web.Response(status=self.status, text=self.sentence + "\n")
+
+
+def check_query(request: web.Request) -> None:
+    """Refuse a query string over :data:`MAX_QUERY_BYTES` (414)."""
+    if len(request.query_string.encode()) > MAX_QUERY_BYTES:
+        raise Refusal(414, QUERY_TOO_LONG)
+
+
+def _authority(scheme: str, netloc: str) -> tuple[str, int] | None:
+    """Return (host, port) of ``netloc``, with the scheme's default port filled in; None if malformed."""
+    parts = urlsplit("//" + netloc)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return (parts.hostname or "", port or _DEFAULT_PORTS[scheme])
+
+
+def check_origin(request: web.Request, allowed: tuple[str, ...] | None) -> None:
+    """Refuse (403) a browser whose ``Origin`` is not allowed.
+
+    No ``Origin`` header (not a browser) is allowed. With ``allowed`` unset the
+    origin must name the host the request was made to (same-origin); ``*``
+    allows every origin.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    if allowed is not None:
+        if "*" in allowed or origin.rstrip("/").lower() in allowed:
+            return
+        raise Refusal(403, ORIGIN_REFUSED)
+    # The Host header carries no scheme (TLS may end at a proxy): both sides
+    # take the origin's default port.
+    parts = urlsplit(origin)
+    if parts.scheme in _DEFAULT_PORTS:
+        mine = _authority(parts.scheme, parts.netloc)
+        if mine is not None and mine == _authority(parts.scheme, request.host):
+            return
+    raise Refusal(403, ORIGIN_REFUSED)
+
+
+def token_handle(request: web.Request, secret: str) -> str:
+    """Return the handle a valid token names (its ``sub``); refuse (401) anything else.
+
+    The token must be HS256-signed with ``secret`` and carry ``sub`` and
+    ``exp``; ``alg: none`` and every other algorithm are refused.
+    """
+    token = request.query.get("token")
+    if not token:
+        raise Refusal(401, AUTH_FAILED)
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+    except jwt.PyJWTError:
+        raise Refusal(401, AUTH_FAILED) from None
+    handle = claims.get("sub")
+    if not isinstance(handle, str) or not valid_handle(handle):
+        raise Refusal(401, AUTH_FAILED)
+    return handle
+
+
+def client_address(request: web.Request, trusted: tuple[Network, ...]) -> str:
+    """Return the client's address: the peer, or what a trusted proxy says it forwarded for."""
+    peer = request.remote or ""
+    if not trusted or not _within(peer, trusted):
+        return peer
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded:
+        # The proxies append; walk back past every trusted hop to the client.
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not _within(hop, trusted):
+                return hop
+        return hops[0] if hops else peer
+    return request.headers.get("X-Real-IP", "").strip() or peer
+
+
+def _within(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def parse_networks(raw: str) -> tuple[Network, ...]:
+    """Read a comma list of addresses or networks. Raises ValueError naming a bad one."""
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+class AddressQuota:
+    """Count open sockets per client address and refuse (429) past the limit; 0 means no limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: Counter[str] = Counter()
+
+    def take(self, address: str) -> None:
+        """Count one more socket for ``address``, or raise :class:`Refusal`."""
+        if self.limit and self._open[address] >= self.limit:
+            raise Refusal(429, TOO_MANY_CONNECTIONS)
+        self._open[address] += 1
+
+    def give_back(self, address: str) -> None:
+        """Count one socket fewer for ``address``."""
+        self._open[address] -= 1
+        if self._open[address] <= 0:
+            del self._open[address]
