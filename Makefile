@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint clean screenshot
+.PHONY: run test lint clean screenshot bench
 
 run: $(STAMP)
 	$(BIN)/wsserver
@@ -26,6 +26,11 @@ $(STAMP): pyproject.toml
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# The benchmark: wsserver beside the Node peer and the ceiling (needs node and npm); see docs/performance.md.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/run.py $(WORKLOADS) --workers 2
 
 screenshot: $(STAMP)
 	$(BIN)/python -m tests.screenshot docs/screenshot.png

@@ -15,7 +15,7 @@ from aiohttp import WSMsgType, web
 
 from . import protocol, security
 from .fanout import Outbox
-from .hub import Channel, TooManyChannels, sort_handles
+from .hub import Channel, TooManyChannels
 from .logline import SYSTEM
 from .metrics import reason
 from .protocol import BadFrame, Chat, History, Keepalive, Private, Typing, error_frame, parse_client_frame
@@ -100,10 +100,9 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
     connections.inc()
     try:
         await channel.subscribe(outbox, handle, state.config.history, request.query.get("since"))
-        users = await state.registry.users(name)
-        outbox.put_presence(
-            protocol.event_frame("presence", {"channel": name, "users": sort_handles([u.handle for u in users])})
-        )
+        # From the last list read, with the joiner added: no read of the users
+        # file per join. The next refresh (under a second) corrects it if needed.
+        outbox.put_presence(channel.presence_with(handle))
         outbox.start()
         log.info("%s joined", who)
         state.hub.say(channel, SYSTEM, f"{handle} has joined the chat")

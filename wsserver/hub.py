@@ -46,6 +46,7 @@ RESUME_LIMIT = 8 * 1024 * 1024  # bytes replayed for a resume; further behind ge
 # Timeouts
 TYPING_EXPIRES = 6.0  # seconds a "typing: true" lasts without a refresh
 PRESENCE_POLL = 5.0  # seconds between presence re-reads: users of a process killed outright drop out
+PRESENCE_SPACING = 0.25  # least seconds between two presence broadcasts: a join storm sends a few, not one per join
 
 
 class TooManyChannels(Exception):
@@ -128,6 +129,13 @@ class Channel:
             for outbox in ends:
                 if outbox is not None:
                     outbox.put(frame)
+
+    def presence_with(self, handle: str) -> str:
+        """Return a presence frame for a joiner: the last list sent here, with the joiner in it."""
+        users = list(self.presence or [])
+        if handle not in users:
+            users = sort_handles([*users, handle])
+        return protocol.event_frame("presence", {"channel": self.name, "users": users})
 
     def send_presence(self, users: list[str]) -> None:
         """Send the channel's users to everyone here, if they changed."""
@@ -377,6 +385,8 @@ class Hub:
                 users[entry.channel].append(entry.handle)
             for channel in self.channels.values():
                 channel.send_presence(sort_handles(users.get(channel.name, [])))
+            if self._presence_dirty:
+                await asyncio.sleep(PRESENCE_SPACING)
 
 
 def sort_handles(handles: list[str]) -> list[str]:

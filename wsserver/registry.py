@@ -118,6 +118,9 @@ class Registry:
         self.path = data_dir / USERS_FILE
         self._lock_path = data_dir / LOCK_FILE
         self.owner = Owner.current()
+        # The parsed file, and what it looked like when parsed (inode, size,
+        # mtime): re-read only when another process changed it.
+        self._cache: tuple[tuple[int, int, int], list[Entry]] | None = None
         self._ops: list[_Op] = []
         self._worker: asyncio.Task[None] | None = None
 
@@ -141,7 +144,7 @@ class Registry:
 
     async def users(self, channel: str | None = None) -> list[Entry]:
         """Return the entries held by live processes, in file order, optionally of one channel."""
-        entries = await asyncio.to_thread(self._read)
+        entries = await asyncio.to_thread(self._read_cached)
         alive: dict[Owner, bool] = {}  # one liveness check per process, not per entry
         for entry in entries:
             if entry.owner is not None and entry.owner not in alive:
@@ -190,20 +193,49 @@ class Registry:
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            entries = self._read()
+            entries = self._read_cached()
             before = list(entries)
             result = change(entries)
-            if entries != before:
+            if entries[: len(before)] == before and len(entries) > len(before):
+                # Only claims: append them (one write, under the lock) rather
+                # than rewrite a file of thousands of lines per join.
+                self._append(entries[len(before) :], entries)
+            elif entries != before:
                 self._write(entries)
             return result
         finally:
             os.close(fd)  # closing releases the lock
 
+    @staticmethod
+    def _signature(stat: os.stat_result) -> tuple[int, int, int]:
+        return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+    def _read_cached(self) -> list[Entry]:
+        try:
+            signature = self._signature(os.stat(self.path))
+        except FileNotFoundError:
+            return []
+        if self._cache is not None and self._cache[0] == signature:
+            return list(self._cache[1])
+        entries = self._read()
+        self._cache = (signature, list(entries))
+        return entries
+
+    def _append(self, added: list[Entry], entries: list[Entry]) -> None:
+        with open(self.path, "a", encoding="utf-8") as out:
+            out.write("".join(entry.format() + "\n" for entry in added))
+            out.flush()
+            self._cache = (self._signature(os.fstat(out.fileno())), list(entries))
+
     def _write(self, entries: Iterable[Entry]) -> None:
+        kept = list(entries)
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         with open(temporary, "w", encoding="utf-8") as out:
-            out.writelines(entry.format() + "\n" for entry in entries)
+            out.writelines(entry.format() + "\n" for entry in kept)
+            out.flush()
+            signature = self._signature(os.fstat(out.fileno()))
         os.replace(temporary, self.path)
+        self._cache = (signature, kept)
 
     def _live(self, entry: Entry) -> bool:
         return entry.owner is not None and entry.owner.alive()

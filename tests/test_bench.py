@@ -1,0 +1,35 @@
+"""The benchmark runs: a tiny workload against wsserver, with zero loss (figures are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+
+def test_tiny_benchmark_reports_zero_loss(tmp_path: Path) -> None:
+    """bench/run.py tiny prints one JSON object per run, a table, saves its figures, and loses nothing."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        reason = "the benchmark needs node and npm (apt-get install nodejs npm)"
+        if os.environ.get("CI"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "tiny", "--servers", "wsserver", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = json.loads(result.stdout.splitlines()[0])
+    assert row["server"] == "wsserver" and row["workload"] == "tiny"
+    assert row["deliveries_expected"] == 100 and row["deliveries_received"] == 100
+    assert row["loss"] == 0 and row["duplicates"] == 0
+    assert "workload | server | connections" in result.stdout
+    saved = json.loads((tmp_path / "latest.json").read_text())
+    assert saved["rows"][0]["loss"] == 0
