@@ -269,7 +269,8 @@ def run_history(kind: str, lines: int = 200_000) -> dict[str, Any]:
         script = """
 const WebSocket = require('ws'); const t0 = Date.now(); let first = null, n = 0, last = Date.now();
 const ws = new WebSocket(process.argv[1], { perMessageDeflate: false });
-ws.on('message', (d) => { if (first === null) first = Date.now() - t0; n += d.toString().split('\\n').filter(Boolean).length; last = Date.now(); });
+ws.on('message', (d) => { if (first === null) first = Date.now() - t0; last = Date.now();
+  const f = JSON.parse(d.toString()); if (!f.event && f.data && typeof f.data.message === 'string') n += f.data.message.split('\\n').filter(Boolean).length; });
 const timer = setInterval(() => { if (first !== null && Date.now() - last > 1500) { clearInterval(timer);
   console.log(JSON.stringify({ first_frame_ms: first, lines: n })); process.exit(0); } }, 50);
 """
@@ -325,11 +326,14 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         return
     curves = [r for r in rows if r.get("_latencies")]
     workloads = list(dict.fromkeys(r["workload"] for r in curves))
+    if not workloads:
+        return
     figure, axes = plt.subplots(1, len(workloads), figsize=(4 * len(workloads), 3.5), squeeze=False)
     for axis, workload in zip(axes[0], workloads, strict=True):
         for row in (r for r in curves if r["workload"] == workload):
             values = row["_latencies"]
-            axis.plot(values, [i / len(values) for i in range(len(values))], label=row["server"])
+            colour = {"wsserver": "tab:blue", "peer": "tab:orange", "ceiling": "tab:green"}.get(row["server"], "tab:red")
+            axis.plot(values, [i / len(values) for i in range(len(values))], label=row["server"], color=colour)
         axis.set_title(workload)
         axis.set_xscale("log")
         axis.set_xlabel("latency, ms (log)")
