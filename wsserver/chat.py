@@ -57,7 +57,8 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         state.metrics.joins_refused.labels(_HTTP_REASONS[refusal.sentence]).inc()
         return refusal.response()
     try:
-        ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=config.max_frame_bytes)
+        # Uncompressed: fan-out writes the same pre-encoded frame bytes to every socket.
+        ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=config.max_frame_bytes, compress=False)
         await ws.prepare(request)
         state.sockets[ws] = request.transport
         try:

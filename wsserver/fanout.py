@@ -1,9 +1,13 @@
 """Hand one serialized frame to many connections without ever waiting on any of them.
 
-Each connection has an :class:`Outbox`: a bounded queue and a writer task
-that sends from it.  :func:`broadcast` only appends the same string to every
-outbox, so a client that stops reading holds up nobody; when its queue is
-full it is a stalled reader, and its outbox closes it with 1008 ``Too slow``.
+A frame is encoded once into its WebSocket bytes (:class:`Wire`) and the
+same bytes go to every connection.  Each connection has an :class:`Outbox`:
+while the connection keeps up (nothing queued, little unsent in its
+transport) the bytes are written to the transport at once; otherwise they
+wait in a bounded queue that a writer task drains.  Nothing here waits on a
+client: one that stops reading fills its queue, and its outbox closes it
+with 1008 ``Too slow``.  (Sockets are uncompressed, so the bytes are the
+frame as sent.)
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from .protocol import CLOSE_POLICY, TOO_SLOW
 
@@ -22,6 +26,26 @@ log = logging.getLogger(__name__)
 
 # Timeouts
 CLOSE_TIMEOUT = 5.0  # a stalled reader that does not take our close frame is cut off
+# Limits
+DIRECT_LIMIT = 64 * 1024  # unsent bytes in a transport past which frames queue instead
+
+
+class Wire:
+    """One text frame, encoded once: its UTF-8 payload and its bytes on the wire (unmasked, final)."""
+
+    __slots__ = ("payload", "wire")
+
+    def __init__(self, text: str) -> None:
+        payload = text.encode("utf-8")
+        size = len(payload)
+        if size < 126:
+            header = bytes((0x81, size))
+        elif size < 65536:
+            header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+        else:
+            header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+        self.payload = payload
+        self.wire = header + payload
 
 
 class Outbox:
@@ -40,7 +64,8 @@ class Outbox:
         self._transport = transport
         self._limit = limit
         self._name = name
-        self._frames: deque[str] = deque()
+        self._frames: deque[Wire] = deque()
+        self._sending = False  # the writer task is inside a send
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_presence = ""
@@ -51,12 +76,25 @@ class Outbox:
         """Start sending; frames put before this are sent first, in order."""
         self._task = asyncio.get_running_loop().create_task(self._send_all(), name=f"send to {self._name}")
 
-    def put(self, frame: str) -> None:
-        """Queue ``frame``; a full queue marks the reader stalled and closes it."""
+    def put(self, frame: str | Wire) -> None:
+        """Send ``frame`` now if the connection keeps up, else queue it; a full queue closes a stalled reader."""
         if self.stalled:
             return
+        wire = frame if isinstance(frame, Wire) else Wire(frame)
+        transport = self._transport
+        if (
+            self._task is not None
+            and not self._frames
+            and not self._sending
+            and self._close_with is None
+            and transport is not None
+            and not transport.is_closing()
+            and transport.get_write_buffer_size() < DIRECT_LIMIT
+        ):
+            transport.write(wire.wire)
+            return
         if len(self._frames) < self._limit:
-            self._frames.append(frame)
+            self._frames.append(wire)
             self._ready.set()
             return
         log.warning("closing %s: stalled reader (%d frames queued)", self._name, self._limit)
@@ -77,7 +115,7 @@ class Outbox:
 
     def put_first(self, frames: list[str]) -> None:
         """Queue ``frames`` ahead of everything queued so far (the backlog before live lines)."""
-        self._frames.extendleft(reversed(frames))
+        self._frames.extendleft(Wire(frame) for frame in reversed(frames))
         self._ready.set()
 
     def put_presence(self, frame: str) -> None:
@@ -101,7 +139,11 @@ class Outbox:
                 await self._ready.wait()
                 self._ready.clear()
                 while self._frames:
-                    await ws.send_str(self._frames.popleft())
+                    self._sending = True
+                    try:
+                        await ws.send_frame(self._frames.popleft().payload, WSMsgType.TEXT)
+                    finally:
+                        self._sending = False
                 if self._close_with is not None:
                     code, reason = self._close_with
                     await ws.close(code=code, message=reason.encode())
@@ -121,6 +163,7 @@ class Outbox:
 
 
 def broadcast(outboxes: Iterable[Outbox], frame: str) -> None:
-    """Put the same ``frame`` on every outbox; never awaits."""
+    """Encode ``frame`` once and put it on every outbox; never awaits."""
+    wire = Wire(frame)
     for outbox in outboxes:
-        outbox.put(frame)
+        outbox.put(wire)
