@@ -46,6 +46,8 @@ RESUME_LIMIT = 8 * 1024 * 1024  # bytes replayed for a resume; further behind ge
 # Timeouts
 TYPING_EXPIRES = 6.0  # seconds a "typing: true" lasts without a refresh
 PRESENCE_POLL = 5.0  # seconds between presence re-reads: users of a process killed outright drop out
+GATHER_FROM = 2000  # subscribers from which a channel gathers lines a moment before sending them
+GATHER_SECONDS = 0.02  # how long: a join storm then costs each receiver a few frames, not one per join
 PRESENCE_SPACING = 0.25  # least seconds between two presence broadcasts: a join storm sends a few, not one per join
 
 
@@ -60,13 +62,16 @@ class Channel:
         self.name = name
         self.metrics = metrics
         self.log = ChannelLog(log_path(data_dir, name))
-        self.tailer = Tailer(self.log.path, self._deliver, on_replaced=self.log.reopen)
+        self.tailer = Tailer(self.log.path, self._deliver, on_replaced=self.log.reopen, gather=self._gather)
         self.private_log = ChannelLog(private_path(data_dir, name))
         self.private_tailer = Tailer(self.private_log.path, self._deliver_private, on_replaced=self.private_log.reopen)
         self.subscribers: set[Outbox] = set()
         self.members: dict[str, Outbox] = {}  # lower-cased handle -> outbox, for private lines
         self.presence: list[str] | None = None
         self._typing: dict[Outbox, tuple[str, asyncio.TimerHandle]] = {}
+
+    def _gather(self) -> float:
+        return GATHER_SECONDS if len(self.subscribers) >= GATHER_FROM else 0.0
 
     # ------------------------------------------------------------ life
 

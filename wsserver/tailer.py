@@ -47,9 +47,16 @@ Deliver = Callable[[bytes, Cursor], None]
 class Tailer:
     """Read one log file from a byte offset and deliver whole lines."""
 
-    def __init__(self, path: Path, deliver: Deliver, on_replaced: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        deliver: Deliver,
+        on_replaced: Callable[[], None] | None = None,
+        gather: Callable[[], float] | None = None,
+    ) -> None:
         self.path = path
         self._deliver = deliver
+        self._gather = gather  # seconds to let lines pile up after a wake (0: none)
         self._on_replaced = on_replaced
         self._fd = -1
         self._identity: tuple[int, int] = (0, 0)
@@ -107,6 +114,9 @@ class Tailer:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
+            delay = self._gather() if self._gather is not None else 0.0
+            if delay:
+                await asyncio.sleep(delay)
             self._wake.clear()
             try:
                 await self.catch_up()
