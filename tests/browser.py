@@ -7,7 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
+from .conftest import missing
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling out, and this
@@ -22,10 +22,7 @@ def require_chromium() -> None:
     """Skip (locally) or fail (with CI set) when Debian's Chromium is missing."""
     if os.path.exists(CHROMIUM):
         return
-    reason = f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("CI"):
-        pytest.fail(reason + "; .ci/run installs it", pytrace=False)
-    pytest.skip(reason)
+    missing(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
 
 
 @contextlib.asynccontextmanager

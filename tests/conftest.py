@@ -314,3 +314,10 @@ async def stalled_socket(server: Server, handle: str, channel: str = "general") 
     )
     await server.wait_for_log(f"{handle}@{channel} joined")
     return raw
+
+
+def missing(reason: str) -> None:
+    """A tool a test needs is absent: skip with the reason locally, fail when CI is set (.ci/run installs it)."""
+    if os.environ.get("CI"):
+        pytest.fail(reason + "; .ci/run installs it", pytrace=False)
+    pytest.skip(reason)

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from .conftest import REPO
+from .conftest import REPO, missing
 
 
 def test_tiny_benchmark_reports_zero_loss(tmp_path: Path) -> None:
     """bench/run.py tiny prints one JSON object per run, a table, saves its figures, and loses nothing."""
     if not shutil.which("node") or not shutil.which("npm"):
-        reason = "the benchmark needs node and npm (apt-get install nodejs npm)"
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        missing("the benchmark needs node and npm (apt-get install nodejs npm)")
     result = subprocess.run(
         [sys.executable, str(REPO / "bench" / "run.py"), "tiny", "--servers", "wsserver", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=600, cwd=REPO,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import REPO, Server, free_port, joined
+from .conftest import REPO, Server, free_port, joined, missing
 
 SYSTEMD = REPO / "systemd"
 
@@ -23,10 +23,8 @@ def require(tool: str, package: str) -> str:
     path = shutil.which(tool) or next((p for p in (f"/usr/sbin/{tool}", f"/sbin/{tool}") if os.path.exists(p)), None)
     if path:
         return path
-    reason = f"this test needs {tool} (apt-get install {package})"
-    if os.environ.get("CI"):
-        pytest.fail(reason + "; .ci/run installs it", pytrace=False)
-    pytest.skip(reason)
+    missing(f"this test needs {tool} (apt-get install {package})")
+    raise AssertionError("unreachable")
 
 
 def site_for_test(upstream_port: int, listen_port: int, read_timeout: str) -> str:
