@@ -76,12 +76,23 @@ def wait_port(port: int, timeout: float = 30) -> None:
 
 
 def node_modules() -> Path:
-    """Build the peer (and so the ws package) once, in bench/.build (shared/ is read-only)."""
+    """Build the peer (and so the ws package) once, in bench/.build (shared/ is read-only).
+
+    Without the peer's sources beside the checkout, install only the ws package: wsserver and the
+    ceiling can still be measured.
+    """
     target = BUILD / "seed000"
     if (target / "ws" / "dist" / "server.js").exists():
         return target / "node_modules"
     if not shutil.which("node") or not shutil.which("npm"):
         raise RuntimeError("the benchmark needs node and npm (apt-get install nodejs npm)")
+    if not (PEERS / "seed000").is_dir():
+        alone = BUILD / "ws-only"
+        if not (alone / "node_modules" / "ws").is_dir():
+            alone.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(alone),
+                            "ws@^8.18.0"], check=True)
+        return alone / "node_modules"
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(PEERS / "seed000", target, ignore=shutil.ignore_patterns("node_modules", "dist", "data"))
@@ -128,6 +139,8 @@ class Server:
             cwd = REPO
         elif self.kind == "peer":
             peer = BUILD / "seed000"
+            if not (peer / "ws" / "dist" / "server.js").exists():
+                raise RuntimeError(f"the peer is not built: its sources are not at {PEERS / 'seed000'}")
             data = peer / "ws" / "data"
             if data.exists() and not (data / "channel_general.log").exists():
                 shutil.rmtree(data)
