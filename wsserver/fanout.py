@@ -78,7 +78,7 @@ class Outbox:
 
     def put(self, frame: str | Wire) -> None:
         """Send ``frame`` now if the connection keeps up, else queue it; a full queue closes a stalled reader."""
-        if self.stalled:
+        if self.stalled or self._ws.closed:
             return
         wire = frame if isinstance(frame, Wire) else Wire(frame)
         transport = self._transport
@@ -88,6 +88,7 @@ class Outbox:
             and not self._sending
             and self._close_with is None
             and transport is not None
+            and not self._ws.closed  # no data frames after our close frame
             and not transport.is_closing()
             and transport.get_write_buffer_size() < DIRECT_LIMIT
         ):
