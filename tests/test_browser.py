@@ -415,3 +415,12 @@ async def test_token_link_joins_as_the_token_subject(start_server: Any, new_page
     await page.locator("li.own", has_text="signed in").wait_for()
     refused = await new_page(server.url + "/?channel=general&handle=Bob")
     await refused.get_by_role("status").filter(has_text=re.compile("Reconnecting|Disconnected")).wait_for()
+
+
+async def test_refused_before_the_upgrade_is_said(start_server: Any, new_page: Any) -> None:
+    """A socket refused at the HTTP level (here: origin not allowed) tells the person, and retries."""
+    server = await start_server("--allowed-origins", "https://elsewhere.example")
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("alert").filter(has_text="Could not connect to the chat server").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile(r"Reconnecting in \d+ s")).wait_for()
+    await server.wait_for_log("refused a socket from 127.0.0.1: Origin not allowed")

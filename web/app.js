@@ -246,6 +246,8 @@ function open() {
   setState("connecting", "Connecting…");
   const ws = new WebSocket(socketUrl(channel, handle));
   socket = ws;
+  let opened = false;
+  ws.addEventListener("open", () => { opened = true; });
 
   ws.addEventListener("message", (event) => {
     if (socket !== ws) return;
@@ -286,6 +288,11 @@ function open() {
     // A refused join ends the attempt, except "User already registered"
     // while reconnecting: that is usually our own previous connection,
     // which the server frees once it notices it is gone.
+    if (!opened) {
+      // Refused before the upgrade (origin, token, per-address cap) or unreachable: the browser
+      // does not say which, so say what is known.
+      showAlert("Could not connect to the chat server (it is unreachable or refused the connection).");
+    }
     const refused = event.code === 1008 && JOIN_REFUSALS.has(event.reason);
     if (refused && !(everConnected && event.reason === "User already registered")) {
       wanted = false;
