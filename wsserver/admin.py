@@ -13,7 +13,7 @@ import contextlib
 import re
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -133,8 +133,24 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
             yield number + 1, carry, False
 
 
-def _check_log(path: Path, private: bool) -> Iterator[str]:
-    for number, raw, whole in _lines(path):
+Lines = Iterable[tuple[int, bytes, bool]]
+
+
+class _CountedLines:
+    """The lines of a file, read once, remembering how many there were."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+
+    def __iter__(self) -> Iterator[tuple[int, bytes, bool]]:
+        for item in _lines(self.path):
+            self.count = item[0]
+            yield item
+
+
+def _check_log(path: Path, lines: Lines, private: bool) -> Iterator[str]:
+    for number, raw, whole in lines:
         where = f"{path}:{number}"
         if not whole:
             yield f"{where}: last line has no newline (torn write)"
@@ -164,9 +180,9 @@ def _check_log(path: Path, private: bool) -> Iterator[str]:
             yield f"{where}: unescaped control character"
 
 
-def _check_users(path: Path) -> Iterator[str]:
+def _check_users(path: Path, lines: Lines) -> Iterator[str]:
     held: dict[tuple[str, str], int] = {}
-    for number, raw, whole in _lines(path):
+    for number, raw, whole in lines:
         where = f"{path}:{number}"
         fields = raw.decode("utf-8", errors="replace").split("|")
         if not whole:
@@ -196,11 +212,13 @@ def check(data_dir: Path, out: TextIO) -> int:
         if match is None and path.name != USERS_FILE:
             continue
         files += 1
-        found = _check_users(path) if match is None else _check_log(path, private=match.group(1) == "private")
+        counted = _CountedLines(path)
+        found = (_check_users(path, counted) if match is None
+                 else _check_log(path, counted, private=match.group(1) == "private"))
         for problem in found:
             problems += 1
             print(problem, file=out)
-        lines += sum(1 for _ in _lines(path))
+        lines += counted.count
     summary = f"checked {files} file(s), {lines} line(s): {problems} problem(s)"
     print(summary, file=out if problems == 0 else sys.stderr)
     return problems

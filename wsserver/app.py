@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from . import protocol
 from .chat import chat_socket
 from .config import Config
-from .fanout import CLOSE_TIMEOUT
+from .fanout import close_with_cutoff
 from .hub import Hub, sort_handles
 from .metrics import Metrics
 from .registry import Registry
@@ -79,15 +79,10 @@ async def _start(app: web.Application) -> None:
 async def _close_sockets(app: web.Application) -> None:
     # All at once, and with a cut-off: closing a client that stopped reading
     # waits for a drain that never comes, and must not hold up shutdown.
-    state = app[STATE]
-    sockets = dict(state.sockets)
-    if not sockets:
-        return
-    for transport in sockets.values():
-        if transport is not None:
-            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+    sockets = dict(app[STATE].sockets)
     await asyncio.gather(
-        *(ws.close(code=protocol.CLOSE_GOING_AWAY, message=protocol.SHUTTING_DOWN.encode()) for ws in sockets),
+        *(close_with_cutoff(ws, transport, protocol.CLOSE_GOING_AWAY, protocol.SHUTTING_DOWN)
+          for ws, transport in sockets.items()),
         return_exceptions=True,
     )
 

@@ -17,29 +17,16 @@ from . import protocol, security
 from .fanout import Outbox
 from .hub import Channel, TooManyChannels
 from .logline import SYSTEM
-from .metrics import reason
+from .metrics import join_reason, reason
 from .protocol import BadFrame, Chat, History, Keepalive, Private, Typing, error_frame, parse_client_frame
 from .ratelimit import TokenBucket
 from .state import STATE, State
 
 log = logging.getLogger(__name__)
 
-_HTTP_REASONS = {
-    security.QUERY_TOO_LONG: "query_too_long",
-    security.ORIGIN_REFUSED: "origin",
-    security.AUTH_FAILED: "authentication",
-    security.TOO_MANY_CONNECTIONS: "too_many_connections",
-}
 # Limits
 RATE_STRIKES = 3  # refusals for rate within RATE_STRIKE_WINDOW seconds that close the socket
 RATE_STRIKE_WINDOW = 10.0
-
-_JOIN_REASONS = {
-    protocol.NO_CHANNEL: "no_channel",
-    protocol.NO_HANDLE: "no_handle",
-    protocol.HANDLE_TAKEN: "handle_taken",
-    protocol.TOO_MANY_CHANNELS: "too_many_channels",
-}
 
 
 async def chat_socket(request: web.Request) -> web.StreamResponse:
@@ -54,7 +41,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         state.quota.take(address)
     except security.Refusal as refusal:
         log.warning("refused a socket from %s: %s", request.remote, refusal.sentence)
-        state.metrics.joins_refused.labels(_HTTP_REASONS[refusal.sentence]).inc()
+        state.metrics.joins_refused.labels(join_reason(refusal.sentence)).inc()
         return refusal.response()
     try:
         # Uncompressed: fan-out writes the same pre-encoded frame bytes to every socket.
@@ -75,7 +62,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
 
 async def _reject(ws: web.WebSocketResponse, state: State, sentence: str, why: str) -> None:
     log.warning("refused a join: %s", why)
-    state.metrics.joins_refused.labels(_JOIN_REASONS.get(sentence, "other")).inc()
+    state.metrics.joins_refused.labels(join_reason(sentence)).inc()
     await ws.send_str(error_frame(sentence))
     await ws.close(code=protocol.CLOSE_POLICY, message=sentence.encode())
 

@@ -128,10 +128,6 @@ def _origins(raw: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def _networks(raw: str) -> tuple[Network, ...]:
-    return parse_networks(raw)
-
-
 def _secret(raw: str) -> str:
     if len(raw.encode()) < 32:
         raise ValueError("must be at least 32 bytes (HS256 wants a 256-bit key)")
@@ -209,7 +205,7 @@ OPTIONS: tuple[Option, ...] = (
            "seconds between pings; a peer that does not answer is closed", "SECONDS"),
     Option("allowed_origins", _origins,
            "comma list of browser origins allowed to open the chat socket, or *; unset: same origin only", "LIST"),
-    Option("trusted_proxy", _networks,
+    Option("trusted_proxy", parse_networks,
            "comma list of proxy addresses/networks whose X-Forwarded-For / X-Real-IP are believed", "LIST"),
     Option("max_connections_per_ip", _integer(0, 1_000_000),
            "open sockets allowed per client address, past which HTTP 429 (0: no limit)", "N"),

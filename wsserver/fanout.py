@@ -107,7 +107,9 @@ class Outbox:
         # stop it, and close from a task of our own.
         if self._task is not None:
             self._task.cancel()
-        self._task = asyncio.get_running_loop().create_task(self._close_stalled(), name=f"drop {self._name}")
+        self._task = asyncio.get_running_loop().create_task(
+            close_with_cutoff(self._ws, self._transport, CLOSE_POLICY, TOO_SLOW), name=f"drop {self._name}"
+        )
 
     def close_after(self, code: int, reason: str) -> None:
         """Close the socket once everything queued so far is sent (so the client reads why)."""
@@ -146,21 +148,27 @@ class Outbox:
                     finally:
                         self._sending = False
                 if self._close_with is not None:
-                    code, reason = self._close_with
-                    await ws.close(code=code, message=reason.encode())
+                    await close_with_cutoff(ws, self._transport, *self._close_with)
                     return
         except (ConnectionError, RuntimeError):
             # The peer went away; the handler notices and cleans up.
             return
 
-    async def _close_stalled(self) -> None:
-        # The close frame queues behind everything the reader has not taken,
-        # and waiting for it to drain cannot be cancelled reliably; so the
-        # cut-off is a timer of its own (harmless if the close went through).
-        if self._transport is not None:
-            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._transport.abort)
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self._ws.close(code=CLOSE_POLICY, message=TOO_SLOW.encode())
+
+
+async def close_with_cutoff(
+    ws: web.WebSocketResponse, transport: asyncio.Transport | None, code: int, reason: str
+) -> None:
+    """Close ``ws`` with ``code`` and ``reason``; cut the connection if that has not happened in time.
+
+    The close frame queues behind everything the client has not taken, and
+    waiting for it to drain cannot be cancelled reliably; so the cut-off is a
+    timer of its own (harmless if the close went through).
+    """
+    if transport is not None:
+        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.close(code=code, message=reason.encode())
 
 
 def broadcast(outboxes: Iterable[Outbox], frame: str) -> None:

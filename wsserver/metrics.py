@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from . import protocol
+from . import protocol, security
 
 # The reason label of a refused message, by the sentence the client was sent.
 _REASONS = {
@@ -26,6 +26,24 @@ _REASONS = {
     protocol.USER_NOT_FOUND: "user_not_found",
     protocol.BAD_CURSOR: "bad_cursor",
 }
+
+
+# The reason label of a refused join or socket, by its sentence.
+_JOIN_REASONS = {
+    protocol.NO_CHANNEL: "no_channel",
+    protocol.NO_HANDLE: "no_handle",
+    protocol.HANDLE_TAKEN: "handle_taken",
+    protocol.TOO_MANY_CHANNELS: "too_many_channels",
+    security.QUERY_TOO_LONG: "query_too_long",
+    security.ORIGIN_REFUSED: "origin",
+    security.AUTH_FAILED: "authentication",
+    security.TOO_MANY_CONNECTIONS: "too_many_connections",
+}
+
+
+def join_reason(sentence: str) -> str:
+    """Return the label for a refused join (or a socket refused before the upgrade)."""
+    return _JOIN_REASONS.get(sentence, "other")
 
 
 def reason(sentence: str) -> str:
