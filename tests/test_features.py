@@ -27,6 +27,17 @@ async def test_presence_after_history_and_on_every_join_and_leave(server: Server
     assert await alice.event("presence", users=["Alice"]) == presence(["Alice"])
 
 
+async def test_joiners_list_has_the_joiner_in_sorted_place(server: Server, connect: Any) -> None:
+    """A joiner's first list is the last list sent with the joiner spliced in, sorted without regard to case."""
+    alice = await connect(server, "alice")
+    carol = await connect(server, "Carol")
+    await alice.event("presence", users=["alice", "Carol"])
+    await carol.event("presence", users=["alice", "Carol"])
+    bea = await connect(server, "Bea")
+    assert await bea.event("presence") == presence(["alice", "Bea", "Carol"])
+    await alice.event("presence", users=["alice", "Bea", "Carol"])
+
+
 async def test_presence_counts_users_of_other_processes(start_server: Any, connect: Any, session: Any) -> None:
     """The users file is the truth: users on another process on the same data dir are listed and counted."""
     first = await start_server()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 
 from aiohttp import WSMsgType, web
 
@@ -114,7 +113,7 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
         outbox.put(error_frame(sentence))
 
     bucket = TokenBucket(config.rate_limit, config.rate_burst)
-    strikes: deque[float] = deque()
+    strikes: list[float] = []  # times of recent refusals for rate (a list: most sockets never get one)
     closing = False
     # Typing has a bucket of its own so that a person's typing indicator
     # never uses up the messages it announces.
@@ -153,9 +152,7 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             refuse(protocol.RATE_LIMITED)
             # Told, and still flooding: a connection that keeps at it is closed.
             now = time.monotonic()
-            strikes.append(now)
-            while now - strikes[0] > RATE_STRIKE_WINDOW:
-                strikes.popleft()
+            strikes[:] = [t for t in strikes if now - t <= RATE_STRIKE_WINDOW] + [now]
             if len(strikes) >= RATE_STRIKES:
                 log.warning("closing %s@%s: kept exceeding the rate limit", handle, channel.name)
                 outbox.close_after(protocol.CLOSE_POLICY, protocol.RATE_LIMITED)

@@ -49,7 +49,26 @@ class Wire:
 
 
 class Outbox:
-    """Queue frames for one websocket and send them in order from one task."""
+    """Send frames to one websocket in order, straight out or through a writer task when it is behind.
+
+    The writer task only exists while frames wait: most connections keep up
+    most of the time, and a task per idle connection costs memory at 10,000.
+    """
+
+    __slots__ = (
+        "_close_with",
+        "_frames",
+        "_last_presence",
+        "_limit",
+        "_name",
+        "_on_stall",
+        "_presence",
+        "_started",
+        "_task",
+        "_transport",
+        "_ws",
+        "stalled",
+    )
 
     def __init__(
         self,
@@ -65,16 +84,21 @@ class Outbox:
         self._limit = limit
         self._name = name
         self._frames: deque[Wire] = deque()
-        self._sending = False  # the writer task is inside a send
-        self._ready = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._last_presence = ""
+        self._started = False
+        self._task: asyncio.Task[None] | None = None  # the writer, while frames wait; or the close of a stalled one
+        self._last_presence = 0  # hash of the last presence frame sent or queued (not the frame: it is large)
+        self._presence: Wire | None = None  # the newest presence frame, waiting for the queue to drain
         self._close_with: tuple[int, str] | None = None
         self.stalled = False
 
     def start(self) -> None:
         """Start sending; frames put before this are sent first, in order."""
-        self._task = asyncio.get_running_loop().create_task(self._send_all(), name=f"send to {self._name}")
+        self._started = True
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        if self._started and self._task is None and not self.stalled:
+            self._task = asyncio.get_running_loop().create_task(self._send_all(), name=f"send to {self._name}")
 
     def put(self, frame: str | Wire) -> None:
         """Send ``frame`` now if the connection keeps up, else queue it; a full queue closes a stalled reader."""
@@ -83,12 +107,10 @@ class Outbox:
         wire = frame if isinstance(frame, Wire) else Wire(frame)
         transport = self._transport
         if (
-            self._task is not None
-            and not self._frames
-            and not self._sending
+            self._started
+            and self._task is None  # nothing queued, nothing being sent
             and self._close_with is None
             and transport is not None
-            and not self._ws.closed  # no data frames after our close frame
             and not transport.is_closing()
             and transport.get_write_buffer_size() < DIRECT_LIMIT
         ):
@@ -96,11 +118,12 @@ class Outbox:
             return
         if len(self._frames) < self._limit:
             self._frames.append(wire)
-            self._ready.set()
+            self._wake_writer()
             return
         log.warning("closing %s: stalled reader (%d frames queued)", self._name, self._limit)
         self.stalled = True
         self._frames.clear()
+        self._presence = None
         if self._on_stall is not None:
             self._on_stall()
         # The writer is most likely stuck waiting for the socket to drain:
@@ -114,46 +137,56 @@ class Outbox:
     def close_after(self, code: int, reason: str) -> None:
         """Close the socket once everything queued so far is sent (so the client reads why)."""
         self._close_with = (code, reason)
-        self._ready.set()
+        self._wake_writer()
 
     def put_first(self, frames: list[str]) -> None:
         """Queue ``frames`` ahead of everything queued so far (the backlog before live lines)."""
         self._frames.extendleft(Wire(frame) for frame in reversed(frames))
-        self._ready.set()
+        self._wake_writer()
 
-    def put_presence(self, frame: str) -> None:
-        """Queue a presence frame unless it is the same as the last one this connection got."""
-        if frame != self._last_presence:
-            self._last_presence = frame
-            self.put(frame)
+    def put_presence(self, frame: Wire) -> None:
+        """Send a presence frame unless it is the same as the last one this connection got.
+
+        Presence is a state, not a stream: a connection that is behind keeps
+        only the newest list, sent once its queue has drained.
+        """
+        fingerprint = hash(frame.payload)
+        if fingerprint == self._last_presence:
+            return
+        self._last_presence = fingerprint
+        if not self._started or self._task is None:
+            self.put(frame)  # a joiner's first, in order after its backlog; or straight out
+        elif not self.stalled:
+            self._presence = frame
 
     async def stop(self) -> None:
         """Stop the writer task; frames still queued are dropped."""
-        if self._task is not None:
-            self._task.cancel()
+        self._started = False
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
 
     async def _send_all(self) -> None:
         ws = self._ws
         try:
-            while True:
-                await self._ready.wait()
-                self._ready.clear()
-                while self._frames:
-                    self._sending = True
-                    try:
-                        await ws.send_frame(self._frames.popleft().payload, WSMsgType.TEXT)
-                    finally:
-                        self._sending = False
-                if self._close_with is not None:
-                    await close_with_cutoff(ws, self._transport, *self._close_with)
-                    return
+            while self._frames or self._presence is not None:
+                if self._frames:
+                    wire = self._frames.popleft()
+                else:
+                    assert self._presence is not None
+                    wire, self._presence = self._presence, None
+                await ws.send_frame(wire.payload, WSMsgType.TEXT)
+                del wire  # not kept while waiting: a joiner's presence list is large
+            if self._close_with is not None:
+                await close_with_cutoff(ws, self._transport, *self._close_with)
         except (ConnectionError, RuntimeError):
             # The peer went away; the handler notices and cleans up.
-            return
-
+            pass
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None  # drained: later frames go straight out again
 
 
 async def close_with_cutoff(

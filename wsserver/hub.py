@@ -16,6 +16,8 @@ each channel its new list of handles if it changed.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import json
 import logging
 import os
 from collections import defaultdict
@@ -33,7 +35,7 @@ from .channellog import (
     repair_torn_tail,
 )
 from .config import CHANNEL_RE
-from .fanout import Outbox, broadcast
+from .fanout import Outbox, Wire, broadcast
 from .logline import LINE_RE, Clock, format_line
 from .metrics import Metrics
 from .registry import USERS_FILE, Registry
@@ -49,6 +51,8 @@ PRESENCE_POLL = 5.0  # seconds between presence re-reads: users of a process kil
 GATHER_FROM = 2000  # subscribers from which a channel gathers lines a moment before sending them
 GATHER_SECONDS = 0.02  # how long: a join storm then costs each receiver a few frames, not one per join
 PRESENCE_SPACING = 0.25  # least seconds between two presence broadcasts: a join storm sends a few, not one per join
+PRESENCE_SCALE = 1000  # users in a channel from which the spacing grows with the square of its size ...
+PRESENCE_SPACING_MAX = 10.0  # ... up to this: a list of N users to N users is N² bytes
 
 
 class TooManyChannels(Exception):
@@ -68,6 +72,11 @@ class Channel:
         self.subscribers: set[Outbox] = set()
         self.members: dict[str, Outbox] = {}  # lower-cased handle -> outbox, for private lines
         self.presence: list[str] | None = None
+        # The last list sent, kept ready to send: sort keys, each handle as
+        # JSON, and the encoded frame; a joiner's list is spliced from them.
+        self._presence_keys: list[tuple[str, str]] = []
+        self._presence_json: list[str] = []
+        self._presence_wire: Wire | None = None
         self._typing: dict[Outbox, tuple[str, asyncio.TimerHandle]] = {}
 
     def _gather(self) -> float:
@@ -135,21 +144,29 @@ class Channel:
                 if outbox is not None:
                     outbox.put(frame)
 
-    def presence_with(self, handle: str) -> str:
-        """Return a presence frame for a joiner: the last list sent here, with the joiner in it."""
-        users = list(self.presence or [])
-        if handle not in users:
-            users = sort_handles([*users, handle])
-        return protocol.event_frame("presence", {"channel": self.name, "users": users})
+    def presence_with(self, handle: str) -> Wire:
+        """Return a presence frame for a joiner: the last list sent here, with the joiner in it.
+
+        Costs a splice of the cached list, not a sort and an encoding of it:
+        in a join storm every joiner gets one.
+        """
+        key = handle_key(handle)
+        at = bisect.bisect_left(self._presence_keys, key)
+        if self._presence_wire is not None and at < len(self._presence_keys) and self._presence_keys[at] == key:
+            return self._presence_wire
+        users = [*self._presence_json[:at], json.dumps(handle, ensure_ascii=False), *self._presence_json[at:]]
+        return Wire(protocol.presence_frame(self.name, users))
 
     def send_presence(self, users: list[str]) -> None:
-        """Send the channel's users to everyone here, if they changed."""
+        """Send the channel's users (sorted) to everyone here, if they changed."""
         if users == self.presence:
             return
         self.presence = users
-        frame = protocol.event_frame("presence", {"channel": self.name, "users": users})
+        self._presence_keys = [handle_key(handle) for handle in users]
+        self._presence_json = [json.dumps(handle, ensure_ascii=False) for handle in users]
+        self._presence_wire = wire = Wire(protocol.presence_frame(self.name, self._presence_json))
         for outbox in self.subscribers:
-            outbox.put_presence(frame)
+            outbox.put_presence(wire)
 
     def is_typing(self, outbox: Outbox) -> bool:
         """Return whether the connection of ``outbox`` is marked as typing."""
@@ -391,9 +408,26 @@ class Hub:
             for channel in self.channels.values():
                 channel.send_presence(sort_handles(users.get(channel.name, [])))
             if self._presence_dirty:
-                await asyncio.sleep(PRESENCE_SPACING)
+                await asyncio.sleep(self.presence_spacing())
+
+    def presence_spacing(self) -> float:
+        """Return the least seconds between two presence broadcasts now.
+
+        0.25 s up to 1,000 users in the largest channel here, then growing
+        with the square of its size (the bytes a broadcast costs), up to 10 s:
+        6.25 s at 5,000.  Everyone still gets the latest list, only fewer of
+        the lists in between.
+        """
+        largest = max((len(channel.subscribers) for channel in self.channels.values()), default=0)
+        scale = max(1.0, largest / PRESENCE_SCALE) ** 2
+        return min(PRESENCE_SPACING * scale, PRESENCE_SPACING_MAX)
+
+
+def handle_key(handle: str) -> tuple[str, str]:
+    """Return the key handles are sorted by: as people read them, without regard to case."""
+    return (handle.casefold(), handle)
 
 
 def sort_handles(handles: list[str]) -> list[str]:
     """Sort handles as people read them: without regard to case."""
-    return sorted(handles, key=lambda handle: (handle.casefold(), handle))
+    return sorted(handles, key=handle_key)

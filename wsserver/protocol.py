@@ -78,6 +78,17 @@ def event_frame(event: str, data: dict[str, Any]) -> str:
     return json.dumps({"success": True, "event": event, "data": data}, ensure_ascii=False)
 
 
+def presence_frame(channel: str, users_json: list[str]) -> str:
+    """Return ``event_frame("presence", ...)`` from handles already encoded as JSON strings (cheap to splice)."""
+    return (
+        '{"success": true, "event": "presence", "data": {"channel": '
+        + json.dumps(channel, ensure_ascii=False)
+        + ', "users": ['
+        + ", ".join(users_json)
+        + "]}}"
+    )
+
+
 class BadFrame(ValueError):
     """A client frame the server will not act on; ``str()`` is the sentence to send back."""
 
