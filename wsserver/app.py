@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
-import os
 import time
 from pathlib import Path
 
@@ -18,9 +17,9 @@ from .config import Config
 from .fanout import close_with_cutoff
 from .hub import Hub, sort_handles
 from .metrics import Metrics
-from .registry import Registry
 from .security import AddressQuota
 from .state import STATE, State
+from .store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +49,10 @@ def web_root() -> Path:
 def make_app(config: Config) -> web.Application:
     """Build the application for ``config``; files are opened when it starts."""
     app = web.Application()
-    registry = Registry(config.data_dir)
     metrics = Metrics()
-    hub = Hub(config.data_dir, config.channels, config.timezone, registry,
-              config.allow_new_channels, config.max_channels, metrics)
-    app[STATE] = State(config, hub, registry, metrics, AddressQuota(config.max_connections_per_ip))
+    store = open_store(config, metrics)
+    hub = Hub(store, config.channels, config.timezone, config.allow_new_channels, config.max_channels, metrics)
+    app[STATE] = State(config, hub, store.registry, metrics, AddressQuota(config.max_connections_per_ip))
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)
@@ -69,11 +67,7 @@ def make_app(config: Config) -> web.Application:
 
 
 async def _start(app: web.Application) -> None:
-    state = app[STATE]
-    dropped = await state.registry.reclaim()
-    if dropped:
-        log.info("reclaimed %d handles left by processes that are gone", dropped)
-    await state.hub.start()
+    await app[STATE].hub.start()
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -96,12 +90,10 @@ async def _stop(app: web.Application) -> None:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Report whether the server can take messages: 200, or 503 when the data dir is not writable."""
+    """Report whether the server can take messages: 200, or 503 when the store cannot take lines."""
     state = request.app[STATE]
-    problem = None
-    if not os.access(state.config.data_dir, os.W_OK):
-        problem = "data dir is not writable"
-    elif state.hub.append_failed:
+    problem = state.hub.store.problem()
+    if problem is None and state.hub.append_failed:
         problem = "the last append to a channel log failed"
     body = {
         "status": "ok" if problem is None else "unavailable",

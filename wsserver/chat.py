@@ -92,13 +92,13 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
         outbox.put_presence(channel.presence_with(handle))
         outbox.start()
         log.info("%s joined", who)
-        state.hub.say(channel, SYSTEM, f"{handle} has joined the chat")
+        await state.hub.say(channel, SYSTEM, f"{handle} has joined the chat")
         state.hub.refresh_presence()
         await _converse(ws, state, channel, handle, outbox)
     finally:
         channel.unsubscribe(outbox, handle)
         await outbox.stop()
-        state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
+        await state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
         await state.registry.release(handle, name)
         state.hub.refresh_presence()
         connections.dec()
@@ -159,14 +159,14 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
                 closing = True
             continue
         if isinstance(request, Chat):
-            saved = state.hub.say(channel, handle, request.text)
+            saved = await state.hub.say(channel, handle, request.text)
         else:
             assert isinstance(request, Private)
             recipient = await _find(state, channel.name, request.to)
             if recipient is None:
                 refuse(protocol.USER_NOT_FOUND)
                 continue
-            saved = state.hub.say(channel, handle, request.text, to=recipient)
+            saved = await state.hub.say(channel, handle, request.text, to=recipient)
         if saved:
             state.metrics.messages.labels("chat" if isinstance(request, Chat) else "private").inc()
         else:

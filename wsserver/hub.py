@@ -1,16 +1,16 @@
 """The channels of one process: where appends go in and tailed lines come out.
 
 A :class:`Channel` ties the halves of the design together: its
-:class:`~wsserver.channellog.ChannelLog` (the handler appends), its
-:class:`~wsserver.tailer.Tailer` (reads the file back) and its subscribers
-(each an :class:`~wsserver.fanout.Outbox`).  The two halves never share a
-shortcut: an append only wakes the tailer, and what subscribers get is what
-the tailer read from the file.  Private lines take the same path through a
-second log and tailer per channel, and are routed to their two ends only.
+:class:`~wsserver.store.Feed` (the handler appends to it; its reader reads
+the lines back, from the file or the stream) and its subscribers (each an
+:class:`~wsserver.fanout.Outbox`).  The two halves never share a shortcut:
+an append only stores the line, and what subscribers get is what the reader
+read back.  Private lines take the same path through a second feed per
+channel, and are routed to their two ends only.
 
-Presence comes from the users file too: it is replaced on every claim and
-release by any process, the directory watcher sees that, and the hub sends
-each channel its new list of handles if it changed.
+Presence comes from the store's registry too: when any process claims or
+releases a handle the store says so, and the hub sends each channel its new
+list of handles if it changed.
 """
 
 from __future__ import annotations
@@ -19,32 +19,17 @@ import asyncio
 import bisect
 import json
 import logging
-import os
 from collections import defaultdict
-from pathlib import Path
 
 from . import protocol
-from .channellog import (
-    ChannelLog,
-    Cursor,
-    at_line_start,
-    log_path,
-    private_path,
-    read_last_lines,
-    read_lines_between,
-    repair_torn_tail,
-)
 from .config import CHANNEL_RE
 from .fanout import Outbox, Wire, broadcast
 from .logline import LINE_RE, Clock, format_line
 from .metrics import Metrics
-from .registry import USERS_FILE, Registry
-from .tailer import DirWatcher, Tailer
+from .store import Store
 
 log = logging.getLogger(__name__)
 
-# Limits
-RESUME_LIMIT = 8 * 1024 * 1024  # bytes replayed for a resume; further behind gets last-N history
 # Timeouts
 TYPING_EXPIRES = 6.0  # seconds a "typing: true" lasts without a refresh
 PRESENCE_POLL = 5.0  # seconds between presence re-reads: users of a process killed outright drop out
@@ -62,13 +47,11 @@ class TooManyChannels(Exception):
 class Channel:
     """One channel: its logs, their tailers and the outboxes of its connections here."""
 
-    def __init__(self, name: str, data_dir: Path, metrics: Metrics) -> None:
+    def __init__(self, name: str, store: Store, metrics: Metrics) -> None:
         self.name = name
         self.metrics = metrics
-        self.log = ChannelLog(log_path(data_dir, name))
-        self.tailer = Tailer(self.log.path, self._deliver, on_replaced=self.log.reopen, gather=self._gather)
-        self.private_log = ChannelLog(private_path(data_dir, name))
-        self.private_tailer = Tailer(self.private_log.path, self._deliver_private, on_replaced=self.private_log.reopen)
+        self.feed = store.feed(name, False, self._deliver, gather=self._gather)
+        self.private_feed = store.feed(name, True, self._deliver_private)
         self.subscribers: set[Outbox] = set()
         self.members: dict[str, Outbox] = {}  # lower-cased handle -> outbox, for private lines
         self.presence: list[str] | None = None
@@ -85,55 +68,44 @@ class Channel:
     # ------------------------------------------------------------ life
 
     def start(self) -> None:
-        """Open both logs for appending and tail them from their ends."""
-        for channel_log, tailer in ((self.log, self.tailer), (self.private_log, self.private_tailer)):
-            removed = repair_torn_tail(channel_log.path)
-            if removed:
-                log.warning("cut a torn last line of %d bytes from %s", removed, channel_log.path)
-            channel_log.open()
-            tailer.start(at_end=True)
+        """Start reading both logs from their ends."""
+        self.feed.start()
+        self.private_feed.start()
 
     async def stop(self) -> None:
-        """Stop tailing and close the files."""
+        """Stop reading and let go of the logs."""
         for timer in self._typing.values():
             timer[1].cancel()
-        for channel_log, tailer in ((self.log, self.tailer), (self.private_log, self.private_tailer)):
-            await tailer.stop()
-            channel_log.close()
+        await self.feed.stop()
+        await self.private_feed.stop()
 
     def reopen(self) -> None:
-        """Append to the files now at the paths, and have the tailers follow them (after a rotation)."""
-        for channel_log, tailer in ((self.log, self.tailer), (self.private_log, self.private_tailer)):
-            channel_log.reopen()
-            tailer.wake()
+        """Append to the files now at the paths, and follow them (after a rotation)."""
+        self.feed.reopen()
+        self.private_feed.reopen()
 
     # ------------------------------------------------------------ writing
 
-    def append(self, line: str, private: bool = False) -> None:
-        """Append an escaped line; its tailer delivers it once it is in the file.
+    async def append(self, line: str, private: bool = False) -> None:
+        """Store an escaped line; the feed's reader delivers it once it is stored.
 
-        Raises :class:`~wsserver.channellog.AppendError` if it could not be written.
+        Raises :class:`~wsserver.channellog.AppendError` if it was not stored.
         """
-        if private:
-            self.private_log.append(line)
-            self.private_tailer.wake()
-        else:
-            self.log.append(line)
-            self.tailer.wake()
+        await (self.private_feed if private else self.feed).append(line)
 
     # ------------------------------------------------------------ delivering
 
-    def _deliver(self, data: bytes, cursor: Cursor) -> None:
+    def _deliver(self, data: bytes, cursor: str) -> None:
         text = data[:-1].decode("utf-8", errors="replace")
-        broadcast(self.subscribers, protocol.lines_frame(self.name, text, str(cursor)))
+        broadcast(self.subscribers, protocol.lines_frame(self.name, text, cursor))
         self.metrics.fanned_out.inc(data.count(b"\n") * len(self.subscribers))
 
-    def _deliver_private(self, data: bytes, cursor: Cursor) -> None:
+    def _deliver_private(self, data: bytes, cursor: str) -> None:
         for raw in data[:-1].split(b"\n"):
             line = raw.decode("utf-8", errors="replace")
             match = LINE_RE.match(line)
             if match is None or match.group(3) is None:
-                log.warning("skipping a line of %s that is not a private line", self.private_log.path)
+                log.warning("skipping a line of the private log of %s that is not a private line", self.name)
                 continue
             sender, recipient = match.group(2), match.group(3)
             frame = protocol.event_frame(
@@ -193,45 +165,20 @@ class Channel:
 
         The backlog is the last ``history`` lines, or with ``since`` the lines
         after that cursor (preceded by a ``resumed`` event).  The outbox joins
-        the subscribers and the backlog's end is taken in the same step of
-        the event loop, so the backlog ends exactly where live delivery begins.
+        the subscribers and the feed takes the backlog's end in the same step
+        of the event loop, so the backlog ends exactly where live delivery begins.
         """
-        cursor = self.tailer.cursor
-        # A duplicate, so a rotation that closes the tailer's descriptor
-        # meanwhile cannot pull the file from under the read.
-        fd = os.dup(self.tailer.fd)
+        await self.feed.wait_ready()
         self.subscribers.add(outbox)
         self.members[handle.lower()] = outbox
-        try:
-            frames = await asyncio.to_thread(self._backlog, fd, cursor, history, since)
-        finally:
-            os.close(fd)
-        outbox.put_first(frames)
-
-    def _backlog(self, fd: int, cursor: Cursor, history: int, since: str | None) -> list[str]:
-        frames: list[str] = []
         self.metrics.history_reads.labels("resume" if since is not None else "join").inc()
-        if since is not None:
-            start = Cursor.parse(since)
-            exact = (
-                start is not None
-                and start.identity == cursor.identity
-                and start.offset <= cursor.offset
-                and cursor.offset - start.offset <= RESUME_LIMIT
-                and at_line_start(fd, start.offset)
-            )
-            frames.append(protocol.event_frame("resumed", {"channel": self.name, "recovered": exact}))
-            if exact:
-                assert start is not None
-                for batch, end in read_lines_between(fd, start.offset, cursor.offset):
-                    text = batch.decode("utf-8", errors="replace")
-                    frames.append(protocol.lines_frame(self.name, text, str(Cursor(cursor.identity, end))))
-                return frames
-        lines, _ = read_last_lines(fd, cursor.offset, history)
-        if lines:
-            text = b"\n".join(lines).decode("utf-8", errors="replace")
-            frames.append(protocol.lines_frame(self.name, text, str(cursor)))
-        return frames
+        backlog = await self.feed.backlog(history, since)
+        frames = []
+        if backlog.recovered is not None:
+            frames.append(protocol.event_frame("resumed", {"channel": self.name, "recovered": backlog.recovered}))
+        for batch, cursor in backlog.batches:
+            frames.append(protocol.lines_frame(self.name, batch.decode("utf-8", errors="replace"), cursor))
+        outbox.put_first(frames)
 
     def unsubscribe(self, outbox: Outbox, handle: str) -> None:
         """Stop delivering to ``outbox``, and say it stopped typing."""
@@ -244,70 +191,56 @@ class Channel:
     async def page(self, before: str, limit: int) -> str | None:
         """Return a ``history`` frame of up to ``limit`` lines before ``before``, or None if it cannot be read."""
         self.metrics.history_reads.labels("page").inc()
-        start = Cursor.parse(before)
-        current = self.tailer.cursor
-        if start is None or start.identity != current.identity or start.offset > current.offset:
+        found = await self.feed.before(before, limit)
+        if found is None:
             return None
-        fd = os.dup(self.tailer.fd)
-        try:
-            if not await asyncio.to_thread(at_line_start, fd, start.offset):
-                return None
-            lines, first = await asyncio.to_thread(read_last_lines, fd, start.offset, limit)
-        finally:
-            os.close(fd)
-        text = b"\n".join(lines).decode("utf-8", errors="replace")
+        text, first = found
         return protocol.event_frame(
-            "history", {"channel": self.name, "message": text, "cursor": str(Cursor(current.identity, first))}
+            "history", {"channel": self.name, "message": text.decode("utf-8", errors="replace"), "cursor": first}
         )
 
 
 class Hub:
-    """Every channel this process serves, the watcher that wakes their tailers, and presence."""
+    """Every channel this process serves, their store, and presence."""
 
     def __init__(
         self,
-        data_dir: Path,
+        store: Store,
         channels: tuple[str, ...],
         timezone: str,
-        registry: Registry,
         allow_new_channels: bool = False,
         max_channels: int = 1000,
         metrics: Metrics | None = None,
     ) -> None:
-        self.data_dir = data_dir
+        self.store = store
+        self.registry = store.registry
         self.metrics = metrics or Metrics()
-        self.metrics.watch_tail_lag(
-            lambda: [(tailer.path.name, tailer.fd, tailer.offset) for tailer in self._by_file.values()]
-        )
         self.clock = Clock(timezone)
-        self.registry = registry
         self.configured = channels
         self.allow_new_channels = allow_new_channels
         self.max_channels = max_channels
         self.channels: dict[str, Channel] = {}
-        self._by_file: dict[str, Tailer] = {}
-        self._watcher = DirWatcher(data_dir, self._changed, self._all_tailers)
         self._presence_task: asyncio.Task[None] | None = None
         self._presence_poll: asyncio.Task[None] | None = None
         self._presence_dirty = False
         self.append_failed = False
 
     async def start(self) -> None:
-        """Open every configured channel and start watching the data dir."""
+        """Start the store and open every configured channel."""
+        await self.store.start(self.refresh_presence)
         for name in self.configured:
             self._open(name)
-        self._watcher.start()
         self.refresh_presence()
         self._presence_poll = asyncio.get_running_loop().create_task(self._poll_presence(), name="presence poll")
 
     async def stop(self) -> None:
-        """Stop watching and close every channel."""
-        await self._watcher.stop()
+        """Close every channel and stop the store."""
         for task in (self._presence_task, self._presence_poll):
             if task is not None:
                 task.cancel()
         for channel in self.channels.values():
             await channel.stop()
+        await self.store.stop()
 
     def reopen(self) -> None:
         """Reopen every log file (SIGHUP, after logrotate renamed them)."""
@@ -331,45 +264,29 @@ class Hub:
         return self._open(name)
 
     def _open(self, name: str) -> Channel:
-        channel = Channel(name, self.data_dir, self.metrics)
+        channel = Channel(name, self.store, self.metrics)
         channel.start()
         self.channels[name] = channel
-        self._by_file[channel.log.path.name] = channel.tailer
-        self._by_file[channel.private_log.path.name] = channel.private_tailer
         return channel
 
     def known_channels(self) -> list[str]:
-        """Return the configured channels, then those created here or by other processes on the data dir."""
+        """Return the configured channels, then those created here or by other processes on the store."""
         names = list(self.configured)
         others = set(self.channels) - set(names)
         if self.allow_new_channels:
-            for path in self.data_dir.glob("channel_*.log"):
-                name = path.name[len("channel_") : -len(".log")]
-                if CHANNEL_RE.match(name):
-                    others.add(name)
+            others.update(self.store.channel_names())
         return names + sorted(others - set(names))
-
-    def _all_tailers(self) -> list[Tailer]:
-        return list(self._by_file.values())
-
-    def _changed(self, file_name: str) -> None:
-        if file_name == USERS_FILE:
-            self.refresh_presence()
-            return
-        tailer = self._by_file.get(file_name)
-        if tailer is not None:
-            tailer.wake()
 
     # ------------------------------------------------------------ writing
 
-    def say(self, channel: Channel, handle: str, text: str, to: str | None = None) -> bool:
+    async def say(self, channel: Channel, handle: str, text: str, to: str | None = None) -> bool:
         """Append ``handle: text`` (private to ``to`` if given) with the current time.
 
         Returns False (and logs) if it was not saved.
         """
         line = format_line(self.clock.stamp(), handle, text, to)
         try:
-            channel.append(line, private=to is not None)
+            await channel.append(line, private=to is not None)
         except OSError:
             log.error("could not append to the logs of %s", channel.name, exc_info=True)
             self.append_failed = True
@@ -380,7 +297,7 @@ class Hub:
     # ------------------------------------------------------------ presence
 
     def refresh_presence(self) -> None:
-        """Re-read the users file soon and send every channel whose users changed its new list."""
+        """Re-read the handles soon and send every channel whose users changed its new list."""
         self._presence_dirty = True
         if self._presence_task is None or self._presence_task.done():
             self._presence_task = asyncio.get_running_loop().create_task(self._refresh(), name="presence")

@@ -11,8 +11,8 @@ from aiohttp import web
 from .config import Config
 from .hub import Hub
 from .metrics import Metrics
-from .registry import Registry
 from .security import AddressQuota
+from .store import Handles
 
 
 @dataclass
@@ -21,7 +21,7 @@ class State:
 
     config: Config
     hub: Hub
-    registry: Registry
+    registry: Handles
     metrics: Metrics
     quota: AddressQuota
     # Open sockets and their transports (to cut off one that will not close).

@@ -1,0 +1,179 @@
+"""The default store: channel log files in the data dir, tailed, and the users file.
+
+A :class:`FileFeed` is one log file with its writing end
+(:class:`~wsserver.channellog.ChannelLog`) and its reading end
+(:class:`~wsserver.tailer.Tailer`).  The :class:`FileStore` holds the one
+directory watcher of the process, which wakes the tailers of files that any
+process (or an operator's ``echo >>``) changed, and reports changes of the
+users file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .channellog import (
+    ChannelLog,
+    Cursor,
+    at_line_start,
+    log_path,
+    private_path,
+    read_last_lines,
+    read_lines_between,
+    repair_torn_tail,
+)
+from .config import CHANNEL_RE
+from .metrics import Metrics
+from .registry import USERS_FILE, Registry
+from .store import Backlog, Deliver, Feed
+from .tailer import DirWatcher, Tailer
+
+log = logging.getLogger(__name__)
+
+# Limits
+RESUME_LIMIT = 8 * 1024 * 1024  # bytes replayed for a resume; further behind gets last-N history
+
+
+class FileFeed:
+    """One channel log file: appended to with ``O_APPEND``, read back by a tailer."""
+
+    def __init__(self, path: Path, deliver: Deliver, gather: Callable[[], float] | None = None) -> None:
+        self.log = ChannelLog(path)
+        self.tailer = Tailer(path, lambda data, cursor: deliver(data, str(cursor)), self.log.reopen, gather)
+
+    def start(self) -> None:
+        """Cut a torn last line left by a crash, open for appending, and tail from the end."""
+        removed = repair_torn_tail(self.log.path)
+        if removed:
+            log.warning("cut a torn last line of %d bytes from %s", removed, self.log.path)
+        self.log.open()
+        self.tailer.start(at_end=True)
+
+    async def stop(self) -> None:
+        """Stop tailing and close the file."""
+        await self.tailer.stop()
+        self.log.close()
+
+    def reopen(self) -> None:
+        """Append to the file now at the path, and have the tailer follow it."""
+        self.log.reopen()
+        self.tailer.wake()
+
+    async def append(self, line: str) -> None:
+        """Write the line with one ``write(2)`` and wake the tailer; raises AppendError."""
+        self.log.append(line)
+        self.tailer.wake()
+
+    @property
+    def cursor(self) -> str:
+        """Return ``<dev>-<ino>-<offset>`` after the last line delivered."""
+        return str(self.tailer.cursor)
+
+    async def wait_ready(self) -> None:
+        """Return at once: the tailer knows its offset from :meth:`start`."""
+
+    async def backlog(self, history: int, since: str | None) -> Backlog:
+        """Read the backlog in a thread, up to the tailer's offset when called."""
+        cursor = self.tailer.cursor
+        # A duplicate, so a rotation that closes the tailer's descriptor
+        # meanwhile cannot pull the file from under the read.
+        fd = os.dup(self.tailer.fd)
+        try:
+            return await asyncio.to_thread(_backlog, fd, cursor, history, since)
+        finally:
+            os.close(fd)
+
+    async def before(self, cursor: str, limit: int) -> tuple[bytes, str] | None:
+        """Read up to ``limit`` lines before ``cursor`` of the current file."""
+        start = Cursor.parse(cursor)
+        current = self.tailer.cursor
+        if start is None or start.identity != current.identity or start.offset > current.offset:
+            return None
+        fd = os.dup(self.tailer.fd)
+        try:
+            if not await asyncio.to_thread(at_line_start, fd, start.offset):
+                return None
+            lines, first = await asyncio.to_thread(read_last_lines, fd, start.offset, limit)
+        finally:
+            os.close(fd)
+        return b"\n".join(lines), str(Cursor(current.identity, first))
+
+
+def _backlog(fd: int, cursor: Cursor, history: int, since: str | None) -> Backlog:
+    if since is not None:
+        start = Cursor.parse(since)
+        exact = (
+            start is not None
+            and start.identity == cursor.identity
+            and start.offset <= cursor.offset
+            and cursor.offset - start.offset <= RESUME_LIMIT
+            and at_line_start(fd, start.offset)
+        )
+        if exact:
+            assert start is not None
+            between = read_lines_between(fd, start.offset, cursor.offset)
+            return Backlog(True, [(batch, str(Cursor(cursor.identity, end))) for batch, end in between])
+    lines, _ = read_last_lines(fd, cursor.offset, history)
+    batches = [(b"\n".join(lines), str(cursor))] if lines else []
+    return Backlog(None if since is None else False, batches)
+
+
+class FileStore:
+    """Channel logs as files in ``data_dir``, the users file, and the watcher over both."""
+
+    def __init__(self, data_dir: Path, metrics: Metrics) -> None:
+        self.data_dir = data_dir
+        self.registry = Registry(data_dir)
+        self._tailers: dict[str, Tailer] = {}
+        self._users_changed: Callable[[], None] = lambda: None
+        self._watcher = DirWatcher(data_dir, self._changed, lambda: list(self._tailers.values()))
+        metrics.watch_tail_lag(lambda: [(t.path.name, t.fd, t.offset) for t in self._tailers.values()])
+
+    def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
+        """Return the feed of ``channel_<name>.log`` or ``private_<name>.log``."""
+        path = (private_path if private else log_path)(self.data_dir, channel)
+        feed = FileFeed(path, deliver, gather)
+        self._tailers[path.name] = feed.tailer
+        return feed
+
+    def forget(self, feed: Feed) -> None:
+        """Stop waking ``feed``'s tailer."""
+        if isinstance(feed, FileFeed):
+            self._tailers.pop(feed.tailer.path.name, None)
+
+    async def start(self, users_changed: Callable[[], None]) -> None:
+        """Drop handles of processes that are gone, and start watching the data dir."""
+        self._users_changed = users_changed
+        dropped = await self.registry.reclaim()
+        if dropped:
+            log.info("reclaimed %d handles left by processes that are gone", dropped)
+        self._watcher.start()
+
+    async def stop(self) -> None:
+        """Stop watching."""
+        await self._watcher.stop()
+
+    def _changed(self, file_name: str) -> None:
+        if file_name == USERS_FILE:
+            self._users_changed()
+            return
+        tailer = self._tailers.get(file_name)
+        if tailer is not None:
+            tailer.wake()
+
+    def channel_names(self) -> list[str]:
+        """Return the channels with a log file in the data dir."""
+        names = []
+        for path in self.data_dir.glob("channel_*.log"):
+            name = path.name[len("channel_") : -len(".log")]
+            if CHANNEL_RE.match(name):
+                names.append(name)
+        return names
+
+    def problem(self) -> str | None:
+        """Return "data dir is not writable" when it is not."""
+        return None if os.access(self.data_dir, os.W_OK) else "data dir is not writable"
