@@ -93,8 +93,6 @@ async def healthz(request: web.Request) -> web.Response:
     """Report whether the server can take messages: 200, or 503 when the store cannot take lines."""
     state = request.app[STATE]
     problem = state.hub.store.problem()
-    if problem is None and state.hub.append_failed:
-        problem = "the last append to a channel log failed"
     body = {
         "status": "ok" if problem is None else "unavailable",
         "uptime": round(time.monotonic() - state.started, 3),

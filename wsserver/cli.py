@@ -12,14 +12,15 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from . import __version__, admin, workers
+from . import __version__, admin, export, workers
 from .app import make_app
 from .config import Config, ConfigError, add_arguments, load
 from .state import STATE
+from .store import StoreUnavailable
 
 log = logging.getLogger("wsserver")
 
-ADMIN_COMMANDS = ("tail", "users", "say", "check")
+ADMIN_COMMANDS = ("tail", "users", "say", "check", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,8 +65,11 @@ def build_admin_parser() -> argparse.ArgumentParser:
     say.add_argument("channel")
     say.add_argument("text")
     commands.add_parser("check", help="verify every log file and the users file; exit 1 on problems")
+    export_ = commands.add_parser("export", help="print a channel's lines as a log file holds them (file or Redis)")
+    export_.add_argument("channel")
+    export_.add_argument("--since", metavar="TIME", help="only lines stamped at or after TIME (in --timezone)")
     for sub in commands.choices.values():
-        add_arguments(sub, only=("data_dir", "timezone"))
+        add_arguments(sub, only=("data_dir", "timezone", "store"))
     return parser
 
 
@@ -82,6 +86,11 @@ def run_admin(argv: list[str]) -> int:
             admin.say(config.data_dir, args.channel, args.text, config.timezone)
         elif args.command == "users":
             asyncio.run(admin.users(config.data_dir, args.channel, sys.stdout))
+        elif args.command == "export":
+            export.export(config, args.channel, args.since, sys.stdout)
+        elif config.store != "file":
+            print(f"wsserver: {args.command} works on the file store; with Redis use export", file=sys.stderr)
+            return 2
         elif args.command == "tail":
             asyncio.run(admin.tail(config.data_dir, args.channel, args.lines, sys.stdout, not args.no_follow))
         else:
@@ -111,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return workers.supervise(args, config.workers)
     try:
         return asyncio.run(serve(config))
+    except StoreUnavailable as exc:
+        print(f"wsserver: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         print(f"wsserver: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)

@@ -42,6 +42,9 @@ class Config:
     channels: tuple[str, ...] = ("general", "tech")
     allow_new_channels: bool = False
     timezone: str = "UTC"
+    store: str = "file"  # or a redis:// URL: channel logs in Redis Streams, for nodes on several machines
+    stream_maxlen: int = 1_000_000
+    mirror_dir: Path | None = None
     # Limits
     history: int = 100
     rate_limit: float = 5.0
@@ -156,6 +159,18 @@ def _host(raw: str) -> str:
     return raw.strip()
 
 
+def _store(raw: str) -> str:
+    value = raw.strip()
+    if value == "file" or re.match(r"^(redis|rediss|unix)://\S+$", value):
+        return value
+    raise ValueError("must be file, or a Redis URL such as redis://127.0.0.1:6379/0")
+
+
+def redacted(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"^(\w+://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 def _path(raw: str) -> Path:
     if not raw.strip():
         raise ValueError("must not be empty")
@@ -172,6 +187,7 @@ class Option:
     metavar: str = "VALUE"
     switch: bool = False  # a flag without a value; its variable takes true or false
     secret: bool = False  # never echo the value in an error
+    redact: bool = False  # echo the value without its password (a URL)
 
     @property
     def flag(self) -> str:
@@ -189,6 +205,13 @@ OPTIONS: tuple[Option, ...] = (
            "server processes sharing the port and the data dir; the parent restarts any that dies", "N"),
     Option("reuse_port", _boolean, "listen with SO_REUSEPORT, so several servers can share the port", switch=True),
     Option("data_dir", _path, "directory of the channel logs and the users file; created if missing", "DIR"),
+    Option("store", _store,
+           "file (channel logs in --data-dir), or a Redis URL: nodes on several machines share the channels", "URL",
+           redact=True),
+    Option("stream_maxlen", _integer(1000, 10**10),
+           "with a Redis store, the lines each channel stream keeps (approximately); older ones are trimmed", "N"),
+    Option("mirror_dir", _path,
+           "with a Redis store, also append every line read to channel_<name>.log files in this directory", "DIR"),
     Option("channels", _channels, "comma-separated channel names, each matching " + CHANNEL_RE.pattern, "LIST"),
     Option("allow_new_channels", _boolean,
            "let clients create a channel by joining a new name that matches the channel rule", switch=True),
@@ -256,7 +279,7 @@ def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         try:
             values[option.field] = option.cast(raw)
         except ValueError as exc:
-            shown = "(hidden)" if option.secret else repr(raw)
+            shown = "(hidden)" if option.secret else repr(redacted(raw) if option.redact else raw)
             raise ConfigError(f"invalid {source} value {shown}: {exc}") from None
     if "jwt_secret_file" in values:
         path = values["jwt_secret_file"]

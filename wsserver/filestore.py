@@ -41,7 +41,11 @@ RESUME_LIMIT = 8 * 1024 * 1024  # bytes replayed for a resume; further behind ge
 class FileFeed:
     """One channel log file: appended to with ``O_APPEND``, read back by a tailer."""
 
-    def __init__(self, path: Path, deliver: Deliver, gather: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, path: Path, deliver: Deliver, gather: Callable[[], float] | None = None,
+        appended: Callable[[bool], None] = lambda ok: None,
+    ) -> None:
+        self._appended = appended  # told whether each append went through (for /healthz)
         self.log = ChannelLog(path)
         self.tailer = Tailer(path, lambda data, cursor: deliver(data, str(cursor)), self.log.reopen, gather)
 
@@ -65,7 +69,12 @@ class FileFeed:
 
     async def append(self, line: str) -> None:
         """Write the line with one ``write(2)`` and wake the tailer; raises AppendError."""
-        self.log.append(line)
+        try:
+            self.log.append(line)
+        except OSError:
+            self._appended(False)
+            raise
+        self._appended(True)
         self.tailer.wake()
 
     @property
@@ -130,13 +139,14 @@ class FileStore:
         self.registry = Registry(data_dir)
         self._tailers: dict[str, Tailer] = {}
         self._users_changed: Callable[[], None] = lambda: None
+        self._append_failed = False
         self._watcher = DirWatcher(data_dir, self._changed, lambda: list(self._tailers.values()))
         metrics.watch_tail_lag(lambda: [(t.path.name, t.fd, t.offset) for t in self._tailers.values()])
 
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the feed of ``channel_<name>.log`` or ``private_<name>.log``."""
         path = (private_path if private else log_path)(self.data_dir, channel)
-        feed = FileFeed(path, deliver, gather)
+        feed = FileFeed(path, deliver, gather, self._appended)
         self._tailers[path.name] = feed.tailer
         return feed
 
@@ -174,6 +184,11 @@ class FileStore:
                 names.append(name)
         return names
 
+    def _appended(self, ok: bool) -> None:
+        self._append_failed = not ok
+
     def problem(self) -> str | None:
-        """Return "data dir is not writable" when it is not."""
-        return None if os.access(self.data_dir, os.W_OK) else "data dir is not writable"
+        """Return why lines cannot be taken: the data dir is not writable, or the last append failed."""
+        if not os.access(self.data_dir, os.W_OK):
+            return "data dir is not writable"
+        return "the last append to a channel log failed" if self._append_failed else None

@@ -223,7 +223,6 @@ class Hub:
         self._presence_task: asyncio.Task[None] | None = None
         self._presence_poll: asyncio.Task[None] | None = None
         self._presence_dirty = False
-        self.append_failed = False
 
     async def start(self) -> None:
         """Start the store and open every configured channel."""
@@ -289,9 +288,7 @@ class Hub:
             await channel.append(line, private=to is not None)
         except OSError:
             log.error("could not append to the logs of %s", channel.name, exc_info=True)
-            self.append_failed = True
             return False
-        self.append_failed = False
         return True
 
     # ------------------------------------------------------------ presence

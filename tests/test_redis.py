@@ -1,0 +1,240 @@
+"""The Redis store: two nodes, each with its own data dir and port, on one real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from wsserver import protocol
+
+from .conftest import REPO, Server, eventually, free_port, joined, missing
+
+REDIS = shutil.which("redis-server")
+
+
+class RedisServer:
+    """A redis-server without persistence on a free port, in a temp dir; stoppable and restartable."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert REDIS is not None
+        self.process = subprocess.Popen(
+            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Any:
+    """A fresh redis-server for the test (skipped without redis-server, failed in CI)."""
+    if REDIS is None:
+        missing("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def nodes(start_server: Any, redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Any]:
+    """Start a node on the Redis store: ``await nodes("a")``, each with its own data dir and port."""
+
+    async def start(name: str, *args: str) -> Server:
+        return await start_server("--store", redis_server.url, "--rate-limit", "0", *args, data_dir=tmp_path / name)
+
+    yield start
+
+
+async def test_a_line_crosses_nodes_both_ways(nodes: Any, connect: Any) -> None:
+    """A line said on node A reaches a client on node B, and back."""
+    a, b = await nodes("a"), await nodes("b")
+    alice = await joined(await connect(a, "Alice"), "Alice")
+    bob = await joined(await connect(b, "Bob"), "Bob")
+    await alice.until_line("System: Bob has joined the chat")
+    await alice.chat("hello from A")
+    assert (await bob.until_line(lambda line: "hello from A" in line)).endswith("] Alice: hello from A")
+    await bob.chat("hello from B")
+    assert (await alice.until_line(lambda line: "hello from B" in line)).endswith("] Bob: hello from B")
+    await alice.event("presence", users=["Alice", "Bob"])
+    assert not list(a.data_dir.glob("channel_*.log")), "a Redis node writes no channel files (without --mirror-dir)"
+
+
+async def test_a_handle_held_on_one_node_is_refused_on_another(nodes: Any, connect: Any) -> None:
+    """One handle per channel across all nodes, without regard to case."""
+    a, b = await nodes("a"), await nodes("b")
+    await joined(await connect(a, "Alice"), "Alice")
+    again = await connect(b, "alice")
+    assert await again.frame() == {"success": False, "message": protocol.HANDLE_TAKEN}
+    assert await again.closed() == (protocol.CLOSE_POLICY, protocol.HANDLE_TAKEN)
+
+
+async def test_history_and_resume_across_nodes(nodes: Any, connect: Any) -> None:
+    """A joiner on B gets the lines said on A as history; it resumes on A from a cursor B gave it."""
+    a, b = await nodes("a", "--history", "3"), await nodes("b", "--history", "3")
+    alice = await joined(await connect(a, "Alice"), "Alice")
+    for n in range(5):
+        await alice.chat(f"line {n}")
+    await alice.until_line(lambda line: line.endswith("Alice: line 4"))
+    carol = await connect(b, "Carol")
+    history = await carol.frame()
+    assert [line.split("] ", 1)[1] for line in history["data"]["message"].split("\n")] == [
+        "Alice: line 2", "Alice: line 3", "Alice: line 4"
+    ]
+    joined_line = await carol.frame()
+    assert joined_line["data"]["message"].endswith("System: Carol has joined the chat")
+    cursor = joined_line["data"]["cursor"]
+    await carol.ws.close()
+    await alice.until_line("System: Carol has left the chat")
+    await alice.chat("missed 1")
+    await alice.until_line(lambda line: line.endswith("Alice: missed 1"))
+    back = await connect(a, "Carol", since=cursor)
+    assert await back.any_frame() == {
+        "success": True, "event": "resumed", "data": {"channel": "general", "recovered": True}
+    }
+    replay = [line.split("] ", 1)[1] for line in (await back.frame())["data"]["message"].split("\n")]
+    assert replay == ["System: Carol has left the chat", "Alice: missed 1"]
+    stale = await connect(b, "Dave", since="0123abcd:1-0")
+    assert (await stale.any_frame())["data"] == {"channel": "general", "recovered": False}
+
+
+async def test_sigkill_of_a_node_frees_its_handles(nodes: Any, connect: Any) -> None:
+    """The other nodes keep serving; a killed node's handles are free within the 15 s bound."""
+    a, b = await nodes("a"), await nodes("b")
+    await joined(await connect(a, "Alice"), "Alice")
+    bob = await joined(await connect(b, "Bob"), "Bob")
+    await bob.event("presence", users=["Alice", "Bob"])
+    assert a.process is not None
+    a.process.send_signal(signal.SIGKILL)
+    await a.process.wait()
+    await bob.event("presence", timeout=25, users=["Bob"])
+    started = time.monotonic()
+    while True:
+        alice = await connect(b, "Alice")
+        first = await alice.any_frame()
+        if first.get("success"):
+            break
+        assert first == {"success": False, "message": protocol.HANDLE_TAKEN}
+        assert time.monotonic() - started < 16
+        await asyncio.sleep(0.5)
+    await bob.chat("still here")
+    await bob.until_line(lambda line: line.endswith("Bob: still here"))
+
+
+async def test_redis_lost_and_back_while_chatting(nodes: Any, connect: Any, session: Any,
+                                                  redis_server: RedisServer) -> None:
+    """Sends fail with 'Message not saved' and /healthz is 503 while Redis is down; then lines flow again, none twice."""
+    a, b = await nodes("a"), await nodes("b")
+    alice = await joined(await connect(a, "Alice"), "Alice")
+    bob = await joined(await connect(b, "Bob"), "Bob")
+    await alice.chat("before")
+    await bob.until_line(lambda line: line.endswith("Alice: before"))
+    redis_server.stop()
+    await alice.chat("during")
+    while (frame := await alice.any_frame())["success"]:
+        pass  # lines from before the outage
+    assert frame == {"success": False, "message": protocol.NOT_SAVED}
+
+    async def health() -> int:
+        async with session.get(a.url + "/healthz") as response:
+            return response.status
+
+    assert await health() == 503
+    redis_server.start()
+    seen = len(bob.lines)
+    await eventually_async(lambda: health(), 200)
+    await alice.chat("after")
+    await bob.until_line(lambda line: line.endswith("Alice: after"), since=seen)
+    said = [line.split("] ", 1)[1] for line in bob.lines if "] Alice: " in line]
+    assert said == ["Alice: before", "Alice: after"]
+    # The node holds its handles again after the empty restart: Alice is still Alice.
+    refused = await connect(b, "Alice")
+    assert await refused.any_frame() == {"success": False, "message": protocol.HANDLE_TAKEN}
+
+
+async def eventually_async(probe: Any, wanted: Any, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while await probe() != wanted:
+        assert time.monotonic() < deadline, f"never became {wanted!r}"
+        await asyncio.sleep(0.1)
+
+
+async def test_mirror_dir_files_match_the_stream(nodes: Any, connect: Any, tmp_path: Path,
+                                                 redis_server: RedisServer) -> None:
+    """--mirror-dir keeps a greppable copy: exactly the stream's lines, in the usual file."""
+    mirror = tmp_path / "mirror"
+    a = await nodes("a", "--mirror-dir", str(mirror))
+    b = await nodes("b")
+    alice = await joined(await connect(a, "Alice"), "Alice")
+    bob = await joined(await connect(b, "Bob"), "Bob")
+    await bob.chat("one")
+    await alice.chat("two")
+    await bob.send({"type": "private", "to": "Alice", "message": "psst"})
+    await alice.event("private")
+    await alice.until_line(lambda line: line.endswith("Alice: two"))
+    stream = [fields[b"line"].decode() for _, fields in redis_server.client().xrange("wsserver:channel:general")]
+    await eventually(lambda: (mirror / "channel_general.log").read_text().splitlines() == stream)
+    private = [fields[b"line"].decode() for _, fields in redis_server.client().xrange("wsserver:private:general")]
+    assert (mirror / "private_general.log").read_text().splitlines() == private == [private[0]]
+    assert private[0].endswith("Bob -> Alice: psst")
+
+
+async def test_export_prints_the_stream_as_log_lines(nodes: Any, connect: Any, redis_server: RedisServer) -> None:
+    """wsserver export CHANNEL prints the same text lines a log file would hold."""
+    a = await nodes("a")
+    alice = await joined(await connect(a, "Alice"), "Alice")
+    await alice.chat("exported")
+    await alice.until_line(lambda line: line.endswith("Alice: exported"))
+    command = [sys.executable, "-m", "wsserver", "export", "general", "--store", redis_server.url]
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, cwd=REPO, timeout=30)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    stream = [fields[b"line"].decode() for _, fields in redis_server.client().xrange("wsserver:channel:general")]
+    assert out.splitlines() == stream
+    assert out.splitlines()[-1].endswith("Alice: exported")
+
+
+def test_unreachable_redis_at_start_is_one_clear_line() -> None:
+    """Redis unreachable at start: one line naming the URL, exit status 1."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = subprocess.run([sys.executable, "-m", "wsserver", "--port", "0", "--store", url],
+                            capture_output=True, text=True, cwd=REPO, timeout=60,
+                            env={k: v for k, v in os.environ.items() if not k.startswith("WSSERVER_")})
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"wsserver: cannot reach Redis at {url}: ")
+    assert len(result.stderr.strip().splitlines()) == 1
