@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,18 +38,15 @@ class RedisServer:
         self.process = subprocess.Popen(
             [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
+        # redis-server says when it accepts connections; wait for that line.
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            if b"Ready to accept connections" in raw:
+                threading.Thread(target=self.process.stdout.read, daemon=True).start()  # keep the pipe drained
                 return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        raise RuntimeError(f"redis-server on port {self.port} exited before it was ready")
 
     def stop(self) -> None:
         if self.process is not None:
