@@ -32,7 +32,8 @@ class AdminError(Exception):
     """An operator command cannot run; the message says why."""
 
 
-def _channel_log(data_dir: Path, channel: str) -> Path:
+def existing_log(data_dir: Path, channel: str) -> Path:
+    """Return the log file of ``channel``; raises AdminError for a bad name or a missing file."""
     if not CHANNEL_RE.match(channel):
         raise AdminError(f"invalid channel name {channel!r}: must match {CHANNEL_RE.pattern}")
     path = log_path(data_dir, channel)
@@ -58,7 +59,7 @@ def readable(line: str) -> str:
 
 def say(data_dir: Path, channel: str, text: str, timezone: str) -> str:
     """Append a System line to ``channel``; return it. Every running server delivers it."""
-    path = _channel_log(data_dir, channel)
+    path = existing_log(data_dir, channel)
     if not text.strip():
         raise AdminError("the text is empty")
     line = format_line(Clock(timezone).stamp(), SYSTEM, text)
@@ -88,7 +89,7 @@ async def users(data_dir: Path, channel: str | None, out: TextIO) -> int:
 
 async def tail(data_dir: Path, channel: str, lines: int, out: TextIO, follow: bool = True) -> None:
     """Print the last ``lines`` lines of ``channel``, then follow it like ``tail -f`` until interrupted."""
-    path = _channel_log(data_dir, channel)
+    path = existing_log(data_dir, channel)
 
     def show(data: bytes, _cursor: Cursor) -> None:
         for raw in data[:-1].split(b"\n"):

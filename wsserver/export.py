@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pendulum
+import redis
 from redis.exceptions import RedisError
 
-from .admin import AdminError, _channel_log
+from .admin import AdminError, existing_log
 from .config import CHANNEL_RE, Config, redacted
 from .logline import LINE_RE
+from .redisstore import stream_key
 
 PAGE = 1000  # entries per XRANGE
 
@@ -52,17 +54,13 @@ def export(config: Config, channel: str, since: str | None, out: TextIO) -> int:
 
 
 def _file_lines(data_dir: Path, channel: str) -> Iterator[str]:
-    with _channel_log(data_dir, channel).open("rb") as log:
+    with existing_log(data_dir, channel).open("rb") as log:
         for raw in log:
             if raw.endswith(b"\n"):  # a line still being written is not exported
                 yield raw[:-1].decode("utf-8", errors="replace")
 
 
 def _stream_lines(config: Config, channel: str, stamp: str | None) -> Iterator[str]:
-    import redis
-
-    from .redisstore import stream_key
-
     client: Any = redis.Redis.from_url(config.store, socket_connect_timeout=5, socket_timeout=30)  # answers are bytes
     start = "-"
     if stamp is not None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from aiohttp import WSMsgType, web
 
 from .protocol import CLOSE_POLICY, TOO_SLOW
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +164,7 @@ class Outbox:
         """Stop the writer task; frames still queued are dropped."""
         self._started = False
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait([task])
 
     async def _send_all(self) -> None:
         ws = self._ws

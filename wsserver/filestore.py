@@ -150,11 +150,6 @@ class FileStore:
         self._tailers[path.name] = feed.tailer
         return feed
 
-    def forget(self, feed: Feed) -> None:
-        """Stop waking ``feed``'s tailer."""
-        if isinstance(feed, FileFeed):
-            self._tailers.pop(feed.tailer.path.name, None)
-
     async def start(self, users_changed: Callable[[], None]) -> None:
         """Drop handles of processes that are gone, and start watching the data dir."""
         self._users_changed = users_changed

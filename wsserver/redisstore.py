@@ -37,6 +37,7 @@ from .config import Config, redacted
 from .metrics import Metrics
 from .registry import Entry
 from .store import Backlog, Deliver, Feed, StoreUnavailable
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +138,8 @@ class RedisFeed:
 
     async def stop(self) -> None:
         """Stop reading."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait([task])
 
     def reopen(self) -> None:
         """Nothing to reopen: SIGHUP matters to files only."""
@@ -213,6 +211,8 @@ class RedisFeed:
 
     def _write_mirror(self, data: bytes) -> None:
         assert self._mirror is not None
+        # Opened per batch (not kept): logrotate can move the mirror files
+        # with no signal, and a batch is one write(2) with O_APPEND.
         try:
             fd = os.open(self._mirror, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
@@ -379,9 +379,6 @@ class RedisStore:
         """Return the feed of ``channel``'s stream."""
         return RedisFeed(self, channel, private, deliver, gather)
 
-    def forget(self, feed: Feed) -> None:
-        """Nothing routes wake-ups here: each reader blocks on its own stream."""
-
     async def start(self, users_changed: Callable[[], None]) -> None:
         """Reach Redis (raises StoreUnavailable naming the URL), mark this node alive, start polling."""
         self._users_changed = users_changed
@@ -402,11 +399,7 @@ class RedisStore:
 
     async def stop(self) -> None:
         """Stop the heartbeat and close the pool (the node's key then expires)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         with contextlib.suppress(RedisError):
             await self.client.delete(PREFIX + "node:" + self.registry.node)
         await self.client.aclose()
@@ -446,7 +439,7 @@ class RedisStore:
             # At once, not at the next heartbeat: if Redis came back empty,
             # our connections' handles must be held again before others ask.
             task = asyncio.get_running_loop().create_task(self._beat_once(), name="redis heartbeat now")
-            self._tasks.append(task)
+            self._tasks = [*(t for t in self._tasks if not t.done()), task]
 
     async def _beat_once(self) -> None:
         try:

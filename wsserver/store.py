@@ -113,9 +113,6 @@ class Store(Protocol):
     async def stop(self) -> None:
         """Stop what :meth:`start` started."""
 
-    def forget(self, feed: Feed) -> None:
-        """Stop routing wake-ups to ``feed`` (its channel is closing)."""
-
     def channel_names(self) -> list[str]:
         """Return the names of channels that have a log in the store."""
 

@@ -25,7 +25,6 @@ disagree: a joiner that subscribes between two deliveries sees history up to
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from pathlib import Path
 import watchfiles
 
 from .channellog import Cursor, identity
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +102,8 @@ class Tailer:
 
     async def stop(self) -> None:
         """Stop following and close the file."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait([task])
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -219,11 +216,7 @@ class DirWatcher:
     async def stop(self) -> None:
         """Stop watching."""
         self._stop.set()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     async def _watch(self) -> None:
