@@ -284,6 +284,23 @@ async def eventually(condition: Callable[[], bool], timeout: float = TIMEOUT) ->
         await asyncio.sleep(0.02)
 
 
+async def start_cli(*args: str) -> asyncio.subprocess.Process:
+    """Start ``wsserver ARGS`` (an operator command) with its stdout and stderr piped, outside any WSSERVER_ env."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WSSERVER_")}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wsserver", *args, cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run ``wsserver ARGS`` to its end; return (exit status, stdout, stderr)."""
+    process = await start_cli(*args)
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
 def seed_log(data_dir: Path, channel: str, lines: list[str]) -> Path:
     """Create ``data_dir`` with a channel log already holding ``lines``; return the data dir."""
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
-from .conftest import REPO, Server, joined
-
-
-async def run(*args: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WSSERVER_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "wsserver", *args, cwd=REPO, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+from .conftest import Server, joined, start_cli
+from .conftest import run_cli as run
 
 
 async def test_say_reaches_connected_clients(server: Server, connect: Any) -> None:
@@ -63,11 +51,7 @@ async def test_tail_follows_with_text_unescaped(server: Server, connect: Any) ->
     alice = await joined(await connect(server, "Alice"), "Alice")
     await alice.chat("before")
     await alice.until_line("Alice: before")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WSSERVER_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "wsserver", "tail", "general", "-n", "1", "--data-dir", str(server.data_dir),
-        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE,
-    )
+    process = await start_cli("tail", "general", "-n", "1", "--data-dir", str(server.data_dir))
     assert process.stdout is not None
     first = (await asyncio.wait_for(process.stdout.readline(), 10)).decode()
     assert first.endswith("] Alice: before\n")

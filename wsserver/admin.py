@@ -4,6 +4,7 @@ They use the same pieces as the server: ``say`` appends through
 :class:`~wsserver.channellog.ChannelLog` (one ``write(2)``, ``O_APPEND``) and
 every running server delivers the line because it tails the file; ``tail``
 follows a channel with the server's own :class:`~wsserver.tailer.Tailer`.
+Their twins for a Redis store are in :mod:`wsserver.redisadmin`.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
             yield number + 1, carry, False
 
 
-Lines = Iterable[tuple[int, bytes, bool]]
+Lines = Iterable[tuple[int | str, bytes, bool]]
+"""(where in the source: a line number or a stream entry ID, the line without newline, whether it had one)."""
 
 
 class _CountedLines:
@@ -150,9 +152,10 @@ class _CountedLines:
             yield item
 
 
-def _check_log(path: Path, lines: Lines, private: bool) -> Iterator[str]:
+def check_log(source: object, lines: Lines, private: bool) -> Iterator[str]:
+    """Yield ``source:where: problem`` for each line of a channel (or private) log that is not as servers write it."""
     for number, raw, whole in lines:
-        where = f"{path}:{number}"
+        where = f"{source}:{number}"
         if not whole:
             yield f"{where}: last line has no newline (torn write)"
             continue
@@ -182,7 +185,7 @@ def _check_log(path: Path, lines: Lines, private: bool) -> Iterator[str]:
 
 
 def _check_users(path: Path, lines: Lines) -> Iterator[str]:
-    held: dict[tuple[str, str], int] = {}
+    held: dict[tuple[str, str], int | str] = {}
     for number, raw, whole in lines:
         where = f"{path}:{number}"
         fields = raw.decode("utf-8", errors="replace").split("|")
@@ -215,7 +218,7 @@ def check(data_dir: Path, out: TextIO) -> int:
         files += 1
         counted = _CountedLines(path)
         found = (_check_users(path, counted) if match is None
-                 else _check_log(path, counted, private=match.group(1) == "private"))
+                 else check_log(path, counted, private=match.group(1) == "private"))
         for problem in found:
             problems += 1
             print(problem, file=out)

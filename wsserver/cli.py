@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from . import __version__, admin, export, workers
+from . import __version__, admin, export, redisadmin, workers
 from .app import make_app
 from .config import Config, ConfigError, add_arguments, load
 from .state import STATE
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wsserver",
         description="A WebSocket chat server whose channels are append-only log files. "
         "Every option can also be set with the environment variable named in its help; the flag wins. "
-        "Operator commands: wsserver tail|users|say|check --help.",
+        "Operator commands: wsserver tail|users|say|check|export --help.",
     )
     parser.add_argument("--version", action="version", version=f"wsserver {__version__}")
     add_arguments(parser)
@@ -52,7 +52,8 @@ def configure_logging(level: str, worker: str | None = None) -> None:
 def build_admin_parser() -> argparse.ArgumentParser:
     """Return the parser of the operator commands."""
     parser = argparse.ArgumentParser(
-        prog="wsserver", description="Operator commands on a data dir; safe while servers run on it."
+        prog="wsserver",
+        description="Operator commands on a data dir, or on a Redis store with --store; safe while servers run.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     tail = commands.add_parser("tail", help="follow a channel like tail -f, with the text unescaped")
@@ -64,7 +65,7 @@ def build_admin_parser() -> argparse.ArgumentParser:
     say = commands.add_parser("say", help="append a System line that every connected client receives")
     say.add_argument("channel")
     say.add_argument("text")
-    commands.add_parser("check", help="verify every log file and the users file; exit 1 on problems")
+    commands.add_parser("check", help="verify logs and users (files, or streams and hashes); exit 1 on problems")
     export_ = commands.add_parser("export", help="print a channel's lines as a log file holds them (file or Redis)")
     export_.add_argument("channel")
     export_.add_argument("--since", metavar="TIME", help="only lines stamped at or after TIME (in --timezone)")
@@ -82,19 +83,31 @@ def run_admin(argv: list[str]) -> int:
         print(f"wsserver: {exc}", file=sys.stderr)
         return 2
     with admin.admin_errors():
-        if args.command == "say":
+        if args.command == "export":
+            asyncio.run(export.export(config, args.channel, args.since, sys.stdout))
+        elif config.store != "file":
+            return asyncio.run(_redis_admin(args, config))
+        elif args.command == "say":
             admin.say(config.data_dir, args.channel, args.text, config.timezone)
         elif args.command == "users":
             asyncio.run(admin.users(config.data_dir, args.channel, sys.stdout))
-        elif args.command == "export":
-            export.export(config, args.channel, args.since, sys.stdout)
-        elif config.store != "file":
-            print(f"wsserver: {args.command} works on the file store; with Redis use export", file=sys.stderr)
-            return 2
         elif args.command == "tail":
             asyncio.run(admin.tail(config.data_dir, args.channel, args.lines, sys.stdout, not args.no_follow))
         else:
             return 1 if admin.check(config.data_dir, sys.stdout) else 0
+    return 0
+
+
+async def _redis_admin(args: argparse.Namespace, config: Config) -> int:
+    """Run ``say``, ``users``, ``tail`` or ``check`` against the Redis store; return the exit status."""
+    if args.command == "say":
+        await redisadmin.say(config, args.channel, args.text)
+    elif args.command == "users":
+        await redisadmin.users(config, args.channel, sys.stdout)
+    elif args.command == "tail":
+        await redisadmin.tail(config, args.channel, args.lines, sys.stdout, not args.no_follow)
+    else:
+        return 1 if await redisadmin.check(config, sys.stdout) else 0
     return 0
 
 

@@ -8,20 +8,17 @@ starts the read there, since entry IDs are append times.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import pendulum
-import redis
-from redis.exceptions import RedisError
 
 from .admin import AdminError, existing_log
-from .config import CHANNEL_RE, Config, redacted
+from .config import CHANNEL_RE, Config
 from .logline import LINE_RE
-from .redisstore import stream_key
-
-PAGE = 1000  # entries per XRANGE
+from .redisadmin import client_of, existing_stream
+from .redisstore import stream_entries
 
 
 def parse_since(text: str, timezone: str) -> str:
@@ -35,7 +32,7 @@ def parse_since(text: str, timezone: str) -> str:
     return str(moment.in_timezone(timezone).format("YYYY-MM-DD HH:mm:ss"))
 
 
-def export(config: Config, channel: str, since: str | None, out: TextIO) -> int:
+async def export(config: Config, channel: str, since: str | None, out: TextIO) -> int:
     """Print the lines of ``channel`` (stamped at or after ``since``); return how many."""
     if not CHANNEL_RE.match(channel):
         raise AdminError(f"invalid channel name {channel!r}: must match {CHANNEL_RE.pattern}")
@@ -43,7 +40,7 @@ def export(config: Config, channel: str, since: str | None, out: TextIO) -> int:
     lines = _file_lines(config.data_dir, channel) if config.store == "file" else _stream_lines(config, channel, stamp)
     count = 0
     keep = stamp is None
-    for line in lines:
+    async for line in lines:
         if not keep:
             match = LINE_RE.match(line)
             keep = match is not None and stamp is not None and match.group(1) >= stamp
@@ -53,31 +50,19 @@ def export(config: Config, channel: str, since: str | None, out: TextIO) -> int:
     return count
 
 
-def _file_lines(data_dir: Path, channel: str) -> Iterator[str]:
+async def _file_lines(data_dir: Path, channel: str) -> AsyncIterator[str]:
     with existing_log(data_dir, channel).open("rb") as log:
         for raw in log:
             if raw.endswith(b"\n"):  # a line still being written is not exported
                 yield raw[:-1].decode("utf-8", errors="replace")
 
 
-def _stream_lines(config: Config, channel: str, stamp: str | None) -> Iterator[str]:
-    client: Any = redis.Redis.from_url(config.store, socket_connect_timeout=5, socket_timeout=30)  # answers are bytes
+async def _stream_lines(config: Config, channel: str, stamp: str | None) -> AsyncIterator[str]:
     start = "-"
     if stamp is not None:
         moment = pendulum.from_format(stamp, "YYYY-MM-DD HH:mm:ss", tz=config.timezone)
         start = f"{int(moment.timestamp() * 1000)}-0"
-    key = stream_key(channel)
-    try:
-        if not client.exists(key):
-            raise AdminError(f"no stream for channel {channel!r} in Redis at {redacted(config.store)}")
-        while True:
-            entries = client.xrange(key, start, "+", count=PAGE)
-            for _, fields in entries:
-                yield fields.get(b"line", b"").decode("utf-8", errors="replace")
-            if len(entries) < PAGE:
-                return
-            start = "(" + entries[-1][0].decode()
-    except RedisError as exc:
-        raise AdminError(f"cannot read from Redis at {redacted(config.store)}: {exc}") from None
-    finally:
-        client.close()
+    async with client_of(config) as client:
+        key = await existing_stream(client, config, channel)
+        async for _, line in stream_entries(client, key, start):
+            yield (line or b"").decode("utf-8", errors="replace")

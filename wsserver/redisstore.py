@@ -25,7 +25,7 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 PREFIX = "wsserver:"
 # Limits
 READ_COUNT = 1000  # entries taken by one XREAD: one delivery, one frame
+PAGE = 1000  # entries per XRANGE when a whole stream is read (export, check)
 RESUME_LINES = 100_000  # entries replayed for a resume; further behind gets last-N history
 BATCH_BYTES = 64 * 1024  # backlog frames are cut at about this size
 # Timeouts
@@ -59,6 +60,7 @@ _CURSOR_RE = re.compile(r"^([0-9a-f]{8,32}):([0-9]{1,20})-([0-9]{1,20})$")
 APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[2], ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('SADD', KEYS[3], ARGV[4]) end
+if ARGV[2] == '0' then return redis.call('XADD', KEYS[1], '*', 'line', ARGV[1]) end
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'line', ARGV[1])
 """
 CLAIM = """
@@ -107,6 +109,55 @@ def connect(url: str) -> Any:
     )
 
 
+async def append_line(client: Any, channel: str, private: bool, line: str, maxlen: int) -> bytes:
+    """XADD ``line`` to the channel's stream (setting its epoch if this creates it); return the entry ID.
+
+    ``maxlen`` 0 appends without trimming (operator commands, which do not
+    know the nodes' ``--stream-maxlen``).
+    """
+    key = stream_key(channel, private)
+    entry_id: bytes = await client.eval(
+        APPEND, 3, key, PREFIX + "epoch:" + key, PREFIX + "channels", line, str(maxlen),
+        secrets.token_hex(8), "" if private else channel,
+    )
+    return entry_id
+
+
+async def stream_entries(client: Any, key: str, start: str = "-") -> AsyncIterator[tuple[str, bytes | None]]:
+    """Yield (entry ID, line or None if the entry has no ``line`` field) from ``start`` on, a page at a time."""
+    while True:
+        entries = await client.xrange(key, start, "+", count=PAGE)
+        for entry_id, fields in entries:
+            yield entry_id.decode(), fields.get(b"line")
+        if len(entries) < PAGE:
+            return
+        start = "(" + entries[-1][0].decode()
+
+
+async def held_handles(client: Any, channel: str | None, live: bool = True) -> list[tuple[str, str, str, str]]:
+    """Return (channel, hash field, node, handle) of the handles held by live nodes (or by dead ones)."""
+    if channel is None:
+        channels = sorted(name.decode() for name in await client.smembers(PREFIX + "user-channels"))
+    else:
+        channels = [channel]
+    pipe = client.pipeline(transaction=False)
+    for name in channels:
+        pipe.hgetall(PREFIX + "users:" + name)
+    held: list[tuple[str, str, str, str]] = []
+    for name, fields in zip(channels, await pipe.execute(), strict=True):
+        for field, value in fields.items():
+            node, _, handle = value.decode().partition("|")
+            held.append((name, field.decode(), node, handle))
+    nodes = sorted({node for _, _, node, _ in held})
+    alive: dict[str, bool] = {}
+    if nodes:
+        pipe = client.pipeline(transaction=False)
+        for node in nodes:
+            pipe.exists(PREFIX + "node:" + node)
+        alive = {node: bool(found) for node, found in zip(nodes, await pipe.execute(), strict=True)}
+    return [entry for entry in held if alive.get(entry[2], False) == live]
+
+
 class RedisFeed:
     """One channel stream: appended to with XADD, read back with XREAD from the last ID delivered."""
 
@@ -121,7 +172,7 @@ class RedisFeed:
         self._store = store
         self.key = stream_key(channel, private)
         self._epoch_key = PREFIX + "epoch:" + self.key
-        self._channel = "" if private else channel  # listed in the channels set on append
+        self._name, self._private = channel, private
         self._deliver = deliver
         self._gather = gather
         self._mirror = None if store.mirror_dir is None else store.mirror_dir / (
@@ -147,10 +198,7 @@ class RedisFeed:
     async def append(self, line: str) -> None:
         """XADD the line; raises AppendError when Redis did not take it."""
         try:
-            await self._store.client.eval(
-                APPEND, 3, self.key, self._epoch_key, PREFIX + "channels", line, str(self._store.maxlen),
-                secrets.token_hex(8), self._channel,
-            )
+            await append_line(self._store.client, self._name, self._private, line, self._store.maxlen)
         except RedisError as exc:
             self._store.failed(exc)
             raise AppendError(0, f"Redis did not take the line: {exc}", self.key) from exc
@@ -319,7 +367,7 @@ class RedisHandles:
     async def reclaim(self) -> int:
         """Drop entries of nodes that are gone; return how many."""
         dropped = 0
-        for channel, field, _ in await self._entries(None, live=False):
+        for channel, field, _, _ in await held_handles(self._store.client, None, live=False):
             if await self._store.client.hdel(PREFIX + "users:" + channel, field):
                 dropped += 1
         if dropped:
@@ -335,30 +383,8 @@ class RedisHandles:
 
     async def users(self, channel: str | None = None) -> list[Entry]:
         """Return the handles held by live nodes, in one channel or all."""
-        return [Entry(handle, name, None) for name, _, handle in await self._entries(channel, live=True)]
+        return [Entry(handle, name, None) for name, _, _, handle in await held_handles(self._store.client, channel)]
 
-    async def _entries(self, channel: str | None, live: bool) -> list[tuple[str, str, str]]:
-        client = self._store.client
-        if channel is None:
-            channels = sorted(name.decode() for name in await client.smembers(PREFIX + "user-channels"))
-        else:
-            channels = [channel]
-        pipe = client.pipeline(transaction=False)
-        for name in channels:
-            pipe.hgetall(PREFIX + "users:" + name)
-        held: list[tuple[str, str, str, str]] = []  # channel, field, node, handle
-        for name, fields in zip(channels, await pipe.execute(), strict=True):
-            for field, value in fields.items():
-                node, _, handle = value.decode().partition("|")
-                held.append((name, field.decode(), node, handle))
-        nodes = sorted({node for _, _, node, _ in held})
-        alive: dict[str, bool] = {}
-        if nodes:
-            pipe = client.pipeline(transaction=False)
-            for node in nodes:
-                pipe.exists(PREFIX + "node:" + node)
-            alive = {node: bool(found) for node, found in zip(nodes, await pipe.execute(), strict=True)}
-        return [(name, field, handle) for name, field, node, handle in held if alive.get(node, False) == live]
 
 
 class RedisStore:
