@@ -173,6 +173,14 @@ async def test_redis_lost_and_back_while_chatting(nodes: Any, connect: Any, sess
             return response.status
 
     assert await health() == 503
+    # Joins and history reads are refused with a sentence that says to come back, not a server error.
+    dave = await connect(b, "Dave")
+    assert await dave.frame() == {"success": False, "message": protocol.UNAVAILABLE}
+    assert await dave.closed() == (protocol.CLOSE_TRY_AGAIN, protocol.UNAVAILABLE)
+    await bob.send({"type": "history", "before": bob.frames[-1]["data"]["cursor"], "limit": 5})
+    while (frame := await bob.any_frame())["success"]:
+        pass
+    assert frame == {"success": False, "message": protocol.UNAVAILABLE}
     redis_server.start()
     seen = len(bob.lines)
     await eventually_async(lambda: health(), 200)
@@ -183,6 +191,14 @@ async def test_redis_lost_and_back_while_chatting(nodes: Any, connect: Any, sess
     # The node holds its handles again after the empty restart: Alice is still Alice.
     refused = await connect(b, "Alice")
     assert await refused.any_frame() == {"success": False, "message": protocol.HANDLE_TAKEN}
+
+
+async def test_a_join_storm_waits_for_pooled_connections(nodes: Any, connect: Any) -> None:
+    """300 joins at once on one node (more than its command pool) all get in: claims wait for a connection."""
+    a = await nodes("a")
+    clients = await asyncio.gather(*(connect(a, f"user{i}") for i in range(300)))
+    firsts = await asyncio.gather(*(client.any_frame() for client in clients))
+    assert [frame for frame in firsts if not frame["success"]] == []
 
 
 async def eventually_async(probe: Any, wanted: Any, timeout: float = 20) -> None:

@@ -59,11 +59,12 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         state.quota.give_back(address)
 
 
-async def _reject(ws: web.WebSocketResponse, state: State, sentence: str, why: str) -> None:
+async def _reject(ws: web.WebSocketResponse, state: State, sentence: str, why: str,
+                  code: int = protocol.CLOSE_POLICY) -> None:
     log.warning("refused a join: %s", why)
     state.metrics.joins_refused.labels(join_reason(sentence)).inc()
     await ws.send_str(error_frame(sentence))
-    await ws.close(code=protocol.CLOSE_POLICY, message=sentence.encode())
+    await ws.close(code=code, message=sentence.encode())
 
 
 async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, authenticated: str | None) -> None:
@@ -78,15 +79,27 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
     handle = authenticated or request.query.get("handle")
     if handle is None or not protocol.valid_handle(handle):
         return await _reject(ws, state, protocol.NO_HANDLE, f"bad handle {(handle or '')[:40]!r}")
-    if not await state.registry.claim(handle, name):
-        return await _reject(ws, state, protocol.HANDLE_TAKEN, f"{handle} is already in {name}")
+    try:
+        if not await state.registry.claim(handle, name):
+            return await _reject(ws, state, protocol.HANDLE_TAKEN, f"{handle} is already in {name}")
+    except OSError as exc:
+        return await _reject(ws, state, protocol.UNAVAILABLE, f"{handle} in {name}: the store failed: {exc}",
+                             protocol.CLOSE_TRY_AGAIN)
 
     who = f"{handle}@{name}"
     outbox = Outbox(ws, state.config.send_queue, who, request.transport, state.metrics.stalled.inc)
+    try:
+        await channel.subscribe(outbox, handle, state.config.history, request.query.get("since"))
+    except BaseException as exc:
+        channel.unsubscribe(outbox, handle)
+        await state.registry.release(handle, name)
+        if not isinstance(exc, OSError):
+            raise
+        return await _reject(ws, state, protocol.UNAVAILABLE, f"{who}: the history read failed: {exc}",
+                             protocol.CLOSE_TRY_AGAIN)
     connections = state.metrics.connections.labels(name)
     connections.inc()
     try:
-        await channel.subscribe(outbox, handle, state.config.history, request.query.get("since"))
         # From the last list read, with the joiner added: no read of the users
         # file per join. The next refresh (under a second) corrects it if needed.
         outbox.put_presence(channel.presence_with(handle))
@@ -142,7 +155,12 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
                 channel.set_typing(outbox, handle, request.typing)
             continue
         if isinstance(request, History):
-            page = await channel.page(request.before, request.limit)
+            try:
+                page = await channel.page(request.before, request.limit)
+            except OSError:
+                log.warning("history for %s@%s: the store failed", handle, channel.name, exc_info=True)
+                refuse(protocol.UNAVAILABLE)
+                continue
             if page is None:
                 refuse(protocol.BAD_CURSOR)
             else:
@@ -162,7 +180,12 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             saved = await state.hub.say(channel, handle, request.text)
         else:
             assert isinstance(request, Private)
-            recipient = await _find(state, channel.name, request.to)
+            try:
+                recipient = await _find(state, channel.name, request.to)
+            except OSError:
+                log.warning("private from %s@%s: the store failed", handle, channel.name, exc_info=True)
+                refuse(protocol.UNAVAILABLE)
+                continue
             if recipient is None:
                 refuse(protocol.USER_NOT_FOUND)
                 continue

@@ -25,6 +25,7 @@ _REASONS = {
     protocol.NOT_SAVED: "not_saved",
     protocol.USER_NOT_FOUND: "user_not_found",
     protocol.BAD_CURSOR: "bad_cursor",
+    protocol.UNAVAILABLE: "unavailable",
 }
 
 
@@ -34,6 +35,7 @@ _JOIN_REASONS = {
     protocol.NO_HANDLE: "no_handle",
     protocol.HANDLE_TAKEN: "handle_taken",
     protocol.TOO_MANY_CHANNELS: "too_many_channels",
+    protocol.UNAVAILABLE: "unavailable",
     security.QUERY_TOO_LONG: "query_too_long",
     security.ORIGIN_REFUSED: "origin",
     security.AUTH_FAILED: "authentication",

@@ -33,12 +33,14 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_SERVER_ERROR = 1011
+CLOSE_TRY_AGAIN = 1013
 
 # Sentences: rejections at join (each followed by a 1008 close)
 NO_CHANNEL = "No valid channel provided"
 NO_HANDLE = "No valid handle provided"
 HANDLE_TAKEN = "User already registered"
 TOO_MANY_CHANNELS = "Too many channels"
+UNAVAILABLE = "Server unavailable, try again later"  # also an error on an open connection (1013 at join)
 # Sentences: errors that leave the connection open
 INVALID_FORMAT = "Invalid message format"
 BINARY_FRAME = "Binary frames are not accepted"

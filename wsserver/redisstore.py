@@ -36,7 +36,7 @@ from .channellog import AppendError
 from .config import Config, redacted
 from .metrics import Metrics
 from .registry import Entry
-from .store import Backlog, Deliver, Feed, StoreUnavailable
+from .store import Backlog, Deliver, Feed, StoreError, StoreUnavailable
 from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ PREFIX = "wsserver:"
 # Limits
 READ_COUNT = 1000  # entries taken by one XREAD: one delivery, one frame
 PAGE = 1000  # entries per XRANGE when a whole stream is read (export, check)
+POOL_SIZE = 32  # connections for commands (appends, claims, history) per node
 RESUME_LINES = 100_000  # entries replayed for a resume; further behind gets last-N history
 BATCH_BYTES = 64 * 1024  # backlog frames are cut at about this size
 # Timeouts
@@ -72,6 +73,7 @@ if held then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('INCR', KEYS[2])
+redis.call('SADD', KEYS[3], ARGV[4])
 return 1
 """
 RELEASE = """
@@ -95,19 +97,28 @@ def parse_id(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def connect(url: str) -> Any:
+def connect(url: str, readers: bool = False) -> Any:
     """Return a pooled client for ``url`` with the store's timeouts.
+
+    Commands share a bounded pool: a join storm waits up to COMMAND_TIMEOUT
+    for a free connection rather than opening thousands.  Readers (``readers``
+    True) each keep a connection blocked in XREAD, so theirs is a separate pool
+    that grows with the number of feeds.
 
     Typed ``Any``: redis-py's answers are typed ``bytes | str | None`` for
     every command, and this store only ever gets bytes (no decoding).
     """
-    return aioredis.from_url(
-        url,
-        socket_timeout=COMMAND_TIMEOUT + BLOCK_MS / 1000,
-        socket_connect_timeout=COMMAND_TIMEOUT,
-        health_check_interval=30,
-    )
-
+    options: dict[str, Any] = {
+        "socket_timeout": COMMAND_TIMEOUT + BLOCK_MS / 1000,
+        "socket_connect_timeout": COMMAND_TIMEOUT,
+        "health_check_interval": 30,
+    }
+    if readers:
+        pool = aioredis.ConnectionPool.from_url(url, max_connections=2**31 - 1, **options)
+    else:
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT,
+                                                        **options)
+    return aioredis.Redis.from_pool(pool)
 
 async def append_line(client: Any, channel: str, private: bool, line: str, maxlen: int) -> bytes:
     """XADD ``line`` to the channel's stream (setting its epoch if this creates it); return the entry ID.
@@ -213,7 +224,7 @@ class RedisFeed:
         await self._ready.wait()
 
     async def _run(self) -> None:
-        client = self._store.client
+        client = self._store.readers
         delay = RETRY_FIRST
         while not self._ready.is_set():
             try:
@@ -280,6 +291,12 @@ class RedisFeed:
     async def backlog(self, history: int, since: str | None) -> Backlog:
         """Read the last ``history`` entries up to the last delivered, or the entries after ``since``."""
         end, cursor = self.last_id, self.cursor  # before any await: where live lines begin
+        try:
+            return await self._backlog(history, since, end, cursor)
+        except RedisError as exc:
+            raise StoreError(f"Redis did not answer a history read: {exc}") from exc
+
+    async def _backlog(self, history: int, since: str | None, end: str, cursor: str) -> Backlog:
         client = self._store.client
         if since is not None:
             start = self._parse(since)
@@ -312,9 +329,12 @@ class RedisFeed:
         """Read up to ``limit`` entries before the one ``cursor`` names."""
         start = self._parse(cursor)
         client = self._store.client
-        if start is None or not await client.xrange(self.key, start, start, count=1):
-            return None
-        entries = list(reversed(await client.xrevrange(self.key, "(" + start, "-", count=limit)))
+        try:
+            if start is None or not await client.xrange(self.key, start, start, count=1):
+                return None
+            entries = list(reversed(await client.xrevrange(self.key, "(" + start, "-", count=limit)))
+        except RedisError as exc:
+            raise StoreError(f"Redis did not answer a history read: {exc}") from exc
         first = entries[0][0].decode() if entries else start
         return b"\n".join(fields.get(b"line", b"") for _, fields in entries), f"{self.epoch}:{first}"
 
@@ -326,43 +346,67 @@ class RedisHandles:
         self._store = store
         self.node = f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
         self._mine: dict[tuple[str, str], str] = {}  # (lower handle, channel) -> held value
+        self._unreleased: dict[tuple[str, str], str] = {}  # releases (or failed claims) to finish
 
     def _value(self, handle: str) -> str:
         return f"{self.node}|{handle}"
 
+    async def _claim(self, handle: str, channel: str, value: str) -> bool:
+        taken = await self._store.client.eval(
+            CLAIM, 3, PREFIX + "users:" + channel, PREFIX + "users-version", PREFIX + "user-channels",
+            handle, value, PREFIX + "node:", channel,
+        )
+        return bool(taken)
+
+    async def _release(self, handle: str, channel: str, value: str) -> None:
+        await self._store.client.eval(
+            RELEASE, 2, PREFIX + "users:" + channel, PREFIX + "users-version", handle, value
+        )
+
     async def heartbeat(self) -> None:
-        """Mark this node alive for NODE_TTL seconds; re-take our handles if Redis had lost them."""
+        """Mark this node alive for NODE_TTL seconds; finish releases that failed; re-take lost handles."""
         before = await self._store.client.set(PREFIX + "node:" + self.node, socket.gethostname(), ex=NODE_TTL, get=True)
+        for key, value in list(self._unreleased.items()):
+            await self._release(*key, value)
+            if self._unreleased.get(key) == value:
+                del self._unreleased[key]
         if before is None and self._mine:
             # Redis restarted empty (or we were out of touch past the TTL):
             # the handles our connections hold are ours again, unless a live
             # node took one meanwhile.
             for (handle, channel), value in list(self._mine.items()):
-                taken = await self._store.client.eval(
-                    CLAIM, 2, PREFIX + "users:" + channel, PREFIX + "users-version", handle, value, PREFIX + "node:"
-                )
-                await self._store.client.sadd(PREFIX + "user-channels", channel)
-                if not taken:
+                if not await self._claim(handle, channel, value):
                     log.warning("%s in %s is now held by another node", value.partition("|")[2], channel)
 
     async def claim(self, handle: str, channel: str) -> bool:
-        """Take ``handle`` in ``channel`` on every node; False if a live node holds it."""
-        value = self._value(handle)
-        taken = await self._store.client.eval(
-            CLAIM, 2, PREFIX + "users:" + channel, PREFIX + "users-version", handle.lower(), value, PREFIX + "node:"
-        )
+        """Take ``handle`` in ``channel`` on every node; False if a live node holds it.
+
+        Raises StoreError if Redis did not answer; the claim may then have
+        been made, so it is released with the next heartbeat.
+        """
+        key, value = (handle.lower(), channel), self._value(handle)
+        try:
+            taken = await self._claim(*key, value)
+        except RedisError as exc:
+            self._unreleased[key] = value
+            raise StoreError(f"Redis did not answer a claim: {exc}") from exc
         if taken:
-            self._mine[(handle.lower(), channel)] = value
-            await self._store.client.sadd(PREFIX + "user-channels", channel)
-        return bool(taken)
+            self._unreleased.pop(key, None)
+            self._mine[key] = value
+        return taken
 
     async def release(self, handle: str, channel: str) -> None:
-        """Give ``handle`` back if this node holds it."""
-        value = self._mine.pop((handle.lower(), channel), None)
-        if value is not None:
-            await self._store.client.eval(
-                RELEASE, 2, PREFIX + "users:" + channel, PREFIX + "users-version", handle.lower(), value
-            )
+        """Give ``handle`` back if this node holds it (with the next heartbeat if Redis does not answer now)."""
+        key = (handle.lower(), channel)
+        value = self._mine.pop(key, None)
+        if value is None:
+            return
+        try:
+            await self._release(*key, value)
+        except RedisError as exc:
+            log.warning("Redis did not answer the release of %s in %s (retried every %s s): %s",
+                        handle, channel, NODE_REFRESH, exc)
+            self._unreleased[key] = value
 
     async def reclaim(self) -> int:
         """Drop entries of nodes that are gone; return how many."""
@@ -383,7 +427,11 @@ class RedisHandles:
 
     async def users(self, channel: str | None = None) -> list[Entry]:
         """Return the handles held by live nodes, in one channel or all."""
-        return [Entry(handle, name, None) for name, _, _, handle in await held_handles(self._store.client, channel)]
+        try:
+            held = await held_handles(self._store.client, channel)
+        except RedisError as exc:
+            raise StoreError(f"Redis did not answer: {exc}") from exc
+        return [Entry(handle, name, None) for name, _, _, handle in held]
 
 
 
@@ -395,6 +443,7 @@ class RedisStore:
         self.maxlen = config.stream_maxlen
         self.mirror_dir: Path | None = config.mirror_dir
         self.client = connect(self.url)
+        self.readers = connect(self.url, readers=True)
         self.registry = RedisHandles(self)
         self._down: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -429,6 +478,7 @@ class RedisStore:
         with contextlib.suppress(RedisError):
             await self.client.delete(PREFIX + "node:" + self.registry.node)
         await self.client.aclose()
+        await self.readers.aclose()
 
     async def _heartbeat(self) -> None:
         while True:

@@ -27,6 +27,10 @@ Deliver = Callable[[bytes, str], None]
 """Receives whole lines (each ending in a newline) as read back, and the cursor just after them."""
 
 
+class StoreError(OSError):
+    """The store did not answer a read or a change of handles (an OSError, as a failed file read is)."""
+
+
 class StoreUnavailable(Exception):
     """The store cannot be reached at start-up; the message names it and says why."""
 
@@ -79,7 +83,7 @@ class Handles(Protocol):
     """Who holds which handle in which channel, for every process on the store."""
 
     async def claim(self, handle: str, channel: str) -> bool:
-        """Take ``handle`` in ``channel``; False if someone alive holds it."""
+        """Take ``handle`` in ``channel``; False if someone alive holds it; OSError if the store failed."""
 
     async def release(self, handle: str, channel: str) -> None:
         """Give ``handle`` in ``channel`` back (if this process holds it)."""
