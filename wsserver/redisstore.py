@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from .channellog import AppendError
 from .config import Config, redacted
@@ -85,6 +86,8 @@ end
 return 0
 """
 
+_SHAS: dict[str, str] = {}
+
 
 def stream_key(channel: str, private: bool = False) -> str:
     """Return the stream of ``channel``'s public or private lines."""
@@ -120,6 +123,15 @@ def connect(url: str, readers: bool = False) -> Any:
                                                         **options)
     return aioredis.Redis.from_pool(pool)
 
+async def run_script(client: Any, source: str, keys: list[str], args: list[str]) -> Any:
+    """Run a Lua script by its SHA1 (EVALSHA), sending its text only when Redis does not have it yet."""
+    sha = _SHAS.get(source) or _SHAS.setdefault(source, hashlib.sha1(source.encode()).hexdigest())
+    try:
+        return await client.evalsha(sha, len(keys), *keys, *args)
+    except NoScriptError:  # a new or restarted Redis: EVAL loads it
+        return await client.eval(source, len(keys), *keys, *args)
+
+
 async def append_line(client: Any, channel: str, private: bool, line: str, maxlen: int) -> bytes:
     """XADD ``line`` to the channel's stream (setting its epoch if this creates it); return the entry ID.
 
@@ -127,9 +139,9 @@ async def append_line(client: Any, channel: str, private: bool, line: str, maxle
     know the nodes' ``--stream-maxlen``).
     """
     key = stream_key(channel, private)
-    entry_id: bytes = await client.eval(
-        APPEND, 3, key, PREFIX + "epoch:" + key, PREFIX + "channels", line, str(maxlen),
-        secrets.token_hex(8), "" if private else channel,
+    entry_id: bytes = await run_script(
+        client, APPEND, [key, PREFIX + "epoch:" + key, PREFIX + "channels"],
+        [line, str(maxlen), secrets.token_hex(8), "" if private else channel],
     )
     return entry_id
 
@@ -352,16 +364,13 @@ class RedisHandles:
         return f"{self.node}|{handle}"
 
     async def _claim(self, handle: str, channel: str, value: str) -> bool:
-        taken = await self._store.client.eval(
-            CLAIM, 3, PREFIX + "users:" + channel, PREFIX + "users-version", PREFIX + "user-channels",
-            handle, value, PREFIX + "node:", channel,
-        )
+        keys = [PREFIX + "users:" + channel, PREFIX + "users-version", PREFIX + "user-channels"]
+        taken = await run_script(self._store.client, CLAIM, keys, [handle, value, PREFIX + "node:", channel])
         return bool(taken)
 
     async def _release(self, handle: str, channel: str, value: str) -> None:
-        await self._store.client.eval(
-            RELEASE, 2, PREFIX + "users:" + channel, PREFIX + "users-version", handle, value
-        )
+        await run_script(self._store.client, RELEASE, [PREFIX + "users:" + channel, PREFIX + "users-version"],
+                         [handle, value])
 
     async def heartbeat(self) -> None:
         """Mark this node alive for NODE_TTL seconds; finish releases that failed; re-take lost handles."""
