@@ -23,6 +23,10 @@ log = logging.getLogger("wsserver")
 ADMIN_COMMANDS = ("tail", "users", "say", "check", "export")
 
 
+class CannotListen(Exception):
+    """The port cannot be bound; the message names the address and the reason."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of ``wsserver [serve] [options]``."""
     parser = argparse.ArgumentParser(
@@ -133,12 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return workers.supervise(args, config.workers)
     try:
         return asyncio.run(serve(config))
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, CannotListen) as exc:
         print(f"wsserver: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        print(f"wsserver: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
         return 1
 
 
@@ -154,7 +154,11 @@ async def serve(config: Config) -> int:
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port, reuse_port=config.reuse_port or None)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise CannotListen(f"cannot listen on {config.host}:{config.port}: {reason}") from exc
         for host, port in (address[:2] for address in runner.addresses):
             log.info("listening on http://%s:%s/ (data in %s)", host, port, config.data_dir.resolve())
         await stop.wait()
