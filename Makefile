@@ -30,7 +30,7 @@ clean:
 # The benchmark: wsserver beside the Node peer and the ceiling (needs node and npm); see docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	$(BIN)/python bench/run.py $(WORKLOADS) --workers 2
+	$(BIN)/python bench/run.py $(WORKLOADS) --workers 2 --cluster 2
 
 screenshot: $(STAMP)
 	$(BIN)/python -m tests.screenshot docs/screenshot.png

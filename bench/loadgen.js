@@ -1,7 +1,7 @@
 // Load generator: one process opens a slice of the connections, waits for "go" on stdin,
 // sends its share of messages, counts every delivery, and prints one JSON result line.
 //
-// Config (a JSON file named by argv[2]): {url, ready: "first-frame"|"open", clients: [{channel, handle, sends}],
+// Config (a JSON file named by argv[2]): {url, ready: "first-frame"|"open", clients: [{channel, handle, sends, url?}],
 //   perChannelExpected: {channel: lines}, rate, count, idleMs, connectConcurrency}
 // Messages are "m:<sender>:<seq>:<send time in ms since the epoch, fractional>".
 'use strict';
@@ -25,7 +25,7 @@ const seen = [];  // per receiver: Set of "sender:seq"
 function openOne(client, index) {
   return new Promise((resolve, reject) => {
     const query = new URLSearchParams({ channel: client.channel, handle: client.handle });
-    const ws = new WebSocket(`${cfg.url}?${query}`, { perMessageDeflate: false });
+    const ws = new WebSocket(`${client.url || cfg.url}?${query}`, { perMessageDeflate: false });
     let ready = false;
     seen[index] = new Set();
     const done = () => { if (!ready) { ready = true; resolve(ws); } };

@@ -107,19 +107,60 @@ def node_modules() -> Path:
 # ---------------------------------------------------------------- servers
 
 
-class Server:
-    """One server under test, started fresh."""
+class Redis:
+    """A redis-server for cluster runs: a free port, no persistence, in a temp dir."""
 
-    def __init__(self, kind: str, workers: int = 1) -> None:
-        self.kind = kind
-        self.workers = workers
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("cluster mode needs redis-server (apt-get install redis-server)")
         self.port = free_port()
-        self.data = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
-        self.process: subprocess.Popen[bytes] | None = None
+        self.folder = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)], stdout=subprocess.DEVNULL,
+        )
+        wait_port(self.port)
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}" + ("/ws" if self.kind == "wsserver" else "/")
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Server:
+    """One server under test, started fresh: one process (or --workers N), or N nodes on one Redis."""
+
+    def __init__(self, kind: str, workers: int = 1, nodes: int = 0) -> None:
+        self.kind = kind
+        self.workers = workers
+        self.nodes = nodes  # 0: the file store; N: N wsserver nodes, each its own port and data dir, on Redis
+        self.ports = [free_port() for _ in range(max(nodes, 1))]
+        self.port = self.ports[0]
+        self.data = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.others: list[subprocess.Popen[bytes]] = []  # the other nodes
+        self.redis: Redis | None = None
+
+    @property
+    def name(self) -> str:
+        if self.nodes:
+            return f"{self.kind} redis x{self.nodes}"
+        return self.kind if self.workers == 1 else f"{self.kind} x{self.workers}"
+
+    @property
+    def url(self) -> str:
+        return self.urls[0]
+
+    @property
+    def urls(self) -> list[str]:
+        """Where clients connect; with several nodes they are spread over all of them."""
+        path = "/ws" if self.kind == "wsserver" else "/"
+        return [f"ws://127.0.0.1:{port}{path}" for port in self.ports]
 
     @property
     def ready(self) -> str:
@@ -133,6 +174,19 @@ class Server:
 
     def start(self) -> None:
         env = dict(os.environ)
+        if self.kind == "wsserver" and self.nodes:
+            self.redis = Redis()
+            processes = []
+            for index, port in enumerate(self.ports):
+                processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "wsserver", "--port", str(port), "--data-dir", str(self.data / f"node{index}"),
+                     "--rate-limit", "0", "--log-level", "WARNING", "--store", self.redis.url],
+                    cwd=REPO, env=env, stdout=subprocess.DEVNULL, preexec_fn=raise_fd_limit,
+                ))
+            self.process, self.others = processes[0], processes[1:]
+            for port in self.ports:
+                wait_port(port)
+            return
         if self.kind == "wsserver":
             command = [sys.executable, "-m", "wsserver", "--port", str(self.port), "--data-dir", str(self.data),
                        "--rate-limit", "0", "--log-level", "WARNING", "--workers", str(self.workers)]
@@ -154,11 +208,14 @@ class Server:
         wait_port(self.port)
 
     def pids(self) -> list[int]:
+        """Every process serving: the server and its workers, or every node and Redis."""
         assert self.process is not None
-        pids = [self.process.pid]
+        pids = [process.pid for process in (self.process, *self.others)]
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         if children.exists():
             pids += [int(p) for p in children.read_text().split()]
+        if self.redis is not None:
+            pids.append(self.redis.process.pid)
         return pids
 
     def cpu_seconds(self) -> float:
@@ -182,13 +239,16 @@ class Server:
         return round(total / 1024, 1)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        for process in (self.process, *self.others):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        if self.redis is not None:
+            self.redis.stop()
         shutil.rmtree(self.data, ignore_errors=True)
         if self.kind == "peer":
             shutil.rmtree(BUILD / "seed000" / "ws" / "data", ignore_errors=True)
@@ -204,9 +264,9 @@ def percentile(values: list[float], p: float) -> float:
     return round(values[index], 2)
 
 
-def run_workload(kind: str, workload: Workload, workers: int = 1) -> dict[str, Any]:
+def run_workload(kind: str, workload: Workload, workers: int = 1, nodes: int = 0) -> dict[str, Any]:
     modules = node_modules()
-    server = Server(kind, workers)
+    server = Server(kind, workers, nodes)
     server.start()
     try:
         channels = ["general", "tech"][: workload.channels]
@@ -215,8 +275,9 @@ def run_workload(kind: str, workload: Workload, workers: int = 1) -> dict[str, A
         for channel in channels:
             for i in range(workload.per_channel):
                 sends = i < workload.senders
+                # Spread over the nodes: each channel has members (and senders) on every node.
                 clients.append({"channel": channel, "handle": f"c{channel[0]}{i}", "sends": sends,
-                                "senderId": sender_id if sends else None})
+                                "senderId": sender_id if sends else None, "url": server.urls[i % len(server.urls)]})
                 sender_id += 1 if sends else 0
         per_channel = {c: workload.senders * workload.count for c in channels}
         slices = [clients[i :: workload.processes] for i in range(workload.processes)]
@@ -247,7 +308,7 @@ def run_workload(kind: str, workload: Workload, workers: int = 1) -> dict[str, A
         latencies = sorted(x for r in results for x in r["latencies"])
         received = sum(r["received"] for r in results)
         return {
-            "server": kind if workers == 1 else f"{kind} x{workers}",
+            "server": server.name,
             "workload": workload.name,
             "connections": len(clients),
             "connect_s": round(connect_s, 2),
@@ -310,22 +371,26 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def ratios(rows: list[dict[str, Any]]) -> list[str]:
+    """p99 and deliveries/s of each wsserver run (one process, workers, nodes) over the peer's and the ceiling's."""
     out = []
     by = {(r["workload"], r["server"]): r for r in rows}
-    for workload in dict.fromkeys(r["workload"] for r in rows):
-        ours = by.get((workload, "wsserver"))
-        if not ours:
+    for (workload, name), ours in by.items():
+        if not name.startswith("wsserver"):
             continue
         for other in ("peer", "ceiling"):
             theirs = by.get((workload, other))
             if not theirs:
                 continue
             if "p99_ms" in ours and theirs.get("p99_ms"):
-                out.append(f"{workload}: p99 wsserver/{other} = {ours['p99_ms'] / theirs['p99_ms']:.2f}")
+                out.append(f"{workload}: p99 {name}/{other} = {ours['p99_ms'] / theirs['p99_ms']:.2f}")
             if ours.get("deliveries_per_s") and theirs.get("deliveries_per_s"):
-                out.append(f"{workload}: deliveries/s wsserver/{other} = "
+                out.append(f"{workload}: deliveries/s {name}/{other} = "
                            f"{ours['deliveries_per_s'] / theirs['deliveries_per_s']:.2f}")
     return out
+
+
+COLOURS = {"wsserver": "tab:blue", "peer": "tab:orange", "ceiling": "tab:green", "wsserver x2": "tab:purple",
+           "wsserver redis x1": "tab:red", "wsserver redis x2": "tab:brown"}
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -345,7 +410,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     for axis, workload in zip(axes[0], workloads, strict=True):
         for row in (r for r in curves if r["workload"] == workload):
             values = row["_latencies"]
-            colour = {"wsserver": "tab:blue", "peer": "tab:orange", "ceiling": "tab:green"}.get(row["server"], "tab:red")
+            colour = COLOURS.get(row["server"], "tab:gray")
             axis.plot(values, [i / len(values) for i in range(len(values))], label=row["server"], color=colour)
         axis.set_title(workload)
         axis.set_xscale("log")
@@ -363,6 +428,8 @@ def main() -> int:
                         help="W1 W2 B W3 W4 H tiny (default: all but tiny)")
     parser.add_argument("--servers", default="wsserver,peer,ceiling", help="comma list")
     parser.add_argument("--workers", type=int, default=0, help="also run W2 and W3 with wsserver --workers N")
+    parser.add_argument("--cluster", type=int, default=0,
+                        help="also run W2 and W3 on one node and on N nodes sharing one Redis (needs redis-server)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to save figures and the plot")
     args = parser.parse_args()
     raise_fd_limit()
@@ -381,8 +448,14 @@ def main() -> int:
                 continue
             rows.append(run_workload(kind, WORKLOADS[name]))
             print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
-        if args.workers > 1 and name in ("W2", "W3") and "wsserver" in servers:
-            rows.append(run_workload("wsserver", WORKLOADS[name], args.workers))
+        extra = [(args.workers, 0)] if args.workers > 1 else []
+        extra += [(1, 1), (1, args.cluster)] if args.cluster > 0 else []
+        for workers, nodes in extra if name in ("W2", "W3", "tiny") and "wsserver" in servers else []:
+            if nodes and not shutil.which("redis-server"):
+                print(json.dumps({"server": f"wsserver redis x{nodes}", "workload": WORKLOADS[name].name,
+                                  "skipped": "redis-server is not installed (apt-get install redis-server)"}), flush=True)
+                continue
+            rows.append(run_workload("wsserver", WORKLOADS[name], workers, nodes))
             print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
     print()
     print(table([r for r in rows if "connections" in r]))

@@ -27,3 +27,21 @@ def test_tiny_benchmark_reports_zero_loss(tmp_path: Path) -> None:
     assert "workload | server | connections" in result.stdout
     saved = json.loads((tmp_path / "latest.json").read_text())
     assert saved["rows"][0]["loss"] == 0
+
+
+def test_cluster_benchmark_spreads_clients_over_nodes_with_zero_loss(tmp_path: Path) -> None:
+    """--cluster 2 runs the workload on one node and on two nodes sharing one Redis, losing nothing."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        missing("the benchmark needs node and npm (apt-get install nodejs npm)")
+    if not shutil.which("redis-server"):
+        missing("the cluster benchmark needs redis-server (apt-get install redis-server)")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "tiny", "--servers", "wsserver", "--cluster", "2",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [row["server"] for row in rows] == ["wsserver", "wsserver redis x1", "wsserver redis x2"]
+    for row in rows:
+        assert (row["deliveries_expected"], row["deliveries_received"], row["duplicates"]) == (100, 100, 0), row
