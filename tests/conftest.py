@@ -7,14 +7,18 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
+import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import redis
 
 REPO = Path(__file__).resolve().parent.parent
 LISTENING = re.compile(r"listening on (http://[^/\s]+)/")
@@ -338,3 +342,63 @@ def missing(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(reason + "; .ci/run installs it", pytrace=False)
     pytest.skip(reason)
+
+
+# ---------------------------------------------------------------- Redis
+
+REDIS = shutil.which("redis-server")
+
+
+class RedisServer:
+    """A redis-server without persistence on a free port, in a temp dir; stoppable and restartable."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert REDIS is not None
+        self.process = subprocess.Popen(
+            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        # redis-server says when it accepts connections; wait for that line.
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            if b"Ready to accept connections" in raw:
+                threading.Thread(target=self.process.stdout.read, daemon=True).start()  # keep the pipe drained
+                return
+        raise RuntimeError(f"redis-server on port {self.port} exited before it was ready")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Any:
+    """A fresh redis-server for the test (skipped without redis-server, failed in CI)."""
+    if REDIS is None:
+        missing("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def nodes(start_server: Any, redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Any]:
+    """Start a node on the Redis store: ``await nodes("a")``, each with its own data dir and port."""
+
+    async def start(name: str, *args: str) -> Server:
+        return await start_server("--store", redis_server.url, "--rate-limit", "0", *args, data_dir=tmp_path / name)
+
+    yield start

@@ -424,3 +424,27 @@ async def test_refused_before_the_upgrade_is_said(start_server: Any, new_page: A
     await page.get_by_role("alert").filter(has_text="Could not connect to the chat server").wait_for()
     await page.get_by_role("status").filter(has_text=re.compile(r"Reconnecting in \d+ s")).wait_for()
     await server.wait_for_log("refused a socket from 127.0.0.1: Origin not allowed")
+
+
+async def test_the_page_on_two_nodes_sharing_redis(nodes: Any, new_page: Any) -> None:
+    """Pages on two Redis nodes: channel counts, user lists, lines and /msg all cross nodes."""
+    a, b = await nodes("a"), await nodes("b")
+    alice = await new_page(a.url + "/?channel=general&handle=Alice")
+    await alice.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    bob = await new_page(b.url + "/")
+    await bob.get_by_label("Channel", exact=True).locator("option", has_text="general (1 user)").wait_for(state="attached")
+    await connect_by_form(bob, "Bob")
+    await wait_for_line(alice, "Bob has joined the chat")
+    for page in (alice, bob):
+        users = page.get_by_role("list", name="Users")
+        await users.get_by_role("button", name="Alice").wait_for()
+        await users.get_by_role("button", name="Bob").wait_for()
+    await say(alice, "hello across nodes")
+    await wait_for_line(bob, "hello across nodes")
+    await say(bob, "/msg Alice just you")
+    row = alice.locator("li.private", has_text="just you")
+    await row.wait_for()
+    assert await row.locator(".handle").inner_text() == "Bob → Alice"
+    taken = await new_page(b.url + "/?channel=general&handle=alice")
+    await taken.get_by_role("alert").filter(has_text="User already registered").wait_for()
+    assert alice.errors == [] and bob.errors == []
