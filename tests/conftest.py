@@ -352,8 +352,9 @@ REDIS = shutil.which("redis-server")
 class RedisServer:
     """A redis-server without persistence on a free port, in a temp dir; stoppable and restartable."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *args: str) -> None:
         self.folder = folder
+        self.args = args  # more redis-server options, e.g. --replicaof HOST PORT
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -362,7 +363,7 @@ class RedisServer:
         assert REDIS is not None
         self.process = subprocess.Popen(
             [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)],
+             "--dir", str(self.folder), *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         # redis-server says when it accepts connections; wait for that line.
@@ -398,7 +399,8 @@ def redis_server(tmp_path: Path) -> Any:
 async def nodes(start_server: Any, redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Any]:
     """Start a node on the Redis store: ``await nodes("a")``, each with its own data dir and port."""
 
-    async def start(name: str, *args: str) -> Server:
-        return await start_server("--store", redis_server.url, "--rate-limit", "0", *args, data_dir=tmp_path / name)
+    async def start(name: str, *args: str, store: str | None = None) -> Server:
+        return await start_server("--store", store or redis_server.url, "--rate-limit", "0", *args,
+                                  data_dir=tmp_path / name)
 
     yield start

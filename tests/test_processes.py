@@ -134,6 +134,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (["--heartbeat", "nan"], {}, "wsserver: invalid --heartbeat value 'nan': must be a finite number\n"),
         (["--history", "-5"], {}, "wsserver: invalid --history value '-5': must be a whole number from 0 to 100000\n"),
         (["--log-level", "chatty"], {}, "wsserver: invalid --log-level value 'chatty': must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL\n"),
+        (["--store", "mysql://db"], {}, "wsserver: invalid --store value 'mysql://db': must be file, a Redis URL such as redis://127.0.0.1:6379/0, or redis+sentinel://HOST:26379[,HOST:26379...]/SERVICE[/DB]\n"),
     ],
 )
 def test_bad_settings_fail_with_one_line(args: list[str], env: dict[str, str], message: str) -> None:

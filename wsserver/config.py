@@ -159,16 +159,24 @@ def _host(raw: str) -> str:
     return raw.strip()
 
 
+SENTINEL_URL_RE = re.compile(
+    r"^redis\+sentinel://(?:(?P<username>[^:@/]*)(?::(?P<password>[^@]*))?@)?"
+    r"(?P<hosts>[^/@\s]+)/(?P<service>[^/\s]+)(?:/(?P<db>[0-9]+))?$"
+)
+"""``redis+sentinel://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/SERVICE[/DB]``: the master Sentinel names."""
+
+
 def _store(raw: str) -> str:
     value = raw.strip()
-    if value == "file" or re.match(r"^(redis|rediss|unix)://\S+$", value):
+    if value == "file" or re.match(r"^(redis|rediss|unix)://\S+$", value) or SENTINEL_URL_RE.match(value):
         return value
-    raise ValueError("must be file, or a Redis URL such as redis://127.0.0.1:6379/0")
+    raise ValueError("must be file, a Redis URL such as redis://127.0.0.1:6379/0, "
+                     "or redis+sentinel://HOST:26379[,HOST:26379...]/SERVICE[/DB]")
 
 
 def redacted(url: str) -> str:
     """Return ``url`` with any password replaced by ``***`` (for messages and logs)."""
-    return re.sub(r"^(\w+://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return re.sub(r"^([\w+]+://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def _path(raw: str) -> Path:
@@ -206,7 +214,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("reuse_port", _boolean, "listen with SO_REUSEPORT, so several servers can share the port", switch=True),
     Option("data_dir", _path, "directory of the channel logs and the users file; created if missing", "DIR"),
     Option("store", _store,
-           "file (channel logs in --data-dir), or a Redis URL: nodes on several machines share the channels", "URL",
+           "file (channel logs in --data-dir), or a Redis URL (redis://, rediss://, "
+           "redis+sentinel://HOST:26379[,HOST...]/SERVICE[/DB]): nodes on several machines share the channels", "URL",
            redact=True),
     Option("stream_maxlen", _integer(1000, 10**10),
            "with a Redis store, the lines each channel stream keeps (approximately); older ones are trimmed", "N"),

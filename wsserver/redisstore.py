@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import NoScriptError, RedisError
 
 from .channellog import AppendError
-from .config import Config, redacted
+from .config import SENTINEL_URL_RE, Config, redacted
 from .metrics import Metrics
 from .registry import Entry
 from .store import Backlog, Deliver, Feed, StoreError, StoreUnavailable
@@ -117,12 +118,41 @@ def connect(url: str, readers: bool = False) -> Any:
         "socket_connect_timeout": COMMAND_TIMEOUT,
         "health_check_interval": 30,
     }
+    sentinel = SENTINEL_URL_RE.match(url)
+    if sentinel is not None:
+        return _sentinel_master(sentinel, readers, options)
     if readers:
         pool = aioredis.ConnectionPool.from_url(url, max_connections=2**31 - 1, **options)
     else:
         pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT,
                                                         **options)
     return aioredis.Redis.from_pool(pool)
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
+    """Connections to the master Sentinel names, bounded and waited for like the plain command pool."""
+
+
+def _sentinel_master(url: re.Match[str], readers: bool, options: dict[str, Any]) -> Any:
+    """Return a client of the master that the Sentinels name: it follows a failover on its own.
+
+    The password (and user) of the URL are the master's; the Sentinels are
+    asked without one.
+    """
+    hosts = []
+    for host in url["hosts"].split(","):
+        name, _, port = host.rpartition(":") if ":" in host else (host, "", "26379")
+        hosts.append((name.strip("[]"), int(port)))
+    manager = Sentinel(hosts, sentinel_kwargs={  # type: ignore[no-untyped-call]
+        "socket_timeout": COMMAND_TIMEOUT, "socket_connect_timeout": COMMAND_TIMEOUT,
+    })
+    credentials: dict[str, Any] = {
+        "db": int(url["db"] or 0), "username": url["username"] or None, "password": url["password"],
+    }
+    if readers:
+        return manager.master_for(url["service"], max_connections=2**31 - 1, **credentials, **options)
+    return manager.master_for(url["service"], connection_pool_class=_BlockingSentinelPool,
+                              max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT, **credentials, **options)
 
 async def run_script(client: Any, source: str, keys: list[str], args: list[str]) -> Any:
     """Run a Lua script by its SHA1 (EVALSHA), sending its text only when Redis does not have it yet."""
