@@ -125,6 +125,10 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
         state.metrics.refused.labels(reason(sentence)).inc()
         outbox.put(error_frame(sentence))
 
+    def store_failed(what: str) -> None:
+        log.warning("%s for %s@%s: the store failed", what, handle, channel.name, exc_info=True)
+        refuse(protocol.UNAVAILABLE)
+
     bucket = TokenBucket(config.rate_limit, config.rate_burst)
     strikes: list[float] = []  # times of recent refusals for rate (a list: most sockets never get one)
     closing = False
@@ -158,8 +162,7 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             try:
                 page = await channel.page(request.before, request.limit)
             except OSError:
-                log.warning("history for %s@%s: the store failed", handle, channel.name, exc_info=True)
-                refuse(protocol.UNAVAILABLE)
+                store_failed("history")
                 continue
             if page is None:
                 refuse(protocol.BAD_CURSOR)
@@ -183,8 +186,7 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             try:
                 recipient = await _find(state, channel.name, request.to)
             except OSError:
-                log.warning("private from %s@%s: the store failed", handle, channel.name, exc_info=True)
-                refuse(protocol.UNAVAILABLE)
+                store_failed("recipient lookup")
                 continue
             if recipient is None:
                 refuse(protocol.USER_NOT_FOUND)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -48,6 +49,7 @@ PREFIX = "wsserver:"
 READ_COUNT = 1000  # entries taken by one XREAD: one delivery, one frame
 PAGE = 1000  # entries per XRANGE when a whole stream is read (export, check)
 POOL_SIZE = 32  # connections for commands (appends, claims, history) per node
+READER_POOL_SIZE = 2**31 - 1  # readers: one blocked connection per feed, as many as there are feeds
 RESUME_LINES = 100_000  # entries replayed for a resume; further behind gets last-N history
 BATCH_BYTES = 64 * 1024  # backlog frames are cut at about this size
 # Timeouts
@@ -88,8 +90,6 @@ end
 return 0
 """
 
-_SHAS: dict[str, str] = {}
-
 
 def stream_key(channel: str, private: bool = False) -> str:
     """Return the stream of ``channel``'s public or private lines."""
@@ -122,7 +122,7 @@ def connect(url: str, readers: bool = False) -> Any:
     if sentinel is not None:
         return _sentinel_master(sentinel, readers, options)
     if readers:
-        pool = aioredis.ConnectionPool.from_url(url, max_connections=2**31 - 1, **options)
+        pool = aioredis.ConnectionPool.from_url(url, max_connections=READER_POOL_SIZE, **options)
     else:
         pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT,
                                                         **options)
@@ -150,15 +150,19 @@ def _sentinel_master(url: re.Match[str], readers: bool, options: dict[str, Any])
         "db": int(url["db"] or 0), "username": url["username"] or None, "password": url["password"],
     }
     if readers:
-        return manager.master_for(url["service"], max_connections=2**31 - 1, **credentials, **options)
+        return manager.master_for(url["service"], max_connections=READER_POOL_SIZE, **credentials, **options)
     return manager.master_for(url["service"], connection_pool_class=_BlockingSentinelPool,
                               max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT, **credentials, **options)
 
+@functools.cache
+def _sha1(source: str) -> str:
+    return hashlib.sha1(source.encode()).hexdigest()
+
+
 async def run_script(client: Any, source: str, keys: list[str], args: list[str]) -> Any:
     """Run a Lua script by its SHA1 (EVALSHA), sending its text only when Redis does not have it yet."""
-    sha = _SHAS.get(source) or _SHAS.setdefault(source, hashlib.sha1(source.encode()).hexdigest())
     try:
-        return await client.evalsha(sha, len(keys), *keys, *args)
+        return await client.evalsha(_sha1(source), len(keys), *keys, *args)
     except NoScriptError:  # a new or restarted Redis: EVAL loads it
         return await client.eval(source, len(keys), *keys, *args)
 
