@@ -12,11 +12,14 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from . import __version__, admin, export, redisadmin, workers
+from . import __version__, workers
 from .app import make_app
 from .config import Config, ConfigError, add_arguments, load
+from .ops import export
+from .ops import files as admin
+from .ops import redis as redisadmin
 from .state import STATE
-from .store import StoreUnavailable
+from .store.base import StoreUnavailable
 
 log = logging.getLogger("wsserver")
 

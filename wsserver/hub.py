@@ -26,7 +26,7 @@ from .config import CHANNEL_RE
 from .fanout import Outbox, Wire, broadcast
 from .logline import LINE_RE, Clock, format_line
 from .metrics import Metrics
-from .store import Store
+from .store.base import Store
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from .config import Config
 from .hub import Hub
 from .metrics import Metrics
 from .security import AddressQuota
-from .store import Handles
+from .store.base import Handles
 
 
 @dataclass

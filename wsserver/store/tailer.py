@@ -32,8 +32,8 @@ from pathlib import Path
 
 import watchfiles
 
+from ..tasks import cancel_and_wait
 from .channellog import Cursor, identity
-from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

@@ -35,12 +35,12 @@ import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import NoScriptError, RedisError
 
+from ..config import SENTINEL_URL_RE, Config, redacted
+from ..metrics import Metrics
+from ..tasks import cancel_and_wait
+from .base import Backlog, Deliver, Feed, StoreError, StoreUnavailable
 from .channellog import AppendError
-from .config import SENTINEL_URL_RE, Config, redacted
-from .metrics import Metrics
-from .registry import Entry
-from .store import Backlog, Deliver, Feed, StoreError, StoreUnavailable
-from .tasks import cancel_and_wait
+from .users import Entry
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ..config import CHANNEL_RE
+from ..metrics import Metrics
+from .base import Backlog, Deliver, Feed
 from .channellog import (
     ChannelLog,
     Cursor,
@@ -26,11 +29,8 @@ from .channellog import (
     read_lines_between,
     repair_torn_tail,
 )
-from .config import CHANNEL_RE
-from .metrics import Metrics
-from .registry import USERS_FILE, Registry
-from .store import Backlog, Deliver, Feed
 from .tailer import DirWatcher, Tailer
+from .users import USERS_FILE, Registry
 
 log = logging.getLogger(__name__)
 

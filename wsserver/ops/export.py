@@ -14,11 +14,11 @@ from typing import TextIO
 
 import pendulum
 
-from .admin import AdminError, existing_log
-from .config import CHANNEL_RE, Config
-from .logline import LINE_RE
-from .redisadmin import client_of, existing_stream
-from .redisstore import stream_entries
+from ..config import CHANNEL_RE, Config
+from ..logline import LINE_RE
+from ..store.redis import stream_entries
+from .files import AdminError, existing_log
+from .redis import client_of, existing_stream
 
 
 def parse_since(text: str, timezone: str) -> str:

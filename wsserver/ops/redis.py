@@ -23,11 +23,10 @@ from typing import Any, TextIO
 
 from redis.exceptions import RedisError
 
-from .admin import AdminError, check_log, readable
-from .config import CHANNEL_RE, Config, redacted
-from .logline import SYSTEM, Clock, format_line
-from .protocol import HANDLE_RE
-from .redisstore import (
+from ..config import CHANNEL_RE, Config, redacted
+from ..logline import SYSTEM, Clock, format_line
+from ..protocol import HANDLE_RE
+from ..store.redis import (
     BLOCK_MS,
     PREFIX,
     RETRY_FIRST,
@@ -38,6 +37,7 @@ from .redisstore import (
     stream_entries,
     stream_key,
 )
+from .files import AdminError, check_log, readable
 
 
 @asynccontextmanager

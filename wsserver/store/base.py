@@ -19,9 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .config import Config
-from .metrics import Metrics
-from .registry import Entry
+from .users import Entry
 
 Deliver = Callable[[bytes, str], None]
 """Receives whole lines (each ending in a newline) as read back, and the cursor just after them."""
@@ -122,14 +120,3 @@ class Store(Protocol):
 
     def problem(self) -> str | None:
         """Return why the store cannot take lines now, or None."""
-
-
-def open_store(config: Config, metrics: Metrics) -> Store:
-    """Return the store ``config.store`` names (not yet started)."""
-    if config.store == "file":
-        from .filestore import FileStore
-
-        return FileStore(config.data_dir, metrics)
-    from .redisstore import RedisStore
-
-    return RedisStore(config, metrics)

@@ -19,12 +19,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from .channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
-from .config import CHANNEL_RE
-from .logline import SYSTEM, Clock, EscapeError, format_line, parse_line
-from .protocol import HANDLE_RE
-from .registry import USERS_FILE, Registry
-from .tailer import DirWatcher, Tailer
+from ..config import CHANNEL_RE
+from ..logline import SYSTEM, Clock, EscapeError, format_line, parse_line
+from ..protocol import HANDLE_RE
+from ..store.channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
+from ..store.tailer import DirWatcher, Tailer
+from ..store.users import USERS_FILE, Registry
 
 _LOG_FILE_RE = re.compile(r"^(channel|private)_([a-z0-9][a-z0-9_-]{0,31})\.log$")
 
