@@ -22,13 +22,21 @@ async def test_say_reaches_connected_clients(server: Server, connect: Any) -> No
 
 
 async def test_say_refuses_bad_input(server: Server) -> None:
-    """say names the problem: a bad channel name, a channel with no log, empty text."""
+    """say names the problem (a bad channel name, a channel with no log, empty text) and exits 2."""
     data = str(server.data_dir)
     assert await run("say", "Bad!", "x", "--data-dir", data) == (
-        1, "", "wsserver: invalid channel name 'Bad!': must match ^[a-z0-9][a-z0-9_-]{0,31}$\n")
+        2, "", "wsserver: invalid channel name 'Bad!': must match ^[a-z0-9][a-z0-9_-]{0,31}$\n")
     assert await run("say", "nope", "x", "--data-dir", data) == (
-        1, "", f"wsserver: no log for channel 'nope' in {data}\n")
-    assert await run("say", "general", "  ", "--data-dir", data) == (1, "", "wsserver: the text is empty\n")
+        2, "", f"wsserver: no log for channel 'nope' in {data}\n")
+    assert await run("say", "general", "  ", "--data-dir", data) == (2, "", "wsserver: the text is empty\n")
+
+
+async def test_every_command_names_a_missing_data_dir(tmp_path: Path) -> None:
+    """An operator command on a data dir that does not exist says so and exits 2 (it creates nothing)."""
+    missing = tmp_path / "nonexistent"
+    for command in (("users",), ("say", "general", "x"), ("tail", "general"), ("check",), ("export", "general")):
+        assert await run(*command, "--data-dir", str(missing)) == (2, "", f"wsserver: no data dir at {missing}\n")
+    assert not missing.exists()
 
 
 async def test_users_lists_who_is_where(start_server: Any, connect: Any) -> None:

@@ -124,6 +124,7 @@ async def test_flooder_is_closed_after_three_warnings(start_server: Any, connect
         await alice.chat(f"flood {i}")
     assert await alice.closed() == (1008, "Rate limit exceeded")
     assert sum(frame == {"success": False, "message": "Rate limit exceeded"} for frame in alice.frames) == 3
+    await server.wait_for_log(r"Alice@general left \(close code 1008, sent by the server\)")
     await bob.until_line("Alice has left the chat")
     assert [line[22:] for line in server.file_lines("general") if "flood" in line] == ["Alice: flood 0",
                                                                                         "Alice: flood 1"]

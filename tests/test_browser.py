@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from wsserver.store.redis_link import APPEND, PREFIX, stream_key
 
 from .browser import launch_chromium
 from .conftest import Server, eventually, free_port, joined, seed_log
@@ -58,6 +61,47 @@ async def connect_by_form(page: Any, handle: str, channel: str = "general") -> N
 async def say(page: Any, text: str) -> None:
     await page.get_by_label("Message").fill(text)
     await page.get_by_label("Message").press("Enter")
+
+
+async def shown_lines(page: Any) -> list[str]:
+    """Return the log lines the page shows, rebuilt from what it renders (time title, handle, text)."""
+    return list(await page.get_by_role("log").locator("li.line:not(.notice)").evaluate_all("""items => items.map(i => {
+        const stamp = i.querySelector("time").title;
+        const who = i.classList.contains("system") ? "System" : i.querySelector(".handle").textContent;
+        return `[${stamp}] ${who}: ${i.querySelector(".text").textContent}`;
+    })"""))
+
+
+class ChatStore:
+    """One kind of store for a browser test: servers on it, lines seeded into it, and its lines read back."""
+
+    def __init__(self, kind: str, start_server: Any, tmp_path: Path, redis: Any) -> None:
+        self.kind, self._start_server, self.data_dir, self.redis = kind, start_server, tmp_path / "data", redis
+
+    async def start(self, *args: str) -> Server:
+        store = ("--store", self.redis.url) if self.kind == "redis" else ()
+        return await self._start_server(*store, *args, data_dir=self.data_dir)
+
+    def seed(self, channel: str, lines: list[str]) -> None:
+        if self.kind == "file":
+            seed_log(self.data_dir, channel, lines)
+            return
+        client = self.redis.client()
+        for line in lines:  # the nodes' own append script, so the stream gets its epoch
+            client.eval(APPEND, 3, stream_key(channel), PREFIX + "epoch:" + stream_key(channel), PREFIX + "channels",
+                        line, "0", "0123456789abcdef", channel)
+
+    def lines(self, channel: str) -> list[str]:
+        if self.kind == "file":
+            return (self.data_dir / f"channel_{channel}.log").read_text(encoding="utf-8").splitlines()
+        return [fields[b"line"].decode() for _, fields in self.redis.client().xrange(stream_key(channel))]
+
+
+@pytest.fixture(params=["file", "redis"])
+def chat_store(request: Any, start_server: Any, tmp_path: Path) -> ChatStore:
+    """The file store, then a Redis store (its own redis-server): the page must work the same on both."""
+    redis = request.getfixturevalue("redis_server") if request.param == "redis" else None
+    return ChatStore(request.param, start_server, tmp_path, redis)
 
 
 async def test_join_by_form_and_by_url_and_chat_live(server: Server, new_page: Any) -> None:
@@ -143,25 +187,22 @@ async def test_taken_handle_shows_the_server_refusal(server: Server, new_page: A
     assert await page.get_by_role("button", name="Connect").is_visible()
 
 
-async def test_restart_reconnects_without_duplicates(start_server: Any, new_page: Any, tmp_path: Any) -> None:
-    """After a server restart the page reconnects by itself and shows every line exactly once."""
+async def test_restart_reconnects_without_duplicates(chat_store: ChatStore, new_page: Any) -> None:
+    """After a server restart the page reconnects by itself and shows every line exactly once (both stores)."""
     port = free_port()
-    first = await start_server("--port", str(port), "--rate-limit", "0")
+    first = await chat_store.start("--port", str(port), "--rate-limit", "0")
     page = await new_page(first.url + "/?channel=general&handle=Alice")
     await page.get_by_role("status").filter(has_text="Connected").wait_for()
     await say(page, "before restart")
     await wait_for_line(page, "before restart")
     assert await first.stop(signal.SIGTERM) == 0
     await page.get_by_role("status").filter(has_text=re.compile(r"Reconnecting in \d+ s")).wait_for()
-    second = await start_server("--port", str(port), "--rate-limit", "0", data_dir=first.data_dir)
+    await chat_store.start("--port", str(port), "--rate-limit", "0")
     await page.get_by_role("status").filter(has_text="Connected").wait_for(timeout=20_000)
     await say(page, "after restart")
     await wait_for_line(page, "after restart")
-    shown = [int(x) for x in await page.get_by_role("log").locator("li").evaluate_all(
-        "items => items.map(i => i.dataset.offset)")]
-    raw = second.log_path("general").read_bytes()
-    ends = [i + 1 for i, byte in enumerate(raw) if byte == 0x0A]
-    assert shown == ends, "the page shows each line of the file once, in order"
+    assert await shown_lines(page) == chat_store.lines("general"), "each line of the log once, in order"
+    assert await page.get_by_text("may not be shown").count() == 0
     assert page.errors == []
 
 
@@ -248,23 +289,48 @@ async def test_phone_width(server: Server, new_page: Any) -> None:
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
 
 
+WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+              "resultTypes": ["violations"]}
+
+
+async def axe_violations(page: Any) -> list[str]:
+    """Run axe-core's WCAG 2.1 A and AA rules on the page; return each violation as 'rule: impact: target'."""
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page, options=WCAG_21_AA)
+    return [f"{v['id']}: {v['impact']}: {node['target']}" for v in results.response["violations"] for node in v["nodes"]]
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_accessibility_audit(server: Server, new_page: Any, connect: Any, width: int) -> None:
+    """axe-core finds no WCAG 2.1 A/AA violation, empty or connected with lines and users; nothing scrolls sideways."""
+    page = await new_page(server.url + "/", width=width)
+    await page.get_by_label("Channel", exact=True).locator("option", has_text="general").wait_for(state="attached")
+    assert await axe_violations(page) == []
+    bob = await joined(await connect(server, "Bob"), "Bob")
+    await connect_by_form(page, "Alice")
+    await bob.chat("a line from Bob")
+    await wait_for_line(page, "a line from Bob")
+    await say(page, "/msg Bob a private line")
+    await page.locator("li.private", has_text="a private line").wait_for()
+    await page.get_by_role("list", name="Users").get_by_role("button", name="Bob").wait_for()
+    assert await axe_violations(page) == []
+    assert await page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.errors == []
+
+
 async def test_line_logic_on_its_own(server: Server, new_page: Any) -> None:
-    """The page's parsing, unescaping, handle rule, placement and backoff, tested as a module."""
+    """The page's parsing, unescaping, handle rule and backoff, tested as a module."""
     page = await new_page(server.url + "/")
     result = await page.evaluate("""async () => {
         const m = await import('/lines.js');
-        const seen = new m.Seen();
-        const placed = m.placeLines(['[2026-11-22 14:07:03] Alice: hé', 'x'], 'fe00-1a-40');
         return {
             chat: m.parseLine('[2026-11-22 14:07:03] Alice: a\\\\nb \\\\\\\\n \\\\u0000 \\\\t'),
             system: m.parseLine('[2026-11-22 14:07:03] System: Bob has joined the chat').system,
             dm: m.parseLine('[2026-11-22 14:07:03] Alice -> Bob: psst').to,
             other: m.parseLine('free text'),
             handles: ['Al', 'Alice', 'al ice', 'SYSTEM', 'a_b_c', 'x'.repeat(17)].map(m.handleProblem),
-            placed,
-            first: seen.fresh(placed).length,
-            again: seen.fresh(m.placeLines(['x'], 'fe00-1a-40')).length,
-            rotated: seen.fresh(m.placeLines(['y'], 'fe00-1b-2')).length,
+            cursors: Object.keys(m).filter(name => /cursor|place|seen/i.test(name)),
             delays: [0, 1, 2, 5, 10].map(a => [m.backoffDelay(a, () => 0), m.backoffDelay(a, () => 0.999999)]),
             count: m.charCount('a🎉é'),
         };
@@ -277,8 +343,7 @@ async def test_line_logic_on_its_own(server: Server, new_page: Any) -> None:
                                  "A handle is 3 to 16 letters, digits or underscores.",
                                  "The handle System is reserved.", "",
                                  "A handle is 3 to 16 letters, digits or underscores."]
-    assert [p["offset"] for p in result["placed"]] == [38, 40]
-    assert (result["first"], result["again"], result["rotated"]) == (2, 0, 1)
+    assert result["cursors"] == []  # the page never parses a cursor
     assert result["delays"] == [[1000, 1000], [1000, 2000], [2000, 4000], [15000, 30000], [15000, 30000]]
     assert result["count"] == 3
 
@@ -336,47 +401,45 @@ async def test_msg_command_is_private(server: Server, new_page: Any) -> None:
     await pages["Alice"].get_by_role("alert").filter(has_text="User not found").wait_for()
 
 
-async def test_reconnect_resumes_with_no_gap(start_server: Any, new_page: Any, connect: Any) -> None:
-    """Lines written while the page was away, beyond its history length, appear after it reconnects."""
+async def test_reconnect_resumes_with_no_gap(chat_store: ChatStore, new_page: Any, connect: Any) -> None:
+    """Lines written while the page was away, beyond its history length, appear once after it reconnects."""
     port = free_port()
-    first = await start_server("--port", str(port), "--rate-limit", "0", "--history", "3")
+    first = await chat_store.start("--port", str(port), "--rate-limit", "0", "--history", "3")
     page = await new_page(first.url + "/?channel=general&handle=Alice")
     await page.get_by_role("status").filter(has_text="Connected").wait_for()
     await first.stop(signal.SIGTERM)
     await page.get_by_role("status").filter(has_text=re.compile(r"Reconnecting")).wait_for()
-    # Another server on the same data dir writes while the page is away.
-    writer_server = await start_server("--rate-limit", "0", data_dir=first.data_dir)
+    # Another server on the same store writes while the page is away.
+    writer_server = await chat_store.start("--rate-limit", "0")
     writer = await joined(await connect(writer_server, "Writer"), "Writer")
     for i in range(20):
         await writer.chat(f"while away {i}")
     await writer.until_line("while away 19")
-    second = await start_server("--port", str(port), "--rate-limit", "0", "--history", "3", data_dir=first.data_dir)
+    await chat_store.start("--port", str(port), "--rate-limit", "0", "--history", "3")
     await page.get_by_role("status").filter(has_text="Connected").wait_for(timeout=20_000)
     await wait_for_line(page, "while away 19")
     await writer.chat("live again")
     await wait_for_line(page, "live again")
-    shown = [int(x) for x in await page.get_by_role("log").locator("li").evaluate_all(
-        "items => items.map(i => i.dataset.offset)")]
-    raw = second.log_path("general").read_bytes()
-    ends = [i + 1 for i, byte in enumerate(raw) if byte == 0x0A]
-    assert shown == ends[: len(shown)] and len(shown) >= 24
+    shown = await shown_lines(page)
+    assert shown == chat_store.lines("general")[: len(shown)] and len(shown) >= 24
     assert await page.get_by_text("may not be shown").count() == 0
 
 
-async def test_scrolling_up_loads_older_lines(start_server: Any, new_page: Any, tmp_path: Any) -> None:
-    """Scrolling to the top pages older lines in, until the start of the log."""
-    seed_log(tmp_path / "data", "general", [f"[2026-11-22 10:00:00] Old: old line {i}" for i in range(250)])
-    server = await start_server("--history", "20")
+async def test_scrolling_up_loads_older_lines(chat_store: ChatStore, new_page: Any) -> None:
+    """Scrolling to the top pages older lines in, until the first line of the log (both stores)."""
+    old = [f"[2026-11-22 10:00:00] Old: old line {i}" for i in range(250)]
+    chat_store.seed("general", old)
+    server = await chat_store.start("--history", "20")
     page = await new_page(server.url + "/?channel=general&handle=Alice", height=600)
     await wait_for_line(page, "old line 249")
     log = page.get_by_role("log")
     for expected in ("old line 130", "old line 30", "old line 0"):
         await log.evaluate("l => { l.scrollTop = 0; l.dispatchEvent(new Event('scroll')); }")
         await wait_for_line(page, expected)
-    texts = await log.locator("li .text").all_inner_texts()
-    assert texts[:250] == [f"old line {i}" for i in range(250)]
-    shown = [int(x) for x in await log.locator("li[data-offset]").evaluate_all("i => i.map(e => e.dataset.offset)")]
-    assert shown == sorted(set(shown))
+    await wait_for_line(page, "Alice has joined the chat")
+    assert await shown_lines(page) == chat_store.lines("general")
+    assert (await shown_lines(page))[:250] == old
+    assert page.errors == []
 
 
 async def test_new_channel_when_allowed(start_server: Any, new_page: Any) -> None:

@@ -118,7 +118,8 @@ async def test_private_message_reaches_both_ends_only(server: Server, connect: A
         assert frame["data"]["from"] == "Alice" and frame["data"]["to"] == "Bob"
         assert frame["data"]["channel"] == "general"
         assert frame["data"]["message"].endswith("] Alice -> Bob: psst\\nsecret")
-        assert "message" not in frame or frame.get("success") is True
+        assert set(frame) == {"success", "event", "data"} and frame["success"] is True
+        assert set(frame["data"]) == {"channel", "from", "to", "message"}
     await alice.chat("public marker")
     await carol.until_line("Alice: public marker")
     assert not any(e["event"] == "private" for e in carol.events)
@@ -203,7 +204,9 @@ async def test_history_paging_walks_back_to_the_start(start_server: Any, connect
     first = await alice.frame()
     shown = first["data"]["message"].split("\n")
     dev, ino, end = first["data"]["cursor"].split("-")
-    before = f"{dev}-{ino}-{int(end) - sum(len(line.encode()) + 1 for line in shown)}"
+    # The frame says where its first line starts: no client computes a cursor.
+    before = first["data"]["start"]
+    assert before == f"{dev}-{ino}-{int(end) - sum(len(line.encode()) + 1 for line in shown)}"
     pages = []
     while True:
         await alice.send({"type": "history", "before": before, "limit": 1000})
@@ -221,14 +224,41 @@ async def test_history_paging_walks_back_to_the_start(start_server: Any, connect
 
 
 async def test_history_with_a_bad_cursor(server: Server, connect: Any) -> None:
-    """A history request with a cursor that does not apply gets an error sentence; bad fields are malformed."""
+    """A history request with a cursor that does not apply, or a bad field, gets a sentence naming the problem."""
     alice = await joined(await connect(server, "Alice"), "Alice")
     await alice.send({"type": "history", "before": "nonsense", "limit": 5})
     assert await alice.frame() == {"success": False, "message": "History is not available before that cursor"}
-    for payload in ({"type": "history", "before": 5}, {"type": "history", "before": "x", "limit": 0},
-                    {"type": "history", "before": "x", "limit": True}, {"type": "history", "limit": 5}):
+    bad_before = "Invalid history request: before must be a cursor from a frame (a string), or left out"
+    bad_limit = "Invalid history request: limit must be a whole number from 1 to 200"
+    for payload, sentence in (({"type": "history", "before": 5}, bad_before),
+                              ({"type": "history", "before": "x", "limit": 0}, bad_limit),
+                              ({"type": "history", "limit": True}, bad_limit),
+                              ({"type": "history", "limit": "10"}, bad_limit)):
         await alice.send(json.dumps(payload))
-        assert await alice.frame() == {"success": False, "message": "Invalid message format"}
+        assert await alice.frame() == {"success": False, "message": sentence}
+
+
+async def test_history_without_before_and_with_a_lines_own_cursor(start_server: Any, connect: Any,
+                                                                  tmp_path: Any) -> None:
+    """history without before pages from the newest line; a frame's cursor as before includes that frame's lines."""
+    seed_log(tmp_path / "data", "general", [f"[2026-11-22 10:00:00] Old: line {i}" for i in range(5)])
+    server = await start_server("--history", "2")
+    alice = await connect(server, "Alice")
+    backlog = await alice.frame()
+    assert backlog["data"]["message"].split("\n") == [f"[2026-11-22 10:00:00] Old: line {i}" for i in (3, 4)]
+    await joined(alice, "Alice")
+    await alice.send({"type": "history", "limit": 3})
+    page = await alice.event("history")
+    assert [line[22:] for line in page["data"]["message"].split("\n")] == [
+        "Old: line 3", "Old: line 4", "System: Alice has joined the chat"]
+    await alice.send({"type": "history", "before": backlog["data"]["cursor"], "limit": 1})
+    page = await alice.event("history")
+    dev, ino, start = backlog["data"]["start"].split("-")
+    line_4_start = f"{dev}-{ino}-{int(start) + len('[2026-11-22 10:00:00] Old: line 3') + 1}"
+    assert page["data"] == {"channel": "general", "message": "[2026-11-22 10:00:00] Old: line 4",
+                            "cursor": line_4_start}
+    await alice.send({"type": "history", "before": page["data"]["cursor"], "limit": 1})
+    assert (await alice.event("history"))["data"]["message"] == "[2026-11-22 10:00:00] Old: line 3"
 
 
 async def test_rooms_are_not_created_without_the_flag(server: Server, connect: Any) -> None:

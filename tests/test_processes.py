@@ -47,6 +47,7 @@ async def test_sigterm_closes_with_1001_writes_leaves_and_releases(server: Serve
     assert server.file_lines("general")[-1].endswith("] System: Alice has left the chat")
     assert server.file_lines("tech")[-1].endswith("] System: Bob has left the chat")
     assert (server.data_dir / "registered_users.log").read_text() == ""
+    assert any(line.endswith("Alice@general left (close code 1001, sent by the server)") for line in server.lines)
 
 
 async def test_sigint_also_shuts_down_cleanly(server: Server, connect: Any) -> None:
@@ -153,6 +154,10 @@ def test_help_lists_every_option() -> None:
     text = " ".join(result.stdout.split())
     for option in OPTIONS:
         assert option.flag in text and option.env in text
+    # Defaults as a person writes them, or none at all.
+    for wrong in ("default None", "default )", "default 5.0", "default 25.0"):
+        assert wrong not in text
+    assert "(env WSSERVER_RATE_LIMIT; default 5)" in text and "(env WSSERVER_TRUSTED_PROXY)" in text
 
 
 async def test_port_in_use_is_a_clear_error(server: Server) -> None:

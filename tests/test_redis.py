@@ -71,6 +71,43 @@ async def test_history_and_resume_across_nodes(nodes: Any, connect: Any) -> None
     assert (await stale.any_frame())["data"] == {"channel": "general", "recovered": False}
 
 
+async def test_the_first_line_of_a_new_stream_has_a_cursor_that_resumes(nodes: Any, connect: Any) -> None:
+    """The very first frame of a new stream carries the stream's epoch, so resuming from it is exact."""
+    a = await nodes("a")
+    alice = await connect(a, "Alice")
+    first = await alice.frame()  # the join line that created the stream
+    assert first["data"]["message"].endswith("System: Alice has joined the chat")
+    assert first["data"]["start"] == first["data"]["start"].split(":")[0] + ":0-0"
+    await alice.chat("next")
+    await alice.until_line(lambda line: line.endswith("Alice: next"))
+    back = await connect(a, "Bobby", since=first["data"]["cursor"])
+    assert (await back.any_frame())["data"] == {"channel": "general", "recovered": True}
+    assert [line.split("] ", 1)[1] for line in (await back.frame())["data"]["message"].split("\n")] == ["Alice: next"]
+
+
+async def test_paging_on_a_stream_walks_back_to_the_first_line(nodes: Any, connect: Any) -> None:
+    """history requests on Redis page back from the frame's start to the first entry, then answer no lines."""
+    a = await nodes("a", "--history", "2")
+    alice = await joined(await connect(a, "Alice"), "Alice")
+    for n in range(7):
+        await alice.chat(f"line {n}")
+    await alice.until_line(lambda line: line.endswith("Alice: line 6"))
+    bob = await connect(a, "Bob")
+    backlog = await bob.frame()
+    before, pages = backlog["data"]["start"], []
+    while True:
+        await bob.send({"type": "history", "before": before, "limit": 3})
+        page = (await bob.event("history"))["data"]
+        if not page["message"]:
+            break
+        pages.insert(0, page["message"].split("\n"))
+        before = page["cursor"]
+    seen = [line.split("] ", 1)[1] for page in pages for line in page]
+    seen += [line.split("] ", 1)[1] for line in backlog["data"]["message"].split("\n")]
+    assert seen == ["System: Alice has joined the chat", *(f"Alice: line {n}" for n in range(7))]
+    assert [len(page) for page in pages] == [3, 3]
+
+
 async def test_sigkill_of_a_node_frees_its_handles(nodes: Any, connect: Any) -> None:
     """The other nodes keep serving; a killed node's handles are free within the 15 s bound."""
     a, b = await nodes("a"), await nodes("b")
@@ -207,10 +244,10 @@ async def test_say_users_and_tail_work_against_redis(nodes: Any, connect: Any, r
     line = await alice.until_line("maintenance at noon")
     assert line.endswith("] System: maintenance at noon\\nbe ready")
     assert await run_cli("say", "Bad!", "x", *store) == (
-        1, "", "wsserver: invalid channel name 'Bad!': must match ^[a-z0-9][a-z0-9_-]{0,31}$\n")
+        2, "", "wsserver: invalid channel name 'Bad!': must match ^[a-z0-9][a-z0-9_-]{0,31}$\n")
     assert await run_cli("say", "nope", "x", *store) == (
-        1, "", f"wsserver: no stream for channel 'nope' in Redis at {redis_server.url}\n")
-    assert await run_cli("say", "general", "  ", *store) == (1, "", "wsserver: the text is empty\n")
+        2, "", f"wsserver: no log for channel 'nope' in Redis at {redis_server.url}\n")
+    assert await run_cli("say", "general", "  ", *store) == (2, "", "wsserver: the text is empty\n")
 
     held = redis_server.client()
     node_a = held.hget("wsserver:users:general", "alice").decode().split("|")[0]  # type: ignore[union-attr]

@@ -1,12 +1,12 @@
 // The chat page: joins a channel over /ws, shows the log, sends messages, reconnects.
 import {
-  CHANNEL_RULE, Seen, backoffDelay, charCount, handleProblem, parseCommand, parseLine, placeLines, typingSentence,
+  CHANNEL_RULE, backoffDelay, charCount, handleProblem, parseCommand, parseLine, typingSentence,
 } from "./lines.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   join: $("join"), channel: $("channel"), handle: $("handle"), connect: $("connect"),
-  state: $("state"), alert: $("alert"), log: $("log"), jump: $("jump"),
+  state: $("state"), alert: $("alert"), log: $("log"), lines: $("lines"), jump: $("jump"),
   compose: $("compose"), message: $("message"), send: $("send"), remaining: $("remaining"),
   users: $("users"), typing: $("typing"), newChannel: $("new-channel"), newChannelField: $("new-channel-field"),
 };
@@ -22,9 +22,10 @@ let retryTimer = null;
 let countdownTimer = null;
 let me = "";
 let channelName = "";
-let seen = new Seen();
-let lastCursor = null;     // cursor after the last line shown: resume from here
-let oldest = null;         // cursor of the first line shown: page back from here
+// Cursors are the server's opaque names for positions in the log: the page
+// keeps the ones frames carry and never looks inside them.
+let lastCursor = null;     // after the last line shown: resume from here (the server replays exactly the rest)
+let oldest = null;         // before the first line shown: page back from here
 let loadingOlder = false;
 let reachedStart = false;
 let typingSince = 0;       // when we last told the server we are typing (0: not typing)
@@ -63,13 +64,10 @@ function nearBottom() {
   return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 40;
 }
 
-function renderLine({ line, offset }) {
+function renderLine(line) {
   const parsed = parseLine(line);
   const item = document.createElement("li");
   item.className = parsed.system ? "line system" : "line";
-  if (offset !== null) {
-    item.dataset.offset = String(offset); // where the line ends in the log file
-  }
   if (parsed.handle && parsed.handle === me) {
     item.classList.add("own");
   }
@@ -108,7 +106,7 @@ function appendItems(items) {
   const follow = nearBottom();
   const batch = document.createDocumentFragment();
   batch.append(...items);
-  ui.log.append(batch);
+  ui.lines.append(batch);
   if (follow) {
     ui.log.scrollTop = ui.log.scrollHeight;
   } else {
@@ -116,13 +114,12 @@ function appendItems(items) {
   }
 }
 
-function appendLines(lines, cursor) {
-  const placed = placeLines(lines, cursor);
-  if (oldest === null && placed.length && placed[0].start !== null) {
-    oldest = `${placed[0].file}-${placed[0].start}`;
+function appendLines(lines, start, cursor) {
+  if (oldest === null && start) {
+    oldest = start; // the first lines shown: older ones are before this
   }
   lastCursor = cursor ?? lastCursor;
-  appendItems(seen.fresh(placed).map(renderLine));
+  appendItems(lines.map(renderLine));
 }
 
 function notice(text) {
@@ -134,13 +131,19 @@ function notice(text) {
 
 function prependLines(lines, cursor) {
   // Older lines, above what is shown; keep the view where the reader is.
-  const placed = placeLines(lines, null);
   const before = ui.log.scrollHeight;
   const batch = document.createDocumentFragment();
-  batch.append(...placed.map(renderLine));
-  ui.log.prepend(batch);
+  batch.append(...lines.map(renderLine));
+  ui.lines.prepend(batch);
   ui.log.scrollTop += ui.log.scrollHeight - before;
   oldest = cursor;
+}
+
+function resetLog() {
+  oldest = null;
+  loadingOlder = false;
+  reachedStart = false;
+  ui.lines.replaceChildren();
 }
 
 function loadOlder() {
@@ -189,10 +192,15 @@ function handleEvent(frame) {
       showTyping();
       break;
     case "private":
-      appendItems([renderLine({ line: data.message, offset: null })]);
+      appendItems([renderLine(data.message)]);
       break;
     case "resumed":
-      if (!data.recovered) notice("Some lines written while you were away may not be shown.");
+      if (!data.recovered) {
+        // The server cannot replay exactly (the log was rotated or trimmed):
+        // start the view again from the lines it sends next.
+        resetLog();
+        notice("Some lines written while you were away may not be shown.");
+      }
       break;
     case "history":
       loadingOlder = false;
@@ -273,7 +281,7 @@ function open() {
     if (frame.event) {
       handleEvent(frame);
     } else if (typeof frame.data?.message === "string") {
-      appendLines(frame.data.message.split("\n"), frame.data.cursor);
+      appendLines(frame.data.message.split("\n"), frame.data.start, frame.data.cursor);
     }
   });
 
@@ -342,12 +350,8 @@ function connect() {
   wanted = true;
   everConnected = false;
   attempt = 0;
-  seen = new Seen();
   lastCursor = null;
-  oldest = null;
-  loadingOlder = false;
-  reachedStart = false;
-  ui.log.replaceChildren();
+  resetLog();
   ui.users.replaceChildren();
   ui.jump.hidden = true;
   open();

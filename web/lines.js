@@ -1,13 +1,13 @@
 // The page's pure logic: parse log lines, undo the server's escaping, check handles,
-// place each line at its byte offset in the log (so reconnects show no line twice),
 // and compute reconnect delays. No DOM here: tests import this module on its own.
+// Cursors are not here on purpose: they are the server's opaque names for positions,
+// kept and sent back as they came (see docs/protocol.md).
 
 export const HANDLE_RULE = /^[A-Za-z0-9_]{3,16}$/;
 
 const LINE_RE = /^\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\] ([A-Za-z0-9_]+)(?: -> ([A-Za-z0-9_]+))?: ([\s\S]*)$/;
 const ESCAPE_RE = /\\(u[0-9a-fA-F]{4}|[\\nrt])/g;
 const SHORT = { "\\": "\\", n: "\n", r: "\r", t: "\t" };
-const encoder = new TextEncoder();
 
 /** Undo the server's escaping (docs/protocol.md): \\ \n \r \t and \uXXXX. */
 export function unescapeText(text) {
@@ -34,62 +34,6 @@ export function handleProblem(handle) {
     return "The handle System is reserved.";
   }
   return "";
-}
-
-/** Parse a cursor "dev-ino-offset" into its file and offset, or null. */
-export function parseCursor(cursor) {
-  const match = /^([0-9a-f]+-[0-9a-f]+)-(\d+)$/.exec(cursor ?? "");
-  return match ? { file: match[1], offset: Number(match[2]) } : null;
-}
-
-/**
- * Give each line of a frame its position: the byte offset just after it.
- * The frame's cursor is the offset after its last line; each line before
- * ends where the next begins (its UTF-8 length plus the newline).
- */
-export function placeLines(lines, cursor) {
-  const end = parseCursor(cursor);
-  if (!end) {
-    return lines.map((line) => ({ line, file: null, offset: null, start: null }));
-  }
-  const placed = new Array(lines.length);
-  let offset = end.offset;
-  for (let i = lines.length - 1; i >= 0; i -= 1) {
-    const start = offset - encoder.encode(lines[i]).length - 1;
-    placed[i] = { line: lines[i], file: end.file, offset, start };
-    offset = start;
-  }
-  return placed;
-}
-
-/**
- * Keep track of the furthest position shown per log file, and say which
- * lines of a new frame are new. Lines of a file never seen are all new.
- */
-export class Seen {
-  constructor() {
-    this.file = null;
-    this.offset = -1;
-  }
-
-  fresh(placed) {
-    const out = [];
-    for (const item of placed) {
-      if (item.file === null) {
-        out.push(item);
-        continue;
-      }
-      if (item.file !== this.file) {
-        this.file = item.file;
-        this.offset = -1;
-      }
-      if (item.offset > this.offset) {
-        this.offset = item.offset;
-        out.push(item);
-      }
-    }
-    return out;
-  }
 }
 
 /**

@@ -15,8 +15,9 @@ from . import protocol
 from .chat import chat_socket
 from .config import Config
 from .fanout import close_with_cutoff
-from .hub import Hub, sort_handles
+from .hub import Hub
 from .metrics import Metrics
+from .presence import sort_handles
 from .security import AddressQuota
 from .state import STATE, State
 from .store import open_store

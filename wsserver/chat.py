@@ -10,16 +10,18 @@ from __future__ import annotations
 import logging
 import time
 
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 
 from . import protocol, security
-from .fanout import Outbox
-from .hub import Channel, TooManyChannels
+from .channel import Channel
+from .fanout import Outbox, note_close_code, sent_close_code
+from .hub import TooManyChannels
 from .logline import SYSTEM
 from .metrics import join_reason, reason
 from .protocol import BadFrame, Chat, History, Keepalive, Private, Typing, error_frame, parse_client_frame
 from .ratelimit import TokenBucket
 from .state import STATE, State
+from .store.base import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
             await _join(request, ws, state, handle)
         except Exception:
             log.exception("chat socket failed")
+            note_close_code(ws, protocol.CLOSE_SERVER_ERROR)
             await ws.close(code=protocol.CLOSE_SERVER_ERROR, message=protocol.SERVER_ERROR.encode())
         finally:
             state.sockets.pop(ws, None)
@@ -64,6 +67,7 @@ async def _reject(ws: web.WebSocketResponse, state: State, sentence: str, why: s
     log.warning("refused a join: %s", why)
     state.metrics.joins_refused.labels(join_reason(sentence)).inc()
     await ws.send_str(error_frame(sentence))
+    note_close_code(ws, code)
     await ws.close(code=code, message=sentence.encode())
 
 
@@ -82,18 +86,19 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
     try:
         if not await state.registry.claim(handle, name):
             return await _reject(ws, state, protocol.HANDLE_TAKEN, f"{handle} is already in {name}")
-    except OSError as exc:
+    except StoreError as exc:
         return await _reject(ws, state, protocol.UNAVAILABLE, f"{handle} in {name}: the store failed: {exc}",
                              protocol.CLOSE_TRY_AGAIN)
 
     who = f"{handle}@{name}"
+    ended: WSMessage | None = None
     outbox = Outbox(ws, state.config.send_queue, who, request.transport, state.metrics.stalled.inc)
     try:
         await channel.subscribe(outbox, handle, state.config.history, request.query.get("since"))
     except BaseException as exc:
         channel.unsubscribe(outbox, handle)
         await state.registry.release(handle, name)
-        if not isinstance(exc, OSError):
+        if not isinstance(exc, StoreError):
             raise
         return await _reject(ws, state, protocol.UNAVAILABLE, f"{who}: the history read failed: {exc}",
                              protocol.CLOSE_TRY_AGAIN)
@@ -107,7 +112,7 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
         log.info("%s joined", who)
         await state.hub.say(channel, SYSTEM, f"{handle} has joined the chat")
         state.hub.refresh_presence()
-        await _converse(ws, state, channel, handle, outbox)
+        ended = await _converse(ws, state, channel, handle, outbox)
     finally:
         channel.unsubscribe(outbox, handle)
         await outbox.stop()
@@ -115,10 +120,27 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
         await state.registry.release(handle, name)
         state.hub.refresh_presence()
         connections.dec()
-        log.info("%s left (close code %s)", who, ws.close_code)
+        log.info("%s left (%s)", who, _how_closed(ws, ended))
 
 
-async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, handle: str, outbox: Outbox) -> None:
+def _how_closed(ws: web.WebSocketResponse, ended: WSMessage | None) -> str:
+    """Say who closed the socket, and with which code: the one this server sent, if it sent one."""
+    sent = sent_close_code(ws)
+    if sent is not None:
+        return f"close code {sent}, sent by the server"
+    if ended is not None and ended.type == WSMsgType.ERROR:
+        if isinstance(ended.data, WebSocketError):  # aiohttp closed it: a frame too big, a protocol error
+            return f"close code {ended.data.code}, sent by the server"
+        return f"close code {WSCloseCode.ABNORMAL_CLOSURE}, connection lost: {ended.data}"
+    if ws.close_code is None or ws.close_code == WSCloseCode.ABNORMAL_CLOSURE:
+        return f"close code {WSCloseCode.ABNORMAL_CLOSURE}, connection lost"
+    return f"close code {ws.close_code}, sent by the client"
+
+
+async def _converse(
+    ws: web.WebSocketResponse, state: State, channel: Channel, handle: str, outbox: Outbox,
+) -> WSMessage | None:
+    """Serve the client's frames until the socket ends; return the message that ended it (None: the loop ran out)."""
     config = state.config
 
     def refuse(sentence: str) -> None:
@@ -140,7 +162,7 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             refuse(protocol.BINARY_FRAME)
             continue
         if message.type != WSMsgType.TEXT:
-            break
+            return message
         if closing:
             continue  # told and being closed: read on only until the close completes
         log.debug("frame from %s@%s: %.200r", handle, channel.name, message.data)
@@ -161,7 +183,7 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
         if isinstance(request, History):
             try:
                 page = await channel.page(request.before, request.limit)
-            except OSError:
+            except StoreError:
                 store_failed("history")
                 continue
             if page is None:
@@ -185,7 +207,7 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             assert isinstance(request, Private)
             try:
                 recipient = await _find(state, channel.name, request.to)
-            except OSError:
+            except StoreError:
                 store_failed("recipient lookup")
                 continue
             if recipient is None:
@@ -196,6 +218,7 @@ async def _converse(ws: web.WebSocketResponse, state: State, channel: Channel, h
             state.metrics.messages.labels("chat" if isinstance(request, Chat) else "private").inc()
         else:
             refuse(protocol.NOT_SAVED)
+    return None
 
 
 async def _find(state: State, channel: str, handle: str) -> str | None:

@@ -12,18 +12,13 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from . import __version__, workers
+from . import __version__, ops, workers
 from .app import make_app
 from .config import Config, ConfigError, add_arguments, load
-from .ops import export
-from .ops import files as admin
-from .ops import redis as redisadmin
 from .state import STATE
 from .store.base import StoreUnavailable
 
 log = logging.getLogger("wsserver")
-
-ADMIN_COMMANDS = ("tail", "users", "say", "check", "export")
 
 
 class CannotListen(Exception):
@@ -56,73 +51,11 @@ def configure_logging(level: str, worker: str | None = None) -> None:
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
-def build_admin_parser() -> argparse.ArgumentParser:
-    """Return the parser of the operator commands."""
-    parser = argparse.ArgumentParser(
-        prog="wsserver",
-        description="Operator commands on a data dir, or on a Redis store with --store; safe while servers run.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    tail = commands.add_parser("tail", help="follow a channel like tail -f, with the text unescaped")
-    tail.add_argument("channel")
-    tail.add_argument("-n", "--lines", type=int, default=10, help="lines shown before following (default 10)")
-    tail.add_argument("--no-follow", action="store_true", help="print the last lines and stop")
-    users = commands.add_parser("users", help="list who is connected where, on every process")
-    users.add_argument("channel", nargs="?")
-    say = commands.add_parser("say", help="append a System line that every connected client receives")
-    say.add_argument("channel")
-    say.add_argument("text")
-    commands.add_parser("check", help="verify logs and users (files, or streams and hashes); exit 1 on problems")
-    export_ = commands.add_parser("export", help="print a channel's lines as a log file holds them (file or Redis)")
-    export_.add_argument("channel")
-    export_.add_argument("--since", metavar="TIME", help="only lines stamped at or after TIME (in --timezone)")
-    for sub in commands.choices.values():
-        add_arguments(sub, only=("data_dir", "timezone", "store"))
-    return parser
-
-
-def run_admin(argv: list[str]) -> int:
-    """Run one operator command; return the exit status."""
-    args = build_admin_parser().parse_args(argv)
-    try:
-        config = load(args, os.environ)
-    except ConfigError as exc:
-        print(f"wsserver: {exc}", file=sys.stderr)
-        return 2
-    with admin.admin_errors():
-        if args.command == "export":
-            asyncio.run(export.export(config, args.channel, args.since, sys.stdout))
-        elif config.store != "file":
-            return asyncio.run(_redis_admin(args, config))
-        elif args.command == "say":
-            admin.say(config.data_dir, args.channel, args.text, config.timezone)
-        elif args.command == "users":
-            asyncio.run(admin.users(config.data_dir, args.channel, sys.stdout))
-        elif args.command == "tail":
-            asyncio.run(admin.tail(config.data_dir, args.channel, args.lines, sys.stdout, not args.no_follow))
-        else:
-            return 1 if admin.check(config.data_dir, sys.stdout) else 0
-    return 0
-
-
-async def _redis_admin(args: argparse.Namespace, config: Config) -> int:
-    """Run ``say``, ``users``, ``tail`` or ``check`` against the Redis store; return the exit status."""
-    if args.command == "say":
-        await redisadmin.say(config, args.channel, args.text)
-    elif args.command == "users":
-        await redisadmin.users(config, args.channel, sys.stdout)
-    elif args.command == "tail":
-        await redisadmin.tail(config, args.channel, args.lines, sys.stdout, not args.no_follow)
-    else:
-        return 1 if await redisadmin.check(config, sys.stdout) else 0
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] and args[0] in ADMIN_COMMANDS:
-        return run_admin(args)
+    if args[:1] and args[0] in ops.COMMANDS:
+        return ops.run(args)
     if args[:1] == ["serve"]:
         args = args[1:]
     parser = build_parser()

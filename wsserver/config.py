@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,27 +248,43 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
-    """Declare every option (or those named in ``only``) on ``parser``; defaults are resolved by :func:`load`."""
+def shown_default(value: Any) -> str | None:
+    """Return a default as a person would write it on the command line (None: there is none to show)."""
+    if value is None or value == ():
+        return None
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None, helps: Mapping[str, str] | None = None,
+) -> None:
+    """Declare every option (or those named in ``only``) on ``parser``; defaults are resolved by :func:`load`.
+
+    ``helps`` replaces the help sentence of some options (an operator command
+    says what the option means to it).
+    """
     defaults = Config()
     for option in OPTIONS:
         if only is not None and option.field not in only:
             continue
-        default = getattr(defaults, option.field)
-        if isinstance(default, tuple):
-            default = ",".join(default)
+        sentence = (helps or {}).get(option.field, option.help)
         if option.switch:
             parser.add_argument(
                 option.flag, dest=option.field, default=None, action="store_const", const="true",
-                help=f"{option.help} (env {option.env}=true; default off)",
+                help=f"{sentence} (env {option.env}=true; default off)",
             )
             continue
+        default = shown_default(getattr(defaults, option.field))
         parser.add_argument(
             option.flag,
             dest=option.field,
             default=None,
             metavar=option.metavar,
-            help=f"{option.help} (env {option.env}; default {default})",
+            help=f"{sentence} (env {option.env}" + (f"; default {default})" if default is not None else ")"),
         )
 
 
@@ -304,11 +320,3 @@ def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     if config.workers > 1 and config.port == 0:
         raise ConfigError(f"invalid --workers value '{config.workers}': several workers need a fixed --port, not 0")
     return config
-
-
-def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
-    """Parse a server command line; used by tests and by :mod:`wsserver.cli`."""
-    parser = argparse.ArgumentParser(prog="wsserver")
-    add_arguments(parser)
-    return load(parser.parse_args(list(argv)), environ)
-

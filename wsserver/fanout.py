@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 
@@ -187,6 +188,19 @@ class Outbox:
                 self._task = None  # drained: later frames go straight out again
 
 
+_sent_codes: weakref.WeakKeyDictionary[web.WebSocketResponse, int] = weakref.WeakKeyDictionary()
+
+
+def sent_close_code(ws: web.WebSocketResponse) -> int | None:
+    """Return the close code this server sent on ``ws`` (None if it sent none)."""
+    return _sent_codes.get(ws)
+
+
+def note_close_code(ws: web.WebSocketResponse, code: int) -> None:
+    """Remember the close code about to be sent on ``ws`` (the first one counts), for the leave log line."""
+    _sent_codes.setdefault(ws, int(code))
+
+
 async def close_with_cutoff(
     ws: web.WebSocketResponse, transport: asyncio.Transport | None, code: int, reason: str
 ) -> None:
@@ -196,6 +210,8 @@ async def close_with_cutoff(
     waiting for it to drain cannot be cancelled reliably; so the cut-off is a
     timer of its own (harmless if the close went through).
     """
+    if not ws.closed:
+        note_close_code(ws, code)
     if transport is not None:
         asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
     with contextlib.suppress(ConnectionError, RuntimeError):

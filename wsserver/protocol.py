@@ -2,7 +2,8 @@
 
 Server to client (JSON text frames):
 
-* log lines: ``{"success": true, "data": {"channel", "message", "cursor"}}``;
+* log lines: ``{"success": true, "data": {"channel", "message", "start", "cursor"}}``
+  (``start`` is the cursor before the first line, ``cursor`` the one after the last);
 * errors: ``{"success": false, "message": SENTENCE}``.
 
 Client to server:
@@ -10,7 +11,7 @@ Client to server:
 * ``{"type": "chat", "message": TEXT}``;
 * ``{"type": "private", "to": HANDLE, "message": TEXT}``;
 * ``{"type": "typing", "typing": BOOL}``;
-* ``{"type": "history", "before": CURSOR, "limit": N}``;
+* ``{"type": "history", "before": CURSOR, "limit": N}`` (``before`` left out: the newest lines);
 * ``{"type": "system", "message": "keepalive"}``.
 
 Frames that are not log lines carry an ``event`` field (``presence``,
@@ -26,14 +27,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import WSCloseCode
+
 HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{3,16}$")
 
-# Close codes
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_SERVER_ERROR = 1011
-CLOSE_TRY_AGAIN = 1013
+# Close codes (RFC 6455 section 7.4.1, as aiohttp names them)
+CLOSE_GOING_AWAY = WSCloseCode.GOING_AWAY  # 1001: the server shuts down
+CLOSE_POLICY = WSCloseCode.POLICY_VIOLATION  # 1008: refused join, flood, too slow
+CLOSE_SERVER_ERROR = WSCloseCode.INTERNAL_ERROR  # 1011: a fault of ours
+CLOSE_TRY_AGAIN = WSCloseCode.TRY_AGAIN_LATER  # 1013: the store is down
 
 # Sentences: rejections at join (each followed by a 1008 close)
 NO_CHANNEL = "No valid channel provided"
@@ -50,6 +52,7 @@ NOT_SAVED = "Message not saved"
 UNKNOWN_TYPE = "Unknown message type: {type}"
 USER_NOT_FOUND = "User not found"
 BAD_CURSOR = "History is not available before that cursor"
+BAD_HISTORY = "Invalid history request: {problem}"
 TOO_LONG = "Message is too long (limit {limit} characters)"
 # Sentences: close reasons
 TOO_SLOW = "Too slow"
@@ -67,10 +70,10 @@ def error_frame(sentence: str) -> str:
     return json.dumps({"success": False, "message": sentence})
 
 
-def lines_frame(channel: str, lines: str, cursor: str) -> str:
-    """Return the frame carrying whole log ``lines`` (joined by newlines) up to ``cursor``."""
+def lines_frame(channel: str, lines: str, start: str, cursor: str) -> str:
+    """Return the frame carrying whole log ``lines`` (joined by newlines) from ``start`` up to ``cursor``."""
     return json.dumps(
-        {"success": True, "data": {"channel": channel, "message": lines, "cursor": cursor}},
+        {"success": True, "data": {"channel": channel, "message": lines, "start": start, "cursor": cursor}},
         ensure_ascii=False,
     )
 
@@ -124,9 +127,9 @@ class Typing:
 
 @dataclass(frozen=True)
 class History:
-    """A page of up to ``limit`` lines before ``before``."""
+    """A page of up to ``limit`` lines before the cursor ``before`` (None: the newest lines)."""
 
-    before: str
+    before: str | None
     limit: int
 
 
@@ -173,8 +176,10 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
         return Typing(typing)
     if kind == "history":
         before, limit = payload.get("before"), payload.get("limit", 50)
-        if not isinstance(before, str) or not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            raise BadFrame(INVALID_FORMAT)
+        if before is not None and not isinstance(before, str):
+            raise BadFrame(BAD_HISTORY.format(problem="before must be a cursor from a frame (a string), or left out"))
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise BadFrame(BAD_HISTORY.format(problem=f"limit must be a whole number from 1 to {HISTORY_PAGE_LIMIT}"))
         return History(before, min(limit, HISTORY_PAGE_LIMIT))
     if kind == "system":
         if message == "keepalive":

@@ -1,10 +1,9 @@
-"""Operator commands on a data dir, safe while servers run: ``tail``, ``users``, ``say``, ``check``.
+"""The operator commands' view of a data dir: log files, the users file, and a tailer to follow.
 
-They use the same pieces as the server: ``say`` appends through
-:class:`~wsserver.channellog.ChannelLog` (one ``write(2)``, ``O_APPEND``) and
-every running server delivers the line because it tails the file; ``tail``
-follows a channel with the server's own :class:`~wsserver.tailer.Tailer`.
-Their twins for a Redis store are in :mod:`wsserver.redisadmin`.
+Safe while servers run: ``say`` appends through the server's own
+:class:`~wsserver.store.channellog.ChannelLog` (one ``write(2)``,
+``O_APPEND``), so every running server delivers the line because it tails the
+file; following uses the server's own :class:`~wsserver.store.tailer.Tailer`.
 """
 
 from __future__ import annotations
@@ -12,112 +11,113 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import signal
-import sys
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TextIO
 
 from ..config import CHANNEL_RE
-from ..logline import SYSTEM, Clock, EscapeError, format_line, parse_line
 from ..protocol import HANDLE_RE
+from ..store.base import Held
 from ..store.channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
 from ..store.tailer import DirWatcher, Tailer
 from ..store.users import USERS_FILE, Registry
+from .base import Checked, OpsError, check_log
 
 _LOG_FILE_RE = re.compile(r"^(channel|private)_([a-z0-9][a-z0-9_-]{0,31})\.log$")
+WAIT = 1.0  # seconds one call of after() waits for lines
 
 
-class AdminError(Exception):
-    """An operator command cannot run; the message says why."""
+class FileSource:
+    """A data dir, read and appended to as the servers do."""
 
+    def __init__(self, data_dir: Path) -> None:
+        if not data_dir.is_dir():
+            raise OpsError(f"no data dir at {data_dir}")
+        self.data_dir = data_dir
+        self.where = f"in {data_dir}"
+        self.name = f"the data dir {data_dir}"
+        self.faults: tuple[type[Exception], ...] = (OSError,)
+        self._follow: tuple[Tailer, DirWatcher, asyncio.Queue[list[str]]] | None = None
 
-def existing_log(data_dir: Path, channel: str) -> Path:
-    """Return the log file of ``channel``; raises AdminError for a bad name or a missing file."""
-    if not CHANNEL_RE.match(channel):
-        raise AdminError(f"invalid channel name {channel!r}: must match {CHANNEL_RE.pattern}")
-    path = log_path(data_dir, channel)
-    if not path.exists():
-        raise AdminError(f"no log for channel {channel!r} in {data_dir}")
-    return path
+    def fault(self, exc: Exception) -> str:
+        """Return the one-line message for a failed file operation."""
+        if isinstance(exc, OSError) and exc.strerror:
+            return f"{exc.filename or self.data_dir}: {exc.strerror}"
+        return str(exc)
 
+    async def has_channel(self, channel: str) -> bool:
+        """Return whether ``channel_<name>.log`` exists."""
+        return log_path(self.data_dir, channel).exists()
 
-def readable(line: str) -> str:
-    """Return a log line with its text unescaped, for people to read."""
-    try:
-        parsed = parse_line(line)
-    except EscapeError:
-        return line
-    if parsed is None:
-        return line
-    who = parsed.handle if parsed.to is None else f"{parsed.handle} -> {parsed.to}"
-    return f"[{parsed.stamp}] {who}: {parsed.text}"
+    async def last(self, channel: str, count: int) -> tuple[list[str], Cursor]:
+        """Return the last ``count`` lines and start a tailer at the end, for :meth:`after`."""
+        path = log_path(self.data_dir, channel)
+        queue: asyncio.Queue[list[str]] = asyncio.Queue()
 
+        def read_back(data: bytes, _cursor: Cursor) -> None:
+            queue.put_nowait([raw.decode("utf-8", errors="replace") for raw in data[:-1].split(b"\n")])
 
-# ---------------------------------------------------------------- say
+        tailer = Tailer(path, read_back)
+        tailer.start(at_end=True)
+        watcher = DirWatcher(self.data_dir, lambda name: tailer.wake() if name == path.name else None, lambda: [tailer])
+        watcher.start()
+        self._follow = (tailer, watcher, queue)
+        backlog, _ = await asyncio.to_thread(read_last_lines, tailer.fd, tailer.offset, count)
+        return [raw.decode("utf-8", errors="replace") for raw in backlog], tailer.cursor
 
+    async def after(self, channel: str, position: Cursor) -> tuple[list[str], Cursor]:
+        """Return the next lines the tailer read (it follows rotation on its own)."""
+        assert self._follow is not None, "last() starts the tailer"
+        tailer, _, queue = self._follow
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(queue.get(), WAIT), tailer.cursor
+        return [], tailer.cursor
 
-def say(data_dir: Path, channel: str, text: str, timezone: str) -> str:
-    """Append a System line to ``channel``; return it. Every running server delivers it."""
-    path = existing_log(data_dir, channel)
-    if not text.strip():
-        raise AdminError("the text is empty")
-    line = format_line(Clock(timezone).stamp(), SYSTEM, text)
-    channel_log = ChannelLog(path)
-    channel_log.open()
-    try:
-        channel_log.append(line)
-    finally:
-        channel_log.close()
-    return line
+    async def append(self, channel: str, line: str) -> None:
+        """Append with one ``write(2)``; every running server delivers it."""
+        channel_log = ChannelLog(log_path(self.data_dir, channel))
+        channel_log.open()
+        try:
+            channel_log.append(line)
+        finally:
+            channel_log.close()
 
+    async def users(self, channel: str | None) -> list[Held]:
+        """Return the entries of live processes, in file order."""
+        return await Registry(self.data_dir).users(channel)
 
-# ---------------------------------------------------------------- users
+    async def check(self, report: Callable[[str], None]) -> str:
+        """Check every channel and private log and the users file, line by line."""
+        return await asyncio.to_thread(self._check, report)
 
+    def _check(self, report: Callable[[str], None]) -> str:
+        files = lines = 0
+        for path in sorted(self.data_dir.iterdir()):
+            match = _LOG_FILE_RE.match(path.name)
+            if match is None and path.name != USERS_FILE:
+                continue
+            files += 1
+            counted = _CountedLines(path)
+            found = (_check_users(path, counted) if match is None
+                     else check_log(path, counted, private=match.group(1) == "private"))
+            for problem in found:
+                report(problem)
+            lines += counted.count
+        return f"checked {files} file(s), {lines} line(s)"
 
-async def users(data_dir: Path, channel: str | None, out: TextIO) -> int:
-    """Print who is connected where (live entries only); return how many."""
-    entries = await Registry(data_dir).users(channel)
-    for entry in entries:
-        owner = f"{entry.owner.host}:{entry.owner.pid}" if entry.owner else "-"
-        print(f"{entry.channel}\t{entry.handle}\t{owner}", file=out)
-    return len(entries)
+    async def lines(self, channel: str, since: str | None) -> AsyncIterator[str]:
+        """Yield the whole lines of the file (a line still being written is left out)."""
+        with log_path(self.data_dir, channel).open("rb") as log:
+            for raw in log:
+                if raw.endswith(b"\n"):
+                    yield raw[:-1].decode("utf-8", errors="replace")
 
-
-# ---------------------------------------------------------------- tail
-
-
-async def tail(data_dir: Path, channel: str, lines: int, out: TextIO, follow: bool = True) -> None:
-    """Print the last ``lines`` lines of ``channel``, then follow it like ``tail -f`` until interrupted."""
-    path = existing_log(data_dir, channel)
-
-    def show(data: bytes, _cursor: Cursor) -> None:
-        for raw in data[:-1].split(b"\n"):
-            print(readable(raw.decode("utf-8", errors="replace")), file=out, flush=True)
-
-    tailer = Tailer(path, show)
-    tailer.start(at_end=True)
-    backlog, _ = await asyncio.to_thread(read_last_lines, tailer.fd, tailer.offset, lines)
-    if backlog:
-        show(b"\n".join(backlog) + b"\n", tailer.cursor)
-    if not follow:
-        await tailer.stop()
-        return
-    watcher = DirWatcher(data_dir, lambda name: tailer.wake() if name == path.name else None, lambda: [tailer])
-    watcher.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await watcher.stop()
-        await tailer.stop()
-
-
-# ---------------------------------------------------------------- check
+    async def close(self) -> None:
+        """Stop following."""
+        if self._follow is not None:
+            tailer, watcher, _ = self._follow
+            self._follow = None
+            await watcher.stop()
+            await tailer.stop()
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
@@ -135,10 +135,6 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
             yield number + 1, carry, False
 
 
-Lines = Iterable[tuple[int | str, bytes, bool]]
-"""(where in the source: a line number or a stream entry ID, the line without newline, whether it had one)."""
-
-
 class _CountedLines:
     """The lines of a file, read once, remembering how many there were."""
 
@@ -152,39 +148,7 @@ class _CountedLines:
             yield item
 
 
-def check_log(source: object, lines: Lines, private: bool) -> Iterator[str]:
-    """Yield ``source:where: problem`` for each line of a channel (or private) log that is not as servers write it."""
-    for number, raw, whole in lines:
-        where = f"{source}:{number}"
-        if not whole:
-            yield f"{where}: last line has no newline (torn write)"
-            continue
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            yield f"{where}: not valid UTF-8"
-            continue
-        try:
-            parsed = parse_line(line)
-        except EscapeError as exc:
-            yield f"{where}: {exc}"
-            continue
-        if parsed is None:
-            yield f"{where}: not in the log format [YYYY-MM-DD HH:mm:ss] HANDLE: TEXT"
-            continue
-        try:
-            datetime.strptime(parsed.stamp, "%Y-%m-%d %H:%M:%S")
-        except ValueError:
-            yield f"{where}: invalid timestamp {parsed.stamp}"
-        if private and parsed.to is None:
-            yield f"{where}: a private log line needs FROM -> TO"
-        if not private and parsed.to is not None:
-            yield f"{where}: a private line in a channel log"
-        if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in raw.decode("utf-8")):
-            yield f"{where}: unescaped control character"
-
-
-def _check_users(path: Path, lines: Lines) -> Iterator[str]:
+def _check_users(path: Path, lines: Checked) -> Iterator[str]:
     held: dict[tuple[str, str], int | str] = {}
     for number, raw, whole in lines:
         where = f"{path}:{number}"
@@ -204,38 +168,3 @@ def _check_users(path: Path, lines: Lines) -> Iterator[str]:
             yield f"{where}: {handle} is registered twice in {channel} (also line {held[key]})"
         held[key] = number
 
-
-def check(data_dir: Path, out: TextIO) -> int:
-    """Verify every log and the users file; print each problem as ``file:line: problem``; return how many."""
-    if not data_dir.is_dir():
-        raise AdminError(f"no data dir at {data_dir}")
-    problems = 0
-    files = lines = 0
-    for path in sorted(data_dir.iterdir()):
-        match = _LOG_FILE_RE.match(path.name)
-        if match is None and path.name != USERS_FILE:
-            continue
-        files += 1
-        counted = _CountedLines(path)
-        found = (_check_users(path, counted) if match is None
-                 else check_log(path, counted, private=match.group(1) == "private"))
-        for problem in found:
-            problems += 1
-            print(problem, file=out)
-        lines += counted.count
-    summary = f"checked {files} file(s), {lines} line(s): {problems} problem(s)"
-    print(summary, file=out if problems == 0 else sys.stderr)
-    return problems
-
-
-@contextlib.contextmanager
-def admin_errors() -> Iterator[None]:
-    """Turn :class:`AdminError` and file errors into a one-line message and exit status 1."""
-    try:
-        yield
-    except AdminError as exc:
-        print(f"wsserver: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
-    except OSError as exc:
-        print(f"wsserver: {exc.filename or ''}: {exc.strerror}", file=sys.stderr)
-        raise SystemExit(1) from None

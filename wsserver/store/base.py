@@ -1,47 +1,81 @@
-"""Where channel logs and handles live: the seam between the hub and its storage.
+"""The seam between the hub and its storage: what every store provides, and how it fails.
 
 A *store* gives the hub, per channel, two :class:`Feed` objects (the public
-log and the private one) and a registry of handles.  Two stores exist:
-
-* :mod:`wsserver.filestore`, the default: log files in the data dir, followed
-  by tailers, and the users file (one machine, any number of processes);
-* :mod:`wsserver.redisstore`: Redis Streams and a Redis registry, for nodes on
-  several machines (``--store redis://...``).
+log and the private one) and a registry of :class:`Handles`.  The
+implementations (:mod:`~wsserver.store.files`, :mod:`~wsserver.store.redis`)
+import this module; it imports neither.
 
 Both keep the design whole: an append only stores the line; what subscribers
 get is what the feed's reader reads back from the store, each line once, in
-the store's order, with a cursor after it.
+the store's order, as :class:`Lines` that say where they start and end.
+
+A *cursor* is a store's opaque name for a position between two lines (or
+before the first).  Every batch of lines carries the cursor before its first
+line and the one after its last, so no client ever has to compute one.
+
+Store faults form one tree::
+
+    StoreError            the store did not do what was asked (read, claim, release)
+     └── AppendError      a line was not stored; nothing of it is left in the log
+    StoreUnavailable      the store cannot be reached at start-up (the server does not start)
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .users import Entry
 
-Deliver = Callable[[bytes, str], None]
-"""Receives whole lines (each ending in a newline) as read back, and the cursor just after them."""
+class StoreError(Exception):
+    """The store did not answer a read, an append or a change of handles; the message says which and why."""
 
 
-class StoreError(OSError):
-    """The store did not answer a read or a change of handles (an OSError, as a failed file read is)."""
+class AppendError(StoreError):
+    """A line could not be stored whole; nothing of it is left in the log."""
 
 
 class StoreUnavailable(Exception):
     """The store cannot be reached at start-up; the message names it and says why."""
 
 
+@dataclass(frozen=True)
+class Lines:
+    """Whole lines of one log (joined by newlines, without the last one) and the cursors around them."""
+
+    data: bytes
+    start: str  # before the first line
+    end: str  # after the last line
+
+    def text(self) -> str:
+        """Return the lines as text (bytes that are not UTF-8 replaced, never refused)."""
+        return self.data.decode("utf-8", errors="replace")
+
+
+Deliver = Callable[[Lines], None]
+"""Receives each batch of lines a feed's reader read back, in order."""
+
+
 @dataclass
 class Backlog:
-    """What a joiner gets before live lines: batches of lines (without the last newline) with their cursors.
+    """What a joiner gets before live lines.
 
-    ``recovered`` is None without a ``since``; else whether the lines are exactly those after it.
+    ``recovered`` is None without a ``since``; else whether the batches are
+    exactly the lines after it.
     """
 
     recovered: bool | None
-    batches: list[tuple[bytes, str]]
+    batches: list[Lines]
+
+
+@dataclass(frozen=True)
+class Held:
+    """A handle held in a channel, and who holds it (a process ``host:pid``, or a node)."""
+
+    handle: str
+    channel: str
+    holder: str
 
 
 class Feed(Protocol):
@@ -57,7 +91,7 @@ class Feed(Protocol):
         """Follow the log after an operator moved it (SIGHUP)."""
 
     async def append(self, line: str) -> None:
-        """Store one escaped line; raises :class:`~wsserver.channellog.AppendError` if it was not stored."""
+        """Store one escaped line; raises :class:`AppendError` if it was not stored."""
 
     @property
     def cursor(self) -> str:
@@ -71,17 +105,24 @@ class Feed(Protocol):
 
         The position is taken before the first await: call it in the same step
         as subscribing, and the backlog ends exactly where live lines begin.
+        Raises :class:`StoreError` if the store did not answer.
         """
 
-    async def before(self, cursor: str, limit: int) -> tuple[bytes, str] | None:
-        """Return up to ``limit`` lines before ``cursor`` and the cursor of the first; None for a bad cursor."""
+    async def before(self, cursor: str | None, limit: int) -> Lines | None:
+        """Return up to ``limit`` lines before the position ``cursor`` (None: the newest).
+
+        The answer's ``start`` is the cursor to page from next; no lines
+        means the start of the log.  Returns None for a cursor that names no
+        position of this log; raises :class:`StoreError` if the store did not
+        answer.
+        """
 
 
 class Handles(Protocol):
     """Who holds which handle in which channel, for every process on the store."""
 
     async def claim(self, handle: str, channel: str) -> bool:
-        """Take ``handle`` in ``channel``; False if someone alive holds it; OSError if the store failed."""
+        """Take ``handle`` in ``channel``; False if someone alive holds it; raises StoreError if the store failed."""
 
     async def release(self, handle: str, channel: str) -> None:
         """Give ``handle`` in ``channel`` back (if this process holds it)."""
@@ -92,8 +133,8 @@ class Handles(Protocol):
     async def release_all(self) -> int:
         """Release every handle this process still holds; return how many."""
 
-    async def users(self, channel: str | None = None) -> list[Entry]:
-        """Return the live entries, of one channel or all."""
+    async def users(self, channel: str | None = None) -> list[Held]:
+        """Return the live holders, of one channel or all; raises StoreError if the store failed."""
 
 
 class Store(Protocol):
@@ -120,3 +161,20 @@ class Store(Protocol):
 
     def problem(self) -> str | None:
         """Return why the store cannot take lines now, or None."""
+
+
+class Backoff:
+    """Delays between retries while a store does not answer: doubling from ``first`` up to ``most``."""
+
+    def __init__(self, first: float = 0.1, most: float = 2.0) -> None:
+        self.first, self.most = first, most
+        self.delay = first
+
+    async def wait(self) -> None:
+        """Sleep the current delay, and double it for next time."""
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, self.most)
+
+    def reset(self) -> None:
+        """Start again from the first delay (the store answered)."""
+        self.delay = self.first

@@ -9,7 +9,7 @@ the lines asked for, not on the size of the file.
 
 A *cursor* names the position just after a line: the file's identity
 (device and inode) and a byte offset, as ``"<dev>-<ino>-<offset>"`` in hex,
-hex and decimal.  Clients treat it as opaque.
+hex and decimal.  Only this store parses it; clients treat it as opaque.
 """
 
 from __future__ import annotations
@@ -21,14 +21,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .base import AppendError
+
 log = logging.getLogger(__name__)
 
 BLOCK = 64 * 1024
 _CURSOR_RE = re.compile(r"^([0-9a-f]{1,16})-([0-9a-f]{1,16})-([0-9]{1,20})$")
-
-
-class AppendError(OSError):
-    """A line could not be written whole; nothing of it is left in the file."""
 
 
 @dataclass(frozen=True)
@@ -98,12 +96,12 @@ class ChannelLog:
         cut off again so no torn line is left behind.
         """
         if self._fd is None:
-            raise AppendError(errno.EBADF, "log is not open", str(self.path))
+            raise AppendError(f"{self.path}: log is not open")
         data = line.encode("utf-8") + b"\n"
         try:
             written = os.write(self._fd, data)
         except OSError as exc:
-            raise AppendError(exc.errno, exc.strerror, str(self.path)) from exc
+            raise AppendError(f"{self.path}: {exc.strerror or exc}") from exc
         if written != len(data):
             # A short write (a full disk, a quota) leaves a torn line.  Cut it,
             # so that readers never take it for a whole one.
@@ -112,7 +110,7 @@ class ChannelLog:
                 os.ftruncate(self._fd, end - written)
             except OSError:
                 log.exception("could not cut a torn line from %s", self.path)
-            raise AppendError(errno.ENOSPC, "short write", str(self.path))
+            raise AppendError(f"{self.path}: short write (disk full?)")
 
 
 def read_last_lines(fd: int, end: int, count: int) -> tuple[list[bytes], int]:

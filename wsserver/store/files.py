@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..config import CHANNEL_RE
 from ..metrics import Metrics
-from .base import Backlog, Deliver, Feed
+from .base import AppendError, Backlog, Deliver, Feed, Lines, StoreError
 from .channellog import (
     ChannelLog,
     Cursor,
@@ -46,8 +46,13 @@ class FileFeed:
         appended: Callable[[bool], None] = lambda ok: None,
     ) -> None:
         self._appended = appended  # told whether each append went through (for /healthz)
+        self._deliver = deliver
         self.log = ChannelLog(path)
-        self.tailer = Tailer(path, lambda data, cursor: deliver(data, str(cursor)), self.log.reopen, gather)
+        self.tailer = Tailer(path, self._read_back, self.log.reopen, gather)
+
+    def _read_back(self, data: bytes, end: Cursor) -> None:
+        start = Cursor(end.identity, end.offset - len(data))
+        self._deliver(Lines(data[:-1], str(start), str(end)))
 
     def start(self) -> None:
         """Cut a torn last line left by a crash, open for appending, and tail from the end."""
@@ -71,7 +76,7 @@ class FileFeed:
         """Write the line with one ``write(2)`` and wake the tailer; raises AppendError."""
         try:
             self.log.append(line)
-        except OSError:
+        except AppendError:
             self._appended(False)
             raise
         self._appended(True)
@@ -90,26 +95,32 @@ class FileFeed:
         cursor = self.tailer.cursor
         # A duplicate, so a rotation that closes the tailer's descriptor
         # meanwhile cannot pull the file from under the read.
-        fd = os.dup(self.tailer.fd)
         try:
-            return await asyncio.to_thread(_backlog, fd, cursor, history, since)
-        finally:
-            os.close(fd)
+            fd = os.dup(self.tailer.fd)
+            try:
+                return await asyncio.to_thread(_backlog, fd, cursor, history, since)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StoreError(f"reading {self.log.path} failed: {exc}") from exc
 
-    async def before(self, cursor: str, limit: int) -> tuple[bytes, str] | None:
-        """Read up to ``limit`` lines before ``cursor`` of the current file."""
-        start = Cursor.parse(cursor)
+    async def before(self, cursor: str | None, limit: int) -> Lines | None:
+        """Read up to ``limit`` lines before ``cursor`` (None: the tailer's offset) of the current file."""
         current = self.tailer.cursor
+        start = current if cursor is None else Cursor.parse(cursor)
         if start is None or start.identity != current.identity or start.offset > current.offset:
             return None
-        fd = os.dup(self.tailer.fd)
         try:
-            if not await asyncio.to_thread(at_line_start, fd, start.offset):
-                return None
-            lines, first = await asyncio.to_thread(read_last_lines, fd, start.offset, limit)
-        finally:
-            os.close(fd)
-        return b"\n".join(lines), str(Cursor(current.identity, first))
+            fd = os.dup(self.tailer.fd)
+            try:
+                if not await asyncio.to_thread(at_line_start, fd, start.offset):
+                    return None
+                lines, first = await asyncio.to_thread(read_last_lines, fd, start.offset, limit)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StoreError(f"reading {self.log.path} failed: {exc}") from exc
+        return Lines(b"\n".join(lines), str(Cursor(current.identity, first)), str(start))
 
 
 def _backlog(fd: int, cursor: Cursor, history: int, since: str | None) -> Backlog:
@@ -124,10 +135,15 @@ def _backlog(fd: int, cursor: Cursor, history: int, since: str | None) -> Backlo
         )
         if exact:
             assert start is not None
-            between = read_lines_between(fd, start.offset, cursor.offset)
-            return Backlog(True, [(batch, str(Cursor(cursor.identity, end))) for batch, end in between])
-    lines, _ = read_last_lines(fd, cursor.offset, history)
-    batches = [(b"\n".join(lines), str(cursor))] if lines else []
+            batches = []
+            begin = start
+            for data, offset in read_lines_between(fd, start.offset, cursor.offset):
+                end = Cursor(cursor.identity, offset)
+                batches.append(Lines(data, str(begin), str(end)))
+                begin = end
+            return Backlog(True, batches)
+    lines, first = read_last_lines(fd, cursor.offset, history)
+    batches = [Lines(b"\n".join(lines), str(Cursor(cursor.identity, first)), str(cursor))] if lines else []
     return Backlog(None if since is None else False, batches)
 
 

@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .base import Held, StoreError
+
 log = logging.getLogger(__name__)
 
 USERS_FILE = "registered_users.log"
@@ -127,7 +129,10 @@ class Registry:
     # ------------------------------------------------------------ public
 
     async def claim(self, handle: str, channel: str) -> bool:
-        """Take ``handle`` in ``channel`` for this process; False if someone alive holds it."""
+        """Take ``handle`` in ``channel`` for this process; False if someone alive holds it.
+
+        Raises StoreError if the users file cannot be changed.
+        """
         return await self._submit(True, Entry(handle, channel, self.owner))
 
     async def release(self, handle: str, channel: str) -> None:
@@ -142,15 +147,21 @@ class Registry:
         """Drop every entry this process holds; return how many."""
         return await asyncio.to_thread(self._locked, self._drop_own)
 
-    async def users(self, channel: str | None = None) -> list[Entry]:
-        """Return the entries held by live processes, in file order, optionally of one channel."""
-        entries = await asyncio.to_thread(self._read_cached)
+    async def users(self, channel: str | None = None) -> list[Held]:
+        """Return the handles held by live processes, in file order, optionally of one channel.
+
+        Raises StoreError if the file cannot be read.
+        """
+        try:
+            entries = await asyncio.to_thread(self._read_cached)
+        except OSError as exc:
+            raise StoreError(f"reading {self.path} failed: {exc}") from exc
         alive: dict[Owner, bool] = {}  # one liveness check per process, not per entry
         for entry in entries:
             if entry.owner is not None and entry.owner not in alive:
                 alive[entry.owner] = entry.owner.alive()
         return [
-            e for e in entries
+            Held(e.handle, e.channel, f"{e.owner.host}:{e.owner.pid}") for e in entries
             if (channel is None or e.channel == channel) and e.owner is not None and alive[e.owner]
         ]
 
@@ -171,9 +182,10 @@ class Registry:
                 results = await asyncio.to_thread(self._locked, functools.partial(self._apply, batch=batch))
             except Exception as exc:
                 log.exception("updating %s failed", self.path)
+                fault = StoreError(f"updating {self.path} failed: {exc}")
                 for op in batch:
                     if not op.done.done():
-                        op.done.set_exception(exc)
+                        op.done.set_exception(fault)
                 continue
             for op, granted in zip(batch, results, strict=True):
                 if not op.done.done():

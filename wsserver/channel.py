@@ -1,0 +1,168 @@
+"""One channel of this process: where appends go in and read-back lines come out.
+
+A :class:`Channel` ties the halves of the design together: its
+:class:`~wsserver.store.base.Feed` (the handler appends to it; its reader
+reads the lines back, from the file or the stream) and its subscribers (each
+an :class:`~wsserver.fanout.Outbox`).  The two halves never share a shortcut:
+an append only stores the line, and what subscribers get is what the reader
+read back.  Private lines take the same path through a second feed per
+channel, and are routed to their two ends only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from . import protocol
+from .fanout import Outbox, Wire, broadcast
+from .logline import LINE_RE
+from .metrics import Metrics
+from .presence import PresenceList
+from .store.base import Lines, Store
+
+log = logging.getLogger(__name__)
+
+# Timeouts
+TYPING_EXPIRES = 6.0  # seconds a "typing: true" lasts without a refresh
+# Limits
+GATHER_FROM = 2000  # subscribers from which a channel gathers lines a moment before sending them
+GATHER_SECONDS = 0.02  # how long: a join storm then costs each receiver a few frames, not one per join
+
+
+class Channel:
+    """One channel: its logs, their tailers and the outboxes of its connections here."""
+
+    def __init__(self, name: str, store: Store, metrics: Metrics) -> None:
+        self.name = name
+        self.metrics = metrics
+        self.feed = store.feed(name, False, self._deliver, gather=self._gather)
+        self.private_feed = store.feed(name, True, self._deliver_private)
+        self.subscribers: set[Outbox] = set()
+        self.members: dict[str, Outbox] = {}  # lower-cased handle -> outbox, for private lines
+        self.presence = PresenceList(name)
+        self._typing: dict[Outbox, tuple[str, asyncio.TimerHandle]] = {}
+
+    def _gather(self) -> float:
+        return GATHER_SECONDS if len(self.subscribers) >= GATHER_FROM else 0.0
+
+    # ------------------------------------------------------------ life
+
+    def start(self) -> None:
+        """Start reading both logs from their ends."""
+        self.feed.start()
+        self.private_feed.start()
+
+    async def stop(self) -> None:
+        """Stop reading and let go of the logs."""
+        for timer in self._typing.values():
+            timer[1].cancel()
+        await self.feed.stop()
+        await self.private_feed.stop()
+
+    def reopen(self) -> None:
+        """Append to the files now at the paths, and follow them (after a rotation)."""
+        self.feed.reopen()
+        self.private_feed.reopen()
+
+    # ------------------------------------------------------------ writing
+
+    async def append(self, line: str, private: bool = False) -> None:
+        """Store an escaped line; the feed's reader delivers it once it is stored.
+
+        Raises :class:`~wsserver.store.base.AppendError` if it was not stored.
+        """
+        await (self.private_feed if private else self.feed).append(line)
+
+    # ------------------------------------------------------------ delivering
+
+    def _deliver(self, lines: Lines) -> None:
+        broadcast(self.subscribers, protocol.lines_frame(self.name, lines.text(), lines.start, lines.end))
+        self.metrics.fanned_out.inc((lines.data.count(b"\n") + 1) * len(self.subscribers))
+
+    def _deliver_private(self, lines: Lines) -> None:
+        for raw in lines.data.split(b"\n"):
+            line = raw.decode("utf-8", errors="replace")
+            match = LINE_RE.match(line)
+            if match is None or match.group(3) is None:
+                log.warning("skipping a line of the private log of %s that is not a private line", self.name)
+                continue
+            sender, recipient = match.group(2), match.group(3)
+            frame = protocol.event_frame(
+                "private", {"channel": self.name, "from": sender, "to": recipient, "message": line}
+            )
+            ends = {self.members.get(sender.lower()), self.members.get(recipient.lower())}
+            for outbox in ends:
+                if outbox is not None:
+                    outbox.put(frame)
+
+    def presence_with(self, handle: str) -> Wire:
+        """Return a presence frame for a joiner: the last list sent here, with the joiner in it."""
+        return self.presence.with_joiner(handle)
+
+    def send_presence(self, users: list[str]) -> None:
+        """Send the channel's users (sorted) to everyone here, if they changed."""
+        wire = self.presence.update(users)
+        if wire is not None:
+            for outbox in self.subscribers:
+                outbox.put_presence(wire)
+
+    def is_typing(self, outbox: Outbox) -> bool:
+        """Return whether the connection of ``outbox`` is marked as typing."""
+        return outbox in self._typing
+
+    def set_typing(self, outbox: Outbox, handle: str, typing: bool) -> bool:
+        """Record that ``handle`` started or stopped typing; tell the others on a change. Return whether it changed."""
+        current = self._typing.pop(outbox, None)
+        if current is not None:
+            current[1].cancel()
+        if typing:
+            timer = asyncio.get_running_loop().call_later(TYPING_EXPIRES, self.set_typing, outbox, handle, False)
+            self._typing[outbox] = (handle, timer)
+        changed = (current is not None) != typing
+        if changed:
+            frame = protocol.event_frame("typing", {"channel": self.name, "handle": handle, "typing": typing})
+            broadcast((o for o in self.subscribers if o is not outbox), frame)
+        return changed
+
+    # ------------------------------------------------------------ subscribing
+
+    async def subscribe(self, outbox: Outbox, handle: str, history: int, since: str | None = None) -> None:
+        """Queue the backlog for ``outbox``, then every line after it.
+
+        The backlog is the last ``history`` lines, or with ``since`` the lines
+        after that cursor (preceded by a ``resumed`` event).  The outbox joins
+        the subscribers and the feed takes the backlog's end in the same step
+        of the event loop, so the backlog ends exactly where live delivery begins.
+        """
+        await self.feed.wait_ready()
+        self.subscribers.add(outbox)
+        self.members[handle.lower()] = outbox
+        self.metrics.history_reads.labels("resume" if since is not None else "join").inc()
+        backlog = await self.feed.backlog(history, since)
+        frames = []
+        if backlog.recovered is not None:
+            frames.append(protocol.event_frame("resumed", {"channel": self.name, "recovered": backlog.recovered}))
+        for lines in backlog.batches:
+            frames.append(protocol.lines_frame(self.name, lines.text(), lines.start, lines.end))
+        outbox.put_first(frames)
+
+    def unsubscribe(self, outbox: Outbox, handle: str) -> None:
+        """Stop delivering to ``outbox``, and say it stopped typing."""
+        if outbox in self._typing:
+            self.set_typing(outbox, handle, False)
+        self.subscribers.discard(outbox)
+        if self.members.get(handle.lower()) is outbox:
+            del self.members[handle.lower()]
+
+    async def page(self, before: str | None, limit: int) -> str | None:
+        """Return a ``history`` frame of up to ``limit`` lines before ``before`` (None: the newest).
+
+        Its ``cursor`` is where to page from next.  Returns None for a cursor
+        that names no position of the log; raises StoreError if the store failed.
+        """
+        self.metrics.history_reads.labels("page").inc()
+        found = await self.feed.before(before, limit)
+        if found is None:
+            return None
+        return protocol.event_frame("history", {"channel": self.name, "message": found.text(), "cursor": found.start})

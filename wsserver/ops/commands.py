@@ -1,0 +1,134 @@
+"""The operator commands, once for every store: ``tail``, ``users``, ``say``, ``check``, ``export``.
+
+Each takes a :class:`~wsserver.ops.base.Source` (the data dir or a Redis
+store) and prints what it finds.  Exit statuses, the same for every command
+and for the server: 2 when a value on the command line is wrong (the message
+names it), 1 when the command ran and failed or found problems (the store
+does not answer, ``check`` found something), 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from typing import TextIO
+
+import pendulum
+
+from ..logline import LINE_RE, SYSTEM, Clock, format_line
+from ..store.base import Backoff, StoreError
+from .base import OpsError, Source, readable, valid_channel
+
+
+async def existing_channel(source: Source, channel: str) -> str:
+    """Return ``channel`` if it is a valid name with a log in the store; raises OpsError naming the problem."""
+    valid_channel(channel)
+    if not await source.has_channel(channel):
+        raise OpsError(f"no log for channel {channel!r} {source.where}")
+    return channel
+
+
+async def say(source: Source, channel: str, text: str, timezone: str) -> str:
+    """Append a System line to ``channel``; return it. Every running server delivers it."""
+    await existing_channel(source, channel)
+    if not text.strip():
+        raise OpsError("the text is empty")
+    line = format_line(Clock(timezone).stamp(), SYSTEM, text)
+    await source.append(channel, line)
+    return line
+
+
+async def users(source: Source, channel: str | None, out: TextIO) -> int:
+    """Print ``channel<TAB>handle<TAB>holder`` for each live handle; return how many."""
+    if channel is not None:
+        valid_channel(channel)
+    held = await source.users(channel)
+    for entry in held:
+        print(f"{entry.channel}\t{entry.handle}\t{entry.holder}", file=out)
+    return len(held)
+
+
+async def tail(source: Source, channel: str, count: int, out: TextIO, follow: bool = True) -> None:
+    """Print the last ``count`` lines of ``channel``, then follow it like ``tail -f`` until SIGINT or SIGTERM.
+
+    While the store does not answer it says so once on stderr, retries with
+    backoff, says when it answers again, and goes on from where it was.
+    """
+    await existing_channel(source, channel)
+    lines, position = await source.last(channel, count)
+    _show(lines, out)
+    if not follow:
+        return
+    reader = asyncio.get_running_loop().create_task(_follow(source, channel, position, out))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, reader.cancel)
+    try:
+        await reader
+    except asyncio.CancelledError:
+        pass
+
+
+async def _follow(source: Source, channel: str, position: object, out: TextIO) -> None:
+    backoff = Backoff()
+    lost = False
+    while True:
+        try:
+            lines, position = await source.after(channel, position)
+        except StoreError as exc:
+            if not lost:
+                print(f"wsserver: {exc}; retrying", file=sys.stderr, flush=True)
+                lost = True
+            await backoff.wait()
+            continue
+        if lost:
+            print(f"wsserver: {source.name} answers again", file=sys.stderr, flush=True)
+            lost = False
+            backoff.reset()
+        _show(lines, out)
+
+
+def _show(lines: list[str], out: TextIO) -> None:
+    for line in lines:
+        print(readable(line), file=out, flush=True)
+
+
+async def check(source: Source, out: TextIO) -> int:
+    """Verify every log and the handles; print each problem as ``where: problem``; return how many."""
+    problems = 0
+
+    def report(problem: str) -> None:
+        nonlocal problems
+        problems += 1
+        print(problem, file=out)
+
+    summary = await source.check(report)
+    print(f"{summary}: {problems} problem(s)", file=out if problems == 0 else sys.stderr)
+    return problems
+
+
+def parse_since(text: str, timezone: str) -> str:
+    """Return ``text`` (a date or date and time in ``timezone``) as a log stamp ``YYYY-MM-DD HH:MM:SS``."""
+    try:
+        moment = pendulum.parse(text, tz=timezone)
+    except Exception:
+        moment = None
+    if not isinstance(moment, pendulum.DateTime):
+        raise OpsError(f"invalid --since value {text!r}: must be a date or time such as 2026-11-22 14:00")
+    return str(moment.in_timezone(timezone).format("YYYY-MM-DD HH:mm:ss"))
+
+
+async def export(source: Source, channel: str, since: str | None, timezone: str, out: TextIO) -> int:
+    """Print the lines of ``channel`` as the log holds them, from the first stamped at or after ``since``."""
+    stamp = parse_since(since, timezone) if since is not None else None
+    await existing_channel(source, channel)
+    count = 0
+    keep = stamp is None
+    async for line in source.lines(channel, stamp):
+        if not keep:
+            match = LINE_RE.match(line)
+            keep = match is not None and stamp is not None and match.group(1) >= stamp
+        if keep:
+            out.write(line + "\n")
+            count += 1
+    return count

@@ -1,0 +1,238 @@
+"""One channel stream as a feed: appended to with XADD, read back with XREAD from the last ID delivered.
+
+A cursor is ``<epoch>:<entry id>``, the position just after that entry
+(``<epoch>:0-0`` before the first).  The epoch tells a deleted and recreated
+stream apart: a cursor of another epoch names no position of this stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from ..tasks import cancel_and_wait
+from .base import AppendError, Backlog, Backoff, Deliver, Lines, StoreError
+from .redis_link import (
+    BATCH_BYTES,
+    BLOCK_MS,
+    BUSY_GATHER,
+    PREFIX,
+    READ_COUNT,
+    RESUME_LINES,
+    Link,
+    append_line,
+    parse_id,
+    stream_key,
+)
+
+log = logging.getLogger(__name__)
+
+_CURSOR_RE = re.compile(r"^([0-9a-f]{8,32}):([0-9]{1,20})-([0-9]{1,20})$")
+START = "0-0"  # the position before the first entry
+
+
+class RedisFeed:
+    """One channel stream: appended to with XADD, read back with XREAD from the last ID delivered."""
+
+    def __init__(
+        self,
+        link: Link,
+        channel: str,
+        private: bool,
+        deliver: Deliver,
+        gather: Callable[[], float] | None = None,
+        maxlen: int = 0,
+        mirror_dir: Path | None = None,
+    ) -> None:
+        self._link = link
+        self.key = stream_key(channel, private)
+        self._epoch_key = PREFIX + "epoch:" + self.key
+        self._name, self._private = channel, private
+        self._deliver = deliver
+        self._gather = gather
+        self._maxlen = maxlen
+        self._mirror = None if mirror_dir is None else mirror_dir / (
+            f"{'private' if private else 'channel'}_{channel}.log"
+        )
+        self.last_id = START  # the last entry delivered
+        self.epoch = ""
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start reading from the current end of the stream."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"read {self.key}")
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        task, self._task = self._task, None
+        await cancel_and_wait([task])
+
+    def reopen(self) -> None:
+        """Nothing to reopen: SIGHUP matters to files only."""
+
+    async def append(self, line: str) -> None:
+        """XADD the line; raises AppendError when Redis did not take it."""
+        try:
+            await append_line(self._link.client, self._name, self._private, line, self._maxlen)
+        except RedisError as exc:
+            self._link.failed(exc)
+            raise AppendError(f"Redis did not take the line for {self.key}: {exc}") from exc
+
+    def _at(self, entry_id: str) -> str:
+        return f"{self.epoch}:{entry_id}"
+
+    @property
+    def cursor(self) -> str:
+        """Return ``<epoch>:<entry id>`` after the last line delivered."""
+        return self._at(self.last_id)
+
+    async def wait_ready(self) -> None:
+        """Wait until the reader knows where the stream ends."""
+        await self._ready.wait()
+
+    # ------------------------------------------------------------ reading back
+
+    async def _run(self) -> None:
+        client = self._link.readers
+        backoff = Backoff()
+        while not self._ready.is_set():
+            try:
+                newest = await client.xrevrange(self.key, count=1)
+                epoch = await client.get(self._epoch_key)
+            except RedisError as exc:
+                self._link.failed(exc)
+                await backoff.wait()
+                continue
+            self.last_id = newest[0][0].decode() if newest else START
+            self.epoch = epoch.decode() if epoch else "00000000"
+            self._ready.set()
+        backoff.reset()
+        busy = False  # the last read found lines: more are likely on their way
+        while True:
+            wait = self._gather() if self._gather is not None else 0.0
+            if busy:
+                wait = max(wait, BUSY_GATHER)
+            if wait:
+                await asyncio.sleep(wait)
+            try:
+                # The epoch is read after the entries, on the same connection:
+                # when this read finds the first entries of a new stream, the
+                # append that created it has set the epoch already.
+                pipe = client.pipeline(transaction=False)
+                pipe.xread({self.key: self.last_id}, count=READ_COUNT, block=BLOCK_MS)
+                pipe.get(self._epoch_key)
+                found, epoch = await pipe.execute()
+            except RedisError as exc:
+                # Readers resume from the last ID they delivered: nothing lost
+                # or repeated once Redis is back.
+                self._link.failed(exc)
+                await backoff.wait()
+                continue
+            backoff.reset()
+            self._link.recovered()
+            if epoch:
+                self.epoch = epoch.decode()
+            busy = bool(found)
+            if not found:
+                continue
+            entries = found[0][1]
+            data = b"\n".join(fields.get(b"line", b"") for _, fields in entries)
+            start = self.cursor
+            self.last_id = entries[-1][0].decode()
+            if self._mirror is not None:
+                self._write_mirror(data + b"\n")
+            self._deliver(Lines(data, start, self.cursor))
+
+    def _write_mirror(self, data: bytes) -> None:
+        assert self._mirror is not None
+        # Opened per batch (not kept): logrotate can move the mirror files
+        # with no signal, and a batch is one write(2) with O_APPEND.
+        try:
+            fd = os.open(self._mirror, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+        except OSError:
+            log.exception("could not append to the mirror %s", self._mirror)
+
+    # ------------------------------------------------------------ history
+
+    def _parse(self, cursor: str) -> str | None:
+        """Return the entry ID a cursor of this stream names (up to the last delivered), or None."""
+        match = _CURSOR_RE.match(cursor)
+        if match is None or match.group(1) != self.epoch:
+            return None
+        entry_id = f"{match.group(2)}-{match.group(3)}"
+        return entry_id if parse_id(entry_id) <= parse_id(self.last_id) else None
+
+    async def backlog(self, history: int, since: str | None) -> Backlog:
+        """Read the last ``history`` entries up to the last delivered, or the entries after ``since``."""
+        end = self.last_id  # before any await: where live lines begin
+        try:
+            return await self._backlog(history, since, end)
+        except RedisError as exc:
+            raise StoreError(f"Redis did not answer a history read of {self.key}: {exc}") from exc
+
+    async def _backlog(self, history: int, since: str | None, end: str) -> Backlog:
+        client = self._link.client
+        if since is not None:
+            start = self._parse(since)
+            # Exact only if the entry the cursor names is still there: trimming
+            # removes the oldest entries, so then every later one is too.
+            if start is not None and (start == end or await client.xrange(self.key, start, start, count=1)):
+                entries = [] if start == end else await client.xrange(
+                    self.key, "(" + start, end, count=RESUME_LINES + 1
+                )
+                if len(entries) <= RESUME_LINES:
+                    return Backlog(True, self._batches(start, entries))
+        recovered = None if since is None else False
+        if end == START or history <= 0:
+            return Backlog(recovered, [])
+        lines = await self._last(end, history)
+        return Backlog(recovered, [lines] if lines.data or lines.start != lines.end else [])
+
+    async def _last(self, end: str, limit: int) -> Lines:
+        """Return up to ``limit`` entries up to ``end``; the start is the entry before them (or the stream's start)."""
+        entries = await self._link.client.xrevrange(self.key, end, "-", count=limit + 1)
+        start = START
+        if len(entries) > limit:
+            start = entries.pop()[0].decode()
+        entries.reverse()
+        data = b"\n".join(fields.get(b"line", b"") for _, fields in entries)
+        return Lines(data, self._at(start) if entries else self._at(end), self._at(end))
+
+    def _batches(self, start: str, entries: list[Any]) -> list[Lines]:
+        batches: list[Lines] = []
+        lines: list[bytes] = []
+        size = 0
+        begin = start
+        for index, (entry_id, fields) in enumerate(entries):
+            line = fields.get(b"line", b"")
+            lines.append(line)
+            size += len(line) + 1
+            if size >= BATCH_BYTES or index == len(entries) - 1:
+                batch_end = entry_id.decode()
+                batches.append(Lines(b"\n".join(lines), self._at(begin), self._at(batch_end)))
+                lines, size, begin = [], 0, batch_end
+        return batches
+
+    async def before(self, cursor: str | None, limit: int) -> Lines | None:
+        """Read up to ``limit`` entries up to the position ``cursor`` names (None: the last delivered)."""
+        position = self.last_id if cursor is None else self._parse(cursor)
+        if position is None:
+            return None
+        if position == START:
+            return Lines(b"", self._at(START), self._at(START))
+        try:
+            return await self._last(position, limit)
+        except RedisError as exc:
+            raise StoreError(f"Redis did not answer a history read of {self.key}: {exc}") from exc

@@ -1,0 +1,235 @@
+"""A node's connection to Redis: the pools, the keys, the Lua scripts, and whether Redis answers.
+
+Keys (all under ``wsserver:``):
+
+* ``channel:<name>`` and ``private:<name>``: streams, one entry per log line,
+  field ``line`` holding exactly the text a log file would hold.  Appends are
+  ``XADD ... MAXLEN ~ --stream-maxlen``.
+* ``epoch:<stream key>``: a random token set when an append creates the
+  stream; it is the identity part of cursors (``<epoch>:<entry id>``), so a
+  deleted and recreated stream is told apart (``recovered: false``).
+* ``users:<channel>``: hash of lower-cased handle to ``<node>|<Handle>``;
+  ``node:<node>``: a node's liveness key, refreshed every 5 s with a 15 s
+  TTL.  A claim (a Lua script) succeeds unless the holder's node is alive,
+  so a node that dies loses its handles within 15 s.  ``users-version`` is
+  incremented on every change; nodes poll it to refresh presence.
+* ``channels`` and ``user-channels``: sets of the channel names with a
+  stream, and with a users hash.
+
+The operator commands (:mod:`wsserver.ops`) use the same functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import NoScriptError
+
+from ..config import SENTINEL_URL_RE, redacted
+
+log = logging.getLogger(__name__)
+
+PREFIX = "wsserver:"
+# Limits
+READ_COUNT = 1000  # entries taken by one XREAD: one delivery, one frame
+PAGE = 1000  # entries per XRANGE when a whole stream is read (export, check)
+POOL_SIZE = 32  # connections for commands (appends, claims, history) per node
+READER_POOL_SIZE = 2**31 - 1  # readers: one blocked connection per feed, as many as there are feeds
+RESUME_LINES = 100_000  # entries replayed for a resume; further behind gets last-N history
+BATCH_BYTES = 64 * 1024  # backlog frames are cut at about this size
+# Timeouts
+BLOCK_MS = 1000  # how long one XREAD waits for new entries
+BUSY_GATHER = 0.005  # after a read that found lines, let more arrive before the next: fewer, fuller frames
+COMMAND_TIMEOUT = 5.0  # seconds before a Redis command counts as failed
+NODE_TTL = 15  # seconds a node's handles outlive its last heartbeat: the bound after a crash
+NODE_REFRESH = 5.0  # seconds between heartbeats
+VERSION_POLL = 0.5  # seconds between looks at users-version (presence across nodes)
+
+APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[2], ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('SADD', KEYS[3], ARGV[4]) end
+if ARGV[2] == '0' then return redis.call('XADD', KEYS[1], '*', 'line', ARGV[1]) end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'line', ARGV[1])
+"""
+CLAIM = """
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if held == ARGV[2] then return 1 end
+if held then
+  local node = string.match(held, '^([^|]*)|')
+  if node and redis.call('EXISTS', ARGV[3] .. node) == 1 then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('INCR', KEYS[2])
+redis.call('SADD', KEYS[3], ARGV[4])
+return 1
+"""
+RELEASE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('INCR', KEYS[2])
+  return 1
+end
+return 0
+"""
+
+
+def stream_key(channel: str, private: bool = False) -> str:
+    """Return the stream of ``channel``'s public or private lines."""
+    return f"{PREFIX}{'private' if private else 'channel'}:{channel}"
+
+
+def parse_id(entry_id: str) -> tuple[int, int]:
+    """Return a stream entry ID as a pair that sorts like the stream."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def connect(url: str, readers: bool = False) -> Any:
+    """Return a pooled client for ``url`` with the store's timeouts.
+
+    Commands share a bounded pool: a join storm waits up to COMMAND_TIMEOUT
+    for a free connection rather than opening thousands.  Readers (``readers``
+    True) each keep a connection blocked in XREAD, so theirs is a separate pool
+    that grows with the number of feeds.
+
+    Typed ``Any``: redis-py's answers are typed ``bytes | str | None`` for
+    every command, and this store only ever gets bytes (no decoding).
+    """
+    options: dict[str, Any] = {
+        "socket_timeout": COMMAND_TIMEOUT + BLOCK_MS / 1000,
+        "socket_connect_timeout": COMMAND_TIMEOUT,
+        "health_check_interval": 30,
+    }
+    sentinel = SENTINEL_URL_RE.match(url)
+    if sentinel is not None:
+        return _sentinel_master(sentinel, readers, options)
+    if readers:
+        pool = aioredis.ConnectionPool.from_url(url, max_connections=READER_POOL_SIZE, **options)
+    else:
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT,
+                                                        **options)
+    return aioredis.Redis.from_pool(pool)
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
+    """Connections to the master Sentinel names, bounded and waited for like the plain command pool."""
+
+
+def _sentinel_master(url: re.Match[str], readers: bool, options: dict[str, Any]) -> Any:
+    """Return a client of the master that the Sentinels name: it follows a failover on its own.
+
+    The password (and user) of the URL are the master's; the Sentinels are
+    asked without one.
+    """
+    hosts = []
+    for host in url["hosts"].split(","):
+        name, _, port = host.rpartition(":") if ":" in host else (host, "", "26379")
+        hosts.append((name.strip("[]"), int(port)))
+    manager = Sentinel(hosts, sentinel_kwargs={  # type: ignore[no-untyped-call]
+        "socket_timeout": COMMAND_TIMEOUT, "socket_connect_timeout": COMMAND_TIMEOUT,
+    })
+    credentials: dict[str, Any] = {
+        "db": int(url["db"] or 0), "username": url["username"] or None, "password": url["password"],
+    }
+    if readers:
+        return manager.master_for(url["service"], max_connections=READER_POOL_SIZE, **credentials, **options)
+    return manager.master_for(url["service"], connection_pool_class=_BlockingSentinelPool,
+                              max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT, **credentials, **options)
+
+@functools.cache
+def _sha1(source: str) -> str:
+    return hashlib.sha1(source.encode()).hexdigest()
+
+
+async def run_script(client: Any, source: str, keys: list[str], args: list[str]) -> Any:
+    """Run a Lua script by its SHA1 (EVALSHA), sending its text only when Redis does not have it yet."""
+    try:
+        return await client.evalsha(_sha1(source), len(keys), *keys, *args)
+    except NoScriptError:  # a new or restarted Redis: EVAL loads it
+        return await client.eval(source, len(keys), *keys, *args)
+
+
+async def append_line(client: Any, channel: str, private: bool, line: str, maxlen: int) -> bytes:
+    """XADD ``line`` to the channel's stream (setting its epoch if this creates it); return the entry ID.
+
+    ``maxlen`` 0 appends without trimming (operator commands, which do not
+    know the nodes' ``--stream-maxlen``).
+    """
+    key = stream_key(channel, private)
+    entry_id: bytes = await run_script(
+        client, APPEND, [key, PREFIX + "epoch:" + key, PREFIX + "channels"],
+        [line, str(maxlen), secrets.token_hex(8), "" if private else channel],
+    )
+    return entry_id
+
+
+async def stream_entries(client: Any, key: str, start: str = "-") -> AsyncIterator[tuple[str, bytes | None]]:
+    """Yield (entry ID, line or None if the entry has no ``line`` field) from ``start`` on, a page at a time."""
+    while True:
+        entries = await client.xrange(key, start, "+", count=PAGE)
+        for entry_id, fields in entries:
+            yield entry_id.decode(), fields.get(b"line")
+        if len(entries) < PAGE:
+            return
+        start = "(" + entries[-1][0].decode()
+
+
+async def held_handles(client: Any, channel: str | None, live: bool = True) -> list[tuple[str, str, str, str]]:
+    """Return (channel, hash field, node, handle) of the handles held by live nodes (or by dead ones)."""
+    if channel is None:
+        channels = sorted(name.decode() for name in await client.smembers(PREFIX + "user-channels"))
+    else:
+        channels = [channel]
+    pipe = client.pipeline(transaction=False)
+    for name in channels:
+        pipe.hgetall(PREFIX + "users:" + name)
+    held: list[tuple[str, str, str, str]] = []
+    for name, fields in zip(channels, await pipe.execute(), strict=True):
+        for field, value in fields.items():
+            node, _, handle = value.decode().partition("|")
+            held.append((name, field.decode(), node, handle))
+    nodes = sorted({node for _, _, node, _ in held})
+    alive: dict[str, bool] = {}
+    if nodes:
+        pipe = client.pipeline(transaction=False)
+        for node in nodes:
+            pipe.exists(PREFIX + "node:" + node)
+        alive = {node: bool(found) for node, found in zip(nodes, await pipe.execute(), strict=True)}
+    return [entry for entry in held if alive.get(entry[2], False) == live]
+
+
+class Link:
+    """A node's two pools on one Redis URL, and whether Redis answered the last time it was asked."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client = connect(url)
+        self.readers = connect(url, readers=True)
+        self.down: str | None = None  # why Redis did not answer, while it does not
+        self.on_recovered: Callable[[], None] = lambda: None
+
+    def failed(self, exc: Exception) -> None:
+        """Note that Redis did not answer (logged once per outage)."""
+        if self.down is None:
+            log.error("Redis at %s did not answer: %s", redacted(self.url), exc)
+        self.down = str(exc)
+
+    def recovered(self) -> None:
+        """Note that Redis answered again."""
+        if self.down is not None:
+            log.warning("Redis at %s answers again", redacted(self.url))
+            self.down = None
+            self.on_recovered()
+
+    async def close(self) -> None:
+        """Close both pools."""
+        await self.client.aclose()
+        await self.readers.aclose()
