@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .conftest import REPO, Server, joined, stalled_socket
+from .conftest import REPO, Server, joined, missing, stalled_socket
 
 
 async def test_two_processes_share_a_data_dir(start_server: Any, connect: Any, tmp_path: Path) -> None:
@@ -36,8 +37,9 @@ async def test_two_processes_share_a_data_dir(start_server: Any, connect: Any, t
         assert len(numbered) == len(set(numbered)) == 2
 
 
-async def test_sigterm_closes_with_1001_writes_leaves_and_releases(server: Server, connect: Any) -> None:
-    """SIGTERM closes every socket with 1001, writes the leave lines, frees the handles and exits 0."""
+async def test_sigterm_without_grace_writes_leaves_and_releases(start_server: Any, connect: Any) -> None:
+    """With --rejoin-grace 0, SIGTERM closes every socket with 1001, writes the leave lines and frees the handles."""
+    server = await start_server("--rejoin-grace", "0")
     alice = await joined(await connect(server, "Alice"), "Alice")
     bob = await joined(await connect(server, "Bob", "tech"), "Bob")
     code = await server.stop(signal.SIGTERM)
@@ -133,6 +135,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (["--rate-limit", "-1"], {}, "wsserver: invalid --rate-limit value '-1': must be a number of at least 0\n"),
         (["--heartbeat", "0"], {}, "wsserver: invalid --heartbeat value '0': must be a number above 0\n"),
         (["--heartbeat", "nan"], {}, "wsserver: invalid --heartbeat value 'nan': must be a finite number\n"),
+        (["--backlog", "0"], {}, "wsserver: invalid --backlog value '0': must be a whole number from 1 to 65535\n"),
+        ([], {"WSSERVER_BACKLOG": "lots"}, "wsserver: invalid WSSERVER_BACKLOG value 'lots': must be a whole number\n"),
+        (["--rejoin-grace", "-1"], {}, "wsserver: invalid --rejoin-grace value '-1': must be a number of at least 0\n"),
         (["--history", "-5"], {}, "wsserver: invalid --history value '-5': must be a whole number from 0 to 100000\n"),
         (["--log-level", "chatty"], {}, "wsserver: invalid --log-level value 'chatty': must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL\n"),
         (["--store", "mysql://db"], {}, "wsserver: invalid --store value 'mysql://db': must be file, a Redis URL such as redis://127.0.0.1:6379/0, or redis+sentinel://HOST:26379[,HOST:26379...]/SERVICE[/DB]\n"),
@@ -158,6 +163,18 @@ def test_help_lists_every_option() -> None:
     for wrong in ("default None", "default )", "default 5.0", "default 25.0"):
         assert wrong not in text
     assert "(env WSSERVER_RATE_LIMIT; default 5)" in text and "(env WSSERVER_TRUSTED_PROXY)" in text
+
+
+async def test_backlog_sets_the_listen_queue(start_server: Any) -> None:
+    """--backlog is the listening socket's queue length, as ss shows it (Send-Q of a LISTEN socket)."""
+    ss = shutil.which("ss")
+    if ss is None:
+        missing("this test reads the listen queue with ss (apt-get install iproute2)")
+    server = await start_server("--backlog", "321")
+    port = server.url.rsplit(":", 1)[1]
+    process = await asyncio.create_subprocess_exec(ss, "-ltnH", f"sport = :{port}", stdout=asyncio.subprocess.PIPE)
+    shown, _ = await process.communicate()
+    assert shown.decode().split()[:3] == ["LISTEN", "0", "321"]
 
 
 async def test_port_in_use_is_a_clear_error(server: Server) -> None:
@@ -204,6 +221,6 @@ async def test_sigterm_is_not_held_up_by_a_client_that_stopped_reading(start_ser
     await alice.until_line("Alice: 2999 ", timeout=30)
     assert await server.stop(signal.SIGTERM) == 0
     assert await alice.closed() == (1001, "Server shutting down")
-    assert server.file_lines("general")[-1].endswith("has left the chat")
-    assert (server.data_dir / "registered_users.log").read_text() == ""
+    assert server.file_lines("general")[-1].endswith("] System: The server is restarting")
+    assert sorted(line.split("|")[0] for line in (server.data_dir / "registered_users.log").read_text().splitlines()) == ["Alice", "Stalled"]
     stalled.close()

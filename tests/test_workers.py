@@ -77,4 +77,10 @@ async def test_killed_worker_is_restarted_and_its_handles_freed(start_server: An
     for handle in victims:
         await joined(await connect(server, handle), handle)
     assert await server.stop(signal.SIGTERM) == 0
-    assert (server.data_dir / "registered_users.log").read_text() == ""
+    # Every user of both workers is left away for the grace, and the restart is said once.
+    users = (server.data_dir / "registered_users.log").read_text().splitlines()
+    assert len(users) == sum(len(clients) for clients in by_pid.values())
+    assert all(len(line.split("|")) == 7 for line in users)
+    general = server.file_lines("general")
+    assert sum(line.endswith("] System: The server is restarting") for line in general) == 1
+    assert general[-1].endswith("] System: The server is restarting")  # and no leave line after the joins

@@ -52,7 +52,8 @@ def make_app(config: Config) -> web.Application:
     app = web.Application()
     metrics = Metrics()
     store = open_store(config, metrics)
-    hub = Hub(store, config.channels, config.timezone, config.allow_new_channels, config.max_channels, metrics)
+    hub = Hub(store, config.channels, config.timezone, config.allow_new_channels, config.max_channels, metrics,
+              config.rejoin_grace)
     app[STATE] = State(config, hub, store.registry, metrics, AddressQuota(config.max_connections_per_ip))
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
@@ -74,6 +75,7 @@ async def _start(app: web.Application) -> None:
 async def _close_sockets(app: web.Application) -> None:
     # All at once, and with a cut-off: closing a client that stopped reading
     # waits for a drain that never comes, and must not hold up shutdown.
+    app[STATE].stopping = True  # from now on a closed socket is away, not gone (see Hub.leave_away)
     sockets = dict(app[STATE].sockets)
     await asyncio.gather(
         *(close_with_cutoff(ws, transport, protocol.CLOSE_GOING_AWAY, protocol.SHUTTING_DOWN)
@@ -84,6 +86,8 @@ async def _close_sockets(app: web.Application) -> None:
 
 async def _stop(app: web.Application) -> None:
     state = app[STATE]
+    if state.stopping and state.config.rejoin_grace:
+        await state.hub.leave_away()
     await state.hub.stop()
     left = await state.registry.release_all()
     if left:

@@ -21,7 +21,7 @@ from .metrics import join_reason, reason
 from .protocol import BadFrame, Chat, History, Keepalive, Private, Typing, error_frame, parse_client_frame
 from .ratelimit import TokenBucket
 from .state import STATE, State
-from .store.base import StoreError
+from .store.base import Claim, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +84,19 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
     if handle is None or not protocol.valid_handle(handle):
         return await _reject(ws, state, protocol.NO_HANDLE, f"bad handle {(handle or '')[:40]!r}")
     try:
-        if not await state.registry.claim(handle, name):
+        claim = await state.registry.claim(handle, name)
+        if claim is Claim.HELD:
             return await _reject(ws, state, protocol.HANDLE_TAKEN, f"{handle} is already in {name}")
     except StoreError as exc:
         return await _reject(ws, state, protocol.UNAVAILABLE, f"{handle} in {name}: the store failed: {exc}",
                              protocol.CLOSE_TRY_AGAIN)
 
     who = f"{handle}@{name}"
+    since = request.query.get("since")
     ended: WSMessage | None = None
     outbox = Outbox(ws, state.config.send_queue, who, request.transport, state.metrics.stalled.inc)
     try:
-        await channel.subscribe(outbox, handle, state.config.history, request.query.get("since"))
+        await channel.subscribe(outbox, handle, state.config.history, since)
     except BaseException as exc:
         channel.unsubscribe(outbox, handle)
         await state.registry.release(handle, name)
@@ -109,16 +111,25 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
         # file per join. The next refresh (under a second) corrects it if needed.
         outbox.put_presence(channel.presence_with(handle))
         outbox.start()
-        log.info("%s joined", who)
-        await state.hub.say(channel, SYSTEM, f"{handle} has joined the chat")
+        if claim is Claim.BACK and since is not None:
+            # Back from a restart within the grace: to the others it never left.
+            log.info("%s came back", who)
+        else:
+            log.info("%s joined", who)
+            if claim is Claim.BACK:
+                # A fresh join takes an away seat: that earlier visit is over.
+                await state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
+            await state.hub.say(channel, SYSTEM, f"{handle} has joined the chat")
         state.hub.refresh_presence()
         ended = await _converse(ws, state, channel, handle, outbox)
     finally:
         channel.unsubscribe(outbox, handle)
         await outbox.stop()
-        await state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
-        await state.registry.release(handle, name)
-        state.hub.refresh_presence()
+        if not (state.stopping and state.config.rejoin_grace):
+            # (A server that is stopping leaves its users away instead: Hub.leave_away.)
+            await state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
+            await state.registry.release(handle, name)
+            state.hub.refresh_presence()
         connections.dec()
         log.info("%s left (%s)", who, _how_closed(ws, ended))
 

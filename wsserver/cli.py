@@ -89,7 +89,8 @@ async def serve(config: Config) -> int:
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port, reuse_port=config.reuse_port or None)
+        site = web.TCPSite(runner, config.host, config.port, reuse_port=config.reuse_port or None,
+                           backlog=config.backlog)
         try:
             await site.start()
         except OSError as exc:

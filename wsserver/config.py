@@ -37,6 +37,7 @@ class Config:
     port: int = 1337
     workers: int = 1
     reuse_port: bool = False
+    backlog: int = 4096  # listen queue: a reconnect storm must not overflow it (the kernel caps it at somaxconn)
     # Storage
     data_dir: Path = Path("data")
     channels: tuple[str, ...] = ("general", "tech")
@@ -55,6 +56,7 @@ class Config:
     max_channels: int = 1000
     # Timeouts
     heartbeat: float = 25.0
+    rejoin_grace: float = 30.0  # seconds a user of a stopped server is away, not gone (0: off)
     # Who gets in
     allowed_origins: tuple[str, ...] | None = None  # None: same-origin only
     trusted_proxy: tuple[Network, ...] = ()
@@ -212,6 +214,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("workers", _integer(1, 64),
            "server processes sharing the port and the data dir; the parent restarts any that dies", "N"),
     Option("reuse_port", _boolean, "listen with SO_REUSEPORT, so several servers can share the port", switch=True),
+    Option("backlog", _integer(1, 65535),
+           "connections the kernel queues before the server accepts them (capped by net.core.somaxconn)", "N"),
     Option("data_dir", _path, "directory of the channel logs and the users file; created if missing", "DIR"),
     Option("store", _store,
            "file (channel logs in --data-dir), or a Redis URL (redis://, rediss://, "
@@ -235,6 +239,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("send_queue", _integer(1, 1_000_000), "frames queued for one client before it is closed as too slow", "N"),
     Option("heartbeat", _number(0.0, strictly_above=True),
            "seconds between pings; a peer that does not answer is closed", "SECONDS"),
+    Option("rejoin_grace", _number(0.0),
+           "seconds users of a stopped server are away, not gone: back with since= in time, no leave or join "
+           "line (0: off)", "SECONDS"),
     Option("allowed_origins", _origins,
            "comma list of browser origins allowed to open the chat socket, or *; unset: same origin only", "LIST"),
     Option("trusted_proxy", parse_networks,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 
 from .channel import Channel
 from .config import CHANNEL_RE
-from .logline import Clock, format_line
+from .logline import SYSTEM, Clock, format_line
 from .metrics import Metrics
 from .presence import sort_handles, spacing
 from .store.base import Store, StoreError
@@ -23,7 +24,11 @@ from .store.base import Store, StoreError
 log = logging.getLogger(__name__)
 
 # Timeouts
-PRESENCE_POLL = 5.0  # seconds between presence re-reads: users of a process killed outright drop out
+PRESENCE_POLL = 5.0  # seconds between presence re-reads (users of a process killed outright drop out) and
+# looks for away users whose grace ended
+
+SERVER_RESTARTING = "The server is restarting"
+SERVER_BACK = "The server is back"
 
 
 class TooManyChannels(Exception):
@@ -41,6 +46,7 @@ class Hub:
         allow_new_channels: bool = False,
         max_channels: int = 1000,
         metrics: Metrics | None = None,
+        rejoin_grace: float = 0.0,
     ) -> None:
         self.store = store
         self.registry = store.registry
@@ -49,6 +55,7 @@ class Hub:
         self.configured = channels
         self.allow_new_channels = allow_new_channels
         self.max_channels = max_channels
+        self.rejoin_grace = rejoin_grace
         self.channels: dict[str, Channel] = {}
         self._presence_task: asyncio.Task[None] | None = None
         self._presence_poll: asyncio.Task[None] | None = None
@@ -59,8 +66,57 @@ class Hub:
         await self.store.start(self.refresh_presence)
         for name in self.configured:
             self._open(name)
+        if self.rejoin_grace:
+            try:
+                back = await self.registry.announce_back()
+            except StoreError:
+                log.exception("could not look for users away since a restart")
+                back = []
+            await self._announce(back, SERVER_BACK)
         self.refresh_presence()
         self._presence_poll = asyncio.get_running_loop().create_task(self._poll_presence(), name="presence poll")
+
+    async def leave_away(self) -> None:
+        """Leave this process's users away for ``--rejoin-grace`` seconds, and say the server is restarting.
+
+        Called at shutdown once the sockets are closed: the users' handles are
+        not released and no leave lines are written; whoever comes back with
+        ``since`` in time takes the seat back silently, and the others get
+        their leave line when the grace ends (from whichever process notices).
+        """
+        try:
+            first = await self.registry.leave_away(time.time() + self.rejoin_grace)
+        except StoreError:
+            log.exception("could not leave the users away; their handles are released instead")
+            return
+        await self._announce(first, SERVER_RESTARTING)
+
+    async def _announce(self, names: list[str], text: str) -> None:
+        for name in names:
+            channel = self._known(name)
+            if channel is not None:
+                await self.say(channel, SYSTEM, text)
+
+    def _known(self, name: str) -> Channel | None:
+        try:
+            return self.channel(name)
+        except TooManyChannels:
+            return None
+
+    async def expire_away(self) -> None:
+        """Write the leave line of every away user whose grace ended (each is handed to one process only)."""
+        try:
+            gone = await self.registry.expire_away(time.time())
+        except StoreError:
+            log.exception("could not look for users whose grace ended")
+            return
+        for held in gone:
+            channel = self._known(held.channel)
+            if channel is not None:
+                log.info("%s@%s did not come back within the grace", held.handle, held.channel)
+                await self.say(channel, SYSTEM, f"{held.handle} has left the chat")
+        if gone:
+            self.refresh_presence()
 
     async def stop(self) -> None:
         """Close every channel and stop the store."""
@@ -135,6 +191,8 @@ class Hub:
         while True:
             await asyncio.sleep(PRESENCE_POLL)
             self.refresh_presence()
+            if self.rejoin_grace:
+                await self.expire_away()
 
     async def _refresh(self) -> None:
         # Requests that arrive while a read is under way are served by one

@@ -27,6 +27,7 @@ class State:
     # Open sockets and their transports (to cut off one that will not close).
     sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    stopping: bool = False  # SIGTERM: sockets being closed; their users are away, not gone
 
 
 STATE: web.AppKey[State] = web.AppKey("state", State)

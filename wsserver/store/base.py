@@ -23,6 +23,7 @@ Store faults form one tree::
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -71,11 +72,25 @@ class Backlog:
 
 @dataclass(frozen=True)
 class Held:
-    """A handle held in a channel, and who holds it (a process ``host:pid``, or a node)."""
+    """A handle in a channel, and who holds it (a process ``host:pid``, or a node).
+
+    ``away`` is set while its server stopped less than ``--rejoin-grace``
+    seconds ago: the user is still in the channel for everyone else, and
+    whoever joins with the handle takes it back at once.
+    """
 
     handle: str
     channel: str
     holder: str
+    away: bool = False
+
+
+class Claim(enum.Enum):
+    """What a claim of a handle found."""
+
+    TAKEN = "taken"  # it was free: the handle is ours
+    BACK = "back"  # it was away (its server stopped within the grace): ours again
+    HELD = "held"  # someone alive holds it: refused
 
 
 class Feed(Protocol):
@@ -121,8 +136,8 @@ class Feed(Protocol):
 class Handles(Protocol):
     """Who holds which handle in which channel, for every process on the store."""
 
-    async def claim(self, handle: str, channel: str) -> bool:
-        """Take ``handle`` in ``channel``; False if someone alive holds it; raises StoreError if the store failed."""
+    async def claim(self, handle: str, channel: str) -> Claim:
+        """Take ``handle`` in ``channel`` unless someone alive holds it; raises StoreError if the store failed."""
 
     async def release(self, handle: str, channel: str) -> None:
         """Give ``handle`` in ``channel`` back (if this process holds it)."""
@@ -131,7 +146,23 @@ class Handles(Protocol):
         """Drop entries whose holders are gone; return how many."""
 
     async def release_all(self) -> int:
-        """Release every handle this process still holds; return how many."""
+        """Release every handle this process still holds (not those it left away); return how many."""
+
+    async def leave_away(self, until: float) -> list[str]:
+        """Mark every handle this process holds as away until ``until`` (Unix time), instead of releasing it.
+
+        Returns the channels where no restart was under way yet: the caller
+        writes the one restart line there.
+        """
+
+    async def announce_back(self) -> list[str]:
+        """Return the channels with away handles whose return nobody announced yet, marking them announced."""
+
+    async def expire_away(self, now: float) -> list[Held]:
+        """Remove the away handles whose grace ended before ``now``; return them.
+
+        Each is returned to exactly one process (the caller writes its leave line).
+        """
 
     async def users(self, channel: str | None = None) -> list[Held]:
         """Return the live holders, of one channel or all; raises StoreError if the store failed."""

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from ..config import Config, redacted
 from ..metrics import Metrics
 from ..tasks import cancel_and_wait
-from .base import Deliver, Feed, StoreUnavailable
+from .base import Deliver, Feed, Handles, StoreUnavailable
 from .redis_feed import RedisFeed
 from .redis_handles import RedisHandles
 from .redis_link import NODE_REFRESH, PREFIX, VERSION_POLL, Link
@@ -38,7 +38,8 @@ class RedisStore:
         self.link = Link(self.url)
         self.link.on_recovered = self._recovered
         self.client = self.link.client
-        self.registry = RedisHandles(self.link)
+        self.handles = RedisHandles(self.link)
+        self.registry: Handles = self.handles
         self._tasks: list[asyncio.Task[None]] = []
         self._users_changed: Callable[[], None] = lambda: None
         self._channels: list[str] = []
@@ -52,8 +53,8 @@ class RedisStore:
         self._users_changed = users_changed
         try:
             await self.client.ping()
-            await self.registry.heartbeat()
-            await self.registry.reclaim()
+            await self.handles.heartbeat()
+            await self.handles.reclaim()
         except RedisError as exc:
             raise StoreUnavailable(f"cannot reach Redis at {redacted(self.url)}: {exc}") from exc
         if self.mirror_dir is not None:
@@ -63,20 +64,20 @@ class RedisStore:
             loop.create_task(self._heartbeat(), name="redis heartbeat"),
             loop.create_task(self._poll_version(), name="redis users version"),
         ]
-        log.info("storing channels in Redis at %s as node %s", redacted(self.url), self.registry.node)
+        log.info("storing channels in Redis at %s as node %s", redacted(self.url), self.handles.node)
 
     async def stop(self) -> None:
         """Stop the heartbeat and close the pool (the node's key then expires)."""
         await cancel_and_wait(self._tasks)
         with contextlib.suppress(RedisError):
-            await self.client.delete(PREFIX + "node:" + self.registry.node)
+            await self.client.delete(PREFIX + "node:" + self.handles.node)
         await self.link.close()
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(NODE_REFRESH)
             try:
-                await self.registry.heartbeat()
+                await self.handles.heartbeat()
             except RedisError as exc:
                 self.link.failed(exc)
 
@@ -101,7 +102,7 @@ class RedisStore:
 
     async def _beat_once(self) -> None:
         try:
-            await self.registry.heartbeat()
+            await self.handles.heartbeat()
         except RedisError as exc:
             self.link.failed(exc)
 

@@ -12,11 +12,26 @@ import logging
 import os
 import secrets
 import socket
+import time
+from typing import Any
 
 from redis.exceptions import RedisError
 
-from .base import Held, StoreError
-from .redis_link import CLAIM, NODE_REFRESH, NODE_TTL, PREFIX, RELEASE, Link, held_handles, run_script
+from .base import Claim, Held, StoreError
+from .redis_link import (
+    ANNOUNCE_BACK,
+    CLAIM,
+    EXPIRE_AWAY,
+    MARK_AWAY,
+    NODE_REFRESH,
+    NODE_TTL,
+    PREFIX,
+    RELEASE,
+    Link,
+    away_until,
+    held_handles,
+    run_script,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +48,10 @@ class RedisHandles:
     def _value(self, handle: str) -> str:
         return f"{self.node}|{handle}"
 
-    async def _claim(self, handle: str, channel: str, value: str) -> bool:
+    async def _claim(self, handle: str, channel: str, value: str) -> Claim:
         keys = [PREFIX + "users:" + channel, PREFIX + "users-version", PREFIX + "user-channels"]
         taken = await run_script(self._link.client, CLAIM, keys, [handle, value, PREFIX + "node:", channel])
-        return bool(taken)
+        return {0: Claim.HELD, 1: Claim.TAKEN, 2: Claim.BACK}[int(taken)]
 
     async def _release(self, handle: str, channel: str, value: str) -> None:
         await run_script(self._link.client, RELEASE, [PREFIX + "users:" + channel, PREFIX + "users-version"],
@@ -54,10 +69,10 @@ class RedisHandles:
             # the handles our connections hold are ours again, unless a live
             # node took one meanwhile.
             for (handle, channel), value in list(self._mine.items()):
-                if not await self._claim(handle, channel, value):
+                if await self._claim(handle, channel, value) is Claim.HELD:
                     log.warning("%s in %s is now held by another node", value.partition("|")[2], channel)
 
-    async def claim(self, handle: str, channel: str) -> bool:
+    async def claim(self, handle: str, channel: str) -> Claim:
         """Take ``handle`` in ``channel`` on every node; False if a live node holds it.
 
         Raises StoreError if Redis did not answer; the claim may then have
@@ -69,7 +84,7 @@ class RedisHandles:
         except RedisError as exc:
             self._unreleased[key] = value
             raise StoreError(f"Redis did not answer a claim: {exc}") from exc
-        if taken:
+        if taken is not Claim.HELD:
             self._unreleased.pop(key, None)
             self._mine[key] = value
         return taken
@@ -110,4 +125,44 @@ class RedisHandles:
             held = await held_handles(self._link.client, channel)
         except RedisError as exc:
             raise StoreError(f"Redis did not answer: {exc}") from exc
-        return [Held(handle, name, node) for name, _, node, handle in held]
+        return [Held(handle, name, node, away_until(node) is not None) for name, _, node, handle in held]
+
+    async def leave_away(self, until: float) -> list[str]:
+        """Turn every handle this node holds into an away one until ``until``; return where none was away yet."""
+        channels = sorted({channel for _, channel in self._mine})
+        self._mine.clear()
+        first = []
+        for channel in channels:
+            keys = [PREFIX + "users:" + channel, PREFIX + "users-version"]
+            if await self._script(MARK_AWAY, keys, [self.node, f"{until:.3f}", f"{time.time():.3f}"]):
+                first.append(channel)
+        return first
+
+    async def announce_back(self) -> list[str]:
+        """Flag the away handles of every channel announced; return the channels that had none flagged."""
+        announced = []
+        for channel in await self._channels():
+            if await self._script(ANNOUNCE_BACK, [PREFIX + "users:" + channel], []):
+                announced.append(channel)
+        return announced
+
+    async def expire_away(self, now: float) -> list[Held]:
+        """Remove away handles whose grace ended; each is returned by exactly one node (the script is atomic)."""
+        gone = []
+        for channel in await self._channels():
+            keys = [PREFIX + "users:" + channel, PREFIX + "users-version"]
+            for handle in await self._script(EXPIRE_AWAY, keys, [f"{now:.3f}"]):
+                gone.append(Held(handle.decode(), channel, "away", True))
+        return gone
+
+    async def _channels(self) -> list[str]:
+        try:
+            return sorted(name.decode() for name in await self._link.client.smembers(PREFIX + "user-channels"))
+        except RedisError as exc:
+            raise StoreError(f"Redis did not answer: {exc}") from exc
+
+    async def _script(self, source: str, keys: list[str], args: list[str]) -> Any:
+        try:
+            return await run_script(self._link.client, source, keys, args)
+        except RedisError as exc:
+            raise StoreError(f"Redis did not answer: {exc}") from exc

@@ -26,6 +26,7 @@ import hashlib
 import logging
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -62,6 +63,11 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'line', ARGV[1])
 CLAIM = """
 local held = redis.call('HGET', KEYS[1], ARGV[1])
 if held == ARGV[2] then return 1 end
+if held and string.sub(held, 1, 5) == 'away:' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('INCR', KEYS[2])
+  return 2
+end
 if held then
   local node = string.match(held, '^([^|]*)|')
   if node and redis.call('EXISTS', ARGV[3] .. node) == 1 then return 0 end
@@ -70,6 +76,52 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('INCR', KEYS[2])
 redis.call('SADD', KEYS[3], ARGV[4])
 return 1
+"""
+# Away values are 'away:<until>:<announced 0|1>|<Handle>': a stopped node's users, not held by anyone.
+MARK_AWAY = """
+local fields = redis.call('HGETALL', KEYS[1])
+local restarting, mine = false, {}
+for i = 1, #fields, 2 do
+  local node, handle = string.match(fields[i + 1], '^([^|]*)|(.*)$')
+  if node == ARGV[1] then
+    table.insert(mine, {fields[i], handle})
+  else
+    local until_ = tonumber(string.match(fields[i + 1], '^away:([^:]*):'))
+    if until_ and until_ > tonumber(ARGV[3]) then restarting = true end
+  end
+end
+for _, held in ipairs(mine) do
+  redis.call('HSET', KEYS[1], held[1], 'away:' .. ARGV[2] .. ':0|' .. held[2])
+end
+if #mine > 0 then redis.call('INCR', KEYS[2]) end
+if #mine > 0 and not restarting then return 1 end
+return 0
+"""
+ANNOUNCE_BACK = """
+local fields = redis.call('HGETALL', KEYS[1])
+local flagged, fresh = false, {}
+for i = 1, #fields, 2 do
+  local flag = string.match(fields[i + 1], '^away:[^:]*:(%d)|')
+  if flag == '1' then flagged = true elseif flag == '0' then table.insert(fresh, i) end
+end
+for _, i in ipairs(fresh) do
+  redis.call('HSET', KEYS[1], fields[i], (string.gsub(fields[i + 1], '^(away:[^:]*):0|', '%1:1|')))
+end
+if #fresh > 0 and not flagged then return 1 end
+return 0
+"""
+EXPIRE_AWAY = """
+local fields = redis.call('HGETALL', KEYS[1])
+local gone = {}
+for i = 1, #fields, 2 do
+  local until_, handle = string.match(fields[i + 1], '^away:([^:]*):%d|(.*)$')
+  if until_ and tonumber(until_) <= tonumber(ARGV[1]) then
+    redis.call('HDEL', KEYS[1], fields[i])
+    table.insert(gone, handle)
+  end
+end
+if #gone > 0 then redis.call('INCR', KEYS[2]) end
+return gone
 """
 RELEASE = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
@@ -182,8 +234,22 @@ async def stream_entries(client: Any, key: str, start: str = "-") -> AsyncIterat
         start = "(" + entries[-1][0].decode()
 
 
+def away_until(node: str) -> float | None:
+    """Return when the grace of an away handle ends (the node part of its value), or None if it is held."""
+    if not node.startswith("away:"):
+        return None
+    try:
+        return float(node.split(":")[1])
+    except (IndexError, ValueError):
+        return None
+
+
 async def held_handles(client: Any, channel: str | None, live: bool = True) -> list[tuple[str, str, str, str]]:
-    """Return (channel, hash field, node, handle) of the handles held by live nodes (or by dead ones)."""
+    """Return (channel, hash field, node, handle) of the handles held by live nodes (or by dead ones).
+
+    Away handles in their grace count as live (node ``away:...``); away
+    handles are never in the dead list: their grace ends with a leave line.
+    """
     if channel is None:
         channels = sorted(name.decode() for name in await client.smembers(PREFIX + "user-channels"))
     else:
@@ -196,14 +262,17 @@ async def held_handles(client: Any, channel: str | None, live: bool = True) -> l
         for field, value in fields.items():
             node, _, handle = value.decode().partition("|")
             held.append((name, field.decode(), node, handle))
-    nodes = sorted({node for _, _, node, _ in held})
+    now = time.time()
+    away = {entry: away_until(entry[2]) for entry in held}
+    held = [entry for entry in held if away[entry] is None or (live and (away[entry] or 0) > now)]
+    nodes = sorted({node for _, _, node, _ in held if away_until(node) is None})
     alive: dict[str, bool] = {}
     if nodes:
         pipe = client.pipeline(transaction=False)
         for node in nodes:
             pipe.exists(PREFIX + "node:" + node)
         alive = {node: bool(found) for node, found in zip(nodes, await pipe.execute(), strict=True)}
-    return [entry for entry in held if alive.get(entry[2], False) == live]
+    return [entry for entry in held if alive.get(entry[2], away[entry] is not None) == live]
 
 
 class Link:

@@ -19,18 +19,23 @@ channel where ``Alice`` is.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
 import functools
 import logging
 import os
 import socket
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from .base import Held, StoreError
+from .base import Claim, Held, StoreError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 USERS_FILE = "registered_users.log"
 LOCK_FILE = "registered_users.lock"
@@ -77,11 +82,13 @@ def _start_time(pid: int) -> str | None:
 
 @dataclass(frozen=True)
 class Entry:
-    """One line of the users file."""
+    """One line of the users file: ``handle|channel|host|pid|start``, then ``|away-until|announced`` if away."""
 
     handle: str
     channel: str
     owner: Owner | None
+    away_until: float | None = None  # Unix time the grace ends, for a handle whose server stopped
+    announced: bool = False  # the server's return was announced in this channel
 
     @property
     def key(self) -> tuple[str, str]:
@@ -90,7 +97,10 @@ class Entry:
     def format(self) -> str:
         if self.owner is None:
             return f"{self.handle}|{self.channel}"
-        return f"{self.handle}|{self.channel}|{self.owner.host}|{self.owner.pid}|{self.owner.start}"
+        line = f"{self.handle}|{self.channel}|{self.owner.host}|{self.owner.pid}|{self.owner.start}"
+        if self.away_until is not None:
+            line += f"|{self.away_until:.3f}|{int(self.announced)}"
+        return line
 
     @classmethod
     def parse(cls, line: str) -> Entry | None:
@@ -103,14 +113,20 @@ class Entry:
                 owner = Owner(fields[2], int(fields[3]), fields[4])
             except ValueError:
                 owner = None
-        return cls(fields[0], fields[1], owner)
+        away_until = None
+        if len(fields) >= 6:
+            try:
+                away_until = float(fields[5])
+            except ValueError:
+                away_until = None
+        return cls(fields[0], fields[1], owner, away_until, len(fields) >= 7 and fields[6] == "1")
 
 
 @dataclass
 class _Op:
     claim: bool
     entry: Entry
-    done: asyncio.Future[bool]
+    done: asyncio.Future[str]
 
 
 class Registry:
@@ -128,16 +144,34 @@ class Registry:
 
     # ------------------------------------------------------------ public
 
-    async def claim(self, handle: str, channel: str) -> bool:
+    async def claim(self, handle: str, channel: str) -> Claim:
         """Take ``handle`` in ``channel`` for this process; False if someone alive holds it.
 
         Raises StoreError if the users file cannot be changed.
         """
-        return await self._submit(True, Entry(handle, channel, self.owner))
+        return Claim(await self._submit(True, Entry(handle, channel, self.owner)))
 
     async def release(self, handle: str, channel: str) -> None:
         """Give ``handle`` in ``channel`` back."""
         await self._submit(False, Entry(handle, channel, self.owner))
+
+    async def leave_away(self, until: float) -> list[str]:
+        """Mark this process's entries away until ``until``; return the channels where none was away yet."""
+        return await self._change(functools.partial(self._mark_away, until=until))
+
+    async def announce_back(self) -> list[str]:
+        """Flag the away entries of each channel announced; return the channels that had none flagged."""
+        return await self._change(self._announce)
+
+    async def expire_away(self, now: float) -> list[Held]:
+        """Remove the away entries whose grace ended before ``now``; return them."""
+        return await self._change(functools.partial(self._expire, now=now))
+
+    async def _change(self, change: Callable[[list[Entry]], T]) -> T:
+        try:
+            return await asyncio.to_thread(self._locked, change)
+        except OSError as exc:
+            raise StoreError(f"updating {self.path} failed: {exc}") from exc
 
     async def reclaim(self) -> int:
         """Drop every entry whose process is gone (and this process's own); return how many."""
@@ -158,16 +192,18 @@ class Registry:
             raise StoreError(f"reading {self.path} failed: {exc}") from exc
         alive: dict[Owner, bool] = {}  # one liveness check per process, not per entry
         for entry in entries:
-            if entry.owner is not None and entry.owner not in alive:
+            if entry.owner is not None and entry.away_until is None and entry.owner not in alive:
                 alive[entry.owner] = entry.owner.alive()
+        now = time.time()
         return [
-            Held(e.handle, e.channel, f"{e.owner.host}:{e.owner.pid}") for e in entries
-            if (channel is None or e.channel == channel) and e.owner is not None and alive[e.owner]
+            Held(e.handle, e.channel, f"{e.owner.host}:{e.owner.pid}", e.away_until is not None) for e in entries
+            if (channel is None or e.channel == channel) and e.owner is not None
+            and (e.away_until > now if e.away_until is not None else alive[e.owner])
         ]
 
     # ------------------------------------------------------------ batching
 
-    def _submit(self, claim: bool, entry: Entry) -> asyncio.Future[bool]:
+    def _submit(self, claim: bool, entry: Entry) -> asyncio.Future[str]:
         loop = asyncio.get_running_loop()
         op = _Op(claim, entry, loop.create_future())
         self._ops.append(op)
@@ -200,7 +236,7 @@ class Registry:
         except FileNotFoundError:
             return []
 
-    def _locked(self, change):  # type: ignore[no-untyped-def]
+    def _locked(self, change: Callable[[list[Entry]], T]) -> T:
         """Run ``change(entries)`` under the lock; it edits the list in place and returns a result."""
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -252,33 +288,65 @@ class Registry:
     def _live(self, entry: Entry) -> bool:
         return entry.owner is not None and entry.owner.alive()
 
-    def _apply(self, entries: list[Entry], *, batch: list[_Op]) -> list[bool]:
+    def _apply(self, entries: list[Entry], *, batch: list[_Op]) -> list[str]:
         held = {e.key: e for e in entries}
         results = []
         for op in batch:
             key = op.entry.key
             holder = held.get(key)
+            result = Claim.TAKEN.value
             if op.claim:
-                if holder is not None and self._live(holder):
-                    results.append(False)
+                if holder is not None and holder.away_until is not None:
+                    result = Claim.BACK.value  # away, not held: whoever comes takes it back
+                elif holder is not None and self._live(holder):
+                    results.append(Claim.HELD.value)
                     continue
-                if holder is not None:
+                elif holder is not None:
                     log.info("reclaiming %s left by a process that is gone", holder.format())
                 held[key] = op.entry
-            elif holder is not None and holder.owner == self.owner:
+            elif holder is not None and holder.owner == self.owner and holder.away_until is None:
                 del held[key]
-            results.append(True)
+            results.append(result)
         entries[:] = held.values()
         return results
 
     def _reclaim_all(self, entries: list[Entry]) -> int:
-        keep = [e for e in entries if e.owner != self.owner and self._live(e)]
+        # Away entries are kept: their grace ends with a leave line (expire_away), not silently.
+        keep = [e for e in entries if e.away_until is not None or (e.owner != self.owner and self._live(e))]
         dropped = len(entries) - len(keep)
         entries[:] = keep
         return dropped
 
     def _drop_own(self, entries: list[Entry]) -> int:
-        keep = [e for e in entries if e.owner != self.owner]
+        keep = [e for e in entries if e.owner != self.owner or e.away_until is not None]
         dropped = len(entries) - len(keep)
         entries[:] = keep
         return dropped
+
+    def _mark_away(self, entries: list[Entry], *, until: float) -> list[str]:
+        now = time.time()
+        restarting = {e.channel for e in entries if e.away_until is not None and e.away_until > now}
+        first: list[str] = []
+        for index, entry in enumerate(entries):
+            if entry.owner == self.owner and entry.away_until is None:
+                entries[index] = dataclasses.replace(entry, away_until=until)
+                if entry.channel not in restarting:
+                    restarting.add(entry.channel)
+                    first.append(entry.channel)
+        return first
+
+    def _announce(self, entries: list[Entry]) -> list[str]:
+        flagged = {e.channel for e in entries if e.away_until is not None and e.announced}
+        channels: list[str] = []
+        for index, entry in enumerate(entries):
+            if entry.away_until is not None and not entry.announced:
+                entries[index] = dataclasses.replace(entry, announced=True)
+                if entry.channel not in flagged and entry.channel not in channels:
+                    channels.append(entry.channel)
+        return channels
+
+    def _expire(self, entries: list[Entry], *, now: float) -> list[Held]:
+        gone = [e for e in entries if e.away_until is not None and e.away_until <= now]
+        if gone:
+            entries[:] = [e for e in entries if e not in gone]
+        return [Held(e.handle, e.channel, f"{e.owner.host}:{e.owner.pid}" if e.owner else "-", True) for e in gone]
