@@ -164,7 +164,7 @@ class Server:
 
     @property
     def ready(self) -> str:
-        return "open" if self.kind == "ceiling" else "first-frame"
+        return "open" if self.kind in ("ceiling", "floor") else "first-frame"
 
     def seed_history(self, lines: int) -> None:
         content = "".join(f"[2026-01-01 00:00:00] Old: history line {i}\n" for i in range(lines))
@@ -191,6 +191,8 @@ class Server:
             command = [sys.executable, "-m", "wsserver", "--port", str(self.port), "--data-dir", str(self.data),
                        "--rate-limit", "0", "--log-level", "WARNING", "--workers", str(self.workers)]
             cwd = REPO
+        elif self.kind == "floor":
+            command, cwd = [sys.executable, str(HERE / "floor.py"), str(self.port)], REPO
         elif self.kind == "peer":
             peer = BUILD / "seed000"
             if not (peer / "ws" / "dist" / "server.js").exists():
@@ -377,9 +379,14 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
     for (workload, name), ours in by.items():
         if not name.startswith("wsserver"):
             continue
-        for other in ("peer", "ceiling"):
+        for other in ("peer", "ceiling", "floor"):
             theirs = by.get((workload, other))
             if not theirs:
+                continue
+            if other == "floor":
+                out.append(f"{workload}: connect {name}/floor = {ours['connect_s'] / max(theirs['connect_s'], 1e-9):.2f}")
+                out.append(f"{workload}: peak RSS {name}/floor = "
+                           f"{ours['server_peak_rss_mb'] / max(theirs['server_peak_rss_mb'], 1e-9):.2f}")
                 continue
             if "p99_ms" in ours and theirs.get("p99_ms"):
                 out.append(f"{workload}: p99 {name}/{other} = {ours['p99_ms'] / theirs['p99_ms']:.2f}")
@@ -389,7 +396,7 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-COLOURS = {"wsserver": "tab:blue", "peer": "tab:orange", "ceiling": "tab:green", "wsserver x2": "tab:purple",
+COLOURS = {"wsserver": "tab:blue", "peer": "tab:orange", "ceiling": "tab:green", "floor": "tab:olive", "wsserver x2": "tab:purple",
            "wsserver redis x1": "tab:red", "wsserver redis x2": "tab:brown"}
 
 
@@ -424,9 +431,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("workloads", nargs="*", default=["W1", "W2", "B", "W3", "W4", "H"],
-                        help="W1 W2 B W3 W4 H tiny (default: all but tiny)")
-    parser.add_argument("--servers", default="wsserver,peer,ceiling", help="comma list")
+    parser.add_argument("workloads", nargs="*", default=["W1", "W2", "B", "W3", "W4", "H", "R"],
+                        help="W1 W2 B W3 W4 H R tiny R-tiny (default: all but the tiny ones)")
+    parser.add_argument("--servers", default="wsserver,peer,ceiling,floor",
+                        help="comma list (floor: the aiohttp floor, bench/floor.py, run on W4 only)")
     parser.add_argument("--workers", type=int, default=0, help="also run W2 and W3 with wsserver --workers N")
     parser.add_argument("--cluster", type=int, default=0,
                         help="also run W2 and W3 on one node and on N nodes sharing one Redis (needs redis-server)")
@@ -436,12 +444,21 @@ def main() -> int:
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     rows: list[dict[str, Any]] = []
     for name in args.workloads:
+        if name in ("R", "R-tiny"):
+            from restart import run_restart  # bench/restart.py (imports this module)
+
+            if "wsserver" in servers:
+                rows.append(run_restart(5000 if name == "R" else 6))
+                print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
+            continue
         if name == "H":
-            for kind in (s for s in servers if s != "ceiling"):
+            for kind in (s for s in servers if s not in ("ceiling", "floor")):
                 rows.append(run_history(kind))
                 print(json.dumps(rows[-1]), flush=True)
             continue
         for kind in servers:
+            if kind == "floor" and name != "W4":
+                continue  # the aiohttp floor is measured where memory and connect time matter: W4
             if kind == "peer" and name in ("W3", "W4"):
                 print(json.dumps({"server": "peer", "workload": WORKLOADS[name].name,
                                   "skipped": "the peer does not get through this (see the issue)"}), flush=True)
@@ -467,6 +484,10 @@ def main() -> int:
     for path in (args.out / f"run-{stamp}.json", args.out / "latest.json"):
         path.write_text(json.dumps({"machine": {"cores": os.cpu_count()}, "rows": saved}, indent=1))
     plot(rows, args.out / "latency.png")
+    for row in (r for r in rows if r["workload"] == "R restart storm"):
+        print(f"R: last client back {row['back_s']} s after listening; storm peak RSS / RSS before = "
+              f"{row['rss_ratio']}; loss {row['loss']}, duplicates {row['duplicates']}, "
+              f"leave/join lines after the restart {row['leave_or_join_lines_after_restart']}")
     loss = sum(r.get("loss", 0) for r in rows if r.get("server", "").startswith("wsserver"))
     return 1 if loss else 0
 

@@ -45,3 +45,19 @@ def test_cluster_benchmark_spreads_clients_over_nodes_with_zero_loss(tmp_path: P
     assert [row["server"] for row in rows] == ["wsserver", "wsserver redis x1", "wsserver redis x2"]
     for row in rows:
         assert (row["deliveries_expected"], row["deliveries_received"], row["duplicates"]) == (100, 100, 0), row
+
+
+def test_tiny_restart_storm_loses_nothing_and_writes_no_leave_or_join(tmp_path: Path) -> None:
+    """R-tiny: clients ride out a SIGTERM and restart with since=; every line once, no leave or join lines."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        missing("the benchmark needs node and npm (apt-get install nodejs npm)")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "R-tiny", "--servers", "wsserver", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = json.loads(result.stdout.splitlines()[0])
+    assert row["workload"] == "R restart storm" and row["clients_back"] == 6
+    # 2 senders a channel x 5 lines, before and after the restart, and 3 lines written while it was down.
+    assert (row["deliveries_expected"], row["deliveries_received"], row["duplicates"]) == (138, 138, 0)
+    assert row["recovered_false"] == 0 and row["leave_or_join_lines_after_restart"] == 0

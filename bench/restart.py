@@ -1,0 +1,99 @@
+"""Workload R, the restart storm: every client of a restarted server comes back within a second.
+
+5,000 clients over 2 channels are connected to wsserver and a line is sent; the server gets
+SIGTERM; while it is down an operator appends lines to the logs; it starts again on the same port
+and data dir, and every client reconnects with ``since=`` its last cursor at a random moment within
+1 s of its socket closing (retrying while the port is closed); then more lines are sent. Measured:
+time from the new server listening until the last client is back (its first frame), the new
+server's peak RSS during the storm against the old one's RSS before the restart, and whether
+every line (before, while down, after) reached every client exactly once; the logs are checked
+for leave or join lines of clients that came back (there must be none).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from run import HERE, Server, node_modules, raise_fd_limit, wait_port
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return round(int(next(line.split()[1] for line in status.splitlines() if line.startswith(field + ":"))) / 1024, 1)
+
+
+def run_restart(clients: int = 5000, during: int = 3, window_ms: int = 1000) -> dict[str, Any]:
+    """Run R with ``clients`` clients over general and tech; return its row."""
+    modules = node_modules()
+    server = Server("wsserver")
+    server.start()
+    storm = None
+    try:
+        config = {
+            "url": server.url, "count": 5, "windowMs": window_ms, "connectConcurrency": 200,
+            "clients": [{"channel": ("general", "tech")[i % 2], "handle": f"storm{i:05d}",
+                         "senderId": i if i < 4 else None} for i in range(clients)],
+        }
+        config_file = server.data.with_name(server.data.name + "-storm.json")
+        config_file.write_text(json.dumps(config))
+        storm = subprocess.Popen(["node", str(HERE / "storm.js"), str(config_file)], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, env=dict(os.environ, NODE_PATH=str(modules)),
+                                 preexec_fn=raise_fd_limit)
+
+        def command(text: str) -> dict[str, Any]:
+            assert storm is not None and storm.stdin is not None and storm.stdout is not None
+            if text:
+                storm.stdin.write(text.encode() + b"\n")
+                storm.stdin.flush()
+            answer: dict[str, Any] = json.loads(storm.stdout.readline())
+            if "error" in answer:
+                raise RuntimeError(f"R: {answer['error']}")
+            return answer
+
+        command("")  # ready: every client connected
+        command("send before")
+        assert server.process is not None
+        rss_before = rss_mb(server.process.pid)
+        command("restart")  # armed: closes from now on are reconnected within the window
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(60)
+        for channel in ("general", "tech"):  # an operator's lines while the server is down
+            with (server.data / f"channel_{channel}.log").open("a") as log:
+                for k in range(during):
+                    log.write(f"[2026-01-01 00:00:00] System: m:9999:{k}\n")
+        storm.stdin.write(f"during {during}\n".encode())  # type: ignore[union-attr]
+        storm.stdin.flush()  # type: ignore[union-attr]
+        started = time.time()
+        server.start()
+        wait_port(server.port)
+        listening_ms = time.time() * 1000
+        back = command("")
+        back_s = (back["last_back_ms"] - listening_ms) / 1000
+        peak = rss_mb(server.process.pid, "VmHWM")
+        command("send after")
+        final = command("final")
+        churned = []
+        for channel in ("general", "tech"):
+            lines = (server.data / f"channel_{channel}.log").read_text().splitlines()
+            restart = next(i for i, line in enumerate(lines) if line.endswith("System: The server is restarting"))
+            churned += [line for line in lines[restart:] if line.endswith(("has left the chat", "has joined the chat"))]
+        churn = len(churned)
+        return {
+            "server": "wsserver", "workload": "R restart storm", "connections": clients, "clients_back": back["back"],
+            "start_s": round(listening_ms / 1000 - started, 2), "back_s": round(back_s, 2),
+            "rss_before_mb": rss_before, "storm_peak_rss_mb": peak, "rss_ratio": round(peak / rss_before, 2),
+            "deliveries_expected": final["expected"], "deliveries_received": final["received"],
+            "loss": final["expected"] - final["received"], "duplicates": final["duplicates"],
+            "recovered_false": final["recovered_false"], "leave_or_join_lines_after_restart": churn,
+            "_churned": churned[:6],
+        }
+    finally:
+        if storm is not None and storm.poll() is None:
+            storm.kill()
+        server.stop()
