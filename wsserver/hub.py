@@ -66,13 +66,13 @@ class Hub:
         await self.store.start(self.refresh_presence)
         for name in self.configured:
             self._open(name)
-        if self.rejoin_grace:
-            try:
-                back = await self.registry.announce_back()
-            except StoreError:
-                log.exception("could not look for users away since a restart")
-                back = []
-            await self._announce(back, SERVER_BACK)
+        # Also with --rejoin-grace 0 here: the server that stopped may have had one.
+        try:
+            back = await self.registry.announce_back()
+        except StoreError:
+            log.exception("could not look for users away since a restart")
+            back = []
+        await self._announce(back, SERVER_BACK)
         self.refresh_presence()
         self._presence_poll = asyncio.get_running_loop().create_task(self._poll_presence(), name="presence poll")
 
@@ -191,8 +191,7 @@ class Hub:
         while True:
             await asyncio.sleep(PRESENCE_POLL)
             self.refresh_presence()
-            if self.rejoin_grace:
-                await self.expire_away()
+            await self.expire_away()
 
     async def _refresh(self) -> None:
         # Requests that arrive while a read is under way are served by one

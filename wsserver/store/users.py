@@ -89,10 +89,11 @@ class Entry:
     owner: Owner | None
     away_until: float | None = None  # Unix time the grace ends, for a handle whose server stopped
     announced: bool = False  # the server's return was announced in this channel
+    # Computed once: every batch of claims indexes the whole file by it (py-spy: 9 % of a join storm).
+    key: tuple[str, str] = dataclasses.field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.handle.lower(), self.channel)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.handle.lower(), self.channel))
 
     def format(self) -> str:
         if self.owner is None:
