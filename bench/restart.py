@@ -28,10 +28,14 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return round(int(next(line.split()[1] for line in status.splitlines() if line.startswith(field + ":"))) / 1024, 1)
 
 
-def run_restart(clients: int = 5000, during: int = 3, window_ms: int = 1000) -> dict[str, Any]:
-    """Run R with ``clients`` clients over general and tech; return its row."""
+def run_restart(clients: int = 5000, during: int = 3, window_ms: int = 1000, grace: bool = True) -> dict[str, Any]:
+    """Run R with ``clients`` clients over general and tech; return its row.
+
+    ``grace`` False runs the server with ``--rejoin-grace 0``: the behaviour before issue 14 (a leave line
+    per client at SIGTERM, a join line per client coming back), for comparison.
+    """
     modules = node_modules()
-    server = Server("wsserver")
+    server = Server("wsserver", extra=() if grace else ("--rejoin-grace", "0"))
     server.start()
     storm = None
     try:
@@ -77,21 +81,25 @@ def run_restart(clients: int = 5000, during: int = 3, window_ms: int = 1000) -> 
         back_s = (back["last_back_ms"] - listening_ms) / 1000
         peak = rss_mb(server.process.pid, "VmHWM")
         command("send after")
-        final = command("final")
+        # Read the logs before "final": it closes every socket, and those leave lines are not the restart's.
         churned = []
+        # From the restart line on (without the grace there is none: from the first leave line on).
+        marker = "System: The server is restarting" if grace else "has left the chat"
         for channel in ("general", "tech"):
             lines = (server.data / f"channel_{channel}.log").read_text().splitlines()
-            restart = next(i for i, line in enumerate(lines) if line.endswith("System: The server is restarting"))
-            churned += [line for line in lines[restart:] if line.endswith(("has left the chat", "has joined the chat"))]
+            start = next((i for i, line in enumerate(lines) if line.endswith(marker)), len(lines))
+            churned += [line for line in lines[start:] if line.endswith(("has left the chat", "has joined the chat"))]
+        final = command("final")
         churn = len(churned)
         return {
-            "server": "wsserver", "workload": "R restart storm", "connections": clients, "clients_back": back["back"],
+            "server": "wsserver" if grace else "wsserver grace 0", "workload": "R restart storm", "connections": clients, "clients_back": back["back"],
             "start_s": round(listening_ms / 1000 - started, 2), "back_s": round(back_s, 2),
             "rss_before_mb": rss_before, "storm_peak_rss_mb": peak, "rss_ratio": round(peak / rss_before, 2),
             "deliveries_expected": final["expected"], "deliveries_received": final["received"],
             "loss": final["expected"] - final["received"], "duplicates": final["duplicates"],
             "recovered_false": final["recovered_false"], "leave_or_join_lines_after_restart": churn,
             "_churned": churned[:6],
+            "_back_s": sorted(round((t - listening_ms) / 1000, 3) for t in back["back_ms"]),
         }
     finally:
         if storm is not None and storm.poll() is None:

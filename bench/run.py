@@ -135,8 +135,9 @@ class Redis:
 class Server:
     """One server under test, started fresh: one process (or --workers N), or N nodes on one Redis."""
 
-    def __init__(self, kind: str, workers: int = 1, nodes: int = 0) -> None:
+    def __init__(self, kind: str, workers: int = 1, nodes: int = 0, extra: tuple[str, ...] = ()) -> None:
         self.kind = kind
+        self.extra = extra  # more wsserver options
         self.workers = workers
         self.nodes = nodes  # 0: the file store; N: N wsserver nodes, each its own port and data dir, on Redis
         self.ports = [free_port() for _ in range(max(nodes, 1))]
@@ -189,7 +190,7 @@ class Server:
             return
         if self.kind == "wsserver":
             command = [sys.executable, "-m", "wsserver", "--port", str(self.port), "--data-dir", str(self.data),
-                       "--rate-limit", "0", "--log-level", "WARNING", "--workers", str(self.workers)]
+                       "--rate-limit", "0", "--log-level", "WARNING", "--workers", str(self.workers), *self.extra]
             cwd = REPO
         elif self.kind == "floor":
             command, cwd = [sys.executable, str(HERE / "floor.py"), str(self.port)], REPO
@@ -396,7 +397,7 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-COLOURS = {"wsserver": "tab:blue", "peer": "tab:orange", "ceiling": "tab:green", "floor": "tab:olive", "wsserver x2": "tab:purple",
+COLOURS = {"wsserver grace 0": "tab:red", "wsserver": "tab:blue", "peer": "tab:orange", "ceiling": "tab:green", "floor": "tab:olive", "wsserver x2": "tab:purple",
            "wsserver redis x1": "tab:red", "wsserver redis x2": "tab:brown"}
 
 
@@ -429,6 +430,31 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def plot_restart(rows: list[dict[str, Any]], path: Path) -> None:
+    """Plot R: the fraction of clients back against seconds since the restarted server listened."""
+    if not rows:
+        return
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    figure, axis = plt.subplots(figsize=(5, 3.5))
+    for row in rows:
+        backs = row["_back_s"]
+        axis.plot(backs, [(i + 1) / len(backs) for i in range(len(backs))], label=row["server"],
+                  color=COLOURS.get(row["server"], "tab:gray"))
+    axis.set_title(f"R: {rows[0]['connections']:,} clients back after a restart")
+    axis.set_xlabel("seconds after the new server listens")
+    axis.set_ylabel("fraction of clients back")
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workloads", nargs="*", default=["W1", "W2", "B", "W3", "W4", "H", "R"],
@@ -447,8 +473,8 @@ def main() -> int:
         if name in ("R", "R-tiny"):
             from restart import run_restart  # bench/restart.py (imports this module)
 
-            if "wsserver" in servers:
-                rows.append(run_restart(5000 if name == "R" else 6))
+            for grace in (True, False) if "wsserver" in servers else ():
+                rows.append(run_restart(5000 if name == "R" else 6, grace=grace))
                 print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
             continue
         if name == "H":
@@ -484,6 +510,7 @@ def main() -> int:
     for path in (args.out / f"run-{stamp}.json", args.out / "latest.json"):
         path.write_text(json.dumps({"machine": {"cores": os.cpu_count()}, "rows": saved}, indent=1))
     plot(rows, args.out / "latency.png")
+    plot_restart([r for r in rows if r.get("_back_s")], args.out / "restart.png")
     for row in (r for r in rows if r["workload"] == "R restart storm"):
         print(f"R: last client back {row['back_s']} s after listening; storm peak RSS / RSS before = "
               f"{row['rss_ratio']}; loss {row['loss']}, duplicates {row['duplicates']}, "

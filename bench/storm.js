@@ -116,7 +116,8 @@ function until(test, timeoutMs) {
       say({ armed: true });
       await until(() => state.every((s) => s.backAt !== null), 120000);
       const backs = state.map((s) => s.backAt).filter((t) => t !== null);
-      say({ back: backs.length, last_back_ms: Math.max(...backs), first_close_ms: Math.min(...state.map((s) => s.closedAt || Infinity)) });
+      say({ back: backs.length, last_back_ms: Math.max(...backs), back_ms: backs,
+        first_close_ms: Math.min(...state.map((s) => s.closedAt || Infinity)) });
       restarting = false;
     } else if (command === 'during') {
       for (const channel of Object.keys(perChannel)) perChannel[channel] += Number(arg);

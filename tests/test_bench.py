@@ -56,8 +56,12 @@ def test_tiny_restart_storm_loses_nothing_and_writes_no_leave_or_join(tmp_path: 
         capture_output=True, text=True, timeout=600, cwd=REPO,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    row = json.loads(result.stdout.splitlines()[0])
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [row["server"] for row in rows] == ["wsserver", "wsserver grace 0"]
+    row = rows[0]
     assert row["workload"] == "R restart storm" and row["clients_back"] == 6
     # 2 senders a channel x 5 lines, before and after the restart, and 3 lines written while it was down.
     assert (row["deliveries_expected"], row["deliveries_received"], row["duplicates"]) == (138, 138, 0)
     assert row["recovered_false"] == 0 and row["leave_or_join_lines_after_restart"] == 0
+    # Without the grace (the behaviour before it) each client leaves and joins again: 12 lines.
+    assert (rows[1]["loss"], rows[1]["duplicates"], rows[1]["leave_or_join_lines_after_restart"]) == (0, 0, 12)
