@@ -420,14 +420,19 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             values = row["_latencies"]
             colour = COLOURS.get(row["server"], "tab:gray")
             axis.plot(values, [i / len(values) for i in range(len(values))], label=row["server"], color=colour)
-        axis.set_title(workload)
         axis.set_xscale("log")
-        axis.set_xlabel("latency, ms (log)")
-        axis.set_ylabel("fraction of deliveries")
-        axis.grid(True, alpha=0.3)
-        axis.legend(fontsize=8)
+        label(axis, workload, "latency, ms (log)", "fraction of deliveries")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
+
+
+def label(axis: Any, title: str, x: str, y: str) -> None:
+    """Title, axis names, a light grid and a small legend: the same on every plot."""
+    axis.set_title(title)
+    axis.set_xlabel(x)
+    axis.set_ylabel(y)
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize=8)
 
 
 def plot_restart(rows: list[dict[str, Any]], path: Path) -> None:
@@ -446,11 +451,8 @@ def plot_restart(rows: list[dict[str, Any]], path: Path) -> None:
         backs = row["_back_s"]
         axis.plot(backs, [(i + 1) / len(backs) for i in range(len(backs))], label=row["server"],
                   color=COLOURS.get(row["server"], "tab:gray"))
-    axis.set_title(f"R: {rows[0]['connections']:,} clients back after a restart")
-    axis.set_xlabel("seconds after the new server listens")
-    axis.set_ylabel("fraction of clients back")
-    axis.grid(True, alpha=0.3)
-    axis.legend(fontsize=8)
+    label(axis, f"R: {rows[0]['connections']:,} clients back after a restart", "seconds after the new server listens",
+          "fraction of clients back")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
