@@ -480,6 +480,32 @@ async def test_token_link_joins_as_the_token_subject(start_server: Any, new_page
     await refused.get_by_role("status").filter(has_text=re.compile("Reconnecting|Disconnected")).wait_for()
 
 
+async def test_a_token_page_outlives_its_token_across_a_restart(start_server: Any, new_page: Any) -> None:
+    """A page opened with a token that expires in seconds reconnects after a restart past that, with the
+    server's resume token; the token is gone from the address bar as soon as the page has read it."""
+    import time
+
+    import jwt
+
+    secret = "a-test-secret-of-at-least-32-bytes!!"
+    port = str(free_port())
+    first = await start_server("--jwt-secret", secret, "--port", port)
+    expires = int(time.time()) + 3
+    site_token = jwt.encode({"sub": "Alice", "exp": expires}, secret, algorithm="HS256")
+    page = await new_page(first.url + f"/?channel=general&token={site_token}")
+    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    assert await page.evaluate("location.search") == "?channel=general"
+    await eventually(lambda: time.time() > expires + 1, timeout=10)  # the site's token has expired
+    assert await first.stop(signal.SIGTERM) == 0
+    await page.get_by_role("status").filter(has_text=re.compile(r"Reconnecting in \d+ s")).wait_for()
+    second = await start_server("--jwt-secret", secret, "--port", port, data_dir=first.data_dir)
+    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for(timeout=20_000)
+    await say(page, "still signed in")
+    await wait_for_line(page, "still signed in")
+    await second.wait_for_log("Alice@general came back")  # with since=, inside the grace: no join line
+    assert page.errors == []
+
+
 async def test_refused_before_the_upgrade_is_said(start_server: Any, new_page: Any) -> None:
     """A socket refused at the HTTP level (here: origin not allowed) tells the person, and retries."""
     server = await start_server("--allowed-origins", "https://elsewhere.example")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import REPO, Server, free_port, joined, missing
+from .conftest import REPO, Server, eventually, free_port, joined, missing
 
 SYSTEMD = REPO / "systemd"
 
@@ -27,14 +27,15 @@ def require(tool: str, package: str) -> str:
     raise AssertionError("unreachable")
 
 
-def site_for_test(upstream_port: int, listen_port: int, read_timeout: str) -> str:
-    """The shipped site file with the test's ports and a short read timeout substituted."""
+def site_for_test(upstream_port: int, listen_port: int, read_timeout: str, folder: Path) -> str:
+    """The shipped site file with the test's ports, a short read timeout and its access log in ``folder``."""
     site = (SYSTEMD / "nginx.conf").read_text()
+    site, logs = re.subn(r"/var/log/nginx/wsserver\.access\.log", str(folder / "access.log"), site)
     site, listens = re.subn(r"listen 80;", f"listen 127.0.0.1:{listen_port};", site)
     site = site.replace("    listen [::]:80;\n", "")
     site, upstreams = re.subn(r"server 127\.0\.0\.1:1337;", f"server 127.0.0.1:{upstream_port};", site)
     site, timeouts = re.subn(r"proxy_read_timeout 120s;", f"proxy_read_timeout {read_timeout};", site)
-    assert (listens, upstreams, timeouts) == (1, 1, 1), "the shipped site file changed shape"
+    assert (listens, upstreams, timeouts, logs) == (1, 1, 1, 1), "the shipped site file changed shape"
     return site
 
 
@@ -46,7 +47,7 @@ async def nginx(tmp_path: Path) -> AsyncIterator[Any]:
 
     async def start(upstream_port: int, read_timeout: str = "120s") -> str:
         port = free_port()
-        (tmp_path / "site.conf").write_text(site_for_test(upstream_port, port, read_timeout))
+        (tmp_path / "site.conf").write_text(site_for_test(upstream_port, port, read_timeout, tmp_path))
         for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (tmp_path / folder).mkdir(exist_ok=True)
         wrapper = tmp_path / "nginx.conf"
@@ -108,6 +109,31 @@ async def test_nginx_site_passes_nginx_t_and_proxies_chat(start_server: Any, ngi
     await joined(bob, "Bob")
     await alice.chat("through nginx")
     await bob.until_line("Alice: through nginx")
+
+
+async def test_access_log_lines_carry_no_token(start_server: Any, nginx: Any, session: Any, tmp_path: Path) -> None:
+    """The site logs /ws and / by path only: a token in the query string never reaches the access log."""
+    import time
+
+    import jwt
+
+    secret = "a-test-secret-of-at-least-32-bytes!!"
+    server = await start_server("--jwt-secret", secret)
+    front = await nginx(int(server.url.rsplit(":", 1)[1]))
+    token = jwt.encode({"sub": "Alice", "exp": int(time.time()) + 60}, secret, algorithm="HS256")
+    async with session.get(front + f"/?channel=general&token={token}", headers={"Referer": f"{front}/?token={token}"}) as page:
+        assert page.status == 200
+    from .conftest import Client
+
+    alice = Client(await session.ws_connect(front.replace("http", "ws") + f"/ws?channel=general&token={token}"))
+    await joined(alice, "Alice")
+    await alice.ws.close()
+    await server.wait_for_log("Alice@general left")
+    access = tmp_path / "access.log"
+    await eventually(lambda: '"GET /ws HTTP/1.1" 101' in access.read_text())  # written once the socket ends
+    log = access.read_text()
+    assert '"GET / HTTP/1.1" 200' in log
+    assert token not in log and "token=" not in log
 
 
 async def test_idle_socket_outlives_the_proxy_read_timeout(start_server: Any, nginx: Any, session: Any) -> None:

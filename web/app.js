@@ -30,8 +30,15 @@ let loadingOlder = false;
 let reachedStart = false;
 let typingSince = 0;       // when we last told the server we are typing (0: not typing)
 const typers = new Set();
-// A site that issues tokens links to /?channel=C&token=JWT: the token goes to the socket as it is.
+// A site that issues tokens links to /?channel=C&token=JWT: the token goes to the socket as it is,
+// and leaves the address bar at once (not in history, bookmarks or a shared screen).
 const pageToken = new URLSearchParams(location.search).get("token");
+if (pageToken) {
+  const clean = new URL(location.href);
+  clean.searchParams.delete("token");
+  history.replaceState(history.state, "", clean.pathname + clean.search + clean.hash);
+}
+let resumeToken = null; // the server's own token for our reconnects (a "token" event), once joined
 
 // ---------------------------------------------------------------- state and alerts
 
@@ -194,6 +201,9 @@ function handleEvent(frame) {
     case "private":
       appendItems([renderLine(data.message)]);
       break;
+    case "token":
+      resumeToken = data.token; // valid for this channel only, renewed while connected
+      break;
     case "resumed":
       if (!data.recovered) {
         // The server cannot replay exactly (the log was rotated or trimmed):
@@ -238,8 +248,9 @@ function socketUrl(channel, handle) {
   if (lastCursor) {
     query.set("since", lastCursor); // resume: the server replays exactly what we missed
   }
-  if (pageToken) {
-    query.set("token", pageToken); // the server takes the handle from it
+  const token = resumeToken ?? pageToken;
+  if (token) {
+    query.set("token", token); // the server takes the handle from it
   }
   return `${scheme}//${location.host}/ws?${query}`;
 }
@@ -351,6 +362,7 @@ function connect() {
   everConnected = false;
   attempt = 0;
   lastCursor = null;
+  resumeToken = null; // bound to the channel it was issued for
   resetLog();
   ui.users.replaceChildren();
   ui.jump.hidden = true;
@@ -514,7 +526,7 @@ function tokenSubject(token) {
 
 async function start() {
   setState("disconnected", "Disconnected");
-  const params = new URLSearchParams(location.search);
+  const params = new URLSearchParams(location.search); // the token is already gone from it
   const channel = params.get("channel");
   const handle = tokenSubject(pageToken) ?? params.get("handle");
   if (handle) {

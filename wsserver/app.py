@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import protocol
-from .chat import chat_socket
+from .chat import chat_socket, renew_resume_tokens
 from .config import Config
 from .fanout import close_with_cutoff
 from .hub import Hub
@@ -21,6 +21,7 @@ from .presence import sort_handles
 from .security import AddressQuota
 from .state import STATE, State
 from .store import open_store
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,10 @@ def make_app(config: Config) -> web.Application:
 
 
 async def _start(app: web.Application) -> None:
-    await app[STATE].hub.start()
+    state = app[STATE]
+    await state.hub.start()
+    if state.config.jwt_secret:
+        state.tasks.append(asyncio.get_running_loop().create_task(renew_resume_tokens(state), name="resume tokens"))
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -86,6 +90,7 @@ async def _close_sockets(app: web.Application) -> None:
 
 async def _stop(app: web.Application) -> None:
     state = app[STATE]
+    await cancel_and_wait(state.tasks)
     if state.stopping and state.config.rejoin_grace:
         await state.hub.leave_away()
     await state.hub.stop()

@@ -7,6 +7,7 @@ so that frames keep their order and nothing here waits on a slow client.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -111,6 +112,10 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
         # file per join. The next refresh (under a second) corrects it if needed.
         outbox.put_presence(channel.presence_with(handle))
         outbox.start()
+        if authenticated is not None:
+            # Its own token for reconnects: the site's may expire long before the conversation does.
+            state.resumable[outbox] = (handle, name)
+            outbox.put(resume_frame(state, handle, name))
         if claim is Claim.BACK and since is not None:
             # Back from a restart within the grace: to the others it never left.
             log.info("%s came back", who)
@@ -123,6 +128,7 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
         state.hub.refresh_presence()
         ended = await _converse(ws, state, channel, handle, outbox)
     finally:
+        state.resumable.pop(outbox, None)
         channel.unsubscribe(outbox, handle)
         await outbox.stop()
         if not (state.stopping and state.config.rejoin_grace):
@@ -146,6 +152,21 @@ def _how_closed(ws: web.WebSocketResponse, ended: WSMessage | None) -> str:
     if ws.close_code is None or ws.close_code == WSCloseCode.ABNORMAL_CLOSURE:
         return f"close code {WSCloseCode.ABNORMAL_CLOSURE}, connection lost"
     return f"close code {ws.close_code}, sent by the client"
+
+
+def resume_frame(state: State, handle: str, channel: str) -> str:
+    """Return a ``token`` event: a resume token for ``handle`` in ``channel``, valid ``--resume-ttl`` seconds."""
+    assert state.config.jwt_secret is not None
+    token, expires = security.resume_token(state.config.jwt_secret, handle, channel, state.config.resume_ttl)
+    return protocol.event_frame("token", {"channel": channel, "token": token, "expires": expires})
+
+
+async def renew_resume_tokens(state: State) -> None:
+    """Send every connection joined with a token a fresh resume token at half its lifetime, until cancelled."""
+    while True:
+        await asyncio.sleep(state.config.resume_ttl / 2)
+        for outbox, (handle, channel) in list(state.resumable.items()):
+            outbox.put(resume_frame(state, handle, channel))
 
 
 async def _converse(

@@ -63,6 +63,7 @@ class Config:
     max_connections_per_ip: int = 0
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_secret_file: Path | None = None
+    resume_ttl: int = 3600  # seconds a resume token (sent to a client joined with a token) is valid
     # Diagnostics
     log_level: str = "INFO"
 
@@ -251,6 +252,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("jwt_secret", _secret,
            "HS256 secret: every socket must carry token=<JWT> whose sub is the handle", "SECRET", secret=True),
     Option("jwt_secret_file", _path, "file holding the JWT secret (keeps it out of the process list)", "FILE"),
+    Option("resume_ttl", _integer(2, 7 * 24 * 3600),
+           "with tokens, seconds the resume token a client gets for its reconnects stays valid (renewed at half "
+           "of it while the socket is open)", "SECONDS"),
     Option("log_level", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL", "LEVEL"),
 )
 

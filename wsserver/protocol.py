@@ -15,7 +15,7 @@ Client to server:
 * ``{"type": "system", "message": "keepalive"}``.
 
 Frames that are not log lines carry an ``event`` field (``presence``,
-``typing``, ``private``, ``resumed``, ``history``).
+``typing``, ``private``, ``resumed``, ``history``, ``token``).
 
 ``docs/protocol.md`` lists the same sentences; the tests assert them.
 """

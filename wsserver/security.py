@@ -2,7 +2,8 @@
 
 * the query string is bounded;
 * a browser's ``Origin`` must be allowed (cross-site WebSocket hijacking);
-* with a secret configured, a signed token names the handle (PyJWT, HS256);
+* with a secret configured, a signed token names the handle (PyJWT, HS256):
+  the site's, or a resume token this server gave the client for its reconnects;
 * the client address (from trusted proxies' headers only) has a socket quota.
 
 Each check answers with an HTTP status and a sentence, so a refused
@@ -11,7 +12,10 @@ browser never gets a socket at all.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
+import time
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -89,8 +93,10 @@ def check_origin(request: web.Request, allowed: tuple[str, ...] | None) -> None:
 def token_handle(request: web.Request, secret: str) -> str:
     """Return the handle a valid token names (its ``sub``); refuse (401) anything else.
 
-    The token must be HS256-signed with ``secret`` and carry ``sub`` and
-    ``exp``; ``alg: none`` and every other algorithm are refused.
+    Either the site's token: HS256-signed with ``secret``, with ``sub`` and
+    ``exp``; or a resume token this server issued (:func:`resume_token`),
+    which is valid for the channel it names only.  ``alg: none`` and every
+    other algorithm are refused.
     """
     token = request.query.get("token")
     if not token:
@@ -98,11 +104,35 @@ def token_handle(request: web.Request, secret: str) -> str:
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
     except jwt.PyJWTError:
-        raise Refusal(401, AUTH_FAILED) from None
+        claims = _resume_claims(token, secret, request.query.get("channel", ""))
     handle = claims.get("sub")
     if not isinstance(handle, str) or not valid_handle(handle):
         raise Refusal(401, AUTH_FAILED)
     return handle
+
+
+def _resume_key(secret: str) -> bytes:
+    # A key of its own, derived from the secret: a resume token is no site
+    # token, so it cannot be replayed at whatever else the site's secret signs.
+    return hmac.new(secret.encode(), b"wsserver resume token", hashlib.sha256).digest()
+
+
+def _resume_claims(token: str, secret: str, channel: str) -> dict[str, object]:
+    try:
+        claims: dict[str, object] = jwt.decode(token, _resume_key(secret), algorithms=["HS256"],
+                                               options={"require": ["exp", "sub", "ch", "typ"]})
+    except jwt.PyJWTError:
+        raise Refusal(401, AUTH_FAILED) from None
+    if claims.get("typ") != "resume" or claims.get("ch") != channel:
+        raise Refusal(401, AUTH_FAILED)
+    return claims
+
+
+def resume_token(secret: str, handle: str, channel: str, ttl: int) -> tuple[str, int]:
+    """Return a token that lets ``handle`` back into ``channel`` for ``ttl`` seconds, and its expiry (Unix time)."""
+    expires = int(time.time()) + ttl
+    claims = {"sub": handle, "ch": channel, "typ": "resume", "exp": expires}
+    return jwt.encode(claims, _resume_key(secret), algorithm="HS256"), expires
 
 
 def client_address(request: web.Request, trusted: tuple[Network, ...]) -> str:

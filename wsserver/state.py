@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .config import Config
+from .fanout import Outbox
 from .hub import Hub
 from .metrics import Metrics
 from .security import AddressQuota
@@ -28,6 +29,9 @@ class State:
     sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     stopping: bool = False  # SIGTERM: sockets being closed; their users are away, not gone
+    # With tokens: the connections whose resume token is renewed, and their handle and channel.
+    resumable: dict[Outbox, tuple[str, str]] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)  # background tasks of the app
 
 
 STATE: web.AppKey[State] = web.AppKey("state", State)
