@@ -503,6 +503,11 @@ async def test_a_token_page_outlives_its_token_across_a_restart(start_server: An
     await say(page, "still signed in")
     await wait_for_line(page, "still signed in")
     await second.wait_for_log("Alice@general came back")  # with since=, inside the grace: no join line
+    # Disconnect, then Connect again to the same channel: the resume token still serves.
+    await page.get_by_role("button", name="Disconnect").click()
+    await page.get_by_role("status").filter(has_text="Disconnected").wait_for()
+    await page.get_by_role("button", name="Connect").click()
+    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
     assert page.errors == []
 
 

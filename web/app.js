@@ -356,13 +356,16 @@ function connect() {
     showAlert("No channel to join: the channel list could not be loaded.");
     return;
   }
-  channelName = wantedNew || ui.channel.value;
+  const channel = wantedNew || ui.channel.value;
+  if (channel !== channelName) {
+    resumeToken = null; // bound to the channel it was issued for; kept for Connect again to the same one
+  }
+  channelName = channel;
   me = ui.handle.value.trim();
   wanted = true;
   everConnected = false;
   attempt = 0;
   lastCursor = null;
-  resumeToken = null; // bound to the channel it was issued for
   resetLog();
   ui.users.replaceChildren();
   ui.jump.hidden = true;
