@@ -7,6 +7,7 @@
 'use strict';
 const WebSocket = require('ws');
 const { performance } = require('perf_hooks');
+const { eachLimited } = require('./pool.js');
 
 const cfg = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));
 const now = () => performance.timeOrigin + performance.now();
@@ -54,17 +55,7 @@ function openOne(client, index) {
 
 async function connectAll() {
   const start = now();
-  let next = 0;
-  const workers = [];
-  for (let w = 0; w < cfg.connectConcurrency; w += 1) {
-    workers.push((async () => {
-      while (next < cfg.clients.length) {
-        const i = next++;
-        await openOne(cfg.clients[i], i);
-      }
-    })());
-  }
-  await Promise.all(workers);
+  await eachLimited(cfg.clients.length, cfg.connectConcurrency, (i) => openOne(cfg.clients[i], i));
   return now() - start;
 }
 

@@ -7,6 +7,7 @@
 'use strict';
 const WebSocket = require('ws');
 const readline = require('readline');
+const { eachLimited } = require('./pool.js');
 
 const cfg = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));
 const MARK = /m:(\d+):(\d+)/g;
@@ -63,17 +64,9 @@ function open(index, since) {
 function retry(index) { open(index, state[index].cursor); }
 
 async function connectAll() {
-  let next = 0;
-  const workers = [];
-  for (let w = 0; w < cfg.connectConcurrency; w += 1) {
-    workers.push((async () => {
-      while (next < cfg.clients.length) {
-        const i = next++;
-        if (!(await open(i, null))) throw new Error(`client ${i} was refused`);
-      }
-    })());
-  }
-  await Promise.all(workers);
+  await eachLimited(cfg.clients.length, cfg.connectConcurrency, async (i) => {
+    if (!(await open(i, null))) throw new Error(`client ${i} was refused`);
+  });
 }
 
 function expectedFor(index, perChannel) { return perChannel[cfg.clients[index].channel] || 0; }

@@ -11,15 +11,21 @@ from pathlib import Path
 from .conftest import REPO, missing
 
 
-def test_tiny_benchmark_reports_zero_loss(tmp_path: Path) -> None:
-    """bench/run.py tiny prints one JSON object per run, a table, saves its figures, and loses nothing."""
+def run_bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run bench/run.py with ``args`` (its figures saved in ``tmp_path``); fail with its output if it fails."""
     if not shutil.which("node") or not shutil.which("npm"):
         missing("the benchmark needs node and npm (apt-get install nodejs npm)")
     result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), "tiny", "--servers", "wsserver", "--out", str(tmp_path)],
+        [sys.executable, str(REPO / "bench" / "run.py"), *args, "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=600, cwd=REPO,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_tiny_benchmark_reports_zero_loss(tmp_path: Path) -> None:
+    """bench/run.py tiny prints one JSON object per run, a table, saves its figures, and loses nothing."""
+    result = run_bench(tmp_path, "tiny", "--servers", "wsserver")
     row = json.loads(result.stdout.splitlines()[0])
     assert row["server"] == "wsserver" and row["workload"] == "tiny"
     assert row["deliveries_expected"] == 100 and row["deliveries_received"] == 100
@@ -31,16 +37,9 @@ def test_tiny_benchmark_reports_zero_loss(tmp_path: Path) -> None:
 
 def test_cluster_benchmark_spreads_clients_over_nodes_with_zero_loss(tmp_path: Path) -> None:
     """--cluster 2 runs the workload on one node and on two nodes sharing one Redis, losing nothing."""
-    if not shutil.which("node") or not shutil.which("npm"):
-        missing("the benchmark needs node and npm (apt-get install nodejs npm)")
     if not shutil.which("redis-server"):
         missing("the cluster benchmark needs redis-server (apt-get install redis-server)")
-    result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), "tiny", "--servers", "wsserver", "--cluster", "2",
-         "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, cwd=REPO,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_bench(tmp_path, "tiny", "--servers", "wsserver", "--cluster", "2")
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [row["server"] for row in rows] == ["wsserver", "wsserver redis x1", "wsserver redis x2"]
     for row in rows:
@@ -49,13 +48,7 @@ def test_cluster_benchmark_spreads_clients_over_nodes_with_zero_loss(tmp_path: P
 
 def test_tiny_restart_storm_loses_nothing_and_writes_no_leave_or_join(tmp_path: Path) -> None:
     """R-tiny: clients ride out a SIGTERM and restart with since=; every line once, no leave or join lines."""
-    if not shutil.which("node") or not shutil.which("npm"):
-        missing("the benchmark needs node and npm (apt-get install nodejs npm)")
-    result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), "R-tiny", "--servers", "wsserver", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, cwd=REPO,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run_bench(tmp_path, "R-tiny", "--servers", "wsserver")
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [row["server"] for row in rows] == ["wsserver", "wsserver grace 0"]
     row = rows[0]
