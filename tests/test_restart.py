@@ -39,7 +39,8 @@ async def test_back_within_the_grace_is_silent_and_a_fresh_join_is_not(start_ser
     alice = await joined(await connect(first, "Alice"), "Alice")
     await joined(await connect(first, "Bob"), "Bob")
     await alice.chat("before")
-    cursor = (await alice.until_line("Alice: before")) and alice.frames[-1]["data"]["cursor"]
+    await alice.until_line("Alice: before")
+    cursor = alice.frames[-1]["data"]["cursor"]
     await first.stop(signal.SIGTERM)
     second = await start_server("--port", port, data_dir=first.data_dir)
     back = await connect(second, "Alice", since=cursor)

@@ -79,7 +79,7 @@ async def _start(app: web.Application) -> None:
 async def _close_sockets(app: web.Application) -> None:
     # All at once, and with a cut-off: closing a client that stopped reading
     # waits for a drain that never comes, and must not hold up shutdown.
-    app[STATE].stopping = True  # from now on a closed socket is away, not gone (see Hub.leave_away)
+    app[STATE].stopping = True  # with a grace, a socket closed from now on leaves its user away (State.leaves_away)
     sockets = dict(app[STATE].sockets)
     await asyncio.gather(
         *(close_with_cutoff(ws, transport, protocol.CLOSE_GOING_AWAY, protocol.SHUTTING_DOWN)
@@ -91,7 +91,7 @@ async def _close_sockets(app: web.Application) -> None:
 async def _stop(app: web.Application) -> None:
     state = app[STATE]
     await cancel_and_wait(state.tasks)
-    if state.stopping and state.config.rejoin_grace:
+    if state.leaves_away:
         await state.hub.leave_away()
     await state.hub.stop()
     left = await state.registry.release_all()

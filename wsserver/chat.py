@@ -131,7 +131,7 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
         state.resumable.pop(outbox, None)
         channel.unsubscribe(outbox, handle)
         await outbox.stop()
-        if not (state.stopping and state.config.rejoin_grace):
+        if not state.leaves_away:
             # (A server that is stopping leaves its users away instead: Hub.leave_away.)
             await state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
             await state.registry.release(handle, name)

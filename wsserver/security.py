@@ -12,6 +12,7 @@ browser never gets a socket at all.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -111,6 +112,7 @@ def token_handle(request: web.Request, secret: str) -> str:
     return handle
 
 
+@functools.cache  # one HMAC per secret, not one per issued or checked token
 def _resume_key(secret: str) -> bytes:
     # A key of its own, derived from the secret: a resume token is no site
     # token, so it cannot be replayed at whatever else the site's secret signs.

@@ -28,10 +28,16 @@ class State:
     # Open sockets and their transports (to cut off one that will not close).
     sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
-    stopping: bool = False  # SIGTERM: sockets being closed; their users are away, not gone
+    stopping: bool = False  # SIGTERM: sockets being closed
     # With tokens: the connections whose resume token is renewed, and their handle and channel.
     resumable: dict[Outbox, tuple[str, str]] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # background tasks of the app
+
+
+    @property
+    def leaves_away(self) -> bool:
+        """Whether closed sockets leave their users away, not gone: the server stops and has a grace."""
+        return self.stopping and self.config.rejoin_grace > 0
 
 
 STATE: web.AppKey[State] = web.AppKey("state", State)

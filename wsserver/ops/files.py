@@ -36,7 +36,8 @@ class FileSource:
         self.where = f"in {data_dir}"
         self.name = f"the data dir {data_dir}"
         self.faults: tuple[type[Exception], ...] = (OSError,)
-        self._follow: tuple[Tailer, DirWatcher, asyncio.Queue[list[str]]] | None = None
+        self._follow: tuple[Tailer, asyncio.Queue[list[str]]] | None = None
+        self._watcher: DirWatcher | None = None  # started by the first after(): tail --no-follow needs none
 
     def fault(self, exc: Exception) -> str:
         """Return the one-line message for a failed file operation."""
@@ -58,16 +59,19 @@ class FileSource:
 
         tailer = Tailer(path, read_back)
         tailer.start(at_end=True)
-        watcher = DirWatcher(self.data_dir, lambda name: tailer.wake() if name == path.name else None, lambda: [tailer])
-        watcher.start()
-        self._follow = (tailer, watcher, queue)
+        self._follow = (tailer, queue)
         backlog, _ = await asyncio.to_thread(read_last_lines, tailer.fd, tailer.offset, count)
         return [raw.decode("utf-8", errors="replace") for raw in backlog], tailer.cursor
 
     async def after(self, channel: str, position: Cursor) -> tuple[list[str], Cursor]:
         """Return the next lines the tailer read (it follows rotation on its own)."""
         assert self._follow is not None, "last() starts the tailer"
-        tailer, _, queue = self._follow
+        tailer, queue = self._follow
+        if self._watcher is None:
+            name = tailer.path.name
+            self._watcher = DirWatcher(self.data_dir, lambda changed: tailer.wake() if changed == name else None,
+                                       lambda: [tailer])
+            self._watcher.start()
         with contextlib.suppress(TimeoutError):
             return await asyncio.wait_for(queue.get(), WAIT), tailer.cursor
         return [], tailer.cursor
@@ -113,10 +117,12 @@ class FileSource:
 
     async def close(self) -> None:
         """Stop following."""
-        if self._follow is not None:
-            tailer, watcher, _ = self._follow
-            self._follow = None
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
             await watcher.stop()
+        if self._follow is not None:
+            tailer, _ = self._follow
+            self._follow = None
             await tailer.stop()
 
 

@@ -31,6 +31,7 @@ from .redis_link import (
     away_until,
     held_handles,
     run_script,
+    user_channels,
 )
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class RedisHandles:
                     log.warning("%s in %s is now held by another node", value.partition("|")[2], channel)
 
     async def claim(self, handle: str, channel: str) -> Claim:
-        """Take ``handle`` in ``channel`` on every node; False if a live node holds it.
+        """Take ``handle`` in ``channel`` on every node, unless a live node holds it (Claim.HELD).
 
         Raises StoreError if Redis did not answer; the claim may then have
         been made, so it is released with the next heartbeat.
@@ -157,7 +158,7 @@ class RedisHandles:
 
     async def _channels(self) -> list[str]:
         try:
-            return sorted(name.decode() for name in await self._link.client.smembers(PREFIX + "user-channels"))
+            return await user_channels(self._link.client)
         except RedisError as exc:
             raise StoreError(f"Redis did not answer: {exc}") from exc
 

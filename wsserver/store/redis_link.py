@@ -244,6 +244,11 @@ def away_until(node: str) -> float | None:
         return None
 
 
+async def user_channels(client: Any) -> list[str]:
+    """Return the channels that have a users hash, sorted."""
+    return sorted(name.decode() for name in await client.smembers(PREFIX + "user-channels"))
+
+
 async def held_handles(client: Any, channel: str | None, live: bool = True) -> list[tuple[str, str, str, str]]:
     """Return (channel, hash field, node, handle) of the handles held by live nodes (or by dead ones).
 
@@ -251,7 +256,7 @@ async def held_handles(client: Any, channel: str | None, live: bool = True) -> l
     handles are never in the dead list: their grace ends with a leave line.
     """
     if channel is None:
-        channels = sorted(name.decode() for name in await client.smembers(PREFIX + "user-channels"))
+        channels = await user_channels(client)
     else:
         channels = [channel]
     pipe = client.pipeline(transaction=False)

@@ -146,7 +146,7 @@ class Registry:
     # ------------------------------------------------------------ public
 
     async def claim(self, handle: str, channel: str) -> Claim:
-        """Take ``handle`` in ``channel`` for this process; False if someone alive holds it.
+        """Take ``handle`` in ``channel`` for this process, unless someone alive holds it (Claim.HELD).
 
         Raises StoreError if the users file cannot be changed.
         """
@@ -176,11 +176,11 @@ class Registry:
 
     async def reclaim(self) -> int:
         """Drop every entry whose process is gone (and this process's own); return how many."""
-        return await asyncio.to_thread(self._locked, self._reclaim_all)
+        return await self._change(self._reclaim_all)
 
     async def release_all(self) -> int:
         """Drop every entry this process holds; return how many."""
-        return await asyncio.to_thread(self._locked, self._drop_own)
+        return await self._change(self._drop_own)
 
     async def users(self, channel: str | None = None) -> list[Held]:
         """Return the handles held by live processes, in file order, optionally of one channel.
