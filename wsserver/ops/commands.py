@@ -60,19 +60,28 @@ async def tail(source: Source, channel: str, count: int, out: TextIO, follow: bo
     _show(lines, out)
     if not follow:
         return
-    reader = asyncio.get_running_loop().create_task(_follow(source, channel, position, out))
+    stop = asyncio.Event()
+    reader = asyncio.get_running_loop().create_task(_follow(source, channel, position, out, stop))
+
+    def interrupt() -> None:
+        # Both: a cancel that reaches the reader inside a Redis read can be
+        # lost in the client library (seen once in about ten runs), and the
+        # flag then ends the loop at its next read, within a second.
+        stop.set()
+        reader.cancel()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(signum, reader.cancel)
+        asyncio.get_running_loop().add_signal_handler(signum, interrupt)
     try:
         await reader
     except asyncio.CancelledError:
         pass
 
 
-async def _follow(source: Source, channel: str, position: object, out: TextIO) -> None:
+async def _follow(source: Source, channel: str, position: object, out: TextIO, stop: asyncio.Event) -> None:
     backoff = Backoff()
     lost = False
-    while True:
+    while not stop.is_set():
         try:
             lines, position = await source.after(channel, position)
         except StoreError as exc:
