@@ -45,10 +45,14 @@ async def test_a_handle_held_on_one_node_is_refused_on_another(nodes: Any, conne
 async def test_history_and_resume_across_nodes(nodes: Any, connect: Any) -> None:
     """A joiner on B gets the lines said on A as history; it resumes on A from a cursor B gave it."""
     a, b = await nodes("a", "--history", "3"), await nodes("b", "--history", "3")
+    # B's own reader must have read line 4 before Carol joins there: a backlog ends where B's live
+    # lines begin, so an earlier join gets lines 1-3 as history and line 4 live (right, but not this test).
+    observer = await joined(await connect(b, "Observer"), "Observer")
     alice = await joined(await connect(a, "Alice"), "Alice")
     for n in range(5):
         await alice.chat(f"line {n}")
     await alice.until_line(lambda line: line.endswith("Alice: line 4"))
+    await observer.until_line(lambda line: line.endswith("Alice: line 4"))
     carol = await connect(b, "Carol")
     history = await carol.frame()
     assert [line.split("] ", 1)[1] for line in history["data"]["message"].split("\n")] == [
