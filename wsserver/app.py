@@ -18,6 +18,7 @@ from .fanout import close_with_cutoff
 from .hub import Hub
 from .metrics import Metrics
 from .presence import sort_handles
+from .search import search
 from .security import AddressQuota
 from .state import STATE, State
 from .store import open_store
@@ -61,6 +62,7 @@ def make_app(config: Config) -> web.Application:
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/api/channels", list_channels)
     app.router.add_get("/api/channels/{name}/users", channel_users)
+    app.router.add_get("/api/channels/{name}/search", search)
     app.router.add_get("/api/settings", client_settings)
     app.router.add_get("/{path:.*}", static_file)
     app.on_startup.append(_start)

@@ -38,6 +38,7 @@ class Channel:
         self.metrics = metrics
         self.feed = store.feed(name, False, self._deliver, gather=self._gather)
         self.private_feed = store.feed(name, True, self._deliver_private)
+        self.finder = store.finder(name)
         self.subscribers: set[Outbox] = set()
         self.members: dict[str, Outbox] = {}  # lower-cased handle -> outbox, for private lines
         self.presence = PresenceList(name)
@@ -165,4 +166,30 @@ class Channel:
         found = await self.feed.before(before, limit)
         if found is None:
             return None
-        return protocol.event_frame("history", {"channel": self.name, "message": found.text(), "cursor": found.start})
+        return protocol.event_frame("history", {"channel": self.name, "message": found.text(), "cursor": found.start,
+                                                "start": found.start, "end": found.end})
+
+    async def jump(self, around: str | None, at: str | None, after: str | None, limit: int) -> str | None:
+        """Return a ``history`` frame of the lines around a line, from a time, or after a cursor.
+
+        Besides ``cursor`` (page back from it) it carries ``end`` (page on
+        with ``after``), ``latest`` (nothing after it yet) and ``mark`` (the
+        index of the line asked for, or the first at the time).  Returns None
+        for a cursor that names no line or position; raises StoreError.
+        """
+        self.metrics.history_reads.labels("jump").inc()
+        if around is not None:
+            window = await self.finder.around(around, limit)
+        elif at is not None:
+            window = await self.finder.at(at, limit)
+        else:
+            assert after is not None
+            window = await self.finder.after(after, limit)
+        if window is None:
+            return None
+        lines = window.lines
+        data = {"channel": self.name, "message": lines.text(), "cursor": lines.start, "start": lines.start,
+                "end": lines.end, "latest": window.latest}
+        if window.mark is not None:
+            data["mark"] = window.mark
+        return protocol.event_frame("history", data)

@@ -214,12 +214,16 @@ async def _converse(
             continue
         if isinstance(request, History):
             try:
-                page = await channel.page(request.before, request.limit)
+                if request.around is None and request.at is None and request.after is None:
+                    page = await channel.page(request.before, request.limit)
+                else:
+                    page = await channel.jump(request.around, request.at, request.after, request.limit)
             except StoreError:
                 store_failed("history")
                 continue
             if page is None:
-                refuse(protocol.BAD_CURSOR)
+                refuse(protocol.BAD_AROUND if request.around is not None else
+                       protocol.BAD_AFTER if request.after is not None else protocol.BAD_CURSOR)
             else:
                 outbox.put(page)
             continue

@@ -54,6 +54,7 @@ class Config:
     max_frame_bytes: int = 64 * 1024
     send_queue: int = 256
     max_channels: int = 1000
+    search_seconds: float = 2.0  # a search scanning longer answers with what it found, "partial", and a next cursor
     # Timeouts
     heartbeat: float = 25.0
     rejoin_grace: float = 30.0  # seconds a user of a stopped server is away, not gone (0: off)
@@ -238,6 +239,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_frame_bytes", _integer(1024, 16 * 1024 * 1024),
            "largest websocket frame accepted; a larger one closes the socket with 1009", "BYTES"),
     Option("send_queue", _integer(1, 1_000_000), "frames queued for one client before it is closed as too slow", "N"),
+    Option("search_seconds", _number(0.0),
+           "seconds one search scans before it answers with what it found, partial, and a cursor to go on from "
+           "(0: one block of 1 MiB a request)", "SECONDS"),
     Option("heartbeat", _number(0.0, strictly_above=True),
            "seconds between pings; a peer that does not answer is closed", "SECONDS"),
     Option("rejoin_grace", _number(0.0),

@@ -25,6 +25,8 @@ _REASONS = {
     protocol.NOT_SAVED: "not_saved",
     protocol.USER_NOT_FOUND: "user_not_found",
     protocol.BAD_CURSOR: "bad_cursor",
+    protocol.BAD_AROUND: "bad_cursor",
+    protocol.BAD_AFTER: "bad_cursor",
     protocol.UNAVAILABLE: "unavailable",
 }
 
@@ -72,7 +74,11 @@ class Metrics:
         )
         self.stalled = Counter("wsserver_stalled_readers_dropped", "Connections closed for not reading", registry=r)
         self.history_reads = Counter(
-            "wsserver_history_reads", "Reads of earlier lines: join backlog, resume, page", ["kind"], registry=r
+            "wsserver_history_reads", "Reads of earlier lines: join backlog, resume, page, jump", ["kind"], registry=r
+        )
+        self.searches = Counter(
+            "wsserver_searches", "Searches answered: done, or partial (cut off by --search-seconds)", ["result"],
+            registry=r,
         )
 
     def watch_tail_lag(self, tailers: Callable[[], Iterable[tuple[str, int, int]]]) -> None:

@@ -12,6 +12,7 @@ Client to server:
 * ``{"type": "private", "to": HANDLE, "message": TEXT}``;
 * ``{"type": "typing", "typing": BOOL}``;
 * ``{"type": "history", "before": CURSOR, "limit": N}`` (``before`` left out: the newest lines);
+  or with ``around`` (a line's cursor), ``at`` (a time) or ``after`` (a cursor) instead of ``before``;
 * ``{"type": "system", "message": "keepalive"}``.
 
 Frames that are not log lines carry an ``event`` field (``presence``,
@@ -25,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import WSCloseCode
@@ -52,6 +54,8 @@ NOT_SAVED = "Message not saved"
 UNKNOWN_TYPE = "Unknown message type: {type}"
 USER_NOT_FOUND = "User not found"
 BAD_CURSOR = "History is not available before that cursor"
+BAD_AROUND = "No line at that cursor"
+BAD_AFTER = "History is not available after that cursor"
 BAD_HISTORY = "Invalid history request: {problem}"
 TOO_LONG = "Message is too long (limit {limit} characters)"
 # Sentences: close reasons
@@ -127,10 +131,17 @@ class Typing:
 
 @dataclass(frozen=True)
 class History:
-    """A page of up to ``limit`` lines before the cursor ``before`` (None: the newest lines)."""
+    """A page of up to ``limit`` lines before the cursor ``before`` (None: the newest lines).
+
+    Or a jump: the lines ``around`` a line's cursor, from the time ``at``
+    (``YYYY-MM-DD HH:MM:SS``), or ``after`` a cursor.
+    """
 
     before: str | None
     limit: int
+    around: str | None = None
+    at: str | None = None
+    after: str | None = None
 
 
 HISTORY_PAGE_LIMIT = 200
@@ -175,17 +186,51 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
             raise BadFrame(INVALID_FORMAT)
         return Typing(typing)
     if kind == "history":
-        before, limit = payload.get("before"), payload.get("limit", 50)
-        if before is not None and not isinstance(before, str):
-            raise BadFrame(BAD_HISTORY.format(problem="before must be a cursor from a frame (a string), or left out"))
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            raise BadFrame(BAD_HISTORY.format(problem=f"limit must be a whole number from 1 to {HISTORY_PAGE_LIMIT}"))
-        return History(before, min(limit, HISTORY_PAGE_LIMIT))
+        return _history(payload)
     if kind == "system":
         if message == "keepalive":
             return Keepalive()
         raise BadFrame(INVALID_FORMAT)
     raise BadFrame(UNKNOWN_TYPE.format(type=_shorten(kind)))
+
+
+_AT_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2})(:\d{2})?)?$")
+
+
+def parse_at(text: str) -> str | None:
+    """Return ``YYYY-MM-DD HH:MM:SS`` for a date, a date and ``HH:MM``, or a date and ``HH:MM:SS``; else None."""
+    match = _AT_RE.match(text.strip())
+    if match is None:
+        return None
+    stamp = f"{match.group(1)} {match.group(2) or '00:00'}{match.group(3) or ':00'}"
+    try:
+        datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    return stamp
+
+
+def _history(payload: dict[str, Any]) -> History:
+    def bad(problem: str) -> BadFrame:
+        return BadFrame(BAD_HISTORY.format(problem=problem))
+
+    limit = payload.get("limit", 50)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise bad(f"limit must be a whole number from 1 to {HISTORY_PAGE_LIMIT}")
+    given = [field for field in ("before", "around", "at", "after") if payload.get(field) is not None]
+    if len(given) > 1:
+        raise bad("give one of before, around, at and after, not " + " and ".join(given))
+    for field in ("before", "around", "after"):
+        if payload.get(field) is not None and not isinstance(payload[field], str):
+            raise bad(f"{field} must be a cursor from a frame (a string), or left out")
+    at = payload.get("at")
+    stamp = None
+    if at is not None:
+        stamp = parse_at(at) if isinstance(at, str) else None
+        if stamp is None:
+            raise bad("at must be a time as YYYY-MM-DD HH:MM (or with seconds, or a date alone)")
+    return History(payload.get("before"), min(limit, HISTORY_PAGE_LIMIT), payload.get("around"), stamp,
+                   payload.get("after"))
 
 
 def _text(message: Any, max_chars: int) -> str:

@@ -91,21 +91,25 @@ def check_origin(request: web.Request, allowed: tuple[str, ...] | None) -> None:
     raise Refusal(403, ORIGIN_REFUSED)
 
 
-def token_handle(request: web.Request, secret: str) -> str:
+def token_handle(request: web.Request, secret: str, channel: str | None = None) -> str:
     """Return the handle a valid token names (its ``sub``); refuse (401) anything else.
 
-    Either the site's token: HS256-signed with ``secret``, with ``sub`` and
-    ``exp``; or a resume token this server issued (:func:`resume_token`),
-    which is valid for the channel it names only.  ``alg: none`` and every
-    other algorithm are refused.
+    The token is ``?token=`` or an ``Authorization: Bearer`` header.  Either
+    the site's token: HS256-signed with ``secret``, with ``sub`` and ``exp``;
+    or a resume token this server issued (:func:`resume_token`), which is
+    valid for the channel it names only (``channel``, else ``?channel=``).
+    ``alg: none`` and every other algorithm are refused.
     """
     token = request.query.get("token")
+    if not token:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else ""
     if not token:
         raise Refusal(401, AUTH_FAILED)
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
     except jwt.PyJWTError:
-        claims = _resume_claims(token, secret, request.query.get("channel", ""))
+        claims = _resume_claims(token, secret, channel if channel is not None else request.query.get("channel", ""))
     handle = claims.get("sub")
     if not isinstance(handle, str) or not valid_handle(handle):
         raise Refusal(401, AUTH_FAILED)

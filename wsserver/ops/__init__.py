@@ -1,4 +1,4 @@
-"""Operator commands, safe while servers run: ``wsserver tail|users|say|check|export``.
+"""Operator commands, safe while servers run: ``wsserver tail|users|say|check|export|search``.
 
 The commands (:mod:`~wsserver.ops.commands`) exist once; they run over a
 source, the data dir (:mod:`~wsserver.ops.files`) or a Redis store
@@ -17,7 +17,7 @@ from ..store.base import StoreError
 from . import commands
 from .base import OpsError, Source
 
-COMMANDS = ("tail", "users", "say", "check", "export")
+COMMANDS = ("tail", "users", "say", "check", "export", "search")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = subcommands.add_parser("export", help="print a channel's lines as a log file holds them (file or Redis)")
     export.add_argument("channel")
     export.add_argument("--since", metavar="TIME", help="only lines stamped at or after TIME (in --timezone)")
+    search = subcommands.add_parser("search", help="print a channel's lines holding TEXT (case-insensitive), "
+                                    "newest first, as the log holds them (file or Redis)")
+    search.add_argument("channel")
+    search.add_argument("text")
+    search.add_argument("--from", dest="handle", metavar="HANDLE", help="only lines of this handle")
+    search.add_argument("--limit", type=int, default=50, metavar="N", help="lines printed at most (default 50; 0: all)")
     for sub in subcommands.choices.values():
         add_arguments(sub, only=("data_dir", "timezone", "store"),
                       helps={"data_dir": "directory of the channel logs and the users file (must exist)"})
@@ -88,6 +94,8 @@ async def _run(args: argparse.Namespace, config: Config, source: Source) -> int:
             await commands.users(source, args.channel, sys.stdout)
         elif args.command == "tail":
             await commands.tail(source, args.channel, args.lines, sys.stdout, not args.no_follow)
+        elif args.command == "search":
+            await commands.search(source, args.channel, args.text, args.handle, args.limit, sys.stdout)
         elif args.command == "export":
             await commands.export(source, args.channel, args.since, config.timezone, sys.stdout)
         elif await commands.check(source, sys.stdout):

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from ..config import CHANNEL_RE
 from ..logline import EscapeError, parse_line
-from ..store.base import Held
+from ..store.base import Finder, Held
 
 
 class OpsError(Exception):
@@ -58,6 +58,9 @@ class Source(Protocol):
 
     def lines(self, channel: str, since: str | None) -> AsyncIterator[str]:
         """Yield the whole lines of ``channel`` from the first stamped at or after ``since`` (a log stamp)."""
+
+    def finder(self, channel: str) -> Finder:
+        """Return what searches ``channel``'s public log, as the servers do."""
 
     async def close(self) -> None:
         """Let go of the store."""

@@ -1,4 +1,4 @@
-"""The operator commands, once for every store: ``tail``, ``users``, ``say``, ``check``, ``export``.
+"""The operator commands, once for every store: ``tail``, ``users``, ``say``, ``check``, ``export``, ``search``.
 
 Each takes a :class:`~wsserver.ops.base.Source` (the data dir or a Redis
 store) and prints what it finds.  Exit statuses, the same for every command
@@ -17,7 +17,8 @@ from typing import TextIO
 import pendulum
 
 from ..logline import LINE_RE, SYSTEM, Clock, format_line
-from ..store.base import Backoff, StoreError
+from ..protocol import HANDLE_RE
+from ..store.base import Backoff, Query, StoreError
 from .base import OpsError, Source, readable, valid_channel
 
 
@@ -141,3 +142,33 @@ async def export(source: Source, channel: str, since: str | None, timezone: str,
             out.write(line + "\n")
             count += 1
     return count
+
+
+SEARCH_SECONDS = 10.0  # one round of a search; the command goes on from where each round stopped
+
+
+async def search(source: Source, channel: str, text: str, handle: str | None, limit: int, out: TextIO) -> int:
+    """Print the lines of ``channel`` holding ``text`` (from ``handle``) as the log holds them, newest first.
+
+    ``limit`` 0 prints every one.  Returns how many were printed.
+    """
+    await existing_channel(source, channel)
+    if not text.strip() or len(text) > 200:
+        raise OpsError("the text to find must be 1 to 200 characters")
+    if handle is not None and not HANDLE_RE.match(handle):
+        raise OpsError(f"invalid --from value {handle!r}: must be a handle (3 to 16 letters, digits or _)")
+    if limit < 0:
+        raise OpsError(f"invalid --limit value {limit}: must be 0 (no limit) or more")
+    finder, query = source.finder(channel), Query(text, handle)
+    printed, before = 0, None
+    while True:
+        wanted = 1000 if limit == 0 else min(1000, limit - printed)
+        found = await finder.search(query, before, wanted, SEARCH_SECONDS)
+        if found is None:  # the log was rotated between two rounds: what was found stands
+            return printed
+        for line, _cursor in found.hits:
+            out.write(line + "\n")
+        printed += len(found.hits)
+        before = found.next
+        if before is None or printed == limit:
+            return printed

@@ -18,6 +18,7 @@ from ..config import CHANNEL_RE
 from ..protocol import HANDLE_RE
 from ..store.base import Held
 from ..store.channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
+from ..store.file_finder import FileFinder
 from ..store.tailer import DirWatcher, Tailer
 from ..store.users import USERS_FILE, Registry
 from .base import Checked, OpsError, check_log
@@ -114,6 +115,10 @@ class FileSource:
             for raw in log:
                 if raw.endswith(b"\n"):
                     yield raw[:-1].decode("utf-8", errors="replace")
+
+    def finder(self, channel: str) -> FileFinder:
+        """Return the servers' own searcher of ``channel_<name>.log``."""
+        return FileFinder(log_path(self.data_dir, channel))
 
     async def close(self) -> None:
         """Stop following."""

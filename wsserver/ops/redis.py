@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from ..config import CHANNEL_RE, redacted
 from ..protocol import HANDLE_RE
 from ..store.base import Held, StoreError
+from ..store.redis_finder import RedisFinder
 from ..store.redis_link import BLOCK_MS, PREFIX, append_line, connect, held_handles, stream_entries, stream_key
 from .base import check_log
 
@@ -104,6 +105,10 @@ class RedisSource:
             start = f"{int(moment.timestamp() * 1000)}-0"
         async for _, line in stream_entries(self.client, stream_key(channel), start):
             yield (line or b"").decode("utf-8", errors="replace")
+
+    def finder(self, channel: str) -> RedisFinder:
+        """Return the nodes' own searcher of ``channel``'s stream."""
+        return RedisFinder(self.client, channel)
 
     async def close(self) -> None:
         """Close the pool."""

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..logline import LINE_RE, EscapeError, escape, unescape
+
 
 class StoreError(Exception):
     """The store did not answer a read, an append or a change of handles; the message says which and why."""
@@ -133,6 +135,74 @@ class Feed(Protocol):
         """
 
 
+@dataclass(frozen=True)
+class Query:
+    """What to look for: ``text`` in the message (case-insensitive, as unescaped), from ``handle`` if given."""
+
+    text: str
+    handle: str | None = None
+
+    @property
+    def needle(self) -> bytes:
+        """Return the text as the log stores it, lower-cased: what a lower-cased block must hold."""
+        return escape(self.text).lower().encode("utf-8")
+
+    def matches(self, line: str) -> bool:
+        """Return whether a log line is a public line whose message holds the text (and is from the handle)."""
+        match = LINE_RE.match(line)
+        if match is None or match.group(3) is not None:
+            return False
+        if self.handle is not None and match.group(2).lower() != self.handle.lower():
+            return False
+        try:
+            text = unescape(match.group(4))
+        except EscapeError:
+            text = match.group(4)
+        return self.text.lower() in text.lower()
+
+
+@dataclass
+class Found:
+    """Lines a search found, newest first: each line and the cursor just after it.
+
+    ``next`` is the cursor to search on from (None: the start of the log was
+    reached); ``partial`` says the search was cut off before it found ``limit`` lines.
+    """
+
+    hits: list[tuple[str, str]]
+    next: str | None
+    partial: bool = False
+
+
+@dataclass
+class Window:
+    """A stretch of a log read for a jump: its lines, the line to mark in them, and whether it reaches the end."""
+
+    lines: Lines
+    mark: int | None  # index of the line asked for (around) or the first at the time (at); None if none
+    latest: bool  # no line after it (when read)
+
+
+class Finder(Protocol):
+    """Find lines of one channel's public log, whether or not this process serves the channel."""
+
+    async def search(self, query: Query, before: str | None, limit: int, seconds: float) -> Found | None:
+        """Return up to ``limit`` lines ``query`` matches before the position ``before`` (None: the end), newest first.
+
+        Stops after about ``seconds`` with ``partial`` set.  Returns None for a
+        cursor that names no position of this log; raises StoreError.
+        """
+
+    async def around(self, cursor: str, limit: int) -> Window | None:
+        """Return the line just before ``cursor`` with about ``limit // 2`` lines on each side; None: no such line."""
+
+    async def at(self, stamp: str, limit: int) -> Window:
+        """Return up to ``limit`` lines from the first one stamped at or after ``stamp`` (``YYYY-MM-DD HH:MM:SS``)."""
+
+    async def after(self, cursor: str, limit: int) -> Window | None:
+        """Return up to ``limit`` lines after ``cursor``; None for a cursor that names no position of this log."""
+
+
 class Handles(Protocol):
     """Who holds which handle in which channel, for every process on the store."""
 
@@ -189,6 +259,9 @@ class Store(Protocol):
 
     def channel_names(self) -> list[str]:
         """Return the names of channels that have a log in the store."""
+
+    def finder(self, channel: str) -> Finder:
+        """Return what searches and jumps in ``channel``'s public log."""
 
     def problem(self) -> str | None:
         """Return why the store cannot take lines now, or None."""

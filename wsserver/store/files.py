@@ -29,6 +29,7 @@ from .channellog import (
     read_lines_between,
     repair_torn_tail,
 )
+from .file_finder import FileFinder
 from .tailer import DirWatcher, Tailer
 from .users import USERS_FILE, Registry
 
@@ -185,6 +186,10 @@ class FileStore:
         tailer = self._tailers.get(file_name)
         if tailer is not None:
             tailer.wake()
+
+    def finder(self, channel: str) -> FileFinder:
+        """Return what searches and jumps in ``channel_<name>.log``."""
+        return FileFinder(log_path(self.data_dir, channel))
 
     def channel_names(self) -> list[str]:
         """Return the channels with a log file in the data dir."""

@@ -22,6 +22,7 @@ from ..metrics import Metrics
 from ..tasks import cancel_and_wait
 from .base import Deliver, Feed, Handles, StoreUnavailable
 from .redis_feed import RedisFeed
+from .redis_finder import RedisFinder
 from .redis_handles import RedisHandles
 from .redis_link import NODE_REFRESH, PREFIX, VERSION_POLL, Link
 
@@ -105,6 +106,10 @@ class RedisStore:
             await self.handles.heartbeat()
         except RedisError as exc:
             self.link.failed(exc)
+
+    def finder(self, channel: str) -> RedisFinder:
+        """Return what searches and jumps in ``channel``'s stream."""
+        return RedisFinder(self.client, channel)
 
     def channel_names(self) -> list[str]:
         """Return the channels that have a stream (as of the last poll)."""

@@ -34,7 +34,7 @@ from .redis_link import (
 
 log = logging.getLogger(__name__)
 
-_CURSOR_RE = re.compile(r"^([0-9a-f]{8,32}):([0-9]{1,20})-([0-9]{1,20})$")
+CURSOR_RE = re.compile(r"^([0-9a-f]{8,32}):([0-9]{1,20})-([0-9]{1,20})$")
 START = "0-0"  # the position before the first entry
 
 
@@ -168,7 +168,7 @@ class RedisFeed:
 
     def _parse(self, cursor: str) -> str | None:
         """Return the entry ID a cursor of this stream names (up to the last delivered), or None."""
-        match = _CURSOR_RE.match(cursor)
+        match = CURSOR_RE.match(cursor)
         if match is None or match.group(1) != self.epoch:
             return None
         entry_id = f"{match.group(2)}-{match.group(3)}"

@@ -1,0 +1,122 @@
+"""Search and jump in a channel log file, by any process, whether or not it serves the channel.
+
+Each call opens the file at the path and works on what it holds up to its
+last whole line; cursors are those of :mod:`~wsserver.store.channellog`, so a
+cursor of a file rotated away names no position (like paging, a search covers
+the file since the last rotation).  The reading runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from .base import Found, Lines, Query, StoreError, Window
+from .channellog import Cursor, at_line_start, identity, read_last_lines
+from .scan import PROBE, find_time, read_forward, search_backwards
+
+T = TypeVar("T")
+
+
+def _whole_end(fd: int) -> int:
+    """Return the offset just after the file's last whole line."""
+    size = os.fstat(fd).st_size
+    position = size
+    while position > 0:
+        start = max(0, position - PROBE)
+        newline = os.pread(fd, position - start, start).rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        position = start
+    return 0
+
+
+class FileFinder:
+    """Searches and jumps in one channel log file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def _read(self, work: Callable[[int, tuple[int, int], int], T]) -> T:
+        def run() -> T:
+            try:
+                fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return work(-1, (0, 0), 0)
+            try:
+                return work(fd, identity(os.fstat(fd)), _whole_end(fd))
+            finally:
+                os.close(fd)
+
+        try:
+            return await asyncio.to_thread(run)
+        except OSError as exc:
+            raise StoreError(f"reading {self.path} failed: {exc}") from exc
+
+    @staticmethod
+    def _offset(fd: int, file: tuple[int, int], end: int, cursor: str | None) -> int | None:
+        """Return the offset ``cursor`` names in this file (None: the end), or -1 if it names none."""
+        if cursor is None:
+            return end
+        position = Cursor.parse(cursor)
+        if position is None or position.identity != file or position.offset > end or fd < 0:
+            return -1
+        return position.offset if at_line_start(fd, position.offset) else -1
+
+    async def search(self, query: Query, before: str | None, limit: int, seconds: float) -> Found | None:
+        """Scan backwards from ``before`` (None: the end) for lines ``query`` matches."""
+        deadline = time.monotonic() + seconds
+
+        def work(fd: int, file: tuple[int, int], end: int) -> Found | None:
+            offset = self._offset(fd, file, end, before)
+            if offset is None or offset < 0:
+                return None if before is not None else Found([], None)
+            scan = search_backwards(fd, offset, query, limit, deadline)
+            hits = [(raw.decode("utf-8", errors="replace"), str(Cursor(file, after))) for raw, after in scan.hits]
+            resume = None if scan.resume is None or scan.resume == 0 else str(Cursor(file, scan.resume))
+            return Found(hits, resume, scan.partial)
+
+        return await self._read(work)
+
+    async def around(self, cursor: str, limit: int) -> Window | None:
+        """Read the line that ends at ``cursor`` and the lines on each side of it."""
+
+        def work(fd: int, file: tuple[int, int], end: int) -> Window | None:
+            offset = self._offset(fd, file, end, cursor)
+            if offset is None or offset <= 0:
+                return None
+            earlier, first = read_last_lines(fd, offset, limit // 2 + 1)  # ... and the line itself
+            later, last = read_forward(fd, offset, end, limit - len(earlier))
+            data = b"\n".join(earlier + later)
+            return Window(Lines(data, str(Cursor(file, first)), str(Cursor(file, last))), len(earlier) - 1, last == end)
+
+        return await self._read(work)
+
+    async def at(self, stamp: str, limit: int) -> Window:
+        """Bisect for the first line at or after ``stamp``; read from there."""
+
+        def work(fd: int, file: tuple[int, int], end: int) -> Window:
+            if fd < 0:
+                return Window(Lines(b"", str(Cursor(file, 0)), str(Cursor(file, 0))), None, True)
+            offset = find_time(fd, end, stamp)
+            lines, last = read_forward(fd, offset, end, limit)
+            start, stop = str(Cursor(file, offset)), str(Cursor(file, last))
+            return Window(Lines(b"\n".join(lines), start, stop), 0 if lines else None, last == end)
+
+        return await self._read(work)
+
+    async def after(self, cursor: str, limit: int) -> Window | None:
+        """Read up to ``limit`` lines after ``cursor``."""
+
+        def work(fd: int, file: tuple[int, int], end: int) -> Window | None:
+            offset = self._offset(fd, file, end, cursor)
+            if offset is None or offset < 0:
+                return None
+            lines, last = read_forward(fd, offset, end, limit)
+            return Window(Lines(b"\n".join(lines), cursor, str(Cursor(file, last))), None, last == end)
+
+        return await self._read(work)
