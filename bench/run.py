@@ -460,7 +460,7 @@ def plot_restart(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workloads", nargs="*", default=["W1", "W2", "B", "W3", "W4", "H", "R"],
-                        help="W1 W2 B W3 W4 H R tiny R-tiny (default: all but the tiny ones)")
+                        help="W1 W2 B W3 W4 H R S tiny R-tiny S-tiny (default: all but S and the tiny ones)")
     parser.add_argument("--servers", default="wsserver,peer,ceiling,floor",
                         help="comma list (floor: the aiohttp floor, bench/floor.py, run on W4 only)")
     parser.add_argument("--workers", type=int, default=0, help="also run W2 and W3 with wsserver --workers N")
@@ -478,6 +478,13 @@ def main() -> int:
             for grace in (True, False) if "wsserver" in servers else ():
                 rows.append(run_restart(5000 if name == "R" else 6, grace=grace))
                 print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
+            continue
+        if name in ("S", "S-tiny"):
+            from search import run_search  # bench/search.py (imports this module)
+
+            if "wsserver" in servers:
+                rows.append(run_search(1 << 30 if name == "S" else 2 << 20, 5 if name == "S" else 1))
+                print(json.dumps(rows[-1]), flush=True)
             continue
         if name == "H":
             for kind in (s for s in servers if s not in ("ceiling", "floor")):
@@ -513,6 +520,10 @@ def main() -> int:
         path.write_text(json.dumps({"machine": {"cores": os.cpu_count()}, "rows": saved}, indent=1))
     plot(rows, args.out / "latency.png")
     plot_restart([r for r in rows if r.get("_back_s")], args.out / "restart.png")
+    for row in (r for r in rows if r["workload"] == "S search"):
+        print(f"S: {row['log_bytes'] / 2**30:.2f} GiB; first page of a common word {row['common_first_page_ms']} ms; "
+              f"a rare word, whole file {row['rare_scan_ms']} ms against grep -c -i {row['grep_ms']} ms "
+              f"({row['rare_vs_grep']}x); at {row['at_ms']} ms; RSS growth {row['rss_growth_mb']} MB")
     for row in (r for r in rows if r["workload"] == "R restart storm"):
         print(f"R: last client back {row['back_s']} s after listening; storm peak RSS / RSS before = "
               f"{row['rss_ratio']}; loss {row['loss']}, duplicates {row['duplicates']}, "

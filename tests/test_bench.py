@@ -58,3 +58,13 @@ def test_tiny_restart_storm_loses_nothing_and_writes_no_leave_or_join(tmp_path: 
     assert row["recovered_false"] == 0 and row["leave_or_join_lines_after_restart"] == 0
     # Without the grace (the behaviour before it) each client leaves and joins again: 12 lines.
     assert (rows[1]["loss"], rows[1]["duplicates"], rows[1]["leave_or_join_lines_after_restart"]) == (0, 0, 12)
+
+
+def test_tiny_search_benchmark_finds_what_it_planted(tmp_path: Path) -> None:
+    """S-tiny: on a generated 2 MB log, the common word's first page, the rare word once, grep agrees, at finds its time."""
+    result = run_bench(tmp_path, "S-tiny", "--servers", "wsserver")
+    row = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
+    assert row["workload"] == "S search" and 2_000_000 <= row["log_bytes"] <= 2_300_000
+    assert row["common_hits"] == min(50, row["common_planted"]) > 0
+    assert (row["rare_hits"], row["grep_count"], row["at_found"]) == (1, 1, True)
+    assert "S: 0.00 GiB; first page of a common word" in result.stdout

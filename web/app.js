@@ -2,6 +2,7 @@
 import {
   CHANNEL_RULE, backoffDelay, charCount, handleProblem, parseCommand, parseLine, typingSentence,
 } from "./lines.js";
+import { createFinder } from "./search.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -110,9 +111,13 @@ function appendItems(items) {
   if (!items.length) {
     return;
   }
-  const follow = nearBottom();
   const batch = document.createDocumentFragment();
   batch.append(...items);
+  if (finder.active()) {
+    ui.lines.append(batch); // the live list is hidden behind a jump: it is shown again at its end
+    return;
+  }
+  const follow = nearBottom();
   ui.lines.append(batch);
   if (follow) {
     ui.log.scrollTop = ui.log.scrollHeight;
@@ -213,6 +218,7 @@ function handleEvent(frame) {
       }
       break;
     case "history":
+      if (finder.onHistory(data)) break;
       loadingOlder = false;
       if (data.message) {
         prependLines(data.message.split("\n"), data.cursor);
@@ -226,6 +232,7 @@ function handleEvent(frame) {
 }
 
 ui.log.addEventListener("scroll", () => {
+  if (finder.active()) return; // the jump view pages itself
   if (nearBottom()) {
     ui.jump.hidden = true;
   }
@@ -277,6 +284,7 @@ function open() {
       return;
     }
     if (frame.success === false) {
+      finder.onRefusal(frame.message ?? "");
       showAlert(frame.message ?? "Error");
       return;
     }
@@ -366,6 +374,7 @@ function connect() {
   everConnected = false;
   attempt = 0;
   lastCursor = null;
+  finder.reset();
   resetLog();
   ui.users.replaceChildren();
   ui.jump.hidden = true;
@@ -466,6 +475,24 @@ ui.message.addEventListener("input", () => {
   setTyping(ui.message.value.trim() !== "" && !ui.message.value.startsWith("/"));
 });
 ui.message.addEventListener("blur", () => setTyping(false));
+
+// ---------------------------------------------------------------- search and jump
+
+const finder = createFinder({
+  channel: () => channelName || ui.channel.value,
+  token: () => resumeToken ?? pageToken,
+  send: (request) => {
+    if (!socket || socket.readyState !== WebSocket.OPEN || ui.state.dataset.state !== "connected") return false;
+    socket.send(JSON.stringify(request));
+    return true;
+  },
+  renderLine,
+  showAlert,
+  onLive: () => {
+    ui.jump.hidden = true;
+    ui.message.focus();
+  },
+});
 
 // ---------------------------------------------------------------- start-up
 

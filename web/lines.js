@@ -75,3 +75,25 @@ export function typingSentence(handles) {
 }
 
 export const CHANNEL_RULE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/**
+ * Split `text` into pieces for showing a search hit: [{text, match}], the matches of `query`
+ * found without regard to case (as the server matches). Shown as text nodes, never HTML.
+ */
+export function markMatches(text, query) {
+  const needle = query.toLowerCase();
+  const lower = text.toLowerCase();
+  if (!needle || lower.length !== text.length) {
+    // Lower-casing changed the length (a few scripts do): no reliable positions, no marks.
+    return [{ text, match: false }];
+  }
+  const pieces = [];
+  let from = 0;
+  for (let at = lower.indexOf(needle); at >= 0; at = lower.indexOf(needle, at + needle.length)) {
+    if (at > from) pieces.push({ text: text.slice(from, at), match: false });
+    pieces.push({ text: text.slice(at, at + needle.length), match: true });
+    from = at + needle.length;
+  }
+  if (from < text.length || pieces.length === 0) pieces.push({ text: text.slice(from), match: false });
+  return pieces;
+}

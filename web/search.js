@@ -1,0 +1,226 @@
+// Search and jump: the Search panel above the log, and the "jump view", a second list in the log
+// that shows a stretch of history (around a search result, or from a date) while live lines keep
+// arriving in the hidden live list. Cursors stay opaque: kept as the server sent them, sent back.
+import { markMatches, parseLine } from "./lines.js";
+
+const $ = (id) => document.getElementById(id);
+const JUMP_REFUSALS = new Set(["No line at that cursor", "History is not available after that cursor"]);
+const PAGE = 50;
+
+/**
+ * hooks: channel() -> the channel to search; token() -> a token for the API or null;
+ * send(request) -> whether it went out on the open socket; renderLine(line) -> <li>;
+ * showAlert(text); onLive() (the live list is shown again).
+ */
+export function createFinder(hooks) {
+  const ui = {
+    form: $("search-form"), input: $("search"), status: $("search-status"), results: $("results"),
+    more: $("more-results"), gotoForm: $("goto-form"), gotoInput: $("goto"), log: $("log"), lines: $("lines"),
+    jumped: $("jumped"), bar: $("jump-bar"), where: $("jump-where"), live: $("live"), newLines: $("jump"),
+  };
+  let query = "";
+  let next = null;        // cursor to search on from
+  let searching = false;
+  let pending = null;     // "new" or "newer": the jump request on its way
+  let where = "";
+  let start = null;       // before the first line of the jump view
+  let end = null;         // after its last line
+  let latest = true;      // nothing after the jump view's last line
+  let older = false;      // an older page of the jump view is on its way
+  let reachedStart = false;
+
+  const active = () => !ui.jumped.hidden;
+
+  async function search(more) {
+    const channel = hooks.channel();
+    if (!channel || searching) return;
+    if (!more) {
+      query = ui.input.value;
+      next = null;
+      ui.results.replaceChildren();
+    }
+    if (!query.trim()) {
+      ui.status.textContent = "Type something to search for.";
+      return;
+    }
+    searching = true;
+    ui.status.textContent = "Searching…";
+    const params = new URLSearchParams({ q: query, limit: String(PAGE) });
+    if (next) params.set("before", next);
+    const token = hooks.token();
+    try {
+      const response = await fetch(`/api/channels/${encodeURIComponent(channel)}/search?${params}`, {
+        headers: token ? { Authorization: `Bearer ${token}` } : {},
+      });
+      const body = await response.json();
+      if (!response.ok) {
+        ui.status.textContent = body.error ?? `Search failed (HTTP ${response.status})`;
+        return;
+      }
+      ui.results.append(...body.results.map((result) => resultItem(result)));
+      next = body.next;
+      const count = ui.results.children.length;
+      const found = count === 0 ? "No lines found" : `${count} ${count === 1 ? "line" : "lines"} found`;
+      ui.status.textContent = next ? `${found} so far` : found;
+      ui.more.hidden = !next;
+    } catch {
+      ui.status.textContent = "Search failed: the server did not answer.";
+    } finally {
+      searching = false;
+    }
+  }
+
+  function resultItem(result) {
+    const parsed = parseLine(result.line);
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "result";
+    if (parsed.time) {
+      const time = document.createElement("time");
+      time.dateTime = `${parsed.date}T${parsed.time}`;
+      time.textContent = `${parsed.date} ${parsed.time}`;
+      button.append(time, " ");
+    }
+    const who = document.createElement("span");
+    who.className = "handle";
+    who.textContent = parsed.handle || "?";
+    const text = document.createElement("span");
+    text.className = "text";
+    for (const piece of markMatches(parsed.text, query)) {
+      if (piece.match) {
+        const mark = document.createElement("mark");
+        mark.textContent = piece.text;
+        text.append(mark);
+      } else {
+        text.append(piece.text);
+      }
+    }
+    button.append(who, " ", text);
+    button.addEventListener("click", () => jump({ around: result.cursor }, "Lines around a search result"));
+    item.append(button);
+    return item;
+  }
+
+  function jump(request, description) {
+    if (!hooks.send({ type: "history", limit: PAGE, ...request })) {
+      hooks.showAlert("Connect to the channel to read its log around a line.");
+      return;
+    }
+    pending = "new";
+    where = description;
+  }
+
+  function show(data) {
+    ui.jumped.replaceChildren(...lines(data).map(hooks.renderLine));
+    start = data.cursor;
+    end = data.end;
+    latest = Boolean(data.latest);
+    reachedStart = false;
+    older = false;
+    ui.lines.hidden = true;
+    ui.newLines.hidden = true;
+    ui.jumped.hidden = false;
+    ui.bar.hidden = false;
+    ui.where.textContent = data.message ? where : `${where}: no lines`;
+    const marked = ui.jumped.children[data.mark ?? -1];
+    if (marked) {
+      marked.classList.add("marked");
+      marked.setAttribute("aria-current", "true");
+      marked.tabIndex = -1;
+      marked.scrollIntoView({ block: "center" });
+      marked.focus({ preventScroll: true });
+    } else {
+      ui.log.scrollTop = 0;
+    }
+  }
+
+  function lines(data) {
+    return data.message ? data.message.split("\n") : [];
+  }
+
+  function backToLive() {
+    ui.jumped.hidden = true;
+    ui.jumped.replaceChildren();
+    ui.bar.hidden = true;
+    ui.lines.hidden = false;
+    pending = null;
+    older = false;
+    ui.log.scrollTop = ui.log.scrollHeight;
+    hooks.onLive();
+  }
+
+  ui.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    search(false);
+  });
+  ui.more.addEventListener("click", () => search(true));
+  ui.gotoForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = ui.gotoInput.value; // "2026-11-22T14:00" from the date and time picker
+    if (!value) {
+      hooks.showAlert("Choose a date and time to go to.");
+      return;
+    }
+    jump({ at: value.replace("T", " ") }, `Lines from ${value.replace("T", " ")}`);
+  });
+  ui.live.addEventListener("click", () => {
+    backToLive();
+  });
+  ui.log.addEventListener("scroll", () => {
+    if (!active()) return;
+    if (ui.log.scrollTop < 10 && !older && !reachedStart && start && hooks.send({ type: "history", before: start, limit: 100 })) {
+      older = true;
+    }
+    const bottom = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 40;
+    if (bottom && !latest && !pending && hooks.send({ type: "history", after: end, limit: 100 })) {
+      pending = "newer";
+    }
+  });
+
+  return {
+    active,
+    /** Take a history answer meant for the jump view; return false if it is the live view's. */
+    onHistory(data) {
+      if (data.latest !== undefined && pending) {
+        const kind = pending;
+        pending = null;
+        if (kind === "new") {
+          show(data);
+        } else if (active()) {
+          ui.jumped.append(...lines(data).map(hooks.renderLine));
+          end = data.end;
+          latest = Boolean(data.latest);
+        }
+        return true;
+      }
+      if (active() && older) {
+        older = false;
+        if (!data.message) {
+          reachedStart = true;
+          return true;
+        }
+        const height = ui.log.scrollHeight;
+        ui.jumped.prepend(...lines(data).map(hooks.renderLine));
+        ui.log.scrollTop += ui.log.scrollHeight - height;
+        start = data.cursor;
+        return true;
+      }
+      return false;
+    },
+    /** A refusal: if it answers our jump, stop waiting for it. */
+    onRefusal(message) {
+      if (pending && (JUMP_REFUSALS.has(message) || message.startsWith("Invalid history request"))) {
+        pending = null;
+      }
+    },
+    /** A new channel or connection: back to the live list, results of the old channel gone. */
+    reset() {
+      if (active()) backToLive();
+      ui.results.replaceChildren();
+      ui.status.textContent = "";
+      ui.more.hidden = true;
+      next = null;
+    },
+  };
+}
