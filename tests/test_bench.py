@@ -66,5 +66,5 @@ def test_tiny_search_benchmark_finds_what_it_planted(tmp_path: Path) -> None:
     row = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
     assert row["workload"] == "S search" and 2_000_000 <= row["log_bytes"] <= 2_300_000
     assert row["common_hits"] == min(50, row["common_planted"]) > 0
-    assert (row["rare_hits"], row["grep_count"], row["at_found"]) == (1, 1, True)
+    assert (row["rare_hits"], row["rare_plain_hits"], row["grep_count"], row["at_found"]) == (1, 1, 1, True)
     assert "S: 0.00 GiB; first page of a common word" in result.stdout

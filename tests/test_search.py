@@ -125,7 +125,8 @@ def generated(count: int) -> list[str]:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start + i))
         handle = "Bob" if i % 11 == 0 else f"User{i % 50}"
         word = ("NeEdLe", "needle", "NEEDLE")[i % 3] if i % 7 == 0 else "hay"
-        lines.append(f"[{stamp}] {handle}: line {i} with some {word} and filler text to make it longer")
+        rare = " and a ZeBra" if i % 997 == 0 else ""
+        lines.append(f"[{stamp}] {handle}: line {i} with some {word} and filler text to make it longer{rare}")
     return lines
 
 
@@ -145,6 +146,9 @@ async def test_paging_with_next_reaches_the_start_with_no_line_twice(
     assert requests == len(found) // 100 + 1
     found, _ = await search_all(session, server, q="needle", limit="37", **{"from": "BOB"})
     assert found == reference(lines, "needle", "Bob")
+    # A word with a rare letter (found by that letter, not by lower-casing every block), across blocks.
+    found, _ = await search_all(session, server, q="a zebra", limit="7")
+    assert found == reference(lines, "a zebra") and len(found) == 41
 
 
 async def test_a_scan_cut_off_says_partial_and_goes_on_from_next(

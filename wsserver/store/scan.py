@@ -4,10 +4,12 @@ Plain functions over a descriptor and a byte range, like those of
 :mod:`~wsserver.store.channellog`; the caller runs them in a thread.
 
 * :func:`search_backwards` reads from a position towards the start in blocks
-  of :data:`SCAN_BLOCK` bytes, lower-cases each block once and looks for the
-  query's stored (escaped) form in it; only the lines that hold it are parsed
-  and checked (:meth:`Query.matches`).  Memory stays at about two blocks
-  whatever the size of the file; a deadline cuts a long scan off where it got to.
+  of :data:`SCAN_BLOCK` bytes and looks for the query's stored (escaped) form
+  in each without regard to case: by its rarest byte and a check around each
+  one found, or by lower-casing the block once where that byte is common
+  (:class:`_AsciiFinder`).  Only the lines that hold it are parsed and checked
+  (:meth:`Query.matches`).  Memory stays at about two blocks whatever the size
+  of the file; a deadline cuts a long scan off where it got to.
 * :func:`find_time` bisects the file on the time stamps that start its lines:
   about 30 small reads for a file of any size, never a scan.
 
@@ -49,66 +51,130 @@ def search_backwards(fd: int, end: int, query: Query, limit: int, deadline: floa
     with ``partial`` set and ``resume`` where it stopped.
     """
     needle = query.needle
-    ascii_needle = needle.isascii()
+    finder = _AsciiFinder(needle) if needle.isascii() else None
     text_needle = needle.decode("utf-8")
     hits: list[tuple[bytes, int]] = []
-    position = end  # the bytes from here on are done
-    carry = b""  # the start of a line that begins in an earlier block
+    position = end  # the bytes from here on are done; always a line start
     scanned = 0
     while position > 0:
         if scanned and time.monotonic() >= deadline:
-            return Scan(hits, position + len(carry), True, scanned)
-        size = min(SCAN_BLOCK, position)
-        position -= size
-        chunk = os.pread(fd, size, position)
-        if len(chunk) != size:
-            raise OSError(errno.EIO, "file shrank while reading", "")
-        scanned += size
-        chunk += carry
-        if position > 0:
-            first = chunk.find(b"\n")
-            if first < 0:  # one line longer than a block: read on
-                carry = chunk
-                continue
-            carry, body, base = chunk[: first + 1], chunk[first + 1 :], position + first + 1
-        else:
-            carry, body, base = b"", chunk, 0
-        # body: whole lines from offset `base`, each with its newline.
-        if ascii_needle:
-            found = _find_ascii(body, needle)
-        elif text_needle in body.decode("utf-8", errors="replace").lower():
-            found = _every_line(body)
+            return Scan(hits, position, True, scanned)
+        chunk, base = _block_before(fd, position)
+        scanned += position - base
+        # chunk[first:] holds whole lines from offset `base`, each with its newline;
+        # blocks overlap by the piece of a line before `first`, read again next time.
+        first = len(chunk) - (position - base)
+        if finder is not None:
+            found = finder.lines(chunk, first)
+        elif text_needle in chunk[first:].decode("utf-8", errors="replace").lower():
+            found = _every_line(chunk, first)
         else:
             found = []
         for start, stop in found:
-            raw = body[start:stop]
+            raw = chunk[start:stop]
             if query.matches(raw.decode("utf-8", errors="replace")):
-                hits.append((raw, base + stop + 1))
+                hits.append((raw, base + stop + 1 - first))
                 if len(hits) == limit:
-                    return Scan(hits, base + start, False, scanned)
+                    return Scan(hits, base + start - first, False, scanned)
+        position = base
     return Scan(hits, None, False, scanned)
 
 
-def _find_ascii(body: bytes, needle: bytes) -> list[tuple[int, int]]:
-    """Return (start, stop) of the lines of ``body`` whose lower-case form holds ``needle``, last first."""
-    lowered = body.lower()
-    spans: list[tuple[int, int]] = []
-    at = len(lowered)
+def _block_before(fd: int, position: int) -> tuple[bytes, int]:
+    """Read about a block ending at ``position``; return it and the offset of its first line start.
+
+    A line longer than a block makes the block grow until it holds a line start.
+    """
+    size = SCAN_BLOCK
     while True:
-        at = lowered.rfind(needle, 0, at)
-        if at < 0:
-            return spans
-        start = lowered.rfind(b"\n", 0, at) + 1
-        spans.append((start, lowered.find(b"\n", at)))
-        at = start
+        start = max(0, position - size)
+        chunk = os.pread(fd, position - start, start)
+        if len(chunk) != position - start:
+            raise OSError(errno.EIO, "file shrank while reading", "")
+        if start == 0:
+            return chunk, 0
+        newline = chunk.find(b"\n")
+        if 0 <= newline < len(chunk) - 1:
+            return chunk, start + newline + 1
+        size *= 2
 
 
-def _every_line(body: bytes) -> list[tuple[int, int]]:
-    """Return (start, stop) of every line of ``body``, last first."""
+# How common each byte is in a chat log, most common first (the digits and
+# punctuation of the time stamps lead): a search looks for the needle's least
+# common byte, then checks the bytes around each one found.
+_COMMON = b"0123456789 :-[]etaoinshrdl.,cumwfgypbv'!?kjxqz"
+ANCHOR_LIMIT = 2048  # anchor bytes found in one block past which lower-casing the block is cheaper
+
+
+class _AsciiFinder:
+    """Find the lines of a block that hold an ASCII needle without regard to case.
+
+    Looking for the needle's rarest byte (both cases) with ``bytes.find``
+    (memchr) and checking the window around each is several times faster than
+    lower-casing the block, as long as that byte is rare in the text; once a
+    block holds too many, this finder lower-cases blocks instead, from then on.
+    """
+
+    def __init__(self, needle: bytes) -> None:
+        self.needle = needle
+        rank = {byte: index for index, byte in enumerate(_COMMON)}
+        self.anchor = max(range(len(needle)), key=lambda i: rank.get(needle[i], len(_COMMON)))
+        byte = needle[self.anchor : self.anchor + 1]
+        self.variants = {byte, byte.upper()}
+        self.lowering = False
+
+    def lines(self, chunk: bytes, first: int) -> list[tuple[int, int]]:
+        """Return (start, stop) of the lines of ``chunk[first:]`` holding the needle, last first."""
+        if not self.lowering:
+            starts = self._candidates(chunk, first)
+            if starts is not None:
+                return self._spans(chunk, sorted(starts, reverse=True))
+            self.lowering = True
+        lowered = chunk.lower()
+        spans: list[tuple[int, int]] = []
+        at = len(lowered)
+        while True:
+            at = lowered.rfind(self.needle, first, at)
+            if at < 0:
+                return spans
+            start = lowered.rfind(b"\n", 0, at) + 1  # chunk[first - 1] is a newline: never before first
+            spans.append((start, lowered.find(b"\n", at)))
+            at = start
+
+    def _candidates(self, chunk: bytes, first: int) -> list[int] | None:
+        """Return where the needle starts in ``chunk[first:]``; None if its anchor byte is too common here."""
+        needle, size, offset = self.needle, len(self.needle), self.anchor
+        starts = []
+        seen = 0
+        for variant in self.variants:
+            at = chunk.find(variant, first + offset)
+            while at >= 0:
+                seen += 1
+                if seen > ANCHOR_LIMIT:
+                    return None
+                begin = at - offset
+                if chunk[begin : begin + size].lower() == needle:
+                    starts.append(begin)
+                at = chunk.find(variant, at + 1)
+        return starts
+
+    @staticmethod
+    def _spans(chunk: bytes, starts: list[int]) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        for at in starts:
+            if spans and at >= spans[-1][0]:
+                continue  # another match in a line already taken
+            start = chunk.rfind(b"\n", 0, at) + 1
+            spans.append((start, chunk.find(b"\n", at)))
+        return spans
+
+
+def _every_line(chunk: bytes, first: int) -> list[tuple[int, int]]:
+    """Return (start, stop) of every line of ``chunk[first:]``, last first."""
     spans: list[tuple[int, int]] = []
-    stop = len(body) - 1
-    while stop > 0:
-        start = body.rfind(b"\n", 0, stop) + 1
+    stop = len(chunk) - 1
+    while stop > first:
+        start = max(chunk.rfind(b"\n", first, stop) + 1, first)
         spans.append((start, stop))
         stop = start - 1
     return spans
