@@ -174,7 +174,7 @@ async def test_bad_handle_is_refused_in_the_page(server: Server, new_page: Any) 
         await page.get_by_label("Handle").fill(handle)
         await page.get_by_role("button", name="Connect").click()
         await page.get_by_role("alert").filter(has_text=reason).wait_for()
-        assert await page.get_by_role("status").inner_text() == "Disconnected"
+        assert await page.locator("#state").inner_text() == "Disconnected"
     assert not any("@general joined" in line or "refused a join" in line for line in server.lines)
 
 
@@ -215,7 +215,7 @@ async def test_disconnect_does_not_reconnect(server: Server, new_page: Any) -> N
     await eventually(lambda: server.file_lines("general")[-1].endswith("System: Alice has left the chat"))
     # Proving that nothing happens takes a wait: longer than the shortest reconnect delay (1 s).
     await page.wait_for_timeout(1500)
-    assert await page.get_by_role("status").inner_text() == "Disconnected"
+    assert await page.locator("#state").inner_text() == "Disconnected"
     assert sum("Alice@general joined" in line for line in server.lines) == 1
     assert await page.get_by_label("Message").is_disabled()
 
