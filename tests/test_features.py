@@ -211,7 +211,7 @@ async def test_history_paging_walks_back_to_the_start(start_server: Any, connect
     while True:
         await alice.send({"type": "history", "before": before, "limit": 1000})
         page = await alice.event("history")
-        assert set(page["data"]) == {"channel", "message", "cursor", "start", "end"}
+        assert set(page["data"]) == {"channel", "message", "cursor", "start", "end", "cursors"}
         if not page["data"]["message"]:
             assert page["data"]["cursor"] == before
             break
@@ -256,7 +256,8 @@ async def test_history_without_before_and_with_a_lines_own_cursor(start_server: 
     dev, ino, start = backlog["data"]["start"].split("-")
     line_4_start = f"{dev}-{ino}-{int(start) + len('[2026-11-22 10:00:00] Old: line 3') + 1}"
     assert page["data"] == {"channel": "general", "message": "[2026-11-22 10:00:00] Old: line 4",
-                            "cursor": line_4_start, "start": line_4_start, "end": backlog["data"]["cursor"]}
+                            "cursor": line_4_start, "start": line_4_start, "end": backlog["data"]["cursor"],
+                            "cursors": [backlog["data"]["cursor"]]}
     await alice.send({"type": "history", "before": page["data"]["cursor"], "limit": 1})
     assert (await alice.event("history"))["data"]["message"] == "[2026-11-22 10:00:00] Old: line 3"
 

@@ -37,7 +37,7 @@ async def test_frame_shape_and_cursor(server: Server, connect: Any) -> None:
     await alice.chat("one")
     frame = await alice.frame()
     assert set(frame) == {"success", "data"}
-    assert set(frame["data"]) == {"channel", "message", "start", "cursor"}
+    assert set(frame["data"]) == {"channel", "message", "start", "cursor", "cursors"}
     assert frame["success"] is True and frame["data"]["channel"] == "general"
     size = server.log_path("general").stat().st_size
     assert frame["data"]["cursor"].endswith(f"-{size}")

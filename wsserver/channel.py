@@ -18,6 +18,7 @@ from . import protocol
 from .fanout import Outbox, Wire, broadcast
 from .logline import LINE_RE
 from .metrics import Metrics
+from .moderation import Moderation
 from .presence import PresenceList
 from .store.base import Lines, Store
 
@@ -33,9 +34,10 @@ GATHER_SECONDS = 0.02  # how long: a join storm then costs each receiver a few f
 class Channel:
     """One channel: its logs, their tailers and the outboxes of its connections here."""
 
-    def __init__(self, name: str, store: Store, metrics: Metrics) -> None:
+    def __init__(self, name: str, store: Store, metrics: Metrics, moderation: Moderation | None = None) -> None:
         self.name = name
         self.metrics = metrics
+        self.moderation = moderation or Moderation()
         self.feed = store.feed(name, False, self._deliver, gather=self._gather)
         self.private_feed = store.feed(name, True, self._deliver_private)
         self.finder = store.finder(name)
@@ -77,8 +79,27 @@ class Channel:
 
     # ------------------------------------------------------------ delivering
 
+    def _shown(self, lines: Lines) -> tuple[str, list[str], list[int]]:
+        """Return the text of ``lines`` as clients get it, their cursors, and which are deleted (text left out)."""
+        deleted = self.moderation.deleted_in(self.name)
+        if not deleted or deleted.keys().isdisjoint(lines.ends):
+            return lines.text(), list(lines.ends), []
+        shown, marks = [], []
+        for index, (raw, end) in enumerate(lines.split()):
+            line = raw.decode("utf-8", errors="replace")
+            if end in deleted:
+                match = LINE_RE.match(line)
+                line = f"[{match.group(1)}] {match.group(2)}: " if match else ""
+                marks.append(index)
+            shown.append(line)
+        return "\n".join(shown), list(lines.ends), marks
+
+    def _lines_frame(self, lines: Lines) -> str:
+        text, cursors, deleted = self._shown(lines)
+        return protocol.lines_frame(self.name, text, lines.start, lines.end, cursors, deleted)
+
     def _deliver(self, lines: Lines) -> None:
-        broadcast(self.subscribers, protocol.lines_frame(self.name, lines.text(), lines.start, lines.end))
+        broadcast(self.subscribers, self._lines_frame(lines))
         self.metrics.fanned_out.inc((lines.data.count(b"\n") + 1) * len(self.subscribers))
 
     def _deliver_private(self, lines: Lines) -> None:
@@ -145,8 +166,27 @@ class Channel:
         if backlog.recovered is not None:
             frames.append(protocol.event_frame("resumed", {"channel": self.name, "recovered": backlog.recovered}))
         for lines in backlog.batches:
-            frames.append(protocol.lines_frame(self.name, lines.text(), lines.start, lines.end))
+            frames.append(self._lines_frame(lines))
+        if since is not None:
+            # Lines it may have shown before it left and that were deleted since: hide them.
+            frames.extend(self._deleted_frame(cursor) for cursor in self.moderation.deleted_in(self.name))
         outbox.put_first(frames)
+
+    def _deleted_frame(self, cursor: str) -> str:
+        return protocol.event_frame("deleted", {"channel": self.name, "cursor": cursor})
+
+    def send_deleted(self, cursor: str) -> None:
+        """Tell everyone here to hide the line just before ``cursor``."""
+        broadcast(self.subscribers, self._deleted_frame(cursor))
+
+    def remove(self, handle: str, sentence: str) -> bool:
+        """Tell ``handle``'s connection here ``sentence`` and close it with 1008; return whether it is here."""
+        outbox = self.members.get(handle.lower())
+        if outbox is None:
+            return False
+        outbox.put(protocol.error_frame(sentence))
+        outbox.close_after(protocol.CLOSE_POLICY, sentence.encode("utf-8")[:120].decode("utf-8", errors="ignore"))
+        return True
 
     def unsubscribe(self, outbox: Outbox, handle: str) -> None:
         """Stop delivering to ``outbox``, and say it stopped typing."""
@@ -166,8 +206,12 @@ class Channel:
         found = await self.feed.before(before, limit)
         if found is None:
             return None
-        return protocol.event_frame("history", {"channel": self.name, "message": found.text(), "cursor": found.start,
-                                                "start": found.start, "end": found.end})
+        text, cursors, deleted = self._shown(found)
+        data: dict[str, object] = {"channel": self.name, "message": text, "cursor": found.start,
+                                   "start": found.start, "end": found.end, "cursors": cursors}
+        if deleted:
+            data["deleted"] = deleted
+        return protocol.event_frame("history", data)
 
     async def jump(self, around: str | None, at: str | None, after: str | None, limit: int) -> str | None:
         """Return a ``history`` frame of the lines around a line, from a time, or after a cursor.
@@ -188,8 +232,11 @@ class Channel:
         if window is None:
             return None
         lines = window.lines
-        data = {"channel": self.name, "message": lines.text(), "cursor": lines.start, "start": lines.start,
-                "end": lines.end, "latest": window.latest}
+        text, cursors, deleted = self._shown(lines)
+        data: dict[str, object] = {"channel": self.name, "message": text, "cursor": lines.start,
+                                   "start": lines.start, "end": lines.end, "cursors": cursors, "latest": window.latest}
+        if deleted:
+            data["deleted"] = deleted
         if window.mark is not None:
             data["mark"] = window.mark
         return protocol.event_frame("history", data)

@@ -19,7 +19,18 @@ from .fanout import Outbox, note_close_code, sent_close_code
 from .hub import TooManyChannels
 from .logline import SYSTEM
 from .metrics import join_reason, reason
-from .protocol import BadFrame, Chat, History, Keepalive, Private, Typing, error_frame, parse_client_frame
+from .protocol import (
+    BadFrame,
+    Chat,
+    Delete,
+    History,
+    Keepalive,
+    Moderate,
+    Private,
+    Typing,
+    error_frame,
+    parse_client_frame,
+)
 from .ratelimit import TokenBucket
 from .state import STATE, State
 from .store.base import Claim, StoreError
@@ -38,7 +49,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     try:
         security.check_query(request)
         security.check_origin(request, config.allowed_origins)
-        handle = security.token_handle(request, config.jwt_secret) if config.jwt_secret else None
+        identity = security.token_identity(request, config.jwt_secret) if config.jwt_secret else None
         address = security.client_address(request, config.trusted_proxy)
         state.quota.take(address)
     except security.Refusal as refusal:
@@ -51,7 +62,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         await ws.prepare(request)
         state.sockets[ws] = request.transport
         try:
-            await _join(request, ws, state, handle)
+            await _join(request, ws, state, identity)
         except Exception:
             log.exception("chat socket failed")
             note_close_code(ws, protocol.CLOSE_SERVER_ERROR)
@@ -72,7 +83,8 @@ async def _reject(ws: web.WebSocketResponse, state: State, sentence: str, why: s
     await ws.close(code=code, message=sentence.encode())
 
 
-async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, authenticated: str | None) -> None:
+async def _join(request: web.Request, ws: web.WebSocketResponse, state: State,
+                identity: security.Identity | None) -> None:
     name = request.query.get("channel", "")
     try:
         channel = state.hub.channel(name)
@@ -81,9 +93,12 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
     if channel is None:
         return await _reject(ws, state, protocol.NO_CHANNEL, f"unknown channel {name[:40]!r}")
     # With tokens, the handle is the token's subject and the parameter is ignored.
-    handle = authenticated or request.query.get("handle")
+    handle = identity.handle if identity is not None else request.query.get("handle")
     if handle is None or not protocol.valid_handle(handle):
         return await _reject(ws, state, protocol.NO_HANDLE, f"bad handle {(handle or '')[:40]!r}")
+    operator = identity is not None and identity.operator
+    if state.hub.moderator.state.banned(name, handle):
+        return await _reject(ws, state, protocol.BANNED, f"{handle} is banned from {name}")
     try:
         claim = await state.registry.claim(handle, name)
         if claim is Claim.HELD:
@@ -112,10 +127,10 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
         # file per join. The next refresh (under a second) corrects it if needed.
         outbox.put_presence(channel.presence_with(handle))
         outbox.start()
-        if authenticated is not None:
+        if identity is not None:
             # Its own token for reconnects: the site's may expire long before the conversation does.
-            state.resumable[outbox] = (handle, name)
-            outbox.put(resume_frame(state, handle, name))
+            state.resumable[outbox] = (handle, name, operator)
+            outbox.put(resume_frame(state, handle, name, operator))
         if claim is Claim.BACK and since is not None:
             # Back from a restart within the grace: to the others it never left.
             log.info("%s came back", who)
@@ -126,7 +141,7 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State, a
                 await state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
             await state.hub.say(channel, SYSTEM, f"{handle} has joined the chat")
         state.hub.refresh_presence()
-        ended = await _converse(ws, state, channel, handle, outbox)
+        ended = await _converse(ws, state, channel, handle, outbox, operator)
     finally:
         state.resumable.pop(outbox, None)
         channel.unsubscribe(outbox, handle)
@@ -154,10 +169,11 @@ def _how_closed(ws: web.WebSocketResponse, ended: WSMessage | None) -> str:
     return f"close code {ws.close_code}, sent by the client"
 
 
-def resume_frame(state: State, handle: str, channel: str) -> str:
+def resume_frame(state: State, handle: str, channel: str, operator: bool) -> str:
     """Return a ``token`` event: a resume token for ``handle`` in ``channel``, valid ``--resume-ttl`` seconds."""
     assert state.config.jwt_secret is not None
-    token, expires = security.resume_token(state.config.jwt_secret, handle, channel, state.config.resume_ttl)
+    token, expires = security.resume_token(state.config.jwt_secret, handle, channel, state.config.resume_ttl,
+                                           operator)
     return protocol.event_frame("token", {"channel": channel, "token": token, "expires": expires})
 
 
@@ -165,12 +181,12 @@ async def renew_resume_tokens(state: State) -> None:
     """Send every connection joined with a token a fresh resume token at half its lifetime, until cancelled."""
     while True:
         await asyncio.sleep(state.config.resume_ttl / 2)
-        for outbox, (handle, channel) in list(state.resumable.items()):
-            outbox.put(resume_frame(state, handle, channel))
+        for outbox, (handle, channel, operator) in list(state.resumable.items()):
+            outbox.put(resume_frame(state, handle, channel, operator))
 
 
 async def _converse(
-    ws: web.WebSocketResponse, state: State, channel: Channel, handle: str, outbox: Outbox,
+    ws: web.WebSocketResponse, state: State, channel: Channel, handle: str, outbox: Outbox, operator: bool = False,
 ) -> WSMessage | None:
     """Serve the client's frames until the socket ends; return the message that ended it (None: the loop ran out)."""
     config = state.config
@@ -236,6 +252,14 @@ async def _converse(
                 log.warning("closing %s@%s: kept exceeding the rate limit", handle, channel.name)
                 outbox.close_after(protocol.CLOSE_POLICY, protocol.RATE_LIMITED)
                 closing = True
+            continue
+        if isinstance(request, Moderate | Delete):
+            refusal = await state.hub.moderator.handle(channel, handle, operator, request)
+            if refusal is not None:
+                refuse(refusal)
+            continue
+        if state.hub.moderator.state.muted(channel.name, handle):
+            refuse(protocol.MUTED)
             continue
         if isinstance(request, Chat):
             saved = await state.hub.say(channel, handle, request.text)

@@ -18,6 +18,7 @@ from .channel import Channel
 from .config import CHANNEL_RE
 from .logline import SYSTEM, Clock, format_line
 from .metrics import Metrics
+from .moderator import Moderator
 from .presence import sort_handles, spacing
 from .store.base import Store, StoreError
 
@@ -57,6 +58,7 @@ class Hub:
         self.max_channels = max_channels
         self.rejoin_grace = rejoin_grace
         self.channels: dict[str, Channel] = {}
+        self.moderator = Moderator(store.actions, store.registry, self.channels, self.say, self.clock)
         self._presence_task: asyncio.Task[None] | None = None
         self._presence_poll: asyncio.Task[None] | None = None
         self._presence_dirty = False
@@ -64,6 +66,7 @@ class Hub:
     async def start(self) -> None:
         """Start the store and open every configured channel."""
         await self.store.start(self.refresh_presence)
+        await self.moderator.start()
         for name in self.configured:
             self._open(name)
         # Also with --rejoin-grace 0 here: the server that stopped may have had one.
@@ -125,6 +128,7 @@ class Hub:
                 task.cancel()
         for channel in self.channels.values():
             await channel.stop()
+        await self.moderator.stop()
         await self.store.stop()
 
     def reopen(self) -> None:
@@ -149,7 +153,7 @@ class Hub:
         return self._open(name)
 
     def _open(self, name: str) -> Channel:
-        channel = Channel(name, self.store, self.metrics)
+        channel = Channel(name, self.store, self.metrics, self.moderator.state)
         channel.start()
         self.channels[name] = channel
         return channel

@@ -112,3 +112,7 @@ class Clock:
             self._stamp = moment.format("YYYY-MM-DD HH:mm:ss")
             self._second = second
         return self._stamp
+
+    def epoch(self, stamp: str) -> float:
+        """Return the Unix time of a log stamp ``YYYY-MM-DD HH:mm:ss`` of this zone."""
+        return float(pendulum.from_format(stamp, "YYYY-MM-DD HH:mm:ss", tz=self._zone).timestamp())

@@ -31,6 +31,8 @@ from typing import Any
 
 from aiohttp import WSCloseCode
 
+from .moderation import MODERATE, REASON_CHARS, parse_duration
+
 HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{3,16}$")
 
 # Close codes (RFC 6455 section 7.4.1, as aiohttp names them)
@@ -58,6 +60,16 @@ BAD_AROUND = "No line at that cursor"
 BAD_AFTER = "History is not available after that cursor"
 BAD_HISTORY = "Invalid history request: {problem}"
 TOO_LONG = "Message is too long (limit {limit} characters)"
+# Sentences: moderation
+BANNED = "You are banned from this channel"  # a refused join (1008); with ": REASON" when a ban removes someone
+KICKED = "You were removed from the channel"  # with ": REASON" if one was given; then 1008
+MUTED = "You are muted in this channel"
+NOT_OPERATOR = "Only channel operators may do that"
+BAD_MODERATE = "Invalid moderate request: {problem}"
+NOT_YOURS = "You may only delete your own lines, within 15 minutes of sending them"
+ALREADY_DELETED = "That line is already deleted"
+NOT_BANNED = "That handle is not banned in this channel"
+NOT_MUTED = "That handle is not muted in this channel"
 # Sentences: close reasons
 TOO_SLOW = "Too slow"
 SHUTTING_DOWN = "Server shutting down"
@@ -74,12 +86,17 @@ def error_frame(sentence: str) -> str:
     return json.dumps({"success": False, "message": sentence})
 
 
-def lines_frame(channel: str, lines: str, start: str, cursor: str) -> str:
-    """Return the frame carrying whole log ``lines`` (joined by newlines) from ``start`` up to ``cursor``."""
-    return json.dumps(
-        {"success": True, "data": {"channel": channel, "message": lines, "start": start, "cursor": cursor}},
-        ensure_ascii=False,
-    )
+def lines_frame(channel: str, lines: str, start: str, cursor: str, cursors: list[str],
+                deleted: list[int] | None = None) -> str:
+    """Return the frame carrying whole log ``lines`` (joined by newlines) from ``start`` up to ``cursor``.
+
+    ``cursors`` names each line (the position after it); ``deleted`` lists the
+    lines shown as deleted (their text left out).
+    """
+    data: dict[str, Any] = {"channel": channel, "message": lines, "start": start, "cursor": cursor, "cursors": cursors}
+    if deleted:
+        data["deleted"] = deleted
+    return json.dumps({"success": True, "data": data}, ensure_ascii=False)
 
 
 def event_frame(event: str, data: dict[str, Any]) -> str:
@@ -144,9 +161,26 @@ class History:
     after: str | None = None
 
 
+@dataclass(frozen=True)
+class Moderate:
+    """A channel operator's action on a handle: kick, ban, unban, mute, unmute (``duration`` e.g. ``1h``)."""
+
+    action: str
+    handle: str
+    reason: str
+    duration: str
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Delete the line just before ``cursor``."""
+
+    cursor: str
+
+
 HISTORY_PAGE_LIMIT = 200
 
-ClientFrame = Chat | Private | Typing | History | Keepalive
+ClientFrame = Chat | Private | Typing | History | Keepalive | Moderate | Delete
 
 
 def _reject_constant(name: str) -> Any:
@@ -187,6 +221,13 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
         return Typing(typing)
     if kind == "history":
         return _history(payload)
+    if kind == "moderate":
+        return _moderate(payload)
+    if kind == "delete":
+        cursor = payload.get("cursor")
+        if not isinstance(cursor, str):
+            raise BadFrame(INVALID_FORMAT)
+        return Delete(cursor)
     if kind == "system":
         if message == "keepalive":
             return Keepalive()
@@ -231,6 +272,25 @@ def _history(payload: dict[str, Any]) -> History:
             raise bad("at must be a time as YYYY-MM-DD HH:MM (or with seconds, or a date alone)")
     return History(payload.get("before"), min(limit, HISTORY_PAGE_LIMIT), payload.get("around"), stamp,
                    payload.get("after"))
+
+
+def _moderate(payload: dict[str, Any]) -> Moderate:
+    def bad(problem: str) -> BadFrame:
+        return BadFrame(BAD_MODERATE.format(problem=problem))
+
+    action, handle = payload.get("action"), payload.get("handle")
+    reason, duration = payload.get("reason", ""), payload.get("for", "")
+    if action not in MODERATE:
+        raise bad("action must be one of " + ", ".join(MODERATE))
+    if not isinstance(handle, str) or not valid_handle(handle):
+        raise bad("handle must be a handle (3 to 16 letters, digits or underscores)")
+    if not isinstance(reason, str) or len(reason) > REASON_CHARS or "\n" in reason:
+        raise bad(f"reason must be one line of at most {REASON_CHARS} characters")
+    if duration and (not isinstance(duration, str) or parse_duration(duration) is None):
+        raise bad("for must be a duration such as 30m, 2h, 7d or 1h30m")
+    if duration and action not in ("ban", "mute"):
+        raise bad("for applies to ban and mute only")
+    return Moderate(action, handle, reason.strip(), duration or "")
 
 
 def _text(message: Any, max_chars: int) -> str:

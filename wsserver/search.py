@@ -104,9 +104,10 @@ async def search(request: web.Request) -> web.Response:
     state.metrics.searches.labels("partial" if found is not None and found.partial else "done").inc()
     if found is None:
         return _error(400, "before is not a cursor of this channel's log (it may have been rotated)")
+    deleted = state.hub.moderator.state.deleted_in(name)
     return web.json_response({
         "channel": name,
-        "results": [{"line": line, "cursor": cursor} for line, cursor in found.hits],
+        "results": [{"line": line, "cursor": cursor} for line, cursor in found.hits if cursor not in deleted],
         "next": found.next,
         "partial": found.partial,
     }, dumps=functools.partial(json.dumps, ensure_ascii=False))

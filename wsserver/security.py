@@ -91,8 +91,24 @@ def check_origin(request: web.Request, allowed: tuple[str, ...] | None) -> None:
     raise Refusal(403, ORIGIN_REFUSED)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a valid token says the client is, and whether it is an operator of the channel it joins."""
+
+    handle: str
+    operator: bool = False
+
+
 def token_handle(request: web.Request, secret: str, channel: str | None = None) -> str:
-    """Return the handle a valid token names (its ``sub``); refuse (401) anything else.
+    """Return the handle a valid token names (its ``sub``); refuse (401) anything else."""
+    return token_identity(request, secret, channel).handle
+
+
+def token_identity(request: web.Request, secret: str, channel: str | None = None) -> Identity:
+    """Return the handle a valid token names (its ``sub``) and whether it may moderate; refuse (401) anything else.
+
+    A channel operator's token carries ``"op": true`` (every channel) or
+    ``"ops": [CHANNEL, ...]``; a resume token carries ``op`` for its channel.
 
     The token is ``?token=`` or an ``Authorization: Bearer`` header.  Either
     the site's token: HS256-signed with ``secret``, with ``sub`` and ``exp``;
@@ -113,7 +129,10 @@ def token_handle(request: web.Request, secret: str, channel: str | None = None) 
     handle = claims.get("sub")
     if not isinstance(handle, str) or not valid_handle(handle):
         raise Refusal(401, AUTH_FAILED)
-    return handle
+    wanted = channel if channel is not None else request.query.get("channel", "")
+    ops = claims.get("ops")
+    operator = claims.get("op") is True or (isinstance(ops, list) and wanted in ops)
+    return Identity(handle, operator)
 
 
 @functools.cache  # one HMAC per secret, not one per issued or checked token
@@ -134,10 +153,15 @@ def _resume_claims(token: str, secret: str, channel: str) -> dict[str, object]:
     return claims
 
 
-def resume_token(secret: str, handle: str, channel: str, ttl: int) -> tuple[str, int]:
-    """Return a token that lets ``handle`` back into ``channel`` for ``ttl`` seconds, and its expiry (Unix time)."""
+def resume_token(secret: str, handle: str, channel: str, ttl: int, operator: bool = False) -> tuple[str, int]:
+    """Return a token that lets ``handle`` back into ``channel`` for ``ttl`` seconds, and its expiry (Unix time).
+
+    An operator of the channel stays one through its resume tokens (``"op": true``).
+    """
     expires = int(time.time()) + ttl
-    claims = {"sub": handle, "ch": channel, "typ": "resume", "exp": expires}
+    claims: dict[str, object] = {"sub": handle, "ch": channel, "typ": "resume", "exp": expires}
+    if operator:
+        claims["op"] = True
     return jwt.encode(claims, _resume_key(secret), algorithm="HS256"), expires
 
 

@@ -30,7 +30,7 @@ class State:
     started: float = field(default_factory=time.monotonic)
     stopping: bool = False  # SIGTERM: sockets being closed
     # With tokens: the connections whose resume token is renewed, and their handle and channel.
-    resumable: dict[Outbox, tuple[str, str]] = field(default_factory=dict)
+    resumable: dict[Outbox, tuple[str, str, bool]] = field(default_factory=dict)  # handle, channel, operator
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # background tasks of the app
 
 

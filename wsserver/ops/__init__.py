@@ -1,4 +1,4 @@
-"""Operator commands, safe while servers run: ``wsserver tail|users|say|check|export|search``.
+"""Operator commands, safe while servers run: ``wsserver tail|users|say|check|export|search``, and moderation.
 
 The commands (:mod:`~wsserver.ops.commands`) exist once; they run over a
 source, the data dir (:mod:`~wsserver.ops.files`) or a Redis store
@@ -13,11 +13,13 @@ import os
 import sys
 
 from ..config import Config, ConfigError, add_arguments, load
+from ..moderation import MODERATE
 from ..store.base import StoreError
-from . import commands
+from . import commands, moderation
 from .base import OpsError, Source
 
-COMMANDS = ("tail", "users", "say", "check", "export", "search")
+COMMANDS = ("tail", "users", "say", "check", "export", "search", "kick", "ban", "unban", "mute", "unmute", "delete",
+            "bans")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +49,24 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("text")
     search.add_argument("--from", dest="handle", metavar="HANDLE", help="only lines of this handle")
     search.add_argument("--limit", type=int, default=50, metavar="N", help="lines printed at most (default 50; 0: all)")
+    helps = {"kick": "close HANDLE's socket in CHANNEL on every server (they may join again)",
+             "ban": "kick HANDLE and refuse its joins in CHANNEL (any case) until unbanned or --for ends",
+             "unban": "lift a ban", "mute": "HANDLE stays and reads; its chat and private messages are refused",
+             "unmute": "lift a mute"}
+    for kind, text in helps.items():
+        sub = subcommands.add_parser(kind, help=text)
+        sub.add_argument("channel")
+        sub.add_argument("handle")
+        if kind in ("ban", "mute"):
+            sub.add_argument("--for", dest="duration", metavar="DURATION", help="e.g. 30m, 2h, 7d, 1h30m (default: "
+                             "until lifted)")
+        sub.add_argument("--reason", metavar="TEXT", help="why, in the audit line and the user's message")
+    delete = subcommands.add_parser("delete", help="hide the line just before CURSOR from every client and history")
+    delete.add_argument("channel")
+    delete.add_argument("cursor", help="the line's cursor, as frames and search results carry it")
+    delete.add_argument("--erase", action="store_true", help="also overwrite its text in the log (same size)")
+    listing = subcommands.add_parser("bans", help="list the bans and mutes in force, with when they end")
+    listing.add_argument("channel", nargs="?")
     for sub in subcommands.choices.values():
         add_arguments(sub, only=("data_dir", "timezone", "store"),
                       helps={"data_dir": "directory of the channel logs and the users file (must exist)"})
@@ -94,6 +114,13 @@ async def _run(args: argparse.Namespace, config: Config, source: Source) -> int:
             await commands.users(source, args.channel, sys.stdout)
         elif args.command == "tail":
             await commands.tail(source, args.channel, args.lines, sys.stdout, not args.no_follow)
+        elif args.command in MODERATE:
+            print(await moderation.moderate(source, args.command, args.channel, args.handle,
+                                            getattr(args, "duration", None), args.reason, config.timezone))
+        elif args.command == "delete":
+            print(await moderation.delete(source, args.channel, args.cursor, args.erase, config.timezone))
+        elif args.command == "bans":
+            await moderation.bans(source, args.channel, config.timezone, sys.stdout)
         elif args.command == "search":
             await commands.search(source, args.channel, args.text, args.handle, args.limit, sys.stdout)
         elif args.command == "export":

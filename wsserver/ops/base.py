@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from ..config import CHANNEL_RE
 from ..logline import EscapeError, parse_line
-from ..store.base import Finder, Held
+from ..store.base import ActionLog, Finder, Held
 
 
 class OpsError(Exception):
@@ -31,6 +31,7 @@ class Source(Protocol):
     name: str  # for messages: "the data dir DIR", "Redis at URL"
     where: str  # "in DIR", "in Redis at URL"
     faults: tuple[type[Exception], ...]  # what the store raises when it fails
+    actions: ActionLog  # the moderation log
 
     def fault(self, exc: Exception) -> str:
         """Return the one-line message for one of :attr:`faults`."""

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..config import CHANNEL_RE
 from ..protocol import HANDLE_RE
-from ..store.base import Held
+from ..store.actions import FileActions
+from ..store.base import ActionLog, Held
 from ..store.channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
 from ..store.file_finder import FileFinder
 from ..store.tailer import DirWatcher, Tailer
@@ -37,6 +38,7 @@ class FileSource:
         self.where = f"in {data_dir}"
         self.name = f"the data dir {data_dir}"
         self.faults: tuple[type[Exception], ...] = (OSError,)
+        self.actions: ActionLog = FileActions(data_dir)
         self._follow: tuple[Tailer, asyncio.Queue[list[str]]] | None = None
         self._watcher: DirWatcher | None = None  # started by the first after(): tail --no-follow needs none
 

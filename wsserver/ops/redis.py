@@ -16,7 +16,8 @@ from redis.exceptions import RedisError
 
 from ..config import CHANNEL_RE, redacted
 from ..protocol import HANDLE_RE
-from ..store.base import Held, StoreError
+from ..store.base import ActionLog, Held, StoreError
+from ..store.redis_actions import RedisActions
 from ..store.redis_finder import RedisFinder
 from ..store.redis_link import BLOCK_MS, PREFIX, append_line, connect, held_handles, stream_entries, stream_key
 from .base import check_log
@@ -32,6 +33,7 @@ class RedisSource:
         self.where = f"in {self.name}"
         self.faults: tuple[type[Exception], ...] = (RedisError,)
         self.client = connect(url)
+        self.actions: ActionLog = RedisActions(self.client)
 
     def fault(self, exc: Exception) -> str:
         """Return the one-line message for Redis not answering."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..logline import LINE_RE, EscapeError, escape, unescape
+from ..moderation import Action
 
 
 class StoreError(Exception):
@@ -45,11 +46,20 @@ class StoreUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Lines:
-    """Whole lines of one log (joined by newlines, without the last one) and the cursors around them."""
+    """Whole lines of one log (joined by newlines, without the last one) and the cursors around them.
+
+    ``ends`` is the cursor after each line (the last one is ``end``): what
+    names one line, e.g. for a deletion.
+    """
 
     data: bytes
     start: str  # before the first line
     end: str  # after the last line
+    ends: tuple[str, ...] = ()
+
+    def split(self) -> list[tuple[bytes, str]]:
+        """Return each line with the cursor after it."""
+        return list(zip(self.data.split(b"\n"), self.ends, strict=True)) if self.ends else []
 
     def text(self) -> str:
         """Return the lines as text (bytes that are not UTF-8 replaced, never refused)."""
@@ -202,6 +212,25 @@ class Finder(Protocol):
     async def after(self, cursor: str, limit: int) -> Window | None:
         """Return up to ``limit`` lines after ``cursor``; None for a cursor that names no position of this log."""
 
+    async def erase(self, cursor: str) -> bool:
+        """Overwrite the text of the line just before ``cursor`` in place (same size); False if there is none."""
+
+
+class ActionLog(Protocol):
+    """The moderation log: every action appended; every process reads it whole, then follows it."""
+
+    async def append(self, action: Action) -> None:
+        """Store one action; raises StoreError if it was not stored."""
+
+    async def read(self) -> list[Action]:
+        """Return every action so far (the next :meth:`follow` goes on from there); raises StoreError."""
+
+    def follow(self, on_new: Callable[[list[Action], bool], None]) -> None:
+        """Call ``on_new(actions, replaced)`` with new actions (``replaced``: the log was replaced, these are all)."""
+
+    async def stop(self) -> None:
+        """Stop following."""
+
 
 class Handles(Protocol):
     """Who holds which handle in which channel, for every process on the store."""
@@ -244,6 +273,10 @@ class Store(Protocol):
     @property
     def registry(self) -> Handles:
         """Return who holds which handle."""
+
+    @property
+    def actions(self) -> ActionLog:
+        """Return the moderation log."""
 
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the (not yet started) feed of ``channel``'s public or private log.

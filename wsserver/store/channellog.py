@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import AppendError
+from .base import AppendError, Lines
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,17 @@ class Cursor:
         if match is None:
             return None
         return cls((int(match.group(1), 16), int(match.group(2), 16)), int(match.group(3)))
+
+
+def file_lines(file: tuple[int, int], start: int, data: bytes) -> Lines:
+    """Return the whole lines ``data`` (no last newline) of ``file`` from byte ``start``, with their cursors."""
+    ends = []
+    offset = start
+    if data:
+        for line in data.split(b"\n"):
+            offset += len(line) + 1
+            ends.append(str(Cursor(file, offset)))
+    return Lines(data, str(Cursor(file, start)), str(Cursor(file, offset)), tuple(ends))
 
 
 def identity(stat: os.stat_result) -> tuple[int, int]:

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from .base import Found, Lines, Query, StoreError, Window
-from .channellog import Cursor, at_line_start, identity, read_last_lines
+from ..logline import LINE_RE
+from .base import Found, Query, StoreError, Window
+from .channellog import Cursor, at_line_start, file_lines, identity, read_last_lines
 from .scan import PROBE, find_time, read_forward, search_backwards
 
 T = TypeVar("T")
@@ -92,7 +93,7 @@ class FileFinder:
             earlier, first = read_last_lines(fd, offset, limit // 2 + 1)  # ... and the line itself
             later, last = read_forward(fd, offset, end, limit - len(earlier))
             data = b"\n".join(earlier + later)
-            return Window(Lines(data, str(Cursor(file, first)), str(Cursor(file, last))), len(earlier) - 1, last == end)
+            return Window(file_lines(file, first, data), len(earlier) - 1, last == end)
 
         return await self._read(work)
 
@@ -101,11 +102,38 @@ class FileFinder:
 
         def work(fd: int, file: tuple[int, int], end: int) -> Window:
             if fd < 0:
-                return Window(Lines(b"", str(Cursor(file, 0)), str(Cursor(file, 0))), None, True)
+                return Window(file_lines(file, 0, b""), None, True)
             offset = find_time(fd, end, stamp)
             lines, last = read_forward(fd, offset, end, limit)
-            start, stop = str(Cursor(file, offset)), str(Cursor(file, last))
-            return Window(Lines(b"\n".join(lines), start, stop), 0 if lines else None, last == end)
+            return Window(file_lines(file, offset, b"\n".join(lines)), 0 if lines else None, last == end)
+
+        return await self._read(work)
+
+    async def erase(self, cursor: str) -> bool:
+        """Overwrite the message text of the line just before ``cursor`` with as many ``*`` (one ``pwrite``).
+
+        Every byte offset, so every cursor, stays what it was, and the line
+        is still a well-formed line (``check`` passes).
+        """
+
+        def work(fd: int, file: tuple[int, int], end: int) -> bool:
+            offset = self._offset(fd, file, end, cursor)
+            if offset is None or offset <= 0:
+                return False
+            lines, first = read_last_lines(fd, offset, 1)
+            match = LINE_RE.match(lines[0].decode("utf-8", errors="replace")) if lines else None
+            if match is None:
+                return False
+            text_start = first + len(lines[0]) - len(match.group(4).encode("utf-8"))
+            writer = os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)  # not O_APPEND: a write in place
+            try:
+                if os.fstat(writer).st_ino != file[1]:
+                    return False
+                os.pwrite(writer, b"*" * (offset - 1 - text_start), text_start)
+                os.fsync(writer)
+            finally:
+                os.close(writer)
+            return True
 
         return await self._read(work)
 
@@ -117,6 +145,6 @@ class FileFinder:
             if offset is None or offset < 0:
                 return None
             lines, last = read_forward(fd, offset, end, limit)
-            return Window(Lines(b"\n".join(lines), cursor, str(Cursor(file, last))), None, last == end)
+            return Window(file_lines(file, offset, b"\n".join(lines)), None, last == end)
 
         return await self._read(work)

@@ -18,11 +18,13 @@ from pathlib import Path
 
 from ..config import CHANNEL_RE
 from ..metrics import Metrics
+from .actions import ACTIONS_FILE, FileActions
 from .base import AppendError, Backlog, Deliver, Feed, Lines, StoreError
 from .channellog import (
     ChannelLog,
     Cursor,
     at_line_start,
+    file_lines,
     log_path,
     private_path,
     read_last_lines,
@@ -52,8 +54,7 @@ class FileFeed:
         self.tailer = Tailer(path, self._read_back, self.log.reopen, gather)
 
     def _read_back(self, data: bytes, end: Cursor) -> None:
-        start = Cursor(end.identity, end.offset - len(data))
-        self._deliver(Lines(data[:-1], str(start), str(end)))
+        self._deliver(file_lines(end.identity, end.offset - len(data), data[:-1]))
 
     def start(self) -> None:
         """Cut a torn last line left by a crash, open for appending, and tail from the end."""
@@ -121,7 +122,7 @@ class FileFeed:
                 os.close(fd)
         except OSError as exc:
             raise StoreError(f"reading {self.log.path} failed: {exc}") from exc
-        return Lines(b"\n".join(lines), str(Cursor(current.identity, first)), str(start))
+        return file_lines(current.identity, first, b"\n".join(lines))
 
 
 def _backlog(fd: int, cursor: Cursor, history: int, since: str | None) -> Backlog:
@@ -137,14 +138,13 @@ def _backlog(fd: int, cursor: Cursor, history: int, since: str | None) -> Backlo
         if exact:
             assert start is not None
             batches = []
-            begin = start
+            begin = start.offset
             for data, offset in read_lines_between(fd, start.offset, cursor.offset):
-                end = Cursor(cursor.identity, offset)
-                batches.append(Lines(data, str(begin), str(end)))
-                begin = end
+                batches.append(file_lines(cursor.identity, begin, data))
+                begin = offset
             return Backlog(True, batches)
     lines, first = read_last_lines(fd, cursor.offset, history)
-    batches = [Lines(b"\n".join(lines), str(Cursor(cursor.identity, first)), str(cursor))] if lines else []
+    batches = [file_lines(cursor.identity, first, b"\n".join(lines))] if lines else []
     return Backlog(None if since is None else False, batches)
 
 
@@ -154,6 +154,7 @@ class FileStore:
     def __init__(self, data_dir: Path, metrics: Metrics) -> None:
         self.data_dir = data_dir
         self.registry = Registry(data_dir)
+        self.actions = FileActions(data_dir)
         self._tailers: dict[str, Tailer] = {}
         self._users_changed: Callable[[], None] = lambda: None
         self._append_failed = False
@@ -182,6 +183,9 @@ class FileStore:
     def _changed(self, file_name: str) -> None:
         if file_name == USERS_FILE:
             self._users_changed()
+            return
+        if file_name == ACTIONS_FILE:
+            self.actions.wake()
             return
         tailer = self._tailers.get(file_name)
         if tailer is not None:

@@ -21,6 +21,7 @@ from ..config import Config, redacted
 from ..metrics import Metrics
 from ..tasks import cancel_and_wait
 from .base import Deliver, Feed, Handles, StoreUnavailable
+from .redis_actions import RedisActions
 from .redis_feed import RedisFeed
 from .redis_finder import RedisFinder
 from .redis_handles import RedisHandles
@@ -41,6 +42,7 @@ class RedisStore:
         self.client = self.link.client
         self.handles = RedisHandles(self.link)
         self.registry: Handles = self.handles
+        self.actions = RedisActions(self.client, self.link.readers)
         self._tasks: list[asyncio.Task[None]] = []
         self._users_changed: Callable[[], None] = lambda: None
         self._channels: list[str] = []

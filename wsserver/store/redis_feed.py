@@ -38,6 +38,13 @@ CURSOR_RE = re.compile(r"^([0-9a-f]{8,32}):([0-9]{1,20})-([0-9]{1,20})$")
 START = "0-0"  # the position before the first entry
 
 
+def stream_lines(epoch: str, start: str, entries: list[Any]) -> Lines:
+    """Return the lines of stream ``entries`` that follow the entry ``start``, with their cursors."""
+    data = b"\n".join(fields.get(b"line", b"") for _, fields in entries)
+    ends = tuple(f"{epoch}:{entry_id.decode()}" for entry_id, _ in entries)
+    return Lines(data, f"{epoch}:{start}", ends[-1] if ends else f"{epoch}:{start}", ends)
+
+
 class RedisFeed:
     """One channel stream: appended to with XADD, read back with XREAD from the last ID delivered."""
 
@@ -144,12 +151,11 @@ class RedisFeed:
             if not found:
                 continue
             entries = found[0][1]
-            data = b"\n".join(fields.get(b"line", b"") for _, fields in entries)
-            start = self.cursor
+            lines = stream_lines(self.epoch, self.last_id, entries)
             self.last_id = entries[-1][0].decode()
             if self._mirror is not None:
-                self._write_mirror(data + b"\n")
-            self._deliver(Lines(data, start, self.cursor))
+                self._write_mirror(lines.data + b"\n")
+            self._deliver(lines)
 
     def _write_mirror(self, data: bytes) -> None:
         assert self._mirror is not None
@@ -207,22 +213,18 @@ class RedisFeed:
         if len(entries) > limit:
             start = entries.pop()[0].decode()
         entries.reverse()
-        data = b"\n".join(fields.get(b"line", b"") for _, fields in entries)
-        return Lines(data, self._at(start) if entries else self._at(end), self._at(end))
+        return stream_lines(self.epoch, start if entries else end, entries)
 
     def _batches(self, start: str, entries: list[Any]) -> list[Lines]:
         batches: list[Lines] = []
-        lines: list[bytes] = []
+        first = 0
         size = 0
         begin = start
         for index, (entry_id, fields) in enumerate(entries):
-            line = fields.get(b"line", b"")
-            lines.append(line)
-            size += len(line) + 1
+            size += len(fields.get(b"line", b"")) + 1
             if size >= BATCH_BYTES or index == len(entries) - 1:
-                batch_end = entry_id.decode()
-                batches.append(Lines(b"\n".join(lines), self._at(begin), self._at(batch_end)))
-                lines, size, begin = [], 0, batch_end
+                batches.append(stream_lines(self.epoch, begin, entries[first : index + 1]))
+                first, size, begin = index + 1, 0, entry_id.decode()
         return batches
 
     async def before(self, cursor: str | None, limit: int) -> Lines | None:
@@ -231,7 +233,7 @@ class RedisFeed:
         if position is None:
             return None
         if position == START:
-            return Lines(b"", self._at(START), self._at(START))
+            return stream_lines(self.epoch, START, [])
         try:
             return await self._last(position, limit)
         except RedisError as exc:

@@ -12,8 +12,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from .base import Found, Lines, Query, StoreError, Window
-from .redis_feed import CURSOR_RE
+from .base import Found, Query, StoreError, Window
+from .redis_feed import CURSOR_RE, stream_lines
 from .redis_link import PREFIX, parse_id, stream_key
 
 PAGE = 1000  # entries a search reads per round trip
@@ -79,9 +79,7 @@ class RedisFinder:
             raise StoreError(f"Redis did not answer a search of {self.key}: {exc}") from exc
 
     async def _window(self, epoch: str, first: str, entries: list[Any], more: bool, mark: int | None) -> Window:
-        data = b"\n".join(_line(fields) for _, fields in entries)
-        last = entries[-1][0].decode() if entries else first
-        return Window(Lines(data, f"{epoch}:{first}", f"{epoch}:{last}"), mark, not more)
+        return Window(stream_lines(epoch, first, entries), mark, not more)
 
     async def around(self, cursor: str, limit: int) -> Window | None:
         """Read the entry ``cursor`` names, and entries on each side of it."""
@@ -106,7 +104,7 @@ class RedisFinder:
             oldest = await self._client.xrange(self.key, "-", "+", count=1)
             newest = await self._client.xrevrange(self.key, "+", "-", count=1)
             if not oldest:
-                return Window(Lines(b"", f"{epoch}:{START}", f"{epoch}:{START}"), None, True)
+                return Window(stream_lines(epoch, START, []), None, True)
             low, high = parse_id(oldest[0][0].decode())[0], parse_id(newest[0][0].decode())[0] + 1
             while low < high:
                 middle = (low + high) // 2
@@ -123,6 +121,15 @@ class RedisFinder:
             return await self._window(epoch, first, entries, more, 0 if entries else None)
         except RedisError as exc:
             raise StoreError(f"Redis did not answer a read of {self.key}: {exc}") from exc
+
+    async def erase(self, cursor: str) -> bool:
+        """Remove the entry ``cursor`` names (XDEL): a stream entry cannot be rewritten; other cursors stay valid."""
+        try:
+            epoch = await self._epoch()
+            entry_id = self._id(epoch, cursor)
+            return entry_id is not None and entry_id != START and bool(await self._client.xdel(self.key, entry_id))
+        except RedisError as exc:
+            raise StoreError(f"Redis did not answer an erase in {self.key}: {exc}") from exc
 
     async def after(self, cursor: str, limit: int) -> Window | None:
         """Read up to ``limit`` entries after ``cursor``."""

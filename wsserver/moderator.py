@@ -1,0 +1,157 @@
+"""A process's side of moderation: fold the moderation log, enforce what it says, and take actions.
+
+The :class:`Moderator` reads the store's moderation log whole at start, then
+follows it: a kick or a ban closes the user's socket if it is on this
+process, a deletion tells this process's clients to hide the line.  Taking
+an action (:meth:`Moderator.act`) appends it to the moderation log first, so
+every process enforces it, then writes its ``System`` line to the channel
+log, the audit trail.  Operator commands take the same steps through their
+own source (:mod:`wsserver.ops.commands`), with :func:`locate` and
+:func:`check_delete` shared.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from . import protocol
+from .channel import Channel
+from .logline import LINE_RE, SYSTEM, Clock
+from .moderation import OWN_LINE_SECONDS, Action, Moderation, audit_line, parse_duration
+from .protocol import Delete, Moderate
+from .store.base import ActionLog, Finder, Handles, StoreError
+
+log = logging.getLogger(__name__)
+
+OPERATOR = "the operator"  # who an operator command acts as, in the audit lines
+
+
+async def locate(finder: Finder, cursor: str) -> tuple[str, str, str] | None:
+    """Return (the line's own cursor, its author, its stamp) for the public line just before ``cursor``."""
+    window = await finder.around(cursor, 1)
+    if window is None or window.mark is None:
+        return None
+    raw, end = window.lines.split()[window.mark]
+    match = LINE_RE.match(raw.decode("utf-8", errors="replace"))
+    if match is None or match.group(3) is not None:
+        return None
+    return end, match.group(2), match.group(1)
+
+
+def check_delete(state: Moderation, channel: str, found: tuple[str, str, str] | None, actor: str | None,
+                 operator: bool, clock: Clock) -> str | None:
+    """Return why ``actor`` (None: the operator) may not delete the line ``found``, or None if they may."""
+    if found is None:
+        return protocol.BAD_AROUND
+    end, author, stamp = found
+    if end in state.deleted_in(channel):
+        return protocol.ALREADY_DELETED
+    if operator:
+        return None
+    if actor is None or author.lower() != actor.lower() or time.time() - clock.epoch(stamp) > OWN_LINE_SECONDS:
+        return protocol.NOT_YOURS
+    return None
+
+
+class Moderator:
+    """The moderation state of this process and what enforces it."""
+
+    def __init__(self, actions: ActionLog, registry: Handles, channels: dict[str, Channel],
+                 say: Callable[..., Awaitable[bool]], clock: Clock) -> None:
+        self.actions = actions
+        self.registry = registry
+        self.channels = channels
+        self.say = say
+        self.clock = clock
+        self.state = Moderation()
+        self._mine: set[str] = set()  # actions this process took and enforced already (their JSON)
+
+    async def start(self) -> None:
+        """Fold every action so far, then follow the log."""
+        for action in await self.actions.read():
+            self.state.apply(action)
+        self.actions.follow(self._new)
+
+    async def stop(self) -> None:
+        """Stop following."""
+        await self.actions.stop()
+
+    def _new(self, actions: list[Action], replaced: bool) -> None:
+        if replaced:
+            log.warning("the moderation log was replaced: folding it again")
+            self.state.reset()
+        for action in actions:
+            self.state.apply(action)
+            if replaced:
+                continue
+            mine = action.to_json()
+            if mine in self._mine:
+                self._mine.discard(mine)
+            else:
+                self._enforce(action)
+
+    def _enforce(self, action: Action) -> None:
+        channel = self.channels.get(action.channel)
+        if channel is None:
+            return
+        why = f": {action.reason}" if action.reason else ""
+        if action.action == "kick":
+            channel.remove(action.handle, protocol.KICKED + why)
+        elif action.action == "ban":
+            channel.remove(action.handle, protocol.BANNED + why)
+        elif action.action == "delete":
+            channel.send_deleted(action.cursor)
+
+    async def act(self, channel: Channel, action: Action) -> bool:
+        """Take ``action``: the moderation log, enforcement here at once, the audit line; False if not stored."""
+        try:
+            await self.actions.append(action)
+        except StoreError:
+            log.exception("could not store a moderation action in %s", channel.name)
+            return False
+        self._mine.add(action.to_json())
+        self.state.apply(action)
+        self._enforce(action)
+        log.info("moderation in %s: %s", channel.name, audit_line(action))
+        await self.say(channel, SYSTEM, audit_line(action))
+        return True
+
+    async def handle(self, channel: Channel, actor: str, operator: bool, request: Moderate | Delete) -> str | None:
+        """Serve a ``moderate`` or ``delete`` frame of ``actor``; return the sentence of a refusal, or None."""
+        if isinstance(request, Delete):
+            return await self.delete(channel, actor, operator, request.cursor)
+        if not operator:
+            return protocol.NOT_OPERATOR
+        handle = request.handle
+        try:
+            present = {held.handle.lower(): held.handle for held in await self.registry.users(channel.name)}
+        except StoreError:
+            return protocol.UNAVAILABLE
+        handle = present.get(handle.lower(), handle)
+        if request.action == "kick" and handle.lower() not in present:
+            return protocol.USER_NOT_FOUND
+        if request.action == "unban" and not self.state.banned(channel.name, handle):
+            return protocol.NOT_BANNED
+        if request.action == "unmute" and not self.state.muted(channel.name, handle):
+            return protocol.NOT_MUTED
+        seconds = parse_duration(request.duration) if request.duration else None
+        until = time.time() + seconds if seconds else None
+        action = Action(request.action, channel.name, actor, handle=handle, until=until, duration=request.duration,
+                        reason=request.reason)
+        return None if await self.act(channel, action) else protocol.NOT_SAVED
+
+    async def delete(self, channel: Channel, actor: str, operator: bool, cursor: str) -> str | None:
+        """Delete the line just before ``cursor`` for ``actor``; return the sentence of a refusal, or None."""
+        try:
+            found = await locate(channel.finder, cursor)
+        except StoreError:
+            return protocol.UNAVAILABLE
+        refusal = check_delete(self.state, channel.name, found, actor, operator, self.clock)
+        if refusal is not None:
+            return refusal
+        assert found is not None
+        end, author, stamp = found
+        action = Action("delete", channel.name, actor, handle=author, cursor=end, stamp=stamp)
+        return None if await self.act(channel, action) else protocol.NOT_SAVED
