@@ -2,6 +2,7 @@
 import {
   CHANNEL_RULE, backoffDelay, charCount, handleProblem, parseCommand, parseLine, typingSentence,
 } from "./lines.js";
+import { createModeration, tokenOperator } from "./moderation.js";
 import { createFinder } from "./search.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,7 +13,11 @@ const ui = {
   users: $("users"), typing: $("typing"), newChannel: $("new-channel"), newChannelField: $("new-channel-field"),
 };
 
-const JOIN_REFUSALS = new Set(["No valid channel provided", "No valid handle provided", "User already registered"]);
+const JOIN_REFUSALS = new Set([
+  "No valid channel provided", "No valid handle provided", "User already registered", "You are banned from this channel",
+]);
+// Closed by a moderator: reconnecting would only be refused (a ban) or undo the kick.
+const REMOVED = /^(You were removed from the channel|You are banned from this channel)/;
 const settings = { maxChars: 2000, allowNewChannels: false };
 const TYPING_EVERY = 2000; // ms between "still typing" refreshes (the server forgets after 6 s)
 let socket = null;       // the live WebSocket, if any
@@ -72,7 +77,7 @@ function nearBottom() {
   return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 40;
 }
 
-function renderLine(line) {
+function renderLine(line, cursor = null, deleted = false, live = false) {
   const parsed = parseLine(line);
   const item = document.createElement("li");
   item.className = parsed.system ? "line system" : "line";
@@ -104,7 +109,15 @@ function renderLine(line) {
   text.className = "text";
   text.textContent = parsed.text; // always text, never HTML
   item.append(text);
+  moderation.decorate(item, parsed, cursor, deleted, live);
   return item;
+}
+
+/** Render the lines of a frame or a history answer, with their cursors and deleted marks. */
+function renderFrame(data, live = false) {
+  const deleted = new Set(data.deleted ?? []);
+  const lines = data.message ? data.message.split("\n") : [];
+  return lines.map((line, index) => renderLine(line, data.cursors?.[index] ?? null, deleted.has(index), live));
 }
 
 function appendItems(items) {
@@ -126,12 +139,12 @@ function appendItems(items) {
   }
 }
 
-function appendLines(lines, start, cursor) {
-  if (oldest === null && start) {
-    oldest = start; // the first lines shown: older ones are before this
+function appendLines(data) {
+  if (oldest === null && data.start) {
+    oldest = data.start; // the first lines shown: older ones are before this
   }
-  lastCursor = cursor ?? lastCursor;
-  appendItems(lines.map(renderLine));
+  lastCursor = data.cursor ?? lastCursor;
+  appendItems(renderFrame(data, true));
 }
 
 function notice(text) {
@@ -141,14 +154,14 @@ function notice(text) {
   appendItems([item]);
 }
 
-function prependLines(lines, cursor) {
+function prependLines(data) {
   // Older lines, above what is shown; keep the view where the reader is.
   const before = ui.log.scrollHeight;
   const batch = document.createDocumentFragment();
-  batch.append(...lines.map(renderLine));
+  batch.append(...renderFrame(data));
   ui.lines.prepend(batch);
   ui.log.scrollTop += ui.log.scrollHeight - before;
-  oldest = cursor;
+  oldest = data.cursor;
 }
 
 function resetLog() {
@@ -179,7 +192,7 @@ function renderUsers(users) {
       ui.message.focus();
     });
     if (handle === me) item.className = "me";
-    item.append(button);
+    item.append(button, ...moderation.userControls(handle));
     return item;
   }));
 }
@@ -206,6 +219,9 @@ function handleEvent(frame) {
     case "private":
       appendItems([renderLine(data.message)]);
       break;
+    case "deleted":
+      moderation.deleted(data.cursor);
+      break;
     case "token":
       resumeToken = data.token; // valid for this channel only, renewed while connected
       break;
@@ -221,7 +237,7 @@ function handleEvent(frame) {
       if (finder.onHistory(data)) break;
       loadingOlder = false;
       if (data.message) {
-        prependLines(data.message.split("\n"), data.cursor);
+        prependLines(data);
       } else {
         reachedStart = true;
       }
@@ -300,7 +316,7 @@ function open() {
     if (frame.event) {
       handleEvent(frame);
     } else if (typeof frame.data?.message === "string") {
-      appendLines(frame.data.message.split("\n"), frame.data.start, frame.data.cursor);
+      appendLines(frame.data);
     }
   });
 
@@ -320,7 +336,7 @@ function open() {
       // does not say which, so say what is known.
       showAlert("Could not connect to the chat server (it is unreachable or refused the connection).");
     }
-    const refused = event.code === 1008 && JOIN_REFUSALS.has(event.reason);
+    const refused = event.code === 1008 && (JOIN_REFUSALS.has(event.reason) || REMOVED.test(event.reason));
     if (refused && !(everConnected && event.reason === "User already registered")) {
       wanted = false;
       setState("disconnected", "Disconnected");
@@ -476,7 +492,15 @@ ui.message.addEventListener("input", () => {
 });
 ui.message.addEventListener("blur", () => setTyping(false));
 
-// ---------------------------------------------------------------- search and jump
+// ---------------------------------------------------------------- moderation, search and jump
+
+const moderation = createModeration({
+  send: (request) => finder.send(request),
+  me: () => me,
+  operator: () => tokenOperator(resumeToken ?? pageToken, channelName),
+  showAlert,
+});
+setInterval(() => moderation.sweep(), 30_000);
 
 const finder = createFinder({
   channel: () => channelName || ui.channel.value,
@@ -486,7 +510,7 @@ const finder = createFinder({
     socket.send(JSON.stringify(request));
     return true;
   },
-  renderLine,
+  renderFrame,
   showAlert,
   onLive: () => {
     ui.jump.hidden = true;

@@ -9,7 +9,7 @@ const PAGE = 50;
 
 /**
  * hooks: channel() -> the channel to search; token() -> a token for the API or null;
- * send(request) -> whether it went out on the open socket; renderLine(line) -> <li>;
+ * send(request) -> whether it went out on the open socket; renderFrame(data) -> [<li>] for a history answer;
  * showAlert(text); onLive() (the live list is shown again).
  */
 export function createFinder(hooks) {
@@ -112,7 +112,7 @@ export function createFinder(hooks) {
   }
 
   function show(data) {
-    ui.jumped.replaceChildren(...lines(data).map(hooks.renderLine));
+    ui.jumped.replaceChildren(...hooks.renderFrame(data));
     start = data.cursor;
     end = data.end;
     latest = Boolean(data.latest);
@@ -133,10 +133,6 @@ export function createFinder(hooks) {
     } else {
       ui.log.scrollTop = 0;
     }
-  }
-
-  function lines(data) {
-    return data.message ? data.message.split("\n") : [];
   }
 
   function backToLive() {
@@ -180,6 +176,7 @@ export function createFinder(hooks) {
 
   return {
     active,
+    send: hooks.send,
     /** Take a history answer meant for the jump view; return false if it is the live view's. */
     onHistory(data) {
       if (data.latest !== undefined && pending) {
@@ -188,7 +185,7 @@ export function createFinder(hooks) {
         if (kind === "new") {
           show(data);
         } else if (active()) {
-          ui.jumped.append(...lines(data).map(hooks.renderLine));
+          ui.jumped.append(...hooks.renderFrame(data));
           end = data.end;
           latest = Boolean(data.latest);
         }
@@ -201,7 +198,7 @@ export function createFinder(hooks) {
           return true;
         }
         const height = ui.log.scrollHeight;
-        ui.jumped.prepend(...lines(data).map(hooks.renderLine));
+        ui.jumped.prepend(...hooks.renderFrame(data));
         ui.log.scrollTop += ui.log.scrollHeight - height;
         start = data.cursor;
         return true;

@@ -1,0 +1,118 @@
+// Moderation on the page: "message deleted" lines, a Delete control on one's own recent lines (and
+// on every line for a channel operator), and a channel operator's Kick, Ban and Mute beside each
+// name in the Users list, each confirmed in a dialog. The server decides; the page only offers.
+const $ = (id) => document.getElementById(id);
+const OWN_LINE_MS = 15 * 60 * 1000; // the server lets authors delete their lines this long
+const ACTIONS = { kick: "Kick", ban: "Ban", mute: "Mute" };
+
+/** Is the token (a JWT, or null) a channel operator's for `channel`? Display only: the server checks. */
+export function tokenOperator(token, channel) {
+  if (!token) return false;
+  try {
+    const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return claims.op === true || (Array.isArray(claims.ops) && claims.ops.includes(channel));
+  } catch {
+    return false;
+  }
+}
+
+/** hooks: send(request) -> bool; me() -> own handle; operator() -> bool; showAlert(text). */
+export function createModeration(hooks) {
+  const dialog = $("moderate-dialog");
+  const form = $("moderate-form");
+  const title = $("moderate-title");
+  const durationField = $("moderate-duration-field");
+  const duration = $("moderate-duration");
+  const reason = $("moderate-reason");
+  const confirm = $("moderate-confirm");
+  let pending = null; // {type: "delete", cursor} or {type: "moderate", action, handle}
+
+  function ask(request, heading, verb, withDuration) {
+    pending = request;
+    title.textContent = heading;
+    confirm.textContent = verb;
+    durationField.hidden = !withDuration;
+    duration.value = "";
+    reason.value = "";
+    dialog.showModal();
+    (withDuration ? duration : reason).focus();
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const request = pending;
+    pending = null;
+    dialog.close();
+    if (!request) return;
+    if (request.type === "moderate") {
+      if (reason.value.trim()) request.reason = reason.value.trim();
+      if (request.action !== "kick" && duration.value) request.for = duration.value;
+    }
+    if (!hooks.send(request)) hooks.showAlert("Not connected: nothing was done.");
+  });
+  $("moderate-cancel").addEventListener("click", () => {
+    pending = null;
+    dialog.close();
+  });
+
+  /** Show a rendered line as deleted: no text, no controls. */
+  function markDeleted(item) {
+    item.classList.add("deleted");
+    item.querySelector(".delete")?.remove();
+    const text = item.querySelector(".text");
+    if (text) text.textContent = "message deleted";
+  }
+
+  return {
+    markDeleted,
+    /** Give a rendered line its cursor, its deleted state, and a Delete control where allowed. */
+    decorate(item, parsed, cursor, deleted, live) {
+      if (!cursor) return;
+      item.dataset.cursor = cursor;
+      if (deleted) {
+        markDeleted(item);
+        return;
+      }
+      const own = parsed.handle === hooks.me() && !parsed.to && !parsed.system;
+      if (!(hooks.operator() && !parsed.to) && !(own && live)) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "delete";
+      button.textContent = "Delete";
+      button.setAttribute("aria-label", `Delete the line of ${parsed.handle} at ${parsed.time}`);
+      if (own && live && !hooks.operator()) {
+        item.dataset.until = String(Date.now() + OWN_LINE_MS);
+      }
+      button.addEventListener("click", () => ask({ type: "delete", cursor }, "Delete this message?", "Delete", false));
+      item.append(" ", button);
+    },
+    /** A deleted event: hide that line wherever it is shown. */
+    deleted(cursor) {
+      for (const item of document.querySelectorAll(`li[data-cursor="${CSS.escape(cursor)}"]`)) markDeleted(item);
+    },
+    /** Drop Delete controls of own lines older than the server allows. */
+    sweep() {
+      const now = Date.now();
+      for (const item of document.querySelectorAll("li[data-until]")) {
+        if (Number(item.dataset.until) < now) {
+          item.querySelector(".delete")?.remove();
+          delete item.dataset.until;
+        }
+      }
+    },
+    /** Controls beside a name in the Users list, for a channel operator. */
+    userControls(handle) {
+      if (!hooks.operator() || handle === hooks.me()) return [];
+      return Object.entries(ACTIONS).map(([action, label]) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "moderate";
+        button.textContent = label;
+        button.setAttribute("aria-label", `${label} ${handle}`);
+        button.addEventListener("click", () => ask({ type: "moderate", action, handle }, `${label} ${handle}?`, label,
+          action !== "kick"));
+        return button;
+      });
+    },
+  };
+}
