@@ -181,7 +181,7 @@ class Server:
             for index, port in enumerate(self.ports):
                 processes.append(subprocess.Popen(
                     [sys.executable, "-m", "wsserver", "--port", str(port), "--data-dir", str(self.data / f"node{index}"),
-                     "--rate-limit", "0", "--log-level", "WARNING", "--store", self.redis.url],
+                     "--rate-limit", "0", "--log-level", "WARNING", "--store", self.redis.url, *self.extra],
                     cwd=REPO, env=env, stdout=subprocess.DEVNULL, preexec_fn=raise_fd_limit,
                 ))
             self.process, self.others = processes[0], processes[1:]
@@ -460,7 +460,7 @@ def plot_restart(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workloads", nargs="*", default=["W1", "W2", "B", "W3", "W4", "H", "R"],
-                        help="W1 W2 B W3 W4 H R S tiny R-tiny S-tiny (default: all but S and the tiny ones)")
+                        help="W1 W2 B W3 W4 H R S C1k C10k tiny R-tiny S-tiny C-tiny (default: all but S, C and the tiny ones)")
     parser.add_argument("--servers", default="wsserver,peer,ceiling,floor",
                         help="comma list (floor: the aiohttp floor, bench/floor.py, run on W4 only)")
     parser.add_argument("--workers", type=int, default=0, help="also run W2 and W3 with wsserver --workers N")
@@ -478,6 +478,13 @@ def main() -> int:
             for grace in (True, False) if "wsserver" in servers else ():
                 rows.append(run_restart(5000 if name == "R" else 6, grace=grace))
                 print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
+            continue
+        if name in ("C1k", "C10k", "C-tiny"):
+            from channels import run_channels  # bench/channels.py (imports this module)
+
+            if "wsserver" in servers:
+                rows.append(run_channels({"C1k": 1000, "C10k": 10000, "C-tiny": 20}[name]))
+                print(json.dumps(rows[-1]), flush=True)
             continue
         if name in ("S", "S-tiny"):
             from search import run_search  # bench/search.py (imports this module)
@@ -520,6 +527,9 @@ def main() -> int:
         path.write_text(json.dumps({"machine": {"cores": os.cpu_count()}, "rows": saved}, indent=1))
     plot(rows, args.out / "latency.png")
     plot_restart([r for r in rows if r.get("_back_s")], args.out / "restart.png")
+    for row in (r for r in rows if r["workload"].startswith("C ")):
+        print(f"{row['workload']}: Redis connections of the two nodes {row['redis_connections']}; "
+              f"{row['lines_crossed']}/{row['lines_sent']} lines crossed, the last after {row['last_crossed_s']} s")
     for row in (r for r in rows if r["workload"] == "S search"):
         print(f"S: {row['log_bytes'] / 2**30:.2f} GiB; first page of a common word {row['common_first_page_ms']} ms; "
               f"a rare word, whole file {row['rare_scan_ms']} ms against grep -c -i {row['grep_ms']} ms "

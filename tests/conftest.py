@@ -305,6 +305,13 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
+async def two_processes(start_server: Callable[..., Any], data_dir: Path) -> tuple[Server, Server]:
+    """Start two servers on one data dir (no rate limit), as two processes of one machine."""
+    first = await start_server("--rate-limit", "0", data_dir=data_dir)
+    second = await start_server("--rate-limit", "0", data_dir=data_dir)
+    return first, second
+
+
 def seed_log(data_dir: Path, channel: str, lines: list[str]) -> Path:
     """Create ``data_dir`` with a channel log already holding ``lines``; return the data dir."""
     data_dir.mkdir(parents=True, exist_ok=True)

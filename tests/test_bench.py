@@ -68,3 +68,13 @@ def test_tiny_search_benchmark_finds_what_it_planted(tmp_path: Path) -> None:
     assert row["common_hits"] == min(50, row["common_planted"]) > 0
     assert (row["rare_hits"], row["rare_plain_hits"], row["grep_count"], row["at_found"]) == (1, 1, 1, True)
     assert "S: 0.00 GiB; first page of a common word" in result.stdout
+
+
+def test_tiny_channels_benchmark_crosses_every_channel(tmp_path: Path) -> None:
+    """C-tiny: 20 channels on two nodes sharing Redis; a line crosses in each; the connections are counted."""
+    if not shutil.which("redis-server"):
+        missing("the channels benchmark needs redis-server (apt-get install redis-server)")
+    result = run_bench(tmp_path, "C-tiny", "--servers", "wsserver")
+    row = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
+    assert (row["channels"], row["lines_sent"], row["lines_crossed"]) == (20, 20, 20)
+    assert 4 <= row["redis_connections"] <= row["redis_clients_total"]

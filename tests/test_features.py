@@ -285,7 +285,7 @@ async def test_rooms_on_demand(start_server: Any, connect: Any, session: aiohttp
     client = await connect(server, "Bob", "another")
     assert await client.frame() == {"success": False, "message": "Too many channels"}
     assert sorted(p.name for p in server.data_dir.iterdir()) == [
-        "channel_general.log", "channel_newroom.log", "channel_tech.log", "private_general.log",
+        ".events", "channel_general.log", "channel_newroom.log", "channel_tech.log", "private_general.log",
         "private_newroom.log", "private_tech.log", "registered_users.lock", "registered_users.log"]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 import pytest
 
-from .conftest import Server, joined, run_cli
+from .conftest import Server, joined, run_cli, two_processes
 
 SECRET = "moderation-secret-for-the-tests-0123456789"
 
@@ -54,9 +54,7 @@ async def cli(server: Server, *args: str) -> tuple[int, str, str]:
 
 
 async def test_a_kick_closes_the_socket_on_another_process(start_server: Any, connect: Any, tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    first = await start_server("--rate-limit", "0", data_dir=data)
-    second = await start_server("--rate-limit", "0", data_dir=data)
+    first, second = await two_processes(start_server, tmp_path / "data")
     alice = await joined(await connect(second, "Alice"), "Alice")
     bob = await joined(await connect(first, "Bob"), "Bob")
     assert await cli(first, "kick", "general", "alice", "--reason", "spam") == (

@@ -117,6 +117,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def prometheus(request: web.Request) -> web.Response:
     """Report the counters in the Prometheus text format."""
+    await request.app[STATE].hub.store.measure()
     body = generate_latest(request.app[STATE].metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -45,6 +45,8 @@ class Channel:
         self.members: dict[str, Outbox] = {}  # lower-cased handle -> outbox, for private lines
         self.presence = PresenceList(name)
         self._typing: dict[Outbox, tuple[str, asyncio.TimerHandle]] = {}
+        self._remote_typing: dict[str, asyncio.TimerHandle] = {}  # handles typing on other processes or nodes
+        self._events = store.events
 
     def _gather(self) -> float:
         return GATHER_SECONDS if len(self.subscribers) >= GATHER_FROM else 0.0
@@ -60,6 +62,8 @@ class Channel:
         """Stop reading and let go of the logs."""
         for timer in self._typing.values():
             timer[1].cancel()
+        for handle_timer in self._remote_typing.values():
+            handle_timer.cancel()
         await self.feed.stop()
         await self.private_feed.stop()
 
@@ -145,7 +149,21 @@ class Channel:
         if changed:
             frame = protocol.event_frame("typing", {"channel": self.name, "handle": handle, "typing": typing})
             broadcast((o for o in self.subscribers if o is not outbox), frame)
+        if changed or typing:  # a refresh too: the others' copies expire like ours
+            self._events.publish({"type": "typing", "channel": self.name, "handle": handle, "typing": typing})
         return changed
+
+    def remote_typing(self, handle: str, typing: bool) -> None:
+        """Someone on another process or node started, refreshed or stopped typing: tell everyone here of a change."""
+        timer = self._remote_typing.pop(handle, None)
+        if timer is not None:
+            timer.cancel()
+        if typing:
+            self._remote_typing[handle] = asyncio.get_running_loop().call_later(
+                TYPING_EXPIRES, self.remote_typing, handle, False)
+        if (timer is not None) != typing:
+            frame = protocol.event_frame("typing", {"channel": self.name, "handle": handle, "typing": typing})
+            broadcast(self.subscribers, frame)
 
     # ------------------------------------------------------------ subscribing
 

@@ -67,6 +67,7 @@ class Hub:
         """Start the store and open every configured channel."""
         await self.store.start(self.refresh_presence)
         await self.moderator.start()
+        await self.store.events.start(self._event)
         for name in self.configured:
             self._open(name)
         # Also with --rejoin-grace 0 here: the server that stopped may have had one.
@@ -129,6 +130,7 @@ class Hub:
         for channel in self.channels.values():
             await channel.stop()
         await self.moderator.stop()
+        await self.store.events.stop()
         await self.store.stop()
 
     def reopen(self) -> None:
@@ -136,6 +138,15 @@ class Hub:
         log.info("reopening the log files")
         for channel in self.channels.values():
             channel.reopen()
+
+    def _event(self, event: dict[str, object]) -> None:
+        """An ephemeral event from another process or node (typing)."""
+        channel = self.channels.get(str(event.get("channel")))
+        handle, typing = event.get("handle"), event.get("typing")
+        if channel is None or event.get("type") != "typing":
+            return
+        if isinstance(handle, str) and isinstance(typing, bool):
+            channel.remote_typing(handle, typing)
 
     # ------------------------------------------------------------ channels
 

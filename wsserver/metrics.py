@@ -81,6 +81,18 @@ class Metrics:
             registry=r,
         )
 
+        self.redis_connections = Gauge(
+            "wsserver_redis_connections", "Connections Redis has from this node (CLIENT LIST), at scrape time",
+            registry=r,
+        )
+        self.redis_reader_lag = Gauge(
+            "wsserver_redis_reader_lag_seconds",
+            "Seconds between the newest stream entry the node's readers delivered and its delivery", registry=r,
+        )
+        self.redis_reader_connections = Gauge(
+            "wsserver_redis_reader_connections", "Connections following streams: doorbells and reads (2)", registry=r,
+        )
+
     def watch_tail_lag(self, tailers: Callable[[], Iterable[tuple[str, int, int]]]) -> None:
         """Report, at each scrape, how far each tailer is behind the end of its file."""
         self.registry.register(_TailLag(tailers))

@@ -26,7 +26,7 @@ import asyncio
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..logline import LINE_RE, EscapeError, escape, unescape
 from ..moderation import Action
@@ -232,6 +232,19 @@ class ActionLog(Protocol):
         """Stop following."""
 
 
+class Events(Protocol):
+    """Ephemeral events (typing) among the processes or nodes of a store: best effort, never stored."""
+
+    async def start(self, receive: Callable[[dict[str, Any]], None]) -> None:
+        """Start receiving the others' events."""
+
+    def publish(self, event: dict[str, Any]) -> None:
+        """Send ``event`` (a JSON object) to every other process or node; never waits."""
+
+    async def stop(self) -> None:
+        """Stop receiving."""
+
+
 class Handles(Protocol):
     """Who holds which handle in which channel, for every process on the store."""
 
@@ -278,6 +291,10 @@ class Store(Protocol):
     def actions(self) -> ActionLog:
         """Return the moderation log."""
 
+    @property
+    def events(self) -> Events:
+        """Return the carrier of ephemeral events between processes or nodes."""
+
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the (not yet started) feed of ``channel``'s public or private log.
 
@@ -298,6 +315,9 @@ class Store(Protocol):
 
     def problem(self) -> str | None:
         """Return why the store cannot take lines now, or None."""
+
+    async def measure(self) -> None:
+        """Bring the store's gauges up to date, before a scrape of /metrics."""
 
 
 class Backoff:

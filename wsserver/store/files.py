@@ -31,6 +31,7 @@ from .channellog import (
     read_lines_between,
     repair_torn_tail,
 )
+from .file_events import FileEvents
 from .file_finder import FileFinder
 from .tailer import DirWatcher, Tailer
 from .users import USERS_FILE, Registry
@@ -155,6 +156,7 @@ class FileStore:
         self.data_dir = data_dir
         self.registry = Registry(data_dir)
         self.actions = FileActions(data_dir)
+        self.events = FileEvents(data_dir)
         self._tailers: dict[str, Tailer] = {}
         self._users_changed: Callable[[], None] = lambda: None
         self._append_failed = False
@@ -206,6 +208,9 @@ class FileStore:
 
     def _appended(self, ok: bool) -> None:
         self._append_failed = not ok
+
+    async def measure(self) -> None:
+        """Nothing to measure at scrape time: the tail lag is read by its own collector."""
 
     def problem(self) -> str | None:
         """Return why lines cannot be taken: the data dir is not writable, or the last append failed."""

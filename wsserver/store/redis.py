@@ -22,10 +22,12 @@ from ..metrics import Metrics
 from ..tasks import cancel_and_wait
 from .base import Deliver, Feed, Handles, StoreUnavailable
 from .redis_actions import RedisActions
+from .redis_events import RedisEvents
 from .redis_feed import RedisFeed
 from .redis_finder import RedisFinder
 from .redis_handles import RedisHandles
 from .redis_link import NODE_REFRESH, PREFIX, VERSION_POLL, Link
+from .redis_reader import StreamReader
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class RedisStore:
 
     def __init__(self, config: Config, metrics: Metrics) -> None:
         self.url = config.store
+        self.metrics = metrics
         self.maxlen = config.stream_maxlen
         self.mirror_dir: Path | None = config.mirror_dir
         self.link = Link(self.url)
@@ -43,13 +46,15 @@ class RedisStore:
         self.handles = RedisHandles(self.link)
         self.registry: Handles = self.handles
         self.actions = RedisActions(self.client, self.link.readers)
+        self.reader = StreamReader(self.link)
+        self.events = RedisEvents(self.link, self.handles.node)
         self._tasks: list[asyncio.Task[None]] = []
         self._users_changed: Callable[[], None] = lambda: None
         self._channels: list[str] = []
 
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the feed of ``channel``'s stream."""
-        return RedisFeed(self.link, channel, private, deliver, gather, self.maxlen, self.mirror_dir)
+        return RedisFeed(self.link, self.reader, channel, private, deliver, gather, self.maxlen, self.mirror_dir)
 
     async def start(self, users_changed: Callable[[], None]) -> None:
         """Reach Redis (raises StoreUnavailable naming the URL), mark this node alive, start polling."""
@@ -74,6 +79,7 @@ class RedisStore:
         await cancel_and_wait(self._tasks)
         with contextlib.suppress(RedisError):
             await self.client.delete(PREFIX + "node:" + self.handles.node)
+        await self.reader.stop()
         await self.link.close()
 
     async def _heartbeat(self) -> None:
@@ -116,6 +122,15 @@ class RedisStore:
     def channel_names(self) -> list[str]:
         """Return the channels that have a stream (as of the last poll)."""
         return list(self._channels)
+
+    async def measure(self) -> None:
+        """Count this node's connections (CLIENT LIST) and report the readers' lag."""
+        try:
+            self.metrics.redis_connections.set(await self.link.connections())
+        except RedisError:
+            pass  # the gauge keeps its last value; /healthz says Redis is away
+        self.metrics.redis_reader_lag.set(self.reader.lag)
+        self.metrics.redis_reader_connections.set(self.reader.connections)
 
     def problem(self) -> str | None:
         """Return "cannot reach Redis" while it does not answer."""

@@ -21,16 +21,14 @@ from ..tasks import cancel_and_wait
 from .base import AppendError, Backlog, Backoff, Deliver, Lines, StoreError
 from .redis_link import (
     BATCH_BYTES,
-    BLOCK_MS,
-    BUSY_GATHER,
     PREFIX,
-    READ_COUNT,
     RESUME_LINES,
     Link,
     append_line,
     parse_id,
     stream_key,
 )
+from .redis_reader import StreamReader
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +49,7 @@ class RedisFeed:
     def __init__(
         self,
         link: Link,
+        reader: StreamReader,
         channel: str,
         private: bool,
         deliver: Deliver,
@@ -59,8 +58,9 @@ class RedisFeed:
         mirror_dir: Path | None = None,
     ) -> None:
         self._link = link
+        self._reader = reader
         self.key = stream_key(channel, private)
-        self._epoch_key = PREFIX + "epoch:" + self.key
+        self.epoch_key = PREFIX + "epoch:" + self.key
         self._name, self._private = channel, private
         self._deliver = deliver
         self._gather = gather
@@ -74,11 +74,12 @@ class RedisFeed:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start reading from the current end of the stream."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"read {self.key}")
+        """Find the current end of the stream, then have the node's reader follow it from there."""
+        self._task = asyncio.get_running_loop().create_task(self._find_end(), name=f"find the end of {self.key}")
 
     async def stop(self) -> None:
         """Stop reading."""
+        self._reader.remove(self)
         task, self._task = self._task, None
         await cancel_and_wait([task])
 
@@ -107,55 +108,35 @@ class RedisFeed:
 
     # ------------------------------------------------------------ reading back
 
-    async def _run(self) -> None:
-        client = self._link.readers
+    async def _find_end(self) -> None:
+        client = self._link.client
         backoff = Backoff()
-        while not self._ready.is_set():
+        while True:
             try:
                 newest = await client.xrevrange(self.key, count=1)
-                epoch = await client.get(self._epoch_key)
+                epoch = await client.get(self.epoch_key)
+                break
             except RedisError as exc:
                 self._link.failed(exc)
                 await backoff.wait()
-                continue
-            self.last_id = newest[0][0].decode() if newest else START
-            self.epoch = epoch.decode() if epoch else "00000000"
-            self._ready.set()
-        backoff.reset()
-        busy = False  # the last read found lines: more are likely on their way
-        while True:
-            wait = self._gather() if self._gather is not None else 0.0
-            if busy:
-                wait = max(wait, BUSY_GATHER)
-            if wait:
-                await asyncio.sleep(wait)
-            try:
-                # The epoch is read after the entries, on the same connection:
-                # when this read finds the first entries of a new stream, the
-                # append that created it has set the epoch already.
-                pipe = client.pipeline(transaction=False)
-                pipe.xread({self.key: self.last_id}, count=READ_COUNT, block=BLOCK_MS)
-                pipe.get(self._epoch_key)
-                found, epoch = await pipe.execute()
-            except RedisError as exc:
-                # Readers resume from the last ID they delivered: nothing lost
-                # or repeated once Redis is back.
-                self._link.failed(exc)
-                await backoff.wait()
-                continue
-            backoff.reset()
-            self._link.recovered()
-            if epoch:
-                self.epoch = epoch.decode()
-            busy = bool(found)
-            if not found:
-                continue
-            entries = found[0][1]
-            lines = stream_lines(self.epoch, self.last_id, entries)
-            self.last_id = entries[-1][0].decode()
-            if self._mirror is not None:
-                self._write_mirror(lines.data + b"\n")
-            self._deliver(lines)
+        self.last_id = newest[0][0].decode() if newest else START
+        self.epoch = epoch.decode() if epoch else "00000000"
+        self._ready.set()
+        self._reader.add(self)
+
+    def gather(self) -> float:
+        """Return how long the reader lets lines pile up before reading (large channels: a moment)."""
+        return self._gather() if self._gather is not None else 0.0
+
+    def take(self, entries: list[Any], epoch: bytes | None) -> None:
+        """Deliver entries the node's reader read after :attr:`last_id` (the epoch as read after them)."""
+        if epoch:
+            self.epoch = epoch.decode()
+        lines = stream_lines(self.epoch, self.last_id, entries)
+        self.last_id = entries[-1][0].decode()
+        if self._mirror is not None:
+            self._write_mirror(lines.data + b"\n")
+        self._deliver(lines)
 
     def _write_mirror(self, data: bytes) -> None:
         assert self._mirror is not None

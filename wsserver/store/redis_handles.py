@@ -9,8 +9,6 @@ within NODE_TTL seconds.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import socket
 import time
 from typing import Any
@@ -42,7 +40,7 @@ class RedisHandles:
 
     def __init__(self, link: Link) -> None:
         self._link = link
-        self.node = f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
+        self.node = link.node
         self._mine: dict[tuple[str, str], str] = {}  # (lower handle, channel) -> held value
         self._unreleased: dict[tuple[str, str], str] = {}  # releases (or failed claims) to finish
 

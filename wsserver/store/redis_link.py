@@ -24,8 +24,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import re
 import secrets
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -42,8 +44,8 @@ PREFIX = "wsserver:"
 # Limits
 READ_COUNT = 1000  # entries taken by one XREAD: one delivery, one frame
 PAGE = 1000  # entries per XRANGE when a whole stream is read (export, check)
-POOL_SIZE = 32  # connections for commands (appends, claims, history) per node
-READER_POOL_SIZE = 2**31 - 1  # readers: one blocked connection per feed, as many as there are feeds
+POOL_SIZE = 16  # connections for commands (appends, claims, history) per node: the bound of the node's connections
+READER_POOL_SIZE = 4  # blocking readers outside the stream groups (the moderation log follows on one)
 RESUME_LINES = 100_000  # entries replayed for a resume; further behind gets last-N history
 BATCH_BYTES = 64 * 1024  # backlog frames are cut at about this size
 # Timeouts
@@ -57,8 +59,11 @@ VERSION_POLL = 0.5  # seconds between looks at users-version (presence across no
 APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[2], ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('SADD', KEYS[3], ARGV[4]) end
-if ARGV[2] == '0' then return redis.call('XADD', KEYS[1], '*', 'line', ARGV[1]) end
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'line', ARGV[1])
+local id
+if ARGV[2] == '0' then id = redis.call('XADD', KEYS[1], '*', 'line', ARGV[1])
+else id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'line', ARGV[1]) end
+redis.call('PUBLISH', KEYS[1], id)
+return id
 """
 CLAIM = """
 local held = redis.call('HGET', KEYS[1], ARGV[1])
@@ -144,7 +149,7 @@ def parse_id(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def connect(url: str, readers: bool = False) -> Any:
+def connect(url: str, readers: bool = False, size: int | None = None, name: str | None = None) -> Any:
     """Return a pooled client for ``url`` with the store's timeouts.
 
     Commands share a bounded pool: a join storm waits up to COMMAND_TIMEOUT
@@ -160,11 +165,13 @@ def connect(url: str, readers: bool = False) -> Any:
         "socket_connect_timeout": COMMAND_TIMEOUT,
         "health_check_interval": 30,
     }
+    if name is not None:
+        options["client_name"] = name  # CLIENT LIST tells a node's connections apart
     sentinel = SENTINEL_URL_RE.match(url)
     if sentinel is not None:
-        return _sentinel_master(sentinel, readers, options)
+        return _sentinel_master(sentinel, readers, options, size)
     if readers:
-        pool = aioredis.ConnectionPool.from_url(url, max_connections=READER_POOL_SIZE, **options)
+        pool = aioredis.ConnectionPool.from_url(url, max_connections=size or READER_POOL_SIZE, **options)
     else:
         pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT,
                                                         **options)
@@ -175,7 +182,7 @@ class _BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionP
     """Connections to the master Sentinel names, bounded and waited for like the plain command pool."""
 
 
-def _sentinel_master(url: re.Match[str], readers: bool, options: dict[str, Any]) -> Any:
+def _sentinel_master(url: re.Match[str], readers: bool, options: dict[str, Any], size: int | None = None) -> Any:
     """Return a client of the master that the Sentinels name: it follows a failover on its own.
 
     The password (and user) of the URL are the master's; the Sentinels are
@@ -192,7 +199,7 @@ def _sentinel_master(url: re.Match[str], readers: bool, options: dict[str, Any])
         "db": int(url["db"] or 0), "username": url["username"] or None, "password": url["password"],
     }
     if readers:
-        return manager.master_for(url["service"], max_connections=READER_POOL_SIZE, **credentials, **options)
+        return manager.master_for(url["service"], max_connections=size or READER_POOL_SIZE, **credentials, **options)
     return manager.master_for(url["service"], connection_pool_class=_BlockingSentinelPool,
                               max_connections=POOL_SIZE, timeout=COMMAND_TIMEOUT, **credentials, **options)
 
@@ -285,10 +292,24 @@ class Link:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.client = connect(url)
-        self.readers = connect(url, readers=True)
+        self.node = f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
+        self.client = connect(url, name=self.client_name)
+        self.readers = connect(url, readers=True, name=self.client_name)  # blocking reads: the moderation log
         self.down: str | None = None  # why Redis did not answer, while it does not
         self.on_recovered: Callable[[], None] = lambda: None
+
+    def reader_client(self) -> Any:
+        """Return a client of one connection, for a reader that blocks on it (and names it to CLIENT UNBLOCK)."""
+        return connect(self.url, readers=True, size=1, name=self.client_name)
+
+    @property
+    def client_name(self) -> str:
+        """Return the name this node's connections give themselves (CLIENT SETNAME)."""
+        return "wsserver-" + "".join(c if c.isalnum() or c in ".-_" else "_" for c in self.node)
+
+    async def connections(self) -> int:
+        """Return how many connections Redis has from this node (CLIENT LIST, by name)."""
+        return sum(1 for entry in await self.client.client_list() if entry.get("name") == self.client_name)
 
     def failed(self, exc: Exception) -> None:
         """Note that Redis did not answer (logged once per outage)."""

@@ -1,0 +1,207 @@
+"""Follow every stream of a node with two connections: a doorbell subscription and one reader.
+
+A node used to keep one connection blocked in ``XREAD`` per feed (two per
+channel), so its connections grew with its channels until Redis refused more
+clients; and one ``XREAD BLOCK`` over thousands of streams costs Redis work
+in proportion to all of them at every round.  Here the append script also
+``PUBLISH``es each new entry's ID on the stream's own key (a *doorbell*), the
+node's :class:`StreamReader` subscribes to the keys of the streams it
+follows (one connection, however many), and its reader (one more connection)
+reads with ``XREAD`` only the streams that rang, each from the last entry it
+delivered: the cost of a round follows the busy channels, not all of them.
+The stream stays the source of truth: what a feed delivers is what ``XREAD``
+returned, in order, once; the doorbell only says where to look.  Every second
+the reader also reads every stream it follows (in groups of
+:data:`KEYS_PER_READ`), so a ring lost while the subscription was down delays
+a line by a second at most, never loses it.  The epoch of each stream that
+returned entries is read right after them (one ``MGET``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Protocol
+
+from redis.exceptions import RedisError
+
+from ..tasks import cancel_and_wait
+from .base import Backoff
+from .redis_link import BUSY_GATHER, PREFIX, READ_COUNT, Link, parse_id
+
+log = logging.getLogger(__name__)
+
+KEYS_PER_READ = 4096  # streams one XREAD reads at most
+SWEEP_SECONDS = 1.0  # every stream is read this often even if its doorbell did not ring
+IDLE = PREFIX + "doorbells"  # subscribed by every node, published by nobody
+
+
+class Follower(Protocol):
+    """What the reader reads for: a stream key, where it got to, its epoch key, and what takes its entries."""
+
+    key: str
+    last_id: str
+    epoch_key: str
+
+    def gather(self) -> float:
+        """Return how long to let lines pile up before the next read (0: none)."""
+
+    def take(self, entries: list[Any], epoch: bytes | None) -> None:
+        """Deliver ``entries`` (read after :attr:`last_id`), with the stream's epoch as read after them."""
+
+
+class StreamReader:
+    """The streams a node follows: rung by PUB/SUB, read by one reader."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.followers: dict[str, Follower] = {}
+        self.lag = 0.0  # seconds between the newest entry delivered and its delivery, at the last delivery
+        self._rung: set[str] = set()
+        self._ringing = asyncio.Event()
+        self._pubsub: Any = None
+        self._subscriber_client: Any = None
+        self._subscribed: set[str] = set()
+        self._client: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pending: set[asyncio.Task[Any]] = set()  # subscribe and unsubscribe commands on their way
+
+    def _start(self) -> None:
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._listen(), name="stream doorbells"),
+                           loop.create_task(self._read(), name="read streams")]
+
+    def add(self, follower: Follower) -> None:
+        """Follow ``follower``'s stream from its ``last_id`` on (read at once: a line may have come meanwhile)."""
+        self._start()
+        self.followers[follower.key] = follower
+        self._ring(follower.key)
+        if self._pubsub is not None:
+            self._subscribe([follower.key])
+
+    def remove(self, follower: Follower) -> None:
+        """Stop following ``follower``'s stream."""
+        if self.followers.get(follower.key) is follower:
+            del self.followers[follower.key]
+            if self._pubsub is not None and follower.key in self._subscribed:
+                self._subscribed.discard(follower.key)
+                self._send(self._pubsub.unsubscribe(follower.key))
+
+    def _ring(self, key: str) -> None:
+        self._rung.add(key)
+        self._ringing.set()
+
+    def _subscribe(self, keys: list[str]) -> None:
+        self._subscribed.update(keys)
+        self._send(self._pubsub.subscribe(*keys))
+
+    def _send(self, command: Any) -> None:
+        async def send() -> None:
+            try:
+                await command
+            except (RedisError, ConnectionError):
+                pass  # the listener subscribes everything again when it reconnects
+
+        task = asyncio.get_running_loop().create_task(send(), name="doorbell subscription")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _listen(self) -> None:
+        """Keep one subscription to every followed stream's doorbell; ring the reader for each message."""
+        backoff = Backoff()
+        while True:
+            self._subscriber_client = self.link.reader_client()
+            pubsub = self._subscriber_client.pubsub()
+            try:
+                keys = list(self.followers)
+                await pubsub.subscribe(IDLE, *keys)  # IDLE: never rung, keeps the subscription open
+                self._pubsub, self._subscribed = pubsub, set(keys)
+                for key in keys:  # rings may have been lost while it was down
+                    self._ring(key)
+                backoff.reset()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None and message.get("type") == "message":
+                        self._ring(message["channel"].decode())
+            except (RedisError, ConnectionError) as exc:
+                log.warning("the stream doorbells failed: %s; subscribing again", exc)
+                self._pubsub = None
+                await backoff.wait()
+            finally:
+                self._pubsub = None
+                await pubsub.aclose()
+                await self._subscriber_client.aclose()
+
+    async def _read(self) -> None:
+        """Read the streams that rang (and all of them every second), deliver, repeat."""
+        self._client = self.link.reader_client()
+        backoff = Backoff()
+        swept = time.monotonic()
+        busy = False
+        try:
+            while True:
+                if time.monotonic() - swept >= SWEEP_SECONDS:
+                    swept = time.monotonic()
+                    keys = list(self.followers)
+                else:
+                    if not self._rung:
+                        self._ringing.clear()
+                        try:
+                            await asyncio.wait_for(self._ringing.wait(), max(0.0, swept + SWEEP_SECONDS
+                                                                             - time.monotonic()))
+                        except TimeoutError:
+                            continue
+                    wait = max((self.followers[k].gather() for k in self._rung if k in self.followers),
+                               default=0.0)
+                    if busy:
+                        wait = max(wait, BUSY_GATHER)
+                    if wait:
+                        await asyncio.sleep(wait)
+                    keys = [k for k in self._rung if k in self.followers]
+                self._rung.clear()
+                try:
+                    busy = False
+                    for start in range(0, len(keys), KEYS_PER_READ):
+                        busy |= await self._read_some(keys[start : start + KEYS_PER_READ])
+                except RedisError as exc:
+                    # Every follower resumes from the last ID it delivered: nothing lost or repeated.
+                    self.link.failed(exc)
+                    self._rung.update(keys)
+                    await backoff.wait()
+                    continue
+                backoff.reset()
+                self.link.recovered()
+        finally:
+            await self._client.aclose()
+
+    async def _read_some(self, keys: list[str]) -> bool:
+        followers = {key: self.followers[key] for key in keys if key in self.followers}
+        if not followers:
+            return False
+        found = await self._client.xread({key: f.last_id for key, f in followers.items()}, count=READ_COUNT)
+        if not found:
+            return False
+        epochs = await self._client.mget([followers[k.decode()].epoch_key for k, _ in found])
+        now = time.time() * 1000
+        for (raw_key, entries), epoch in zip(found, epochs, strict=True):
+            key = raw_key.decode()
+            follower = self.followers.get(key)
+            if follower is not followers[key]:
+                continue  # it left meanwhile
+            self.lag = max(0.0, now - parse_id(entries[-1][0].decode())[0]) / 1000
+            follower.take(entries, epoch)
+            if len(entries) == READ_COUNT:
+                self._ring(key)  # more waiting
+        return True
+
+    @property
+    def connections(self) -> int:
+        """Return the connections the reader holds: the subscription and the reads (once started)."""
+        return 2 if self._tasks else 0
+
+    async def stop(self) -> None:
+        """Stop reading and close both connections."""
+        await cancel_and_wait([*self._tasks, *self._pending])
+        self._tasks = []
