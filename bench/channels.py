@@ -34,16 +34,31 @@ async def _open(session: aiohttp.ClientSession, url: str, gate: asyncio.Semaphor
         raise RuntimeError(f"closed before joining: {url}")
 
 
+async def _drain(ws: Any, wanted: str | None, arrived: list[float]) -> None:
+    """Read the socket until it closes (a socket nobody reads misses the server's pings and is dropped)."""
+    async for message in ws:
+        if wanted is not None and wanted in message.data:
+            arrived.append(time.perf_counter())
+            wanted = None
+
+
 async def _measure(server: Server, channels: int) -> dict[str, Any]:
     assert server.redis is not None
     first, second = (url.replace("/ws", "") for url in server.urls)
     gate = asyncio.Semaphore(CONCURRENCY)
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    arrived: list[float] = []
+    readers: list[asyncio.Task[None]] = []
+
+    async def join(url: str, wanted: str | None) -> Any:
+        ws = await _open(session, url, gate)
+        readers.append(asyncio.create_task(_drain(ws, wanted, arrived)))
+        return ws
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         began = time.perf_counter()
-        senders = await asyncio.gather(*(_open(session, f"{first}/ws?channel=c{i}&handle=ua{i}", gate)
+        senders = await asyncio.gather(*(join(f"{first}/ws?channel=c{i}&handle=ua{i}", None)
                                          for i in range(channels)))
-        receivers = await asyncio.gather(*(_open(session, f"{second}/ws?channel=c{i}&handle=ub{i}", gate)
+        receivers = await asyncio.gather(*(join(f"{second}/ws?channel=c{i}&handle=ub{i}", f"ua{i}: crossing {i}")
                                            for i in range(channels)))
         joined_s = time.perf_counter() - began
         from redis import Redis as Client
@@ -52,25 +67,16 @@ async def _measure(server: Server, channels: int) -> dict[str, Any]:
         names = [entry.get("name", "") for entry in client.client_list()]
         ours = sum(1 for name in names if name.startswith("wsserver-"))
         client.close()
-
-        arrived: list[float] = []
-
-        async def receive(i: int, ws: Any) -> None:
-            async for message in ws:
-                if f"ua{i}: crossing {i}" in message.data:
-                    arrived.append(time.perf_counter())
-                    return
-
-        waiting = [asyncio.create_task(receive(i, ws)) for i, ws in enumerate(receivers)]
         sent = time.perf_counter()
         await asyncio.gather(*(ws.send_str(json.dumps({"type": "chat", "message": f"crossing {i}"}))
                                for i, ws in enumerate(senders)))
-        done, pending = await asyncio.wait(waiting, timeout=30)
-        for task in pending:
-            task.cancel()
+        deadline = sent + 30
+        while len(arrived) < channels and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
         delays = sorted(t - sent for t in arrived)
         for ws in (*senders, *receivers):
             await ws.close()
+        await asyncio.gather(*readers, return_exceptions=True)
     return {
         "server": "wsserver redis x2", "workload": f"C {channels} channels", "channels": channels,
         "sockets": 2 * channels, "join_s": round(joined_s, 2), "redis_connections": ours,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from wsserver.store.redis_link import APPEND, PREFIX, stream_key
+from wsserver.store.redis_link import APPEND, PREFIX, doorbell_key, stream_key
 
 from .browser import launch_chromium
 from .conftest import Server, eventually, free_port, joined, run_cli, seed_log
@@ -88,7 +88,8 @@ class ChatStore:
             return
         client = self.redis.client()
         for line in lines:  # the nodes' own append script, so the stream gets its epoch
-            client.eval(APPEND, 3, stream_key(channel), PREFIX + "epoch:" + stream_key(channel), PREFIX + "channels",
+            client.eval(APPEND, 4, stream_key(channel), PREFIX + "epoch:" + stream_key(channel), PREFIX + "channels",
+                        doorbell_key(stream_key(channel)),
                         line, "0", "0123456789abcdef", channel)
 
     def lines(self, channel: str) -> list[str]:

@@ -62,7 +62,7 @@ if ARGV[4] ~= '' then redis.call('SADD', KEYS[3], ARGV[4]) end
 local id
 if ARGV[2] == '0' then id = redis.call('XADD', KEYS[1], '*', 'line', ARGV[1])
 else id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'line', ARGV[1]) end
-redis.call('PUBLISH', KEYS[1], id)
+if redis.call('SET', KEYS[4], '1', 'NX') then redis.call('PUBLISH', KEYS[1], id) end
 return id
 """
 CLAIM = """
@@ -141,6 +141,17 @@ return 0
 def stream_key(channel: str, private: bool = False) -> str:
     """Return the stream of ``channel``'s public or private lines."""
     return f"{PREFIX}{'private' if private else 'channel'}:{channel}"
+
+
+def doorbell_key(stream: str) -> str:
+    """Return the flag that is set while a stream's doorbell rang and no node has read it since.
+
+    An append publishes the doorbell only when it sets the flag; a reader
+    deletes it just before it reads.  So a busy stream rings about once per
+    read, not once per line, and no entry goes unread: an entry appended while
+    the flag is set is read by the reads that the ring which set it causes.
+    """
+    return PREFIX + "rung:" + stream
 
 
 def parse_id(entry_id: str) -> tuple[int, int]:
@@ -224,7 +235,7 @@ async def append_line(client: Any, channel: str, private: bool, line: str, maxle
     """
     key = stream_key(channel, private)
     entry_id: bytes = await run_script(
-        client, APPEND, [key, PREFIX + "epoch:" + key, PREFIX + "channels"],
+        client, APPEND, [key, PREFIX + "epoch:" + key, PREFIX + "channels", doorbell_key(key)],
         [line, str(maxlen), secrets.token_hex(8), "" if private else channel],
     )
     return entry_id

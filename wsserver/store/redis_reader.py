@@ -4,7 +4,8 @@ A node used to keep one connection blocked in ``XREAD`` per feed (two per
 channel), so its connections grew with its channels until Redis refused more
 clients; and one ``XREAD BLOCK`` over thousands of streams costs Redis work
 in proportion to all of them at every round.  Here the append script also
-``PUBLISH``es each new entry's ID on the stream's own key (a *doorbell*), the
+``PUBLISH``es the new entry's ID on the stream's own key (a *doorbell*; only
+when no ring is pending, see :func:`~wsserver.store.redis_link.doorbell_key`), the
 node's :class:`StreamReader` subscribes to the keys of the streams it
 follows (one connection, however many), and its reader (one more connection)
 reads with ``XREAD`` only the streams that rang, each from the last entry it
@@ -13,8 +14,8 @@ The stream stays the source of truth: what a feed delivers is what ``XREAD``
 returned, in order, once; the doorbell only says where to look.  Every second
 the reader also reads every stream it follows (in groups of
 :data:`KEYS_PER_READ`), so a ring lost while the subscription was down delays
-a line by a second at most, never loses it.  The epoch of each stream that
-returned entries is read right after them (one ``MGET``).
+a line by a second at most, never loses it.  The epochs are read right after
+the entries, in the same round trip (one ``MGET``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from redis.exceptions import RedisError
 
 from ..tasks import cancel_and_wait
 from .base import Backoff
-from .redis_link import BUSY_GATHER, PREFIX, READ_COUNT, Link, parse_id
+from .redis_link import BUSY_GATHER, PREFIX, READ_COUNT, Link, doorbell_key, parse_id
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +116,19 @@ class StreamReader:
             self._subscriber_client = self.link.reader_client()
             pubsub = self._subscriber_client.pubsub()
             try:
-                keys = list(self.followers)
-                await pubsub.subscribe(IDLE, *keys)  # IDLE: never rung, keeps the subscription open
-                self._pubsub, self._subscribed = pubsub, set(keys)
-                for key in keys:  # rings may have been lost while it was down
-                    self._ring(key)
+                await pubsub.subscribe(IDLE)  # never rung: keeps the subscription open with no stream yet
+                self._pubsub, self._subscribed = pubsub, set()
                 backoff.reset()
                 while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    # Streams added before or while (re)connecting: subscribe them, and read them
+                    # once (a ring may have been missed meanwhile).
+                    missing = [key for key in self.followers if key not in self._subscribed]
+                    if missing:
+                        self._subscribed.update(missing)
+                        await pubsub.subscribe(*missing)
+                        for key in missing:
+                            self._ring(key)
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
                     if message is not None and message.get("type") == "message":
                         self._ring(message["channel"].decode())
             except (RedisError, ConnectionError) as exc:
@@ -180,13 +186,20 @@ class StreamReader:
         followers = {key: self.followers[key] for key in keys if key in self.followers}
         if not followers:
             return False
-        found = await self._client.xread({key: f.last_id for key, f in followers.items()}, count=READ_COUNT)
+        # One round trip: the doorbells cleared before the read (later appends ring again), the
+        # entries, then the epochs, read after the entries (a new stream's is set by then).
+        pipe = self._client.pipeline(transaction=False)
+        pipe.delete(*(doorbell_key(key) for key in followers))
+        pipe.xread({key: f.last_id for key, f in followers.items()}, count=READ_COUNT)
+        pipe.mget([f.epoch_key for f in followers.values()])
+        _, found, epochs = await pipe.execute()
         if not found:
             return False
-        epochs = await self._client.mget([followers[k.decode()].epoch_key for k, _ in found])
+        epoch_of = dict(zip(followers, epochs, strict=True))
         now = time.time() * 1000
-        for (raw_key, entries), epoch in zip(found, epochs, strict=True):
+        for raw_key, entries in found:
             key = raw_key.decode()
+            epoch = epoch_of[key]
             follower = self.followers.get(key)
             if follower is not followers[key]:
                 continue  # it left meanwhile
