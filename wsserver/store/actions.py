@@ -45,6 +45,11 @@ class FileActions:
         def write() -> None:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
+                if os.geteuid() == 0 and os.fstat(fd).st_size == 0:
+                    # Created by root (an operator command run with sudo): the servers, running as
+                    # the data dir's owner, must be able to append to it too.
+                    owner = os.stat(self.path.parent)
+                    os.fchown(fd, owner.st_uid, owner.st_gid)
                 if os.write(fd, data) != len(data):
                     raise OSError("short write (disk full?)")
             finally:
