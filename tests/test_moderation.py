@@ -270,3 +270,15 @@ async def test_bad_moderation_commands_exit_2_naming_the_value(server: Server, b
     status, out, err = await cli(server, *bad)
     assert status == 2 and out == "" and err.startswith("wsserver: ") and err.count("\n") == 1
     assert not (server.data_dir / "moderation.log").exists()
+
+
+async def test_check_reports_a_line_of_the_moderation_log_that_is_not_an_action(server: Server, connect: Any) -> None:
+    assert (await cli(server, "ban", "general", "Mallory"))[0] == 0
+    with (server.data_dir / "moderation.log").open("a") as log:
+        log.write('{"action": "explode"}\n')
+    status, out, err = await cli(server, "check")
+    assert status == 1
+    assert f"{server.data_dir / 'moderation.log'}:2: not a moderation action (JSON with action, channel, by)" in out
+    refused = await connect(server, "Mallory")  # the server skipped the bad line and kept the ban
+    assert await error(refused) == {"success": False, "message": "You are banned from this channel"}
+    await server.wait_for_log("skipping a line of .*moderation.log that is not an action")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ..config import CHANNEL_RE
 from ..logline import EscapeError, parse_line
+from ..moderation import Action
 from ..store.base import ActionLog, Finder, Held
 
 
@@ -113,6 +114,15 @@ def check_log(source: object, lines: Checked, private: bool) -> Iterator[str]:
             yield f"{where}: a private line in a channel log"
         if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in raw.decode("utf-8")):
             yield f"{where}: unescaped control character"
+
+
+def check_actions(source: object, lines: Checked) -> Iterator[str]:
+    """Yield ``where:line: problem`` for each line of a moderation log that is not an action."""
+    for number, raw, whole in lines:
+        if not whole:
+            yield f"{source}:{number}: torn last line (no newline)"
+        elif Action.from_json(raw) is None:
+            yield f"{source}:{number}: not a moderation action (JSON with action, channel, by)"
 
 
 def valid_channel(name: str) -> str:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from ..config import CHANNEL_RE
 from ..protocol import HANDLE_RE
-from ..store.actions import FileActions
+from ..store.actions import ACTIONS_FILE, FileActions
 from ..store.base import ActionLog, Held
 from ..store.channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
 from ..store.file_finder import FileFinder
 from ..store.tailer import DirWatcher, Tailer
 from ..store.users import USERS_FILE, Registry
-from .base import Checked, OpsError, check_log
+from .base import Checked, OpsError, check_actions, check_log
 
 _LOG_FILE_RE = re.compile(r"^(channel|private)_([a-z0-9][a-z0-9_-]{0,31})\.log$")
 WAIT = 1.0  # seconds one call of after() waits for lines
@@ -100,12 +100,16 @@ class FileSource:
         files = lines = 0
         for path in sorted(self.data_dir.iterdir()):
             match = _LOG_FILE_RE.match(path.name)
-            if match is None and path.name != USERS_FILE:
+            if match is None and path.name not in (USERS_FILE, ACTIONS_FILE):
                 continue
             files += 1
             counted = _CountedLines(path)
-            found = (_check_users(path, counted) if match is None
-                     else check_log(path, counted, private=match.group(1) == "private"))
+            if path.name == ACTIONS_FILE:
+                found = check_actions(path, counted)
+            elif match is None:
+                found = _check_users(path, counted)
+            else:
+                found = check_log(path, counted, private=match.group(1) == "private")
             for problem in found:
                 report(problem)
             lines += counted.count

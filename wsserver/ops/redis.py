@@ -17,10 +17,10 @@ from redis.exceptions import RedisError
 from ..config import CHANNEL_RE, redacted
 from ..protocol import HANDLE_RE
 from ..store.base import ActionLog, Held, StoreError
-from ..store.redis_actions import RedisActions
+from ..store.redis_actions import ACTIONS_KEY, RedisActions
 from ..store.redis_finder import RedisFinder
 from ..store.redis_link import BLOCK_MS, PREFIX, append_line, connect, held_handles, stream_entries, stream_key
-from .base import check_log
+from .base import check_actions, check_log
 
 
 class RedisSource:
@@ -86,6 +86,12 @@ class RedisSource:
                 else:
                     for problem in check_log(key, [(entry_id, line, True)], private=kind == "private"):
                         report(problem)
+        if await self.client.exists(ACTIONS_KEY):
+            keys += 1
+            async for entry_id, line in stream_entries(self.client, ACTIONS_KEY):
+                lines += 1
+                for problem in check_actions(ACTIONS_KEY, [(entry_id, line or b"", True)]):
+                    report(problem)
         for key in await self._keys("hash"):
             if not key.startswith(PREFIX + "users:"):
                 continue
