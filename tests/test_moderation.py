@@ -276,7 +276,7 @@ async def test_check_reports_a_line_of_the_moderation_log_that_is_not_an_action(
     assert (await cli(server, "ban", "general", "Mallory"))[0] == 0
     with (server.data_dir / "moderation.log").open("a") as log:
         log.write('{"action": "explode"}\n')
-    status, out, err = await cli(server, "check")
+    status, out, _ = await cli(server, "check")
     assert status == 1
     assert f"{server.data_dir / 'moderation.log'}:2: not a moderation action (JSON with action, channel, by)" in out
     refused = await connect(server, "Mallory")  # the server skipped the bad line and kept the ban
