@@ -33,6 +33,7 @@ class RedisActions:
         self._readers = readers if readers is not None else client
         self._last = "0-0"
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False  # the loop ends on it too (a cancellation redis-py swallowed)
 
     async def append(self, action: Action) -> None:
         """XADD one action; raises StoreError if Redis did not take it."""
@@ -60,7 +61,7 @@ class RedisActions:
 
     async def _run(self, on_new: Callable[[list[Action], bool], None]) -> None:
         backoff = Backoff()
-        while True:
+        while not self._stopping:
             try:
                 found = await self._readers.xread({ACTIONS_KEY: self._last}, count=1000, block=BLOCK_MS)
             except RedisError as exc:
@@ -82,5 +83,6 @@ class RedisActions:
 
     async def stop(self) -> None:
         """Stop following."""
+        self._stopping = True
         task, self._task = self._task, None
         await cancel_and_wait([task])

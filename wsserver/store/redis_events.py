@@ -33,6 +33,7 @@ class RedisEvents:
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
+        self._stopping = False  # the loop ends on it too (a cancellation redis-py's timeout swallowed)
 
     async def start(self, receive: Callable[[dict[str, Any]], None]) -> None:
         """Subscribe, and deliver the other nodes' events to ``receive``."""
@@ -41,15 +42,16 @@ class RedisEvents:
 
     async def _run(self, receive: Callable[[dict[str, Any]], None]) -> None:
         backoff = Backoff()
-        while True:
+        while not self._stopping:
             client = self.link.reader_client()
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(EVENTS_KEY)
                 self._ready.set()
                 backoff.reset()
-                async for message in pubsub.listen():
-                    if message.get("type") != "message":
+                while not self._stopping:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                    if message is None or message.get("type") != "message":
                         continue
                     try:
                         event = json.loads(message["data"])
@@ -81,5 +83,6 @@ class RedisEvents:
 
     async def stop(self) -> None:
         """Unsubscribe."""
+        self._stopping = True
         task, self._task = self._task, None
         await cancel_and_wait([task, *self._sending])

@@ -67,6 +67,9 @@ class StreamReader:
         self._client: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: set[asyncio.Task[Any]] = set()  # subscribe and unsubscribe commands on their way
+        # Loops also end on this flag: redis-py's timeouts can swallow a cancellation that lands
+        # just as they fire, and a loop that goes on would hold shutdown forever.
+        self._stopping = False
 
     def _start(self) -> None:
         if not self._tasks:
@@ -112,14 +115,14 @@ class StreamReader:
     async def _listen(self) -> None:
         """Keep one subscription to every followed stream's doorbell; ring the reader for each message."""
         backoff = Backoff()
-        while True:
+        while not self._stopping:
             self._subscriber_client = self.link.reader_client()
             pubsub = self._subscriber_client.pubsub()
             try:
                 await pubsub.subscribe(IDLE)  # never rung: keeps the subscription open with no stream yet
                 self._pubsub, self._subscribed = pubsub, set()
                 backoff.reset()
-                while True:
+                while not self._stopping:
                     # Streams added before or while (re)connecting: subscribe them, and read them
                     # once (a ring may have been missed meanwhile).
                     missing = [key for key in self.followers if key not in self._subscribed]
@@ -147,7 +150,7 @@ class StreamReader:
         swept = time.monotonic()
         busy = False
         try:
-            while True:
+            while not self._stopping:
                 if time.monotonic() - swept >= SWEEP_SECONDS:
                     swept = time.monotonic()
                     keys = list(self.followers)
@@ -216,5 +219,6 @@ class StreamReader:
 
     async def stop(self) -> None:
         """Stop reading and close both connections."""
+        self._stopping = True
         await cancel_and_wait([*self._tasks, *self._pending])
         self._tasks = []
