@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -38,45 +39,81 @@ async def _drain(ws: Any, wanted: str | None, arrived: list[float]) -> None:
     """Read the socket until it closes (a socket nobody reads misses the server's pings and is dropped)."""
     async for message in ws:
         if wanted is not None and wanted in message.data:
-            arrived.append(time.perf_counter())
+            arrived.append(time.time())  # wall clock: the sender is another process
             wanted = None
 
 
-async def _measure(server: Server, channels: int) -> dict[str, Any]:
-    assert server.redis is not None
-    first, second = (url.replace("/ws", "") for url in server.urls)
+async def _side(role: str, base: str, channels: int, conn: Any) -> None:
+    """One side in a process of its own (20,000 sockets do not fit one process's descriptors here).
+
+    ``senders`` join ``ua<i>`` in every channel and, told ``go``, send one line in each and report
+    when (wall clock); ``receivers`` join ``ub<i>`` and report when each line arrived.
+    """
+    loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(CONCURRENCY)
     arrived: list[float] = []
     readers: list[asyncio.Task[None]] = []
-
-    async def join(url: str, wanted: str | None) -> Any:
-        ws = await _open(session, url, gate)
-        readers.append(asyncio.create_task(_drain(ws, wanted, arrived)))
-        return ws
-
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        began = time.perf_counter()
-        senders = await asyncio.gather(*(join(f"{first}/ws?channel=c{i}&handle=ua{i}", None)
-                                         for i in range(channels)))
-        receivers = await asyncio.gather(*(join(f"{second}/ws?channel=c{i}&handle=ub{i}", f"ua{i}: crossing {i}")
-                                           for i in range(channels)))
-        joined_s = time.perf_counter() - began
-        from redis import Redis as Client
 
-        client = Client(port=server.redis.port)
-        names = [entry.get("name", "") for entry in client.client_list()]
-        ours = sum(1 for name in names if name.startswith("wsserver-"))
-        client.close()
-        sent = time.perf_counter()
-        await asyncio.gather(*(ws.send_str(json.dumps({"type": "chat", "message": f"crossing {i}"}))
-                               for i, ws in enumerate(senders)))
-        deadline = sent + 30
-        while len(arrived) < channels and time.perf_counter() < deadline:
-            await asyncio.sleep(0.05)
-        delays = sorted(t - sent for t in arrived)
-        for ws in (*senders, *receivers):
+        async def join(i: int) -> Any:
+            handle = ("ua" if role == "senders" else "ub") + str(i)
+            ws = await _open(session, f"{base}/ws?channel=c{i}&handle={handle}", gate)
+            wanted = None if role == "senders" else f"ua{i}: crossing {i}"
+            readers.append(asyncio.create_task(_drain(ws, wanted, arrived)))
+            return ws
+
+        sockets = await asyncio.gather(*(join(i) for i in range(channels)))
+        conn.send("joined")
+        await loop.run_in_executor(None, conn.recv)  # go
+        if role == "senders":
+            sent = time.time()
+            await asyncio.gather(*(ws.send_str(json.dumps({"type": "chat", "message": f"crossing {i}"}))
+                                   for i, ws in enumerate(sockets)))
+            conn.send(sent)
+        else:
+            deadline = time.monotonic() + 30
+            while len(arrived) < channels and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            conn.send(arrived)
+        await loop.run_in_executor(None, conn.recv)  # close
+        for ws in sockets:
             await ws.close()
         await asyncio.gather(*readers, return_exceptions=True)
+
+
+def _run_side(role: str, base: str, channels: int, conn: Any) -> None:
+    asyncio.run(_side(role, base, channels, conn))
+
+
+def _measure(server: Server, channels: int) -> dict[str, Any]:
+    assert server.redis is not None
+    first, second = (url.replace("/ws", "") for url in server.urls)
+    context = multiprocessing.get_context("spawn")
+    sides = {}
+    began = time.perf_counter()
+    for role, base in (("senders", first), ("receivers", second)):
+        parent, child = context.Pipe()
+        process = context.Process(target=_run_side, args=(role, base, channels, child), daemon=True)
+        process.start()
+        if not parent.poll(600):
+            raise RuntimeError(f"the {role} did not join in 10 minutes")
+        parent.recv()
+        sides[role] = (process, parent)
+    joined_s = time.perf_counter() - began
+    from redis import Redis as Client
+
+    client = Client(port=server.redis.port)
+    names = [entry.get("name", "") for entry in client.client_list()]
+    ours = sum(1 for name in names if name.startswith("wsserver-"))
+    client.close()
+    sides["receivers"][1].send("go")
+    sides["senders"][1].send("go")
+    sent = sides["senders"][1].recv()
+    arrived = sides["receivers"][1].recv()
+    for process, pipe in sides.values():
+        pipe.send("close")
+        process.join(60)
+    delays = sorted(t - sent for t in arrived)
     return {
         "server": "wsserver redis x2", "workload": f"C {channels} channels", "channels": channels,
         "sockets": 2 * channels, "join_s": round(joined_s, 2), "redis_connections": ours,
@@ -92,7 +129,7 @@ def run_channels(channels: int) -> dict[str, Any]:
                                                 "--history", "0"))
     server.start()
     try:
-        return asyncio.run(_measure(server, channels))
+        return _measure(server, channels)
     finally:
         server.stop()
 
