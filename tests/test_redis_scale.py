@@ -48,3 +48,22 @@ async def test_connections_stay_constant_while_500_channels_are_created(
         assert float(gauges["wsserver_redis_reader_lag_seconds"]) < 5
         total += float(gauges["wsserver_redis_connections"])
     assert total == connections(redis_server)
+
+
+def hgetall_calls(redis_server: Any) -> int:
+    stats = redis_server.client().info("commandstats")
+    return int(stats.get("cmdstat_hgetall", {}).get("calls", 0))
+
+
+async def test_a_join_re_reads_the_users_of_its_channel_only(nodes: Any, connect: Any, redis_server: Any) -> None:
+    """Presence after a join on another node costs a few HGETALLs, not one per channel of the node."""
+    a = await nodes("a", "--allow-new-channels")
+    b = await nodes("b", "--allow-new-channels")
+    for i in range(300):
+        await joined(await connect(a, "Alice", f"room{i}"), "Alice")
+    watcher = await joined(await connect(a, "Watcher"), "Watcher")
+    await watcher.event("presence", users=["Watcher"])
+    before = hgetall_calls(redis_server)
+    await joined(await connect(b, "Bob"), "Bob")
+    await watcher.event("presence", users=["Bob", "Watcher"])  # node a learnt it from node b's change
+    assert hgetall_calls(redis_server) - before < 30  # was at least 300 (node a read every channel)

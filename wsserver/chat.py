@@ -140,7 +140,7 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State,
                 # A fresh join takes an away seat: that earlier visit is over.
                 await state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
             await state.hub.say(channel, SYSTEM, f"{handle} has joined the chat")
-        state.hub.refresh_presence()
+        state.hub.refresh_presence([name])
         ended = await _converse(ws, state, channel, handle, outbox, operator)
     finally:
         state.resumable.pop(outbox, None)
@@ -150,7 +150,7 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State,
             # (A server that is stopping leaves its users away instead: Hub.leave_away.)
             await state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
             await state.registry.release(handle, name)
-            state.hub.refresh_presence()
+            state.hub.refresh_presence([name])
         connections.dec()
         log.info("%s left (%s)", who, _how_closed(ws, ended))
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 
 from .channel import Channel
 from .config import CHANNEL_RE
@@ -62,6 +63,7 @@ class Hub:
         self._presence_task: asyncio.Task[None] | None = None
         self._presence_poll: asyncio.Task[None] | None = None
         self._presence_dirty = False
+        self._presence_channels: set[str] | None = set()  # to re-read (None: every one)
 
     async def start(self) -> None:
         """Start the store and open every configured channel."""
@@ -194,9 +196,16 @@ class Hub:
 
     # ------------------------------------------------------------ presence
 
-    def refresh_presence(self) -> None:
-        """Re-read the handles soon and send every channel whose users changed its new list."""
+    def refresh_presence(self, channels: Iterable[str] | None = None) -> None:
+        """Re-read the handles of ``channels`` (None: all) soon; send each channel whose users changed its list.
+
+        Reading only the channels that changed keeps a refresh cheap with thousands of channels.
+        """
         self._presence_dirty = True
+        if channels is None or self._presence_channels is None:
+            self._presence_channels = None
+        else:
+            self._presence_channels.update(channels)
         if self._presence_task is None or self._presence_task.done():
             self._presence_task = asyncio.get_running_loop().create_task(self._refresh(), name="presence")
 
@@ -213,15 +222,22 @@ class Hub:
         # more read, not one each: a thousand joins cost a few reads.
         while self._presence_dirty:
             self._presence_dirty = False
+            wanted, self._presence_channels = self._presence_channels, set()
+            targets = list(self.channels.values()) if wanted is None else [
+                self.channels[name] for name in wanted if name in self.channels]
             try:
-                entries = await self.registry.users()
+                if wanted is None:
+                    entries = await self.registry.users()
+                else:
+                    entries = await self.registry.users_in([channel.name for channel in targets]) if targets else []
             except StoreError:
                 log.exception("reading the handles for presence failed")
+                self._presence_channels = None  # read everything next time
                 return
             users: dict[str, list[str]] = defaultdict(list)
             for entry in entries:
                 users[entry.channel].append(entry.handle)
-            for channel in self.channels.values():
+            for channel in targets:
                 channel.send_presence(sort_handles(users.get(channel.name, [])))
             if self._presence_dirty:
                 await asyncio.sleep(self.presence_spacing())

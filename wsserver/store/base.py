@@ -279,6 +279,9 @@ class Handles(Protocol):
     async def users(self, channel: str | None = None) -> list[Held]:
         """Return the live holders, of one channel or all; raises StoreError if the store failed."""
 
+    async def users_in(self, channels: list[str]) -> list[Held]:
+        """Return the live holders of these channels; raises StoreError if the store failed."""
+
 
 class Store(Protocol):
     """Feeds and handles of one kind of storage."""
@@ -301,8 +304,11 @@ class Store(Protocol):
         ``gather`` says how long to let lines pile up after a wake before reading (0: none).
         """
 
-    async def start(self, users_changed: Callable[[], None]) -> None:
-        """Start what feeds share; call ``users_changed`` when another process may have changed the handles."""
+    async def start(self, users_changed: Callable[[set[str] | None], None]) -> None:
+        """Start what feeds share; call ``users_changed(channels)`` when another process may have changed handles.
+
+        ``channels`` names the channels that changed, or is None for "any of them".
+        """
 
     async def stop(self) -> None:
         """Stop what :meth:`start` started."""

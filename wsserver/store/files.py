@@ -158,7 +158,7 @@ class FileStore:
         self.actions = FileActions(data_dir)
         self.events = FileEvents(data_dir)
         self._tailers: dict[str, Tailer] = {}
-        self._users_changed: Callable[[], None] = lambda: None
+        self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._append_failed = False
         self._watcher = DirWatcher(data_dir, self._changed, lambda: list(self._tailers.values()))
         metrics.watch_tail_lag(lambda: [(t.path.name, t.fd, t.offset) for t in self._tailers.values()])
@@ -170,7 +170,7 @@ class FileStore:
         self._tailers[path.name] = feed.tailer
         return feed
 
-    async def start(self, users_changed: Callable[[], None]) -> None:
+    async def start(self, users_changed: Callable[[set[str] | None], None]) -> None:
         """Drop handles of processes that are gone, and start watching the data dir."""
         self._users_changed = users_changed
         dropped = await self.registry.reclaim()
@@ -184,7 +184,7 @@ class FileStore:
 
     def _changed(self, file_name: str) -> None:
         if file_name == USERS_FILE:
-            self._users_changed()
+            self._users_changed(None)  # one read of the file serves every channel
             return
         if file_name == ACTIONS_FILE:
             self.actions.wake()

@@ -26,10 +26,12 @@ from .redis_events import RedisEvents
 from .redis_feed import RedisFeed
 from .redis_finder import RedisFinder
 from .redis_handles import RedisHandles
-from .redis_link import NODE_REFRESH, PREFIX, VERSION_POLL, Link
+from .redis_link import CHANGES_KEPT, NODE_REFRESH, PREFIX, VERSION_POLL, Link
 from .redis_reader import StreamReader
 
 log = logging.getLogger(__name__)
+
+CHANNELS_EVERY = 10  # version polls between two reads of the channel names (they change rarely)
 
 
 class RedisStore:
@@ -49,14 +51,14 @@ class RedisStore:
         self.reader = StreamReader(self.link)
         self.events = RedisEvents(self.link, self.handles.node)
         self._tasks: list[asyncio.Task[None]] = []
-        self._users_changed: Callable[[], None] = lambda: None
+        self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._channels: list[str] = []
 
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the feed of ``channel``'s stream."""
         return RedisFeed(self.link, self.reader, channel, private, deliver, gather, self.maxlen, self.mirror_dir)
 
-    async def start(self, users_changed: Callable[[], None]) -> None:
+    async def start(self, users_changed: Callable[[set[str] | None], None]) -> None:
         """Reach Redis (raises StoreUnavailable naming the URL), mark this node alive, start polling."""
         self._users_changed = users_changed
         try:
@@ -91,17 +93,26 @@ class RedisStore:
                 self.link.failed(exc)
 
     async def _poll_version(self) -> None:
-        seen: bytes | None = None
+        """Tell the hub which channels' users changed: users-version, and the channels of the changes since."""
+        seen: int | None = None
+        polls = 0
         while True:
             await asyncio.sleep(VERSION_POLL)
             try:
-                version = await self.client.get(PREFIX + "users-version")
-                self._channels = sorted(name.decode() for name in await self.client.smembers(PREFIX + "channels"))
+                version = int(await self.client.get(PREFIX + "users-version") or 0)
+                if polls % CHANNELS_EVERY == 0:  # the names of the channels, for /api/channels
+                    self._channels = sorted(n.decode() for n in await self.client.smembers(PREFIX + "channels"))
+                polls += 1
+                if version == seen:
+                    continue
+                changed: set[str] | None = None
+                if seen is not None and version - seen < CHANGES_KEPT:
+                    names = await self.client.zrangebyscore(PREFIX + "users-version:channels", f"({seen}", version)
+                    changed = {name.decode() for name in names}
             except RedisError:
                 continue
-            if version != seen:
-                seen = version
-                self._users_changed()
+            seen = version
+            self._users_changed(changed)
 
     def _recovered(self) -> None:
         # At once, not at the next heartbeat: if Redis came back empty, our

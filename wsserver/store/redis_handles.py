@@ -104,11 +104,14 @@ class RedisHandles:
     async def reclaim(self) -> int:
         """Drop entries of nodes that are gone; return how many."""
         dropped = 0
-        for channel, field, _, _ in await held_handles(self._link.client, None, live=False):
+        gone = await held_handles(self._link.client, None, live=False)
+        for channel, field, _, _ in gone:
             if await self._link.client.hdel(PREFIX + "users:" + channel, field):
                 dropped += 1
         if dropped:
-            await self._link.client.incr(PREFIX + "users-version")
+            version = await self._link.client.incr(PREFIX + "users-version")
+            channels = {channel for channel, _, _, _ in gone}
+            await self._link.client.zadd(PREFIX + "users-version:channels", dict.fromkeys(channels, version))
         return dropped
 
     async def release_all(self) -> int:
@@ -117,6 +120,14 @@ class RedisHandles:
         for handle, channel in held:
             await self.release(handle, channel)
         return len(held)
+
+    async def users_in(self, channels: list[str]) -> list[Held]:
+        """Return the handles held by live nodes in these channels (one round trip for all)."""
+        try:
+            held = await held_handles(self._link.client, channels)
+        except RedisError as exc:
+            raise StoreError(f"Redis did not answer: {exc}") from exc
+        return [Held(handle, name, node, away_until(node) is not None) for name, _, node, handle in held]
 
     async def users(self, channel: str | None = None) -> list[Held]:
         """Return the handles held by live nodes, in one channel or all; raises StoreError if Redis did not answer."""

@@ -55,6 +55,7 @@ COMMAND_TIMEOUT = 5.0  # seconds before a Redis command counts as failed
 NODE_TTL = 15  # seconds a node's handles outlive its last heartbeat: the bound after a crash
 NODE_REFRESH = 5.0  # seconds between heartbeats
 VERSION_POLL = 0.5  # seconds between looks at users-version (presence across nodes)
+CHANGES_KEPT = 100_000  # users-version:channels keeps the channel of this many last changes (the scripts say 100000)
 
 APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[2], ARGV[3]) end
@@ -65,12 +66,21 @@ else id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'line', ARGV[
 if redis.call('SET', KEYS[4], '1', 'NX') then redis.call('PUBLISH', KEYS[1], id) end
 return id
 """
-CLAIM = """
+# Every change of a users hash (KEYS[1], "wsserver:users:<channel>") increments users-version
+# (KEYS[2]) and records the channel under that version, so nodes re-read only what changed.
+BUMP = """
+local function bump()
+  local v = redis.call('INCR', KEYS[2])
+  redis.call('ZADD', KEYS[2] .. ':channels', v, string.sub(KEYS[1], 16))
+  redis.call('ZREMRANGEBYSCORE', KEYS[2] .. ':channels', '-inf', v - 100000)
+end
+"""
+CLAIM = BUMP + """
 local held = redis.call('HGET', KEYS[1], ARGV[1])
 if held == ARGV[2] then return 1 end
 if held and string.sub(held, 1, 5) == 'away:' then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('INCR', KEYS[2])
+  bump()
   return 2
 end
 if held then
@@ -78,12 +88,12 @@ if held then
   if node and redis.call('EXISTS', ARGV[3] .. node) == 1 then return 0 end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('INCR', KEYS[2])
+bump()
 redis.call('SADD', KEYS[3], ARGV[4])
 return 1
 """
 # Away values are 'away:<until>:<announced 0|1>|<Handle>': a stopped node's users, not held by anyone.
-MARK_AWAY = """
+MARK_AWAY = BUMP + """
 local fields = redis.call('HGETALL', KEYS[1])
 local restarting, mine = false, {}
 for i = 1, #fields, 2 do
@@ -98,7 +108,7 @@ end
 for _, held in ipairs(mine) do
   redis.call('HSET', KEYS[1], held[1], 'away:' .. ARGV[2] .. ':0|' .. held[2])
 end
-if #mine > 0 then redis.call('INCR', KEYS[2]) end
+if #mine > 0 then bump() end
 if #mine > 0 and not restarting then return 1 end
 return 0
 """
@@ -115,7 +125,7 @@ end
 if #fresh > 0 and not flagged then return 1 end
 return 0
 """
-EXPIRE_AWAY = """
+EXPIRE_AWAY = BUMP + """
 local fields = redis.call('HGETALL', KEYS[1])
 local gone = {}
 for i = 1, #fields, 2 do
@@ -125,13 +135,13 @@ for i = 1, #fields, 2 do
     table.insert(gone, handle)
   end
 end
-if #gone > 0 then redis.call('INCR', KEYS[2]) end
+if #gone > 0 then bump() end
 return gone
 """
-RELEASE = """
+RELEASE = BUMP + """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('INCR', KEYS[2])
+  bump()
   return 1
 end
 return 0
@@ -267,7 +277,8 @@ async def user_channels(client: Any) -> list[str]:
     return sorted(name.decode() for name in await client.smembers(PREFIX + "user-channels"))
 
 
-async def held_handles(client: Any, channel: str | None, live: bool = True) -> list[tuple[str, str, str, str]]:
+async def held_handles(client: Any, channel: str | list[str] | None,
+                       live: bool = True) -> list[tuple[str, str, str, str]]:
     """Return (channel, hash field, node, handle) of the handles held by live nodes (or by dead ones).
 
     Away handles in their grace count as live (node ``away:...``); away
@@ -276,7 +287,7 @@ async def held_handles(client: Any, channel: str | None, live: bool = True) -> l
     if channel is None:
         channels = await user_channels(client)
     else:
-        channels = [channel]
+        channels = [channel] if isinstance(channel, str) else channel
     pipe = client.pipeline(transaction=False)
     for name in channels:
         pipe.hgetall(PREFIX + "users:" + name)

@@ -182,6 +182,11 @@ class Registry:
         """Drop every entry this process holds; return how many."""
         return await self._change(self._drop_own)
 
+    async def users_in(self, channels: list[str]) -> list[Held]:
+        """Return the handles held by live processes in these channels (one read of the file)."""
+        wanted = set(channels)
+        return [entry for entry in await self.users() if entry.channel in wanted]
+
     async def users(self, channel: str | None = None) -> list[Held]:
         """Return the handles held by live processes, in file order, optionally of one channel.
 
