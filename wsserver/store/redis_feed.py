@@ -24,6 +24,7 @@ from .redis_link import (
     PREFIX,
     RESUME_LINES,
     Link,
+    append_call,
     parse_id,
     stream_key,
 )
@@ -88,7 +89,7 @@ class RedisFeed:
     async def append(self, line: str) -> None:
         """XADD the line; raises AppendError when Redis did not take it."""
         try:
-            await self._link.appender.append(self._name, self._private, line, self._maxlen)
+            await self._link.appender.append(*append_call(self._name, self._private, line, self._maxlen))
         except RedisError as exc:
             self._link.failed(exc)
             raise AppendError(f"Redis did not take the line for {self.key}: {exc}") from exc

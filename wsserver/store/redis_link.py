@@ -21,7 +21,6 @@ The operator commands (:mod:`wsserver.ops`) use the same functions.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import logging
@@ -35,9 +34,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
 from ..config import SENTINEL_URL_RE, redacted
+from .redis_appender import Appender
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ POOL_SIZE = 16  # connections for commands (appends, claims, history) per node: 
 READER_POOL_SIZE = 4  # blocking readers outside the stream groups (the moderation log follows on one)
 RESUME_LINES = 100_000  # entries replayed for a resume; further behind gets last-N history
 BATCH_BYTES = 64 * 1024  # backlog frames are cut at about this size
-APPEND_BATCH = 1000  # appends sent in one pipeline at most
 # Timeouts
 BLOCK_MS = 1000  # how long one XREAD waits for new entries
 BUSY_GATHER = 0.005  # after a read that found lines, let more arrive before the next: fewer, fuller frames
@@ -239,7 +238,8 @@ async def run_script(client: Any, source: str, keys: list[str], args: list[str])
         return await client.eval(source, len(keys), *keys, *args)
 
 
-def _append_call(channel: str, private: bool, line: str, maxlen: int) -> tuple[list[str], list[str]]:
+def append_call(channel: str, private: bool, line: str, maxlen: int) -> tuple[list[str], list[str]]:
+    """Return the keys and arguments of the append script for ``line``."""
     key = stream_key(channel, private)
     return ([key, PREFIX + "epoch:" + key, PREFIX + "channels", doorbell_key(key)],
             [line, str(maxlen), secrets.token_hex(8), "" if private else channel])
@@ -251,62 +251,9 @@ async def append_line(client: Any, channel: str, private: bool, line: str, maxle
     ``maxlen`` 0 appends without trimming (operator commands, which do not
     know the nodes' ``--stream-maxlen``).
     """
-    keys, args = _append_call(channel, private, line, maxlen)
+    keys, args = append_call(channel, private, line, maxlen)
     entry_id: bytes = await run_script(client, APPEND, keys, args)
     return entry_id
-
-
-class Appender:
-    """A node's appends, sent in pipelines: all the appends asked for while one pipeline is out go in the next.
-
-    One round trip and one pool connection carry a burst of appends (a line
-    in 10,000 channels at once) instead of 10,000 commands queuing for the
-    pool.  Appends keep the order they were asked in.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._queue: list[tuple[list[str], list[str], asyncio.Future[bytes]]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def append(self, channel: str, private: bool, line: str, maxlen: int) -> bytes:
-        """Append as :func:`append_line` does; raises RedisError as it would."""
-        keys, args = _append_call(channel, private, line, maxlen)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._queue.append((keys, args, future))
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._send(), name="redis appends")
-        return await future
-
-    async def _send(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:APPEND_BATCH], self._queue[APPEND_BATCH:]
-            results = await self._pipeline(batch)
-            for (_, _, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
-
-    async def _pipeline(self, batch: list[tuple[list[str], list[str], asyncio.Future[bytes]]]) -> list[Any]:
-        for attempt in range(2):
-            pipe = self._client.pipeline(transaction=False)
-            for keys, args, _ in batch:
-                pipe.evalsha(_sha1(APPEND), len(keys), *keys, *args)
-            try:
-                results: list[Any] = await pipe.execute(raise_on_error=False)
-            except RedisError as exc:
-                return [exc] * len(batch)
-            if attempt == 0 and any(isinstance(result, NoScriptError) for result in results):
-                try:
-                    await self._client.script_load(APPEND)  # a new or restarted Redis
-                except RedisError as exc:
-                    return [exc] * len(batch)
-                continue
-            return results
-        return results
 
 
 async def stream_entries(client: Any, key: str, start: str = "-") -> AsyncIterator[tuple[str, bytes | None]]:
@@ -374,7 +321,7 @@ class Link:
         self.url = url
         self.node = f"{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}"
         self.client = connect(url, name=self.client_name)
-        self.appender = Appender(self.client)
+        self.appender = Appender(self.client, APPEND)
         self.readers = connect(url, readers=True, name=self.client_name)  # blocking reads: the moderation log
         self.down: str | None = None  # why Redis did not answer, while it does not
         self.on_recovered: Callable[[], None] = lambda: None
