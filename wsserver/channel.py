@@ -34,10 +34,10 @@ GATHER_SECONDS = 0.02  # how long: a join storm then costs each receiver a few f
 class Channel:
     """One channel: its logs, their tailers and the outboxes of its connections here."""
 
-    def __init__(self, name: str, store: Store, metrics: Metrics, moderation: Moderation | None = None) -> None:
+    def __init__(self, name: str, store: Store, metrics: Metrics, moderation: Moderation) -> None:
         self.name = name
         self.metrics = metrics
-        self.moderation = moderation or Moderation()
+        self.moderation = moderation  # the process's, shared: what is deleted
         self.feed = store.feed(name, False, self._deliver, gather=self._gather)
         self.private_feed = store.feed(name, True, self._deliver_private)
         self.finder = store.finder(name)
@@ -224,9 +224,13 @@ class Channel:
         found = await self.feed.before(before, limit)
         if found is None:
             return None
-        text, cursors, deleted = self._shown(found)
-        data: dict[str, object] = {"channel": self.name, "message": text, "cursor": found.start,
-                                   "start": found.start, "end": found.end, "cursors": cursors}
+        return self._history_frame(found)
+
+    def _history_frame(self, lines: Lines, **more: object) -> str:
+        """Return a ``history`` event of ``lines`` (deleted ones without their text), with ``more`` fields."""
+        text, cursors, deleted = self._shown(lines)
+        data: dict[str, object] = {"channel": self.name, "message": text, "cursor": lines.start,
+                                   "start": lines.start, "end": lines.end, "cursors": cursors, **more}
         if deleted:
             data["deleted"] = deleted
         return protocol.event_frame("history", data)
@@ -249,12 +253,5 @@ class Channel:
             window = await self.finder.after(after, limit)
         if window is None:
             return None
-        lines = window.lines
-        text, cursors, deleted = self._shown(lines)
-        data: dict[str, object] = {"channel": self.name, "message": text, "cursor": lines.start,
-                                   "start": lines.start, "end": lines.end, "cursors": cursors, "latest": window.latest}
-        if deleted:
-            data["deleted"] = deleted
-        if window.mark is not None:
-            data["mark"] = window.mark
-        return protocol.event_frame("history", data)
+        mark = {} if window.mark is None else {"mark": window.mark}
+        return self._history_frame(window.lines, latest=window.latest, **mark)

@@ -66,7 +66,6 @@ class Moderator:
         self.say = say
         self.clock = clock
         self.state = Moderation()
-        self._mine: set[str] = set()  # actions this process took and enforced already (their JSON)
 
     async def start(self) -> None:
         """Fold every action so far, then follow the log."""
@@ -84,12 +83,7 @@ class Moderator:
             self.state.reset()
         for action in actions:
             self.state.apply(action)
-            if replaced:
-                continue
-            mine = action.to_json()
-            if mine in self._mine:
-                self._mine.discard(mine)
-            else:
+            if not replaced:
                 self._enforce(action)
 
     def _enforce(self, action: Action) -> None:
@@ -105,15 +99,18 @@ class Moderator:
             channel.send_deleted(action.cursor)
 
     async def act(self, channel: Channel, action: Action) -> bool:
-        """Take ``action``: the moderation log, enforcement here at once, the audit line; False if not stored."""
+        """Take ``action``: the moderation log (every process enforces it from there), the audit line.
+
+        Returns False if the action was not stored.
+        """
         try:
             await self.actions.append(action)
         except StoreError:
             log.exception("could not store a moderation action in %s", channel.name)
             return False
-        self._mine.add(action.to_json())
+        # In force here at once (folding it again when the log brings it back changes nothing); it is
+        # enforced, here as on every process, when the log brings it back: within milliseconds.
         self.state.apply(action)
-        self._enforce(action)
         log.info("moderation in %s: %s", channel.name, audit_line(action))
         await self.say(channel, SYSTEM, audit_line(action))
         return True

@@ -25,12 +25,11 @@ from . import security
 from .config import CHANNEL_RE
 from .protocol import HANDLE_RE, UNAVAILABLE
 from .state import STATE
-from .store.base import Found, Query, StoreError
+from .store.base import QUERY_CHARS, Found, Query, StoreError
 
 log = logging.getLogger(__name__)
 
 # Limits
-QUERY_CHARS = 200
 RESULTS_DEFAULT = 50
 RESULTS_MOST = 100
 SCANS = 2  # searches scanning at once in this process

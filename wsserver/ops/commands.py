@@ -18,7 +18,7 @@ import pendulum
 
 from ..logline import LINE_RE, SYSTEM, Clock, format_line
 from ..protocol import HANDLE_RE
-from ..store.base import Backoff, Query, StoreError
+from ..store.base import QUERY_CHARS, Backoff, Query, StoreError
 from .base import OpsError, Source, readable, valid_channel
 
 
@@ -153,8 +153,8 @@ async def search(source: Source, channel: str, text: str, handle: str | None, li
     ``limit`` 0 prints every one.  Returns how many were printed.
     """
     await existing_channel(source, channel)
-    if not text.strip() or len(text) > 200:
-        raise OpsError("the text to find must be 1 to 200 characters")
+    if not text.strip() or len(text) > QUERY_CHARS:
+        raise OpsError(f"the text to find must be 1 to {QUERY_CHARS} characters")
     if handle is not None and not HANDLE_RE.match(handle):
         raise OpsError(f"invalid --from value {handle!r}: must be a handle (3 to 16 letters, digits or _)")
     if limit < 0:

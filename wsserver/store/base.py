@@ -145,6 +145,9 @@ class Feed(Protocol):
         """
 
 
+QUERY_CHARS = 200  # the longest text a search looks for
+
+
 @dataclass(frozen=True)
 class Query:
     """What to look for: ``text`` in the message (case-insensitive, as unescaped), from ``handle`` if given."""

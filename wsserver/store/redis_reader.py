@@ -61,12 +61,9 @@ class StreamReader:
         self.lag = 0.0  # seconds between the newest entry delivered and its delivery, at the last delivery
         self._rung: set[str] = set()
         self._ringing = asyncio.Event()
-        self._pubsub: Any = None
-        self._subscriber_client: Any = None
-        self._subscribed: set[str] = set()
+        self._changed = False  # followers came or went: the listener brings its subscriptions up to date
         self._client: Any = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._pending: set[asyncio.Task[Any]] = set()  # subscribe and unsubscribe commands on their way
         # Loops also end on this flag: redis-py's timeouts can swallow a cancellation that lands
         # just as they fire, and a loop that goes on would hold shutdown forever.
         self._stopping = False
@@ -81,67 +78,58 @@ class StreamReader:
         """Follow ``follower``'s stream from its ``last_id`` on (read at once: a line may have come meanwhile)."""
         self._start()
         self.followers[follower.key] = follower
+        self._changed = True
         self._ring(follower.key)
-        if self._pubsub is not None:
-            self._subscribe([follower.key])
 
     def remove(self, follower: Follower) -> None:
         """Stop following ``follower``'s stream."""
         if self.followers.get(follower.key) is follower:
             del self.followers[follower.key]
-            if self._pubsub is not None and follower.key in self._subscribed:
-                self._subscribed.discard(follower.key)
-                self._send(self._pubsub.unsubscribe(follower.key))
+            self._changed = True
 
     def _ring(self, key: str) -> None:
         self._rung.add(key)
         self._ringing.set()
 
-    def _subscribe(self, keys: list[str]) -> None:
-        self._subscribed.update(keys)
-        self._send(self._pubsub.subscribe(*keys))
-
-    def _send(self, command: Any) -> None:
-        async def send() -> None:
-            try:
-                await command
-            except (RedisError, ConnectionError):
-                pass  # the listener subscribes everything again when it reconnects
-
-        task = asyncio.get_running_loop().create_task(send(), name="doorbell subscription")
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
     async def _listen(self) -> None:
-        """Keep one subscription to every followed stream's doorbell; ring the reader for each message."""
+        """Keep one subscription to every followed stream's doorbell; ring the reader for each message.
+
+        Only this task uses the subscription: it subscribes streams added and
+        unsubscribes streams removed between two waits for a message (0.2 s
+        at most), and reads each newly subscribed stream once, since a ring
+        may have come before the subscription did.
+        """
         backoff = Backoff()
         while not self._stopping:
-            self._subscriber_client = self.link.reader_client()
-            pubsub = self._subscriber_client.pubsub()
+            client = self.link.reader_client()
+            pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(IDLE)  # never rung: keeps the subscription open with no stream yet
-                self._pubsub, self._subscribed = pubsub, set()
+                subscribed: set[str] = set()
+                self._changed = True
                 backoff.reset()
                 while not self._stopping:
-                    # Streams added before or while (re)connecting: subscribe them, and read them
-                    # once (a ring may have been missed meanwhile).
-                    missing = [key for key in self.followers if key not in self._subscribed]
-                    if missing:
-                        self._subscribed.update(missing)
-                        await pubsub.subscribe(*missing)
-                        for key in missing:
-                            self._ring(key)
+                    if self._changed:
+                        self._changed = False
+                        missing = [key for key in self.followers if key not in subscribed]
+                        gone = [key for key in subscribed if key not in self.followers]
+                        if missing:
+                            subscribed.update(missing)
+                            await pubsub.subscribe(*missing)
+                            for key in missing:
+                                self._ring(key)
+                        if gone:
+                            subscribed.difference_update(gone)
+                            await pubsub.unsubscribe(*gone)
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
                     if message is not None and message.get("type") == "message":
                         self._ring(message["channel"].decode())
             except (RedisError, ConnectionError) as exc:
                 log.warning("the stream doorbells failed: %s; subscribing again", exc)
-                self._pubsub = None
                 await backoff.wait()
             finally:
-                self._pubsub = None
                 await pubsub.aclose()
-                await self._subscriber_client.aclose()
+                await client.aclose()
 
     async def _read(self) -> None:
         """Read the streams that rang (and all of them every second), deliver, repeat."""
@@ -220,5 +208,5 @@ class StreamReader:
     async def stop(self) -> None:
         """Stop reading and close both connections."""
         self._stopping = True
-        await cancel_and_wait([*self._tasks, *self._pending])
+        await cancel_and_wait(self._tasks)
         self._tasks = []
