@@ -121,6 +121,9 @@ class RedisStore:
         self._tasks = [*(t for t in self._tasks if not t.done()), task]
 
     async def _beat_once(self) -> None:
+        # The idle pooled connections died with the old Redis, and a dead one is
+        # not always seen as dead before its next command: close them first.
+        await self.link.reset_idle()
         try:
             await self.handles.heartbeat()
         except RedisError as exc:

@@ -352,6 +352,11 @@ class Link:
             self.down = None
             self.on_recovered()
 
+    async def reset_idle(self) -> None:
+        """Close the pools' idle connections (after an outage: they may be dead); they reconnect when next used."""
+        await self.client.connection_pool.disconnect(inuse_connections=False)
+        await self.readers.connection_pool.disconnect(inuse_connections=False)
+
     async def close(self) -> None:
         """Close both pools."""
         await self.client.aclose()
