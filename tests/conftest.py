@@ -411,3 +411,18 @@ async def nodes(start_server: Any, redis_server: RedisServer, tmp_path: Path) ->
                                   data_dir=tmp_path / name)
 
     yield start
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Any:
+    """A fresh local Redis Cluster of 3 masters with a replica each (redis-cli --cluster create)."""
+    from .redis_cluster import REDIS_CLI, RedisCluster
+
+    if REDIS is None or REDIS_CLI is None:
+        missing("redis-server and redis-cli are not installed (apt-get install redis-server)")
+    cluster = RedisCluster(tmp_path / "cluster")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from wsserver.store.redis_link import APPEND, PREFIX, doorbell_key, stream_key
+from wsserver.store.redis_keys import Keys
+from wsserver.store.redis_scripts import APPEND
 
 from .browser import launch_chromium
 from .conftest import Server, eventually, free_port, joined, run_cli, seed_log
@@ -86,16 +87,15 @@ class ChatStore:
         if self.kind == "file":
             seed_log(self.data_dir, channel, lines)
             return
-        client = self.redis.client()
+        client, keys = self.redis.client(), Keys()
+        stream = keys.stream(channel)
         for line in lines:  # the nodes' own append script, so the stream gets its epoch
-            client.eval(APPEND, 4, stream_key(channel), PREFIX + "epoch:" + stream_key(channel), PREFIX + "channels",
-                        doorbell_key(stream_key(channel)),
-                        line, "0", "0123456789abcdef", channel)
+            client.eval(APPEND, 3, stream, keys.epoch(stream), keys.rung(stream), line, "0", "0123456789abcdef")
 
     def lines(self, channel: str) -> list[str]:
         if self.kind == "file":
             return (self.data_dir / f"channel_{channel}.log").read_text(encoding="utf-8").splitlines()
-        return [fields[b"line"].decode() for _, fields in self.redis.client().xrange(stream_key(channel))]
+        return [fields[b"line"].decode() for _, fields in self.redis.client().xrange(Keys().stream(channel))]
 
 
 @pytest.fixture(params=["file", "redis"])

@@ -66,4 +66,6 @@ async def test_a_join_re_reads_the_users_of_its_channel_only(nodes: Any, connect
     before = hgetall_calls(redis_server)
     await joined(await connect(b, "Bob"), "Bob")
     await watcher.event("presence", users=["Bob", "Watcher"])  # node a learnt it from node b's change
-    assert hgetall_calls(redis_server) - before < 30  # was at least 300 (node a read every channel)
+    # Was at least 300 (node a read every channel); now Bob's channel, and the rooms that joined
+    # since node a's last look at users-version (half a second of the joins above: about 30).
+    assert hgetall_calls(redis_server) - before < 100

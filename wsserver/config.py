@@ -170,12 +170,29 @@ SENTINEL_URL_RE = re.compile(
 """``redis+sentinel://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/SERVICE[/DB]``: the master Sentinel names."""
 
 
+MANY_URL_RE = re.compile(
+    r"^redis\+(?P<layout>cluster|shards)://(?:(?P<username>[^:@/]*)(?::(?P<password>[^@]*))?@)?"
+    r"(?P<hosts>[^/@\s]+?)(?:/(?P<db>[0-9]+))?$"
+)
+"""``redis+cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]`` (a Redis Cluster's seed nodes) and
+``redis+shards://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...][/DB]`` (independent Redis servers, in order)."""
+
+
 def _store(raw: str) -> str:
     value = raw.strip()
     if value == "file" or re.match(r"^(redis|rediss|unix)://\S+$", value) or SENTINEL_URL_RE.match(value):
         return value
+    many = MANY_URL_RE.match(value)
+    if many is not None:
+        if many["layout"] == "cluster" and many["db"] not in (None, "0"):
+            raise ValueError("a Redis Cluster has only database 0")
+        for host in many["hosts"].split(","):
+            if not re.match(r"^(\[[0-9a-fA-F:]+\]|[\w.-]+):[0-9]{1,5}$", host):
+                raise ValueError(f"{host!r} is not HOST:PORT in {redacted(value)}")
+        return value
     raise ValueError("must be file, a Redis URL such as redis://127.0.0.1:6379/0, "
-                     "or redis+sentinel://HOST:26379[,HOST:26379...]/SERVICE[/DB]")
+                     "redis+sentinel://HOST:26379[,HOST:26379...]/SERVICE[/DB], "
+                     "redis+cluster://HOST:PORT[,HOST:PORT...] or redis+shards://HOST:PORT[,HOST:PORT...][/DB]")
 
 
 def redacted(url: str) -> str:
@@ -221,7 +238,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("data_dir", _path, "directory of the channel logs and the users file; created if missing", "DIR"),
     Option("store", _store,
            "file (channel logs in --data-dir), or a Redis URL (redis://, rediss://, "
-           "redis+sentinel://HOST:26379[,HOST...]/SERVICE[/DB]): nodes on several machines share the channels", "URL",
+           "redis+sentinel://HOST:26379[,HOST...]/SERVICE[/DB], redis+cluster://HOST:PORT[,HOST:PORT...], "
+           "redis+shards://HOST:PORT[,HOST:PORT...][/DB]): nodes on several machines share the channels", "URL",
            redact=True),
     Option("stream_maxlen", _integer(1000, 10**10),
            "with a Redis store, the lines each channel stream keeps (approximately); older ones are trimmed", "N"),

@@ -12,14 +12,15 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pendulum
-from redis.exceptions import RedisError
 
 from ..config import CHANNEL_RE, redacted
 from ..protocol import HANDLE_RE
 from ..store.base import ActionLog, Held, StoreError
 from ..store.redis_actions import ACTIONS_KEY, RedisActions
 from ..store.redis_finder import RedisFinder
-from ..store.redis_link import BLOCK_MS, PREFIX, append_line, connect, held_handles, stream_entries, stream_key
+from ..store.redis_keys import RedisFault, shard_of
+from ..store.redis_link import BLOCK_MS, stream_entries
+from ..store.redis_shards import Shards
 from .base import check_actions, check_log
 
 
@@ -31,9 +32,14 @@ class RedisSource:
         self.timezone = timezone
         self.name = f"Redis at {redacted(url)}"
         self.where = f"in {self.name}"
-        self.faults: tuple[type[Exception], ...] = (RedisError,)
-        self.client = connect(url)
-        self.actions: ActionLog = RedisActions(self.client)
+        self.faults: tuple[type[Exception], ...] = RedisFault
+        self.shards = Shards(url)
+        self.actions: ActionLog = RedisActions(self.shards.home.client)
+
+    def _at(self, channel: str) -> tuple[Any, str]:
+        """Return the client of the shard that holds ``channel``, and its stream key."""
+        link = self.shards.link(channel)
+        return link.client, link.keys.stream(channel)
 
     def fault(self, exc: Exception) -> str:
         """Return the one-line message for Redis not answering."""
@@ -41,19 +47,22 @@ class RedisSource:
 
     async def has_channel(self, channel: str) -> bool:
         """Return whether the channel's stream exists."""
-        return bool(await self.client.exists(stream_key(channel)))
+        client, key = self._at(channel)
+        return bool(await client.exists(key))
 
     async def last(self, channel: str, count: int) -> tuple[list[str], bytes]:
         """Return the last ``count`` entries' lines and the ID of the newest."""
-        newest = await self.client.xrevrange(stream_key(channel), count=max(count, 1))
+        client, key = self._at(channel)
+        newest = await client.xrevrange(key, count=max(count, 1))
         lines = [_text(fields) for _, fields in reversed(newest[:count])]
         return lines, newest[0][0] if newest else b"0-0"
 
     async def after(self, channel: str, position: bytes) -> tuple[list[str], bytes]:
         """XREAD BLOCK for entries after ``position``."""
+        client, key = self._at(channel)
         try:
-            found = await self.client.xread({stream_key(channel): position}, count=1000, block=BLOCK_MS)
-        except RedisError as exc:
+            found = await client.xread({key: position}, count=1000, block=BLOCK_MS)
+        except RedisFault as exc:
             raise StoreError(f"lost {self.name}: {exc}") from exc
         if not found:
             return [], position
@@ -62,48 +71,53 @@ class RedisSource:
 
     async def append(self, channel: str, line: str) -> None:
         """Append with the nodes' own script."""
-        await append_line(self.client, channel, False, line, 0)
+        await self.shards.append_line(channel, False, line, 0)
 
     async def users(self, channel: str | None) -> list[Held]:
         """Return the handles of live nodes, by channel and handle."""
-        held = sorted(await held_handles(self.client, channel), key=lambda entry: (entry[0], entry[3].lower()))
+        held = sorted(await self.shards.held_handles(channel), key=lambda entry: (entry[0], entry[3].lower()))
         return [Held(handle, name, node) for name, _, node, handle in held]
 
     async def check(self, report: Callable[[str], None]) -> str:
-        """Check every channel and private stream, entry by entry, and every users hash."""
+        """Check every channel and private stream entry by entry, every users hash, and where each one lives."""
         keys = lines = 0
-        for key in await self._keys("stream"):
-            kind, _, channel = key.removeprefix(PREFIX).partition(":")
-            if kind not in ("channel", "private"):
-                continue
+        home = self.shards.home.client
+        for index, link in enumerate(self.shards.links):
+            for key in await _keys(link.client, "stream"):
+                parsed = link.keys.parse(key)
+                if parsed is None or parsed[0] == "users":
+                    continue
+                kind, channel = parsed
+                keys += 1
+                if not CHANNEL_RE.match(channel):
+                    report(f"{key}: invalid channel {channel!r}")
+                elif shard_of(channel, len(self.shards.links)) != index:
+                    report(f"{key}: on shard {index} ({redacted(link.url)}) but channel {channel!r} belongs to shard "
+                           f"{shard_of(channel, len(self.shards.links))}: the nodes do not read it (shards added "
+                           f"or reordered?)")
+                async for entry_id, line in stream_entries(link.client, key):
+                    lines += 1
+                    if line is None:
+                        report(f"{key}:{entry_id}: entry has no line field")
+                    else:
+                        for problem in check_log(key, [(entry_id, line, True)], private=kind == "private"):
+                            report(problem)
+            for key in await _keys(link.client, "hash"):
+                parsed = link.keys.parse(key)
+                if parsed is None or parsed[0] != "users":
+                    continue
+                keys += 1
+                fields = await link.client.hgetall(key)
+                lines += len(fields)
+                for problem in _check_users(key, parsed[1], fields):
+                    report(problem)
+        if await home.exists(ACTIONS_KEY):
             keys += 1
-            if not CHANNEL_RE.match(channel):
-                report(f"{key}: invalid channel {channel!r}")
-            async for entry_id, line in stream_entries(self.client, key):
-                lines += 1
-                if line is None:
-                    report(f"{key}:{entry_id}: entry has no line field")
-                else:
-                    for problem in check_log(key, [(entry_id, line, True)], private=kind == "private"):
-                        report(problem)
-        if await self.client.exists(ACTIONS_KEY):
-            keys += 1
-            async for entry_id, line in stream_entries(self.client, ACTIONS_KEY):
+            async for entry_id, line in stream_entries(home, ACTIONS_KEY):
                 lines += 1
                 for problem in check_actions(ACTIONS_KEY, [(entry_id, line or b"", True)]):
                     report(problem)
-        for key in await self._keys("hash"):
-            if not key.startswith(PREFIX + "users:"):
-                continue
-            keys += 1
-            fields = await self.client.hgetall(key)
-            lines += len(fields)
-            for problem in _check_users(key, fields):
-                report(problem)
         return f"checked {keys} key(s) {self.where}, {lines} line(s)"
-
-    async def _keys(self, kind: str) -> list[str]:
-        return sorted([key.decode() async for key in self.client.scan_iter(match=PREFIX + "*", _type=kind, count=1000)])
 
     async def lines(self, channel: str, since: str | None) -> AsyncIterator[str]:
         """Yield the stream's lines; with ``since``, from the entry IDs of that time on (IDs are append times)."""
@@ -111,16 +125,18 @@ class RedisSource:
         if since is not None:
             moment = pendulum.from_format(since, "YYYY-MM-DD HH:mm:ss", tz=self.timezone)
             start = f"{int(moment.timestamp() * 1000)}-0"
-        async for _, line in stream_entries(self.client, stream_key(channel), start):
+        client, key = self._at(channel)
+        async for _, line in stream_entries(client, key, start):
             yield (line or b"").decode("utf-8", errors="replace")
 
     def finder(self, channel: str) -> RedisFinder:
         """Return the nodes' own searcher of ``channel``'s stream."""
-        return RedisFinder(self.client, channel)
+        link = self.shards.link(channel)
+        return RedisFinder(link.client, link.keys, channel)
 
     async def close(self) -> None:
-        """Close the pool."""
-        await self.client.aclose()
+        """Close the pools."""
+        await self.shards.close()
 
 
 def _text(fields: Any) -> str:
@@ -128,8 +144,12 @@ def _text(fields: Any) -> str:
     return text
 
 
-def _check_users(key: str, fields: dict[bytes, bytes]) -> Iterator[str]:
-    channel = key.removeprefix(PREFIX + "users:")
+async def _keys(client: Any, kind: str) -> list[str]:
+    """Return the store's keys of one type (every master of a cluster is scanned)."""
+    return sorted({key.decode() async for key in client.scan_iter(match="wsserver:*", _type=kind, count=1000)})
+
+
+def _check_users(key: str, channel: str, fields: dict[bytes, bytes]) -> Iterator[str]:
     if not CHANNEL_RE.match(channel):
         yield f"{key}: invalid channel {channel!r}"
     for field, value in sorted(fields.items()):

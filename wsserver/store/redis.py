@@ -1,8 +1,12 @@
 """The Redis store: channel logs as Redis Streams and handles in Redis, for nodes on several machines.
 
-Its parts: :mod:`~wsserver.store.redis_link` (pools, keys, scripts, health),
-:mod:`~wsserver.store.redis_feed` (a stream read back like a tailed file) and
-:mod:`~wsserver.store.redis_handles` (handles claimed across nodes).  This
+Its parts: :mod:`~wsserver.store.redis_shards` (which Redis holds a channel:
+one, a cluster, or shards), :mod:`~wsserver.store.redis_link` (one Redis's
+pools and health), :mod:`~wsserver.store.redis_keys` (key names per layout),
+:mod:`~wsserver.store.redis_scripts` (the Lua scripts),
+:mod:`~wsserver.store.redis_feed` (a stream read back like a tailed file),
+:mod:`~wsserver.store.redis_reader` (one reader per shard for all its streams)
+and :mod:`~wsserver.store.redis_handles` (handles claimed across nodes).  This
 module starts and stops what they share: the node's heartbeat and the poll of
 ``users-version`` that tells the hub when presence may have changed.
 """
@@ -15,8 +19,6 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from redis.exceptions import RedisError
-
 from ..config import Config, redacted
 from ..metrics import Metrics
 from ..tasks import cancel_and_wait
@@ -26,8 +28,11 @@ from .redis_events import RedisEvents
 from .redis_feed import RedisFeed
 from .redis_finder import RedisFinder
 from .redis_handles import RedisHandles
-from .redis_link import CHANGES_KEPT, NODE_REFRESH, PREFIX, VERSION_POLL, Link
+from .redis_keys import RedisFault
+from .redis_link import NODE_REFRESH, VERSION_POLL
 from .redis_reader import StreamReader
+from .redis_scripts import CHANGES_KEPT
+from .redis_shards import Shards
 
 log = logging.getLogger(__name__)
 
@@ -35,37 +40,41 @@ CHANNELS_EVERY = 10  # version polls between two reads of the channel names (the
 
 
 class RedisStore:
-    """Streams and handles in one Redis, shared by every node given the same URL."""
+    """Streams and handles in Redis (one, a cluster, or shards), shared by every node given the same URL."""
 
     def __init__(self, config: Config, metrics: Metrics) -> None:
         self.url = config.store
         self.metrics = metrics
         self.maxlen = config.stream_maxlen
         self.mirror_dir: Path | None = config.mirror_dir
-        self.link = Link(self.url)
-        self.link.on_recovered = self._recovered
-        self.client = self.link.client
-        self.handles = RedisHandles(self.link)
+        self.shards = Shards(self.url)
+        self.home = self.shards.home
+        for link in self.shards.links:
+            link.on_recovered = self._recovered
+        self.client = self.home.client
+        self.handles = RedisHandles(self.shards)
         self.registry: Handles = self.handles
-        self.actions = RedisActions(self.client, self.link.readers)
-        self.reader = StreamReader(self.link)
-        self.events = RedisEvents(self.link, self.handles.node)
+        self.actions = RedisActions(self.client, self.home.readers)
+        self.readers = [StreamReader(link) for link in self.shards.links]  # one per shard
+        self.events = RedisEvents(self.home, self.handles.node)
         self._tasks: list[asyncio.Task[None]] = []
         self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._channels: list[str] = []
 
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the feed of ``channel``'s stream."""
-        return RedisFeed(self.link, self.reader, channel, private, deliver, gather, self.maxlen, self.mirror_dir)
+        reader = self.readers[self.shards.links.index(self.shards.link(channel))]
+        return RedisFeed(self.shards, reader, channel, private, deliver, gather, self.maxlen, self.mirror_dir)
 
     async def start(self, users_changed: Callable[[set[str] | None], None]) -> None:
         """Reach Redis (raises StoreUnavailable naming the URL), mark this node alive, start polling."""
         self._users_changed = users_changed
         try:
-            await self.client.ping()
+            for link in self.shards.links:
+                await link.client.ping()
             await self.handles.heartbeat()
             await self.handles.reclaim()
-        except RedisError as exc:
+        except RedisFault as exc:
             raise StoreUnavailable(f"cannot reach Redis at {redacted(self.url)}: {exc}") from exc
         if self.mirror_dir is not None:
             self.mirror_dir.mkdir(parents=True, exist_ok=True)
@@ -77,39 +86,41 @@ class RedisStore:
         log.info("storing channels in Redis at %s as node %s", redacted(self.url), self.handles.node)
 
     async def stop(self) -> None:
-        """Stop the heartbeat and close the pool (the node's key then expires)."""
+        """Stop the heartbeat and close the pools (the node's key then expires)."""
         await cancel_and_wait(self._tasks)
-        with contextlib.suppress(RedisError):
-            await self.client.delete(PREFIX + "node:" + self.handles.node)
-        await self.reader.stop()
-        await self.link.close()
+        with contextlib.suppress(*RedisFault):
+            await self.client.delete(self.home.keys.node(self.handles.node))
+        for reader in self.readers:
+            await reader.stop()
+        await self.shards.close()
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(NODE_REFRESH)
             try:
                 await self.handles.heartbeat()
-            except RedisError as exc:
-                self.link.failed(exc)
+            except RedisFault as exc:
+                self.home.failed(exc)
 
     async def _poll_version(self) -> None:
         """Tell the hub which channels' users changed: users-version, and the channels of the changes since."""
         seen: int | None = None
         polls = 0
+        keys = self.home.keys
         while True:
             await asyncio.sleep(VERSION_POLL)
             try:
-                version = int(await self.client.get(PREFIX + "users-version") or 0)
+                version = int(await self.client.get(keys.version) or 0)
                 if polls % CHANNELS_EVERY == 0:  # the names of the channels, for /api/channels
-                    self._channels = sorted(n.decode() for n in await self.client.smembers(PREFIX + "channels"))
+                    self._channels = sorted(n.decode() for n in await self.client.smembers(keys.channels))
                 polls += 1
                 if version == seen:
                     continue
                 changed: set[str] | None = None
                 if seen is not None and version - seen < CHANGES_KEPT:
-                    names = await self.client.zrangebyscore(PREFIX + "users-version:channels", f"({seen}", version)
+                    names = await self.client.zrangebyscore(keys.version_channels, f"({seen}", version)
                     changed = {name.decode() for name in names}
-            except RedisError:
+            except RedisFault:
                 continue
             seen = version
             self._users_changed(changed)
@@ -123,15 +134,16 @@ class RedisStore:
     async def _beat_once(self) -> None:
         # The idle pooled connections died with the old Redis, and a dead one is
         # not always seen as dead before its next command: close them first.
-        await self.link.reset_idle()
+        await self.shards.reset_idle()
         try:
             await self.handles.heartbeat()
-        except RedisError as exc:
-            self.link.failed(exc)
+        except RedisFault as exc:
+            self.home.failed(exc)
 
     def finder(self, channel: str) -> RedisFinder:
         """Return what searches and jumps in ``channel``'s stream."""
-        return RedisFinder(self.client, channel)
+        link = self.shards.link(channel)
+        return RedisFinder(link.client, link.keys, channel)
 
     def channel_names(self) -> list[str]:
         """Return the channels that have a stream (as of the last poll)."""
@@ -140,12 +152,12 @@ class RedisStore:
     async def measure(self) -> None:
         """Count this node's connections (CLIENT LIST) and report the readers' lag."""
         try:
-            self.metrics.redis_connections.set(await self.link.connections())
-        except RedisError:
+            self.metrics.redis_connections.set(await self.shards.connections())
+        except RedisFault:
             pass  # the gauge keeps its last value; /healthz says Redis is away
-        self.metrics.redis_reader_lag.set(self.reader.lag)
-        self.metrics.redis_reader_connections.set(self.reader.connections)
+        self.metrics.redis_reader_lag.set(max(reader.lag for reader in self.readers))
+        self.metrics.redis_reader_connections.set(sum(reader.connections for reader in self.readers))
 
     def problem(self) -> str | None:
         """Return "cannot reach Redis" while it does not answer."""
-        return None if self.link.down is None else "cannot reach Redis"
+        return None if self.shards.down is None else "cannot reach Redis"

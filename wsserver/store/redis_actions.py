@@ -13,12 +13,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from ..moderation import Action
 from ..tasks import cancel_and_wait
 from .base import Backoff, StoreError
-from .redis_link import BLOCK_MS, PREFIX, stream_entries
+from .redis_keys import PREFIX, RedisFault
+from .redis_link import BLOCK_MS, stream_entries
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ class RedisActions:
         """XADD one action; raises StoreError if Redis did not take it."""
         try:
             await self._client.xadd(ACTIONS_KEY, {"line": action.to_json()})
-        except RedisError as exc:
+        except RedisFault as exc:
             raise StoreError(f"Redis did not take the action: {exc}") from exc
 
     async def read(self) -> list[Action]:
@@ -51,7 +50,7 @@ class RedisActions:
                 action = Action.from_json(raw) if raw is not None else None
                 if action is not None:
                     actions.append(action)
-        except RedisError as exc:
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer a read of {ACTIONS_KEY}: {exc}") from exc
         return actions
 
@@ -64,7 +63,7 @@ class RedisActions:
         while not self._stopping:
             try:
                 found = await self._readers.xread({ACTIONS_KEY: self._last}, count=1000, block=BLOCK_MS)
-            except RedisError as exc:
+            except RedisFault as exc:
                 log.warning("following %s failed: %s", ACTIONS_KEY, exc)
                 await backoff.wait()
                 continue

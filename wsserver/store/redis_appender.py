@@ -14,6 +14,8 @@ from typing import Any
 
 from redis.exceptions import NoScriptError, RedisError
 
+from .redis_keys import RedisFault
+
 APPEND_BATCH = 1000  # appends sent in one pipeline at most
 
 Call = tuple[list[str], list[str], "asyncio.Future[bytes]"]
@@ -30,7 +32,7 @@ class Appender:
         self._task: asyncio.Task[None] | None = None
 
     async def append(self, keys: list[str], args: list[str]) -> bytes:
-        """Run the append script with ``keys`` and ``args`` in the next pipeline; raises RedisError."""
+        """Run the append script with ``keys`` and ``args`` in the next pipeline; raises RedisFault."""
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._queue.append((keys, args, future))
         if self._task is None or self._task.done():
@@ -40,7 +42,13 @@ class Appender:
     async def _send(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[:APPEND_BATCH], self._queue[APPEND_BATCH:]
-            results = await self._pipeline(batch)
+            try:
+                results = await self._pipeline(batch)
+            except BaseException as exc:  # whatever it was, no caller may wait forever
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc if isinstance(exc, Exception) else RedisError("cancelled"))
+                raise
             for (_, _, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue
@@ -53,15 +61,17 @@ class Appender:
         for attempt in range(2):
             pipe = self._client.pipeline(transaction=False)
             for keys, args, _ in batch:
-                pipe.evalsha(self._sha, len(keys), *keys, *args)
+                # As a command, not pipe.evalsha(): redis-py's cluster pipeline refuses that
+                # method but routes the command by its keys like any other.
+                pipe.execute_command("EVALSHA", self._sha, len(keys), *keys, *args)
             try:
                 results: list[Any] = await pipe.execute(raise_on_error=False)
-            except RedisError as exc:
+            except RedisFault as exc:
                 return [exc] * len(batch)
             if attempt == 0 and any(isinstance(result, NoScriptError) for result in results):
                 try:
                     await self._client.script_load(self._script)  # a new or restarted Redis
-                except RedisError as exc:
+                except RedisFault as exc:
                     return [exc] * len(batch)
                 continue
             return results

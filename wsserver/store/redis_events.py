@@ -13,11 +13,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from ..tasks import cancel_and_wait
 from .base import Backoff
-from .redis_link import PREFIX, Link
+from .redis_keys import PREFIX, RedisFault
+from .redis_link import Link
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ class RedisEvents:
     async def _run(self, receive: Callable[[dict[str, Any]], None]) -> None:
         backoff = Backoff()
         while not self._stopping:
-            client = self.link.reader_client()
+            client = self.link.subscriber_client()
             pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(EVENTS_KEY)
@@ -59,7 +58,7 @@ class RedisEvents:
                         continue
                     if isinstance(event, dict) and event.pop("node", None) != self.node:
                         receive(event)
-            except RedisError as exc:
+            except RedisFault as exc:
                 log.warning("the events subscription failed: %s; subscribing again", exc)
                 self._ready.set()  # start-up goes on; typing crosses nodes again once Redis answers
                 await backoff.wait()
@@ -74,7 +73,7 @@ class RedisEvents:
         async def send() -> None:
             try:
                 await self.link.client.publish(EVENTS_KEY, data)
-            except RedisError:
+            except RedisFault:
                 pass
 
         task = asyncio.get_running_loop().create_task(send(), name="publish event")

@@ -15,20 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from ..tasks import cancel_and_wait
 from .base import AppendError, Backlog, Backoff, Deliver, Lines, StoreError
-from .redis_link import (
-    BATCH_BYTES,
-    PREFIX,
-    RESUME_LINES,
-    Link,
-    append_call,
-    parse_id,
-    stream_key,
-)
+from .redis_keys import RedisFault
+from .redis_link import BATCH_BYTES, RESUME_LINES, append_call, parse_id
 from .redis_reader import StreamReader
+from .redis_shards import Shards
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +40,7 @@ class RedisFeed:
 
     def __init__(
         self,
-        link: Link,
+        shards: Shards,
         reader: StreamReader,
         channel: str,
         private: bool,
@@ -57,10 +49,11 @@ class RedisFeed:
         maxlen: int = 0,
         mirror_dir: Path | None = None,
     ) -> None:
-        self._link = link
+        self._shards = shards
+        self._link = shards.link(channel)
         self._reader = reader
-        self.key = stream_key(channel, private)
-        self.epoch_key = PREFIX + "epoch:" + self.key
+        self.key = self._link.keys.stream(channel, private)
+        self.epoch_key = self._link.keys.epoch(self.key)
         self._name, self._private = channel, private
         self._deliver = deliver
         self._gather = gather
@@ -89,8 +82,9 @@ class RedisFeed:
     async def append(self, line: str) -> None:
         """XADD the line; raises AppendError when Redis did not take it."""
         try:
-            await self._link.appender.append(*append_call(self._name, self._private, line, self._maxlen))
-        except RedisError as exc:
+            await self._link.appender.append(*append_call(self._link.keys, self._name, self._private, line,
+                                                          self._maxlen))
+        except RedisFault as exc:
             self._link.failed(exc)
             raise AppendError(f"Redis did not take the line for {self.key}: {exc}") from exc
 
@@ -115,8 +109,10 @@ class RedisFeed:
             try:
                 newest = await client.xrevrange(self.key, count=1)
                 epoch = await client.get(self.epoch_key)
+                if not self._private:
+                    await self._shards.add_channel(self._name)
                 break
-            except RedisError as exc:
+            except RedisFault as exc:
                 self._link.failed(exc)
                 await backoff.wait()
         self.last_id = newest[0][0].decode() if newest else START
@@ -166,7 +162,7 @@ class RedisFeed:
         end = self.last_id  # before any await: where live lines begin
         try:
             return await self._backlog(history, since, end)
-        except RedisError as exc:
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer a history read of {self.key}: {exc}") from exc
 
     async def _backlog(self, history: int, since: str | None, end: str) -> Backlog:
@@ -217,5 +213,5 @@ class RedisFeed:
             return stream_lines(self.epoch, START, [])
         try:
             return await self._last(position, limit)
-        except RedisError as exc:
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer a history read of {self.key}: {exc}") from exc

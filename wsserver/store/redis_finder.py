@@ -10,11 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from .base import Found, Query, StoreError, Window
 from .redis_feed import CURSOR_RE, stream_lines
-from .redis_link import PREFIX, parse_id, stream_key
+from .redis_keys import Keys, RedisFault
+from .redis_link import parse_id
 
 PAGE = 1000  # entries a search reads per round trip
 START = "0-0"
@@ -36,10 +35,10 @@ def _line(fields: dict[bytes, bytes]) -> bytes:
 class RedisFinder:
     """Searches and jumps in one channel's stream."""
 
-    def __init__(self, client: Any, channel: str) -> None:
+    def __init__(self, client: Any, keys: Keys, channel: str) -> None:
         self._client = client
-        self.key = stream_key(channel)
-        self._epoch_key = PREFIX + "epoch:" + self.key
+        self.key = keys.stream(channel)
+        self._epoch_key = keys.epoch(self.key)
 
     async def _epoch(self) -> str:
         epoch = await self._client.get(self._epoch_key)
@@ -75,7 +74,7 @@ class RedisFinder:
                 position = _before(entries[-1][0].decode())
                 if time.monotonic() >= deadline:
                     return Found(hits, f"{epoch}:{position}", True)
-        except RedisError as exc:
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer a search of {self.key}: {exc}") from exc
 
     async def _window(self, epoch: str, first: str, entries: list[Any], more: bool, mark: int | None) -> Window:
@@ -93,7 +92,7 @@ class RedisFinder:
             more = len(later) > limit - len(earlier)
             entries = earlier + later[: limit - len(earlier)]
             return await self._window(epoch, _before(earlier[0][0].decode()), entries, more, len(earlier) - 1)
-        except RedisError as exc:
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer a read of {self.key}: {exc}") from exc
 
     async def at(self, stamp: str, limit: int) -> Window:
@@ -119,7 +118,7 @@ class RedisFinder:
             entries = entries[:limit]
             first = _before(entries[0][0].decode()) if entries else newest[0][0].decode()
             return await self._window(epoch, first, entries, more, 0 if entries else None)
-        except RedisError as exc:
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer a read of {self.key}: {exc}") from exc
 
     async def erase(self, cursor: str) -> bool:
@@ -128,7 +127,7 @@ class RedisFinder:
             epoch = await self._epoch()
             entry_id = self._id(epoch, cursor)
             return entry_id is not None and entry_id != START and bool(await self._client.xdel(self.key, entry_id))
-        except RedisError as exc:
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer an erase in {self.key}: {exc}") from exc
 
     async def after(self, cursor: str, limit: int) -> Window | None:
@@ -141,5 +140,5 @@ class RedisFinder:
             entries = await self._client.xrange(self.key, "(" + entry_id, "+", count=limit + 1)
             more = len(entries) > limit
             return await self._window(epoch, entry_id, entries[:limit], more, None)
-        except RedisError as exc:
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer a read of {self.key}: {exc}") from exc

@@ -1,9 +1,11 @@
-"""Handles held across every node on one Redis: claimed atomically, freed when their node dies.
+"""Handles held across every node on one Redis store: claimed atomically, freed when their node dies.
 
-Each node has a liveness key (``node:<node>``) that it refreshes every
-NODE_REFRESH seconds with a NODE_TTL expiry.  A claim (a Lua script) takes a
-handle unless a live node holds it, so a node that dies loses its handles
-within NODE_TTL seconds.
+Each node has a liveness key (``node:<node>``, on the home shard) that it
+refreshes every NODE_REFRESH seconds with a NODE_TTL expiry.  A claim (a Lua
+script on the channel's users hash) takes a handle unless a node holds it;
+if one does and its liveness key is gone, a second script takes the handle
+over from exactly that holder.  So a node that dies loses its handles within
+NODE_TTL seconds, and two claims never both win.
 """
 
 from __future__ import annotations
@@ -13,56 +15,76 @@ import socket
 import time
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from .base import Claim, Held, StoreError
-from .redis_link import (
-    ANNOUNCE_BACK,
-    CLAIM,
-    EXPIRE_AWAY,
-    MARK_AWAY,
-    NODE_REFRESH,
-    NODE_TTL,
-    PREFIX,
-    RELEASE,
-    Link,
-    away_until,
-    held_handles,
-    run_script,
-    user_channels,
-)
+from .redis_keys import RedisFault
+from .redis_link import NODE_REFRESH, NODE_TTL
+from .redis_scripts import ANNOUNCE_BACK, CLAIM, EXPIRE_AWAY, MARK_AWAY, RELEASE, TAKE_OVER, run_script
+from .redis_shards import Shards, away_until
 
 log = logging.getLogger(__name__)
 
+CLAIM_ROUNDS = 3  # claims of a handle whose dead holder changed meanwhile, before the claim counts as held
+
 
 class RedisHandles:
-    """Handles held across every node on one Redis: claimed atomically, freed when their node dies."""
+    """Handles held across every node: claimed atomically, freed when their node dies."""
 
-    def __init__(self, link: Link) -> None:
-        self._link = link
-        self.node = link.node
+    def __init__(self, shards: Shards) -> None:
+        self._shards = shards
+        self.node = shards.node
         self._mine: dict[tuple[str, str], str] = {}  # (lower handle, channel) -> held value
         self._unreleased: dict[tuple[str, str], str] = {}  # releases (or failed claims) to finish
+        self._unbumped: set[str] = set()  # channels whose change the home was not told of yet
 
     def _value(self, handle: str) -> str:
         return f"{self.node}|{handle}"
 
     async def _claim(self, handle: str, channel: str, value: str) -> Claim:
-        keys = [PREFIX + "users:" + channel, PREFIX + "users-version", PREFIX + "user-channels"]
-        taken = await run_script(self._link.client, CLAIM, keys, [handle, value, PREFIX + "node:", channel])
-        return {0: Claim.HELD, 1: Claim.TAKEN, 2: Claim.BACK}[int(taken)]
+        link = self._shards.link(channel)
+        users = link.keys.users(channel)
+        for _ in range(CLAIM_ROUNDS):
+            status, holder = await run_script(link.client, CLAIM, [users], [handle, value])
+            if status == b"mine":
+                return Claim.TAKEN
+            if status != b"held":
+                await self._bump([channel])
+                return Claim.BACK if status == b"back" else Claim.TAKEN
+            # Held by a node: taken over only if that node is dead and still the holder.
+            node = holder.decode().partition("|")[0]
+            if (await self._shards.alive([node]))[node]:
+                return Claim.HELD
+            if await run_script(link.client, TAKE_OVER, [users], [handle, holder.decode(), value]):
+                await self._bump([channel])
+                return Claim.TAKEN
+        return Claim.HELD
 
     async def _release(self, handle: str, channel: str, value: str) -> None:
-        await run_script(self._link.client, RELEASE, [PREFIX + "users:" + channel, PREFIX + "users-version"],
-                         [handle, value])
+        link = self._shards.link(channel)
+        if await run_script(link.client, RELEASE, [link.keys.users(channel)], [handle, value]):
+            await self._bump([channel])
+
+    async def _bump(self, channels: list[str]) -> None:
+        """Tell the other nodes (through the home) that these channels' users changed; retried with the heartbeat."""
+        self._unbumped.update(channels)
+        pending = sorted(self._unbumped)
+        try:
+            await self._shards.bump(pending)
+        except RedisFault as exc:  # the change is made; presence elsewhere follows when the home answers
+            log.warning("Redis did not record a change of users in %s (retried every %s s): %s",
+                        ", ".join(pending), NODE_REFRESH, exc)
+            return
+        self._unbumped.difference_update(pending)
 
     async def heartbeat(self) -> None:
         """Mark this node alive for NODE_TTL seconds; finish releases that failed; re-take lost handles."""
-        before = await self._link.client.set(PREFIX + "node:" + self.node, socket.gethostname(), ex=NODE_TTL, get=True)
+        home = self._shards.home
+        before = await home.client.set(home.keys.node(self.node), socket.gethostname(), ex=NODE_TTL, get=True)
         for key, value in list(self._unreleased.items()):
             await self._release(*key, value)
             if self._unreleased.get(key) == value:
                 del self._unreleased[key]
+        if self._unbumped:
+            await self._bump([])
         if before is None and self._mine:
             # Redis restarted empty (or we were out of touch past the TTL):
             # the handles our connections hold are ours again, unless a live
@@ -80,7 +102,7 @@ class RedisHandles:
         key, value = (handle.lower(), channel), self._value(handle)
         try:
             taken = await self._claim(*key, value)
-        except RedisError as exc:
+        except RedisFault as exc:
             self._unreleased[key] = value
             raise StoreError(f"Redis did not answer a claim: {exc}") from exc
         if taken is not Claim.HELD:
@@ -96,23 +118,21 @@ class RedisHandles:
             return
         try:
             await self._release(*key, value)
-        except RedisError as exc:
+        except RedisFault as exc:
             log.warning("Redis did not answer the release of %s in %s (retried every %s s): %s",
                         handle, channel, NODE_REFRESH, exc)
             self._unreleased[key] = value
 
     async def reclaim(self) -> int:
         """Drop entries of nodes that are gone; return how many."""
-        dropped = 0
-        gone = await held_handles(self._link.client, None, live=False)
-        for channel, field, _, _ in gone:
-            if await self._link.client.hdel(PREFIX + "users:" + channel, field):
-                dropped += 1
+        dropped: set[str] = set()
+        for channel, field, _, _ in await self._shards.held_handles(None, live=False):
+            link = self._shards.link(channel)
+            if await link.client.hdel(link.keys.users(channel), field):
+                dropped.add(channel)
         if dropped:
-            version = await self._link.client.incr(PREFIX + "users-version")
-            channels = {channel for channel, _, _, _ in gone}
-            await self._link.client.zadd(PREFIX + "users-version:channels", dict.fromkeys(channels, version))
-        return dropped
+            await self._bump(sorted(dropped))
+        return len(dropped)
 
     async def release_all(self) -> int:
         """Release every handle this node still holds."""
@@ -124,16 +144,16 @@ class RedisHandles:
     async def users_in(self, channels: list[str]) -> list[Held]:
         """Return the handles held by live nodes in these channels (one round trip for all)."""
         try:
-            held = await held_handles(self._link.client, channels)
-        except RedisError as exc:
+            held = await self._shards.held_handles(channels)
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer: {exc}") from exc
         return [Held(handle, name, node, away_until(node) is not None) for name, _, node, handle in held]
 
     async def users(self, channel: str | None = None) -> list[Held]:
         """Return the handles held by live nodes, in one channel or all; raises StoreError if Redis did not answer."""
         try:
-            held = await held_handles(self._link.client, channel)
-        except RedisError as exc:
+            held = await self._shards.held_handles(channel)
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer: {exc}") from exc
         return [Held(handle, name, node, away_until(node) is not None) for name, _, node, handle in held]
 
@@ -141,18 +161,24 @@ class RedisHandles:
         """Turn every handle this node holds into an away one until ``until``; return where none was away yet."""
         channels = sorted({channel for _, channel in self._mine})
         self._mine.clear()
-        first = []
+        first, changed = [], []
         for channel in channels:
-            keys = [PREFIX + "users:" + channel, PREFIX + "users-version"]
-            if await self._script(MARK_AWAY, keys, [self.node, f"{until:.3f}", f"{time.time():.3f}"]):
+            users = self._shards.link(channel).keys.users(channel)
+            alone, marked = await self._script(channel, MARK_AWAY, [users],
+                                               [self.node, f"{until:.3f}", f"{time.time():.3f}"])
+            if alone:
                 first.append(channel)
+            if marked:
+                changed.append(channel)
+        if changed:
+            await self._bump(changed)
         return first
 
     async def announce_back(self) -> list[str]:
         """Flag the away handles of every channel announced; return the channels that had none flagged."""
         announced = []
         for channel in await self._channels():
-            if await self._script(ANNOUNCE_BACK, [PREFIX + "users:" + channel], []):
+            if await self._script(channel, ANNOUNCE_BACK, [self._shards.link(channel).keys.users(channel)], []):
                 announced.append(channel)
         return announced
 
@@ -160,19 +186,21 @@ class RedisHandles:
         """Remove away handles whose grace ended; each is returned by exactly one node (the script is atomic)."""
         gone = []
         for channel in await self._channels():
-            keys = [PREFIX + "users:" + channel, PREFIX + "users-version"]
-            for handle in await self._script(EXPIRE_AWAY, keys, [f"{now:.3f}"]):
+            users = self._shards.link(channel).keys.users(channel)
+            for handle in await self._script(channel, EXPIRE_AWAY, [users], [f"{now:.3f}"]):
                 gone.append(Held(handle.decode(), channel, "away", True))
+        if gone:
+            await self._bump(sorted({held.channel for held in gone}))
         return gone
 
     async def _channels(self) -> list[str]:
         try:
-            return await user_channels(self._link.client)
-        except RedisError as exc:
+            return await self._shards.user_channels()
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer: {exc}") from exc
 
-    async def _script(self, source: str, keys: list[str], args: list[str]) -> Any:
+    async def _script(self, channel: str, source: str, keys: list[str], args: list[str]) -> Any:
         try:
-            return await run_script(self._link.client, source, keys, args)
-        except RedisError as exc:
+            return await run_script(self._shards.link(channel).client, source, keys, args)
+        except RedisFault as exc:
             raise StoreError(f"Redis did not answer: {exc}") from exc

@@ -5,7 +5,7 @@ channel), so its connections grew with its channels until Redis refused more
 clients; and one ``XREAD BLOCK`` over thousands of streams costs Redis work
 in proportion to all of them at every round.  Here the append script also
 ``PUBLISH``es the new entry's ID on the stream's own key (a *doorbell*; only
-when no ring is pending, see :func:`~wsserver.store.redis_link.doorbell_key`), the
+when no ring is pending, see :meth:`~wsserver.store.redis_keys.Keys.rung`), the
 node's :class:`StreamReader` subscribes to the keys of the streams it
 follows (one connection, however many), and its reader (one more connection)
 reads with ``XREAD`` only the streams that rang, each from the last entry it
@@ -25,17 +25,15 @@ import logging
 import time
 from typing import Any, Protocol
 
-from redis.exceptions import RedisError
-
 from ..tasks import cancel_and_wait
 from .base import Backoff
-from .redis_link import BUSY_GATHER, PREFIX, READ_COUNT, Link, doorbell_key, parse_id
+from .redis_keys import RedisFault
+from .redis_link import BUSY_GATHER, READ_COUNT, Link, parse_id
 
 log = logging.getLogger(__name__)
 
 KEYS_PER_READ = 4096  # streams one XREAD reads at most
 SWEEP_SECONDS = 1.0  # every stream is read this often even if its doorbell did not ring
-IDLE = PREFIX + "doorbells"  # subscribed by every node, published by nobody
 
 
 class Follower(Protocol):
@@ -101,10 +99,10 @@ class StreamReader:
         """
         backoff = Backoff()
         while not self._stopping:
-            client = self.link.reader_client()
+            client = self.link.subscriber_client()
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(IDLE)  # never rung: keeps the subscription open with no stream yet
+                await pubsub.subscribe(self.link.keys.idle)  # never rung: open with no stream yet
                 subscribed: set[str] = set()
                 self._changed = True
                 backoff.reset()
@@ -124,7 +122,7 @@ class StreamReader:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
                     if message is not None and message.get("type") == "message":
                         self._ring(message["channel"].decode())
-            except (RedisError, ConnectionError) as exc:
+            except (*RedisFault, ConnectionError) as exc:
                 log.warning("the stream doorbells failed: %s; subscribing again", exc)
                 await backoff.wait()
             finally:
@@ -162,7 +160,7 @@ class StreamReader:
                     busy = False
                     for start in range(0, len(keys), KEYS_PER_READ):
                         busy |= await self._read_some(keys[start : start + KEYS_PER_READ])
-                except RedisError as exc:
+                except RedisFault as exc:
                     # Every follower resumes from the last ID it delivered: nothing lost or repeated.
                     self.link.failed(exc)
                     self._rung.update(keys)
@@ -180,10 +178,25 @@ class StreamReader:
         # One round trip: the doorbells cleared before the read (later appends ring again), the
         # entries, then the epochs, read after the entries (a new stream's is set by then).
         pipe = self._client.pipeline(transaction=False)
-        pipe.delete(*(doorbell_key(key) for key in followers))
-        pipe.xread({key: f.last_id for key, f in followers.items()}, count=READ_COUNT)
-        pipe.mget([f.epoch_key for f in followers.values()])
-        _, found, epochs = await pipe.execute()
+        rung = self.link.keys.rung
+        if self.link.cluster:
+            # Keys of different channels are in different slots: a command each, which
+            # the cluster pipeline sends to each master in one round trip.
+            for key in followers:
+                pipe.delete(rung(key))
+            for key, one in followers.items():
+                pipe.xread({key: one.last_id}, count=READ_COUNT)
+            for one in followers.values():
+                pipe.get(one.epoch_key)
+            answers = await pipe.execute()
+            count = len(followers)
+            found = [part[0] for part in answers[count : 2 * count] if part]
+            epochs = answers[2 * count :]
+        else:
+            pipe.delete(*(rung(key) for key in followers))
+            pipe.xread({key: f.last_id for key, f in followers.items()}, count=READ_COUNT)
+            pipe.mget([f.epoch_key for f in followers.values()])
+            _, found, epochs = await pipe.execute()
         if not found:
             return False
         epoch_of = dict(zip(followers, epochs, strict=True))

@@ -1,0 +1,131 @@
+"""The Lua scripts of the Redis store, and how they are run.
+
+Every script touches the keys of one channel only (its stream, or its users
+hash), so it runs in one slot of a Redis Cluster and on one shard.  What is
+shared by every node is changed after it, on the home keys: :data:`BUMP`
+records that a channel's users changed; a claim of a handle held by another
+node asks that node's liveness key, then takes the handle over with
+:data:`TAKE_OVER` only if the same holder still has it.
+
+Away values are ``away:<until>:<announced 0|1>|<Handle>``: the users of a
+stopped node, not held by anyone, until their grace ends.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import Any
+
+from redis.exceptions import NoScriptError
+
+CHANGES_KEPT = 100_000  # users-version:channels keeps the channel of this many last changes
+
+# KEYS: stream, epoch, doorbell flag. ARGV: line, maxlen (0: untrimmed), a new epoch.
+APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[2], ARGV[3]) end
+local id
+if ARGV[2] == '0' then id = redis.call('XADD', KEYS[1], '*', 'line', ARGV[1])
+else id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'line', ARGV[1]) end
+if redis.call('SET', KEYS[3], '1', 'NX') then redis.call('PUBLISH', KEYS[1], id) end
+return id
+"""
+# KEYS: users-version, users-version:channels, user-channels (home). ARGV: the channels that changed.
+BUMP = f"""
+local v = redis.call('INCR', KEYS[1])
+for i = 1, #ARGV do
+  redis.call('ZADD', KEYS[2], v, ARGV[i])
+  redis.call('SADD', KEYS[3], ARGV[i])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', v - {CHANGES_KEPT})
+return v
+"""
+# KEYS: users. ARGV: field, value. Answers {status, holder}: status 'mine' (no change), 'taken',
+# 'back' (it was away) or 'held' (holder: the value of the node that holds it, live or not).
+CLAIM = """
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if held == ARGV[2] then return {'mine', ''} end
+if held and string.sub(held, 1, 5) == 'away:' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  return {'back', ''}
+end
+if held then return {'held', held} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {'taken', ''}
+"""
+# KEYS: users. ARGV: field, the value of the dead holder, the new value.
+TAKE_OVER = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+# KEYS: users. ARGV: node, until, now. Answers {first, changed}: first is 1 if no other node's
+# users are away in the channel (the node announces a restart), changed if it marked any.
+MARK_AWAY = """
+local fields = redis.call('HGETALL', KEYS[1])
+local restarting, mine = false, {}
+for i = 1, #fields, 2 do
+  local node, handle = string.match(fields[i + 1], '^([^|]*)|(.*)$')
+  if node == ARGV[1] then
+    table.insert(mine, {fields[i], handle})
+  else
+    local until_ = tonumber(string.match(fields[i + 1], '^away:([^:]*):'))
+    if until_ and until_ > tonumber(ARGV[3]) then restarting = true end
+  end
+end
+for _, held in ipairs(mine) do
+  redis.call('HSET', KEYS[1], held[1], 'away:' .. ARGV[2] .. ':0|' .. held[2])
+end
+local first = 0
+if #mine > 0 and not restarting then first = 1 end
+return {first, #mine}
+"""
+# KEYS: users. Answers 1 if it flagged away handles and none was flagged before.
+ANNOUNCE_BACK = """
+local fields = redis.call('HGETALL', KEYS[1])
+local flagged, fresh = false, {}
+for i = 1, #fields, 2 do
+  local flag = string.match(fields[i + 1], '^away:[^:]*:(%d)|')
+  if flag == '1' then flagged = true elseif flag == '0' then table.insert(fresh, i) end
+end
+for _, i in ipairs(fresh) do
+  redis.call('HSET', KEYS[1], fields[i], (string.gsub(fields[i + 1], '^(away:[^:]*):0|', '%1:1|')))
+end
+if #fresh > 0 and not flagged then return 1 end
+return 0
+"""
+# KEYS: users. ARGV: now. Answers the handles whose grace ended (removed).
+EXPIRE_AWAY = """
+local fields = redis.call('HGETALL', KEYS[1])
+local gone = {}
+for i = 1, #fields, 2 do
+  local until_, handle = string.match(fields[i + 1], '^away:([^:]*):%d|(.*)$')
+  if until_ and tonumber(until_) <= tonumber(ARGV[1]) then
+    redis.call('HDEL', KEYS[1], fields[i])
+    table.insert(gone, handle)
+  end
+end
+return gone
+"""
+# KEYS: users. ARGV: field, value. Answers 1 if it was held with that value (now removed).
+RELEASE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+@functools.cache
+def sha1(source: str) -> str:
+    """Return the SHA-1 that EVALSHA knows ``source`` by."""
+    return hashlib.sha1(source.encode()).hexdigest()
+
+
+async def run_script(client: Any, source: str, keys: list[str], args: list[str]) -> Any:
+    """Run a Lua script by its SHA1 (EVALSHA), sending its text only when Redis does not have it yet."""
+    try:
+        return await client.evalsha(sha1(source), len(keys), *keys, *args)
+    except NoScriptError:  # a new or restarted Redis (or cluster node): EVAL loads it
+        return await client.eval(source, len(keys), *keys, *args)
