@@ -132,11 +132,59 @@ class Redis:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class Server:
-    """One server under test, started fresh: one process (or --workers N), or N nodes on one Redis."""
+class RedisCluster:
+    """A Redis Cluster of three masters (no replicas: the bench measures the path, not failover)."""
 
-    def __init__(self, kind: str, workers: int = 1, nodes: int = 0, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, masters: int = 3) -> None:
+        binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        if binary is None or cli is None:
+            raise RuntimeError("cluster mode needs redis-server and redis-cli (apt-get install redis-server)")
+        self.folder = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+        self.ports = []
+        while len(self.ports) < masters:
+            port = free_port()
+            if port + 10000 <= 65535 and port not in self.ports:
+                self.ports.append(port)
+        self.processes = []
+        for port in self.ports:
+            (self.folder / str(port)).mkdir()
+            self.processes.append(subprocess.Popen(
+                [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                 "--dir", str(self.folder / str(port))], stdout=subprocess.DEVNULL))
+        for port in self.ports:
+            wait_port(port)
+        subprocess.run([cli, "--cluster", "create", *(f"127.0.0.1:{port}" for port in self.ports),
+                        "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        deadline = time.monotonic() + 30
+        while any(b"cluster_state:ok" not in subprocess.run([cli, "-p", str(port), "cluster", "info"],
+                                                            capture_output=True).stdout for port in self.ports):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Redis Cluster did not become ok")
+            time.sleep(0.1)  # another process's state: nothing to wait on
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+            process.wait(30)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Server:
+    """One server under test, started fresh: one process (or --workers N), or N nodes on one Redis or a cluster."""
+
+    def __init__(self, kind: str, workers: int = 1, nodes: int = 0, extra: tuple[str, ...] = (),
+                 layout: str = "redis") -> None:
         self.kind = kind
+        self.layout = layout  # with nodes: "redis" (one redis-server) or "cluster" (a 3-master Redis Cluster)
         self.extra = extra  # more wsserver options
         self.workers = workers
         self.nodes = nodes  # 0: the file store; N: N wsserver nodes, each its own port and data dir, on Redis
@@ -145,12 +193,12 @@ class Server:
         self.data = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
         self.process: subprocess.Popen[bytes] | None = None
         self.others: list[subprocess.Popen[bytes]] = []  # the other nodes
-        self.redis: Redis | None = None
+        self.redis: Redis | RedisCluster | None = None
 
     @property
     def name(self) -> str:
         if self.nodes:
-            return f"{self.kind} redis x{self.nodes}"
+            return f"{self.kind} {'redis cluster' if self.layout == 'cluster' else 'redis'} x{self.nodes}"
         return self.kind if self.workers == 1 else f"{self.kind} x{self.workers}"
 
     @property
@@ -176,7 +224,7 @@ class Server:
     def start(self) -> None:
         env = dict(os.environ)
         if self.kind == "wsserver" and self.nodes:
-            self.redis = Redis()
+            self.redis = RedisCluster() if self.layout == "cluster" else Redis()
             processes = []
             for index, port in enumerate(self.ports):
                 processes.append(subprocess.Popen(
@@ -217,7 +265,9 @@ class Server:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         if children.exists():
             pids += [int(p) for p in children.read_text().split()]
-        if self.redis is not None:
+        if isinstance(self.redis, RedisCluster):
+            pids += self.redis.pids
+        elif self.redis is not None:
             pids.append(self.redis.process.pid)
         return pids
 
@@ -267,9 +317,10 @@ def percentile(values: list[float], p: float) -> float:
     return round(values[index], 2)
 
 
-def run_workload(kind: str, workload: Workload, workers: int = 1, nodes: int = 0) -> dict[str, Any]:
+def run_workload(kind: str, workload: Workload, workers: int = 1, nodes: int = 0,
+                 layout: str = "redis") -> dict[str, Any]:
     modules = node_modules()
-    server = Server(kind, workers, nodes)
+    server = Server(kind, workers, nodes, layout=layout)
     server.start()
     try:
         channels = ["general", "tech"][: workload.channels]
@@ -398,7 +449,8 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
 
 
 COLOURS = {"wsserver grace 0": "tab:red", "wsserver": "tab:blue", "peer": "tab:orange", "ceiling": "tab:green", "floor": "tab:olive", "wsserver x2": "tab:purple",
-           "wsserver redis x1": "tab:red", "wsserver redis x2": "tab:brown"}
+           "wsserver redis x1": "tab:red", "wsserver redis x2": "tab:brown",
+           "wsserver redis cluster x2": "tab:olive"}
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -465,7 +517,8 @@ def main() -> int:
                         help="comma list (floor: the aiohttp floor, bench/floor.py, run on W4 only)")
     parser.add_argument("--workers", type=int, default=0, help="also run W2 and W3 with wsserver --workers N")
     parser.add_argument("--cluster", type=int, default=0,
-                        help="also run W2 and W3 on one node and on N nodes sharing one Redis (needs redis-server)")
+                        help="also run W2 and W3 on one node, on N nodes sharing one Redis, and on N nodes "
+                             "sharing a 3-master Redis Cluster (needs redis-server and redis-cli)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to save figures and the plot")
     args = parser.parse_args()
     raise_fd_limit()
@@ -507,14 +560,14 @@ def main() -> int:
                 continue
             rows.append(run_workload(kind, WORKLOADS[name]))
             print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
-        extra = [(args.workers, 0)] if args.workers > 1 else []
-        extra += [(1, 1), (1, args.cluster)] if args.cluster > 0 else []
-        for workers, nodes in extra if name in ("W2", "W3", "tiny") and "wsserver" in servers else []:
-            if nodes and not shutil.which("redis-server"):
-                print(json.dumps({"server": f"wsserver redis x{nodes}", "workload": WORKLOADS[name].name,
+        extra = [(args.workers, 0, "redis")] if args.workers > 1 else []
+        extra += [(1, 1, "redis"), (1, args.cluster, "redis"), (1, args.cluster, "cluster")] if args.cluster > 0 else []
+        for workers, nodes, layout in extra if name in ("W2", "W3", "tiny") and "wsserver" in servers else []:
+            if nodes and not (shutil.which("redis-server") and shutil.which("redis-cli")):
+                print(json.dumps({"server": f"wsserver {layout} x{nodes}", "workload": WORKLOADS[name].name,
                                   "skipped": "redis-server is not installed (apt-get install redis-server)"}), flush=True)
                 continue
-            rows.append(run_workload("wsserver", WORKLOADS[name], workers, nodes))
+            rows.append(run_workload("wsserver", WORKLOADS[name], workers, nodes, layout))
             print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
     print()
     print(table([r for r in rows if "connections" in r]))

@@ -36,12 +36,13 @@ def test_tiny_benchmark_reports_zero_loss(tmp_path: Path) -> None:
 
 
 def test_cluster_benchmark_spreads_clients_over_nodes_with_zero_loss(tmp_path: Path) -> None:
-    """--cluster 2 runs the workload on one node and on two nodes sharing one Redis, losing nothing."""
-    if not shutil.which("redis-server"):
-        missing("the cluster benchmark needs redis-server (apt-get install redis-server)")
+    """--cluster 2 runs the workload on one node, two nodes sharing one Redis and a Redis Cluster, losing nothing."""
+    if not (shutil.which("redis-server") and shutil.which("redis-cli")):
+        missing("the cluster benchmark needs redis-server and redis-cli (apt-get install redis-server)")
     result = run_bench(tmp_path, "tiny", "--servers", "wsserver", "--cluster", "2")
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert [row["server"] for row in rows] == ["wsserver", "wsserver redis x1", "wsserver redis x2"]
+    assert [row["server"] for row in rows] == ["wsserver", "wsserver redis x1", "wsserver redis x2",
+                                                  "wsserver redis cluster x2"]
     for row in rows:
         assert (row["deliveries_expected"], row["deliveries_received"], row["duplicates"]) == (100, 100, 0), row
 
