@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from typing import Any
 
 from .base import Claim, Held, StoreError
 from .redis_keys import RedisFault
@@ -23,6 +22,7 @@ from .redis_shards import Shards, away_until
 
 log = logging.getLogger(__name__)
 
+EXPIRE_SWEEP = 12  # every this many expiries (a minute at the hub's 5 s), all channels are looked at
 CLAIM_ROUNDS = 3  # claims of a handle whose dead holder changed meanwhile, before the claim counts as held
 
 
@@ -35,6 +35,7 @@ class RedisHandles:
         self._mine: dict[tuple[str, str], str] = {}  # (lower handle, channel) -> held value
         self._unreleased: dict[tuple[str, str], str] = {}  # releases (or failed claims) to finish
         self._unbumped: set[str] = set()  # channels whose change the home was not told of yet
+        self._expiries = 0  # calls of expire_away, for its sweeps of every channel
 
     def _value(self, handle: str) -> str:
         return f"{self.node}|{handle}"
@@ -161,46 +162,56 @@ class RedisHandles:
         """Turn every handle this node holds into an away one until ``until``; return where none was away yet."""
         channels = sorted({channel for _, channel in self._mine})
         self._mine.clear()
-        first, changed = [], []
-        for channel in channels:
-            users = self._shards.link(channel).keys.users(channel)
-            alone, marked = await self._script(channel, MARK_AWAY, [users],
-                                               [self.node, f"{until:.3f}", f"{time.time():.3f}"])
-            if alone:
-                first.append(channel)
-            if marked:
-                changed.append(channel)
-        if changed:
-            await self._bump(changed)
-        return first
+        try:
+            marked = await self._shards.each_channel(MARK_AWAY, channels, [self.node, f"{until:.3f}",
+                                                                           f"{time.time():.3f}"])
+            changed = [channel for channel in channels if marked[channel][1]]
+            if changed:
+                await self._shards.home.client.sadd(self._shards.keys.away_channels, *changed)
+        except RedisFault as exc:
+            raise StoreError(f"Redis did not answer: {exc}") from exc
+        await self._bump(changed)
+        return [channel for channel in channels if marked[channel][0]]
 
     async def announce_back(self) -> list[str]:
         """Flag the away handles of every channel announced; return the channels that had none flagged."""
-        announced = []
-        for channel in await self._channels():
-            if await self._script(channel, ANNOUNCE_BACK, [self._shards.link(channel).keys.users(channel)], []):
-                announced.append(channel)
-        return announced
+        channels = await self._away_channels()
+        try:
+            flagged = await self._shards.each_channel(ANNOUNCE_BACK, channels, [])
+        except RedisFault as exc:
+            raise StoreError(f"Redis did not answer: {exc}") from exc
+        return [channel for channel in channels if flagged[channel]]
 
     async def expire_away(self, now: float) -> list[Held]:
-        """Remove away handles whose grace ended; each is returned by exactly one node (the script is atomic)."""
-        gone = []
-        for channel in await self._channels():
-            users = self._shards.link(channel).keys.users(channel)
-            for handle in await self._script(channel, EXPIRE_AWAY, [users], [f"{now:.3f}"]):
-                gone.append(Held(handle.decode(), channel, "away", True))
+        """Remove away handles whose grace ended; each is returned by exactly one node (the script is atomic).
+
+        Only the channels in ``away-channels`` are looked at (a node adds its
+        channels when it stops); every EXPIRE_SWEEP calls, every channel with
+        users, which puts back a channel a race took out of the set.
+        """
+        self._expiries += 1
+        home, keys = self._shards.home.client, self._shards.keys
+        try:
+            sweep = self._expiries % EXPIRE_SWEEP == 1  # the first, then every minute
+            channels = await self._shards.user_channels() if sweep else await self._away_channels()
+            answers = await self._shards.each_channel(EXPIRE_AWAY, channels, [f"{now:.3f}"])
+            still = [channel for channel in channels if int(answers[channel][0])]
+            done = [channel for channel in channels if not int(answers[channel][0])]
+            if done:
+                await home.srem(keys.away_channels, *done)
+            if sweep and still:
+                await home.sadd(keys.away_channels, *still)
+        except RedisFault as exc:
+            raise StoreError(f"Redis did not answer: {exc}") from exc
+        gone = [Held(handle.decode(), channel, "away", True)
+                for channel in channels for handle in answers[channel][1:]]
         if gone:
             await self._bump(sorted({held.channel for held in gone}))
         return gone
 
-    async def _channels(self) -> list[str]:
+    async def _away_channels(self) -> list[str]:
         try:
-            return await self._shards.user_channels()
+            members = await self._shards.home.client.smembers(self._shards.keys.away_channels)
         except RedisFault as exc:
             raise StoreError(f"Redis did not answer: {exc}") from exc
-
-    async def _script(self, channel: str, source: str, keys: list[str], args: list[str]) -> Any:
-        try:
-            return await run_script(self._shards.link(channel).client, source, keys, args)
-        except RedisFault as exc:
-            raise StoreError(f"Redis did not answer: {exc}") from exc
+        return sorted(name.decode() for name in members)

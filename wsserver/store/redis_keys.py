@@ -56,6 +56,7 @@ class Keys:
         self.version_channels = home + "users-version:channels"  # the channel of each version (a sorted set)
         self.channels = home + "channels"  # channels with a stream
         self.user_channels = home + "user-channels"  # channels with a users hash
+        self.away_channels = home + "away-channels"  # channels that may hold away handles (a stopped node's)
         self.idle = PREFIX + "doorbells"  # PUB/SUB channel every reader subscribes to, published by nobody
 
     def _name(self, channel: str) -> str:

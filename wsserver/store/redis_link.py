@@ -22,6 +22,9 @@ The operator commands (:mod:`wsserver.ops`) use the same functions.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import logging
 import re
 import secrets
@@ -31,6 +34,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import MANY_URL_RE, SENTINEL_URL_RE, redacted
 from .redis_appender import Appender
@@ -43,7 +47,6 @@ log = logging.getLogger(__name__)
 READ_COUNT = 1000  # entries taken by one XREAD: one delivery, one frame
 PAGE = 1000  # entries per XRANGE when a whole stream is read (export, check)
 POOL_SIZE = 16  # connections for commands (appends, claims, history) per node: the bound of the node's connections
-CLUSTER_POOL_SIZE = 64  # per cluster master: redis-py's cluster client refuses past it instead of waiting
 READER_POOL_SIZE = 4  # blocking readers outside the stream groups (the moderation log follows on one)
 RESUME_LINES = 100_000  # entries replayed for a resume; further behind gets last-N history
 BATCH_BYTES = 64 * 1024  # backlog frames are cut at about this size
@@ -84,9 +87,10 @@ def connect(url: str, readers: bool = False, size: int | None = None, name: str 
         return _sentinel_master(sentinel, readers, options, size)
     many = MANY_URL_RE.match(url)
     if many is not None and many["layout"] == "cluster":
-        return RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in hosts(url)],
-                            username=many["username"] or None, password=many["password"],
-                            max_connections=size or (READER_POOL_SIZE if readers else CLUSTER_POOL_SIZE), **options)
+        client = RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in hosts(url)],
+                              username=many["username"] or None, password=many["password"],
+                              max_connections=size or (READER_POOL_SIZE if readers else POOL_SIZE), **options)
+        return client if readers else Gated(client, POOL_SIZE)
     if readers:
         pool = aioredis.ConnectionPool.from_url(url, max_connections=size or READER_POOL_SIZE, **options)
     else:
@@ -116,6 +120,55 @@ def shard_urls(url: str) -> list[str]:
         credentials = f"{many['username'] or ''}:{many['password'] or ''}@"
     return [f"redis://{credentials}{f'[{host}]' if ':' in host else host}:{port}/{many['db'] or 0}"
             for host, port in hosts(url)]
+
+
+class Gated:
+    """A cluster client that runs at most ``limit`` commands (or pipelines) at once; the others wait their turn.
+
+    redis-py's cluster client has no blocking pool: past its per-node cap it
+    raises at once, so 250 joins at once would be refused.  Behind this gate
+    they wait, as on one Redis, up to COMMAND_TIMEOUT, with at most ``limit``
+    connections per master.  Everything else passes through.
+    """
+
+    def __init__(self, client: RedisCluster, limit: int) -> None:
+        self.client = client
+        self._gate = asyncio.Semaphore(limit)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.client, name)
+        if name == "pipeline":
+            return functools.partial(self._pipeline, attr)
+        if not callable(attr) or name in ("aclose", "initialize", "scan_iter"):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attr(*args, **kwargs)
+            return self._gated(result) if inspect.isawaitable(result) else result
+
+        return call
+
+    def _pipeline(self, make: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        pipe = make(*args, **kwargs)
+        execute = pipe.execute
+
+        async def gated_execute(*run_args: Any, **run_kwargs: Any) -> Any:
+            return await self._gated(execute(*run_args, **run_kwargs))
+
+        pipe.execute = gated_execute
+        return pipe
+
+    async def _gated(self, awaitable: Any) -> Any:
+        try:
+            await asyncio.wait_for(self._gate.acquire(), COMMAND_TIMEOUT)
+        except TimeoutError:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            raise RedisTimeoutError(f"no free connection to the cluster in {COMMAND_TIMEOUT:.0f} s") from None
+        try:
+            return await awaitable
+        finally:
+            self._gate.release()
 
 
 class _BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
@@ -162,7 +215,7 @@ class Link:
         self.url = url
         self.node = node
         self.client = connect(url, name=self.client_name)
-        self.cluster = isinstance(self.client, RedisCluster)
+        self.cluster = isinstance(self.client, Gated)
         self.keys = keys or Keys(tagged=self.cluster)
         self.appender = Appender(self.client, APPEND)
         self.readers = connect(url, readers=True, name=self.client_name)  # blocking reads: the moderation log

@@ -59,7 +59,10 @@ class StreamReader:
         self.lag = 0.0  # seconds between the newest entry delivered and its delivery, at the last delivery
         self._rung: set[str] = set()
         self._ringing = asyncio.Event()
-        self._changed = False  # followers came or went: the listener brings its subscriptions up to date
+        # Streams added and removed since the listener last brought its subscriptions up to date
+        # (sets, not a rescan of every follower: a join storm adds thousands).
+        self._to_subscribe: set[str] = set()
+        self._to_unsubscribe: set[str] = set()
         self._client: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         # Loops also end on this flag: redis-py's timeouts can swallow a cancellation that lands
@@ -76,14 +79,16 @@ class StreamReader:
         """Follow ``follower``'s stream from its ``last_id`` on (read at once: a line may have come meanwhile)."""
         self._start()
         self.followers[follower.key] = follower
-        self._changed = True
+        self._to_subscribe.add(follower.key)
+        self._to_unsubscribe.discard(follower.key)
         self._ring(follower.key)
 
     def remove(self, follower: Follower) -> None:
         """Stop following ``follower``'s stream."""
         if self.followers.get(follower.key) is follower:
             del self.followers[follower.key]
-            self._changed = True
+            self._to_unsubscribe.add(follower.key)
+            self._to_subscribe.discard(follower.key)
 
     def _ring(self, key: str) -> None:
         self._rung.add(key)
@@ -104,13 +109,13 @@ class StreamReader:
             try:
                 await pubsub.subscribe(self.link.keys.idle)  # never rung: open with no stream yet
                 subscribed: set[str] = set()
-                self._changed = True
+                self._to_subscribe, self._to_unsubscribe = set(self.followers), set()  # a new connection: all
                 backoff.reset()
                 while not self._stopping:
-                    if self._changed:
-                        self._changed = False
-                        missing = [key for key in self.followers if key not in subscribed]
-                        gone = [key for key in subscribed if key not in self.followers]
+                    if self._to_subscribe or self._to_unsubscribe:
+                        missing = [key for key in self._to_subscribe if key not in subscribed]
+                        gone = [key for key in self._to_unsubscribe if key in subscribed]
+                        self._to_subscribe, self._to_unsubscribe = set(), set()
                         if missing:
                             subscribed.update(missing)
                             await pubsub.subscribe(*missing)

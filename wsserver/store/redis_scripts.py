@@ -94,18 +94,20 @@ end
 if #fresh > 0 and not flagged then return 1 end
 return 0
 """
-# KEYS: users. ARGV: now. Answers the handles whose grace ended (removed).
+# KEYS: users. ARGV: now. Answers {away handles left, the handles whose grace ended (removed)...}.
 EXPIRE_AWAY = """
 local fields = redis.call('HGETALL', KEYS[1])
-local gone = {}
+local answer = {0}
 for i = 1, #fields, 2 do
   local until_, handle = string.match(fields[i + 1], '^away:([^:]*):%d|(.*)$')
   if until_ and tonumber(until_) <= tonumber(ARGV[1]) then
     redis.call('HDEL', KEYS[1], fields[i])
-    table.insert(gone, handle)
+    table.insert(answer, handle)
+  elseif until_ then
+    answer[1] = answer[1] + 1
   end
 end
-return gone
+return answer
 """
 # KEYS: users. ARGV: field, value. Answers 1 if it was held with that value (now removed).
 RELEASE = """
