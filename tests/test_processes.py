@@ -140,7 +140,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (["--rejoin-grace", "-1"], {}, "wsserver: invalid --rejoin-grace value '-1': must be a number of at least 0\n"),
         (["--history", "-5"], {}, "wsserver: invalid --history value '-5': must be a whole number from 0 to 100000\n"),
         (["--log-level", "chatty"], {}, "wsserver: invalid --log-level value 'chatty': must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL\n"),
-        (["--store", "mysql://db"], {}, "wsserver: invalid --store value 'mysql://db': must be file, a Redis URL such as redis://127.0.0.1:6379/0, or redis+sentinel://HOST:26379[,HOST:26379...]/SERVICE[/DB]\n"),
+        (["--store", "mysql://db"], {}, "wsserver: invalid --store value 'mysql://db': must be file, a Redis URL such as redis://127.0.0.1:6379/0, redis+sentinel://HOST:26379[,HOST:26379...]/SERVICE[/DB], redis+cluster://HOST:PORT[,HOST:PORT...] or redis+shards://HOST:PORT[,HOST:PORT...][/DB]\n"),
+        (["--store", "redis+cluster://a:7000,b"], {}, "wsserver: invalid --store value 'redis+cluster://a:7000,b': 'b' is not HOST:PORT in redis+cluster://a:7000,b\n"),
+        (["--store", "redis+cluster://a:7000/2"], {}, "wsserver: invalid --store value 'redis+cluster://a:7000/2': a Redis Cluster has only database 0\n"),
     ],
 )
 def test_bad_settings_fail_with_one_line(args: list[str], env: dict[str, str], message: str) -> None:
