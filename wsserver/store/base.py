@@ -251,6 +251,10 @@ class Events(Protocol):
 class Handles(Protocol):
     """Who holds which handle in which channel, for every process on the store."""
 
+    # True if every change, a dead holder's included, is announced (users_changed with the
+    # channels): then the hub re-reads every channel's users only now and then, as a check.
+    changes_announced: bool
+
     async def claim(self, handle: str, channel: str) -> Claim:
         """Take ``handle`` in ``channel`` unless someone alive holds it; raises StoreError if the store failed."""
 

@@ -99,6 +99,7 @@ class RedisStore:
             await asyncio.sleep(NODE_REFRESH)
             try:
                 await self.handles.heartbeat()
+                await self.handles.sweep_dead()
             except RedisFault as exc:
                 self.home.failed(exc)
 

@@ -29,6 +29,8 @@ CLAIM_ROUNDS = 3  # claims of a handle whose dead holder changed meanwhile, befo
 class RedisHandles:
     """Handles held across every node: claimed atomically, freed when their node dies."""
 
+    changes_announced = True  # every change bumps users-version; dead nodes are swept (sweep_dead)
+
     def __init__(self, shards: Shards) -> None:
         self._shards = shards
         self.node = shards.node
@@ -123,6 +125,29 @@ class RedisHandles:
             log.warning("Redis did not answer the release of %s in %s (retried every %s s): %s",
                         handle, channel, NODE_REFRESH, exc)
             self._unreleased[key] = value
+
+    async def sweep_dead(self) -> int:
+        """Drop the handles of nodes whose liveness key expired (crashed); return how many.
+
+        Only the channels each dead node recorded with its changes are read,
+        so this costs a few commands when no node died, whatever the number
+        of channels; the other nodes re-read those channels' users (the bump).
+        """
+        home, keys = self._shards.home.client, self._shards.keys
+        nodes = sorted(name.decode() for name in await home.smembers(keys.nodes))
+        dead = [node for node, alive in (await self._shards.alive(nodes)).items() if not alive]
+        dropped: set[str] = set()
+        for node in dead:
+            channels = sorted(name.decode() for name in await home.smembers(keys.node_channels(node)))
+            for channel, field, holder, _ in await self._shards.held_handles(channels, live=False):
+                link = self._shards.link(channel)
+                if holder == node and await link.client.hdel(link.keys.users(channel), field):
+                    dropped.add(channel)
+            await home.delete(keys.node_channels(node))
+            await home.srem(keys.nodes, node)
+        if dropped:
+            await self._bump(sorted(dropped))
+        return len(dropped)
 
     async def reclaim(self) -> int:
         """Drop entries of nodes that are gone; return how many."""

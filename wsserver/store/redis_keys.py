@@ -57,7 +57,13 @@ class Keys:
         self.channels = home + "channels"  # channels with a stream
         self.user_channels = home + "user-channels"  # channels with a users hash
         self.away_channels = home + "away-channels"  # channels that may hold away handles (a stopped node's)
+        self.nodes = home + "nodes"  # the nodes that hold (or held) handles
+        self._node_channels = home + "node-channels:"
         self.idle = PREFIX + "doorbells"  # PUB/SUB channel every reader subscribes to, published by nobody
+
+    def node_channels(self, node: str) -> str:
+        """Return the set of the channels where ``node`` claimed or changed handles (a superset of where it holds)."""
+        return self._node_channels + node
 
     def _name(self, channel: str) -> str:
         return "{" + channel + "}" if self.tagged else channel

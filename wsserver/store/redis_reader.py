@@ -11,10 +11,11 @@ follows (one connection, however many), and its reader (one more connection)
 reads with ``XREAD`` only the streams that rang, each from the last entry it
 delivered: the cost of a round follows the busy channels, not all of them.
 The stream stays the source of truth: what a feed delivers is what ``XREAD``
-returned, in order, once; the doorbell only says where to look.  Every second
-the reader also reads every stream it follows (in groups of
-:data:`KEYS_PER_READ`), so a ring lost while the subscription was down delays
-a line by a second at most, never loses it.  The epochs are read right after
+returned, in order, once; the doorbell only says where to look.  Right after
+the subscription is made (again), the reader reads every stream it follows
+(in groups of :data:`KEYS_PER_READ`), so a ring lost while the subscription
+was down delays a line only until then; and every second it reads the next
+:data:`SWEEP_KEYS` streams in turn, whether they rang or not.  The epochs are read right after
 the entries, in the same round trip (one ``MGET``).
 """
 
@@ -33,7 +34,8 @@ from .redis_link import BUSY_GATHER, READ_COUNT, Link, parse_id
 log = logging.getLogger(__name__)
 
 KEYS_PER_READ = 4096  # streams one XREAD reads at most
-SWEEP_SECONDS = 1.0  # every stream is read this often even if its doorbell did not ring
+SWEEP_SECONDS = 1.0  # how often the reader also reads some streams whose doorbell did not ring
+SWEEP_KEYS = 1024  # streams read per sweep, in turn: each stream at least every N / 1024 seconds
 
 
 class Follower(Protocol):
@@ -65,6 +67,8 @@ class StreamReader:
         self._to_unsubscribe: set[str] = set()
         self._client: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._sweep_all = False  # the subscription was (re)made: rings may have been lost meanwhile
+        self._swept = 0  # where the next sweep starts in the followers
         # Loops also end on this flag: redis-py's timeouts can swallow a cancellation that lands
         # just as they fire, and a loop that goes on would hold shutdown forever.
         self._stopping = False
@@ -121,6 +125,8 @@ class StreamReader:
                             await pubsub.subscribe(*missing)
                             for key in missing:
                                 self._ring(key)
+                            if len(missing) == len(self.followers):  # a new subscription: read them all
+                                self._sweep_all = True
                         if gone:
                             subscribed.difference_update(gone)
                             await pubsub.unsubscribe(*gone)
@@ -142,9 +148,9 @@ class StreamReader:
         busy = False
         try:
             while not self._stopping:
-                if time.monotonic() - swept >= SWEEP_SECONDS:
+                if time.monotonic() - swept >= SWEEP_SECONDS or self._sweep_all:
                     swept = time.monotonic()
-                    keys = list(self.followers)
+                    keys = list(dict.fromkeys(self._sweep() + [k for k in self._rung if k in self.followers]))
                 else:
                     if not self._rung:
                         self._ringing.clear()
@@ -175,6 +181,24 @@ class StreamReader:
                 self.link.recovered()
         finally:
             await self._client.aclose()
+
+    def _sweep(self) -> list[str]:
+        """Return the streams to read although their doorbell did not ring: all, or the next SWEEP_KEYS.
+
+        All after a (re)subscription, when rings may have been lost.  Else a
+        share in turn, so a ring lost some other way (none is known) delays a
+        line by N / SWEEP_KEYS seconds at most, and the sweeps of 20,000
+        streams cost a twentieth of reading them all every second.
+        """
+        keys = list(self.followers)
+        if self._sweep_all:
+            self._sweep_all = False
+            return keys
+        if len(keys) <= SWEEP_KEYS:
+            return keys
+        start = self._swept % len(keys)
+        self._swept = start + SWEEP_KEYS
+        return (keys[start:] + keys[:start])[:SWEEP_KEYS]
 
     async def _read_some(self, keys: list[str]) -> bool:
         followers = {key: self.followers[key] for key in keys if key in self.followers}

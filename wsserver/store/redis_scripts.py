@@ -30,12 +30,15 @@ else id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'line', ARGV[
 if redis.call('SET', KEYS[3], '1', 'NX') then redis.call('PUBLISH', KEYS[1], id) end
 return id
 """
-# KEYS: users-version, users-version:channels, user-channels (home). ARGV: the channels that changed.
+# KEYS: users-version, users-version:channels, user-channels, nodes, node-channels of the node (home).
+# ARGV: the node, then the channels that changed.
 BUMP = f"""
 local v = redis.call('INCR', KEYS[1])
-for i = 1, #ARGV do
+redis.call('SADD', KEYS[4], ARGV[1])
+for i = 2, #ARGV do
   redis.call('ZADD', KEYS[2], v, ARGV[i])
   redis.call('SADD', KEYS[3], ARGV[i])
+  redis.call('SADD', KEYS[5], ARGV[i])
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', v - {CHANGES_KEPT})
 return v

@@ -52,9 +52,10 @@ class Shards:
         return next((link.down for link in self.links if link.down is not None), None)
 
     async def bump(self, channels: list[str]) -> None:
-        """Record on the home that the users of ``channels`` changed (other nodes re-read them)."""
+        """Record on the home that the users of ``channels`` changed (other nodes re-read them), by this node."""
         keys = self.keys
-        await run_script(self.home.client, BUMP, [keys.version, keys.version_channels, keys.user_channels], channels)
+        await run_script(self.home.client, BUMP, [keys.version, keys.version_channels, keys.user_channels,
+                                                  keys.nodes, keys.node_channels(self.node)], [self.node, *channels])
 
     async def add_channel(self, channel: str) -> None:
         """Record that ``channel`` has a stream (for /api/channels and the operator commands)."""

@@ -133,6 +133,8 @@ class _Op:
 class Registry:
     """Claim and release handles in the shared users file."""
 
+    changes_announced = False  # a killed process changes nothing in the file: the hub re-reads it every 5 s
+
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / USERS_FILE
         self._lock_path = data_dir / LOCK_FILE
