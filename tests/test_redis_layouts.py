@@ -136,11 +136,24 @@ async def test_check_reads_every_shard_and_names_a_stream_on_the_wrong_one(nodes
         alice = await joined(await connect(a, "Alice", room), "Alice")
         await alice.chat(f"in {room}")
         await alice.until_line(f"Alice: in {room}")
+    # The other operator commands find each channel where it lives.
+    other = next(room for room in ROOMS if layout.holder(room) != layout.holder("general"))
+    for room in ("general", other):
+        assert await run_cli("say", room, f"notice for {room}", "--store", layout.url) == (0, "", "")
+        code, out, err = await run_cli("tail", room, "-n", "2", "--no-follow", "--store", layout.url)
+        assert (code, err) == (0, "") and [line[22:] for line in out.splitlines()] == [
+            f"Alice: in {room}", f"System: notice for {room}"]
+        code, out, err = await run_cli("search", room, "notice", "--store", layout.url)
+        assert (code, err) == (0, "") and out.endswith(f"System: notice for {room}\n")
+    code, out, err = await run_cli("users", "--store", layout.url)
+    assert (code, err) == (0, "") and [line.split("\t")[:2] for line in out.splitlines()] == [
+        [room, "Alice"] for room in sorted(ROOMS)]
     status, out, err = await run_cli("check", "--store", layout.url)
     assert (status, err) == (0, "")
-    # Per room: the channel stream (a join line and a chat line) and the users hash (Alice).
+    # Per room: the channel stream (a join line and a chat line) and the users hash (Alice);
+    # and the two notices.
     assert out.strip().endswith(f"checked {2 * len(ROOMS)} key(s) in Redis at {layout.url}, "
-                                f"{3 * len(ROOMS)} line(s): 0 problem(s)"), out
+                                f"{3 * len(ROOMS) + 2} line(s): 0 problem(s)"), out
     if layout.kind != "shards":
         return
     # A stream on a shard that is not its channel's (shards reordered): the nodes would not read it.
