@@ -21,7 +21,7 @@ from .logline import SYSTEM, Clock, format_line
 from .metrics import Metrics
 from .moderator import Moderator
 from .presence import sort_handles, spacing
-from .store.base import Store, StoreError
+from .store.base import Store, StoreError, in_turn
 
 log = logging.getLogger(__name__)
 
@@ -222,11 +222,8 @@ class Hub:
                 # A store that announces every change (Redis) is re-read as a check only, a
                 # twelfth of the channels a poll: at 10,000 channels a whole re-read every 5 s
                 # was a fifth of a node's CPU, and all at once it stalls deliveries.
-                names = list(self.channels)
-                share = -(-len(names) // FULL_PRESENCE_EVERY)
-                start = checked % len(names)
-                checked = start + share
-                self.refresh_presence((names[start:] + names[:start])[:share])
+                names, checked = in_turn(list(self.channels), checked, -(-len(self.channels) // FULL_PRESENCE_EVERY))
+                self.refresh_presence(names)
             await self.expire_away()
 
     async def _refresh(self) -> None:

@@ -26,10 +26,12 @@ import asyncio
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..logline import LINE_RE, EscapeError, escape, unescape
 from ..moderation import Action
+
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -331,6 +333,18 @@ class Store(Protocol):
 
     async def measure(self) -> None:
         """Bring the store's gauges up to date, before a scrape of /metrics."""
+
+
+def in_turn(items: list[T], position: int, count: int) -> tuple[list[T], int]:
+    """Return ``count`` of ``items`` from ``position`` on (wrapping round), and where the next turn starts.
+
+    For work done a share at a time on a list that changes between turns:
+    over len(items) / count turns every item gets its turn.
+    """
+    if not items:
+        return [], 0
+    start = position % len(items)
+    return (items[start:] + items[:start])[:count], start + count
 
 
 class Backoff:

@@ -9,12 +9,12 @@ order they were asked in.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import Any
 
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from .redis_keys import RedisFault
+from .redis_scripts import run_script_each
 
 APPEND_BATCH = 1000  # appends sent in one pipeline at most
 
@@ -27,7 +27,6 @@ class Appender:
     def __init__(self, client: Any, script: str) -> None:
         self._client = client
         self._script = script
-        self._sha = hashlib.sha1(script.encode()).hexdigest()
         self._queue: list[Call] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -58,21 +57,7 @@ class Appender:
                     future.set_result(result)
 
     async def _pipeline(self, batch: list[Call]) -> list[Any]:
-        for attempt in range(2):
-            pipe = self._client.pipeline(transaction=False)
-            for keys, args, _ in batch:
-                # As a command, not pipe.evalsha(): redis-py's cluster pipeline refuses that
-                # method but routes the command by its keys like any other.
-                pipe.execute_command("EVALSHA", self._sha, len(keys), *keys, *args)
-            try:
-                results: list[Any] = await pipe.execute(raise_on_error=False)
-            except RedisFault as exc:
-                return [exc] * len(batch)
-            if attempt == 0 and any(isinstance(result, NoScriptError) for result in results):
-                try:
-                    await self._client.script_load(self._script)  # a new or restarted Redis
-                except RedisFault as exc:
-                    return [exc] * len(batch)
-                continue
-            return results
-        return results
+        try:
+            return await run_script_each(self._client, self._script, [(keys, args) for keys, args, _ in batch])
+        except RedisFault as exc:
+            return [exc] * len(batch)

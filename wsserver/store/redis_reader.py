@@ -27,7 +27,7 @@ import time
 from typing import Any, Protocol
 
 from ..tasks import cancel_and_wait
-from .base import Backoff
+from .base import Backoff, in_turn
 from .redis_keys import RedisFault
 from .redis_link import BUSY_GATHER, READ_COUNT, Link, parse_id
 
@@ -194,11 +194,8 @@ class StreamReader:
         if self._sweep_all:
             self._sweep_all = False
             return keys
-        if len(keys) <= SWEEP_KEYS:
-            return keys
-        start = self._swept % len(keys)
-        self._swept = start + SWEEP_KEYS
-        return (keys[start:] + keys[:start])[:SWEEP_KEYS]
+        share, self._swept = in_turn(keys, self._swept, SWEEP_KEYS)
+        return share
 
     async def _read_some(self, keys: list[str]) -> bool:
         followers = {key: self.followers[key] for key in keys if key in self.followers}

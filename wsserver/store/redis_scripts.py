@@ -134,3 +134,24 @@ async def run_script(client: Any, source: str, keys: list[str], args: list[str])
         return await client.evalsha(sha1(source), len(keys), *keys, *args)
     except NoScriptError:  # a new or restarted Redis (or cluster node): EVAL loads it
         return await client.eval(source, len(keys), *keys, *args)
+
+
+async def run_script_each(client: Any, source: str, calls: list[tuple[list[str], list[str]]]) -> list[Any]:
+    """Run a script once per (keys, args) in one pipeline; return each answer, or the error it raised.
+
+    Sent as ``EVALSHA`` commands, not ``pipe.evalsha()``: redis-py's cluster
+    pipeline refuses that method but routes the command by its keys like any
+    other.  If Redis does not have the script yet, it is loaded and the
+    pipeline sent once more.  Raises what the pipeline itself raised.
+    """
+    for attempt in range(2):
+        pipe = client.pipeline(transaction=False)
+        for keys, args in calls:
+            pipe.execute_command("EVALSHA", sha1(source), len(keys), *keys, *args)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
+        if attempt == 0 and any(isinstance(result, NoScriptError) for result in results):
+            await client.script_load(source)  # a new or restarted Redis (every master of a cluster)
+            continue
+        return results
+    return results
+

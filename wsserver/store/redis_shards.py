@@ -17,11 +17,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from redis.exceptions import NoScriptError
-
 from .redis_keys import Keys, RedisFault, shard_of
 from .redis_link import Link, append_call, shard_urls
-from .redis_scripts import APPEND, BUMP, run_script, sha1
+from .redis_scripts import APPEND, BUMP, run_script, run_script_each
 
 
 class Shards:
@@ -77,19 +75,11 @@ class Shards:
         """Run a script on the users hash of each of ``channels``: a pipeline per shard, not a round trip each."""
         answers: dict[str, Any] = {}
         for link, names in self.by_link(channels):
-            for attempt in range(2):
-                pipe = link.client.pipeline(transaction=False)
-                for name in names:
-                    pipe.execute_command("EVALSHA", sha1(source), 1, link.keys.users(name), *args)
-                results = await pipe.execute(raise_on_error=False)
-                if attempt == 0 and any(isinstance(result, NoScriptError) for result in results):
-                    await link.client.script_load(source)  # a new or restarted Redis (every master of a cluster)
-                    continue
-                for result in results:
-                    if isinstance(result, Exception):
-                        raise result
-                answers.update(zip(names, results, strict=True))
-                break
+            results = await run_script_each(link.client, source, [([link.keys.users(name)], args) for name in names])
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+            answers.update(zip(names, results, strict=True))
         return answers
 
     async def user_channels(self) -> list[str]:
@@ -147,10 +137,6 @@ class Shards:
         """Close every link's pools."""
         for link in self.links:
             await link.close()
-
-    def clients(self) -> list[Any]:
-        """Return each shard's command client."""
-        return [link.client for link in self.links]
 
 
 def away_until(node: str) -> float | None:
