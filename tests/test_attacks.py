@@ -254,3 +254,12 @@ def test_short_jwt_secret_is_refused() -> None:
     assert result.returncode == 2
     assert result.stderr == ("wsserver: invalid --jwt-secret value (hidden): must be at least 32 bytes "
                              "(HS256 wants a 256-bit key)\n")
+
+
+@pytest.mark.parametrize("path", ["/index.html%00.js", "/web/%00", "/%00", "/app.js%00"])
+async def test_a_nul_byte_in_a_page_path_is_a_404(server: Server, session: aiohttp.ClientSession, path: str) -> None:
+    """A NUL byte in a page path names no file: 404, and no traceback in the log."""
+    async with session.get(server.url + path) as response:
+        assert response.status == 404
+        assert await response.text() == "Not found: a path with a NUL byte\n"
+    assert not [line for line in server.lines if "Traceback" in line or "ERROR" in line]

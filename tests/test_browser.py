@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from wsserver.store.redis_keys import Keys
-from wsserver.store.redis_scripts import APPEND
+from wsserver.store.redis.keys import Keys
+from wsserver.store.redis.scripts import APPEND
 
 from .browser import launch_chromium
 from .conftest import Server, eventually, free_port, joined, run_cli, seed_log

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsserver.store import channellog
-from wsserver.store.channellog import ChannelLog, Cursor, read_last_lines, repair_torn_tail
+from wsserver.store.files import channellog
+from wsserver.store.files.channellog import ChannelLog, Cursor, read_last_lines, repair_torn_tail
 
 
 def last_lines(path: Path, count: int) -> tuple[list[bytes], int]:

@@ -143,6 +143,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (["--store", "mysql://db"], {}, "wsserver: invalid --store value 'mysql://db': must be file, a Redis URL such as redis://127.0.0.1:6379/0, redis+sentinel://HOST:26379[,HOST:26379...]/SERVICE[/DB], redis+cluster://HOST:PORT[,HOST:PORT...] or redis+shards://HOST:PORT[,HOST:PORT...][/DB]\n"),
         (["--store", "redis+cluster://a:7000,b"], {}, "wsserver: invalid --store value 'redis+cluster://a:7000,b': 'b' is not HOST:PORT in redis+cluster://a:7000,b\n"),
         (["--store", "redis+cluster://a:7000/2"], {}, "wsserver: invalid --store value 'redis+cluster://a:7000/2': a Redis Cluster has only database 0\n"),
+        (["--channels", "general,,tech,"], {}, "wsserver: invalid --channels value 'general,,tech,': has an empty channel name (two commas in a row, or one at either end)\n"),
+        (["--host", "999.1.1.1"], {}, "wsserver: invalid --host value '999.1.1.1': is not an IPv4 address (four numbers from 0 to 255)\n"),
+        (["--host", "::zz"], {}, "wsserver: invalid --host value '::zz': is not an IPv6 address\n"),
+        (["--data-dir", "/dev/null"], {}, "wsserver: invalid --data-dir value '/dev/null': it is a file, not a directory\n"),
     ],
 )
 def test_bad_settings_fail_with_one_line(args: list[str], env: dict[str, str], message: str) -> None:
@@ -165,6 +169,28 @@ def test_help_lists_every_option() -> None:
     for wrong in ("default None", "default )", "default 5.0", "default 25.0"):
         assert wrong not in text
     assert "(env WSSERVER_RATE_LIMIT; default 5)" in text and "(env WSSERVER_TRUSTED_PROXY)" in text
+
+
+def test_help_names_every_operator_command() -> None:
+    """wsserver --help names all the operator commands, and `wsserver help` lists them with a line each."""
+    from wsserver.ops import COMMANDS
+
+    result = run_cli("--help")
+    text = " ".join(result.stdout.split())
+    assert result.returncode == 0 and all(command in text for command in COMMANDS)
+    listing = run_cli("help")
+    assert listing.returncode == 0, listing.stderr
+    assert all(command in listing.stdout for command in COMMANDS)
+    one = run_cli("help", "ban")
+    assert one.returncode == 0 and "usage: wsserver ban" in one.stdout
+
+
+def test_an_unknown_host_is_named_in_words(tmp_path: Path) -> None:
+    """A --host that resolves to nothing says so, not 'Unknown error -2' (exit 1)."""
+    result = run_cli("--host", "no-such-host.invalid", "--port", "0", "--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        "wsserver: cannot listen on no-such-host.invalid:0: no such host or address ("), result.stderr
 
 
 async def test_backlog_sets_the_listen_queue(start_server: Any) -> None:

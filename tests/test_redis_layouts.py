@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from wsserver import protocol
-from wsserver.store.redis_keys import Keys, shard_of
+from wsserver.store.redis.keys import Keys, shard_of
 
 from .conftest import RedisServer, joined, run_cli
 from .test_typing import typing_crosses

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from wsserver.store.redis_link import POOL_SIZE
+from wsserver.store.redis.link import POOL_SIZE
 
 from .conftest import joined
 

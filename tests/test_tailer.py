@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from wsserver.store.channellog import ChannelLog, Cursor
-from wsserver.store.tailer import READ_SIZE, Tailer
+from wsserver.store.files.channellog import ChannelLog, Cursor
+from wsserver.store.files.tailer import READ_SIZE, Tailer
 
 
 class Collect:

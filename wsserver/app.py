@@ -12,6 +12,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import protocol
+from .app_state import STATE, State
+from .background import cancel_and_wait
 from .chat import chat_socket, renew_resume_tokens
 from .config import Config
 from .fanout import close_with_cutoff
@@ -20,9 +22,7 @@ from .metrics import Metrics
 from .presence import sort_handles
 from .search import search
 from .security import AddressQuota
-from .state import STATE, State
 from .store import open_store
-from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ def make_app(config: Config) -> web.Application:
     store = open_store(config, metrics)
     hub = Hub(store, config.channels, config.timezone, config.allow_new_channels, config.max_channels, metrics,
               config.rejoin_grace)
-    app[STATE] = State(config, hub, store.registry, metrics, AddressQuota(config.max_connections_per_ip))
+    app[STATE] = State(config, hub, store, hub.membership, hub.moderator, metrics,
+                       AddressQuota(config.max_connections_per_ip))
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)
@@ -81,7 +82,7 @@ async def _start(app: web.Application) -> None:
 async def _close_sockets(app: web.Application) -> None:
     # All at once, and with a cut-off: closing a client that stopped reading
     # waits for a drain that never comes, and must not hold up shutdown.
-    app[STATE].stopping = True  # with a grace, a socket closed from now on leaves its user away (State.leaves_away)
+    app[STATE].membership.stopping = True  # with a grace, a seat given back from now on is left away
     sockets = dict(app[STATE].sockets)
     await asyncio.gather(
         *(close_with_cutoff(ws, transport, protocol.CLOSE_GOING_AWAY, protocol.SHUTTING_DOWN)
@@ -93,10 +94,10 @@ async def _close_sockets(app: web.Application) -> None:
 async def _stop(app: web.Application) -> None:
     state = app[STATE]
     await cancel_and_wait(state.tasks)
-    if state.leaves_away:
-        await state.hub.leave_away()
+    if state.membership.leaves_away:
+        await state.membership.leave_away()
     await state.hub.stop()
-    left = await state.registry.release_all()
+    left = await state.store.registry.release_all()
     if left:
         log.warning("released %d handles whose connections did not end cleanly", left)
 
@@ -104,7 +105,7 @@ async def _stop(app: web.Application) -> None:
 async def healthz(request: web.Request) -> web.Response:
     """Report whether the server can take messages: 200, or 503 when the store cannot take lines."""
     state = request.app[STATE]
-    problem = state.hub.store.problem()
+    problem = state.store.problem()
     body = {
         "status": "ok" if problem is None else "unavailable",
         "uptime": round(time.monotonic() - state.started, 3),
@@ -117,7 +118,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def prometheus(request: web.Request) -> web.Response:
     """Report the counters in the Prometheus text format."""
-    await request.app[STATE].hub.store.measure()
+    await request.app[STATE].store.measure()
     body = generate_latest(request.app[STATE].metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -125,7 +126,7 @@ async def prometheus(request: web.Request) -> web.Response:
 async def list_channels(request: web.Request) -> web.Response:
     """List the channels with how many users each has, on every process of this data dir."""
     state = request.app[STATE]
-    entries = await state.registry.users()
+    entries = await state.store.registry.users()
     counts = {name: 0 for name in state.hub.known_channels()}
     for entry in entries:
         if entry.channel in counts:
@@ -139,7 +140,7 @@ async def channel_users(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in state.hub.known_channels():
         return web.json_response({"error": f"Unknown channel: {name[:40]}"}, status=404)
-    entries = await state.registry.users(name)
+    entries = await state.store.registry.users(name)
     return web.json_response({"channel": name, "users": sort_handles([entry.handle for entry in entries])})
 
 
@@ -159,6 +160,8 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     """Serve a file of the browser client; ``/`` is ``index.html``."""
     root = web_root().resolve()
     relative = request.match_info["path"] or "index.html"
+    if "\x00" in relative:  # no file has one in its name; resolve() would raise on it
+        raise web.HTTPNotFound(text="Not found: a path with a NUL byte\n")
     target = (root / relative).resolve()
     if target.is_dir():
         target = target / "index.html"

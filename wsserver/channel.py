@@ -18,7 +18,7 @@ from . import protocol
 from .fanout import Outbox, Wire, broadcast
 from .logline import LINE_RE
 from .metrics import Metrics
-from .moderation import Moderation
+from .moderation_log import Moderation
 from .presence import PresenceList
 from .store.base import Lines, Store
 

@@ -14,10 +14,10 @@ import time
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 
 from . import protocol, security
+from .app_state import STATE, State
 from .channel import Channel
+from .errors import JoinRefused, Refusal, TooManyChannels
 from .fanout import Outbox, note_close_code, sent_close_code
-from .hub import TooManyChannels
-from .logline import SYSTEM
 from .metrics import join_reason, reason
 from .protocol import (
     BadFrame,
@@ -32,8 +32,7 @@ from .protocol import (
     parse_client_frame,
 )
 from .ratelimit import TokenBucket
-from .state import STATE, State
-from .store.base import Claim, StoreError
+from .store.base import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +51,10 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         identity = security.token_identity(request, config.jwt_secret) if config.jwt_secret else None
         address = security.client_address(request, config.trusted_proxy)
         state.quota.take(address)
-    except security.Refusal as refusal:
+    except Refusal as refusal:
         log.warning("refused a socket from %s: %s", request.remote, refusal.sentence)
         state.metrics.joins_refused.labels(join_reason(refusal.sentence)).inc()
-        return refusal.response()
+        return security.refusal_response(refusal)
     try:
         # Uncompressed: fan-out writes the same pre-encoded frame bytes to every socket.
         ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=config.max_frame_bytes, compress=False)
@@ -93,66 +92,25 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State,
     if channel is None:
         return await _reject(ws, state, protocol.NO_CHANNEL, f"unknown channel {name[:40]!r}")
     # With tokens, the handle is the token's subject and the parameter is ignored.
-    handle = identity.handle if identity is not None else request.query.get("handle")
-    if handle is None or not protocol.valid_handle(handle):
-        return await _reject(ws, state, protocol.NO_HANDLE, f"bad handle {(handle or '')[:40]!r}")
+    handle = identity.handle if identity is not None else request.query.get("handle", "")
     operator = identity is not None and identity.operator
-    if state.hub.moderator.state.banned(name, handle):
-        return await _reject(ws, state, protocol.BANNED, f"{handle} is banned from {name}")
+    outbox = Outbox(ws, state.config.send_queue, f"{handle}@{name}", request.transport, state.metrics.stalled.inc)
+    # Its own token for reconnects: the site's may expire long before the conversation does.
+    first = [resume_frame(state, handle, name, operator)] if identity is not None else []
     try:
-        claim = await state.registry.claim(handle, name)
-        if claim is Claim.HELD:
-            return await _reject(ws, state, protocol.HANDLE_TAKEN, f"{handle} is already in {name}")
-    except StoreError as exc:
-        return await _reject(ws, state, protocol.UNAVAILABLE, f"{handle} in {name}: the store failed: {exc}",
-                             protocol.CLOSE_TRY_AGAIN)
-
-    who = f"{handle}@{name}"
-    since = request.query.get("since")
+        seat = await state.membership.join(channel, handle, outbox, state.config.history, request.query.get("since"),
+                                           first)
+    except JoinRefused as refused:
+        return await _reject(ws, state, refused.sentence, refused.why, refused.code)
+    if identity is not None:
+        state.resumable[outbox] = (handle, name, operator)
     ended: WSMessage | None = None
-    outbox = Outbox(ws, state.config.send_queue, who, request.transport, state.metrics.stalled.inc)
     try:
-        await channel.subscribe(outbox, handle, state.config.history, since)
-    except BaseException as exc:
-        channel.unsubscribe(outbox, handle)
-        await state.registry.release(handle, name)
-        if not isinstance(exc, StoreError):
-            raise
-        return await _reject(ws, state, protocol.UNAVAILABLE, f"{who}: the history read failed: {exc}",
-                             protocol.CLOSE_TRY_AGAIN)
-    connections = state.metrics.connections.labels(name)
-    connections.inc()
-    try:
-        # From the last list read, with the joiner added: no read of the users
-        # file per join. The next refresh (under a second) corrects it if needed.
-        outbox.put_presence(channel.presence_with(handle))
-        outbox.start()
-        if identity is not None:
-            # Its own token for reconnects: the site's may expire long before the conversation does.
-            state.resumable[outbox] = (handle, name, operator)
-            outbox.put(resume_frame(state, handle, name, operator))
-        if claim is Claim.BACK and since is not None:
-            # Back from a restart within the grace: to the others it never left.
-            log.info("%s came back", who)
-        else:
-            log.info("%s joined", who)
-            if claim is Claim.BACK:
-                # A fresh join takes an away seat: that earlier visit is over.
-                await state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
-            await state.hub.say(channel, SYSTEM, f"{handle} has joined the chat")
-        state.hub.refresh_presence([name])
         ended = await _converse(ws, state, channel, handle, outbox, operator)
     finally:
         state.resumable.pop(outbox, None)
-        channel.unsubscribe(outbox, handle)
-        await outbox.stop()
-        if not state.leaves_away:
-            # (A server that is stopping leaves its users away instead: Hub.leave_away.)
-            await state.hub.say(channel, SYSTEM, f"{handle} has left the chat")
-            await state.registry.release(handle, name)
-            state.hub.refresh_presence([name])
-        connections.dec()
-        log.info("%s left (%s)", who, _how_closed(ws, ended))
+        await seat.leave()
+        log.info("%s left (%s)", seat.who, _how_closed(ws, ended))
 
 
 def _how_closed(ws: web.WebSocketResponse, ended: WSMessage | None) -> str:
@@ -166,7 +124,9 @@ def _how_closed(ws: web.WebSocketResponse, ended: WSMessage | None) -> str:
         return f"close code {WSCloseCode.ABNORMAL_CLOSURE}, connection lost: {ended.data}"
     if ws.close_code is None or ws.close_code == WSCloseCode.ABNORMAL_CLOSURE:
         return f"close code {WSCloseCode.ABNORMAL_CLOSURE}, connection lost"
-    return f"close code {ws.close_code}, sent by the client"
+    # A close frame without a status code reaches aiohttp as 0; RFC 6455 names that 1005, no status received.
+    code = ws.close_code or protocol.CloseCode.NO_STATUS
+    return f"close code {int(code)}, sent by the client"
 
 
 def resume_frame(state: State, handle: str, channel: str, operator: bool) -> str:
@@ -254,11 +214,11 @@ async def _converse(
                 closing = True
             continue
         if isinstance(request, Moderate | Delete):
-            refusal = await state.hub.moderator.handle(channel, handle, operator, request)
+            refusal = await state.moderator.handle(channel, handle, operator, request)
             if refusal is not None:
                 refuse(refusal)
             continue
-        if state.hub.moderator.state.muted(channel.name, handle):
+        if state.moderation.muted(channel.name, handle):
             refuse(protocol.MUTED)
             continue
         if isinstance(request, Chat):
@@ -266,7 +226,7 @@ async def _converse(
         else:
             assert isinstance(request, Private)
             try:
-                recipient = await _find(state, channel.name, request.to)
+                recipient = await state.membership.find(channel.name, request.to)
             except StoreError:
                 store_failed("recipient lookup")
                 continue
@@ -278,13 +238,4 @@ async def _converse(
             state.metrics.messages.labels("chat" if isinstance(request, Chat) else "private").inc()
         else:
             refuse(protocol.NOT_SAVED)
-    return None
-
-
-async def _find(state: State, channel: str, handle: str) -> str | None:
-    """Return the handle as registered in ``channel`` (on any process), or None if nobody holds it."""
-    wanted = handle.lower()
-    for entry in await state.registry.users(channel):
-        if entry.handle.lower() == wanted:
-            return entry.handle
     return None

@@ -7,22 +7,17 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
-
 from . import __version__, ops, workers
-from .app import make_app
-from .config import Config, ConfigError, add_arguments, load
-from .state import STATE
+from .config import Config, add_arguments, load
+from .errors import CannotListen, ConfigError
 from .store.base import StoreUnavailable
 
 log = logging.getLogger("wsserver")
 
-
-class CannotListen(Exception):
-    """The port cannot be bound; the message names the address and the reason."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wsserver",
         description="A WebSocket chat server whose channels are append-only log files. "
         "Every option can also be set with the environment variable named in its help; the flag wins. "
-        "Operator commands: wsserver tail|users|say|check|export --help.",
+        "Operator commands (each with --help): " + ", ".join(ops.COMMANDS) + "; `wsserver help` lists them.",
     )
     parser.add_argument("--version", action="version", version=f"wsserver {__version__}")
     add_arguments(parser)
@@ -56,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] and args[0] in ops.COMMANDS:
         return ops.run(args)
+    if args[:1] == ["help"]:
+        return ops.run(["--help"] if len(args) == 1 else [args[1], "--help"])
     if args[:1] == ["serve"]:
         args = args[1:]
     parser = build_parser()
@@ -64,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     except ConfigError as exc:
         print(f"wsserver: {exc}", file=sys.stderr)
+        return 2
+    except FileExistsError:
+        print(f"wsserver: invalid --data-dir value {str(config.data_dir)!r}: it is a file, not a directory",
+              file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"wsserver: cannot create --data-dir {str(config.data_dir)!r}: {exc.strerror}", file=sys.stderr)
@@ -80,12 +81,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def serve(config: Config) -> int:
     """Serve until SIGTERM or SIGINT, then close every socket with 1001 and return 0."""
+    # Here, not at the top: an operator command (wsserver users ...) never loads the server.
+    from .app import make_app
+    from .app_state import STATE
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     app = make_app(config)
     loop.add_signal_handler(signal.SIGHUP, app[STATE].hub.reopen)
+    from aiohttp import web
+
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10)
     await runner.setup()
     try:
@@ -93,6 +100,9 @@ async def serve(config: Config) -> int:
                            backlog=config.backlog)
         try:
             await site.start()
+        except socket.gaierror as exc:
+            raise CannotListen(f"cannot listen on {config.host}:{config.port}: no such host or address "
+                               f"({exc.strerror})") from exc
         except OSError as exc:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             raise CannotListen(f"cannot listen on {config.host}:{config.port}: {reason}") from exc

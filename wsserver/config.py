@@ -10,6 +10,7 @@ reads ``os.environ``.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,14 +19,36 @@ from typing import Any
 
 import pendulum
 
-from .security import Network, parse_networks
+from .errors import ConfigError
 
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{3,16}$")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def valid_handle(handle: str | None) -> bool:
+    """Return whether ``handle`` may join: the handle rule, and never ``System`` in any case."""
+    return handle is not None and bool(HANDLE_RE.match(handle)) and handle.lower() != "system"
+
+
+def valid_channel(name: str) -> bool:
+    """Return whether ``name`` is a channel name."""
+    return bool(CHANNEL_RE.match(name))
+
+
+def parse_networks(raw: str) -> tuple[Network, ...]:
+    """Read a comma list of addresses or networks. Raises ValueError naming a bad one."""
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or network") from None
+    return tuple(networks)
 ENV_PREFIX = "WSSERVER_"
 
-
-class ConfigError(ValueError):
-    """A setting has a value the server cannot start with; the message names both."""
 
 
 @dataclass(frozen=True)
@@ -102,9 +125,11 @@ def _number(low: float, strictly_above: bool = False) -> Callable[[str], float]:
 
 
 def _channels(raw: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in raw.split(",") if part.strip())
-    if not names:
+    names = tuple(part.strip() for part in raw.split(","))
+    if not any(names):
         raise ValueError("must name at least one channel")
+    if not all(names):
+        raise ValueError("has an empty channel name (two commas in a row, or one at either end)")
     for name in names:
         if not CHANNEL_RE.match(name):
             raise ValueError(f"channel name {name!r} must match {CHANNEL_RE.pattern}")
@@ -158,9 +183,20 @@ def _log_level(raw: str) -> str:
 
 
 def _host(raw: str) -> str:
-    if not raw.strip():
+    host = raw.strip()
+    if not host:
         raise ValueError("must not be empty")
-    return raw.strip()
+    if re.match(r"^[0-9.]+$", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ValueError("is not an IPv4 address (four numbers from 0 to 255)") from None
+    elif ":" in host:
+        try:
+            ipaddress.IPv6Address(host.strip("[]"))
+        except ValueError:
+            raise ValueError("is not an IPv6 address") from None
+    return host
 
 
 SENTINEL_URL_RE = re.compile(

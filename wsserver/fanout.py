@@ -22,8 +22,8 @@ from typing import cast
 
 from aiohttp import WSMsgType, web
 
+from .background import cancel_and_wait
 from .protocol import CLOSE_POLICY, TOO_SLOW
-from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +167,23 @@ class Outbox:
             self._presence = frame
 
     async def stop(self) -> None:
-        """Stop the writer task; frames still queued are dropped."""
+        """Stop the writer task; frames still queued are dropped, but a close under way is let finish.
+
+        A close this server began (:meth:`close_after`, a stalled reader) is
+        what ends the handler's read loop, so the handler comes here while the
+        close is still going on: cancelling it then cut the connection with the
+        client's unread frames in our receive buffer, the kernel answered with
+        a reset, and the client lost what was sent before the close frame and
+        the close frame itself (1006 instead of 1008 and its reason, under
+        load).  The close reads on to the client's close frame and is bounded
+        by :data:`CLOSE_TIMEOUT`.
+        """
         self._started = False
         task, self._task = self._task, None
+        if task is not None and (self._close_with is not None or self.stalled):
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
+                await task
+            return
         await cancel_and_wait([task])
 
     async def _send_all(self) -> None:

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 
+from .background import in_turn
 from .channel import Channel
 from .config import CHANNEL_RE
-from .logline import SYSTEM, Clock, format_line
+from .enforcement import Moderator
+from .errors import TooManyChannels
+from .logline import Clock, format_line
+from .membership import Membership
 from .metrics import Metrics
-from .moderator import Moderator
 from .presence import sort_handles, spacing
-from .store.base import Store, StoreError, in_turn
+from .store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +31,6 @@ log = logging.getLogger(__name__)
 FULL_PRESENCE_EVERY = 12  # presence polls in which all channels are re-read once, when the store announces changes
 PRESENCE_POLL = 5.0  # seconds between presence re-reads (users of a process killed outright drop out) and
 # looks for away users whose grace ended
-
-SERVER_RESTARTING = "The server is restarting"
-SERVER_BACK = "The server is back"
-
-
-class TooManyChannels(Exception):
-    """Creating one more channel would pass ``--max-channels``."""
 
 
 class Hub:
@@ -61,6 +56,8 @@ class Hub:
         self.rejoin_grace = rejoin_grace
         self.channels: dict[str, Channel] = {}
         self.moderator = Moderator(store.actions, store.registry, self.channels, self.say, self.clock)
+        self.membership = Membership(store.registry, self.moderator.state, self.say, self.refresh_presence,
+                                     self.known, self.metrics, rejoin_grace)
         self._presence_task: asyncio.Task[None] | None = None
         self._presence_poll: asyncio.Task[None] | None = None
         self._presence_dirty = False
@@ -74,56 +71,13 @@ class Hub:
         for name in self.configured:
             self._open(name)
         # Also with --rejoin-grace 0 here: the server that stopped may have had one.
-        try:
-            back = await self.registry.announce_back()
-        except StoreError:
-            log.exception("could not look for users away since a restart")
-            back = []
-        await self._announce(back, SERVER_BACK)
+        await self.membership.announce_back()
         self.refresh_presence()
         self._presence_poll = asyncio.get_running_loop().create_task(self._poll_presence(), name="presence poll")
 
-    async def leave_away(self) -> None:
-        """Leave this process's users away for ``--rejoin-grace`` seconds, and say the server is restarting.
 
-        Called at shutdown once the sockets are closed: the users' handles are
-        not released and no leave lines are written; whoever comes back with
-        ``since`` in time takes the seat back silently, and the others get
-        their leave line when the grace ends (from whichever process notices).
-        """
-        try:
-            first = await self.registry.leave_away(time.time() + self.rejoin_grace)
-        except StoreError:
-            log.exception("could not leave the users away; their handles are released instead")
-            return
-        await self._announce(first, SERVER_RESTARTING)
 
-    async def _announce(self, names: list[str], text: str) -> None:
-        for name in names:
-            channel = self._known(name)
-            if channel is not None:
-                await self.say(channel, SYSTEM, text)
 
-    def _known(self, name: str) -> Channel | None:
-        try:
-            return self.channel(name)
-        except TooManyChannels:
-            return None
-
-    async def expire_away(self) -> None:
-        """Write the leave line of every away user whose grace ended (each is handed to one process only)."""
-        try:
-            gone = await self.registry.expire_away(time.time())
-        except StoreError:
-            log.exception("could not look for users whose grace ended")
-            return
-        for held in gone:
-            channel = self._known(held.channel)
-            if channel is not None:
-                log.info("%s@%s did not come back within the grace", held.handle, held.channel)
-                await self.say(channel, SYSTEM, f"{held.handle} has left the chat")
-        if gone:
-            self.refresh_presence()
 
     async def stop(self) -> None:
         """Close every channel and stop the store."""
@@ -171,6 +125,13 @@ class Hub:
         channel.start()
         self.channels[name] = channel
         return channel
+
+    def known(self, name: str) -> Channel | None:
+        """Return the channel ``name`` if it exists or may be opened here; None if not (or if too many are open)."""
+        try:
+            return self.channel(name)
+        except TooManyChannels:
+            return None
 
     def known_channels(self) -> list[str]:
         """Return the configured channels, then those created here or by other processes on the store."""
@@ -224,7 +185,7 @@ class Hub:
                 # was a fifth of a node's CPU, and all at once it stalls deliveries.
                 names, checked = in_turn(list(self.channels), checked, -(-len(self.channels) // FULL_PRESENCE_EVERY))
                 self.refresh_presence(names)
-            await self.expire_away()
+            await self.membership.expire_away()
 
     async def _refresh(self) -> None:
         # Requests that arrive while a read is under way are served by one

@@ -23,23 +23,37 @@ Frames that are not log lines carry an ``event`` field (``presence``,
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiohttp import WSCloseCode
+from .config import HANDLE_RE as HANDLE_RE  # re-exported: the handle rule is part of the protocol
+from .config import valid_handle as valid_handle
+from .errors import BadFrame as BadFrame
+from .moderation_log import ALREADY_DELETED as ALREADY_DELETED  # sentences kept with the rule that sends them
+from .moderation_log import BAD_AROUND as BAD_AROUND
+from .moderation_log import MODERATE, REASON_CHARS, parse_duration
+from .moderation_log import NOT_YOURS as NOT_YOURS
 
-from .moderation import MODERATE, REASON_CHARS, parse_duration
 
-HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{3,16}$")
+class CloseCode(enum.IntEnum):
+    """The close codes this server sends or names (RFC 6455 section 7.4.1)."""
 
-# Close codes (RFC 6455 section 7.4.1, as aiohttp names them)
-CLOSE_GOING_AWAY = WSCloseCode.GOING_AWAY  # 1001: the server shuts down
-CLOSE_POLICY = WSCloseCode.POLICY_VIOLATION  # 1008: refused join, flood, too slow
-CLOSE_SERVER_ERROR = WSCloseCode.INTERNAL_ERROR  # 1011: a fault of ours
-CLOSE_TRY_AGAIN = WSCloseCode.TRY_AGAIN_LATER  # 1013: the store is down
+    GOING_AWAY = 1001  # the server shuts down
+    ABNORMAL_CLOSURE = 1006  # never sent: the connection ended without a close frame
+    NO_STATUS = 1005  # never sent: the peer's close frame had no code
+    POLICY_VIOLATION = 1008  # refused join, flood, too slow, kicked
+    INTERNAL_ERROR = 1011  # a fault of ours
+    TRY_AGAIN_LATER = 1013  # the store is down
+
+
+CLOSE_GOING_AWAY = CloseCode.GOING_AWAY
+CLOSE_POLICY = CloseCode.POLICY_VIOLATION
+CLOSE_SERVER_ERROR = CloseCode.INTERNAL_ERROR
+CLOSE_TRY_AGAIN = CloseCode.TRY_AGAIN_LATER
 
 # Sentences: rejections at join (each followed by a 1008 close)
 NO_CHANNEL = "No valid channel provided"
@@ -56,7 +70,6 @@ NOT_SAVED = "Message not saved"
 UNKNOWN_TYPE = "Unknown message type: {type}"
 USER_NOT_FOUND = "User not found"
 BAD_CURSOR = "History is not available before that cursor"
-BAD_AROUND = "No line at that cursor"
 BAD_AFTER = "History is not available after that cursor"
 BAD_HISTORY = "Invalid history request: {problem}"
 TOO_LONG = "Message is too long (limit {limit} characters)"
@@ -66,19 +79,12 @@ KICKED = "You were removed from the channel"  # with ": REASON" if one was given
 MUTED = "You are muted in this channel"
 NOT_OPERATOR = "Only channel operators may do that"
 BAD_MODERATE = "Invalid moderate request: {problem}"
-NOT_YOURS = "You may only delete your own lines, within 15 minutes of sending them"
-ALREADY_DELETED = "That line is already deleted"
 NOT_BANNED = "That handle is not banned in this channel"
 NOT_MUTED = "That handle is not muted in this channel"
 # Sentences: close reasons
 TOO_SLOW = "Too slow"
 SHUTTING_DOWN = "Server shutting down"
 SERVER_ERROR = "Internal server error"
-
-
-def valid_handle(handle: str | None) -> bool:
-    """Return whether ``handle`` may join: the handle rule, and never ``System`` in any case."""
-    return handle is not None and bool(HANDLE_RE.match(handle)) and handle.lower() != "system"
 
 
 def error_frame(sentence: str) -> str:
@@ -114,9 +120,6 @@ def presence_frame(channel: str, users_json: list[str]) -> str:
         + "]}}"
     )
 
-
-class BadFrame(ValueError):
-    """A client frame the server will not act on; ``str()`` is the sentence to send back."""
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,12 @@ from typing import Any
 from aiohttp import web
 
 from . import security
+from .app_state import STATE
 from .config import CHANNEL_RE
+from .errors import Refusal
+from .logline import QUERY_CHARS, Query
 from .protocol import HANDLE_RE, UNAVAILABLE
-from .state import STATE
-from .store.base import QUERY_CHARS, Found, Query, StoreError
+from .store.base import Found, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ async def search(request: web.Request) -> web.Response:
         security.check_origin(request, config.allowed_origins)
         if config.jwt_secret:
             security.token_handle(request, config.jwt_secret, channel=name)
-    except security.Refusal as refusal:
+    except Refusal as refusal:
         return _error(refusal.status, refusal.sentence)
     if not CHANNEL_RE.match(name) or name not in state.hub.known_channels():
         return _error(404, f"Unknown channel: {name[:40]}")
@@ -85,7 +87,7 @@ async def search(request: web.Request) -> web.Response:
             _running[key] = future
             try:
                 async with _turns:
-                    finder = state.hub.store.finder(name)
+                    finder = state.store.finder(name)
                     found = await finder.search(Query(text, handle), before, limit, config.search_seconds)
                 future.set_result(found)
             except asyncio.CancelledError:
@@ -103,7 +105,7 @@ async def search(request: web.Request) -> web.Response:
     state.metrics.searches.labels("partial" if found is not None and found.partial else "done").inc()
     if found is None:
         return _error(400, "before is not a cursor of this channel's log (it may have been rotated)")
-    deleted = state.hub.moderator.state.deleted_in(name)
+    deleted = state.moderation.deleted_in(name)
     return web.json_response({
         "channel": name,
         "results": [{"line": line, "cursor": cursor} for line, cursor in found.hits if cursor not in deleted],

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import jwt
 from aiohttp import web
 
-from .protocol import valid_handle
+from .config import Network, valid_handle
+from .errors import Refusal
 
 # Limits
 MAX_QUERY_BYTES = 2048
@@ -35,20 +36,12 @@ ORIGIN_REFUSED = "Origin not allowed"
 AUTH_FAILED = "Authentication failed"
 TOO_MANY_CONNECTIONS = "Too many connections from this address"
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-@dataclass(frozen=True)
-class Refusal(Exception):
-    """A request that may not open a socket: the HTTP status and the sentence to answer with."""
-
-    status: int
-    sentence: str
-
-    def response(self) -> web.Response:
-        """Return the HTTP answer."""
-        return web.Response(status=self.status, text=self.sentence + "\n")
+def refusal_response(refusal: Refusal) -> web.Response:
+    """Return the HTTP answer to a refused request: its status, and its sentence as the body."""
+    return web.Response(status=refusal.status, text=refusal.sentence + "\n")
 
 
 def check_query(request: web.Request) -> None:
@@ -187,19 +180,6 @@ def _within(address: str, networks: tuple[Network, ...]) -> bool:
     except ValueError:
         return False
     return any(ip in network for network in networks)
-
-
-def parse_networks(raw: str) -> tuple[Network, ...]:
-    """Read a comma list of addresses or networks. Raises ValueError naming a bad one."""
-    networks = []
-    for part in (p.strip() for p in raw.split(",")):
-        if not part:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ValueError(f"{part!r} is not an IP address or network") from None
-    return tuple(networks)
 
 
 class AddressQuota:

@@ -1,8 +1,10 @@
 """Operator commands, safe while servers run: ``wsserver tail|users|say|check|export|search``, and moderation.
 
-The commands (:mod:`~wsserver.ops.commands`) exist once; they run over a
-source, the data dir (:mod:`~wsserver.ops.files`) or a Redis store
-(:mod:`~wsserver.ops.redis`), chosen by ``--store`` as for the server.
+The commands (:mod:`~wsserver.ops.channel_commands`,
+:mod:`~wsserver.ops.moderation_commands`) exist once; they run over the
+store's own operator face (:class:`wsserver.store.base.Admin`): the data dir
+or a Redis store, chosen by ``--store`` as for the server.  Nothing here
+loads the server (aiohttp, the hub, the channels).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import asyncio
 import os
 import sys
 
-from ..config import Config, ConfigError, add_arguments, load
-from ..moderation import MODERATE
-from ..store.base import StoreError
-from . import commands, moderation
-from .base import OpsError, Source
+from ..config import Config, add_arguments, load
+from ..errors import CommandError, ConfigError
+from ..moderation_log import MODERATE
+from ..store import open_admin
+from ..store.base import Admin, StoreError
+from . import channel_commands as commands
+from . import moderation_commands as moderation
 
 COMMANDS = ("tail", "users", "say", "check", "export", "search", "kick", "ban", "unban", "mute", "unmute", "delete",
             "bans")
@@ -73,40 +77,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_source(config: Config) -> Source:
-    """Return the source ``--store`` names; raises OpsError for a data dir that does not exist."""
-    if config.store == "file":
-        from .files import FileSource
-
-        return FileSource(config.data_dir)
-    from .redis import RedisSource
-
-    return RedisSource(config.store, config.timezone)
-
-
 def run(argv: list[str]) -> int:
     """Run one operator command; return the exit status."""
     args = build_parser().parse_args(argv)
     try:
         config = load(args, os.environ)
-        source = open_source(config)
-    except (ConfigError, OpsError) as exc:
+        source = open_admin(config)
+    except (ConfigError, CommandError) as exc:
         print(f"wsserver: {exc}", file=sys.stderr)
         return 2
     try:
         return asyncio.run(_run(args, config, source))
-    except OpsError as exc:
+    except CommandError as exc:
         print(f"wsserver: {exc}", file=sys.stderr)
         return 2
     except StoreError as exc:
         print(f"wsserver: {exc}", file=sys.stderr)
         return 1
-    except source.faults as exc:
-        print(f"wsserver: {source.fault(exc)}", file=sys.stderr)
-        return 1
 
 
-async def _run(args: argparse.Namespace, config: Config, source: Source) -> int:
+async def _run(args: argparse.Namespace, config: Config, source: Admin) -> int:
     try:
         if args.command == "say":
             await commands.say(source, args.channel, args.text, config.timezone)

@@ -13,37 +13,63 @@ A *cursor* is a store's opaque name for a position between two lines (or
 before the first).  Every batch of lines carries the cursor before its first
 line and the one after its last, so no client ever has to compute one.
 
-Store faults form one tree::
+Store faults are the :class:`~wsserver.errors.StoreError` branch of the
+package's one error tree, re-exported here: whatever a store's own library
+raises (``OSError``, Redis errors) is turned into one of them before it
+leaves the store::
 
     StoreError            the store did not do what was asked (read, claim, release)
-     └── AppendError      a line was not stored; nothing of it is left in the log
-    StoreUnavailable      the store cannot be reached at start-up (the server does not start)
+     ├── AppendError      a line was not stored; nothing of it is left in the log
+     └── StoreUnavailable the store cannot be reached at start-up (the server does not start)
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
-from collections.abc import Callable
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
-from ..logline import LINE_RE, EscapeError, escape, unescape
-from ..moderation import Action
+from ..errors import AppendError, StoreError, StoreUnavailable
+from ..logline import Query
+from ..moderation_log import Action
 
-T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
-
-class StoreError(Exception):
-    """The store did not answer a read, an append or a change of handles; the message says which and why."""
-
-
-class AppendError(StoreError):
-    """A line could not be stored whole; nothing of it is left in the log."""
+# The store's part of the error tree (:mod:`wsserver.errors`), re-exported.
+__all__ = ["AppendError", "StoreError", "StoreUnavailable"]
 
 
-class StoreUnavailable(Exception):
-    """The store cannot be reached at start-up; the message names it and says why."""
+def faults_become_store_errors(faults: tuple[type[Exception], ...],
+                               describe: Callable[[Any, Exception], str]) -> Callable[[F], F]:
+    """Decorate a store's coroutine (or async generator) method so that ``faults`` leave it as :class:`StoreError`.
+
+    ``describe(self, exc)`` gives the message: what failed, in words.  This is
+    where a store's own library errors (``OSError``, Redis errors) stop.
+    """
+
+    def decorate(method: F) -> F:
+        if inspect.isasyncgenfunction(method):
+            async def generate(self: Any, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    async for item in method(self, *args, **kwargs):
+                        yield item
+                except faults as exc:
+                    raise StoreError(describe(self, exc)) from exc
+
+            return cast(F, functools.wraps(method)(generate))
+
+        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(self, *args, **kwargs)
+            except faults as exc:
+                raise StoreError(describe(self, exc)) from exc
+
+        return cast(F, functools.wraps(method)(call))
+
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -145,35 +171,6 @@ class Feed(Protocol):
         position of this log; raises :class:`StoreError` if the store did not
         answer.
         """
-
-
-QUERY_CHARS = 200  # the longest text a search looks for
-
-
-@dataclass(frozen=True)
-class Query:
-    """What to look for: ``text`` in the message (case-insensitive, as unescaped), from ``handle`` if given."""
-
-    text: str
-    handle: str | None = None
-
-    @property
-    def needle(self) -> bytes:
-        """Return the text as the log stores it, lower-cased: what a lower-cased block must hold."""
-        return escape(self.text).lower().encode("utf-8")
-
-    def matches(self, line: str) -> bool:
-        """Return whether a log line is a public line whose message holds the text (and is from the handle)."""
-        match = LINE_RE.match(line)
-        if match is None or match.group(3) is not None:
-            return False
-        if self.handle is not None and match.group(2).lower() != self.handle.lower():
-            return False
-        try:
-            text = unescape(match.group(4))
-        except EscapeError:
-            text = match.group(4)
-        return self.text.lower() in text.lower()
 
 
 @dataclass
@@ -335,30 +332,47 @@ class Store(Protocol):
         """Bring the store's gauges up to date, before a scrape of /metrics."""
 
 
-def in_turn(items: list[T], position: int, count: int) -> tuple[list[T], int]:
-    """Return ``count`` of ``items`` from ``position`` on (wrapping round), and where the next turn starts.
+Position = Any
+"""Where a follow has got to in a channel's log; only the admin that made it reads it."""
 
-    For work done a share at a time on a list that changes between turns:
-    over len(items) / count turns every item gets its turn.
+
+class Admin(Protocol):
+    """A store as the operator commands see it: read, append and check it beside running servers.
+
+    Every method raises :class:`StoreError` when the store fails, and
+    :class:`~wsserver.errors.CommandError` for a value it cannot use.
     """
-    if not items:
-        return [], 0
-    start = position % len(items)
-    return (items[start:] + items[:start])[:count], start + count
 
+    name: str  # for messages: "the data dir DIR", "Redis at URL"
+    where: str  # "in DIR", "in Redis at URL"
 
-class Backoff:
-    """Delays between retries while a store does not answer: doubling from ``first`` up to ``most``."""
+    @property
+    def actions(self) -> ActionLog:
+        """Return the moderation log."""
 
-    def __init__(self, first: float = 0.1, most: float = 2.0) -> None:
-        self.first, self.most = first, most
-        self.delay = first
+    async def has_channel(self, channel: str) -> bool:
+        """Return whether ``channel`` has a log in the store."""
 
-    async def wait(self) -> None:
-        """Sleep the current delay, and double it for next time."""
-        await asyncio.sleep(self.delay)
-        self.delay = min(self.delay * 2, self.most)
+    async def last(self, channel: str, count: int) -> tuple[list[str], Position]:
+        """Return the last ``count`` lines of ``channel``, and the position after them."""
 
-    def reset(self) -> None:
-        """Start again from the first delay (the store answered)."""
-        self.delay = self.first
+    async def after(self, channel: str, position: Position) -> tuple[list[str], Position]:
+        """Wait up to about a second for lines after ``position``; return them and the new position."""
+
+    async def append(self, channel: str, line: str) -> None:
+        """Append a line to ``channel``, as the servers do (they deliver it)."""
+
+    async def users(self, channel: str | None) -> list[Held]:
+        """Return the handles held by live processes or nodes."""
+
+    async def check(self, report: Callable[[str], None]) -> str:
+        """Report each problem of every log and of the handles; return what was read (``checked N ...``)."""
+
+    def lines(self, channel: str, since: str | None) -> AsyncIterator[str]:
+        """Yield the whole lines of ``channel`` from the first stamped at or after ``since`` (a log stamp)."""
+
+    def finder(self, channel: str) -> Finder:
+        """Return what searches ``channel``'s public log, as the servers do."""
+
+    async def close(self) -> None:
+        """Let go of the store."""

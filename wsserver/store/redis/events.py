@@ -13,10 +13,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..tasks import cancel_and_wait
-from .base import Backoff
-from .redis_keys import PREFIX, RedisFault
-from .redis_link import Link
+from ...background import Backoff, cancel_and_wait
+from .keys import PREFIX, RedisFault
+from .link import Link
 
 log = logging.getLogger(__name__)
 

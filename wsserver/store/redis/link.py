@@ -36,10 +36,10 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..config import MANY_URL_RE, SENTINEL_URL_RE, redacted
-from .redis_appender import Appender
-from .redis_keys import Keys
-from .redis_scripts import APPEND
+from ...config import MANY_URL_RE, SENTINEL_URL_RE, redacted
+from .appender import Appender
+from .keys import Keys
+from .scripts import APPEND
 
 log = logging.getLogger(__name__)
 

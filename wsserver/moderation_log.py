@@ -16,13 +16,21 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from .logline import LINE_RE, Clock
 
 ACTIONS = ("kick", "ban", "unban", "mute", "unmute", "delete")
 MODERATE = ("kick", "ban", "unban", "mute", "unmute")  # what a channel operator may send as a moderate frame
 OWN_LINE_SECONDS = 15 * 60  # everyone may delete their own lines this long after sending them
 REASON_CHARS = 200
+
+# Sentences of a refused deletion (part of the table in :mod:`wsserver.protocol`, which imports them)
+BAD_AROUND = "No line at that cursor"
+NOT_YOURS = "You may only delete your own lines, within 15 minutes of sending them"
+ALREADY_DELETED = "That line is already deleted"
 
 _DURATION_RE = re.compile(r"^(?:\d{1,6}[smhdw])+$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -143,3 +151,49 @@ class Moderation:
         found = [(kind, r) for kind, table in (("ban", self.bans), ("mute", self.mutes)) for r in table.values()
                  if r.active(moment) and (channel is None or r.channel == channel)]
         return sorted(found, key=lambda item: (item[1].channel, item[1].handle.lower(), item[0]))
+
+
+def check_actions(source: object, lines: Iterable[tuple[int | str, bytes, bool]]) -> Iterator[str]:
+    """Yield ``where:line: problem`` for each line of a moderation log that is not an action."""
+    for number, raw, whole in lines:
+        if not whole:
+            yield f"{source}:{number}: torn last line (no newline)"
+        elif Action.from_json(raw) is None:
+            yield f"{source}:{number}: not a moderation action (JSON with action, channel, by)"
+
+
+OPERATOR = "the operator"  # who an operator command acts as, in the audit lines
+
+
+class Around(Protocol):
+    """What :func:`locate` needs of a store's finder (:class:`wsserver.store.base.Finder` is one)."""
+
+    async def around(self, cursor: str, limit: int) -> Any:
+        """Return a window around the line just before ``cursor``, or None."""
+
+
+async def locate(finder: Around, cursor: str) -> tuple[str, str, str] | None:
+    """Return (the line's own cursor, its author, its stamp) for the public line just before ``cursor``."""
+    window = await finder.around(cursor, 1)
+    if window is None or window.mark is None:
+        return None
+    raw, end = window.lines.split()[window.mark]
+    match = LINE_RE.match(raw.decode("utf-8", errors="replace"))
+    if match is None or match.group(3) is not None:
+        return None
+    return end, match.group(2), match.group(1)
+
+
+def check_delete(state: Moderation, channel: str, found: tuple[str, str, str] | None, actor: str | None,
+                 operator: bool, clock: Clock) -> str | None:
+    """Return why ``actor`` (None: the operator) may not delete the line ``found``, or None if they may."""
+    if found is None:
+        return BAD_AROUND
+    end, author, stamp = found
+    if end in state.deleted_in(channel):
+        return ALREADY_DELETED
+    if operator:
+        return None
+    if actor is None or author.lower() != actor.lower() or time.time() - clock.epoch(stamp) > OWN_LINE_SECONDS:
+        return NOT_YOURS
+    return None

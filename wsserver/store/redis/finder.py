@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .base import Found, Query, StoreError, Window
-from .redis_feed import CURSOR_RE, stream_lines
-from .redis_keys import Keys, RedisFault
-from .redis_link import parse_id
+from ...logline import Query
+from ..base import Found, StoreError, Window
+from .feed import CURSOR_RE, stream_lines
+from .keys import Keys, RedisFault
+from .link import parse_id
 
 PAGE = 1000  # entries a search reads per round trip
 START = "0-0"

@@ -14,11 +14,11 @@ import logging
 import socket
 import time
 
-from .base import Claim, Held, StoreError
-from .redis_keys import RedisFault
-from .redis_link import NODE_REFRESH, NODE_TTL
-from .redis_scripts import ANNOUNCE_BACK, CLAIM, EXPIRE_AWAY, MARK_AWAY, RELEASE, TAKE_OVER, run_script
-from .redis_shards import Shards, away_until
+from ..base import Claim, Held, StoreError
+from .keys import RedisFault
+from .link import NODE_REFRESH, NODE_TTL
+from .scripts import ANNOUNCE_BACK, CLAIM, EXPIRE_AWAY, MARK_AWAY, RELEASE, TAKE_OVER, run_script
+from .shards import Shards, away_until
 
 log = logging.getLogger(__name__)
 

@@ -13,18 +13,25 @@ from typing import Any
 
 import pendulum
 
-from ..config import CHANNEL_RE, redacted
-from ..protocol import HANDLE_RE
-from ..store.base import ActionLog, Held, StoreError
-from ..store.redis_actions import ACTIONS_KEY, RedisActions
-from ..store.redis_finder import RedisFinder
-from ..store.redis_keys import RedisFault, shard_of
-from ..store.redis_link import BLOCK_MS, stream_entries
-from ..store.redis_shards import Shards
-from .base import check_actions, check_log
+from ...config import CHANNEL_RE, HANDLE_RE, redacted
+from ...logline import check_log
+from ...moderation_log import check_actions
+from ..base import ActionLog, Held, StoreError, faults_become_store_errors
+from .actions import ACTIONS_KEY, RedisActions
+from .finder import RedisFinder
+from .keys import RedisFault, shard_of
+from .link import BLOCK_MS, stream_entries
+from .shards import Shards
 
 
-class RedisSource:
+def _describe(admin: RedisAdmin, exc: Exception) -> str:
+    return f"cannot reach {admin.name}: {exc}"
+
+
+_guarded = faults_become_store_errors(RedisFault, _describe)
+
+
+class RedisAdmin:
     """A Redis store, read and appended to as the nodes do."""
 
     def __init__(self, url: str, timezone: str) -> None:
@@ -32,7 +39,6 @@ class RedisSource:
         self.timezone = timezone
         self.name = f"Redis at {redacted(url)}"
         self.where = f"in {self.name}"
-        self.faults: tuple[type[Exception], ...] = RedisFault
         self.shards = Shards(url)
         self.actions: ActionLog = RedisActions(self.shards.home.client)
 
@@ -41,15 +47,13 @@ class RedisSource:
         link = self.shards.link(channel)
         return link.client, link.keys.stream(channel)
 
-    def fault(self, exc: Exception) -> str:
-        """Return the one-line message for Redis not answering."""
-        return f"cannot reach {self.name}: {exc}"
-
+    @_guarded
     async def has_channel(self, channel: str) -> bool:
         """Return whether the channel's stream exists."""
         client, key = self._at(channel)
         return bool(await client.exists(key))
 
+    @_guarded
     async def last(self, channel: str, count: int) -> tuple[list[str], bytes]:
         """Return the last ``count`` entries' lines and the ID of the newest."""
         client, key = self._at(channel)
@@ -57,6 +61,7 @@ class RedisSource:
         lines = [_text(fields) for _, fields in reversed(newest[:count])]
         return lines, newest[0][0] if newest else b"0-0"
 
+    @_guarded
     async def after(self, channel: str, position: bytes) -> tuple[list[str], bytes]:
         """XREAD BLOCK for entries after ``position``."""
         client, key = self._at(channel)
@@ -69,15 +74,18 @@ class RedisSource:
         entries = found[0][1]
         return [_text(fields) for _, fields in entries], entries[-1][0]
 
+    @_guarded
     async def append(self, channel: str, line: str) -> None:
         """Append with the nodes' own script."""
         await self.shards.append_line(channel, False, line, 0)
 
+    @_guarded
     async def users(self, channel: str | None) -> list[Held]:
         """Return the handles of live nodes, by channel and handle."""
         held = sorted(await self.shards.held_handles(channel), key=lambda entry: (entry[0], entry[3].lower()))
         return [Held(handle, name, node) for name, _, node, handle in held]
 
+    @_guarded
     async def check(self, report: Callable[[str], None]) -> str:
         """Check every channel and private stream entry by entry, every users hash, and where each one lives."""
         keys = lines = 0
@@ -119,6 +127,7 @@ class RedisSource:
                     report(problem)
         return f"checked {keys} key(s) {self.where}, {lines} line(s)"
 
+    @_guarded
     async def lines(self, channel: str, since: str | None) -> AsyncIterator[str]:
         """Yield the stream's lines; with ``since``, from the entry IDs of that time on (IDs are append times)."""
         start = "-"
@@ -134,6 +143,7 @@ class RedisSource:
         link = self.shards.link(channel)
         return RedisFinder(link.client, link.keys, channel)
 
+    @_guarded
     async def close(self) -> None:
         """Close the pools."""
         await self.shards.close()

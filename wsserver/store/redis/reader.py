@@ -26,10 +26,9 @@ import logging
 import time
 from typing import Any, Protocol
 
-from ..tasks import cancel_and_wait
-from .base import Backoff, in_turn
-from .redis_keys import RedisFault
-from .redis_link import BUSY_GATHER, READ_COUNT, Link, parse_id
+from ...background import Backoff, cancel_and_wait, in_turn
+from .keys import RedisFault
+from .link import BUSY_GATHER, READ_COUNT, Link, parse_id
 
 log = logging.getLogger(__name__)
 

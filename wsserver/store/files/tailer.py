@@ -32,7 +32,7 @@ from pathlib import Path
 
 import watchfiles
 
-from ..tasks import cancel_and_wait
+from ...background import cancel_and_wait
 from .channellog import Cursor, identity
 
 log = logging.getLogger(__name__)

@@ -1,14 +1,8 @@
-"""The Redis store: channel logs as Redis Streams and handles in Redis, for nodes on several machines.
+"""The Redis store: starts and stops what the node's feeds share.
 
-Its parts: :mod:`~wsserver.store.redis_shards` (which Redis holds a channel:
-one, a cluster, or shards), :mod:`~wsserver.store.redis_link` (one Redis's
-pools and health), :mod:`~wsserver.store.redis_keys` (key names per layout),
-:mod:`~wsserver.store.redis_scripts` (the Lua scripts),
-:mod:`~wsserver.store.redis_feed` (a stream read back like a tailed file),
-:mod:`~wsserver.store.redis_reader` (one reader per shard for all its streams)
-and :mod:`~wsserver.store.redis_handles` (handles claimed across nodes).  This
-module starts and stops what they share: the node's heartbeat and the poll of
-``users-version`` that tells the hub when presence may have changed.
+That is the node's heartbeat and the poll of ``users-version`` that tells the
+hub when presence may have changed; the parts are described in
+:mod:`wsserver.store.redis`.
 """
 
 from __future__ import annotations
@@ -19,20 +13,20 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from ..config import Config, redacted
-from ..metrics import Metrics
-from ..tasks import cancel_and_wait
-from .base import Deliver, Feed, Handles, StoreUnavailable
-from .redis_actions import RedisActions
-from .redis_events import RedisEvents
-from .redis_feed import RedisFeed
-from .redis_finder import RedisFinder
-from .redis_handles import RedisHandles
-from .redis_keys import RedisFault
-from .redis_link import NODE_REFRESH, VERSION_POLL
-from .redis_reader import StreamReader
-from .redis_scripts import CHANGES_KEPT
-from .redis_shards import Shards
+from ...background import cancel_and_wait
+from ...config import Config, redacted
+from ...metrics import Metrics
+from ..base import Deliver, Feed, Handles, StoreUnavailable
+from .actions import RedisActions
+from .events import RedisEvents
+from .feed import RedisFeed
+from .finder import RedisFinder
+from .handles import RedisHandles
+from .keys import RedisFault
+from .link import NODE_REFRESH, VERSION_POLL
+from .reader import StreamReader
+from .scripts import CHANGES_KEPT
+from .shards import Shards
 
 log = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..tasks import cancel_and_wait
-from .base import AppendError, Backlog, Backoff, Deliver, Lines, StoreError
-from .redis_keys import RedisFault
-from .redis_link import BATCH_BYTES, RESUME_LINES, append_call, parse_id
-from .redis_reader import StreamReader
-from .redis_shards import Shards
+from ...background import Backoff, cancel_and_wait
+from ..base import AppendError, Backlog, Deliver, Lines, StoreError
+from .keys import RedisFault
+from .link import BATCH_BYTES, RESUME_LINES, append_call, parse_id
+from .reader import StreamReader
+from .shards import Shards
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import AppendError, Lines
+from ..base import AppendError, Lines
 
 log = logging.getLogger(__name__)
 

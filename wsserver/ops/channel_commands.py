@@ -16,41 +16,49 @@ from typing import TextIO
 
 import pendulum
 
-from ..logline import LINE_RE, SYSTEM, Clock, format_line
-from ..protocol import HANDLE_RE
-from ..store.base import QUERY_CHARS, Backoff, Query, StoreError
-from .base import OpsError, Source, readable, valid_channel
+from ..background import Backoff
+from ..config import CHANNEL_RE, HANDLE_RE, valid_channel
+from ..errors import CommandError
+from ..logline import LINE_RE, QUERY_CHARS, SYSTEM, Clock, Query, format_line, readable
+from ..store.base import Admin, StoreError
 
 
-async def existing_channel(source: Source, channel: str) -> str:
-    """Return ``channel`` if it is a valid name with a log in the store; raises OpsError naming the problem."""
-    valid_channel(channel)
+def check_channel(name: str) -> str:
+    """Return ``name`` if it is a channel name; raises CommandError naming the rule."""
+    if not valid_channel(name):
+        raise CommandError(f"invalid channel name {name!r}: must match {CHANNEL_RE.pattern}")
+    return name
+
+
+async def existing_channel(source: Admin, channel: str) -> str:
+    """Return ``channel`` if it is a valid name with a log in the store; raises CommandError naming the problem."""
+    check_channel(channel)
     if not await source.has_channel(channel):
-        raise OpsError(f"no log for channel {channel!r} {source.where}")
+        raise CommandError(f"no log for channel {channel!r} {source.where}")
     return channel
 
 
-async def say(source: Source, channel: str, text: str, timezone: str) -> str:
+async def say(source: Admin, channel: str, text: str, timezone: str) -> str:
     """Append a System line to ``channel``; return it. Every running server delivers it."""
     await existing_channel(source, channel)
     if not text.strip():
-        raise OpsError("the text is empty")
+        raise CommandError("the text is empty")
     line = format_line(Clock(timezone).stamp(), SYSTEM, text)
     await source.append(channel, line)
     return line
 
 
-async def users(source: Source, channel: str | None, out: TextIO) -> int:
+async def users(source: Admin, channel: str | None, out: TextIO) -> int:
     """Print ``channel<TAB>handle<TAB>holder`` for each live handle; return how many."""
     if channel is not None:
-        valid_channel(channel)
+        check_channel(channel)
     held = await source.users(channel)
     for entry in held:
         print(f"{entry.channel}\t{entry.handle}\t{entry.holder}", file=out)
     return len(held)
 
 
-async def tail(source: Source, channel: str, count: int, out: TextIO, follow: bool = True) -> None:
+async def tail(source: Admin, channel: str, count: int, out: TextIO, follow: bool = True) -> None:
     """Print the last ``count`` lines of ``channel``, then follow it like ``tail -f`` until SIGINT or SIGTERM.
 
     While the store does not answer it says so once on stderr, retries with
@@ -79,7 +87,7 @@ async def tail(source: Source, channel: str, count: int, out: TextIO, follow: bo
         pass
 
 
-async def _follow(source: Source, channel: str, position: object, out: TextIO, stop: asyncio.Event) -> None:
+async def _follow(source: Admin, channel: str, position: object, out: TextIO, stop: asyncio.Event) -> None:
     backoff = Backoff()
     lost = False
     while not stop.is_set():
@@ -103,7 +111,7 @@ def _show(lines: list[str], out: TextIO) -> None:
         print(readable(line), file=out, flush=True)
 
 
-async def check(source: Source, out: TextIO) -> int:
+async def check(source: Admin, out: TextIO) -> int:
     """Verify every log and the handles; print each problem as ``where: problem``; return how many."""
     problems = 0
 
@@ -124,11 +132,11 @@ def parse_since(text: str, timezone: str) -> str:
     except Exception:
         moment = None
     if not isinstance(moment, pendulum.DateTime):
-        raise OpsError(f"invalid --since value {text!r}: must be a date or time such as 2026-11-22 14:00")
+        raise CommandError(f"invalid --since value {text!r}: must be a date or time such as 2026-11-22 14:00")
     return str(moment.in_timezone(timezone).format("YYYY-MM-DD HH:mm:ss"))
 
 
-async def export(source: Source, channel: str, since: str | None, timezone: str, out: TextIO) -> int:
+async def export(source: Admin, channel: str, since: str | None, timezone: str, out: TextIO) -> int:
     """Print the lines of ``channel`` as the log holds them, from the first stamped at or after ``since``."""
     stamp = parse_since(since, timezone) if since is not None else None
     await existing_channel(source, channel)
@@ -147,18 +155,18 @@ async def export(source: Source, channel: str, since: str | None, timezone: str,
 SEARCH_SECONDS = 10.0  # one round of a search; the command goes on from where each round stopped
 
 
-async def search(source: Source, channel: str, text: str, handle: str | None, limit: int, out: TextIO) -> int:
+async def search(source: Admin, channel: str, text: str, handle: str | None, limit: int, out: TextIO) -> int:
     """Print the lines of ``channel`` holding ``text`` (from ``handle``) as the log holds them, newest first.
 
     ``limit`` 0 prints every one.  Returns how many were printed.
     """
     await existing_channel(source, channel)
     if not text.strip() or len(text) > QUERY_CHARS:
-        raise OpsError(f"the text to find must be 1 to {QUERY_CHARS} characters")
+        raise CommandError(f"the text to find must be 1 to {QUERY_CHARS} characters")
     if handle is not None and not HANDLE_RE.match(handle):
-        raise OpsError(f"invalid --from value {handle!r}: must be a handle (3 to 16 letters, digits or _)")
+        raise CommandError(f"invalid --from value {handle!r}: must be a handle (3 to 16 letters, digits or _)")
     if limit < 0:
-        raise OpsError(f"invalid --limit value {limit}: must be 0 (no limit) or more")
+        raise CommandError(f"invalid --limit value {limit}: must be 0 (no limit) or more")
     finder, query = source.finder(channel), Query(text, handle)
     printed, before = 0, None
     while True:

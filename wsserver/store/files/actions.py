@@ -17,9 +17,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ..moderation import Action
-from ..tasks import cancel_and_wait
-from .base import StoreError
+from ...background import cancel_and_wait
+from ...moderation_log import Action
+from ..base import StoreError
 
 log = logging.getLogger(__name__)
 

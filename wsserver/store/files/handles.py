@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from .base import Claim, Held, StoreError
+from ..base import Claim, Held, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class _Op:
     done: asyncio.Future[str]
 
 
-class Registry:
+class FileHandles:
     """Claim and release handles in the shared users file."""
 
     changes_announced = False  # a killed process changes nothing in the file: the hub re-reads it every 5 s

@@ -17,9 +17,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .redis_keys import Keys, RedisFault, shard_of
-from .redis_link import Link, append_call, shard_urls
-from .redis_scripts import APPEND, BUMP, run_script, run_script_each
+from .keys import Keys, RedisFault, shard_of
+from .link import Link, append_call, shard_urls
+from .scripts import APPEND, BUMP, run_script, run_script_each
 
 
 class Shards:

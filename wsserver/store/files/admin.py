@@ -14,44 +14,49 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-from ..config import CHANNEL_RE
-from ..protocol import HANDLE_RE
-from ..store.actions import ACTIONS_FILE, FileActions
-from ..store.base import ActionLog, Held
-from ..store.channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
-from ..store.file_finder import FileFinder
-from ..store.tailer import DirWatcher, Tailer
-from ..store.users import USERS_FILE, Registry
-from .base import Checked, OpsError, check_actions, check_log
+from ...config import CHANNEL_RE, HANDLE_RE
+from ...errors import CommandError
+from ...logline import Checked, check_log
+from ...moderation_log import check_actions
+from ..base import ActionLog, Held, faults_become_store_errors
+from .actions import ACTIONS_FILE, FileActions
+from .channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
+from .finder import FileFinder
+from .handles import USERS_FILE, FileHandles
+from .tailer import DirWatcher, Tailer
 
 _LOG_FILE_RE = re.compile(r"^(channel|private)_([a-z0-9][a-z0-9_-]{0,31})\.log$")
 WAIT = 1.0  # seconds one call of after() waits for lines
 
 
-class FileSource:
+def _describe(admin: FileAdmin, exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename or admin.data_dir}: {exc.strerror}"
+    return str(exc)
+
+
+_guarded = faults_become_store_errors((OSError,), _describe)
+
+
+class FileAdmin:
     """A data dir, read and appended to as the servers do."""
 
     def __init__(self, data_dir: Path) -> None:
         if not data_dir.is_dir():
-            raise OpsError(f"no data dir at {data_dir}")
+            raise CommandError(f"no data dir at {data_dir}")
         self.data_dir = data_dir
         self.where = f"in {data_dir}"
         self.name = f"the data dir {data_dir}"
-        self.faults: tuple[type[Exception], ...] = (OSError,)
         self.actions: ActionLog = FileActions(data_dir)
         self._follow: tuple[Tailer, asyncio.Queue[list[str]]] | None = None
         self._watcher: DirWatcher | None = None  # started by the first after(): tail --no-follow needs none
 
-    def fault(self, exc: Exception) -> str:
-        """Return the one-line message for a failed file operation."""
-        if isinstance(exc, OSError) and exc.strerror:
-            return f"{exc.filename or self.data_dir}: {exc.strerror}"
-        return str(exc)
-
+    @_guarded
     async def has_channel(self, channel: str) -> bool:
         """Return whether ``channel_<name>.log`` exists."""
         return log_path(self.data_dir, channel).exists()
 
+    @_guarded
     async def last(self, channel: str, count: int) -> tuple[list[str], Cursor]:
         """Return the last ``count`` lines and start a tailer at the end, for :meth:`after`."""
         path = log_path(self.data_dir, channel)
@@ -66,6 +71,7 @@ class FileSource:
         backlog, _ = await asyncio.to_thread(read_last_lines, tailer.fd, tailer.offset, count)
         return [raw.decode("utf-8", errors="replace") for raw in backlog], tailer.cursor
 
+    @_guarded
     async def after(self, channel: str, position: Cursor) -> tuple[list[str], Cursor]:
         """Return the next lines the tailer read (it follows rotation on its own)."""
         assert self._follow is not None, "last() starts the tailer"
@@ -79,6 +85,7 @@ class FileSource:
             return await asyncio.wait_for(queue.get(), WAIT), tailer.cursor
         return [], tailer.cursor
 
+    @_guarded
     async def append(self, channel: str, line: str) -> None:
         """Append with one ``write(2)``; every running server delivers it."""
         channel_log = ChannelLog(log_path(self.data_dir, channel))
@@ -88,10 +95,12 @@ class FileSource:
         finally:
             channel_log.close()
 
+    @_guarded
     async def users(self, channel: str | None) -> list[Held]:
         """Return the entries of live processes, in file order."""
-        return await Registry(self.data_dir).users(channel)
+        return await FileHandles(self.data_dir).users(channel)
 
+    @_guarded
     async def check(self, report: Callable[[str], None]) -> str:
         """Check every channel and private log and the users file, line by line."""
         return await asyncio.to_thread(self._check, report)
@@ -115,6 +124,7 @@ class FileSource:
             lines += counted.count
         return f"checked {files} file(s), {lines} line(s)"
 
+    @_guarded
     async def lines(self, channel: str, since: str | None) -> AsyncIterator[str]:
         """Yield the whole lines of the file (a line still being written is left out)."""
         with log_path(self.data_dir, channel).open("rb") as log:
@@ -126,6 +136,7 @@ class FileSource:
         """Return the servers' own searcher of ``channel_<name>.log``."""
         return FileFinder(log_path(self.data_dir, channel))
 
+    @_guarded
     async def close(self) -> None:
         """Stop following."""
         watcher, self._watcher = self._watcher, None

@@ -18,42 +18,12 @@ from collections.abc import Awaitable, Callable
 
 from . import protocol
 from .channel import Channel
-from .logline import LINE_RE, SYSTEM, Clock
-from .moderation import OWN_LINE_SECONDS, Action, Moderation, audit_line, parse_duration
+from .logline import SYSTEM, Clock
+from .moderation_log import Action, Moderation, audit_line, check_delete, locate, parse_duration
 from .protocol import Delete, Moderate
-from .store.base import ActionLog, Finder, Handles, StoreError
+from .store.base import ActionLog, Handles, StoreError
 
 log = logging.getLogger(__name__)
-
-OPERATOR = "the operator"  # who an operator command acts as, in the audit lines
-
-
-async def locate(finder: Finder, cursor: str) -> tuple[str, str, str] | None:
-    """Return (the line's own cursor, its author, its stamp) for the public line just before ``cursor``."""
-    window = await finder.around(cursor, 1)
-    if window is None or window.mark is None:
-        return None
-    raw, end = window.lines.split()[window.mark]
-    match = LINE_RE.match(raw.decode("utf-8", errors="replace"))
-    if match is None or match.group(3) is not None:
-        return None
-    return end, match.group(2), match.group(1)
-
-
-def check_delete(state: Moderation, channel: str, found: tuple[str, str, str] | None, actor: str | None,
-                 operator: bool, clock: Clock) -> str | None:
-    """Return why ``actor`` (None: the operator) may not delete the line ``found``, or None if they may."""
-    if found is None:
-        return protocol.BAD_AROUND
-    end, author, stamp = found
-    if end in state.deleted_in(channel):
-        return protocol.ALREADY_DELETED
-    if operator:
-        return None
-    if actor is None or author.lower() != actor.lower() or time.time() - clock.epoch(stamp) > OWN_LINE_SECONDS:
-        return protocol.NOT_YOURS
-    return None
-
 
 class Moderator:
     """The moderation state of this process and what enforces it."""

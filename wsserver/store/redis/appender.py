@@ -13,8 +13,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from .redis_keys import RedisFault
-from .redis_scripts import run_script_each
+from .keys import RedisFault
+from .scripts import run_script_each
 
 APPEND_BATCH = 1000  # appends sent in one pipeline at most
 

@@ -13,74 +13,84 @@ from typing import TextIO
 
 import pendulum
 
+from ..config import valid_handle
+from ..errors import CommandError
 from ..logline import SYSTEM, Clock, format_line
-from ..moderation import MODERATE, REASON_CHARS, Action, Moderation, audit_line, parse_duration
-from ..moderator import OPERATOR, check_delete, locate
-from ..protocol import valid_handle
-from .base import OpsError, Source
-from .commands import existing_channel
+from ..moderation_log import (
+    MODERATE,
+    OPERATOR,
+    REASON_CHARS,
+    Action,
+    Moderation,
+    audit_line,
+    check_delete,
+    locate,
+    parse_duration,
+)
+from ..store.base import Admin
+from .channel_commands import existing_channel
 
 
-async def _fold(source: Source) -> Moderation:
+async def _fold(source: Admin) -> Moderation:
     state = Moderation()
     for action in await source.actions.read():
         state.apply(action)
     return state
 
 
-async def _record(source: Source, action: Action, timezone: str) -> str:
+async def _record(source: Admin, action: Action, timezone: str) -> str:
     await source.actions.append(action)
     line = audit_line(action)
     await source.append(action.channel, format_line(Clock(timezone).stamp(), SYSTEM, line))
     return line
 
 
-async def moderate(source: Source, kind: str, channel: str, handle: str, duration: str | None, reason: str | None,
+async def moderate(source: Admin, kind: str, channel: str, handle: str, duration: str | None, reason: str | None,
                    timezone: str) -> str:
-    """Take ``kind`` (one of :data:`~wsserver.moderation.MODERATE`) on ``handle``; return the audit line."""
+    """Take ``kind`` (one of :data:`~wsserver.moderation_log.MODERATE`) on ``handle``; return the audit line."""
     assert kind in MODERATE
     await existing_channel(source, channel)
     if not valid_handle(handle):
-        raise OpsError(f"invalid handle {handle!r}: must be 3 to 16 letters, digits or underscores")
+        raise CommandError(f"invalid handle {handle!r}: must be 3 to 16 letters, digits or underscores")
     reason = (reason or "").strip()
     if len(reason) > REASON_CHARS or "\n" in reason:
-        raise OpsError(f"invalid --reason: must be one line of at most {REASON_CHARS} characters")
+        raise CommandError(f"invalid --reason: must be one line of at most {REASON_CHARS} characters")
     seconds = None
     if duration is not None:
         seconds = parse_duration(duration)
         if seconds is None:
-            raise OpsError(f"invalid --for value {duration!r}: must be a duration such as 30m, 2h, 7d or 1h30m")
+            raise CommandError(f"invalid --for value {duration!r}: must be a duration such as 30m, 2h, 7d or 1h30m")
     present = {held.handle.lower(): held.handle for held in await source.users(channel)}
     state = await _fold(source)
     if kind == "kick" and handle.lower() not in present:
-        raise OpsError(f"{handle} is not in {channel}")
+        raise CommandError(f"{handle} is not in {channel}")
     if kind == "unban" and not state.banned(channel, handle):
-        raise OpsError(f"{handle} is not banned in {channel}")
+        raise CommandError(f"{handle} is not banned in {channel}")
     if kind == "unmute" and not state.muted(channel, handle):
-        raise OpsError(f"{handle} is not muted in {channel}")
+        raise CommandError(f"{handle} is not muted in {channel}")
     until = time.time() + seconds if seconds else None
     action = Action(kind, channel, OPERATOR, handle=present.get(handle.lower(), handle), until=until,
                     duration=duration or "", reason=reason)
     return await _record(source, action, timezone)
 
 
-async def delete(source: Source, channel: str, cursor: str, erase: bool, timezone: str) -> str:
+async def delete(source: Admin, channel: str, cursor: str, erase: bool, timezone: str) -> str:
     """Delete (and with ``erase`` overwrite) the line just before ``cursor``; return the audit line."""
     await existing_channel(source, channel)
     finder = source.finder(channel)
     found = await locate(finder, cursor)
     refusal = check_delete(await _fold(source), channel, found, None, True, Clock(timezone))
     if refusal is not None:
-        raise OpsError(f"cannot delete at cursor {cursor!r} in {channel}: {refusal}")
+        raise CommandError(f"cannot delete at cursor {cursor!r} in {channel}: {refusal}")
     assert found is not None
     end, author, stamp = found
     if erase and not await finder.erase(end):
-        raise OpsError(f"cannot erase at cursor {cursor!r} in {channel}: the line is gone")
+        raise CommandError(f"cannot erase at cursor {cursor!r} in {channel}: the line is gone")
     return await _record(source, Action("delete", channel, OPERATOR, handle=author, cursor=end, stamp=stamp,
                                         erase=erase), timezone)
 
 
-async def bans(source: Source, channel: str | None, timezone: str, out: TextIO) -> int:
+async def bans(source: Admin, channel: str | None, timezone: str, out: TextIO) -> int:
     """Print the bans and mutes in force: channel, handle, ban or mute, until, by, reason; return how many."""
     if channel is not None:
         await existing_channel(source, channel)

@@ -13,11 +13,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..moderation import Action
-from ..tasks import cancel_and_wait
-from .base import Backoff, StoreError
-from .redis_keys import PREFIX, RedisFault
-from .redis_link import BLOCK_MS, stream_entries
+from ...background import Backoff, cancel_and_wait
+from ...moderation_log import Action
+from ..base import StoreError
+from .keys import PREFIX, RedisFault
+from .link import BLOCK_MS, stream_entries
 
 log = logging.getLogger(__name__)
 

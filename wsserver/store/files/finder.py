@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from ..logline import LINE_RE
-from .base import Found, Query, StoreError, Window
+from ...logline import LINE_RE, Query
+from ..base import Found, StoreError, Window
 from .channellog import Cursor, at_line_start, file_lines, identity, read_last_lines
 from .scan import PROBE, find_time, read_forward, search_backwards
 

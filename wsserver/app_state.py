@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .config import Config
+from .enforcement import Moderator
 from .fanout import Outbox
 from .hub import Hub
+from .membership import Membership
 from .metrics import Metrics
+from .moderation_log import Moderation
 from .security import AddressQuota
-from .store.base import Handles
+from .store.base import Store
 
 
 @dataclass
@@ -21,23 +24,23 @@ class State:
     """The running server's parts, shared by every request handler."""
 
     config: Config
-    hub: Hub
-    registry: Handles
+    hub: Hub  # the channels of this process
+    store: Store  # where their logs and handles live
+    membership: Membership  # seats taken and given back
+    moderator: Moderator  # moderation frames, and what enforces the moderation log
     metrics: Metrics
     quota: AddressQuota
     # Open sockets and their transports (to cut off one that will not close).
     sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
-    stopping: bool = False  # SIGTERM: sockets being closed
     # With tokens: the connections whose resume token is renewed, and their handle and channel.
     resumable: dict[Outbox, tuple[str, str, bool]] = field(default_factory=dict)  # handle, channel, operator
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # background tasks of the app
 
-
     @property
-    def leaves_away(self) -> bool:
-        """Whether closed sockets leave their users away, not gone: the server stops and has a grace."""
-        return self.stopping and self.config.rejoin_grace > 0
+    def moderation(self) -> Moderation:
+        """Return the moderation in force (bans, mutes, deleted lines), folded from the moderation log."""
+        return self.moderator.state
 
 
 STATE: web.AppKey[State] = web.AppKey("state", State)

@@ -1,0 +1,198 @@
+"""A seat in a channel, from the claim of its handle to its release: the one owner of joining and leaving.
+
+The socket handler asks for a seat and gives it back; everything between is here::
+
+    join() ──► claimed ──► subscribed ──► joined ──► leave() ──► left      (leave line, handle released)
+      │                                    │
+      │                                    └── leave() while the server stops with a grace ──► away
+      └── refused: JoinRefused (bad handle, banned, handle taken, the store failed)
+
+An *away* seat keeps its handle for ``--rejoin-grace`` seconds with no leave
+line (:meth:`Membership.leave_away`); whoever comes back with ``since`` in
+time takes it back silently (:attr:`~wsserver.store.base.Claim.BACK`), and the
+others get the leave line when the grace ends (:meth:`Membership.expire_away`,
+from whichever process notices).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+from . import protocol
+from .channel import Channel
+from .errors import JoinRefused, StoreError
+from .fanout import Outbox
+from .logline import SYSTEM
+from .metrics import Metrics
+from .moderation_log import Moderation
+from .store.base import Claim, Handles
+
+log = logging.getLogger(__name__)
+
+SERVER_RESTARTING = "The server is restarting"
+SERVER_BACK = "The server is back"
+
+Say = Callable[[Channel, str, str], Awaitable[bool]]
+
+
+def joined_line(handle: str) -> str:
+    """Return the text of a join line."""
+    return f"{handle} has joined the chat"
+
+
+def left_line(handle: str) -> str:
+    """Return the text of a leave line."""
+    return f"{handle} has left the chat"
+
+
+class Seat:
+    """One connection's place in one channel: subscribed to its lines, its handle held until :meth:`leave`."""
+
+    __slots__ = ("_membership", "channel", "handle", "outbox", "who")
+
+    def __init__(self, membership: Membership, channel: Channel, handle: str, outbox: Outbox) -> None:
+        self._membership = membership
+        self.channel = channel
+        self.handle = handle
+        self.outbox = outbox
+        self.who = f"{handle}@{channel.name}"
+
+    async def leave(self) -> None:
+        """Stop the connection's lines, then write the leave line and release the handle.
+
+        While the server stops with a grace the seat is left away instead:
+        no line, the handle kept (:meth:`Membership.leave_away` marks it).
+        """
+        membership = self._membership
+        self.channel.unsubscribe(self.outbox, self.handle)
+        await self.outbox.stop()
+        if not membership.leaves_away:
+            await membership.say(self.channel, SYSTEM, left_line(self.handle))
+            await membership.registry.release(self.handle, self.channel.name)
+            membership.refresh_presence([self.channel.name])
+        membership.metrics.connections.labels(self.channel.name).dec()
+
+
+class Membership:
+    """Who sits where on this process: seats taken and given back, and the restart grace."""
+
+    def __init__(self, registry: Handles, moderation: Moderation, say: Say,
+                 refresh_presence: Callable[[Iterable[str] | None], None], known: Callable[[str], Channel | None],
+                 metrics: Metrics, rejoin_grace: float) -> None:
+        self.registry = registry
+        self.moderation = moderation
+        self.say = say
+        self.refresh_presence = refresh_presence
+        self._known = known
+        self.metrics = metrics
+        self.rejoin_grace = rejoin_grace
+        self.stopping = False  # set at shutdown: seats left from then on are left away (with a grace)
+
+    @property
+    def leaves_away(self) -> bool:
+        """Whether a seat given back now is left away, not left: the server stops and has a grace."""
+        return self.stopping and self.rejoin_grace > 0
+
+    async def join(self, channel: Channel, handle: str, outbox: Outbox, history: int, since: str | None,
+                   first: Iterable[str] = ()) -> Seat:
+        """Seat ``handle`` in ``channel``: claim it, send the backlog, the users and ``first``, write the join line.
+
+        ``outbox`` is started here, after the backlog and the users list (and
+        ``first``, e.g. a resume token).  Raises :class:`JoinRefused` with the
+        sentence and close code to send; nothing is written then.
+        """
+        name = channel.name
+        if not protocol.valid_handle(handle):
+            raise JoinRefused(protocol.NO_HANDLE, f"bad handle {handle[:40]!r}")
+        if self.moderation.banned(name, handle):
+            raise JoinRefused(protocol.BANNED, f"{handle} is banned from {name}")
+        try:
+            claim = await self.registry.claim(handle, name)
+        except StoreError as exc:
+            raise JoinRefused(protocol.UNAVAILABLE, f"{handle} in {name}: the store failed: {exc}",
+                              protocol.CLOSE_TRY_AGAIN) from exc
+        if claim is Claim.HELD:
+            raise JoinRefused(protocol.HANDLE_TAKEN, f"{handle} is already in {name}")
+        seat = Seat(self, channel, handle, outbox)
+        try:
+            await channel.subscribe(outbox, handle, history, since)
+        except BaseException as exc:
+            channel.unsubscribe(outbox, handle)
+            await self.registry.release(handle, name)
+            if isinstance(exc, StoreError):
+                raise JoinRefused(protocol.UNAVAILABLE, f"{seat.who}: the history read failed: {exc}",
+                                  protocol.CLOSE_TRY_AGAIN) from exc
+            raise
+        self.metrics.connections.labels(name).inc()
+        # From the last list read, with the joiner added: no read of the users
+        # file per join. The next refresh (under a second) corrects it if needed.
+        outbox.put_presence(channel.presence_with(handle))
+        outbox.start()
+        for frame in first:
+            outbox.put(frame)
+        if claim is Claim.BACK and since is not None:
+            # Back from a restart within the grace: to the others it never left.
+            log.info("%s came back", seat.who)
+        else:
+            log.info("%s joined", seat.who)
+            if claim is Claim.BACK:
+                # A fresh join takes an away seat: that earlier visit is over.
+                await self.say(channel, SYSTEM, left_line(handle))
+            await self.say(channel, SYSTEM, joined_line(handle))
+        self.refresh_presence([name])
+        return seat
+
+    async def find(self, channel: str, handle: str) -> str | None:
+        """Return ``handle`` as seated in ``channel`` (on any process), or None; raises StoreError."""
+        wanted = handle.lower()
+        for entry in await self.registry.users(channel):
+            if entry.handle.lower() == wanted:
+                return entry.handle
+        return None
+
+    # ------------------------------------------------------------ the restart grace
+
+    async def announce_back(self) -> None:
+        """Say the server is back in every channel with users away since a restart (once, on any process)."""
+        try:
+            back = await self.registry.announce_back()
+        except StoreError:
+            log.exception("could not look for users away since a restart")
+            back = []
+        await self._announce(back, SERVER_BACK)
+
+    async def leave_away(self) -> None:
+        """Leave this process's users away for ``--rejoin-grace`` seconds, and say the server is restarting.
+
+        Called at shutdown once the sockets are closed: the users' handles are
+        not released and no leave lines are written.
+        """
+        try:
+            first = await self.registry.leave_away(time.time() + self.rejoin_grace)
+        except StoreError:
+            log.exception("could not leave the users away; their handles are released instead")
+            return
+        await self._announce(first, SERVER_RESTARTING)
+
+    async def expire_away(self) -> None:
+        """Write the leave line of every away user whose grace ended (each is handed to one process only)."""
+        try:
+            gone = await self.registry.expire_away(time.time())
+        except StoreError:
+            log.exception("could not look for users whose grace ended")
+            return
+        for held in gone:
+            channel = self._known(held.channel)
+            if channel is not None:
+                log.info("%s@%s did not come back within the grace", held.handle, held.channel)
+                await self.say(channel, SYSTEM, left_line(held.handle))
+        if gone:
+            self.refresh_presence(None)
+
+    async def _announce(self, names: list[str], text: str) -> None:
+        for name in names:
+            channel = self._known(name)
+            if channel is not None:
+                await self.say(channel, SYSTEM, text)
