@@ -10,6 +10,7 @@ last arrival. ``C1k`` and ``C10k`` (1,000 and 10,000 channels); ``C-tiny`` (20) 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import statistics
@@ -18,8 +19,7 @@ import time
 from typing import Any
 
 import aiohttp
-
-from run import Server
+from servers import Server
 
 CONCURRENCY = 50  # sockets being opened at once
 
@@ -35,12 +35,14 @@ async def _open(session: aiohttp.ClientSession, url: str, gate: asyncio.Semaphor
         raise RuntimeError(f"closed before joining: {url}")
 
 
-async def _drain(ws: Any, wanted: str | None, arrived: list[float]) -> None:
+async def _drain(ws: Any, wanted: str | None, arrived: list[float], expected: int, all_in: asyncio.Event) -> None:
     """Read the socket until it closes (a socket nobody reads misses the server's pings and is dropped)."""
     async for message in ws:
         if wanted is not None and wanted in message.data:
             arrived.append(time.time())  # wall clock: the sender is another process
             wanted = None
+            if len(arrived) >= expected:
+                all_in.set()
 
 
 async def _side(role: str, base: str, channels: int, conn: Any) -> None:
@@ -52,6 +54,7 @@ async def _side(role: str, base: str, channels: int, conn: Any) -> None:
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(CONCURRENCY)
     arrived: list[float] = []
+    all_in = asyncio.Event()  # every line arrived on this side
     readers: list[asyncio.Task[None]] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
@@ -59,7 +62,7 @@ async def _side(role: str, base: str, channels: int, conn: Any) -> None:
             handle = ("ua" if role == "senders" else "ub") + str(i)
             ws = await _open(session, f"{base}/ws?channel=c{i}&handle={handle}", gate)
             wanted = None if role == "senders" else f"ua{i}: crossing {i}"
-            readers.append(asyncio.create_task(_drain(ws, wanted, arrived)))
+            readers.append(asyncio.create_task(_drain(ws, wanted, arrived, channels, all_in)))
             return ws
 
         sockets = await asyncio.gather(*(join(i) for i in range(channels)))
@@ -71,9 +74,8 @@ async def _side(role: str, base: str, channels: int, conn: Any) -> None:
                                    for i, ws in enumerate(sockets)))
             conn.send(sent)
         else:
-            deadline = time.monotonic() + 30
-            while len(arrived) < channels and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            with contextlib.suppress(TimeoutError):  # what did not arrive in 30 s is reported as lost
+                await asyncio.wait_for(all_in.wait(), 30)
             conn.send(arrived)
         await loop.run_in_executor(None, conn.recv)  # close
         for ws in sockets:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from run import HERE, Server, node_modules, raise_fd_limit, wait_port
+from servers import HERE, Server, node_modules, raise_fd_limit, wait_port
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:

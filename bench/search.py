@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-
-from run import REPO, Server
+from servers import REPO, Server
 
 RARE = "zanzibar"  # once, near the start
 RARE_PLAIN = "the old backups went"  # in the same line: a phrase of common letters only (the slow path)

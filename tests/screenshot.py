@@ -7,8 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .browser import launch_chromium
-from .conftest import REPO, Server
+from .support import REPO, Server
+from .support.browser import launch_chromium
 
 
 async def main(out: Path) -> None:

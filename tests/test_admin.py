@@ -8,8 +8,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from .conftest import Server, joined, start_cli
-from .conftest import run_cli as run
+from .support import Server, joined, start_cli
+from .support import run_cli as run
 
 
 async def test_say_reaches_connected_clients(server: Server, connect: Any) -> None:

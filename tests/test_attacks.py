@@ -13,9 +13,7 @@ import aiohttp
 import jwt
 import pytest
 
-from .conftest import Client, Server, joined, stalled_socket
-
-SECRET = "a-test-secret-of-at-least-32-bytes!!"
+from .support import SECRET, Client, Server, joined, stalled_socket, token
 
 
 async def handshake_status(session: aiohttp.ClientSession, url: str, **headers: str) -> tuple[int, str]:
@@ -58,11 +56,6 @@ async def test_allowed_origins_list_and_star(start_server: Any, session: aiohttp
 # ---------------------------------------------------------------- tokens
 
 
-def token(sub: Any = "Alice", expires_in: float = 60, secret: str = SECRET, **extra: Any) -> str:
-    claims = {"sub": sub, "exp": int(time.time() + expires_in), **extra}
-    if sub is None:
-        del claims["sub"]
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 async def test_token_names_the_handle(start_server: Any, connect: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .conftest import Server, joined
+from .support import Server, joined
 
 RATE_LIMITED = {"success": False, "message": "Rate limit exceeded"}
 # Two CPU-bound neighbours, as on a busy machine; each stops by itself after a minute.

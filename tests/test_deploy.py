@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import REPO, Server, eventually, free_port, joined, missing
+from .support import REPO, Server, eventually, free_port, joined, missing
 
 SYSTEMD = REPO / "systemd"
 
@@ -101,7 +101,7 @@ async def test_nginx_site_passes_nginx_t_and_proxies_chat(start_server: Any, ngi
         assert response.status == 200  # the test connects from 127.0.0.1, which the site allows
     through = Server(server.data_dir, [])
     through.url = front
-    from .conftest import Client
+    from .support import Client
 
     alice = Client(await session.ws_connect(through.ws_url(channel="general", handle="Alice")))
     bob = Client(await session.ws_connect(through.ws_url(channel="general", handle="Bob")))
@@ -123,7 +123,7 @@ async def test_access_log_lines_carry_no_token(start_server: Any, nginx: Any, se
     token = jwt.encode({"sub": "Alice", "exp": int(time.time()) + 60}, secret, algorithm="HS256")
     async with session.get(front + f"/?channel=general&token={token}", headers={"Referer": f"{front}/?token={token}"}) as page:
         assert page.status == 200
-    from .conftest import Client
+    from .support import Client
 
     alice = Client(await session.ws_connect(front.replace("http", "ws") + f"/ws?channel=general&token={token}"))
     await joined(alice, "Alice")
@@ -140,7 +140,7 @@ async def test_idle_socket_outlives_the_proxy_read_timeout(start_server: Any, ng
     """The heartbeat keeps an idle socket open through NGINX past its read timeout."""
     server = await start_server("--heartbeat", "0.5")
     front = await nginx(int(server.url.rsplit(":", 1)[1]), read_timeout="2s")
-    from .conftest import Client
+    from .support import Client
 
     url = front.replace("http", "ws", 1) + "/ws?channel=general&handle=Idle"
     idle = Client(await session.ws_connect(url))

@@ -7,7 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from .conftest import Server, joined, seed_log
+from .support import Server, joined, seed_log
 
 
 def presence(users: list[str], channel: str = "general") -> dict[str, Any]:

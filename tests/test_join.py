@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Client, Server, eventually, joined, seed_log
+from .support import Client, Server, eventually, joined, seed_log
 
 STAMP = r"\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\]"
 

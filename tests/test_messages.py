@@ -11,7 +11,7 @@ import pytest
 
 from wsserver.logline import parse_line
 
-from .conftest import Server, joined, stalled_socket
+from .support import Server, joined, stalled_socket
 
 STAMP = r"\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\]"
 

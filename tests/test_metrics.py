@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from .conftest import joined
+from .support import joined
 
 
 async def scrape(session: aiohttp.ClientSession, url: str) -> dict[str, float]:

@@ -15,16 +15,10 @@ from typing import Any
 import jwt
 import pytest
 
-from .conftest import Server, joined, run_cli, two_processes
-
-SECRET = "moderation-secret-for-the-tests-0123456789"
+from .support import SECRET, Server, joined, run_cli, token, two_processes
 
 
-def token(handle: str, **claims: Any) -> str:
-    return jwt.encode({"sub": handle, "exp": int(time.time()) + 600, **claims}, SECRET, algorithm="HS256")
-
-
-async def said(client: Any, text: str) -> tuple[str, str]:
+async def sent_with_cursor(client: Any, text: str) -> tuple[str, str]:
     """Chat ``text``; return its line and its own cursor, from the frame that carries it."""
     await client.chat(text)
     while True:
@@ -118,7 +112,7 @@ async def test_a_muted_user_reads_but_writes_nothing(server: Server, connect: An
     assert not any("Alice: " in line for line in server.file_lines("general"))
     assert (server.data_dir / "private_general.log").read_text() == ""
     assert (await cli(server, "unmute", "general", "alice"))[:2] == (0, "Alice was unmuted by the operator\n")
-    line, _ = await said(alice, "thanks")
+    line, _ = await sent_with_cursor(alice, "thanks")
     assert line.endswith("Alice: thanks")
 
 
@@ -127,7 +121,7 @@ async def test_a_deleted_line_is_hidden_live_in_history_paging_search_and_after_
 ) -> None:
     alice = await joined(await connect(server, "Alice"), "Alice")
     bob = await joined(await connect(server, "Bob"), "Bob")
-    line, cursor = await said(alice, "oops, my password")
+    line, cursor = await sent_with_cursor(alice, "oops, my password")
     await bob.until_line("Alice: oops, my password")
     resume_from = bob.frames[-1]["data"]["cursor"]
     await bob.send({"type": "delete", "cursor": cursor})  # not Bob's line
@@ -171,8 +165,8 @@ async def test_a_deleted_line_is_hidden_live_in_history_paging_search_and_after_
 
 async def test_erase_overwrites_the_text_in_place_and_every_cursor_stays_valid(server: Server, connect: Any) -> None:
     alice = await joined(await connect(server, "Alice"), "Alice")
-    line, cursor = await said(alice, "my address is 1 Main Street")
-    after, after_cursor = await said(alice, "the next line")
+    line, cursor = await sent_with_cursor(alice, "my address is 1 Main Street")
+    after, after_cursor = await sent_with_cursor(alice, "the next line")
     path = server.log_path("general")
     size, lines = path.stat().st_size, server.file_lines("general")
     status, out, err = await cli(server, "delete", "general", cursor, "--erase")
@@ -222,7 +216,7 @@ async def test_channel_operators_moderate_from_the_chat_and_others_cannot(
     await op.send({"type": "moderate", "action": "kick", "handle": "Nobody"})
     assert await error(op) == {"success": False, "message": "User not found"}
     # An operator deletes anyone's line; the resume token keeps the operator an operator.
-    _, cursor = await said(eve, "a line Olga removes")
+    _, cursor = await sent_with_cursor(eve, "a line Olga removes")
     await op.send({"type": "delete", "cursor": cursor})
     await eve.event("deleted", cursor=cursor)
     resume = (await op.event("token"))["data"]["token"]
@@ -242,7 +236,7 @@ async def test_moderation_crosses_nodes_on_redis(nodes: Any, connect: Any, redis
     a, b = await nodes("a"), await nodes("b")
     alice = await joined(await connect(a, "Alice"), "Alice")
     bob = await joined(await connect(b, "Bob"), "Bob")
-    _, cursor = await said(alice, "to be deleted")
+    _, cursor = await sent_with_cursor(alice, "to be deleted")
     await bob.until_line("Alice: to be deleted")
     status, out, _ = await run_cli("delete", "general", cursor, "--store", redis_server.url)
     assert status == 0 and out.endswith("was deleted by the operator\n")

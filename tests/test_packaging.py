@@ -7,7 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from .conftest import REPO
+from .support import REPO
 
 
 def test_wheel_ships_the_web_folder(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .conftest import REPO, Server, joined, missing, stalled_socket
+from .support import REPO, Server, joined, missing, run_cli, stalled_socket
 
 
 async def test_two_processes_share_a_data_dir(start_server: Any, connect: Any, tmp_path: Path) -> None:
@@ -113,14 +112,6 @@ async def test_environment_settings_and_flag_precedence(start_server: Any, conne
     assert (await carol.frame())["data"]["message"].count("\n") == 0
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("WSSERVER_")}
-    clean.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "wsserver", *args], capture_output=True, text=True, timeout=30, env=clean, cwd=REPO
-    )
-
-
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
@@ -149,18 +140,18 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (["--data-dir", "/dev/null"], {}, "wsserver: invalid --data-dir value '/dev/null': it is a file, not a directory\n"),
     ],
 )
-def test_bad_settings_fail_with_one_line(args: list[str], env: dict[str, str], message: str) -> None:
+async def test_bad_settings_fail_with_one_line(args: list[str], env: dict[str, str], message: str) -> None:
     """A bad setting stops start-up with one line naming the flag (or variable) and the value."""
-    result = run_cli(*args, env=env)
+    result = await run_cli(*args, env=env)
     assert result.returncode == 2
     assert result.stderr == message
 
 
-def test_help_lists_every_option() -> None:
+async def test_help_lists_every_option() -> None:
     """wsserver --help documents every flag with its variable."""
     from wsserver.config import OPTIONS
 
-    result = run_cli("--help")
+    result = await run_cli("--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
     for option in OPTIONS:
@@ -171,23 +162,23 @@ def test_help_lists_every_option() -> None:
     assert "(env WSSERVER_RATE_LIMIT; default 5)" in text and "(env WSSERVER_TRUSTED_PROXY)" in text
 
 
-def test_help_names_every_operator_command() -> None:
+async def test_help_names_every_operator_command() -> None:
     """wsserver --help names all the operator commands, and `wsserver help` lists them with a line each."""
     from wsserver.ops import COMMANDS
 
-    result = run_cli("--help")
+    result = await run_cli("--help")
     text = " ".join(result.stdout.split())
     assert result.returncode == 0 and all(command in text for command in COMMANDS)
-    listing = run_cli("help")
+    listing = await run_cli("help")
     assert listing.returncode == 0, listing.stderr
     assert all(command in listing.stdout for command in COMMANDS)
-    one = run_cli("help", "ban")
+    one = await run_cli("help", "ban")
     assert one.returncode == 0 and "usage: wsserver ban" in one.stdout
 
 
-def test_an_unknown_host_is_named_in_words(tmp_path: Path) -> None:
+async def test_an_unknown_host_is_named_in_words(tmp_path: Path) -> None:
     """A --host that resolves to nothing says so, not 'Unknown error -2' (exit 1)."""
-    result = run_cli("--host", "no-such-host.invalid", "--port", "0", "--data-dir", str(tmp_path))
+    result = await run_cli("--host", "no-such-host.invalid", "--port", "0", "--data-dir", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith(
         "wsserver: cannot listen on no-such-host.invalid:0: no such host or address ("), result.stderr
@@ -208,7 +199,7 @@ async def test_backlog_sets_the_listen_queue(start_server: Any) -> None:
 async def test_port_in_use_is_a_clear_error(server: Server) -> None:
     """Starting on a port already taken fails with one line naming it."""
     port = server.url.rsplit(":", 1)[1]
-    result = await asyncio.to_thread(run_cli, "--port", port, "--data-dir", str(server.data_dir))
+    result = await run_cli("--port", port, "--data-dir", str(server.data_dir))
     assert result.returncode == 1
     assert result.stderr.strip().endswith(f"wsserver: cannot listen on 127.0.0.1:{port}: Address already in use")
 
@@ -230,12 +221,13 @@ async def test_static_files_with_content_types(server: Server, session: aiohttp.
             assert response.status == 404
 
 
-def test_python_dash_m_and_console_script_agree() -> None:
+async def test_python_dash_m_and_console_script_agree() -> None:
     """The installed console script and python -m wsserver are the same program."""
     script = Path(sys.executable).with_name("wsserver")
     assert script.exists(), "install the package (make test does) to get the wsserver command"
-    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30)
-    assert result.stdout == run_cli("--version").stdout == "wsserver 0.1.0\n"
+    result = await asyncio.to_thread(subprocess.run, [str(script), "--version"], capture_output=True, text=True,
+                                     timeout=30)
+    assert result.stdout == (await run_cli("--version")).stdout == "wsserver 0.1.0\n"
 
 
 async def test_sigterm_is_not_held_up_by_a_client_that_stopped_reading(start_server: Any, connect: Any) -> None:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 
 from wsserver import protocol
 
-from .conftest import REDIS, REPO, RedisServer, eventually, free_port, joined, run_cli, start_cli
+from .support import RedisServer, becomes, eventually, free_port, joined
+from .support.redis import REDIS
 
 
 async def test_a_line_crosses_nodes_both_ways(nodes: Any, connect: Any) -> None:
@@ -164,7 +162,7 @@ async def test_redis_lost_and_back_while_chatting(nodes: Any, connect: Any, sess
     assert frame == {"success": False, "message": protocol.UNAVAILABLE}
     redis_server.start()
     seen = len(bob.lines)
-    await eventually_async(lambda: health(), 200)
+    await eventually(becomes(lambda: health(), 200), 20)
     await alice.chat("after")
     await bob.until_line(lambda line: line.endswith("Alice: after"), since=seen)
     said = [line.split("] ", 1)[1] for line in bob.lines if "] Alice: " in line]
@@ -180,13 +178,6 @@ async def test_a_join_storm_waits_for_pooled_connections(nodes: Any, connect: An
     clients = await asyncio.gather(*(connect(a, f"user{i}") for i in range(300)))
     firsts = await asyncio.gather(*(client.any_frame() for client in clients))
     assert [frame for frame in firsts if not frame["success"]] == []
-
-
-async def eventually_async(probe: Any, wanted: Any, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while await probe() != wanted:
-        assert time.monotonic() < deadline, f"never became {wanted!r}"
-        await asyncio.sleep(0.1)
 
 
 async def test_mirror_dir_files_match_the_stream(nodes: Any, connect: Any, tmp_path: Path,
@@ -209,140 +200,6 @@ async def test_mirror_dir_files_match_the_stream(nodes: Any, connect: Any, tmp_p
     assert private[0].endswith("Bob -> Alice: psst")
 
 
-async def test_export_prints_the_stream_as_log_lines(nodes: Any, connect: Any, redis_server: RedisServer) -> None:
-    """wsserver export CHANNEL prints the same text lines a log file would hold."""
-    a = await nodes("a")
-    alice = await joined(await connect(a, "Alice"), "Alice")
-    await alice.chat("exported")
-    await alice.until_line(lambda line: line.endswith("Alice: exported"))
-    command = [sys.executable, "-m", "wsserver", "export", "general", "--store", redis_server.url]
-    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, cwd=REPO, timeout=30)
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
-    stream = [fields[b"line"].decode() for _, fields in redis_server.client().xrange("wsserver:channel:general")]
-    assert out.splitlines() == stream
-    assert out.splitlines()[-1].endswith("Alice: exported")
-
-
-@pytest.mark.parametrize("kind", ["redis", "sentinel"])
-def test_unreachable_redis_at_start_is_one_clear_line(kind: str) -> None:
-    """Redis (or every Sentinel) unreachable at start: one line naming the URL, password hidden, exit 1."""
-    port = free_port()
-    url, shown = ((f"redis://127.0.0.1:{port}/0",) * 2 if kind == "redis" else
-                  (f"redis+sentinel://:secret@127.0.0.1:{port}/svc", f"redis+sentinel://:***@127.0.0.1:{port}/svc"))
-    result = subprocess.run([sys.executable, "-m", "wsserver", "--port", "0", "--store", url],
-                            capture_output=True, text=True, cwd=REPO, timeout=60,
-                            env={k: v for k, v in os.environ.items() if not k.startswith("WSSERVER_")})
-    assert result.returncode == 1
-    assert result.stderr.startswith(f"wsserver: cannot reach Redis at {shown}: ")
-    assert len(result.stderr.strip().splitlines()) == 1 and "secret" not in result.stderr
-
-
-async def test_say_users_and_tail_work_against_redis(nodes: Any, connect: Any, redis_server: RedisServer) -> None:
-    """say reaches clients on every node; users names each handle's node; tail prints and follows the stream."""
-    a, b = await nodes("a"), await nodes("b")
-    alice = await joined(await connect(a, "Alice"), "Alice")
-    await joined(await connect(b, "Bob", "tech"), "Bob")
-    store = ("--store", redis_server.url)
-    assert await run_cli("say", "general", "maintenance at noon\nbe ready", *store) == (0, "", "")
-    line = await alice.until_line("maintenance at noon")
-    assert line.endswith("] System: maintenance at noon\\nbe ready")
-    assert await run_cli("say", "Bad!", "x", *store) == (
-        2, "", "wsserver: invalid channel name 'Bad!': must match ^[a-z0-9][a-z0-9_-]{0,31}$\n")
-    assert await run_cli("say", "nope", "x", *store) == (
-        2, "", f"wsserver: no log for channel 'nope' in Redis at {redis_server.url}\n")
-    assert await run_cli("say", "general", "  ", *store) == (2, "", "wsserver: the text is empty\n")
-
-    held = redis_server.client()
-    node_a = held.hget("wsserver:users:general", "alice").decode().split("|")[0]  # type: ignore[union-attr]
-    node_b = held.hget("wsserver:users:tech", "bob").decode().split("|")[0]  # type: ignore[union-attr]
-    assert node_a != node_b
-    assert await run_cli("users", *store) == (0, f"general\tAlice\t{node_a}\ntech\tBob\t{node_b}\n", "")
-    assert await run_cli("users", "tech", *store) == (0, f"tech\tBob\t{node_b}\n", "")
-
-    code, out, err = await run_cli("tail", "general", "-n", "2", "--no-follow", *store)
-    assert (code, err) == (0, "")
-    shown = out.splitlines()
-    assert len(shown) == 3 and shown[2] == "be ready", shown
-    assert shown[0].endswith("] System: Alice has joined the chat") and shown[1].endswith("] System: maintenance at noon")
-    process = await start_cli("tail", "general", "-n", "1", *store)
-    assert process.stdout is not None
-    assert (await asyncio.wait_for(process.stdout.readline(), 10)).decode().endswith("] System: maintenance at noon\n")
-    assert (await asyncio.wait_for(process.stdout.readline(), 10)) == b"be ready\n"
-    carol = await joined(await connect(b, "Carol"), "Carol")
-    await carol.chat("from B")
-
-    async def carol_says(text: str) -> bool:
-        """Send; True once the node stored it (no error frame back)."""
-        await carol.chat(text)
-        frame = await carol.any_frame()
-        while frame.get("success") and not frame.get("data", {}).get("message", "").endswith(f"Carol: {text}"):
-            frame = await carol.any_frame()
-        return bool(frame.get("success"))
-    assert (await asyncio.wait_for(process.stdout.readline(), 10)).decode().endswith("] System: Carol has joined the chat\n")
-    assert (await asyncio.wait_for(process.stdout.readline(), 10)).decode().endswith("] Carol: from B\n")
-    # Redis lost and back: tail says so on stderr, retries, and follows on.
-    assert process.stderr is not None
-    redis_server.stop()
-    lost = (await asyncio.wait_for(process.stderr.readline(), 10)).decode()
-    assert lost.startswith(f"wsserver: lost Redis at {redis_server.url}: ") and lost.endswith("; retrying\n")
-    redis_server.start()
-    back = (await asyncio.wait_for(process.stderr.readline(), 10)).decode()
-    assert back == f"wsserver: Redis at {redis_server.url} answers again\n"
-    await eventually_async(lambda: carol_says("after"), True)
-    assert (await asyncio.wait_for(process.stdout.readline(), 10)).decode().endswith("] Carol: after\n")
-    process.send_signal(signal.SIGINT)
-    assert await asyncio.wait_for(process.wait(), 10) == 0
-
-
-async def test_check_reads_every_stream_and_users_hash(nodes: Any, connect: Any, redis_server: RedisServer) -> None:
-    """check passes on what nodes write, and prints key:entry: problem for forged entries, exit 1."""
-    a = await nodes("a")
-    alice = await joined(await connect(a, "Alice"), "Alice")
-    bob = await joined(await connect(a, "Bob"), "Bob")
-    await alice.chat("hello\tthere\n\x00 ünï 🎉")
-    await alice.send({"type": "private", "to": "Bob", "message": "psst"})
-    await bob.event("private")
-    await bob.until_line(lambda line: "hello" in line)
-    store = ("--store", redis_server.url)
-    code, out, err = await run_cli("check", *store)
-    assert (code, err) == (0, "")
-    assert out == f"checked 3 key(s) in Redis at {redis_server.url}, 6 line(s): 0 problem(s)\n"
-
-    forge = redis_server.client()
-    bad = [
-        forge.xadd("wsserver:channel:general", {"line": "no format"}),
-        forge.xadd("wsserver:channel:general", {"line": "[2026-11-22 10:00:00] A -> B: wrong stream"}),
-        forge.xadd("wsserver:channel:general", {"text": "x"}),
-        forge.xadd("wsserver:private:general", {"line": "[2026-11-22 10:00:00] Alice: no recipient"}),
-        forge.xadd("wsserver:channel:general", {"line": "[2026-11-22 10:00:00] Bob: two\nlines"}),
-    ]
-    forge.hset("wsserver:users:general", mapping={"x": "node|x", "dave": "node|Eve", "zed": "no bar"})
-    ids = [entry.decode() for entry in bad]
-    code, out, err = await run_cli("check", *store)
-    assert code == 1
-    assert out.splitlines() == [
-        f"wsserver:channel:general:{ids[0]}: not in the log format [YYYY-MM-DD HH:mm:ss] HANDLE: TEXT",
-        f"wsserver:channel:general:{ids[1]}: a private line in a channel log",
-        f"wsserver:channel:general:{ids[2]}: entry has no line field",
-        f"wsserver:channel:general:{ids[4]}: unescaped control character",
-        f"wsserver:private:general:{ids[3]}: a private log line needs FROM -> TO",
-        "wsserver:users:general:dave: field does not match its handle 'Eve' (must be the handle in lower case)",
-        "wsserver:users:general:x: invalid handle 'x'",
-        "wsserver:users:general:zed: expected node|handle, not 'no bar'",
-    ]
-    assert err == f"checked 3 key(s) in Redis at {redis_server.url}, 14 line(s): 8 problem(s)\n"
-
-
-async def test_operator_commands_name_an_unreachable_redis() -> None:
-    """Every command against a Redis that does not answer: one line naming the URL, exit 1."""
-    url = f"redis://127.0.0.1:{free_port()}/0"
-    for command in (("say", "general", "x"), ("users",), ("tail", "general"), ("check",), ("export", "general")):
-        code, out, err = await run_cli(*command, "--store", url)
-        assert (code, out) == (1, ""), command
-        assert err.startswith(f"wsserver: cannot reach Redis at {url}: ") and err.count("\n") == 1, (command, err)
-
-
 async def test_a_sentinel_failover_is_followed(nodes: Any, connect: Any, redis_server: RedisServer,
                                                tmp_path: Path) -> None:
     """With redis+sentinel://, a node finds the master through Sentinel and follows a failover to the replica."""
@@ -359,8 +216,8 @@ async def test_a_sentinel_failover_is_followed(nodes: Any, connect: Any, redis_s
     sentinel = await asyncio.create_subprocess_exec(REDIS, str(conf), "--sentinel", stdout=subprocess.DEVNULL)
     try:
         ask = redis.Redis(port=sentinel_port, decode_responses=True)
-        await eventually_async(lambda: _sentinel_sees_replica(ask), True)
-        await eventually_async(lambda: _linked(replica), True)
+        await eventually(becomes(lambda: _sentinel_sees_replica(ask), True), 20)
+        await eventually(becomes(lambda: _linked(replica), True), 20)
         a = await nodes("a", store=f"redis+sentinel://127.0.0.1:{sentinel_port}/svc")
         alice = await joined(await connect(a, "Alice"), "Alice")
         bob = await joined(await connect(a, "Bob"), "Bob")
@@ -368,10 +225,10 @@ async def test_a_sentinel_failover_is_followed(nodes: Any, connect: Any, redis_s
         await bob.until_line(lambda line: line.endswith("Alice: before"))
 
         ask.execute_command("SENTINEL", "FAILOVER", "svc")
-        await eventually_async(lambda: _master_port(ask), replica.port)
+        await eventually(becomes(lambda: _master_port(ask), replica.port), 20)
         # Until Sentinel has demoted the old master it still takes writes, which the
         # resync then drops (Redis's own failover window, see docs/operations.md).
-        await eventually_async(lambda: _role(redis_server), "slave")
+        await eventually(becomes(lambda: _role(redis_server), "slave"), 20)
 
         async def alice_says_after() -> bool:
             await alice.chat("after")
@@ -381,7 +238,7 @@ async def test_a_sentinel_failover_is_followed(nodes: Any, connect: Any, redis_s
             assert frame == {"success": False, "message": protocol.NOT_SAVED}
             return False
 
-        await eventually_async(alice_says_after, True, timeout=30)
+        await eventually(becomes(alice_says_after, True), 30)
         await bob.until_line(lambda line: line.endswith("Alice: after"))
         said = [line.split("] ", 1)[1] for line in bob.lines if "] Alice: " in line]
         assert said == ["Alice: before", "Alice: after"]

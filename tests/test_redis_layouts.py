@@ -18,7 +18,7 @@ import redis
 from wsserver import protocol
 from wsserver.store.redis.keys import Keys, shard_of
 
-from .conftest import RedisServer, joined, run_cli
+from .support import RedisServer, joined, run_cli
 from .test_typing import typing_crosses
 
 ROOMS = ["general", *(f"room{i}" for i in range(1, 8))]
@@ -67,7 +67,7 @@ def layout(request: Any, tmp_path: Path) -> Any:
             server.stop()
 
 
-def said(client: Any) -> list[str]:
+def received(client: Any) -> list[str]:
     return [line.split("] ", 1)[1] for line in client.lines]
 
 
@@ -91,7 +91,7 @@ async def test_two_nodes_chat_in_channels_spread_over_every_shard(nodes: Any, co
         assert await taken.frame() == {"success": False, "message": protocol.HANDLE_TAKEN}
     for room, alice, bob in pairs:
         assert layout.stream(room)[-2:] == [line for line in alice.lines if "hello" in line or "back in" in line]
-        assert said(bob).count(f"Alice: hello {room}") == 1
+        assert received(bob).count(f"Alice: hello {room}") == 1
 
 
 async def test_history_resume_paging_and_typing_across_nodes(nodes: Any, connect: Any, layout: Layout) -> None:
@@ -195,9 +195,9 @@ async def test_a_master_failover_while_chatting(nodes: Any, connect: Any, redis_
     after_before = stream[stream.index("Alice: before") + 1 :]
     assert after_before[-2:] == [f"Alice: during {attempt}", "Alice: after"]
     # Bob got each line the stream holds once, in its order.
-    assert said(bob)[said(bob).index("Alice: before") + 1 :] == after_before
+    assert received(bob)[received(bob).index("Alice: before") + 1 :] == after_before
     # Resume from before the failover: the line was replicated, so recovered and exact.
     carol = await connect(a, "Carol", since=cursor)
     assert (await carol.any_frame())["data"] == {"channel": "general", "recovered": True}
     await carol.until_line("Alice: after")
-    assert said(carol)[: len(after_before)] == after_before
+    assert received(carol)[: len(after_before)] == after_before

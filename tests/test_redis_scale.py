@@ -7,7 +7,7 @@ from typing import Any
 
 from wsserver.store.redis.link import POOL_SIZE
 
-from .conftest import joined
+from .support import joined
 
 
 def connections(redis_server: Any) -> int:

@@ -7,10 +7,10 @@ from typing import Any
 
 import aiohttp
 
-from .conftest import Server, free_port, joined
+from .support import Server, free_port, joined
 
 
-def said(server: Server, channel: str) -> list[str]:
+def logged(server: Server, channel: str) -> list[str]:
     """Return the channel's log lines without their time stamps."""
     return [line[22:] for line in server.file_lines(channel)]
 
@@ -24,9 +24,9 @@ async def test_sigterm_writes_one_restart_line_and_no_leave_lines(start_server: 
     assert await server.stop(signal.SIGTERM) == 0
     for client in (alice, bob, carol):
         assert await client.closed() == (1001, "Server shutting down")
-    assert said(server, "general") == ["System: Alice has joined the chat", "System: Carol has joined the chat",
+    assert logged(server, "general") == ["System: Alice has joined the chat", "System: Carol has joined the chat",
                                        "System: The server is restarting"]
-    assert said(server, "tech") == ["System: Bob has joined the chat", "System: The server is restarting"]
+    assert logged(server, "tech") == ["System: Bob has joined the chat", "System: The server is restarting"]
     users = (server.data_dir / "registered_users.log").read_text().splitlines()
     assert sorted(line.split("|")[0] for line in users) == ["Alice", "Bob", "Carol"]
     assert all(len(line.split("|")) == 7 and line.endswith("|0") for line in users)  # away until ..., not announced
@@ -49,7 +49,7 @@ async def test_back_within_the_grace_is_silent_and_a_fresh_join_is_not(start_ser
     fresh = await joined(await connect(second, "Bob"), "Bob")
     await fresh.chat("after")
     await back.until_line("Bob: after")
-    assert said(second, "general")[-6:] == [
+    assert logged(second, "general")[-6:] == [
         "Alice: before", "System: The server is restarting", "System: The server is back",
         "System: Bob has left the chat", "System: Bob has joined the chat", "Bob: after",
     ]
@@ -76,8 +76,8 @@ async def test_not_back_in_time_gets_the_leave_line_from_another_process(start_s
     await watcher.event("presence", users=["Watcher"])
     await watcher.chat("marker")
     await watcher.until_line("Watcher: marker")
-    assert said(staying, "general").count("System: Carol has left the chat") == 1
-    assert said(staying, "general").count("System: The server is restarting") == 1
+    assert logged(staying, "general").count("System: Carol has left the chat") == 1
+    assert logged(staying, "general").count("System: The server is restarting") == 1
     assert "Carol" not in (staying.data_dir / "registered_users.log").read_text()
 
 

@@ -6,7 +6,7 @@ import os
 import signal
 from typing import Any
 
-from .conftest import Client, Server, joined
+from .support import Client, Server, joined
 
 
 async def chat_numbered(sender: Client, first: int, count: int) -> None:

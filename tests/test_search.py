@@ -18,7 +18,7 @@ import pytest
 
 from wsserver.logline import format_line, parse_line
 
-from .conftest import Server, run_cli, seed_log
+from .support import Server, run_cli, seed_log
 
 SECRET = "search-secret-for-tests-0123456789abcdef"
 

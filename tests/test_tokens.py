@@ -8,8 +8,8 @@ from typing import Any
 import aiohttp
 import jwt
 
-from .conftest import eventually, joined
-from .test_attacks import SECRET, handshake_status, token
+from .support import SECRET, eventually, joined, token
+from .test_attacks import handshake_status
 
 
 async def test_a_token_join_gets_a_resume_token_that_lets_it_back(start_server: Any, connect: Any) -> None:

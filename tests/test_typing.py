@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import eventually, free_port, joined, two_processes
+from .support import eventually, free_port, joined, two_processes
 from .test_workers import spread, worker_pids
 
 

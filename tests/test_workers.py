@@ -8,7 +8,7 @@ import signal
 from collections import defaultdict
 from typing import Any
 
-from .conftest import Client, Server, eventually, free_port, joined
+from .support import Client, Server, eventually, free_port, joined
 
 WORKER_LISTENING = re.compile(r"worker (\d+)\[(\d+)\] wsserver: listening on")
 

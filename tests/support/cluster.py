@@ -9,7 +9,8 @@ from pathlib import Path
 
 import redis
 
-from .conftest import RedisServer, free_port
+from .redis import RedisServer
+from .servers import free_port
 
 REDIS_CLI = shutil.which("redis-cli")
 NODE_TIMEOUT_MS = 1000  # how soon a replica takes over from a master that stopped answering

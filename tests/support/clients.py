@@ -1,0 +1,125 @@
+"""A websocket client that reads all the time, as a browser does; tests take frames from its inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from .servers import TIMEOUT
+
+
+class Client:
+    """A websocket client that, like a browser, reads all the time; tests take frames from its inbox."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.lines: list[str] = []
+        self.frames: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self._inbox: asyncio.Queue[aiohttp.WSMessage] = asyncio.Queue()
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            message = await self.ws.receive()
+            self._inbox.put_nowait(message)
+            if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                return
+
+    async def frame(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """Return the next log-line or error frame; event frames met on the way are set aside in ``events``."""
+
+        async def next_frame() -> dict[str, Any]:
+            while True:
+                frame = await self.any_frame(timeout)
+                if "event" not in frame:
+                    return frame
+                self.events.append(frame)
+
+        try:
+            return await asyncio.wait_for(next_frame(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"no log-line or error frame in {timeout} s; events: {self.events[-5:]}") from None
+
+    async def any_frame(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """Return the next frame of any kind (not set aside); fail if the socket closes instead."""
+        message = await asyncio.wait_for(self._inbox.get(), timeout)
+        assert message.type == aiohttp.WSMsgType.TEXT, f"expected a text frame, got {message!r}"
+        frame = json.loads(message.data)
+        if "event" not in frame:
+            self.frames.append(frame)
+            if frame.get("success") and "message" in frame.get("data", {}):
+                self.lines.extend(frame["data"]["message"].split("\n"))
+        return frame
+
+    async def event(self, name: str, timeout: float = TIMEOUT, **data: Any) -> dict[str, Any]:
+        """Return the first event ``name`` whose data has these values: one set aside earlier, or the next to come."""
+
+        def matches(frame: dict[str, Any]) -> bool:
+            return frame["event"] == name and all(frame["data"].get(k) == v for k, v in data.items())
+
+        for frame in self.events:
+            if matches(frame):
+                self.events.remove(frame)
+                return frame
+
+        async def scan() -> dict[str, Any]:
+            while True:
+                frame = await self.any_frame(timeout)
+                if "event" in frame:
+                    if matches(frame):
+                        return frame
+                    self.events.append(frame)
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    async def until_line(self, predicate: Callable[[str], bool] | str, timeout: float = TIMEOUT, since: int = 0) -> str:
+        """Return the first log line received (from index ``since``) that matches, reading frames until one does."""
+        test = (lambda line: predicate in line) if isinstance(predicate, str) else predicate
+        seen = since
+
+        async def scan() -> str:
+            nonlocal seen
+            while True:
+                for line in self.lines[seen:]:
+                    if test(line):
+                        return line
+                seen = len(self.lines)
+                await self.frame(timeout)
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    async def until_lines(self, count: int, timeout: float = TIMEOUT) -> list[str]:
+        """Read frames until at least ``count`` lines arrived in all; return them."""
+        async def scan() -> list[str]:
+            while len(self.lines) < count:
+                await self.frame(timeout)
+            return self.lines
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    async def send(self, payload: Any) -> None:
+        await self.ws.send_str(payload if isinstance(payload, str) else json.dumps(payload))
+
+    async def chat(self, text: str) -> None:
+        await self.send({"type": "chat", "message": text})
+
+    async def closed(self, timeout: float = TIMEOUT) -> tuple[int | None, str]:
+        """Read until the server closes; return the close code and reason."""
+        while True:
+            message = await asyncio.wait_for(self._inbox.get(), timeout)
+            if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                return self.ws.close_code, message.extra or ""
+            if message.type == aiohttp.WSMsgType.TEXT:
+                frame = json.loads(message.data)
+                (self.events if "event" in frame else self.frames).append(frame)
+
+
+async def joined(client: Client, handle: str) -> Client:
+    """Wait for ``handle``'s own join line; return the client."""
+    await client.until_line(f"] System: {handle} has joined the chat")
+    return client

@@ -1,0 +1,66 @@
+"""The page in a real headless Chromium (Debian's), driven by Playwright: the users list, typing and private messages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from .support import Server, joined
+from .support.browser import say, wait_for_line
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def test_user_list_updates_live_and_starts_msg(server: Server, new_page: Any, connect: Any) -> None:
+    """The Users list follows joins and leaves; clicking a name starts /msg to them."""
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    users = page.get_by_role("list", name="Users")
+    await users.get_by_role("button", name="Alice").wait_for()
+    bob = await joined(await connect(server, "Bob"), "Bob")
+    await users.get_by_role("button", name="Bob").wait_for()
+    await page.get_by_label("Channel", exact=True).locator("option", has_text="general (2 users)").wait_for(state="attached")
+    await bob.ws.close()
+    await users.get_by_role("button", name="Bob").wait_for(state="detached")
+    carol = await joined(await connect(server, "Carol"), "Carol")
+    await users.get_by_role("button", name="Carol").click()
+    assert await page.get_by_label("Message").input_value() == "/msg Carol "
+    await page.get_by_label("Message").press_sequentially("just you")
+    await page.get_by_label("Message").press("Enter")
+    frame = await carol.event("private")
+    assert frame["data"]["message"].endswith("] Alice -> Carol: just you")
+
+
+async def test_typing_indicator(server: Server, new_page: Any) -> None:
+    """Typing in one page shows "Alice is typing…" in the other, gone once the message is sent."""
+    alice = await new_page(server.url + "/?channel=general&handle=Alice")
+    bob = await new_page(server.url + "/?channel=general&handle=Bob")
+    await alice.get_by_role("status").filter(has_text="Connected").wait_for()
+    await bob.get_by_role("status").filter(has_text="Connected").wait_for()
+    await alice.get_by_label("Message").press_sequentially("hel")
+    await bob.locator("#typing").filter(has_text="Alice is typing…").wait_for()
+    assert await alice.locator("#typing").inner_text() == ""
+    await alice.get_by_label("Message").press("Enter")
+    await wait_for_line(bob, "hel")
+    await bob.locator("#typing").filter(has_text=re.compile("^$")).wait_for()
+    assert "typing" not in server.log_path("general").read_text()
+
+
+async def test_msg_command_is_private(server: Server, new_page: Any) -> None:
+    """/msg Bob text reaches Bob and Alice marked private, and not Carol."""
+    pages = {}
+    for handle in ("Alice", "Bob", "Carol"):
+        pages[handle] = await new_page(server.url + f"/?channel=general&handle={handle}")
+        await pages[handle].get_by_role("status").filter(has_text="Connected").wait_for()
+    await pages["Alice"].get_by_role("list", name="Users").get_by_role("button", name="Carol").wait_for()
+    await say(pages["Alice"], "/msg Bob the secret")
+    for handle in ("Alice", "Bob"):
+        row = pages[handle].locator("li.private", has_text="the secret")
+        await row.wait_for()
+        assert await row.locator(".handle").inner_text() == "Alice → Bob"
+    await say(pages["Alice"], "public after")
+    await wait_for_line(pages["Carol"], "public after")
+    assert await pages["Carol"].get_by_text("the secret").count() == 0
+    await say(pages["Alice"], "/msg Nobody hello")
+    await pages["Alice"].get_by_role("alert").filter(has_text="User not found").wait_for()
