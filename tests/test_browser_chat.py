@@ -148,7 +148,9 @@ async def test_line_logic_on_its_own(server: Server, new_page: Any) -> None:
             system: m.parseLine('[2026-11-22 14:07:03] System: Bob has joined the chat').system,
             dm: m.parseLine('[2026-11-22 14:07:03] Alice -> Bob: psst').to,
             other: m.parseLine('free text'),
-            handles: ['Al', 'Alice', 'al ice', 'SYSTEM', 'a_b_c', 'x'.repeat(17)].map(m.handleProblem),
+            // The rules the page gets from the server, applied as the page applies them.
+            handles: await fetch('/api/settings').then(r => r.json()).then(body => m.rulesFrom(body)).then(rules =>
+                ['Al', 'Alice', 'al ice', 'SYSTEM', 'a_b_c', 'x'.repeat(17)].map(h => m.handleProblem(h, rules))),
             cursors: Object.keys(m).filter(name => /cursor|place|seen/i.test(name)),
             delays: [0, 1, 2, 5, 10].map(a => [m.backoffDelay(a, () => 0), m.backoffDelay(a, () => 0.999999)]),
             count: m.charCount('a🎉é'),

@@ -1,9 +1,8 @@
-// The page's pure logic: parse log lines, undo the server's escaping, check handles,
-// and compute reconnect delays. No DOM here: tests import this module on its own.
+// The page's pure logic: parse log lines, undo the server's escaping, check handles against the
+// server's rules, read a token's claims, and compute reconnect delays. No DOM here: tests import
+// this module on its own.
 // Cursors are not here on purpose: they are the server's opaque names for positions,
 // kept and sent back as they came (see docs/protocol.md).
-
-export const HANDLE_RULE = /^[A-Za-z0-9_]{3,16}$/;
 
 const LINE_RE = /^\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\] ([A-Za-z0-9_]+)(?: -> ([A-Za-z0-9_]+))?: ([\s\S]*)$/;
 const ESCAPE_RE = /\\(u[0-9a-fA-F]{4}|[\\nrt])/g;
@@ -25,15 +24,47 @@ export function parseLine(line) {
   return { date, time, handle, to: to ?? null, text: unescapeText(text), system: handle === "System", raw: line };
 }
 
-/** Return why a handle cannot be used, or "" if it can. */
-export function handleProblem(handle) {
-  if (!HANDLE_RULE.test(handle)) {
+/**
+ * The rules of the server's /api/settings answer, as the page applies them: patterns as RegExps
+ * (the server's own patterns, which mean the same in JavaScript), the own-line window in ms.
+ */
+export function rulesFrom(body) {
+  return {
+    maxChars: body.max_message_chars ?? 2000,
+    allowNewChannels: Boolean(body.allow_new_channels),
+    handle: body.handle_pattern ? new RegExp(body.handle_pattern) : null,
+    reserved: body.reserved_handles ?? [],
+    channel: body.channel_pattern ? new RegExp(body.channel_pattern) : null,
+    ownLineMs: (body.own_line_seconds ?? 0) * 1000,
+  };
+}
+
+/** Return why a handle cannot be used under `rules` (see rulesFrom), or "" if it can. */
+export function handleProblem(handle, rules) {
+  if (rules.handle && !rules.handle.test(handle)) {
     return "A handle is 3 to 16 letters, digits or underscores.";
   }
-  if (handle.toLowerCase() === "system") {
-    return "The handle System is reserved.";
+  const reserved = rules.reserved.find((name) => name.toLowerCase() === handle.toLowerCase());
+  if (reserved) {
+    return `The handle ${reserved} is reserved.`;
   }
   return "";
+}
+
+/** Return whether `name` may be a channel under `rules` (no pattern loaded: the server decides). */
+export function channelAllowed(name, rules) {
+  return rules.channel ? rules.channel.test(name) : name !== "";
+}
+
+/** Read a JWT's claims, for display only (the server verifies the token); {} if it is not one. */
+export function tokenClaims(token) {
+  if (!token) return {};
+  try {
+    const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return claims && typeof claims === "object" ? claims : {};
+  } catch {
+    return {};
+  }
 }
 
 /**
@@ -73,8 +104,6 @@ export function typingSentence(handles) {
   const others = names.length - 2;
   return `${names[0]}, ${names[1]} and ${others} ${others === 1 ? "other" : "others"} are typing…`;
 }
-
-export const CHANNEL_RULE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 /**
  * Split `text` into pieces for showing a search hit: [{text, match}], the matches of `query`

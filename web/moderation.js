@@ -1,19 +1,15 @@
 // Moderation on the page: "message deleted" lines, a Delete control on one's own recent lines (and
 // on every line for a channel operator), and a channel operator's Kick, Ban and Mute beside each
 // name in the Users list, each confirmed in a dialog. The server decides; the page only offers.
-const $ = (id) => document.getElementById(id);
-const OWN_LINE_MS = 15 * 60 * 1000; // the server lets authors delete their lines this long
+import { $, rules } from "./dom.js";
+import { tokenClaims } from "./lines.js";
+
 const ACTIONS = { kick: "Kick", ban: "Ban", mute: "Mute" };
 
 /** Is the token (a JWT, or null) a channel operator's for `channel`? Display only: the server checks. */
 export function tokenOperator(token, channel) {
-  if (!token) return false;
-  try {
-    const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-    return claims.op === true || (Array.isArray(claims.ops) && claims.ops.includes(channel));
-  } catch {
-    return false;
-  }
+  const claims = tokenClaims(token);
+  return claims.op === true || (Array.isArray(claims.ops) && claims.ops.includes(channel));
 }
 
 /** hooks: send(request) -> bool; me() -> own handle; operator() -> bool; showAlert(text). */
@@ -81,7 +77,7 @@ export function createModeration(hooks) {
       button.textContent = "Delete";
       button.setAttribute("aria-label", `Delete the line of ${parsed.handle} at ${parsed.time}`);
       if (own && live && !hooks.operator()) {
-        item.dataset.until = String(Date.now() + OWN_LINE_MS);
+        item.dataset.until = String(Date.now() + rules.ownLineMs); // the server's own-line window
       }
       button.addEventListener("click", () => ask({ type: "delete", cursor }, "Delete this message?", "Delete", false));
       item.append(" ", button);

@@ -1,10 +1,11 @@
 // Search and jump: the Search panel above the log, and the "jump view", a second list in the log
 // that shows a stretch of history (around a search result, or from a date) while live lines keep
 // arriving in the hidden live list. Cursors stay opaque: kept as the server sent them, sent back.
+import { $ } from "./dom.js";
 import { markMatches, parseLine } from "./lines.js";
+import { BAD_AFTER, BAD_AROUND, BAD_HISTORY, prefix } from "./sentences.js";
 
-const $ = (id) => document.getElementById(id);
-const JUMP_REFUSALS = new Set(["No line at that cursor", "History is not available after that cursor"]);
+const JUMP_REFUSALS = new Set([BAD_AROUND, BAD_AFTER]);
 const PAGE = 50;
 
 /**
@@ -207,7 +208,7 @@ export function createFinder(hooks) {
     },
     /** A refusal: if it answers our jump, stop waiting for it. */
     onRefusal(message) {
-      if (pending && (JUMP_REFUSALS.has(message) || message.startsWith("Invalid history request"))) {
+      if (pending && (JUMP_REFUSALS.has(message) || message.startsWith(prefix(BAD_HISTORY)))) {
         pending = null;
       }
     },

@@ -15,10 +15,12 @@ from . import protocol
 from .app_state import STATE, State
 from .background import cancel_and_wait
 from .chat import chat_socket, renew_resume_tokens
-from .config import Config
+from .config import CHANNEL_RE, HANDLE_RE, Config
 from .fanout import close_with_cutoff
 from .hub import Hub
+from .logline import SYSTEM
 from .metrics import Metrics
+from .moderation_log import OWN_LINE_SECONDS
 from .presence import sort_handles
 from .search import search
 from .security import AddressQuota
@@ -153,6 +155,11 @@ async def client_settings(request: web.Request) -> web.Response:
         "rate_burst": config.rate_burst,
         "history": config.history,
         "allow_new_channels": config.allow_new_channels,
+        # The rules the page checks before asking: the same patterns and window the server applies.
+        "handle_pattern": HANDLE_RE.pattern,
+        "reserved_handles": [SYSTEM],
+        "channel_pattern": CHANNEL_RE.pattern,
+        "own_line_seconds": OWN_LINE_SECONDS,
     })
 
 

@@ -1,20 +1,17 @@
-"""Every channel of this process, their store, and presence across processes.
+"""Every channel of this process, and the parts that serve them all.
 
 The hub opens channels (configured ones at start, new ones on demand when
-allowed), appends what handlers say with the time stamp, and keeps each
-channel's users list current: the store tells it when another process may
-have claimed or released a handle, and it re-reads the handles, coalescing
-requests that arrive while a read is under way.
+allowed) and appends what handlers say with the time stamp.  It holds the
+parts every channel shares: the :class:`~wsserver.membership.Membership`
+(seats and the restart grace), the :class:`~wsserver.enforcement.Moderator`
+and the presence :class:`~wsserver.presence_refresh.Refresher`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
 
-from .background import in_turn
 from .channel import Channel
 from .config import CHANNEL_RE
 from .enforcement import Moderator
@@ -22,16 +19,10 @@ from .errors import TooManyChannels
 from .logline import Clock, format_line
 from .membership import Membership
 from .metrics import Metrics
-from .presence import sort_handles, spacing
+from .presence_refresh import Refresher
 from .store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
-
-# Timeouts
-FULL_PRESENCE_EVERY = 12  # presence polls in which all channels are re-read once, when the store announces changes
-PRESENCE_POLL = 5.0  # seconds between presence re-reads (users of a process killed outright drop out) and
-# looks for away users whose grace ended
-
 
 class Hub:
     """Every channel this process serves, their store, and presence."""
@@ -58,10 +49,7 @@ class Hub:
         self.moderator = Moderator(store.actions, store.registry, self.channels, self.say, self.clock)
         self.membership = Membership(store.registry, self.moderator.state, self.say, self.refresh_presence,
                                      self.known, self.metrics, rejoin_grace)
-        self._presence_task: asyncio.Task[None] | None = None
-        self._presence_poll: asyncio.Task[None] | None = None
-        self._presence_dirty = False
-        self._presence_channels: set[str] | None = set()  # to re-read (None: every one)
+        self.presence = Refresher(store.registry, self.channels, self.membership.expire_away)
 
     async def start(self) -> None:
         """Start the store and open every configured channel."""
@@ -72,18 +60,11 @@ class Hub:
             self._open(name)
         # Also with --rejoin-grace 0 here: the server that stopped may have had one.
         await self.membership.announce_back()
-        self.refresh_presence()
-        self._presence_poll = asyncio.get_running_loop().create_task(self._poll_presence(), name="presence poll")
-
-
-
-
+        self.presence.start()
 
     async def stop(self) -> None:
         """Close every channel and stop the store."""
-        for task in (self._presence_task, self._presence_poll):
-            if task is not None:
-                task.cancel()
+        self.presence.stop()
         for channel in self.channels.values():
             await channel.stop()
         await self.moderator.stop()
@@ -156,62 +137,6 @@ class Hub:
             return False
         return True
 
-    # ------------------------------------------------------------ presence
-
     def refresh_presence(self, channels: Iterable[str] | None = None) -> None:
-        """Re-read the handles of ``channels`` (None: all) soon; send each channel whose users changed its list.
-
-        Reading only the channels that changed keeps a refresh cheap with thousands of channels.
-        """
-        self._presence_dirty = True
-        if channels is None or self._presence_channels is None:
-            self._presence_channels = None
-        else:
-            self._presence_channels.update(channels)
-        if self._presence_task is None or self._presence_task.done():
-            self._presence_task = asyncio.get_running_loop().create_task(self._refresh(), name="presence")
-
-    async def _poll_presence(self) -> None:
-        # A process killed outright changes no file; its entries stop counting
-        # (their owner is not alive) the next time the file is read.
-        checked = 0
-        while True:
-            await asyncio.sleep(PRESENCE_POLL)
-            if not self.registry.changes_announced:
-                self.refresh_presence()
-            elif self.channels:
-                # A store that announces every change (Redis) is re-read as a check only, a
-                # twelfth of the channels a poll: at 10,000 channels a whole re-read every 5 s
-                # was a fifth of a node's CPU, and all at once it stalls deliveries.
-                names, checked = in_turn(list(self.channels), checked, -(-len(self.channels) // FULL_PRESENCE_EVERY))
-                self.refresh_presence(names)
-            await self.membership.expire_away()
-
-    async def _refresh(self) -> None:
-        # Requests that arrive while a read is under way are served by one
-        # more read, not one each: a thousand joins cost a few reads.
-        while self._presence_dirty:
-            self._presence_dirty = False
-            wanted, self._presence_channels = self._presence_channels, set()
-            targets = list(self.channels.values()) if wanted is None else [
-                self.channels[name] for name in wanted if name in self.channels]
-            try:
-                if wanted is None:
-                    entries = await self.registry.users()
-                else:
-                    entries = await self.registry.users_in([channel.name for channel in targets]) if targets else []
-            except StoreError:
-                log.exception("reading the handles for presence failed")
-                self._presence_channels = None  # read everything next time
-                return
-            users: dict[str, list[str]] = defaultdict(list)
-            for entry in entries:
-                users[entry.channel].append(entry.handle)
-            for channel in targets:
-                channel.send_presence(sort_handles(users.get(channel.name, [])))
-            if self._presence_dirty:
-                await asyncio.sleep(self.presence_spacing())
-
-    def presence_spacing(self) -> float:
-        """Return the least seconds between two presence broadcasts now (see :func:`~wsserver.presence.spacing`)."""
-        return spacing(max((len(channel.subscribers) for channel in self.channels.values()), default=0))
+        """Re-read the handles of ``channels`` (None: all) soon (see :class:`~wsserver.presence_refresh.Refresher`)."""
+        self.presence.refresh(channels)

@@ -1,7 +1,7 @@
 """Moderation: kick, ban, mute and delete, as actions in a log of their own that every process folds.
 
-An :class:`Action` is one line of the moderation log (``moderation.log`` in the
-data dir, or the ``wsserver:moderation`` stream on Redis): who did what to whom
+An :class:`Action` is one line of the moderation log (the store's
+:class:`~wsserver.store.base.ActionLog`): who did what to whom
 in which channel, until when and why.  Every process folds the whole log on
 start (:class:`Moderation`) and follows it as it grows, so a ban or a mute
 holds on every process and node, survives restarts, and ends at its time

@@ -1,0 +1,138 @@
+"""The layout shows the design: the README's map is the tree, no import cycle, small modules, tools below the server."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .support import REPO
+
+PACKAGE = REPO / "wsserver"
+MODULE_LINES = 400
+# What an operator command may import of the package: the store's face, the settings, the line
+# format, the moderation actions and the error tree. Never the server (aiohttp, the hub, channels).
+OPS_MAY_IMPORT = {"wsserver.store", "wsserver.store.base", "wsserver.config", "wsserver.logline",
+                  "wsserver.moderation_log", "wsserver.errors", "wsserver.background", "wsserver.ops",
+                  "wsserver.ops.channel_commands", "wsserver.ops.moderation_commands"}
+
+
+def module_of(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Return the package modules ``path`` imports (relative imports resolved, TYPE_CHECKING ones included)."""
+    package = module_of(path).split(".") if path.name == "__init__.py" else module_of(path).split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def package_graph() -> dict[str, set[str]]:
+    modules = {module_of(path): path for path in PACKAGE.rglob("*.py")}
+    return {name: {m for m in imports(path) if m in modules and m != name} for name, path in modules.items()}
+
+
+def test_no_import_cycle_in_the_package() -> None:
+    """Implementations import their base, never the other way round: the package's imports form no cycle."""
+    graph = package_graph()
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if name in trail:
+            cycle = trail[trail.index(name):] + [name]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if name in done:
+            return
+        for target in sorted(graph[name]):
+            # A package's __init__ importing its own submodules is how a package is made, not a cycle.
+            if not target.startswith(name + "."):
+                visit(target, [*trail, name])
+        done.add(name)
+
+    for module in sorted(graph):
+        visit(module, [])
+
+
+@pytest.mark.parametrize("folder", ["wsserver", "web", "tests", "bench"])
+def test_no_module_is_over_400_lines(folder: str) -> None:
+    """A module over 400 lines is probably two concepts."""
+    pattern = "*.js" if folder == "web" else "*.py"
+    long = [f"{path.relative_to(REPO)}: {lines}" for path in sorted((REPO / folder).rglob(pattern))
+            if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MODULE_LINES]
+    assert long == []
+
+
+def test_operator_commands_import_only_the_stores_face() -> None:
+    """ops/ imports of the package only the store's face, the settings, the line format and the actions."""
+    graph = package_graph()
+    for module in sorted(name for name in graph if name.startswith("wsserver.ops")):
+        assert graph[module] <= OPS_MAY_IMPORT, f"{module} imports {sorted(graph[module] - OPS_MAY_IMPORT)}"
+
+
+def test_an_operator_command_loads_neither_aiohttp_nor_the_server(tmp_path: Path) -> None:
+    """Running `wsserver users` imports no aiohttp and none of the server's modules."""
+    probe = (
+        "import sys\nfrom wsserver.cli import main\nstatus = main(['users', '--data-dir', sys.argv[1]])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'aiohttp' or m in "
+        "('wsserver.app', 'wsserver.hub', 'wsserver.channel', 'wsserver.chat', 'wsserver.fanout', "
+        "'wsserver.enforcement', 'wsserver.membership'))\nprint(status, loaded)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=30,
+                            cwd=REPO)
+    assert result.stdout == "0 []\n", result.stderr
+
+
+def test_only_the_store_names_redis_outside_the_settings_and_metrics() -> None:
+    """Outside store/, no module of the package has Redis-specific code (the --store option and the gauges aside)."""
+    allowed = {"config.py", "metrics.py"}
+    named = [path.name for path in sorted(PACKAGE.glob("*.py"))
+             if path.name not in allowed and re.search("redis", path.read_text(encoding="utf-8"), re.I)]
+    assert named == []
+
+
+def readme_map() -> set[str]:
+    """Return the files the README's map of the tree names, as paths from the repository's root."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text[text.index("## Development"):].split("```", 2)[1]
+    folders: list[tuple[int, str]] = []  # (indent, folder) from the outside in
+    named: set[str] = set()
+    for line in block.splitlines()[1:]:
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        words = line.split()
+        while folders and folders[-1][0] >= indent:
+            folders.pop()
+        if words[0].endswith("/"):
+            folders.append((indent, words[0]))
+            continue
+        where = "".join(folder for _, folder in folders)
+        for word in words:
+            if re.fullmatch(r"[\w.]+\.(py|js|html|css|svg)", word):
+                named.add(where + word)
+            elif not re.fullmatch(r"[\w.]+\.\w+", word):
+                break  # the description starts
+    return named
+
+
+def test_the_readme_map_names_every_module_and_no_other() -> None:
+    """Every module of wsserver/ (``__main__.py`` included) and every file of web/ is in the README's map."""
+    tree = {str(path.relative_to(REPO)) for path in PACKAGE.rglob("*.py")}
+    tree |= {str(path.relative_to(REPO)) for path in (REPO / "web").iterdir() if path.is_file()}
+    named = readme_map()
+    assert sorted(tree - named) == [], "modules missing from the README's map"
+    assert sorted(named - tree) == [], "the README's map names files that do not exist"

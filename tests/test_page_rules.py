@@ -1,0 +1,63 @@
+"""The page asks the server for its rules and matches only sentences the server sends."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiohttp
+
+from wsserver import protocol, security
+from wsserver.config import CHANNEL_RE, HANDLE_RE
+from wsserver.moderation_log import OWN_LINE_SECONDS
+
+from .support import REPO, Server
+
+WEB = REPO / "web"
+EXPORTED = re.compile(r'^export const ([A-Z_]+) = "([^"\\]*)";$', re.M)
+
+
+def server_sentences() -> dict[str, str]:
+    """Every sentence the server can send a client, by its name in the server's table."""
+    return {name: value for module in (protocol, security) for name, value in vars(module).items()
+            if name.isupper() and isinstance(value, str) and value[:1].isupper() and " " in value}
+
+
+def test_every_sentence_the_page_matches_on_is_the_servers() -> None:
+    """web/sentences.js holds server sentences only, each under the server's own name and text."""
+    page = dict(EXPORTED.findall((WEB / "sentences.js").read_text()))
+    assert page, "web/sentences.js exports no sentence"
+    server = server_sentences()
+    for name, text in page.items():
+        assert server.get(name) == text, f"web/sentences.js {name} = {text!r} is not the server's sentence"
+
+
+def test_no_other_page_module_copies_a_server_sentence() -> None:
+    """The other page modules take server sentences from web/sentences.js instead of writing them again."""
+    sentences = [text.split("{")[0] for text in server_sentences().values()]
+    for module in sorted(WEB.glob("*.js")):
+        if module.name == "sentences.js":
+            continue
+        literals = re.findall(r'"([^"\\]*)"|`([^`]*)`', module.read_text())
+        for literal in (a or b for a, b in literals):
+            copied = [text for text in sentences if len(text) > 12 and literal.startswith(text)]
+            assert not copied, f"web/{module.name} writes the server sentence {copied[0]!r}: import it"
+
+
+def test_no_page_module_copies_the_servers_rules() -> None:
+    """The handle and channel patterns and the own-line window reach the page from /api/settings only."""
+    for module in sorted(WEB.glob("*.js")):
+        text = module.read_text()
+        for copy in ("{3,16}", "{0,31}", "15 * 60", "900"):
+            assert copy not in text, f"web/{module.name} holds a copy of a server rule ({copy})"
+
+
+async def test_settings_carry_the_rules_the_server_applies(server: Server, session: aiohttp.ClientSession) -> None:
+    """GET /api/settings gives the handle and channel patterns, the reserved handles and the own-line window."""
+    async with session.get(server.url + "/api/settings") as response:
+        body: dict[str, Any] = await response.json()
+    assert body == {
+        "max_message_chars": 2000, "rate_limit": 0.0, "rate_burst": 10, "history": 100, "allow_new_channels": False,
+        "handle_pattern": HANDLE_RE.pattern, "reserved_handles": ["System"], "channel_pattern": CHANNEL_RE.pattern,
+        "own_line_seconds": OWN_LINE_SECONDS,
+    }

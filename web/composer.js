@@ -1,0 +1,93 @@
+// The message box: characters left, Enter to send, /msg for private lines, and the typing signal.
+import { $, clearAlert, rules, showAlert } from "./dom.js";
+import { charCount, parseCommand } from "./lines.js";
+import { EMPTY_MESSAGE, TOO_LONG, fill } from "./sentences.js";
+
+const TYPING_EVERY = 2000; // ms between "still typing" refreshes (the server forgets after 6 s)
+
+/** hooks: send(request) -> whether it went out on the open socket; sent() after a message left. */
+export function createComposer(hooks) {
+  const ui = { compose: $("compose"), message: $("message"), send: $("send"), remaining: $("remaining") };
+  let typingSince = 0; // when we last told the server we are typing (0: not typing)
+
+  function updateRemaining() {
+    const left = rules.maxChars - charCount(ui.message.value);
+    ui.remaining.textContent = `${left} characters left`;
+    ui.remaining.classList.toggle("over", left < 0);
+  }
+
+  function setTyping(typing) {
+    const now = Date.now();
+    if (typing && now - typingSince < TYPING_EVERY) {
+      return; // at most one "typing" every 2 s
+    }
+    if (!typing && typingSince === 0) {
+      return;
+    }
+    typingSince = hooks.send({ type: "typing", typing }) && typing ? now : 0;
+  }
+
+  function send() {
+    const text = ui.message.value;
+    if (ui.send.disabled) {
+      return;
+    }
+    if (!text.trim()) {
+      showAlert(EMPTY_MESSAGE);
+      return;
+    }
+    if (charCount(text) > rules.maxChars) {
+      showAlert(fill(TOO_LONG, { limit: rules.maxChars }));
+      return;
+    }
+    const command = parseCommand(text);
+    if (command?.error) {
+      showAlert(command.error);
+      return;
+    }
+    const request = command ? { type: "private", to: command.to, message: command.text } : { type: "chat", message: text };
+    if (!hooks.send(request)) {
+      return;
+    }
+    clearAlert();
+    setTyping(false);
+    ui.message.value = "";
+    updateRemaining();
+    hooks.sent();
+  }
+
+  ui.compose.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send();
+  });
+  ui.message.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      send();
+    }
+  });
+  ui.message.addEventListener("input", () => {
+    updateRemaining();
+    setTyping(ui.message.value.trim() !== "" && !ui.message.value.startsWith("/"));
+  });
+  ui.message.addEventListener("blur", () => setTyping(false));
+
+  return {
+    updateRemaining,
+    /** Enable or disable sending (only while connected). */
+    enable(live) {
+      ui.message.disabled = !live;
+      ui.send.disabled = !live;
+      if (!live) typingSince = 0;
+    },
+    /** Start a private message to `handle`. */
+    startPrivate(handle) {
+      ui.message.value = `/msg ${handle} `;
+      updateRemaining();
+      ui.message.focus();
+    },
+    focus() {
+      ui.message.focus();
+    },
+  };
+}
