@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,8 @@ from hypothesis import strategies as st
 
 from wsserver.store.files import channellog
 from wsserver.store.files.channellog import ChannelLog, Cursor, read_last_lines, repair_torn_tail
+
+from .support import REPO
 
 
 def last_lines(path: Path, count: int) -> tuple[list[bytes], int]:
@@ -91,3 +95,29 @@ def test_repair_torn_tail(tmp_path: Path, content: bytes, kept: bytes) -> None:
     path.write_bytes(content)
     assert repair_torn_tail(path) == len(content) - len(kept)
     assert path.read_bytes() == kept
+
+
+def test_a_line_that_does_not_fit_is_never_written_in_part(tmp_path: Path) -> None:
+    """Past the file size limit (as on a full disk) the append is refused before any byte is written."""
+    probe = f"""
+import os, resource, signal, sys
+sys.path.insert(0, {str(REPO)!r})
+from wsserver.store.files.channellog import ChannelLog
+from wsserver.errors import AppendError
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+log = ChannelLog(__import__("pathlib").Path(sys.argv[1]))
+log.open()
+log.append("x" * 40)
+writes = []
+real_write = os.write
+os.write = lambda fd, data: writes.append(data) or real_write(fd, data)
+try:
+    log.append("y" * 40)
+except AppendError as exc:
+    print("refused:", exc.args[0].split(": ", 1)[1], "writes:", len(writes))
+"""
+    path = tmp_path / "channel_a.log"
+    result = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=30)
+    assert result.stdout == "refused: file size limit reached writes: 0\n", result.stderr
+    assert path.read_bytes() == b"x" * 40 + b"\n"

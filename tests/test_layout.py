@@ -53,7 +53,7 @@ def test_no_import_cycle_in_the_package() -> None:
 
     def visit(name: str, trail: list[str]) -> None:
         if name in trail:
-            cycle = trail[trail.index(name):] + [name]
+            cycle = [*trail[trail.index(name):], name]
             raise AssertionError("import cycle: " + " -> ".join(cycle))
         if name in done:
             return

@@ -289,10 +289,16 @@ async def test_failed_append_is_reported_and_nothing_torn(start_server: Any, con
     alice = await joined(await connect(server, "Alice"), "Alice")
     for i in range(20):
         await alice.chat(f"message number {i} " + "z" * 20)
-    frame = {}
-    while frame.get("success", True):
+    # Every message is answered, by its line or by an error: read the file only once the
+    # server is done with all twenty (reading it earlier raced with the appends still going).
+    refusals, saved = [], 0
+    while len(refusals) + saved < 20:
         frame = await alice.frame()
-    assert frame == {"success": False, "message": "Message not saved"}
+        if frame.get("success"):
+            saved += sum("message number" in line for line in frame["data"]["message"].split("\n"))
+        else:
+            refusals.append(frame)
+    assert refusals and all(frame == {"success": False, "message": "Message not saved"} for frame in refusals)
     raw = server.log_path("general").read_bytes()
     assert raw.endswith(b"\n") and len(raw) <= 600
     await server.wait_for_log("ERROR wsserver.hub: could not append to")

@@ -45,6 +45,22 @@ async def test_partial_line_waits_for_its_newline(tmp_path: Path, follow: Any) -
     assert got.cursors[-1].offset == path.stat().st_size
 
 
+async def test_an_incomplete_line_cut_off_and_written_over_is_dropped(tmp_path: Path, follow: Any) -> None:
+    """A torn line a writer cut off again is never glued to the line written in its place."""
+    path = tmp_path / "channel_a.log"
+    path.write_bytes(b"old\n")
+    _, got, tailer = follow(path)
+    with path.open("ab", buffering=0) as out:
+        out.write(b"torn li")
+        await tailer.catch_up()
+        assert got.batches == []  # kept until its newline comes
+        os.truncate(path, 4)  # the writer cuts it off, and the next line lands where it began
+        out.write(b"the next line\n")
+        await tailer.catch_up()
+    assert got.lines == [b"the next line"]
+    assert got.cursors[-1].offset == path.stat().st_size
+
+
 async def test_a_torn_start_is_skipped(tmp_path: Path, follow: Any) -> None:
     """Started while a line is half written, the tailer begins after the last whole line."""
     path = tmp_path / "channel_a.log"

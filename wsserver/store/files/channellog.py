@@ -14,10 +14,13 @@ hex and decimal.  Only this store parses it; clients treat it as opaque.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import logging
 import os
 import re
+import resource
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,18 +113,44 @@ class ChannelLog:
             raise AppendError(f"{self.path}: log is not open")
         data = line.encode("utf-8") + b"\n"
         try:
+            _make_room(self._fd, len(data))
             written = os.write(self._fd, data)
         except OSError as exc:
             raise AppendError(f"{self.path}: {exc.strerror or exc}") from exc
         if written != len(data):
-            # A short write (a full disk, a quota) leaves a torn line.  Cut it,
-            # so that readers never take it for a whole one.
+            # A short write that _make_room could not foresee (another process took the room
+            # between the two calls) leaves a torn line.  Cut it, so that it does not stay;
+            # a tailer that saw it meanwhile drops it (see Tailer.catch_up).
             end = os.fstat(self._fd).st_size
             try:
                 os.ftruncate(self._fd, end - written)
             except OSError:
                 log.exception("could not cut a torn line from %s", self.path)
             raise AppendError(f"{self.path}: short write (disk full?)")
+
+
+_KEEP_SIZE = 1  # FALLOC_FL_KEEP_SIZE: reserve blocks without changing the file's size
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+if _libc is not None:
+    _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
+
+
+def _make_room(fd: int, size: int) -> None:
+    """Make sure ``size`` more bytes can be appended to ``fd`` whole; raise OSError (nothing written) if not.
+
+    A write that runs out of room half way leaves a torn line that ``tail -f`` or
+    ``grep`` would show before it is cut again.  So the file size limit
+    (RLIMIT_FSIZE) is checked, and the disk blocks are reserved (``fallocate`` with
+    KEEP_SIZE: no byte of the file changes) before the one ``write(2)``.
+    """
+    end = os.lseek(fd, 0, os.SEEK_END)
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and end + size > limit:
+        raise OSError(errno.EFBIG, "file size limit reached")
+    if _libc is not None and _libc.fallocate(fd, _KEEP_SIZE, end, size) != 0:
+        code = ctypes.get_errno()
+        if code not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):  # a file system that cannot reserve
+            raise OSError(code, os.strerror(code))
 
 
 def read_last_lines(fd: int, end: int, count: int) -> tuple[list[bytes], int]:

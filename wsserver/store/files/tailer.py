@@ -123,10 +123,20 @@ class Tailer:
     async def catch_up(self) -> None:
         """Deliver every whole line now in the file; follow a rotation or truncation."""
         while True:
-            position = self.offset + len(self._pending)
+            # An incomplete line kept from the last read is read again, not skipped: a writer
+            # that could not finish it cuts it off, and the next line lands where it began.
+            kept = self._pending
+            position = self.offset + len(kept)
             data, size_now, path_identity, intact = await asyncio.to_thread(
-                self._read, self._fd, position, self.path, self.offset
+                self._read, self._fd, self.offset, self.path, self.offset, READ_SIZE + len(kept)
             )
+            if kept:
+                if data[: len(kept)] == kept:
+                    data = data[len(kept):]
+                else:
+                    log.warning("%s: an incomplete line was cut off before its newline; it is dropped", self.path)
+                    self._pending = b""
+                    position = self.offset
             if not intact:
                 # Truncated and already grown past our offset again: the byte
                 # before it is no longer the newline we delivered up to.
@@ -135,7 +145,7 @@ class Tailer:
                 continue
             if data:
                 self._take(data)
-                if len(data) == READ_SIZE:
+                if len(data) >= READ_SIZE:
                     continue  # more is waiting: deliver it in further batches
             if path_identity != self._identity:
                 await self._follow_replacement()
@@ -170,10 +180,10 @@ class Tailer:
 
     @staticmethod
     def _read(
-        fd: int, position: int, path: Path | None, offset: int = 0
+        fd: int, position: int, path: Path | None, offset: int = 0, size: int = READ_SIZE
     ) -> tuple[bytes, int, tuple[int, int] | None, bool]:
         intact = offset == 0 or os.pread(fd, 1, offset - 1) == b"\n"
-        data = os.pread(fd, READ_SIZE, position)
+        data = os.pread(fd, size, position)
         size = os.fstat(fd).st_size
         path_identity: tuple[int, int] | None = None
         if path is not None:
