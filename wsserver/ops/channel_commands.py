@@ -1,6 +1,6 @@
 """The operator commands, once for every store: ``tail``, ``users``, ``say``, ``check``, ``export``, ``search``.
 
-Each takes a :class:`~wsserver.ops.base.Source` (the data dir or a Redis
+Each takes a :class:`~wsserver.store.base.Admin` (the data dir or a Redis
 store) and prints what it finds.  Exit statuses, the same for every command
 and for the server: 2 when a value on the command line is wrong (the message
 names it), 1 when the command ran and failed or found problems (the store

@@ -1,9 +1,9 @@
 """The operator commands' view of a data dir: log files, the users file, and a tailer to follow.
 
 Safe while servers run: ``say`` appends through the server's own
-:class:`~wsserver.store.channellog.ChannelLog` (one ``write(2)``,
+:class:`~wsserver.store.files.channellog.ChannelLog` (one ``write(2)``,
 ``O_APPEND``), so every running server delivers the line because it tails the
-file; following uses the server's own :class:`~wsserver.store.tailer.Tailer`.
+file; following uses the server's own :class:`~wsserver.store.files.tailer.Tailer`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Search and jump in a channel log file, by any process, whether or not it serves the channel.
 
 Each call opens the file at the path and works on what it holds up to its
-last whole line; cursors are those of :mod:`~wsserver.store.channellog`, so a
+last whole line; cursors are those of :mod:`~wsserver.store.files.channellog`, so a
 cursor of a file rotated away names no position (like paging, a search covers
 the file since the last rotation).  The reading runs in a thread.
 """

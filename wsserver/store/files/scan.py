@@ -1,7 +1,7 @@
 """Find lines in a channel log file: by text (newest first), by time (bisecting), around a line.
 
 Plain functions over a descriptor and a byte range, like those of
-:mod:`~wsserver.store.channellog`; the caller runs them in a thread.
+:mod:`~wsserver.store.files.channellog`; the caller runs them in a thread.
 
 * :func:`search_backwards` reads from a position towards the start in blocks
   of :data:`SCAN_BLOCK` bytes and looks for the query's stored (escaped) form

@@ -1,6 +1,6 @@
 """Search and jump in a channel stream: XREVRANGE pages for a search, a bisection on entry IDs for a time.
 
-Cursors are those of :mod:`~wsserver.store.redis_feed` (``<epoch>:<entry id>``,
+Cursors are those of :mod:`~wsserver.store.redis.feed` (``<epoch>:<entry id>``,
 the position after that entry).  A position between two entries may name an
 ID no entry has (the one just before an entry): Redis ranges take any ID.
 """

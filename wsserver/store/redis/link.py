@@ -1,7 +1,7 @@
 """A node's connection to one Redis (or one Redis Cluster): the pools, and whether it answers.
 
 Keys (all under ``wsserver:``; their names per layout in
-:mod:`~wsserver.store.redis_keys`):
+:mod:`~wsserver.store.redis.keys`):
 
 * ``channel:<name>`` and ``private:<name>``: streams, one entry per log line,
   field ``line`` holding exactly the text a log file would hold.  Appends are

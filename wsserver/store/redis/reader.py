@@ -5,7 +5,7 @@ channel), so its connections grew with its channels until Redis refused more
 clients; and one ``XREAD BLOCK`` over thousands of streams costs Redis work
 in proportion to all of them at every round.  Here the append script also
 ``PUBLISH``es the new entry's ID on the stream's own key (a *doorbell*; only
-when no ring is pending, see :meth:`~wsserver.store.redis_keys.Keys.rung`), the
+when no ring is pending, see :meth:`~wsserver.store.redis.keys.Keys.rung`), the
 node's :class:`StreamReader` subscribes to the keys of the streams it
 follows (one connection, however many), and its reader (one more connection)
 reads with ``XREAD`` only the streams that rang, each from the last entry it

@@ -3,7 +3,7 @@
 ``--store`` names one Redis (or a Sentinel-named master, or a Redis Cluster:
 one link, which redis-py's cluster client routes by slot) or several
 independent ones (``redis+shards://``): one link each, a channel on the link
-:func:`~wsserver.store.redis_keys.shard_of` names.  Shard 0 is the *home*: the
+:func:`~wsserver.store.redis.keys.shard_of` names.  Shard 0 is the *home*: the
 node liveness keys, ``users-version``, the channel sets and the moderation
 stream.
 """
