@@ -136,3 +136,23 @@ def test_the_readme_map_names_every_module_and_no_other() -> None:
     named = readme_map()
     assert sorted(tree - named) == [], "modules missing from the README's map"
     assert sorted(named - tree) == [], "the README's map names files that do not exist"
+
+
+def test_every_exception_is_in_the_one_tree() -> None:
+    """Every exception class the package defines derives from WsserverError, and StoreUnavailable is a StoreError."""
+    import importlib
+    import inspect
+
+    from wsserver.errors import StoreError, StoreUnavailable, WsserverError
+
+    outside = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "__main__.py":
+            continue  # importing it runs the command line
+        module = importlib.import_module(module_of(path))
+        for name, value in vars(module).items():
+            if (inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == module.__name__
+                    and not issubclass(value, WsserverError)):
+                outside.append(f"{module.__name__}.{name}")
+    assert outside == []
+    assert issubclass(StoreUnavailable, StoreError)
