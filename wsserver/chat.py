@@ -1,45 +1,34 @@
-"""The chat socket: join a channel under a handle, append what the client says, leave.
+"""The chat socket: frames in, frames out.
 
-The handler task is the only reader of its websocket; everything the client
-is sent, error frames included, goes through its :class:`~wsserver.fanout.Outbox`
-so that frames keep their order and nothing here waits on a slow client.
+Check who is asking, take a seat in the channel (:mod:`wsserver.membership`),
+hand each client frame to the connection's
+:class:`~wsserver.conversation.Conversation`, and give the seat back when the
+socket ends.  The handler task is the only reader of its websocket;
+everything the client is sent, error frames included, goes through its
+:class:`~wsserver.fanout.Outbox` so that frames keep their order and nothing
+here waits on a slow client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from aiohttp import WebSocketError, WSCloseCode, WSMessage, WSMsgType, web
 
 from . import protocol, security
 from .app_state import STATE, State
-from .channel import Channel
+from .conversation import Conversation
 from .errors import JoinRefused, Refusal, TooManyChannels
 from .fanout import Outbox, note_close_code, sent_close_code
-from .metrics import join_reason, reason
+from .metrics import join_reason
 from .protocol import (
     BadFrame,
-    Chat,
-    Delete,
-    History,
-    Keepalive,
-    Moderate,
-    Private,
-    Typing,
     error_frame,
     parse_client_frame,
 )
-from .ratelimit import TokenBucket
-from .store.base import StoreError
 
 log = logging.getLogger(__name__)
-
-# Limits
-RATE_STRIKES = 3  # refusals for rate within RATE_STRIKE_WINDOW seconds that close the socket
-RATE_STRIKE_WINDOW = 10.0
-
 
 async def chat_socket(request: web.Request) -> web.StreamResponse:
     """Check who is asking, upgrade to the chat socket and serve it until either side closes."""
@@ -106,7 +95,7 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State,
         state.resumable[outbox] = (handle, name, operator)
     ended: WSMessage | None = None
     try:
-        ended = await _converse(ws, state, channel, handle, outbox, operator)
+        ended = await _converse(ws, Conversation(state, seat, operator))
     finally:
         state.resumable.pop(outbox, None)
         await seat.leave()
@@ -145,97 +134,21 @@ async def renew_resume_tokens(state: State) -> None:
             outbox.put(resume_frame(state, handle, channel, operator))
 
 
-async def _converse(
-    ws: web.WebSocketResponse, state: State, channel: Channel, handle: str, outbox: Outbox, operator: bool = False,
-) -> WSMessage | None:
-    """Serve the client's frames until the socket ends; return the message that ended it (None: the loop ran out)."""
-    config = state.config
-
-    def refuse(sentence: str) -> None:
-        state.metrics.refused.labels(reason(sentence)).inc()
-        outbox.put(error_frame(sentence))
-
-    def store_failed(what: str) -> None:
-        log.warning("%s for %s@%s: the store failed", what, handle, channel.name, exc_info=True)
-        refuse(protocol.UNAVAILABLE)
-
-    bucket = TokenBucket(config.rate_limit, config.rate_burst)
-    strikes: list[float] = []  # times of recent refusals for rate (a list: most sockets never get one)
-    closing = False
-    # Typing has a bucket of its own so that a person's typing indicator
-    # never uses up the messages it announces.
-    typing_bucket = TokenBucket(config.rate_limit, config.rate_burst)
+async def _converse(ws: web.WebSocketResponse, conversation: Conversation) -> WSMessage | None:
+    """Read the client's frames and hand each to ``conversation``; return the message that ended the socket."""
     async for message in ws:
         if message.type == WSMsgType.BINARY:
-            refuse(protocol.BINARY_FRAME)
+            conversation.refuse(protocol.BINARY_FRAME)
             continue
         if message.type != WSMsgType.TEXT:
             return message
-        if closing:
+        if conversation.closing:
             continue  # told and being closed: read on only until the close completes
-        log.debug("frame from %s@%s: %.200r", handle, channel.name, message.data)
+        log.debug("frame from %s: %.200r", conversation.seat.who, message.data)
         try:
-            request = parse_client_frame(message.data, config.max_message_chars)
+            request = parse_client_frame(message.data, conversation.max_chars)
         except BadFrame as exc:
-            refuse(str(exc))
+            conversation.refuse(str(exc))
             continue
-        if isinstance(request, Keepalive):
-            continue
-        if isinstance(request, Typing):
-            # Repeats of the same state only refresh its expiry and cost nothing.
-            # A change is broadcast, so it is rate limited; typing is best
-            # effort, and a change over the limit is dropped without a word.
-            if request.typing == channel.is_typing(outbox) or typing_bucket.allow():
-                channel.set_typing(outbox, handle, request.typing)
-            continue
-        if isinstance(request, History):
-            try:
-                if request.around is None and request.at is None and request.after is None:
-                    page = await channel.page(request.before, request.limit)
-                else:
-                    page = await channel.jump(request.around, request.at, request.after, request.limit)
-            except StoreError:
-                store_failed("history")
-                continue
-            if page is None:
-                refuse(protocol.BAD_AROUND if request.around is not None else
-                       protocol.BAD_AFTER if request.after is not None else protocol.BAD_CURSOR)
-            else:
-                outbox.put(page)
-            continue
-        if not bucket.allow():
-            refuse(protocol.RATE_LIMITED)
-            # Told, and still flooding: a connection that keeps at it is closed.
-            now = time.monotonic()
-            strikes[:] = [t for t in strikes if now - t <= RATE_STRIKE_WINDOW] + [now]
-            if len(strikes) >= RATE_STRIKES:
-                log.warning("closing %s@%s: kept exceeding the rate limit", handle, channel.name)
-                outbox.close_after(protocol.CLOSE_POLICY, protocol.RATE_LIMITED)
-                closing = True
-            continue
-        if isinstance(request, Moderate | Delete):
-            refusal = await state.moderator.handle(channel, handle, operator, request)
-            if refusal is not None:
-                refuse(refusal)
-            continue
-        if state.moderation.muted(channel.name, handle):
-            refuse(protocol.MUTED)
-            continue
-        if isinstance(request, Chat):
-            saved = await state.hub.say(channel, handle, request.text)
-        else:
-            assert isinstance(request, Private)
-            try:
-                recipient = await state.membership.find(channel.name, request.to)
-            except StoreError:
-                store_failed("recipient lookup")
-                continue
-            if recipient is None:
-                refuse(protocol.USER_NOT_FOUND)
-                continue
-            saved = await state.hub.say(channel, handle, request.text, to=recipient)
-        if saved:
-            state.metrics.messages.labels("chat" if isinstance(request, Chat) else "private").inc()
-        else:
-            refuse(protocol.NOT_SAVED)
+        await conversation.serve(request)
     return None

@@ -1,0 +1,127 @@
+"""One connection's side of the conversation: what each client frame does, within its limits.
+
+The socket handler (:mod:`wsserver.chat`) reads frames and hands each parsed
+request to the connection's :class:`Conversation`, which holds what belongs
+to that connection alone (its rate buckets, its strikes, whether it is being
+closed) and answers through the seat's outbox: a line appended to the log (it
+comes back to everyone through the reader), a history page, or an error frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from . import protocol
+from .app_state import State
+from .errors import StoreError
+from .membership import Seat
+from .metrics import reason
+from .protocol import Chat, ClientFrame, Delete, History, Keepalive, Moderate, Private, Typing, error_frame
+from .ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+
+# Limits
+RATE_STRIKES = 3  # refusals for rate within RATE_STRIKE_WINDOW seconds that close the socket
+RATE_STRIKE_WINDOW = 10.0
+
+
+class Conversation:
+    """Serve one connection's requests in its seat: chat, private lines, typing, history, moderation."""
+
+    __slots__ = ("bucket", "closing", "max_chars", "operator", "seat", "state", "strikes", "typing_bucket")
+
+    def __init__(self, state: State, seat: Seat, operator: bool) -> None:
+        self.state = state
+        self.seat = seat
+        self.operator = operator
+        self.max_chars = state.config.max_message_chars
+        self.bucket = TokenBucket(state.config.rate_limit, state.config.rate_burst)
+        # Typing has a bucket of its own so that a person's typing indicator
+        # never uses up the messages it announces.
+        self.typing_bucket = TokenBucket(state.config.rate_limit, state.config.rate_burst)
+        self.strikes: list[float] = []  # times of recent refusals for rate (a list: most sockets never get one)
+        self.closing = False  # told why and being closed: further frames are read and ignored
+
+    def refuse(self, sentence: str) -> None:
+        """Send the client an error frame with ``sentence``."""
+        self.state.metrics.refused.labels(reason(sentence)).inc()
+        self.seat.outbox.put(error_frame(sentence))
+
+    def _store_failed(self, what: str) -> None:
+        log.warning("%s for %s: the store failed", what, self.seat.who, exc_info=True)
+        self.refuse(protocol.UNAVAILABLE)
+
+    async def serve(self, request: ClientFrame) -> None:
+        """Do what ``request`` asks, or refuse it with its sentence."""
+        if isinstance(request, Keepalive):
+            return
+        if isinstance(request, Typing):
+            self._typing(request)
+        elif isinstance(request, History):
+            await self._history(request)
+        elif not self.bucket.allow():
+            self._flooding()
+        elif isinstance(request, Moderate | Delete):
+            refusal = await self.state.moderator.handle(self.seat.channel, self.seat.handle, self.operator, request)
+            if refusal is not None:
+                self.refuse(refusal)
+        elif self.state.moderation.muted(self.seat.channel.name, self.seat.handle):
+            self.refuse(protocol.MUTED)
+        else:
+            assert isinstance(request, Chat | Private)
+            await self._say(request)
+
+    def _typing(self, request: Typing) -> None:
+        # Repeats of the same state only refresh its expiry and cost nothing.
+        # A change is broadcast, so it is rate limited; typing is best
+        # effort, and a change over the limit is dropped without a word.
+        channel, outbox = self.seat.channel, self.seat.outbox
+        if request.typing == channel.is_typing(outbox) or self.typing_bucket.allow():
+            channel.set_typing(outbox, self.seat.handle, request.typing)
+
+    async def _history(self, request: History) -> None:
+        channel = self.seat.channel
+        try:
+            if request.around is None and request.at is None and request.after is None:
+                page = await channel.page(request.before, request.limit)
+            else:
+                page = await channel.jump(request.around, request.at, request.after, request.limit)
+        except StoreError:
+            self._store_failed("history")
+            return
+        if page is None:
+            self.refuse(protocol.BAD_AROUND if request.around is not None else
+                        protocol.BAD_AFTER if request.after is not None else protocol.BAD_CURSOR)
+        else:
+            self.seat.outbox.put(page)
+
+    def _flooding(self) -> None:
+        self.refuse(protocol.RATE_LIMITED)
+        # Told, and still flooding: a connection that keeps at it is closed.
+        now = time.monotonic()
+        self.strikes[:] = [t for t in self.strikes if now - t <= RATE_STRIKE_WINDOW] + [now]
+        if len(self.strikes) >= RATE_STRIKES:
+            log.warning("closing %s: kept exceeding the rate limit", self.seat.who)
+            self.seat.outbox.close_after(protocol.CLOSE_POLICY, protocol.RATE_LIMITED)
+            self.closing = True
+
+    async def _say(self, request: Chat | Private) -> None:
+        state, channel, handle = self.state, self.seat.channel, self.seat.handle
+        if isinstance(request, Chat):
+            saved = await state.hub.say(channel, handle, request.text)
+        else:
+            try:
+                recipient = await state.membership.find(channel.name, request.to)
+            except StoreError:
+                self._store_failed("recipient lookup")
+                return
+            if recipient is None:
+                self.refuse(protocol.USER_NOT_FOUND)
+                return
+            saved = await state.hub.say(channel, handle, request.text, to=recipient)
+        if saved:
+            state.metrics.messages.labels("chat" if isinstance(request, Chat) else "private").inc()
+        else:
+            self.refuse(protocol.NOT_SAVED)
