@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .support import Server, joined
+from .support import Server, joined, seed_log
 from .support.browser import say, wait_for_line
 
 pytestmark = pytest.mark.timeout(120)
@@ -64,3 +64,29 @@ async def test_msg_command_is_private(server: Server, new_page: Any) -> None:
     assert await pages["Carol"].get_by_text("the secret").count() == 0
     await say(pages["Alice"], "/msg Nobody hello")
     await pages["Alice"].get_by_role("alert").filter(has_text="User not found").wait_for()
+
+
+async def test_runs_of_joins_and_leaves_fold_into_one_row(start_server: Any, new_page: Any, connect: Any,
+                                                          tmp_path: Any) -> None:
+    """Three or more join and leave lines in a row show as one row that opens to the lines, in history and live."""
+    stamp = "[2026-11-22 14:00:0{}] System: {} has {} the chat"
+    seeded = [stamp.format(i, who, verb) for i, (who, verb) in enumerate(
+        [("Ann", "joined"), ("Ben", "joined"), ("Cid", "joined"), ("Dee", "joined"), ("Eve", "joined"),
+         ("Ben", "left")])]
+    server = await start_server("--rate-limit", "0", data_dir=seed_log(tmp_path / "data", "general",
+                                                                        [*seeded, "[2026-11-22 14:01:00] Ann: hi"]))
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    folded = page.locator("#lines li.fold summary")
+    await folded.first.wait_for()
+    assert await folded.first.inner_text() == "Ann, Ben and 3 others joined; Ben left"
+    await page.get_by_role("log").get_by_text("hi", exact=True).wait_for()
+    assert not await page.get_by_text("Cid has joined the chat", exact=True).is_visible()
+    await folded.first.click()
+    await page.get_by_text("Cid has joined the chat", exact=True).wait_for()
+    # Live: Alice's own join line and three more in a row become one row too.
+    for handle in ("Bob", "Cyd", "Dan"):
+        await joined(await connect(server, handle), handle)
+    await folded.nth(1).filter(has_text="Alice, Bob and 2 others joined").wait_for()
+    assert await page.locator("#lines > li.fold").count() == 2
+    assert page.errors == []

@@ -14,28 +14,34 @@ def presence(users: list[str], channel: str = "general") -> dict[str, Any]:
     return {"success": True, "event": "presence", "data": {"channel": channel, "users": users}}
 
 
-async def test_presence_after_history_and_on_every_join_and_leave(server: Server, connect: Any) -> None:
-    """A joiner gets the user list right after its history; everyone gets it again on each join and leave."""
+def delta(joined: list[str] | None = None, left: list[str] | None = None, channel: str = "general") -> dict[str, Any]:
+    data = {"channel": channel, "joined": joined or [], "left": left or []}
+    return {"success": True, "event": "presence", "data": data}
+
+
+async def test_presence_after_history_then_deltas_on_every_join_and_leave(server: Server, connect: Any) -> None:
+    """A joiner gets the whole user list right after its history; then everyone gets what changed, as a delta."""
     alice = await connect(server, "Alice")
     assert await alice.any_frame() == presence(["Alice"])  # empty log: no history frame first
     bob = await connect(server, "bob")
     history = await bob.any_frame()
     assert history["data"]["message"].endswith("System: Alice has joined the chat")
     assert await bob.any_frame() == presence(["Alice", "bob"])
-    assert await alice.event("presence", users=["Alice", "bob"]) == presence(["Alice", "bob"])
+    assert await alice.event("presence") == delta(joined=["bob"])
     await bob.ws.close()
-    assert await alice.event("presence", users=["Alice"]) == presence(["Alice"])
+    assert await alice.event("presence") == delta(left=["bob"])
+    assert alice.users == ["Alice"]
 
 
 async def test_joiners_list_has_the_joiner_in_sorted_place(server: Server, connect: Any) -> None:
     """A joiner's first list is the last list sent with the joiner spliced in, sorted without regard to case."""
     alice = await connect(server, "alice")
     carol = await connect(server, "Carol")
-    await alice.event("presence", users=["alice", "Carol"])
-    await carol.event("presence", users=["alice", "Carol"])
+    await alice.users_become(["alice", "Carol"])
+    await carol.users_become(["alice", "Carol"])
     bea = await connect(server, "Bea")
     assert await bea.event("presence") == presence(["alice", "Bea", "Carol"])
-    await alice.event("presence", users=["alice", "Bea", "Carol"])
+    await alice.users_become(["alice", "Bea", "Carol"])
 
 
 async def test_presence_counts_users_of_other_processes(start_server: Any, connect: Any, session: Any) -> None:
@@ -44,13 +50,13 @@ async def test_presence_counts_users_of_other_processes(start_server: Any, conne
     second = await start_server(data_dir=first.data_dir)
     alice = await joined(await connect(first, "Alice"), "Alice")
     bob = await joined(await connect(second, "Bob"), "Bob")
-    await alice.event("presence", users=["Alice", "Bob"])
+    await alice.users_become(["Alice", "Bob"])
     async with session.get(first.url + "/api/channels/general/users") as response:
         assert await response.json() == {"channel": "general", "users": ["Alice", "Bob"]}
     async with session.get(first.url + "/api/channels") as response:
         assert (await response.json())[0] == {"name": "general", "users": 2}
     await bob.ws.close()
-    await alice.event("presence", users=["Alice"])
+    await alice.users_become(["Alice"])
 
 
 async def test_unknown_channel_users_is_404(server: Server, session: aiohttp.ClientSession) -> None:
@@ -148,7 +154,7 @@ async def test_private_message_crosses_processes(start_server: Any, connect: Any
     second = await start_server(data_dir=first.data_dir)
     alice = await joined(await connect(first, "Alice"), "Alice")
     bob = await joined(await connect(second, "Bob"), "Bob")
-    await alice.event("presence", users=["Alice", "Bob"])
+    await alice.users_become(["Alice", "Bob"])
     await alice.send({"type": "private", "to": "Bob", "message": "across"})
     assert (await bob.event("private"))["data"]["message"].endswith("] Alice -> Bob: across")
     assert (await alice.event("private"))["data"]["to"] == "Bob"
@@ -309,7 +315,7 @@ async def test_users_of_a_killed_process_leave_presence(start_server: Any, conne
     second = await start_server(data_dir=first.data_dir)
     alice = await joined(await connect(first, "Alice"), "Alice")
     await joined(await connect(second, "Bob"), "Bob")
-    await alice.event("presence", users=["Alice", "Bob"])
+    await alice.users_become(["Alice", "Bob"])
     alice.events.clear()  # only a list sent after the kill counts
     await second.stop(signal.SIGKILL)
-    await alice.event("presence", timeout=10, users=["Alice"])
+    await alice.users_become(["Alice"], timeout=10)

@@ -114,8 +114,9 @@ async def test_no_line_twice_or_missing_at_the_history_boundary(start_server: An
     assert sum(1 for line in file_lines if ": n" in line) == 300
 
 
-async def test_two_hundred_joins_then_leaves_free_every_handle(server: Server, connect: Any, session: Any) -> None:
+async def test_two_hundred_joins_then_leaves_free_every_handle(start_server: Any, connect: Any, session: Any) -> None:
     """200 simultaneous joins all succeed; after 200 simultaneous leaves no handle is held."""
+    server = await start_server("--rate-limit", "0", "--announce-limit", "0")  # every leave line sent, to watch
     watcher = await joined(await connect(server, "Watcher"), "Watcher")
     handles = [f"user{i:03d}" for i in range(200)]
     clients = await asyncio.gather(*(connect(server, h) for h in handles))

@@ -27,7 +27,7 @@ async def test_a_line_crosses_nodes_both_ways(nodes: Any, connect: Any) -> None:
     assert (await bob.until_line(lambda line: "hello from A" in line)).endswith("] Alice: hello from A")
     await bob.chat("hello from B")
     assert (await alice.until_line(lambda line: "hello from B" in line)).endswith("] Bob: hello from B")
-    await alice.event("presence", users=["Alice", "Bob"])
+    await alice.users_become(["Alice", "Bob"])
     assert not list(a.data_dir.glob("channel_*.log")), "a Redis node writes no channel files (without --mirror-dir)"
 
 
@@ -115,11 +115,11 @@ async def test_sigkill_of_a_node_frees_its_handles(nodes: Any, connect: Any) -> 
     a, b = await nodes("a"), await nodes("b")
     await joined(await connect(a, "Alice"), "Alice")
     bob = await joined(await connect(b, "Bob"), "Bob")
-    await bob.event("presence", users=["Alice", "Bob"])
+    await bob.users_become(["Alice", "Bob"])
     assert a.process is not None
     a.process.send_signal(signal.SIGKILL)
     await a.process.wait()
-    await bob.event("presence", timeout=25, users=["Bob"])
+    await bob.users_become(["Bob"], timeout=25)
     started = time.monotonic()
     while True:
         alice = await connect(b, "Alice")

@@ -86,7 +86,7 @@ async def test_two_nodes_chat_in_channels_spread_over_every_shard(nodes: Any, co
         await bob.until_line(f"Alice: hello {room}")
         await bob.chat(f"back in {room}")
         await alice.until_line(f"Bob: back in {room}")
-        await alice.event("presence", users=["Alice", "Bob"])
+        await alice.users_become(["Alice", "Bob"])
         taken = await connect(b, "ALICE", room)
         assert await taken.frame() == {"success": False, "message": protocol.HANDLE_TAKEN}
     for room, alice, bob in pairs:

@@ -62,10 +62,10 @@ async def test_a_join_re_reads_the_users_of_its_channel_only(nodes: Any, connect
     for i in range(300):
         await joined(await connect(a, "Alice", f"room{i}"), "Alice")
     watcher = await joined(await connect(a, "Watcher"), "Watcher")
-    await watcher.event("presence", users=["Watcher"])
+    await watcher.users_become(["Watcher"])
     before = hgetall_calls(redis_server)
     await joined(await connect(b, "Bob"), "Bob")
-    await watcher.event("presence", users=["Bob", "Watcher"])  # node a learnt it from node b's change
+    await watcher.users_become(["Bob", "Watcher"])  # node a learnt it from node b's change
     # Was at least 300 (node a read every channel); now Bob's channel, and the rooms that joined
     # since node a's last look at users-version (half a second of the joins above: about 30).
     assert hgetall_calls(redis_server) - before < 100

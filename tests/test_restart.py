@@ -73,7 +73,7 @@ async def test_not_back_in_time_gets_the_leave_line_from_another_process(start_s
     async with session.get(staying.url + "/api/channels/general/users") as response:
         assert (await response.json())["users"] == ["Carol", "Watcher"]
     await watcher.until_line("System: Carol has left the chat", timeout=15)
-    await watcher.event("presence", users=["Watcher"])
+    await watcher.users_become(["Watcher"])
     await watcher.chat("marker")
     await watcher.until_line("Watcher: marker")
     assert logged(staying, "general").count("System: Carol has left the chat") == 1
@@ -111,4 +111,4 @@ async def test_the_grace_on_the_redis_store(nodes: Any, connect: Any, redis_serv
                           "System: The server is back", "System: Carol has left the chat", "Alice: still here"]
     assert "System: Alice has left the chat" not in lines
     assert lines.count("System: Alice has joined the chat") == 1
-    await watcher.event("presence", users=["Alice", "Watcher"])
+    await watcher.users_become(["Alice", "Watcher"])

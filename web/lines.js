@@ -39,6 +39,14 @@ export function rulesFrom(body) {
   };
 }
 
+const PRESENCE_TEXT = /^([A-Za-z0-9_]+) has (joined|left) the chat$/;
+
+/** A parsed line's join or leave: {kind: "joined" | "left", handle}, or null for any other line. */
+export function presenceChange(parsed) {
+  const match = parsed.system ? PRESENCE_TEXT.exec(parsed.text) : null;
+  return match ? { kind: match[2], handle: match[1] } : null;
+}
+
 /** Return why a handle cannot be used under `rules` (see rulesFrom), or "" if it can. */
 export function handleProblem(handle, rules) {
   if (rules.handle && !rules.handle.test(handle)) {

@@ -1,7 +1,8 @@
 // The log on the page: lines rendered as text (never HTML), live lines appended with the view kept
 // at the bottom (or a "New messages" button), older lines paged in when scrolled to the top.
 import { $, session } from "./dom.js";
-import { parseLine } from "./lines.js";
+import { appendFolded, prependFolded } from "./fold.js";
+import { parseLine, presenceChange } from "./lines.js";
 
 /**
  * hooks: decorate(item, parsed, cursor, deleted, live) adds moderation controls;
@@ -21,6 +22,11 @@ export function createLogView(hooks) {
     const parsed = parseLine(line);
     const item = document.createElement("li");
     item.className = parsed.system ? "line system" : "line";
+    const change = presenceChange(parsed);
+    if (change) {
+      item.dataset.presence = change.kind; // a join or leave line: runs of them fold (fold.js)
+      item.dataset.who = change.handle;
+    }
     if (parsed.handle && parsed.handle === session.me) {
       item.classList.add("own");
     }
@@ -64,14 +70,12 @@ export function createLogView(hooks) {
     if (!items.length) {
       return;
     }
-    const batch = document.createDocumentFragment();
-    batch.append(...items);
     if (hooks.jumpActive()) {
-      ui.lines.append(batch); // the live list is hidden behind a jump: it is shown again at its end
+      appendFolded(ui.lines, items); // the live list is hidden behind a jump: it is shown again at its end
       return;
     }
     const follow = nearBottom();
-    ui.lines.append(batch);
+    appendFolded(ui.lines, items);
     if (follow) {
       ui.log.scrollTop = ui.log.scrollHeight;
     } else {
@@ -132,9 +136,7 @@ export function createLogView(hooks) {
         return;
       }
       const before = ui.log.scrollHeight;
-      const batch = document.createDocumentFragment();
-      batch.append(...renderFrame(data));
-      ui.lines.prepend(batch);
+      prependFolded(ui.lines, renderFrame(data));
       ui.log.scrollTop += ui.log.scrollHeight - before;
       oldest = data.cursor;
     },

@@ -61,8 +61,9 @@ export function composeParts(page) {
   function onEvent(event, data) {
     switch (event) {
       case "presence":
-        users.show(data.users ?? []);
-        page.presence(data.channel, (data.users ?? []).length);
+        // The whole list when joining (or when far behind), then only what changed.
+        if (Array.isArray(data.users)) users.show(data.users); else users.apply(data.joined ?? [], data.left ?? []);
+        page.presence(data.channel, users.count());
         break;
       case "typing":
         users.typing(data.handle, data.typing);

@@ -13,9 +13,23 @@ export function createUsers(hooks) {
     ui.typing.textContent = typingSentence(typers);
   }
 
+  function byName(a, b) {
+    const x = a.toLocaleLowerCase();
+    const y = b.toLocaleLowerCase();
+    return x < y ? -1 : x > y ? 1 : a < b ? -1 : a > b ? 1 : 0;
+  }
+
   return {
-    /** A presence list: show it, and forget typers who left. */
+    /** A whole presence list (on joining, or when the server cannot send a delta): show it. */
     show(users) {
+      this.render(users);
+    },
+    /** A presence delta: who joined and who left since the list we have. */
+    apply(joined, left) {
+      const gone = new Set(left);
+      this.render([...shown.filter((handle) => !gone.has(handle)), ...joined].sort(byName));
+    },
+    render(users) {
       shown = users;
       ui.users.replaceChildren(...users.map((handle) => {
         const item = document.createElement("li");

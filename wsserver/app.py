@@ -57,7 +57,7 @@ def make_app(config: Config) -> web.Application:
     metrics = Metrics()
     store = open_store(config, metrics)
     hub = Hub(store, config.channels, config.timezone, config.allow_new_channels, config.max_channels, metrics,
-              config.rejoin_grace)
+              config.rejoin_grace, config.announce_limit)
     app[STATE] = State(config, hub, store, hub.membership, hub.moderator, metrics,
                        AddressQuota(config.max_connections_per_ip))
     app.router.add_get("/ws", chat_socket)

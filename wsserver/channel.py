@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 from . import protocol
-from .fanout import Outbox, Wire, broadcast
+from .fanout import Outbox, broadcast
 from .logline import LINE_RE
 from .metrics import Metrics
 from .moderation_log import Moderation
@@ -30,12 +31,16 @@ TYPING_EXPIRES = 6.0  # seconds a "typing: true" lasts without a refresh
 GATHER_FROM = 2000  # subscribers from which a channel gathers lines a moment before sending them
 GATHER_SECONDS = 0.02  # how long: a join storm then costs each receiver a few frames, not one per join
 
+_PRESENCE_LINE_RE = re.compile(rb"^\[[^\]]*\] System: ([A-Za-z0-9_]{3,16}) has (joined|left) the chat$")
+
 
 class Channel:
     """One channel: its logs, their tailers and the outboxes of its connections here."""
 
-    def __init__(self, name: str, store: Store, metrics: Metrics, moderation: Moderation) -> None:
+    def __init__(self, name: str, store: Store, metrics: Metrics, moderation: Moderation,
+                 announce_limit: int = 0) -> None:
         self.name = name
+        self.announce_limit = announce_limit  # users above which join and leave lines are quiet live (0: never)
         self.metrics = metrics
         self.moderation = moderation  # the process's, shared: what is deleted
         self.feed = store.feed(name, False, self._deliver, gather=self._gather)
@@ -98,13 +103,53 @@ class Channel:
             shown.append(line)
         return "\n".join(shown), list(lines.ends), marks
 
-    def _lines_frame(self, lines: Lines) -> str:
+    def _lines_frame(self, lines: Lines, only: list[int] | None = None) -> str:
+        """Return the frame of ``lines`` (or of the lines at the indexes ``only``), from its start to its end."""
         text, cursors, deleted = self._shown(lines)
+        if only is not None:
+            shown = text.split("\n")
+            text = "\n".join(shown[index] for index in only)
+            deleted = [at for at, index in enumerate(only) if index in deleted]
+            cursors = [cursors[index] for index in only]
         return protocol.lines_frame(self.name, text, lines.start, lines.end, cursors, deleted)
 
     def _deliver(self, lines: Lines) -> None:
-        broadcast(self.subscribers, self._lines_frame(lines))
-        self.metrics.fanned_out.inc((lines.data.count(b"\n") + 1) * len(self.subscribers))
+        quiet = self._quiet(lines)
+        if not quiet:
+            broadcast(self.subscribers, self._lines_frame(lines))
+            self.metrics.fanned_out.inc((lines.data.count(b"\n") + 1) * len(self.subscribers))
+            return
+        # A large channel: its join and leave lines are in the log, but not sent live to the
+        # others; a joiner here still gets its own join line, where its live lines begin.
+        loud = [index for index in range(len(lines.ends)) if index not in quiet]
+        joiners = {self.members.get(handle.lower()): index for index, (handle, joined) in quiet.items() if joined}
+        joiners.pop(None, None)
+        others = [outbox for outbox in self.subscribers if outbox not in joiners]
+        if loud:
+            broadcast(others, self._lines_frame(lines, loud))
+        for outbox, index in joiners.items():
+            assert outbox is not None
+            outbox.put(self._lines_frame(lines, sorted([*loud, index])))
+        self.metrics.fanned_out.inc(len(loud) * len(self.subscribers) + len(joiners))
+
+    def _quiet(self, lines: Lines) -> dict[int, tuple[str, bool]]:
+        """Return the join and leave lines of ``lines`` not to send live (index: handle, joined), by --announce-limit.
+
+        A line is quiet when the channel has more users than the limit, counting
+        the one who joins (or, for a leave, the one who leaves, before it goes).
+        """
+        limit = self.announce_limit
+        members = self.presence.members
+        if not limit or len(members) + 1 <= limit or b"] System: " not in lines.data:
+            return {}
+        quiet = {}
+        for index, (raw, _) in enumerate(lines.split()):
+            match = _PRESENCE_LINE_RE.match(raw)
+            if match is not None:
+                handle = match.group(1).decode()
+                if len(members) + (handle not in members) > limit:
+                    quiet[index] = (handle, match.group(2) == b"joined")
+        return quiet
 
     def _deliver_private(self, lines: Lines) -> None:
         for raw in lines.data.split(b"\n"):
@@ -122,16 +167,11 @@ class Channel:
                 if outbox is not None:
                     outbox.put(frame)
 
-    def presence_with(self, handle: str) -> Wire:
-        """Return a presence frame for a joiner: the last list sent here, with the joiner in it."""
-        return self.presence.with_joiner(handle)
-
     def send_presence(self, users: list[str]) -> None:
-        """Send the channel's users (sorted) to everyone here, if they changed."""
-        wire = self.presence.update(users)
-        if wire is not None:
+        """Take the channel's users (sorted); if they changed, send everyone here what changed."""
+        if self.presence.update(users):
             for outbox in self.subscribers:
-                outbox.put_presence(wire)
+                outbox.presence_changed()
 
     def is_typing(self, outbox: Outbox) -> bool:
         """Return whether the connection of ``outbox`` is marked as typing."""

@@ -47,8 +47,9 @@ def parse_networks(raw: str) -> tuple[Network, ...]:
         except ValueError:
             raise ValueError(f"{part!r} is not an IP address or network") from None
     return tuple(networks)
-ENV_PREFIX = "WSSERVER_"
 
+
+ENV_PREFIX = "WSSERVER_"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Config:
     mirror_dir: Path | None = None
     # Limits
     history: int = 100
+    announce_limit: int = 100  # users above which join and leave lines are not sent live (0: always sent)
     rate_limit: float = 5.0
     rate_burst: int = 10
     max_message_chars: int = 2000
@@ -286,6 +288,9 @@ OPTIONS: tuple[Option, ...] = (
            "let clients create a channel by joining a new name that matches the channel rule", switch=True),
     Option("max_channels", _integer(1, 100_000), "most channels a process serves, configured and created", "N"),
     Option("history", _integer(0, 100_000), "log lines sent to a client when it joins", "N"),
+    Option("announce_limit", _integer(0, 10_000_000),
+           "users in a channel above which join and leave lines are not sent live to the others (they are still "
+           "written to the log and in history; the joiner gets its own); 0 always sends them", "N"),
     Option("timezone", _timezone, "IANA time zone of the log timestamps", "ZONE"),
     Option("rate_limit", _number(0.0), "messages per second per connection (0 turns the limit off)", "PER_S"),
     Option("rate_burst", _integer(1, 100_000), "messages a connection may send at once before the rate applies", "N"),

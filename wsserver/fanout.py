@@ -18,7 +18,7 @@ import logging
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import cast
+from typing import Protocol, cast
 
 from aiohttp import WSMsgType, web
 
@@ -55,6 +55,18 @@ class Wire:
         self.payload = memoryview(self.wire)[len(header) :]
 
 
+class PresenceSource(Protocol):
+    """A channel's users list in versions (:class:`wsserver.presence.PresenceSource`), as an outbox reads it."""
+
+    version: int
+
+    def with_joiner(self, handle: str) -> tuple[Wire, str | None]:
+        """Return the whole list with ``handle`` in it, and ``handle`` if the current version lacks it."""
+
+    def since(self, version: int, extra: str | None = None) -> Wire | None:
+        """Return what a connection at ``version`` (plus ``extra``) needs now; None if nothing."""
+
+
 class Outbox:
     """Send frames to one websocket in order, straight out or through a writer task when it is behind.
 
@@ -65,11 +77,13 @@ class Outbox:
     __slots__ = (
         "_close_with",
         "_frames",
-        "_last_presence",
         "_limit",
         "_name",
         "_on_stall",
         "_presence",
+        "_presence_due",
+        "_presence_extra",
+        "_presence_version",
         "_started",
         "_task",
         "_transport",
@@ -93,8 +107,13 @@ class Outbox:
         self._frames: deque[Wire] = deque()
         self._started = False
         self._task: asyncio.Task[None] | None = None  # the writer, while frames wait; or the close of a stalled one
-        self._last_presence = 0  # hash of the last presence frame sent or queued (not the frame: it is large)
-        self._presence: Wire | None = None  # the newest presence frame, waiting for the queue to drain
+        # Presence: the list this connection has is version _presence_version of _presence (plus
+        # _presence_extra, a joiner spliced into the list it got first); _presence_due says a newer
+        # version waits for the queue to drain (then it gets one delta for all it missed).
+        self._presence: PresenceSource | None = None
+        self._presence_version = 0
+        self._presence_extra: str | None = None
+        self._presence_due = False
         self._close_with: tuple[int, str] | None = None
         self.stalled = False
 
@@ -130,7 +149,7 @@ class Outbox:
         log.warning("closing %s: stalled reader (%d frames queued)", self._name, self._limit)
         self.stalled = True
         self._frames.clear()
-        self._presence = None
+        self._presence_due = False
         if self._on_stall is not None:
             self._on_stall()
         # The writer is most likely stuck waiting for the socket to drain:
@@ -151,20 +170,37 @@ class Outbox:
         self._frames.extendleft(Wire(frame) for frame in reversed(frames))
         self._wake_writer()
 
-    def put_presence(self, frame: Wire) -> None:
-        """Send a presence frame unless it is the same as the last one this connection got.
+    def put_presence(self, presence: PresenceSource, handle: str) -> None:
+        """Send the whole users list of ``presence``, with ``handle`` (the joiner) in it: the first list, in order."""
+        frame, self._presence_extra = presence.with_joiner(handle)
+        self._presence, self._presence_version = presence, presence.version
+        self.put(frame)
 
-        Presence is a state, not a stream: a connection that is behind keeps
-        only the newest list, sent once its queue has drained.
+    def presence_changed(self) -> None:
+        """Send the connection what changed in its channel's users list: a delta now, or once its queue drains.
+
+        Presence is a state, not a stream: a connection that is behind gets one
+        delta for everything it missed when it has caught up.
         """
-        fingerprint = hash(frame.payload)
-        if fingerprint == self._last_presence:
+        if self.stalled or self._presence is None:
             return
-        self._last_presence = fingerprint
-        if not self._started or self._task is None:
-            self.put(frame)  # a joiner's first, in order after its backlog; or straight out
-        elif not self.stalled:
-            self._presence = frame
+        if not self._started or self._task is not None:
+            self._presence_due = True
+            self._wake_writer()
+            return
+        self._send_presence()
+
+    def _send_presence(self) -> Wire | None:
+        """Bring the connection's list to the current version: return the frame to send (None: nothing to send)."""
+        presence = self._presence
+        assert presence is not None
+        self._presence_due = False
+        frame = presence.since(self._presence_version, self._presence_extra)
+        self._presence_version, self._presence_extra = presence.version, None
+        if frame is not None and self._task is None and self._started:
+            self.put(frame)
+            return None
+        return frame
 
     async def stop(self) -> None:
         """Stop the writer task; frames still queued are dropped, but a close under way is let finish.
@@ -189,12 +225,14 @@ class Outbox:
     async def _send_all(self) -> None:
         ws = self._ws
         try:
-            while self._frames or self._presence is not None:
+            while self._frames or self._presence_due:
                 if self._frames:
                     wire = self._frames.popleft()
                 else:
-                    assert self._presence is not None
-                    wire, self._presence = self._presence, None
+                    due = self._send_presence()
+                    if due is None:
+                        continue
+                    wire = due
                 # aiohttp writes header + payload: any bytes-like payload works, a view copies nothing more.
                 await ws.send_frame(cast(bytes, wire.payload), WSMsgType.TEXT)
                 del wire  # not kept while waiting: a joiner's presence list is large

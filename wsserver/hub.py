@@ -36,6 +36,7 @@ class Hub:
         max_channels: int = 1000,
         metrics: Metrics | None = None,
         rejoin_grace: float = 0.0,
+        announce_limit: int = 0,
     ) -> None:
         self.store = store
         self.registry = store.registry
@@ -45,6 +46,7 @@ class Hub:
         self.allow_new_channels = allow_new_channels
         self.max_channels = max_channels
         self.rejoin_grace = rejoin_grace
+        self.announce_limit = announce_limit
         self.channels: dict[str, Channel] = {}
         self.moderator = Moderator(store.actions, store.registry, self.channels, self.say, self.clock)
         self.membership = Membership(store.registry, self.moderator.state, self.say, self.refresh_presence,
@@ -102,7 +104,7 @@ class Hub:
         return self._open(name)
 
     def _open(self, name: str) -> Channel:
-        channel = Channel(name, self.store, self.metrics, self.moderator.state)
+        channel = Channel(name, self.store, self.metrics, self.moderator.state, self.announce_limit)
         channel.start()
         self.channels[name] = channel
         return channel

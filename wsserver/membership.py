@@ -128,7 +128,7 @@ class Membership:
         self.metrics.connections.labels(name).inc()
         # From the last list read, with the joiner added: no read of the users
         # file per join. The next refresh (under a second) corrects it if needed.
-        outbox.put_presence(channel.presence_with(handle))
+        outbox.put_presence(channel.presence, handle)
         outbox.start()
         for frame in first:
             outbox.put(frame)

@@ -1,25 +1,35 @@
-"""Who is in a channel, as the users list clients are sent: kept ready to send, spliced for joiners.
+"""Who is in a channel, as clients are told: the whole list once, then what changed.
 
 Presence comes from the store's registry: when any process claims or releases
 a handle the store says so, the hub re-reads the handles, and each channel
-sends its new list if it changed.  In a join storm every joiner needs a list
-with itself in it: :meth:`PresenceList.with_joiner` splices it into the last
-list sent (cached as sort keys and encoded handles) instead of sorting and
-encoding a list of thousands per join.
+takes the new list (:meth:`PresenceList.update`).  Each new list is a
+*version*, and the difference from the one before is a *delta* (``joined``,
+``left``), encoded once and sent to every connection that has the version
+before.  A connection that is behind gets, once its queue drains, the deltas
+it missed merged into one (:meth:`PresenceList.since`), or the whole list if
+it is further behind than the deltas kept.  So a client that applies what it
+gets in order always holds the current list, and a change costs each
+receiver a few bytes, not the whole list.
+
+A joiner gets the whole list with itself in it:
+:meth:`PresenceList.with_joiner` splices it into the last list (cached as sort
+keys and encoded handles) instead of sorting and encoding thousands per join.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+from collections import deque
 
 from . import protocol
 from .fanout import Wire
 
 # Timeouts
 PRESENCE_SPACING = 0.25  # least seconds between two presence broadcasts: a join storm sends a few, not one per join
-PRESENCE_SCALE = 1000  # users in a channel from which the spacing grows with the square of its size ...
-PRESENCE_SPACING_MAX = 10.0  # ... up to this: a list of N users to N users is N² bytes
+PRESENCE_SCALE = 1000  # users in a channel from which the spacing grows with its size ...
+PRESENCE_SPACING_MAX = 2.0  # ... up to this: a delta to N users is N frames
+DELTAS_KEPT = 256  # versions a connection may be behind and still get a delta; further behind, the whole list
 
 
 def handle_key(handle: str) -> tuple[str, str]:
@@ -35,39 +45,90 @@ def sort_handles(handles: list[str]) -> list[str]:
 def spacing(largest: int) -> float:
     """Return the least seconds between two presence broadcasts when the largest channel has ``largest`` users.
 
-    0.25 s up to 1,000 users, then growing with the square of the size (the
-    bytes a broadcast costs), up to 10 s: 6.25 s at 5,000.  Everyone still
-    gets the latest list, only fewer of the lists in between.
+    0.25 s up to 1,000 users, then growing with the size (a broadcast is one
+    small delta frame to each user), up to 2 s: 1.25 s at 5,000.  Everyone
+    still ends with the current list; fewer, larger deltas carry the changes.
     """
-    scale = max(1.0, largest / PRESENCE_SCALE) ** 2
-    return min(PRESENCE_SPACING * scale, PRESENCE_SPACING_MAX)
+    return min(PRESENCE_SPACING * max(1.0, largest / PRESENCE_SCALE), PRESENCE_SPACING_MAX)
 
 
 class PresenceList:
-    """The last users list a channel sent, kept ready to send and to splice."""
+    """A channel's users list, its versions, and the deltas between them, kept ready to send."""
 
     def __init__(self, channel: str) -> None:
         self.channel = channel
-        self.users: list[str] | None = None
+        self.users: list[str] | None = None  # sorted; None before the first read
+        self.members: frozenset[str] = frozenset()
+        self.version = 0
         self._keys: list[tuple[str, str]] = []
         self._json: list[str] = []
-        self._wire: Wire | None = None
+        self._full: Wire | None = None  # the whole list of this version, encoded when first asked for
+        self._delta: Wire | None = None  # the delta from the version before to this one
+        self._deltas: deque[tuple[int, list[str], list[str]]] = deque(maxlen=DELTAS_KEPT)
 
-    def update(self, users: list[str]) -> Wire | None:
-        """Take a new sorted list; return its frame to send, or None if it did not change."""
+    def update(self, users: list[str]) -> bool:
+        """Take a new sorted list; return whether it changed (a new version, with its delta)."""
         if users == self.users:
-            return None
-        self.users = users
+            return False
+        new = frozenset(users)
+        joined, left = sort_handles(list(new - self.members)), sort_handles(list(self.members - new))
+        self.users, self.members = users, new
+        self.version += 1
+        self._deltas.append((self.version, joined, left))
         self._keys = [handle_key(handle) for handle in users]
         self._json = [json.dumps(handle, ensure_ascii=False) for handle in users]
-        self._wire = Wire(protocol.presence_frame(self.channel, self._json))
-        return self._wire
+        self._full = None
+        self._delta = Wire(protocol.presence_delta_frame(self.channel, joined, left))
+        return True
 
-    def with_joiner(self, handle: str) -> Wire:
-        """Return a frame of the last list sent, with ``handle`` in it (a splice, not a sort and an encoding)."""
+    def full(self) -> Wire:
+        """Return the whole list of the current version as a presence frame."""
+        if self._full is None:
+            self._full = Wire(protocol.presence_frame(self.channel, self._json))
+        return self._full
+
+    def with_joiner(self, handle: str) -> tuple[Wire, str | None]:
+        """Return the whole list with ``handle`` in it (a splice), and ``handle`` if the current version lacks it."""
         key = handle_key(handle)
         at = bisect.bisect_left(self._keys, key)
-        if self._wire is not None and at < len(self._keys) and self._keys[at] == key:
-            return self._wire
+        if at < len(self._keys) and self._keys[at] == key:
+            return self.full(), None
         users = [*self._json[:at], json.dumps(handle, ensure_ascii=False), *self._json[at:]]
-        return Wire(protocol.presence_frame(self.channel, users))
+        return Wire(protocol.presence_frame(self.channel, users)), handle
+
+    def since(self, version: int, extra: str | None = None) -> Wire | None:
+        """Return what a connection that has ``version`` (plus ``extra``) needs now; None if nothing.
+
+        One delta frame, shared when the connection is one version behind; the
+        deltas it missed merged into one; or the whole list when it is further
+        behind than :data:`DELTAS_KEPT` versions.
+        """
+        if version == self.version - 1 and extra is None and self._delta is not None:
+            return self._delta
+        if version == self.version and extra is None:
+            return None
+        if version < self.version and (not self._deltas or self._deltas[0][0] > version + 1):
+            return self.full()
+        joined: set[str] = set()
+        left: set[str] = set()
+        for number, came, went in self._deltas:
+            if number <= version:
+                continue
+            for handle in came:
+                if handle in left:
+                    left.discard(handle)
+                else:
+                    joined.add(handle)
+            for handle in went:
+                if handle in joined:
+                    joined.discard(handle)
+                else:
+                    left.add(handle)
+        if extra is not None:
+            # The connection's list had ``extra`` in it (spliced in for a joiner) though that version did not.
+            joined.discard(extra)
+            if extra not in self.members:
+                left.add(extra)
+        if not joined and not left:
+            return None
+        return Wire(protocol.presence_delta_frame(self.channel, sort_handles(list(joined)), sort_handles(list(left))))

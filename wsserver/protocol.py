@@ -110,6 +110,11 @@ def event_frame(event: str, data: dict[str, Any]) -> str:
     return json.dumps({"success": True, "event": event, "data": data}, ensure_ascii=False)
 
 
+def presence_delta_frame(channel: str, joined: list[str], left: list[str]) -> str:
+    """Return a presence event that says what changed since the list the client has: ``joined`` and ``left``."""
+    return event_frame("presence", {"channel": channel, "joined": joined, "left": left})
+
+
 def presence_frame(channel: str, users_json: list[str]) -> str:
     """Return ``event_frame("presence", ...)`` from handles already encoded as JSON strings (cheap to splice)."""
     return (

@@ -20,6 +20,7 @@ class Client:
         self.lines: list[str] = []
         self.frames: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
+        self.users: list[str] | None = None  # the users list as presence events built it: a whole list, then deltas
         self._inbox: asyncio.Queue[aiohttp.WSMessage] = asyncio.Queue()
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
@@ -50,11 +51,40 @@ class Client:
         message = await asyncio.wait_for(self._inbox.get(), timeout)
         assert message.type == aiohttp.WSMsgType.TEXT, f"expected a text frame, got {message!r}"
         frame = json.loads(message.data)
+        if frame.get("event") == "presence":
+            self._apply_presence(frame["data"])
         if "event" not in frame:
             self.frames.append(frame)
             if frame.get("success") and "message" in frame.get("data", {}):
                 self.lines.extend(frame["data"]["message"].split("\n"))
         return frame
+
+    def _apply_presence(self, data: dict[str, Any]) -> None:
+        """Apply a presence event as a client must: a whole list replaces, a delta changes exactly what it says."""
+        if "users" in data:
+            self.users = list(data["users"])
+            return
+        assert self.users is not None, f"a presence delta before any whole list: {data}"
+        joined, left = data.get("joined", []), data.get("left", [])
+        current = set(self.users)
+        assert not set(joined) & set(left), f"a handle both joined and left: {data}"
+        assert not set(joined) & current, f"joined a handle already in the list {self.users}: {data}"
+        assert set(left) <= current, f"left a handle not in the list {self.users}: {data}"
+        self.users = sorted((current - set(left)) | set(joined), key=lambda handle: (handle.casefold(), handle))
+
+    async def users_become(self, users: list[str], timeout: float = TIMEOUT) -> None:
+        """Read frames until the users list built from presence events is ``users``; other events are set aside."""
+
+        async def scan() -> None:
+            while self.users != users:
+                frame = await self.any_frame(timeout)
+                if "event" in frame and frame["event"] != "presence":
+                    self.events.append(frame)
+
+        try:
+            await asyncio.wait_for(scan(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"the users list is {self.users}, not {users}, after {timeout} s") from None
 
     async def event(self, name: str, timeout: float = TIMEOUT, **data: Any) -> dict[str, Any]:
         """Return the first event ``name`` whose data has these values: one set aside earlier, or the next to come."""
@@ -116,6 +146,8 @@ class Client:
                 return self.ws.close_code, message.extra or ""
             if message.type == aiohttp.WSMsgType.TEXT:
                 frame = json.loads(message.data)
+                if frame.get("event") == "presence":
+                    self._apply_presence(frame["data"])
                 (self.events if "event" in frame else self.frames).append(frame)
 
 

@@ -1,0 +1,170 @@
+"""Presence at scale: quiet join and leave lines above --announce-limit, and users lists sent as deltas."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wsserver.presence import DELTAS_KEPT, PresenceList, sort_handles
+
+from .support import Client, Server, joined
+
+
+def said(client: Client) -> list[str]:
+    """The lines a client received, without their time stamps."""
+    return [line[22:] for line in client.lines]
+
+
+async def test_above_the_announce_limit_join_and_leave_lines_are_written_but_not_sent_live(
+        start_server: Any, connect: Any) -> None:
+    """With --announce-limit 3 the 4th user's join and the leave that starts from 4 are quiet; the joiner gets its own."""
+    server = await start_server("--rate-limit", "0", "--announce-limit", "3")
+    watcher = await joined(await connect(server, "Watcher"), "Watcher")
+    ann = await joined(await connect(server, "Ann"), "Ann")
+    await watcher.users_become(["Ann", "Watcher"])
+    ben = await joined(await connect(server, "Ben"), "Ben")  # 3 users: at the limit, announced
+    await watcher.until_line("System: Ben has joined the chat")
+    await watcher.users_become(["Ann", "Ben", "Watcher"])
+    cid = await joined(await connect(server, "Cid"), "Cid")  # 4 users: quiet for the others
+    assert said(cid)[-1] == "System: Cid has joined the chat"  # its own, where its live lines begin
+    await watcher.users_become(["Ann", "Ben", "Cid", "Watcher"])
+    await ben.ws.close()  # counted before it goes: 4, quiet
+    await watcher.users_become(["Ann", "Cid", "Watcher"])
+    await cid.ws.close()  # 3: announced again
+    await watcher.until_line("System: Cid has left the chat")
+    await ann.ws.close()
+    await watcher.until_line("System: Ann has left the chat")
+    await watcher.ws.send_str(json.dumps({"type": "chat", "message": "after"}))
+    await watcher.until_line("Watcher: after")
+    live = [line for line in said(watcher) if "System:" in line]
+    assert "System: Cid has joined the chat" not in live and "System: Ben has left the chat" not in live
+    assert live[-3:] == ["System: Ben has joined the chat", "System: Cid has left the chat",
+                         "System: Ann has left the chat"]
+    written = [line[22:] for line in server.file_lines("general") if "System:" in line]
+    assert written == [f"System: {handle} has {verb} the chat" for handle, verb in [
+        ("Watcher", "joined"), ("Ann", "joined"), ("Ben", "joined"), ("Cid", "joined"), ("Ben", "left"),
+        ("Cid", "left"), ("Ann", "left")]]
+    # History (and so paging and resume) returns every line, quiet ones included.
+    late = await connect(server, "Late")
+    history = await late.frame()
+    assert "System: Cid has joined the chat" in history["data"]["message"]
+    assert "System: Ben has left the chat" in history["data"]["message"]
+
+
+async def test_an_announce_limit_of_zero_announces_every_join(start_server: Any, connect: Any) -> None:
+    """--announce-limit 0 sends every join and leave line live, however large the channel."""
+    server = await start_server("--rate-limit", "0", "--announce-limit", "0")
+    watcher = await joined(await connect(server, "Watcher"), "Watcher")
+    for handle in ("Ann", "Ben", "Cid"):
+        await joined(await connect(server, handle), handle)
+        await watcher.until_line(f"System: {handle} has joined the chat")
+
+
+# ---------------------------------------------------------------- deltas
+
+
+async def random_presence(start: Any, connect: Any, seed: int) -> None:
+    """Joins, leaves, a kill and a restart in random order on two servers; a watcher's list always follows.
+
+    ``start(name)`` starts a server (or node) by name on a shared store. The
+    watcher's client applies every presence event as a client must and fails
+    on a delta that does not fit the list it has (tests/support/clients.py).
+    """
+    rng = random.Random(seed)
+    servers = {"a": await start("a"), "b": await start("b")}
+    watcher = await joined(await connect(servers["a"], "Watcher"), "Watcher")
+    online: dict[str, tuple[str, Client]] = {}  # handle -> (server name, client)
+    count = 0
+    kill_at = rng.randrange(10, 30)
+    for step in range(40):
+        roll = rng.random()
+        if step == kill_at:
+            # b is killed outright: its users drop out of everyone's list when the registry says so.
+            servers["b"].process.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+            await servers["b"].process.wait()  # type: ignore[union-attr]
+            online = {handle: (where, client) for handle, (where, client) in online.items() if where != "b"}
+            del servers["b"]
+            await watcher.users_become(sort_handles(["Watcher", *online]), timeout=30)
+            servers["b2"] = await start("b2")  # and a server takes its place
+        elif roll < 0.6 or not online:
+            count += 1
+            handle, where = f"user{count}", rng.choice(sorted(servers))
+            online[handle] = (where, await joined(await connect(servers[where], handle), handle))
+        else:
+            handle = rng.choice(sorted(online))
+            await online.pop(handle)[1].ws.close()
+        if rng.random() < 0.5:
+            await watcher.users_become(sort_handles(["Watcher", *online]), timeout=30)
+    await watcher.users_become(sort_handles(["Watcher", *online]), timeout=30)
+
+
+async def test_deltas_follow_random_joins_leaves_a_kill_and_a_restart_on_files(start_server: Any, connect: Any,
+                                                                              tmp_path: Any) -> None:
+    """Two processes on one data dir: the deltas a client applies always give the users the registry holds."""
+    data = tmp_path / "data"
+
+    async def start(_name: str) -> Server:
+        return await start_server("--rate-limit", "0", data_dir=data)  # type: ignore[no-any-return]
+
+    await random_presence(start, connect, seed=23)
+
+
+async def test_deltas_follow_random_joins_leaves_a_kill_and_a_restart_on_redis(nodes: Any, connect: Any) -> None:
+    """Two nodes on one Redis: the deltas a client applies always give the users the registry holds."""
+    await random_presence(nodes, connect, seed=5)
+
+
+# ---------------------------------------------------------------- the list's versions
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sets(st.sampled_from(["Ann", "ben", "Cid", "dee", "Eve", "fay", "Gus"])), min_size=1,
+                max_size=40), st.data())
+def test_since_brings_any_earlier_version_to_the_current_list(lists: list[set[str]], data: Any) -> None:
+    """From any version (and a joiner spliced in), since() gives one frame that makes the list the current one."""
+    presence = PresenceList("general")
+    history: list[list[str]] = [[]]
+    for users in lists:
+        if presence.update(sort_handles(list(users))):
+            history.append(list(presence.users or []))
+    version = data.draw(st.integers(0, presence.version))
+    extra = data.draw(st.sampled_from([None, "Zed", "Ann"]))
+    had = set(history[version]) | ({extra} if extra else set())
+    frame = presence.since(version, extra if extra not in history[version] else None)
+    if frame is None:
+        assert had == set(presence.users or [])
+        return
+    event = json.loads(bytes(frame.payload))["data"]
+    if "users" in event:
+        assert event["users"] == presence.users
+    else:
+        assert not set(event["joined"]) & had and set(event["left"]) <= had
+        assert (had - set(event["left"])) | set(event["joined"]) == set(presence.users or [])
+
+
+def test_a_connection_further_behind_than_the_deltas_kept_gets_the_whole_list() -> None:
+    """Past DELTAS_KEPT versions behind, since() answers with the whole list."""
+    presence = PresenceList("general")
+    for i in range(DELTAS_KEPT + 5):
+        presence.update([f"user{i}"])
+    whole = json.loads(bytes(presence.since(1).payload))["data"]  # type: ignore[union-attr]
+    assert whole == {"channel": "general", "users": [f"user{DELTAS_KEPT + 4}"]}
+    near = json.loads(bytes(presence.since(presence.version - 2).payload))["data"]  # type: ignore[union-attr]
+    assert near == {"channel": "general", "joined": [f"user{DELTAS_KEPT + 4}"], "left": [f"user{DELTAS_KEPT + 2}"]}
+
+
+@pytest.mark.parametrize("extra", ["Ann", "Zed"])
+def test_a_joiners_own_name_is_not_sent_back_to_it(extra: str) -> None:
+    """A joiner's first list has it spliced in: the next version that lists it is no change for it."""
+    presence = PresenceList("general")
+    presence.update(["Bob"])
+    wire, spliced = presence.with_joiner(extra)
+    assert json.loads(bytes(wire.payload))["data"]["users"] == sort_handles(["Bob", extra])
+    presence.update(sort_handles(["Bob", extra]))
+    assert presence.since(presence.version - 1, spliced) is None
