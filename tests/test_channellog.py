@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -121,3 +122,44 @@ except AppendError as exc:
     result = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=30)
     assert result.stdout == "refused: file size limit reached writes: 0\n", result.stderr
     assert path.read_bytes() == b"x" * 40 + b"\n"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(alphabet="ab é\\", max_size=12), min_size=0, max_size=40), st.data())
+def test_recent_lines_in_memory_give_what_the_file_gives(tmp_path_factory: Any, texts: list[str], data: Any) -> None:
+    """The backlog from the lines kept in memory is the file's own backlog: same lines, same cursors."""
+    from wsserver.store.files import feed
+
+    path = tmp_path_factory.mktemp("recent") / "channel_a.log"
+    raw = b"".join(text.encode() + b"\n" for text in texts)
+    path.write_bytes(raw)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        file = channellog.identity(os.fstat(fd))
+        recent = feed.Recent()
+        recent.reset(Cursor(file, 0))
+        offset = 0
+        lines = raw.split(b"\n")[:-1]
+        while lines:  # read back in batches of random sizes, as a tailer does
+            take = data.draw(st.integers(1, len(lines)))
+            batch, lines = lines[:take], lines[take:]
+            body = b"\n".join(batch)
+            recent.add(file, offset, channellog.file_lines(file, offset, body))
+            offset += len(body) + 1
+        cursor = Cursor(file, len(raw))
+        starts = [0, *[i + 1 for i, byte in enumerate(raw) if byte == 0x0A]]
+        since = data.draw(st.one_of(st.none(), st.sampled_from([str(Cursor(file, s)) for s in starts]),
+                                    st.integers(0, len(raw)).map(lambda o: str(Cursor(file, o)))))
+        history = data.draw(st.integers(0, 50))
+        kept = recent.backlog(cursor, history, since)
+        if kept is None:
+            assert since is not None  # only an odd cursor is left to the file
+            return
+        read = feed._backlog(fd, cursor, history, since)
+        assert kept.recovered == read.recovered
+        assert [line for lines in kept.batches for line in lines.split()] == [
+            line for lines in read.batches for line in lines.split()]
+        if kept.batches and read.batches:
+            assert kept.batches[0].start == read.batches[0].start and kept.batches[-1].end == read.batches[-1].end
+    finally:
+        os.close(fd)

@@ -168,7 +168,7 @@ class Channel:
                     outbox.put(frame)
 
     def send_presence(self, users: list[str]) -> None:
-        """Take the channel's users (sorted); if they changed, send everyone here what changed."""
+        """Take the channel's users (in any order); if they changed, send everyone here what changed."""
         if self.presence.update(users):
             for outbox in self.subscribers:
                 outbox.presence_changed()

@@ -65,20 +65,44 @@ class PresenceList:
         self._full: Wire | None = None  # the whole list of this version, encoded when first asked for
         self._delta: Wire | None = None  # the delta from the version before to this one
         self._deltas: deque[tuple[int, list[str], list[str]]] = deque(maxlen=DELTAS_KEPT)
+        # Memos for the current version, emptied by each update: what changed since an earlier version,
+        # and its frame (a join storm leaves thousands of connections a few versions behind).
+        self._merged: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+        self._merged_wires: dict[int, Wire] = {}
 
     def update(self, users: list[str]) -> bool:
-        """Take a new sorted list; return whether it changed (a new version, with its delta)."""
-        if users == self.users:
-            return False
+        """Take the users now (in any order); return whether they changed (a new version, with its delta).
+
+        Compared as a set, and the sorted list is spliced rather than rebuilt: a
+        re-read of thousands of users that changes a few costs a few inserts.
+        """
         new = frozenset(users)
+        if self.users is not None and new == self.members:
+            return False
         joined, left = sort_handles(list(new - self.members)), sort_handles(list(self.members - new))
-        self.users, self.members = users, new
+        if self.users is None or len(joined) + len(left) > len(new) // 4:
+            self.users = sort_handles(list(new))
+            self._keys = [handle_key(handle) for handle in self.users]
+            self._json = [json.dumps(handle, ensure_ascii=False) for handle in self.users]
+        else:
+            users_now = list(self.users)
+            for handle in left:
+                at = bisect.bisect_left(self._keys, handle_key(handle))
+                del users_now[at], self._keys[at], self._json[at]
+            for handle in joined:
+                key = handle_key(handle)
+                at = bisect.bisect_left(self._keys, key)
+                users_now.insert(at, handle)
+                self._keys.insert(at, key)
+                self._json.insert(at, json.dumps(handle, ensure_ascii=False))
+            self.users = users_now
+        self.members = new
         self.version += 1
         self._deltas.append((self.version, joined, left))
-        self._keys = [handle_key(handle) for handle in users]
-        self._json = [json.dumps(handle, ensure_ascii=False) for handle in users]
         self._full = None
         self._delta = Wire(protocol.presence_delta_frame(self.channel, joined, left))
+        self._merged.clear()
+        self._merged_wires.clear()
         return True
 
     def full(self) -> Wire:
@@ -109,6 +133,27 @@ class PresenceList:
             return None
         if version < self.version and (not self._deltas or self._deltas[0][0] > version + 1):
             return self.full()
+        merged = self._merged.get(version)
+        if merged is None:
+            merged = self._merged[version] = self._merge(version)
+        joined, left = set(merged[0]), set(merged[1])
+        if extra is not None:
+            # The connection's list had ``extra`` in it (spliced in for a joiner) though that version did not.
+            joined.discard(extra)
+            if extra not in self.members:
+                left.add(extra)
+        if not joined and not left:
+            return None
+        if extra is None:
+            wire = self._merged_wires.get(version)
+            if wire is None:
+                wire = self._merged_wires[version] = Wire(protocol.presence_delta_frame(
+                    self.channel, sort_handles(list(joined)), sort_handles(list(left))))
+            return wire
+        return Wire(protocol.presence_delta_frame(self.channel, sort_handles(list(joined)), sort_handles(list(left))))
+
+    def _merge(self, version: int) -> tuple[frozenset[str], frozenset[str]]:
+        """Return (joined, left) from ``version`` to the current one, merged from the deltas kept."""
         joined: set[str] = set()
         left: set[str] = set()
         for number, came, went in self._deltas:
@@ -124,11 +169,4 @@ class PresenceList:
                     joined.discard(handle)
                 else:
                     left.add(handle)
-        if extra is not None:
-            # The connection's list had ``extra`` in it (spliced in for a joiner) though that version did not.
-            joined.discard(extra)
-            if extra not in self.members:
-                left.add(extra)
-        if not joined and not left:
-            return None
-        return Wire(protocol.presence_delta_frame(self.channel, sort_handles(list(joined)), sort_handles(list(left))))
+        return frozenset(joined), frozenset(left)

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from .background import in_turn
 from .channel import Channel
-from .presence import sort_handles, spacing
+from .presence import spacing
 from .store.base import Handles, StoreError
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class Refresher:
             for entry in entries:
                 users[entry.channel].append(entry.handle)
             for channel in targets:
-                channel.send_presence(sort_handles(users.get(channel.name, [])))
+                channel.send_presence(users.get(channel.name, []))  # in any order: compared as a set
             if self._dirty:
                 await asyncio.sleep(self.presence_spacing())
 

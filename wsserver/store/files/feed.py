@@ -10,8 +10,11 @@ the tailer read from the file, never the line handed to :meth:`append`.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import logging
 import os
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 
 # Limits
 RESUME_LIMIT = 8 * 1024 * 1024  # bytes replayed for a resume; further behind gets last-N history
+RECENT_LINES = 1000  # the last lines read back, kept in memory: joins and recent resumes need no disk read
 
 
 class FileFeed:
@@ -44,9 +48,12 @@ class FileFeed:
         self._deliver = deliver
         self.log = ChannelLog(path)
         self.tailer = Tailer(path, self._read_back, self.log.reopen, gather)
+        self.recent = Recent()
 
     def _read_back(self, data: bytes, end: Cursor) -> None:
-        self._deliver(file_lines(end.identity, end.offset - len(data), data[:-1]))
+        lines = file_lines(end.identity, end.offset - len(data), data[:-1])
+        self.recent.add(end.identity, end.offset - len(data), lines)
+        self._deliver(lines)
 
     def start(self) -> None:
         """Cut a torn last line left by a crash, open for appending, and tail from the end."""
@@ -55,6 +62,7 @@ class FileFeed:
             log.warning("cut a torn last line of %d bytes from %s", removed, self.log.path)
         self.log.open()
         self.tailer.start(at_end=True)
+        self.recent.reset(self.tailer.cursor)
 
     async def stop(self) -> None:
         """Stop tailing and close the file."""
@@ -85,8 +93,11 @@ class FileFeed:
         """Return at once: the tailer knows its offset from :meth:`start`."""
 
     async def backlog(self, history: int, since: str | None) -> Backlog:
-        """Read the backlog in a thread, up to the tailer's offset when called."""
+        """Return the backlog up to the tailer's offset when called: from memory if it has it, else read in a thread."""
         cursor = self.tailer.cursor
+        kept = self.recent.backlog(cursor, history, since)
+        if kept is not None:
+            return kept
         # A duplicate, so a rotation that closes the tailer's descriptor
         # meanwhile cannot pull the file from under the read.
         try:
@@ -138,3 +149,70 @@ def _backlog(fd: int, cursor: Cursor, history: int, since: str | None) -> Backlo
     lines, first = read_last_lines(fd, cursor.offset, history)
     batches = [file_lines(cursor.identity, first, b"\n".join(lines))] if lines else []
     return Backlog(None if since is None else False, batches)
+
+
+class Recent:
+    """The last :data:`RECENT_LINES` lines the tailer read back, with where each starts, in memory.
+
+    They are exactly the lines before the tailer's offset when ``end`` equals
+    it (the same file, nothing missed): a joiner's last-N history, or a resume
+    from a cursor among them, is then built from memory in the event loop,
+    with the same lines and cursors a read of the file would give.  In a join
+    storm that is every joiner after the first few.
+    """
+
+    __slots__ = ("end", "file", "from_start", "lines", "starts")
+
+    def __init__(self) -> None:
+        self.file: tuple[int, int] | None = None
+        self.end = -1  # offset after the last line kept
+        self.from_start = False  # the lines kept begin at the start of the file
+        self.lines: deque[bytes] = deque()
+        self.starts: deque[int] = deque()
+
+    def reset(self, cursor: Cursor) -> None:
+        """Keep nothing, from the position ``cursor`` on."""
+        self.file, self.end, self.from_start = cursor.identity, cursor.offset, cursor.offset == 0
+        self.lines.clear()
+        self.starts.clear()
+
+    def add(self, file: tuple[int, int], start: int, lines: Lines) -> None:
+        """Keep the lines of a batch read back from ``start``; anything not contiguous starts the memory again."""
+        if file != self.file or start != self.end:
+            self.reset(Cursor(file, start))
+        offset = start
+        for raw in lines.data.split(b"\n"):
+            self.lines.append(raw)
+            self.starts.append(offset)
+            offset += len(raw) + 1
+        self.end = offset
+        while len(self.lines) > RECENT_LINES:
+            self.lines.popleft()
+            self.starts.popleft()
+            self.from_start = False
+
+    def backlog(self, cursor: Cursor, history: int, since: str | None) -> Backlog | None:
+        """Return the backlog from memory, or None when the lines kept cannot give it exactly."""
+        if cursor.identity != self.file or cursor.offset != self.end:
+            return None
+        if since is not None:
+            start = Cursor.parse(since)
+            if start is None or start.identity != self.file or start.offset > self.end:
+                return None
+            if start.offset == self.end:
+                return Backlog(True, [])
+            if not self.starts or start.offset < self.starts[0]:
+                return None
+            at = bisect.bisect_left(self.starts, start.offset)
+            if at == len(self.starts) or self.starts[at] != start.offset:
+                return None  # not the start of a line: the file read says so, with its own answer
+            return Backlog(True, [self._lines(at)])
+        count = min(history, len(self.lines))
+        if count < history and not self.from_start:
+            return None
+        return Backlog(None, [self._lines(len(self.lines) - count)] if count else [])
+
+    def _lines(self, at: int) -> Lines:
+        file = self.file
+        assert file is not None
+        return file_lines(file, self.starts[at], b"\n".join(itertools.islice(self.lines, at, None)))
