@@ -153,7 +153,8 @@ def test_recent_lines_in_memory_give_what_the_file_gives(tmp_path_factory: Any, 
         history = data.draw(st.integers(0, 50))
         kept = recent.backlog(cursor, history, since)
         if kept is None:
-            assert since is not None  # only an odd cursor is left to the file
+            # Left to the file: a cursor that is not a line start, or a log with an empty line in it.
+            assert "" in texts or (since is not None and since not in [str(Cursor(file, s)) for s in starts])
             return
         read = feed._backlog(fd, cursor, history, since)
         assert kept.recovered == read.recovered

@@ -67,7 +67,7 @@ class PresenceList:
         self._deltas: deque[tuple[int, list[str], list[str]]] = deque(maxlen=DELTAS_KEPT)
         # Memos for the current version, emptied by each update: what changed since an earlier version,
         # and its frame (a join storm leaves thousands of connections a few versions behind).
-        self._merged: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+        self._merged: dict[int, tuple[list[str], list[str]]] = {}
         self._merged_wires: dict[int, Wire] = {}
 
     def update(self, users: list[str]) -> bool:
@@ -136,24 +136,25 @@ class PresenceList:
         merged = self._merged.get(version)
         if merged is None:
             merged = self._merged[version] = self._merge(version)
-        joined, left = set(merged[0]), set(merged[1])
+        joined, left = merged
         if extra is not None:
-            # The connection's list had ``extra`` in it (spliced in for a joiner) though that version did not.
-            joined.discard(extra)
-            if extra not in self.members:
-                left.add(extra)
+            # The connection's list had ``extra`` in it (spliced in for a joiner) though that version did
+            # not: it is no news that it joined, and news that it left (sorted lists kept: no sort per joiner).
+            joined = [handle for handle in joined if handle != extra]
+            if extra not in self.members and extra not in left:
+                left = list(left)
+                bisect.insort(left, extra, key=handle_key)
+        elif version in self._merged_wires:
+            return self._merged_wires[version]
         if not joined and not left:
             return None
+        wire = Wire(protocol.presence_delta_frame(self.channel, joined, left))
         if extra is None:
-            wire = self._merged_wires.get(version)
-            if wire is None:
-                wire = self._merged_wires[version] = Wire(protocol.presence_delta_frame(
-                    self.channel, sort_handles(list(joined)), sort_handles(list(left))))
-            return wire
-        return Wire(protocol.presence_delta_frame(self.channel, sort_handles(list(joined)), sort_handles(list(left))))
+            self._merged_wires[version] = wire
+        return wire
 
-    def _merge(self, version: int) -> tuple[frozenset[str], frozenset[str]]:
-        """Return (joined, left) from ``version`` to the current one, merged from the deltas kept."""
+    def _merge(self, version: int) -> tuple[list[str], list[str]]:
+        """Return (joined, left), each sorted, from ``version`` to the current one, merged from the deltas kept."""
         joined: set[str] = set()
         left: set[str] = set()
         for number, came, went in self._deltas:
@@ -169,4 +170,4 @@ class PresenceList:
                     joined.discard(handle)
                 else:
                     left.add(handle)
-        return frozenset(joined), frozenset(left)
+        return sort_handles(list(joined)), sort_handles(list(left))

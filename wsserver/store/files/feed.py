@@ -161,7 +161,7 @@ class Recent:
     storm that is every joiner after the first few.
     """
 
-    __slots__ = ("end", "file", "from_start", "lines", "starts")
+    __slots__ = ("end", "ends", "file", "from_start", "lines", "starts")
 
     def __init__(self) -> None:
         self.file: tuple[int, int] | None = None
@@ -169,26 +169,34 @@ class Recent:
         self.from_start = False  # the lines kept begin at the start of the file
         self.lines: deque[bytes] = deque()
         self.starts: deque[int] = deque()
+        self.ends: deque[str] = deque()  # the cursor after each line, as the batch that brought it had it
 
     def reset(self, cursor: Cursor) -> None:
         """Keep nothing, from the position ``cursor`` on."""
         self.file, self.end, self.from_start = cursor.identity, cursor.offset, cursor.offset == 0
         self.lines.clear()
         self.starts.clear()
+        self.ends.clear()
 
     def add(self, file: tuple[int, int], start: int, lines: Lines) -> None:
         """Keep the lines of a batch read back from ``start``; anything not contiguous starts the memory again."""
         if file != self.file or start != self.end:
             self.reset(Cursor(file, start))
+        if not lines.ends:  # a lone empty line: no line to keep, and nothing before it can be given any more
+            self.reset(Cursor(file, start + len(lines.data) + 1))
+            self.from_start = False
+            return
         offset = start
-        for raw in lines.data.split(b"\n"):
+        for raw, end in zip(lines.data.split(b"\n"), lines.ends, strict=True):
             self.lines.append(raw)
             self.starts.append(offset)
+            self.ends.append(end)
             offset += len(raw) + 1
         self.end = offset
         while len(self.lines) > RECENT_LINES:
             self.lines.popleft()
             self.starts.popleft()
+            self.ends.popleft()
             self.from_start = False
 
     def backlog(self, cursor: Cursor, history: int, since: str | None) -> Backlog | None:
@@ -215,4 +223,6 @@ class Recent:
     def _lines(self, at: int) -> Lines:
         file = self.file
         assert file is not None
-        return file_lines(file, self.starts[at], b"\n".join(itertools.islice(self.lines, at, None)))
+        ends = tuple(itertools.islice(self.ends, at, None))
+        start = self.ends[at - 1] if at else str(Cursor(file, self.starts[at]))
+        return Lines(b"\n".join(itertools.islice(self.lines, at, None)), start, ends[-1], ends)
