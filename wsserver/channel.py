@@ -16,7 +16,7 @@ import logging
 import re
 
 from . import protocol
-from .fanout import Outbox, broadcast
+from .fanout import Outbox, Wire, broadcast
 from .logline import LINE_RE
 from .metrics import Metrics
 from .moderation_log import Moderation
@@ -49,6 +49,7 @@ class Channel:
         self.subscribers: set[Outbox] = set()
         self.members: dict[str, Outbox] = {}  # lower-cased handle -> outbox, for private lines
         self.presence = PresenceList(name)
+        self._backlogs: dict[tuple[int, str | None, str, int], asyncio.Future[list[Wire]]] = {}
         self._typing: dict[Outbox, tuple[str, asyncio.TimerHandle]] = {}
         self._remote_typing: dict[str, asyncio.TimerHandle] = {}  # handles typing on other processes or nodes
         self._events = store.events
@@ -114,6 +115,7 @@ class Channel:
         return protocol.lines_frame(self.name, text, lines.start, lines.end, cursors, deleted)
 
     def _deliver(self, lines: Lines) -> None:
+        self._backlogs.clear()  # the log moved: a backlog from now on ends further on
         quiet = self._quiet(lines)
         if not quiet:
             broadcast(self.subscribers, self._lines_frame(lines))
@@ -219,6 +221,22 @@ class Channel:
         self.subscribers.add(outbox)
         self.members[handle.lower()] = outbox
         self.metrics.history_reads.labels("resume" if since is not None else "join").inc()
+        # Connections that ask for the same backlog while the log has not moved share one read and
+        # one set of frames: in a restart storm thousands resume from the same few cursors.
+        key = (history, since, self.feed.cursor, len(self.moderation.deleted_in(self.name)))
+        shared = self._backlogs.get(key)
+        if shared is None:
+            shared = self._backlogs[key] = asyncio.get_running_loop().create_future()
+            try:
+                shared.set_result(await self._backlog_frames(history, since))
+            except BaseException as exc:
+                self._backlogs.pop(key, None)
+                shared.set_exception(exc)
+                shared.exception()  # retrieved: those who share it raise it themselves
+                raise
+        outbox.put_first(await asyncio.shield(shared))
+
+    async def _backlog_frames(self, history: int, since: str | None) -> list[Wire]:
         backlog = await self.feed.backlog(history, since)
         frames = []
         if backlog.recovered is not None:
@@ -228,7 +246,7 @@ class Channel:
         if since is not None:
             # Lines it may have shown before it left and that were deleted since: hide them.
             frames.extend(self._deleted_frame(cursor) for cursor in self.moderation.deleted_in(self.name))
-        outbox.put_first(frames)
+        return [Wire(frame) for frame in frames]
 
     def _deleted_frame(self, cursor: str) -> str:
         return protocol.event_frame("deleted", {"channel": self.name, "cursor": cursor})

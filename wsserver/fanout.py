@@ -165,9 +165,9 @@ class Outbox:
         self._close_with = (code, reason)
         self._wake_writer()
 
-    def put_first(self, frames: list[str]) -> None:
+    def put_first(self, frames: list[Wire]) -> None:
         """Queue ``frames`` ahead of everything queued so far (the backlog before live lines)."""
-        self._frames.extendleft(Wire(frame) for frame in reversed(frames))
+        self._frames.extendleft(reversed(frames))
         self._wake_writer()
 
     def put_presence(self, presence: PresenceSource, handle: str) -> None:

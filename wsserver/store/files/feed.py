@@ -63,6 +63,17 @@ class FileFeed:
         self.log.open()
         self.tailer.start(at_end=True)
         self.recent.reset(self.tailer.cursor)
+        # The last lines, read once now: after a restart every client resumes from a cursor near the
+        # end, and each resume is then served from memory (a restart storm reads nothing per client).
+        cursor = self.tailer.cursor
+        try:
+            lines, first = read_last_lines(self.tailer.fd, cursor.offset, RECENT_LINES)
+        except OSError:
+            log.warning("could not read the last lines of %s; resumes read the file", self.log.path, exc_info=True)
+            return
+        if lines:
+            self.recent.reset(Cursor(cursor.identity, first))
+            self.recent.add(cursor.identity, first, file_lines(cursor.identity, first, b"\n".join(lines)))
 
     async def stop(self) -> None:
         """Stop tailing and close the file."""
