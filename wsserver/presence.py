@@ -67,7 +67,7 @@ class PresenceList:
         self._deltas: deque[tuple[int, list[str], list[str]]] = deque(maxlen=DELTAS_KEPT)
         # Memos for the current version, emptied by each update: what changed since an earlier version,
         # and its frame (a join storm leaves thousands of connections a few versions behind).
-        self._merged: dict[int, tuple[list[str], list[str]]] = {}
+        self._merged: dict[int, tuple[list[str], list[str], list[str], list[str]]] = {}  # sorted and encoded
         self._merged_wires: dict[int, Wire] = {}
 
     def update(self, users: list[str]) -> bool:
@@ -100,7 +100,7 @@ class PresenceList:
         self.version += 1
         self._deltas.append((self.version, joined, left))
         self._full = None
-        self._delta = Wire(protocol.presence_delta_frame(self.channel, joined, left))
+        self._delta = Wire(protocol.presence_delta_frame(self.channel, _encoded(joined), _encoded(left)))
         self._merged.clear()
         self._merged_wires.clear()
         return True
@@ -136,24 +136,27 @@ class PresenceList:
         merged = self._merged.get(version)
         if merged is None:
             merged = self._merged[version] = self._merge(version)
-        joined, left = merged
-        if extra is not None:
-            # The connection's list had ``extra`` in it (spliced in for a joiner) though that version did
-            # not: it is no news that it joined, and news that it left (sorted lists kept: no sort per joiner).
-            joined = [handle for handle in joined if handle != extra]
-            if extra not in self.members and extra not in left:
-                left = list(left)
-                bisect.insort(left, extra, key=handle_key)
-        elif version in self._merged_wires:
-            return self._merged_wires[version]
+        joined, left, joined_json, left_json = merged
+        if extra is None:
+            wire = self._merged_wires.get(version)
+            if wire is None and (joined or left):
+                wire = self._merged_wires[version] = Wire(protocol.presence_delta_frame(self.channel, joined_json,
+                                                                                         left_json))
+            return wire
+        # The connection's list had ``extra`` in it (spliced in for a joiner) though that version did not:
+        # it is no news that it joined, and news if it left. The encoded lists are spliced, not rebuilt.
+        if extra in joined:
+            at = joined.index(extra)
+            joined, joined_json = joined[:at] + joined[at + 1:], joined_json[:at] + joined_json[at + 1:]
+        if extra not in self.members and extra not in left:
+            at = bisect.bisect_left(left, handle_key(extra), key=handle_key)
+            left_json = [*left_json[:at], json.dumps(extra, ensure_ascii=False), *left_json[at:]]
+            left = [*left[:at], extra, *left[at:]]
         if not joined and not left:
             return None
-        wire = Wire(protocol.presence_delta_frame(self.channel, joined, left))
-        if extra is None:
-            self._merged_wires[version] = wire
-        return wire
+        return Wire(protocol.presence_delta_frame(self.channel, joined_json, left_json))
 
-    def _merge(self, version: int) -> tuple[list[str], list[str]]:
+    def _merge(self, version: int) -> tuple[list[str], list[str], list[str], list[str]]:
         """Return (joined, left), each sorted, from ``version`` to the current one, merged from the deltas kept."""
         joined: set[str] = set()
         left: set[str] = set()
@@ -170,4 +173,10 @@ class PresenceList:
                     joined.discard(handle)
                 else:
                     left.add(handle)
-        return sort_handles(list(joined)), sort_handles(list(left))
+        came, went = sort_handles(list(joined)), sort_handles(list(left))
+        return came, went, _encoded(came), _encoded(went)
+
+
+def _encoded(handles: list[str]) -> list[str]:
+    """Return each handle as a JSON string."""
+    return [json.dumps(handle, ensure_ascii=False) for handle in handles]

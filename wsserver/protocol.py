@@ -110,9 +110,16 @@ def event_frame(event: str, data: dict[str, Any]) -> str:
     return json.dumps({"success": True, "event": event, "data": data}, ensure_ascii=False)
 
 
-def presence_delta_frame(channel: str, joined: list[str], left: list[str]) -> str:
-    """Return a presence event that says what changed since the list the client has: ``joined`` and ``left``."""
-    return event_frame("presence", {"channel": channel, "joined": joined, "left": left})
+def presence_delta_frame(channel: str, joined_json: list[str], left_json: list[str]) -> str:
+    """Return a presence event that says what changed since the list the client has: ``joined`` and ``left``.
+
+    The handles come already encoded as JSON strings (cheap to splice, as for :func:`presence_frame`).
+    """
+    return (
+        '{"success": true, "event": "presence", "data": {"channel": '
+        + json.dumps(channel, ensure_ascii=False)
+        + ', "joined": [' + ", ".join(joined_json) + '], "left": [' + ", ".join(left_json) + "]}}"
+    )
 
 
 def presence_frame(channel: str, users_json: list[str]) -> str:
