@@ -17,6 +17,7 @@ from .background import cancel_and_wait
 from .chat import chat_socket, renew_resume_tokens
 from .config import CHANNEL_RE, HANDLE_RE, Config
 from .fanout import close_with_cutoff
+from .heartbeat import Heartbeat
 from .hub import Hub
 from .logline import SYSTEM
 from .metrics import Metrics
@@ -59,7 +60,7 @@ def make_app(config: Config) -> web.Application:
     hub = Hub(store, config.channels, config.timezone, config.allow_new_channels, config.max_channels, metrics,
               config.rejoin_grace, config.announce_limit)
     app[STATE] = State(config, hub, store, hub.membership, hub.moderator, metrics,
-                       AddressQuota(config.max_connections_per_ip))
+                       AddressQuota(config.max_connections_per_ip), Heartbeat(config.heartbeat))
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)
@@ -77,6 +78,7 @@ def make_app(config: Config) -> web.Application:
 async def _start(app: web.Application) -> None:
     state = app[STATE]
     await state.hub.start()
+    state.tasks.append(asyncio.get_running_loop().create_task(state.heartbeat.run(), name="heartbeat"))
     if state.config.jwt_secret:
         state.tasks.append(asyncio.get_running_loop().create_task(renew_resume_tokens(state), name="resume tokens"))
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from .config import Config
 from .enforcement import Moderator
 from .fanout import Outbox
+from .heartbeat import Heartbeat
 from .hub import Hub
 from .membership import Membership
 from .metrics import Metrics
@@ -30,6 +31,7 @@ class State:
     moderator: Moderator  # moderation frames, and what enforces the moderation log
     metrics: Metrics
     quota: AddressQuota
+    heartbeat: Heartbeat  # one sweep pings and cuts the chat sockets
     # Open sockets and their transports (to cut off one that will not close).
     sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)

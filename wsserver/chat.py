@@ -21,6 +21,8 @@ from .app_state import STATE, State
 from .conversation import Conversation
 from .errors import JoinRefused, Refusal, TooManyChannels
 from .fanout import Outbox, note_close_code, sent_close_code
+from .heartbeat import Heartbeat
+from .membership import Seat
 from .metrics import join_reason
 from .protocol import (
     BadFrame,
@@ -46,11 +48,21 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         return security.refusal_response(refusal)
     try:
         # Uncompressed: fan-out writes the same pre-encoded frame bytes to every socket.
-        ws = web.WebSocketResponse(heartbeat=config.heartbeat, max_msg_size=config.max_frame_bytes, compress=False)
+        # No heartbeat of aiohttp's (two timers a socket): one sweep for all (wsserver.heartbeat), which
+        # sees the pongs because we answer pings ourselves.
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=config.max_frame_bytes, compress=False)
         await ws.prepare(request)
         state.sockets[ws] = request.transport
         try:
-            await _join(request, ws, state, identity)
+            # Awaited here, not inside _join: one coroutine frame less per socket for its whole life.
+            conversation = await _join(request, ws, state, identity)
+            if conversation is not None:
+                ended: WSMessage | None = None
+                state.heartbeat.watch(conversation.seat.outbox)
+                try:
+                    ended = await _converse(ws, conversation)
+                finally:
+                    await _leave(ws, state, conversation.seat, ended)
         except Exception:
             log.exception("chat socket failed")
             note_close_code(ws, protocol.CLOSE_SERVER_ERROR)
@@ -72,38 +84,45 @@ async def _reject(ws: web.WebSocketResponse, state: State, sentence: str, why: s
 
 
 async def _join(request: web.Request, ws: web.WebSocketResponse, state: State,
-                identity: security.Identity | None) -> None:
+                identity: security.Identity | None) -> Conversation | None:
+    """Take a seat in the channel asked for; return the conversation in it, or None (refused, told, closed)."""
     name = request.query.get("channel", "")
     try:
         channel = state.hub.channel(name)
     except TooManyChannels:
-        return await _reject(ws, state, protocol.TOO_MANY_CHANNELS, f"channel {name!r} would pass --max-channels")
+        await _reject(ws, state, protocol.TOO_MANY_CHANNELS, f"channel {name!r} would pass --max-channels")
+        return None
     if channel is None:
-        return await _reject(ws, state, protocol.NO_CHANNEL, f"unknown channel {name[:40]!r}")
+        await _reject(ws, state, protocol.NO_CHANNEL, f"unknown channel {name[:40]!r}")
+        return None
     # With tokens, the handle is the token's subject and the parameter is ignored.
     handle = identity.handle if identity is not None else request.query.get("handle", "")
     operator = identity is not None and identity.operator
-    outbox = Outbox(ws, state.config.send_queue, f"{handle}@{name}", request.transport, state.metrics.stalled.inc)
+    outbox = Outbox(ws, state.config.send_queue, f"{handle}@{name}", request.transport, state.metrics.count_stall)
     # Its own token for reconnects: the site's may expire long before the conversation does.
     first = [resume_frame(state, handle, name, operator)] if identity is not None else []
     try:
         seat = await state.membership.join(channel, handle, outbox, state.config.history, request.query.get("since"),
                                            first)
     except JoinRefused as refused:
-        return await _reject(ws, state, refused.sentence, refused.why, refused.code)
+        await _reject(ws, state, refused.sentence, refused.why, refused.code)
+        return None
     if identity is not None:
         state.resumable[outbox] = (handle, name, operator)
-    ended: WSMessage | None = None
-    try:
-        ended = await _converse(ws, Conversation(state, seat, operator))
-    finally:
-        state.resumable.pop(outbox, None)
-        await seat.leave()
-        log.info("%s left (%s)", seat.who, _how_closed(ws, ended))
+    return Conversation(state, seat, operator)
 
 
-def _how_closed(ws: web.WebSocketResponse, ended: WSMessage | None) -> str:
+async def _leave(ws: web.WebSocketResponse, state: State, seat: Seat, ended: WSMessage | None) -> None:
+    state.heartbeat.forget(seat.outbox)
+    state.resumable.pop(seat.outbox, None)
+    await seat.leave()
+    log.info("%s left (%s)", seat.who, _how_closed(ws, ended, state.heartbeat.lost(ws)))
+
+
+def _how_closed(ws: web.WebSocketResponse, ended: WSMessage | None, lost: str | None = None) -> str:
     """Say who closed the socket, and with which code: the one this server sent, if it sent one."""
+    if lost is not None:
+        return f"close code {WSCloseCode.ABNORMAL_CLOSURE}, connection lost: {lost}"
     sent = sent_close_code(ws)
     if sent is not None:
         return f"close code {sent}, sent by the server"
@@ -136,7 +155,14 @@ async def renew_resume_tokens(state: State) -> None:
 
 async def _converse(ws: web.WebSocketResponse, conversation: Conversation) -> WSMessage | None:
     """Read the client's frames and hand each to ``conversation``; return the message that ended the socket."""
+    outbox = conversation.seat.outbox
     async for message in ws:
+        Heartbeat.heard(outbox)
+        if message.type == WSMsgType.PONG:
+            continue
+        if message.type == WSMsgType.PING:
+            await ws.pong(message.data)
+            continue
         if message.type == WSMsgType.BINARY:
             conversation.refuse(protocol.BINARY_FRAME)
             continue

@@ -41,7 +41,7 @@ class Conversation:
         # Typing has a bucket of its own so that a person's typing indicator
         # never uses up the messages it announces.
         self.typing_bucket = TokenBucket(state.config.rate_limit, state.config.rate_burst)
-        self.strikes: list[float] = []  # times of recent refusals for rate (a list: most sockets never get one)
+        self.strikes: list[float] | None = None  # times of recent refusals for rate (most sockets never get one)
         self.closing = False  # told why and being closed: further frames are read and ignored
 
     def refuse(self, sentence: str) -> None:
@@ -101,7 +101,7 @@ class Conversation:
         self.refuse(protocol.RATE_LIMITED)
         # Told, and still flooding: a connection that keeps at it is closed.
         now = time.monotonic()
-        self.strikes[:] = [t for t in self.strikes if now - t <= RATE_STRIKE_WINDOW] + [now]
+        self.strikes = [t for t in self.strikes or () if now - t <= RATE_STRIKE_WINDOW] + [now]
         if len(self.strikes) >= RATE_STRIKES:
             log.warning("closing %s: kept exceeding the rate limit", self.seat.who)
             self.seat.outbox.close_after(protocol.CLOSE_POLICY, protocol.RATE_LIMITED)

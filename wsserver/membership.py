@@ -57,7 +57,7 @@ class Seat:
         self.channel = channel
         self.handle = handle
         self.outbox = outbox
-        self.who = f"{handle}@{channel.name}"
+        self.who = outbox.name  # "handle@channel", one string for both
 
     async def leave(self) -> None:
         """Stop the connection's lines, then write the leave line and release the handle.

@@ -73,6 +73,7 @@ class Metrics:
             "wsserver_lines_fanned_out", "Log lines queued to connections (lines x receivers)", registry=r
         )
         self.stalled = Counter("wsserver_stalled_readers_dropped", "Connections closed for not reading", registry=r)
+        self.count_stall = self.stalled.inc  # one bound method for every outbox, not one each
         self.history_reads = Counter(
             "wsserver_history_reads", "Reads of earlier lines: join backlog, resume, page, jump", ["kind"], registry=r
         )

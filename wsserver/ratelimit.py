@@ -8,6 +8,8 @@ import time
 class TokenBucket:
     """Allow ``rate`` events per second on average and ``burst`` at once; ``rate`` 0 allows all."""
 
+    __slots__ = ("_burst", "_last", "_rate", "_tokens")  # two per connection
+
     def __init__(self, rate: float, burst: int) -> None:
         self._rate = rate
         self._burst = float(burst)

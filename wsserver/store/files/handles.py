@@ -41,7 +41,7 @@ USERS_FILE = "registered_users.log"
 LOCK_FILE = "registered_users.lock"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Owner:
     """A process that can hold handles: host name, pid and kernel start time."""
 
@@ -80,7 +80,7 @@ def _start_time(pid: int) -> str | None:
     return fields[19].decode() if len(fields) > 19 else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per user in the parsed file: 10,000 at W4
 class Entry:
     """One line of the users file: ``handle|channel|host|pid|start``, then ``|away-until|announced`` if away."""
 
