@@ -43,10 +43,12 @@ def percentile(values: list[float], p: float) -> float:
 def run_workload(kind: str, workload: Workload, workers: int = 1, nodes: int = 0,
                  layout: str = "redis") -> dict[str, Any]:
     modules = node_modules()
-    server = Server(kind, workers, nodes, layout=layout)
+    channels = ["general", "tech", "lobby", "random"][: workload.channels]
+    # wsserver serves general and tech by default; more channels are configured (W5).
+    extra = ("--channels", ",".join(channels)) if kind == "wsserver" and len(channels) > 2 else ()
+    server = Server(kind, workers, nodes, extra=extra, layout=layout)
     server.start()
     try:
-        channels = ["general", "tech"][: workload.channels]
         clients = []
         sender_id = 0
         for channel in channels:
@@ -235,7 +237,7 @@ def plot_restart(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workloads", nargs="*", default=["W1", "W2", "B", "W3", "W4", "H", "R"],
-                        help="W1 W2 B W3 W4 H R S C1k C10k tiny R-tiny S-tiny C-tiny (default: all but S, C and the tiny ones)")
+                        help="W1 W2 B W3 W4 W5 H R S C1k C10k tiny R-tiny S-tiny C-tiny (default: all but W5, S, C and the tiny ones)")
     parser.add_argument("--servers", default="wsserver,peer,ceiling,floor",
                         help="comma list (floor: the aiohttp floor, bench/floor.py, run on W4 only)")
     parser.add_argument("--workers", type=int, default=0, help="also run W2 and W3 with wsserver --workers N")
@@ -269,6 +271,11 @@ def main() -> int:
             for kind in (s for s in servers if s not in ("ceiling", "floor")):
                 rows.append(run_history(kind))
                 print(json.dumps(rows[-1]), flush=True)
+            continue
+        if name == "W5":  # 20,000 sockets in four channels on wsserver --workers 2: measured, no target yet
+            if "wsserver" in servers:
+                rows.append(run_workload("wsserver", WORKLOADS[name], 2))
+                print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
             continue
         for kind in servers:
             if kind == "floor" and name != "W4":

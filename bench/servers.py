@@ -38,6 +38,7 @@ WORKLOADS = {
     "B": Workload("B burst", 2, 250, 2, 0, 1000),
     "W3": Workload("W3 many", 2, 1000, 1, 10, 40),
     "W4": Workload("W4 ten thousand", 2, 5000, 1, 5, 30, processes=4),
+    "W5": Workload("W5 twenty thousand", 4, 5000, 1, 5, 30, processes=4),  # wsserver --workers 2 only
     "tiny": Workload("tiny", 2, 5, 1, 20, 10, processes=1),
 }
 
