@@ -236,8 +236,8 @@ def plot_restart(rows: list[dict[str, Any]], path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("workloads", nargs="*", default=["W1", "W2", "B", "W3", "W4", "H", "R"],
-                        help="W1 W2 B W3 W4 W5 H R S C1k C10k tiny R-tiny S-tiny C-tiny (default: all but W5, S, C and the tiny ones)")
+    parser.add_argument("workloads", nargs="*", default=["W1", "W2", "B", "W3", "W4", "H", "R", "W5"],
+                        help="W1 W2 B W3 W4 W5 H R S C1k C10k tiny R-tiny S-tiny C-tiny (default: all but S, C and the tiny ones)")
     parser.add_argument("--servers", default="wsserver,peer,ceiling,floor",
                         help="comma list (floor: the aiohttp floor, bench/floor.py, run on W4 only)")
     parser.add_argument("--workers", type=int, default=0, help="also run W2 and W3 with wsserver --workers N")
