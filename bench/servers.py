@@ -49,6 +49,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _free(port: int) -> bool:
+    """Return whether ``port`` can be bound on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 200_000)), hard))
@@ -136,7 +146,9 @@ class RedisCluster:
         self.ports = []
         while len(self.ports) < masters:
             port = free_port()
-            if port + 10000 <= 65535 and port not in self.ports:
+            # The cluster bus listens on port + 10000: that one must be free too, or the node never
+            # joins and `--cluster create` waits out its minute (a busy test run hit it).
+            if port + 10000 <= 65535 and port not in self.ports and _free(port + 10000):
                 self.ports.append(port)
         self.processes = []
         for port in self.ports:
