@@ -2,21 +2,15 @@
 // opens to show the lines themselves: in a large channel a join storm would bury the conversation.
 // The lines stay in the list, in order, inside the row; only how they are shown changes.
 
-export const RUN_MIN = 3; // a run this long or longer is folded; two in a row are shown as they are
+import { listNames } from "./lines.js";
 
-/** "Alice", "Alice and Bob", "Alice, Bob and Carol", "Alice, Bob and 38 others". */
-export function names(handles) {
-  if (handles.length <= 1) return handles.join("");
-  if (handles.length <= 3) return `${handles.slice(0, -1).join(", ")} and ${handles.at(-1)}`;
-  const others = handles.length - 2;
-  return `${handles[0]}, ${handles[1]} and ${others} others`;
-}
+export const RUN_MIN = 3; // a run this long or longer is folded; two in a row are shown as they are
 
 /** The summary of a run: "Alice, Bob and 3 others joined; Carol left". */
 export function summary(items) {
   const joined = items.filter((item) => item.dataset.presence === "joined").map((item) => item.dataset.who);
   const left = items.filter((item) => item.dataset.presence === "left").map((item) => item.dataset.who);
-  return [joined.length ? `${names(joined)} joined` : "", left.length ? `${names(left)} left` : ""]
+  return [joined.length ? `${listNames(joined, 3)} joined` : "", left.length ? `${listNames(left, 3)} left` : ""]
     .filter(Boolean).join("; ");
 }
 

@@ -107,10 +107,18 @@ export function parseCommand(text) {
 export function typingSentence(handles) {
   const names = [...handles].sort((a, b) => a.localeCompare(b));
   if (names.length === 0) return "";
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return `${listNames(names, 2)} ${names.length === 1 ? "is" : "are"} typing…`;
+}
+
+/**
+ * Name people in a sentence: up to `upTo` by name ("Alice", "Alice and Bob", "Alice, Bob and Carol"),
+ * more as the first two and a count ("Alice, Bob and 38 others").
+ */
+export function listNames(names, upTo) {
+  if (names.length <= 1) return names.join("");
+  if (names.length <= upTo) return `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
   const others = names.length - 2;
-  return `${names[0]}, ${names[1]} and ${others} ${others === 1 ? "other" : "others"} are typing…`;
+  return `${names[0]}, ${names[1]} and ${others} ${others === 1 ? "other" : "others"}`;
 }
 
 /**

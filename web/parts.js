@@ -1,7 +1,7 @@
 // The page's parts, made once and joined: each frame from the server goes to the part it is for.
 import { createComposer } from "./composer.js";
 import { createConnection } from "./connection.js";
-import { session, showAlert } from "./dom.js";
+import { $, session, showAlert } from "./dom.js";
 import { createLogView } from "./logview.js";
 import { createModeration, tokenOperator } from "./moderation.js";
 import { createFinder } from "./search.js";
@@ -32,7 +32,7 @@ export function composeParts(page) {
   setInterval(() => moderation.sweep(), 30_000);
 
   const finder = createFinder({
-    channel: () => session.channel || document.getElementById("channel").value,
+    channel: () => session.channel || $("channel").value,
     token: () => session.token(),
     send: sendJoined,
     renderFrame: (data) => log.renderFrame(data),

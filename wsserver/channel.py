@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 
 from . import protocol
 from .fanout import Outbox, Wire, broadcast
-from .logline import LINE_RE
+from .logline import JOINED, LINE_RE, PRESENCE_LINE_RE
 from .metrics import Metrics
 from .moderation_log import Moderation
 from .presence import PresenceList
@@ -30,8 +29,6 @@ TYPING_EXPIRES = 6.0  # seconds a "typing: true" lasts without a refresh
 # Limits
 GATHER_FROM = 2000  # subscribers from which a channel gathers lines a moment before sending them
 GATHER_SECONDS = 0.02  # how long: a join storm then costs each receiver a few frames, not one per join
-
-_PRESENCE_LINE_RE = re.compile(rb"^\[[^\]]*\] System: ([A-Za-z0-9_]{3,16}) has (joined|left) the chat$")
 
 
 class Channel:
@@ -124,13 +121,11 @@ class Channel:
         # A large channel: its join and leave lines are in the log, but not sent live to the
         # others; a joiner here still gets its own join line, where its live lines begin.
         loud = [index for index in range(len(lines.ends)) if index not in quiet]
-        joiners = {self.members.get(handle.lower()): index for index, (handle, joined) in quiet.items() if joined}
-        joiners.pop(None, None)
-        others = [outbox for outbox in self.subscribers if outbox not in joiners]
+        joiners = {outbox: index for index, (handle, joined) in quiet.items()
+                   if joined and (outbox := self.members.get(handle.lower())) is not None}
         if loud:
-            broadcast(others, self._lines_frame(lines, loud))
+            broadcast((outbox for outbox in self.subscribers if outbox not in joiners), self._lines_frame(lines, loud))
         for outbox, index in joiners.items():
-            assert outbox is not None
             outbox.put(self._lines_frame(lines, sorted([*loud, index])))
         self.metrics.fanned_out.inc(len(loud) * len(self.subscribers) + len(joiners))
 
@@ -146,11 +141,11 @@ class Channel:
             return {}
         quiet = {}
         for index, (raw, _) in enumerate(lines.split()):
-            match = _PRESENCE_LINE_RE.match(raw)
+            match = PRESENCE_LINE_RE.match(raw)
             if match is not None:
                 handle = match.group(1).decode()
                 if len(members) + (handle not in members) > limit:
-                    quiet[index] = (handle, match.group(2) == b"joined")
+                    quiet[index] = (handle, match.group(2) == JOINED.encode())
         return quiet
 
     def _deliver_private(self, lines: Lines) -> None:

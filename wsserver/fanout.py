@@ -61,7 +61,7 @@ PING = Wire("", WSMsgType.PING)  # the heartbeat's ping (wsserver.heartbeat), qu
 
 
 class PresenceSource(Protocol):
-    """A channel's users list in versions (:class:`wsserver.presence.PresenceSource`), as an outbox reads it."""
+    """A channel's users list in versions (:class:`wsserver.presence.PresenceList`), as an outbox reads it."""
 
     version: int
 
@@ -225,18 +225,17 @@ class Outbox:
             self._presence_due = True
             self._wake_writer()
             return
-        self._send_presence()
+        frame = self._take_presence()
+        if frame is not None:
+            self.put(frame)
 
-    def _send_presence(self) -> Wire | None:
-        """Bring the connection's list to the current version: return the frame to send (None: nothing to send)."""
+    def _take_presence(self) -> Wire | None:
+        """Bring the connection's list to the current version: return the frame that does it (None: no change)."""
         presence = self._presence
         assert presence is not None
         self._presence_due = False
         frame = presence.since(self._presence_version, self._presence_extra)
         self._presence_version, self._presence_extra = presence.version, None
-        if frame is not None and self._task is None and self._started:
-            self.put(frame)
-            return None
         return frame
 
     async def stop(self) -> None:
@@ -268,7 +267,7 @@ class Outbox:
                     if not self._frames:
                         self._frames = None
                 else:
-                    due = self._send_presence()
+                    due = self._take_presence()
                     if due is None:
                         continue
                     wire = due

@@ -69,6 +69,25 @@ def unescape(text: str) -> str:
     return _ESCAPE_SEQUENCE.sub(_unescape_one, text)
 
 
+JOINED, LEFT = "joined", "left"
+
+
+def joined_line(handle: str) -> str:
+    """Return the text of the ``System`` line that says ``handle`` joined."""
+    return f"{handle} has {JOINED} the chat"
+
+
+def left_line(handle: str) -> str:
+    """Return the text of the ``System`` line that says ``handle`` left."""
+    return f"{handle} has {LEFT} the chat"
+
+
+PRESENCE_LINE_RE = re.compile(
+    rf"^\[[^\]]*\] {SYSTEM}: ([A-Za-z0-9_]{{3,16}}) has ({JOINED}|{LEFT}) the chat$".encode()
+)
+"""A whole join or leave line as bytes read back from a log: the handle, and ``joined`` or ``left``."""
+
+
 def format_line(stamp: str, handle: str, text: str, to: str | None = None) -> str:
     """Return the log line (without its newline) for ``handle`` saying ``text``."""
     who = handle if to is None else f"{handle} -> {to}"

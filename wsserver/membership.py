@@ -24,7 +24,7 @@ from . import protocol
 from .channel import Channel
 from .errors import JoinRefused, StoreError
 from .fanout import Outbox
-from .logline import SYSTEM
+from .logline import SYSTEM, joined_line, left_line
 from .metrics import Metrics
 from .moderation_log import Moderation
 from .store.base import Claim, Handles
@@ -35,16 +35,6 @@ SERVER_RESTARTING = "The server is restarting"
 SERVER_BACK = "The server is back"
 
 Say = Callable[[Channel, str, str], Awaitable[bool]]
-
-
-def joined_line(handle: str) -> str:
-    """Return the text of a join line."""
-    return f"{handle} has joined the chat"
-
-
-def left_line(handle: str) -> str:
-    """Return the text of a leave line."""
-    return f"{handle} has left the chat"
 
 
 class Seat:

@@ -83,7 +83,7 @@ class PresenceList:
         if self.users is None or len(joined) + len(left) > len(new) // 4:
             self.users = sort_handles(list(new))
             self._keys = [handle_key(handle) for handle in self.users]
-            self._json = [json.dumps(handle, ensure_ascii=False) for handle in self.users]
+            self._json = _encoded(self.users)
         else:
             users_now = list(self.users)
             for handle in left:

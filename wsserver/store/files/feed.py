@@ -71,8 +71,7 @@ class FileFeed:
         except OSError:
             log.warning("could not read the last lines of %s; resumes read the file", self.log.path, exc_info=True)
             return
-        if lines:
-            self.recent.reset(Cursor(cursor.identity, first))
+        if lines:  # (add() starts the memory again from ``first``: not contiguous with the end)
             self.recent.add(cursor.identity, first, file_lines(cursor.identity, first, b"\n".join(lines)))
 
     async def stop(self) -> None:
