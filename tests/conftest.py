@@ -28,6 +28,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test browser, redis, nginx or bench by what it needs."""
     for item in items:
         names = {MARKED_BY_FIXTURE[name] for name in getattr(item, "fixturenames", ()) if name in MARKED_BY_FIXTURE}
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("chat_store") == "redis":
+            names.add("redis")
         if item.path.name in MARKED_BY_FILE:
             names.add(MARKED_BY_FILE[item.path.name])
         for name in sorted(names):

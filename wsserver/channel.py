@@ -44,7 +44,8 @@ class Channel:
         self.private_feed = store.feed(name, True, self._deliver_private)
         self.finder = store.finder(name)
         self.subscribers: set[Outbox] = set()
-        self.members: dict[str, Outbox] = {}  # lower-cased handle -> outbox, for private lines
+        # Lower-cased handle -> that identity's connections here: one, or with tokens one per device.
+        self.members: dict[str, list[Outbox]] = {}
         self.presence = PresenceList(name)
         self._backlogs: dict[tuple[int, str | None, str, int], asyncio.Future[list[Wire]]] = {}
         self._typing: dict[Outbox, tuple[str, asyncio.TimerHandle]] = {}
@@ -122,7 +123,7 @@ class Channel:
         # others; a joiner here still gets its own join line, where its live lines begin.
         loud = [index for index in range(len(lines.ends)) if index not in quiet]
         joiners = {outbox: index for index, (handle, joined) in quiet.items()
-                   if joined and (outbox := self.members.get(handle.lower())) is not None}
+                   if joined and (outbox := self._newest(handle)) is not None}
         if loud:
             broadcast((outbox for outbox in self.subscribers if outbox not in joiners), self._lines_frame(lines, loud))
         for outbox, index in joiners.items():
@@ -159,10 +160,8 @@ class Channel:
             frame = protocol.event_frame(
                 "private", {"channel": self.name, "from": sender, "to": recipient, "message": line}
             )
-            ends = {self.members.get(sender.lower()), self.members.get(recipient.lower())}
-            for outbox in ends:
-                if outbox is not None:
-                    outbox.put(frame)
+            for outbox in {*self.connections(sender), *self.connections(recipient)}:
+                outbox.put(frame)
 
     def send_presence(self, users: list[str]) -> None:
         """Take the channel's users (in any order); if they changed, send everyone here what changed."""
@@ -170,22 +169,42 @@ class Channel:
             for outbox in self.subscribers:
                 outbox.presence_changed()
 
+    def connections(self, handle: str) -> list[Outbox]:
+        """Return the connections here of ``handle`` (several when one token identity uses several devices)."""
+        return self.members.get(handle.lower(), [])
+
+    def _newest(self, handle: str) -> Outbox | None:
+        connections = self.members.get(handle.lower())
+        return connections[-1] if connections else None
+
+    def send_read(self, handle: str, cursor: str) -> None:
+        """Tell every connection here of ``handle`` that its read position moved to ``cursor``."""
+        frame = protocol.event_frame("read", {"channel": self.name, "cursor": cursor})
+        for outbox in self.connections(handle):
+            outbox.put(frame)
+
     def is_typing(self, outbox: Outbox) -> bool:
         """Return whether the connection of ``outbox`` is marked as typing."""
         return outbox in self._typing
 
     def set_typing(self, outbox: Outbox, handle: str, typing: bool) -> bool:
-        """Record that ``handle`` started or stopped typing; tell the others on a change. Return whether it changed."""
+        """Record that a connection of ``handle`` started or stopped typing; tell the others when ``handle``'s changed.
+
+        Typing is per identity: with several devices, ``handle`` types while
+        any of them does.  Return whether that changed.
+        """
+        own = self.connections(handle)
+        before = any(o in self._typing for o in own) if len(own) > 1 else outbox in self._typing
         current = self._typing.pop(outbox, None)
         if current is not None:
             current[1].cancel()
         if typing:
             timer = asyncio.get_running_loop().call_later(TYPING_EXPIRES, self.set_typing, outbox, handle, False)
             self._typing[outbox] = (handle, timer)
-        changed = (current is not None) != typing
+        changed = before != (typing or any(o in self._typing for o in own))
         if changed:
             frame = protocol.event_frame("typing", {"channel": self.name, "handle": handle, "typing": typing})
-            broadcast((o for o in self.subscribers if o is not outbox), frame)
+            broadcast((o for o in self.subscribers if o is not outbox and o not in own), frame)
         if changed or typing:  # a refresh too: the others' copies expire like ours
             self._events.publish({"type": "typing", "channel": self.name, "handle": handle, "typing": typing})
         return changed
@@ -214,7 +233,7 @@ class Channel:
         """
         await self.feed.wait_ready()
         self.subscribers.add(outbox)
-        self.members[handle.lower()] = outbox
+        self.members.setdefault(handle.lower(), []).append(outbox)
         self.metrics.history_reads.labels("resume" if since is not None else "join").inc()
         # Connections that ask for the same backlog while the log has not moved share one read and
         # one set of frames: in a restart storm thousands resume from the same few cursors.
@@ -251,21 +270,23 @@ class Channel:
         broadcast(self.subscribers, self._deleted_frame(cursor))
 
     def remove(self, handle: str, sentence: str) -> bool:
-        """Tell ``handle``'s connection here ``sentence`` and close it with 1008; return whether it is here."""
-        outbox = self.members.get(handle.lower())
-        if outbox is None:
-            return False
-        outbox.put(protocol.error_frame(sentence))
-        outbox.close_after(protocol.CLOSE_POLICY, sentence.encode("utf-8")[:120].decode("utf-8", errors="ignore"))
-        return True
+        """Tell ``handle``'s connections here ``sentence`` and close them with 1008; return whether any is here."""
+        connections = self.connections(handle)
+        for outbox in connections:
+            outbox.put(protocol.error_frame(sentence))
+            outbox.close_after(protocol.CLOSE_POLICY, sentence.encode("utf-8")[:120].decode("utf-8", errors="ignore"))
+        return bool(connections)
 
     def unsubscribe(self, outbox: Outbox, handle: str) -> None:
         """Stop delivering to ``outbox``, and say it stopped typing."""
         if outbox in self._typing:
             self.set_typing(outbox, handle, False)
         self.subscribers.discard(outbox)
-        if self.members.get(handle.lower()) is outbox:
-            del self.members[handle.lower()]
+        connections = self.members.get(handle.lower())
+        if connections is not None and outbox in connections:
+            connections.remove(outbox)
+            if not connections:
+                del self.members[handle.lower()]
 
     async def page(self, before: str | None, limit: int) -> str | None:
         """Return a ``history`` frame of up to ``limit`` lines before ``before`` (None: the newest).

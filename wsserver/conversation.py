@@ -17,7 +17,7 @@ from .app_state import State
 from .errors import StoreError
 from .membership import Seat
 from .metrics import reason
-from .protocol import Chat, ClientFrame, Delete, History, Keepalive, Moderate, Private, Typing, error_frame
+from .protocol import Chat, ClientFrame, Delete, History, Keepalive, Moderate, Private, Read, Typing, error_frame
 from .ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class Conversation:
             self._typing(request)
         elif isinstance(request, History):
             await self._history(request)
+        elif isinstance(request, Read):
+            await self._read(request)
         elif not self.bucket.allow():
             self._flooding()
         elif isinstance(request, Moderate | Delete):
@@ -80,6 +82,19 @@ class Conversation:
         channel, outbox = self.seat.channel, self.seat.outbox
         if request.typing == channel.is_typing(outbox) or self.typing_bucket.allow():
             channel.set_typing(outbox, self.seat.handle, request.typing)
+
+    async def _read(self, request: Read) -> None:
+        # Reads share the typing bucket: signals about the reader, not lines of the log.
+        if not self.typing_bucket.allow():
+            self.refuse(protocol.RATE_LIMITED)
+            return
+        try:
+            found = await self.state.hub.reading.advance(self.seat.channel, self.seat.handle, request.cursor)
+        except StoreError:
+            self._store_failed("read position")
+            return
+        if not found:
+            self.refuse(protocol.BAD_AROUND)
 
     async def _history(self, request: History) -> None:
         channel = self.seat.channel

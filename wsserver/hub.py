@@ -20,6 +20,7 @@ from .logline import Clock, format_line
 from .membership import Membership
 from .metrics import Metrics
 from .presence_refresh import Refresher
+from .reading import Reading
 from .store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Hub:
         self.membership = Membership(store.registry, self.moderator.state, self.say, self.refresh_presence,
                                      self.known, self.metrics, rejoin_grace)
         self.presence = Refresher(store.registry, self.channels, self.membership.expire_away)
+        self.reading = Reading(store.reads)
 
     async def start(self) -> None:
         """Start the store and open every configured channel."""

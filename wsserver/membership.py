@@ -7,6 +7,14 @@ The socket handler asks for a seat and gives it back; everything between is here
       │                                    └── leave() while the server stops with a grace ──► away
       └── refused: JoinRefused (bad handle, banned, handle taken, the store failed)
 
+With tokens (``shared``), one identity may sit in a channel from several
+devices at once: one seat, several connections.  The first connection
+claims the handle and writes the join line; the others share the seat;
+the last one to leave writes the leave line and releases the handle.  The
+connections of one identity share a seat on one process; one on another
+process (``--workers``, other nodes) is refused as the handle's holder
+(docs/operations.md, "Several devices").
+
 An *away* seat keeps its handle for ``--rejoin-grace`` seconds with no leave
 line (:meth:`Membership.leave_away`); whoever comes back with ``since`` in
 time takes it back silently (:attr:`~wsserver.store.base.Claim.BACK`), and the
@@ -16,6 +24,7 @@ from whichever process notices).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -42,6 +51,11 @@ class Seat:
 
     __slots__ = ("_membership", "channel", "handle", "outbox", "who")
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """Return what names the seat: the channel and the lower-cased handle."""
+        return (self.channel.name, self.handle.lower())
+
     def __init__(self, membership: Membership, channel: Channel, handle: str, outbox: Outbox) -> None:
         self._membership = membership
         self.channel = channel
@@ -57,8 +71,11 @@ class Seat:
         """
         membership = self._membership
         self.channel.unsubscribe(self.outbox, self.handle)
+        others = membership.seated.pop(self.key, 1) - 1
+        if others:
+            membership.seated[self.key] = others  # another device of this identity is still here
         await self.outbox.stop()
-        if not membership.leaves_away:
+        if not others and not membership.leaves_away:
             await membership.say(self.channel, SYSTEM, left_line(self.handle))
             await membership.registry.release(self.handle, self.channel.name)
             membership.refresh_presence([self.channel.name])
@@ -79,6 +96,8 @@ class Membership:
         self.metrics = metrics
         self.rejoin_grace = rejoin_grace
         self.stopping = False  # set at shutdown: seats left from then on are left away (with a grace)
+        self.seated: dict[tuple[str, str], int] = {}  # (channel, lower handle) -> connections in that seat here
+        self._claiming: dict[tuple[str, str], asyncio.Future[None]] = {}  # seats whose claim is under way
 
     @property
     def leaves_away(self) -> bool:
@@ -86,31 +105,27 @@ class Membership:
         return self.stopping and self.rejoin_grace > 0
 
     async def join(self, channel: Channel, handle: str, outbox: Outbox, history: int, since: str | None,
-                   first: Iterable[str] = ()) -> Seat:
+                   first: Iterable[str] = (), shared: bool = False) -> Seat:
         """Seat ``handle`` in ``channel``: claim it, send the backlog, the users and ``first``, write the join line.
 
         ``outbox`` is started here, after the backlog and the users list (and
-        ``first``, e.g. a resume token).  Raises :class:`JoinRefused` with the
-        sentence and close code to send; nothing is written then.
+        ``first``, e.g. a resume token).  With ``shared`` (a token identity),
+        a seat this identity already has here is shared: no claim, no line.
+        Raises :class:`JoinRefused` with the sentence and close code to send;
+        nothing is written then.
         """
         name = channel.name
         if not protocol.valid_handle(handle):
             raise JoinRefused(protocol.NO_HANDLE, f"bad handle {handle[:40]!r}")
         if self.moderation.banned(name, handle):
             raise JoinRefused(protocol.BANNED, f"{handle} is banned from {name}")
-        try:
-            claim = await self.registry.claim(handle, name)
-        except StoreError as exc:
-            raise JoinRefused(protocol.UNAVAILABLE, f"{handle} in {name}: the store failed: {exc}",
-                              protocol.CLOSE_TRY_AGAIN) from exc
-        if claim is Claim.HELD:
-            raise JoinRefused(protocol.HANDLE_TAKEN, f"{handle} is already in {name}")
         seat = Seat(self, channel, handle, outbox)
+        claim = await self._claim(seat, shared)
         try:
             await channel.subscribe(outbox, handle, history, since)
         except BaseException as exc:
             channel.unsubscribe(outbox, handle)
-            await self.registry.release(handle, name)
+            await self._unseat(seat)
             if isinstance(exc, StoreError):
                 raise JoinRefused(protocol.UNAVAILABLE, f"{seat.who}: the history read failed: {exc}",
                                   protocol.CLOSE_TRY_AGAIN) from exc
@@ -122,7 +137,9 @@ class Membership:
         outbox.start()
         for frame in first:
             outbox.put(frame)
-        if claim is Claim.BACK and since is not None:
+        if claim is None:
+            log.info("%s joined from another device", seat.who)
+        elif claim is Claim.BACK and since is not None:
             # Back from a restart within the grace: to the others it never left.
             log.info("%s came back", seat.who)
         else:
@@ -133,6 +150,39 @@ class Membership:
             await self.say(channel, SYSTEM, joined_line(handle))
         self.refresh_presence([name])
         return seat
+
+    async def _claim(self, seat: Seat, shared: bool) -> Claim | None:
+        """Claim the seat's handle, or share the seat its identity has here (``shared``: None); count it."""
+        key = seat.key
+        if shared:
+            pending = self._claiming.get(key)
+            if pending is not None:
+                await asyncio.shield(pending)  # another device's claim is under way: share its seat if it wins
+            if self.seated.get(key):
+                self.seated[key] += 1
+                return None
+        done = self._claiming[key] = asyncio.get_running_loop().create_future()
+        try:
+            claim = await self.registry.claim(seat.handle, seat.channel.name)
+        except StoreError as exc:
+            raise JoinRefused(protocol.UNAVAILABLE, f"{seat.who}: the store failed: {exc}",
+                              protocol.CLOSE_TRY_AGAIN) from exc
+        finally:
+            if self._claiming.get(key) is done:
+                del self._claiming[key]
+            done.set_result(None)
+        if claim is Claim.HELD:
+            raise JoinRefused(protocol.HANDLE_TAKEN, f"{seat.handle} is already in {seat.channel.name}")
+        self.seated[key] = self.seated.get(key, 0) + 1
+        return claim
+
+    async def _unseat(self, seat: Seat) -> None:
+        """Give back a seat whose join failed: release the handle unless another device still sits in it."""
+        others = self.seated.pop(seat.key, 1) - 1
+        if others:
+            self.seated[seat.key] = others
+        else:
+            await self.registry.release(seat.handle, seat.channel.name)
 
     async def find(self, channel: str, handle: str) -> str | None:
         """Return ``handle`` as seated in ``channel`` (on any process), or None; raises StoreError."""

@@ -13,10 +13,11 @@ Client to server:
 * ``{"type": "typing", "typing": BOOL}``;
 * ``{"type": "history", "before": CURSOR, "limit": N}`` (``before`` left out: the newest lines);
   or with ``around`` (a line's cursor), ``at`` (a time) or ``after`` (a cursor) instead of ``before``;
+* ``{"type": "read", "cursor": CURSOR}`` (the reader's position moves forward to that line);
 * ``{"type": "system", "message": "keepalive"}``.
 
 Frames that are not log lines carry an ``event`` field (``presence``,
-``typing``, ``private``, ``resumed``, ``history``, ``token``).
+``typing``, ``private``, ``resumed``, ``history``, ``token``, ``read``).
 
 ``docs/protocol.md`` lists the same sentences; the tests assert them.
 """
@@ -73,6 +74,7 @@ BAD_CURSOR = "History is not available before that cursor"
 BAD_AFTER = "History is not available after that cursor"
 BAD_HISTORY = "Invalid history request: {problem}"
 TOO_LONG = "Message is too long (limit {limit} characters)"
+BAD_READ = "Invalid read request: cursor must be a cursor from a frame (a string)"
 # Sentences: moderation
 BANNED = "You are banned from this channel"  # a refused join (1008); with ": REASON" when a ban removes someone
 KICKED = "You were removed from the channel"  # with ": REASON" if one was given; then 1008
@@ -193,9 +195,16 @@ class Delete:
     cursor: str
 
 
+@dataclass(frozen=True)
+class Read:
+    """The reader has read up to the line just before ``cursor``."""
+
+    cursor: str
+
+
 HISTORY_PAGE_LIMIT = 200
 
-ClientFrame = Chat | Private | Typing | History | Keepalive | Moderate | Delete
+ClientFrame = Chat | Private | Typing | History | Keepalive | Moderate | Delete | Read
 
 
 def _reject_constant(name: str) -> Any:
@@ -243,6 +252,11 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
         if not isinstance(cursor, str):
             raise BadFrame(INVALID_FORMAT)
         return Delete(cursor)
+    if kind == "read":
+        cursor = payload.get("cursor")
+        if not isinstance(cursor, str):
+            raise BadFrame(BAD_READ)
+        return Read(cursor)
     if kind == "system":
         if message == "keepalive":
             return Keepalive()

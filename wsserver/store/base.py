@@ -217,6 +217,52 @@ class Finder(Protocol):
     async def erase(self, cursor: str) -> bool:
         """Overwrite the text of the line just before ``cursor`` in place (same size); False if there is none."""
 
+    async def place(self, cursor: str) -> Place | None:
+        """Return where the line just before ``cursor`` is, to order read positions; None if no line ends there."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A line's place in the current log: which log (a file, a stream's epoch) and an ordinal in it.
+
+    ``ordinal`` is a zero-padded decimal string, so two places of one log
+    compare as strings (in a Lua script too).  A place of another log is
+    older than any of the current one: a rotated file, a stream made anew.
+    """
+
+    log: str
+    ordinal: str
+
+    def encode(self, cursor: str) -> str:
+        """Return the stored form of a read position: ``log ordinal cursor``."""
+        return f"{self.log} {self.ordinal} {cursor}"
+
+    @staticmethod
+    def decode(stored: str) -> tuple[Place, str] | None:
+        """Return the place and cursor of a stored read position, or None for a torn or foreign one."""
+        fields = stored.strip().split(" ")
+        if len(fields) != 3 or not fields[1].isdigit():
+            return None
+        return Place(fields[0], fields[1]), fields[2]
+
+    def after(self, stored: Place | None) -> bool:
+        """Return whether this place is past ``stored`` (None: nothing stored, or a place in an older log)."""
+        return stored is None or stored.log != self.log or self.ordinal > stored.ordinal
+
+
+class Reads(Protocol):
+    """Read positions: how far each identity has read in each channel, kept durably for every process."""
+
+    async def get(self, channel: str, who: str) -> str | None:
+        """Return the cursor ``who`` (a lower-cased handle) has read to in ``channel``, or None; raises StoreError."""
+
+    async def advance(self, channel: str, who: str, cursor: str, place: Place) -> bool:
+        """Move ``who``'s position to ``cursor`` (at ``place``) if it is past the stored one; return whether it moved.
+
+        Atomic for every process on the store: two moves never leave the
+        position behind either.  Raises StoreError.
+        """
+
 
 class ActionLog(Protocol):
     """The moderation log: every action appended; every process reads it whole, then follows it."""
@@ -303,6 +349,10 @@ class Store(Protocol):
     @property
     def events(self) -> Events:
         """Return the carrier of ephemeral events between processes or nodes."""
+
+    @property
+    def reads(self) -> Reads:
+        """Return the read positions."""
 
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the (not yet started) feed of ``channel``'s public or private log.

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ...logline import LINE_RE, Query
-from ..base import Found, StoreError, Window
+from ..base import Found, Place, StoreError, Window
 from .channellog import Cursor, at_line_start, file_lines, identity, read_last_lines
 from .scan import PROBE, find_time, read_forward, search_backwards
 
@@ -146,5 +146,16 @@ class FileFinder:
                 return None
             lines, last = read_forward(fd, offset, end, limit)
             return Window(file_lines(file, offset, b"\n".join(lines)), None, last == end)
+
+        return await self._read(work)
+
+    async def place(self, cursor: str) -> Place | None:
+        """Return the file's identity and the byte offset ``cursor`` names, if a line ends there."""
+
+        def work(fd: int, file: tuple[int, int], end: int) -> Place | None:
+            offset = self._offset(fd, file, end, cursor)
+            if offset is None or offset <= 0:
+                return None
+            return Place(f"{file[0]:x}-{file[1]:x}", f"{offset:020d}")
 
         return await self._read(work)

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from ...logline import Query
-from ..base import Found, StoreError, Window
+from ..base import Found, Place, StoreError, Window
 from .feed import CURSOR_RE, stream_lines
 from .keys import Keys, RedisFault
 from .link import parse_id
@@ -143,3 +143,15 @@ class RedisFinder:
             return await self._window(epoch, entry_id, entries[:limit], more, None)
         except RedisFault as exc:
             raise StoreError(f"Redis did not answer a read of {self.key}: {exc}") from exc
+
+    async def place(self, cursor: str) -> Place | None:
+        """Return the stream's epoch and the entry ID ``cursor`` names, if that entry is still there."""
+        try:
+            epoch = await self._epoch()
+            entry_id = self._id(epoch, cursor)
+            if entry_id is None or entry_id == START or not await self._client.xrange(self.key, entry_id, entry_id):
+                return None
+        except RedisFault as exc:
+            raise StoreError(f"Redis did not answer a read of {self.key}: {exc}") from exc
+        ms, seq = parse_id(entry_id)
+        return Place(epoch, f"{ms:020d}{seq:020d}")

@@ -91,6 +91,10 @@ class Keys:
         """Return the hash of ``channel``'s handles (lower-cased handle to ``<node>|<Handle>``)."""
         return PREFIX + "users:" + self._name(channel)
 
+    def reads(self, channel: str) -> str:
+        """Return the hash of ``channel``'s read positions (lower-cased handle to ``<log> <ordinal> <cursor>``)."""
+        return PREFIX + "reads:" + self._name(channel)
+
     @staticmethod
     def node(node: str) -> str:
         """Return a node's liveness key."""

@@ -43,6 +43,17 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', v - {CHANGES_KEPT})
 return v
 """
+# KEYS: reads. ARGV: field, log, ordinal, cursor. Stores "log ordinal cursor" unless the stored
+# position is of the same log and not before it (Place.after); answers 1 if it moved.
+ADVANCE_READ = """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if stored then
+  local log, ordinal = string.match(stored, '^(%S+) (%d+) ')
+  if log == ARGV[2] and ordinal >= ARGV[3] then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])
+return 1
+"""
 # KEYS: users. ARGV: field, value. Answers {status, holder}: status 'mine' (no change), 'taken',
 # 'back' (it was away) or 'held' (holder: the value of the node that holds it, live or not).
 CLAIM = """
@@ -111,6 +122,17 @@ for i = 1, #fields, 2 do
   end
 end
 return answer
+"""
+# KEYS: reads. ARGV: field, log, ordinal, cursor. Stores "log ordinal cursor" unless the stored
+# position is of the same log and not before it (Place.after); answers 1 if it moved.
+ADVANCE_READ = """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if stored then
+  local log, ordinal = string.match(stored, '^(%S+) (%d+) ')
+  if log == ARGV[2] and ordinal >= ARGV[3] then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])
+return 1
 """
 # KEYS: users. ARGV: field, value. Answers 1 if it was held with that value (now removed).
 RELEASE = """

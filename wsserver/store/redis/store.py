@@ -25,6 +25,7 @@ from .handles import RedisHandles
 from .keys import RedisFault
 from .link import NODE_REFRESH, VERSION_POLL
 from .reader import StreamReader
+from .reads import RedisReads
 from .scripts import CHANGES_KEPT
 from .shards import Shards
 
@@ -51,6 +52,7 @@ class RedisStore:
         self.actions = RedisActions(self.client, self.home.readers)
         self.readers = [StreamReader(link) for link in self.shards.links]  # one per shard
         self.events = RedisEvents(self.home, self.handles.node)
+        self.reads = RedisReads(self.shards)
         self._tasks: list[asyncio.Task[None]] = []
         self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._channels: list[str] = []

@@ -1,0 +1,89 @@
+"""One token identity on several devices: one seat, one join and one leave line, every socket served."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wsserver import protocol
+
+from .support import SECRET, Client, joined, token
+
+
+async def _connected(connect: Any, server: Any, sub: str) -> Client:
+    client = await connect(server, None, token=token(sub))
+    await client.event("presence")
+    return client
+
+
+async def test_two_devices_share_one_seat(start_server: Any, connect: Any) -> None:
+    """Same sub twice: one join line, listed once, private lines to both, typing once, one leave line at the end."""
+    server = await start_server("--jwt-secret", SECRET, "--rate-limit", "0")
+    bob = await joined(await connect(server, None, token=token("Bob")), "Bob")
+    laptop = await joined(await connect(server, None, token=token("Alice")), "Alice")
+    phone = await _connected(connect, server, "Alice")
+    await bob.users_become(["Alice", "Bob"])
+    await phone.users_become(["Alice", "Bob"])
+    assert sum("Alice has joined" in line for line in server.file_lines("general")) == 1
+
+    await bob.send({"type": "private", "to": "alice", "message": "psst"})
+    for device in (laptop, phone, bob):
+        assert (await device.event("private"))["data"]["message"].endswith("Bob -> Alice: psst")
+    await phone.chat("from the phone")
+    for device in (laptop, phone, bob):
+        await device.until_line(lambda line: line.endswith("Alice: from the phone"))
+
+    # Typing is the identity's: the laptop starting while the phone types changes nothing for Bob.
+    await phone.send({"type": "typing", "typing": True})
+    assert (await bob.event("typing"))["data"] == {"channel": "general", "handle": "Alice", "typing": True}
+    await laptop.send({"type": "typing", "typing": True})
+    await phone.send({"type": "typing", "typing": False})
+    await laptop.send({"type": "typing", "typing": False})
+    assert (await bob.event("typing"))["data"]["typing"] is False
+    assert not any(e.get("event") == "typing" for e in bob.events), "one start and one stop, not two of each"
+    assert not any(e.get("event") == "typing" for e in laptop.events + phone.events), "not told of oneself"
+
+    await phone.ws.close()
+    await server.wait_for_log("Alice@general left")
+    await laptop.chat("still here")
+    await bob.until_line(lambda line: line.endswith("Alice: still here"))
+    assert not any("Alice has left" in line for line in server.file_lines("general"))
+    await laptop.ws.close()
+    await bob.until_line(lambda line: line.endswith("System: Alice has left the chat"))
+    await bob.users_become(["Bob"])
+    assert sum("Alice has joined" in line for line in server.file_lines("general")) == 1
+    assert sum("Alice has left" in line for line in server.file_lines("general")) == 1
+
+
+async def test_reading_on_one_device_is_told_to_the_other(start_server: Any, connect: Any) -> None:
+    """A read on the phone: the laptop gets the same read event at once."""
+    server = await start_server("--jwt-secret", SECRET, "--rate-limit", "0")
+    laptop = await joined(await connect(server, None, token=token("Alice")), "Alice")
+    phone = await _connected(connect, server, "Alice")
+    await laptop.chat("mark me")
+    line = await phone.until_line(lambda text: text.endswith("Alice: mark me"))
+    cursor = next(frame["data"]["cursors"][frame["data"]["message"].split("\n").index(line)]
+                  for frame in phone.frames if line in frame.get("data", {}).get("message", "").split("\n"))
+    await phone.send({"type": "read", "cursor": cursor})
+    for device in (phone, laptop):
+        assert (await device.event("read"))["data"] == {"channel": "general", "cursor": cursor}
+
+
+async def test_a_kick_closes_every_device(start_server: Any, connect: Any) -> None:
+    """An operator's kick reaches both sockets of the identity; one leave line."""
+    server = await start_server("--jwt-secret", SECRET, "--rate-limit", "0")
+    op = await joined(await connect(server, None, token=token("Mod", op=True)), "Mod")
+    laptop = await joined(await connect(server, None, token=token("Alice")), "Alice")
+    phone = await _connected(connect, server, "Alice")
+    await op.send({"type": "moderate", "action": "kick", "handle": "Alice"})
+    for device in (laptop, phone):
+        assert await device.closed() == (protocol.CLOSE_POLICY, protocol.KICKED)
+    await op.until_line(lambda line: line.endswith("System: Alice has left the chat"))
+    assert sum("Alice has left" in line for line in server.file_lines("general")) == 1
+
+
+async def test_without_tokens_a_handle_is_still_one_socket(server: Any, connect: Any) -> None:
+    """No tokens: the second socket with the handle is refused as before."""
+    await joined(await connect(server, "Alice"), "Alice")
+    second = await connect(server, "Alice")
+    assert await second.frame() == {"success": False, "message": protocol.HANDLE_TAKEN}
+    assert await second.closed() == (protocol.CLOSE_POLICY, protocol.HANDLE_TAKEN)

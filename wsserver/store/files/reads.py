@@ -1,0 +1,73 @@
+"""Read positions in the data dir: one small file per identity and channel.
+
+``read/<channel>/<who>`` holds one line, ``<log> <ordinal> <cursor>`` (see
+:class:`~wsserver.store.base.Place`).  A move is a read-compare-write made
+while holding an exclusive ``flock`` on that file, so two processes moving
+the same position never leave it behind either; the write is one
+``pwrite`` of a few dozen bytes and a truncate.  A torn file (a crash in
+the middle of that write) reads as no position: the reader's next move
+stores one again.  Nothing here is a line of a log: losing a read position
+loses no message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from pathlib import Path
+
+from ..base import Place, StoreError
+
+READ_DIR = "read"
+
+
+class FileReads:
+    """Read positions as files under ``<data dir>/read/``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir / READ_DIR
+
+    def _path(self, channel: str, who: str) -> Path:
+        # Channel names and handles are checked against their patterns before they get here: no / or dots.
+        return self.root / channel / who
+
+    async def get(self, channel: str, who: str) -> str | None:
+        """Return the stored cursor, or None."""
+        path = self._path(channel, who)
+
+        def read() -> str | None:
+            try:
+                stored = Place.decode(path.read_text(encoding="utf-8", errors="replace"))
+            except FileNotFoundError:
+                return None
+            return stored[1] if stored else None
+
+        try:
+            return await asyncio.to_thread(read)
+        except OSError as exc:
+            raise StoreError(f"reading {path} failed: {exc}") from exc
+
+    async def advance(self, channel: str, who: str, cursor: str, place: Place) -> bool:
+        """Store ``cursor`` if ``place`` is past the stored position (under the file's lock)."""
+        path = self._path(channel, who)
+
+        def move() -> bool:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                stored = Place.decode(os.pread(fd, 4096, 0).decode("utf-8", errors="replace"))
+                if not place.after(stored[0] if stored else None):
+                    return False
+                data = (place.encode(cursor) + "\n").encode()
+                os.pwrite(fd, data, 0)
+                os.ftruncate(fd, len(data))
+                return True
+            finally:
+                os.close(fd)  # closing releases the lock
+
+        try:
+            return await asyncio.to_thread(move)
+        except OSError as exc:
+            raise StoreError(f"storing the read position in {path} failed: {exc}") from exc
