@@ -29,16 +29,25 @@ async def test_keyboard_only(server: Server, new_page: Any) -> None:
 
 
 async def test_phone_width(server: Server, new_page: Any) -> None:
-    """At 375 px wide nothing overflows sideways and every control is on screen."""
+    """At 375 px wide nothing overflows sideways and every control is on screen, on both screens."""
+    page = await new_page(server.url + "/", width=375, height=700)
+    await page.get_by_label("Channel", exact=True).locator("option").first.wait_for(state="attached")
+    await _on_screen(page, page.get_by_label("Channel", exact=True), page.get_by_label("Handle"),
+                     page.get_by_role("button", name="Connect"))
     page = await new_page(server.url + "/?channel=general&handle=Phone", width=375, height=700)
     await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await _on_screen(page, page.get_by_label("Message"), page.get_by_role("button", name="Channels"),
+                     page.get_by_role("button", name="Disconnect"), page.get_by_role("button", name="Send"),
+                     page.get_by_label("Search", exact=True), page.get_by_role("button", name="Find"),
+                     page.get_by_label("Go to date"), page.get_by_role("button", name="Go", exact=True))
+
+
+async def _on_screen(page: Any, *locators: Any) -> None:
     assert await page.evaluate("document.documentElement.scrollWidth") <= 375
-    for locator in (page.get_by_label("Channel", exact=True), page.get_by_label("Handle"), page.get_by_label("Message"),
-                    page.get_by_role("button", name="Disconnect"), page.get_by_role("button", name="Send"),
-                    page.get_by_label("Search", exact=True), page.get_by_role("button", name="Find"),
-                    page.get_by_label("Go to date"), page.get_by_role("button", name="Go", exact=True)):
+    for locator in locators:
         box = await locator.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 700, "on screen without scrolling"
 
 
 @pytest.mark.parametrize("width", [1280, 375])

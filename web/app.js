@@ -1,13 +1,19 @@
-// The chat page: wires its parts together (connection, log view, composer, users, search,
-// moderation), and owns the join form, the channel list and the server's rules.
-import { composeParts } from "./parts.js";
+// The chat page: the connect screen (handle and first channel), then the chat view (rooms.js) with
+// the channels open at the last visit reopened; the server's rules; the theme and notifications.
 import { $, clearAlert, rules, session, showAlert } from "./dom.js";
 import { channelAllowed, handleProblem, rulesFrom, tokenClaims } from "./lines.js";
+import { composeParts } from "./parts.js";
+import { setUpNotifications, setUpTheme } from "./prefs.js";
+import { remember, remembered } from "./rooms.js";
 import { NO_CHANNEL } from "./sentences.js";
+
+const HANDLE_KEY = "wsserver.handle";
+const CHANNELS_EVERY = 30_000; // ms between two reads of the channel list (user counts)
 
 const ui = {
   join: $("join"), channel: $("channel"), handle: $("handle"), connect: $("connect"), state: $("state"),
-  newChannel: $("new-channel"), newChannelField: $("new-channel-field"),
+  newChannel: $("new-channel"), newChannelField: $("new-channel-field"), connectScreen: $("connect-screen"),
+  chatScreen: $("chat-screen"), tools: $("tools"), drawer: $("drawer"), disconnect: $("disconnect"),
 };
 
 // A site that issues tokens links to /?channel=C&token=JWT: the token goes to the socket as it is,
@@ -19,35 +25,38 @@ if (session.pageToken) {
   history.replaceState(history.state, "", clean.pathname + clean.search + clean.hash);
 }
 
-// ---------------------------------------------------------------- state
+setUpTheme();
+const notify = setUpNotifications();
 
-function setState(state, text) {
-  ui.state.dataset.state = state;
-  ui.state.textContent = text;
-  parts.composer.enable(state === "connected");
-  const busy = state !== "disconnected";
-  ui.connect.textContent = busy ? "Disconnect" : "Connect";
-  ui.channel.disabled = busy;
-  ui.newChannel.disabled = busy;
-  ui.handle.disabled = busy;
+function showChat(on) {
+  ui.connectScreen.hidden = on;
+  ui.chatScreen.hidden = !on;
+  ui.tools.hidden = !on;
+  ui.drawer.hidden = !on;
+  document.body.classList.toggle("chatting", on);
+  if (!on) {
+    ui.state.dataset.state = "disconnected";
+    ui.state.textContent = "Disconnected";
+  }
 }
 
-const parts = composeParts({
-  state: setState,
-  accepted() {
-    clearAlert();
-    setState("connected", `Connected to ${session.channel} as ${session.me}`);
-    loadChannels(session.channel, { quiet: true });
+const rooms = composeParts({
+  showChat,
+  notify,
+  channelsChanged: () => loadChannels(null, { quiet: true }),
+  labelChannel(name, users) {
+    for (const option of ui.channel.options) {
+      if (option.value === name) option.textContent = channelLabel(name, users);
+    }
   },
-  closed: () => loadChannels(ui.channel.value, { quiet: true }),
-  presence: (channel, users) => labelChannel(channel, users),
 });
 
-// ---------------------------------------------------------------- joining and leaving
+// ---------------------------------------------------------------- connecting
 
 function connect() {
   clearAlert();
-  const problem = handleProblem(ui.handle.value.trim(), rules);
+  const handle = ui.handle.value.trim();
+  const problem = handleProblem(handle, rules);
   if (problem) {
     showAlert(problem);
     ui.handle.focus();
@@ -63,29 +72,23 @@ function connect() {
     showAlert("No channel to join: the channel list could not be loaded.");
     return;
   }
-  const channel = wantedNew || ui.channel.value;
-  if (channel !== session.channel) {
-    session.resumeToken = null; // bound to the channel it was issued for; kept for Connect again to the same one
+  if (handle !== session.me) {
+    for (const room of [...rooms.rooms.values()]) room.close(); // another person: their own channels
   }
-  session.channel = channel;
-  session.me = ui.handle.value.trim();
-  session.lastCursor = null;
-  parts.reset();
-  parts.connection.start();
-}
-
-function disconnect() {
-  parts.users.clearTyping();
-  parts.connection.stop();
+  session.me = handle;
+  remember(HANDLE_KEY, handle);
+  rooms.open(wantedNew || ui.channel.value);
 }
 
 ui.join.addEventListener("submit", (event) => {
   event.preventDefault();
-  if (parts.connection.wanted()) {
-    disconnect();
-  } else {
-    connect();
-  }
+  connect();
+});
+
+ui.disconnect.addEventListener("click", () => {
+  rooms.closeAll();
+  showChat(false);
+  ui.connect.focus();
 });
 
 // ---------------------------------------------------------------- channels and rules
@@ -94,32 +97,28 @@ function channelLabel(name, users) {
   return `${name} (${users} ${users === 1 ? "user" : "users"})`;
 }
 
-function labelChannel(name, users) {
-  for (const option of ui.channel.options) {
-    if (option.value === name) option.textContent = channelLabel(name, users);
-  }
-}
-
-/** Fill the channel select with the channels and their user counts; keep `preferred` selected. */
+/** Fill the channel select and the sidebar with the channels and their user counts; keep `preferred` selected. */
 async function loadChannels(preferred, { quiet = false } = {}) {
   try {
     const response = await fetch("/api/channels");
     const channels = await response.json();
+    const selected = preferred ?? ui.channel.value;
     ui.channel.replaceChildren(...channels.map(({ name, users }) => {
       const option = document.createElement("option");
       option.value = name;
       option.textContent = channelLabel(name, users);
       return option;
     }));
-    if (preferred && channels.some(({ name }) => name === preferred)) {
-      ui.channel.value = preferred;
+    if (selected && channels.some(({ name }) => name === selected)) {
+      ui.channel.value = selected;
     } else if (preferred && !quiet) {
       showAlert(NO_CHANNEL);
     }
+    rooms.channels(channels);
+    return channels;
   } catch {
-    if (!quiet) {
-      showAlert("Could not load the channel list; is the server running?");
-    }
+    if (!quiet) showAlert("Could not load the channel list; is the server running?");
+    return [];
   }
 }
 
@@ -132,35 +131,35 @@ async function loadSettings() {
   } catch {
     // no rules: the page checks nothing first, and the server refuses what it must
   }
-  parts.composer.updateRemaining();
 }
 
 async function start() {
-  setState("disconnected", "Disconnected");
   const params = new URLSearchParams(location.search); // the token is already gone from it
   const channel = params.get("channel");
   const subject = tokenClaims(session.pageToken).sub; // for display only; the server verifies the token
-  const handle = (typeof subject === "string" ? subject : null) ?? params.get("handle");
-  if (handle) {
-    ui.handle.value = handle;
-  }
-  if (session.pageToken) {
-    ui.handle.readOnly = true; // the token names the handle; the server ignores any other
-  }
+  const stored = remembered(HANDLE_KEY, null);
+  const handle = (typeof subject === "string" ? subject : null) ?? params.get("handle") ?? stored;
+  if (handle) ui.handle.value = handle;
+  if (session.pageToken) ui.handle.readOnly = true; // the token names the handle; the server ignores any other
   await Promise.all([loadChannels(channel, { quiet: true }), loadSettings()]);
-  if (!channel) {
-    return;
-  }
-  if (ui.channel.value !== channel) {
+  setInterval(() => loadChannels(null, { quiet: true }), CHANNELS_EVERY);
+  // The channels open at the last visit come back for the same handle; a link adds (and shows) its own.
+  const saved = handle && handle === stored ? rooms.saved() : { names: [], active: null };
+  if (channel && ui.channel.value !== channel) {
     if (!(rules.allowNewChannels && channelAllowed(channel, rules))) {
       showAlert(NO_CHANNEL);
       return;
     }
     ui.newChannel.value = channel; // a link to a room that does not exist yet
   }
-  if (handle) {
-    connect();
+  if (!handle || (!channel && !saved.names.length)) return;
+  session.me = handle;
+  remember(HANDLE_KEY, handle);
+  for (const name of saved.names) {
+    if (name !== channel && name !== saved.active) rooms.open(name);
   }
+  if (saved.active && saved.active !== channel && saved.names.includes(saved.active)) rooms.open(saved.active);
+  if (channel) connect();
 }
 
 start();

@@ -1,13 +1,19 @@
-// The message box: characters left, Enter to send, /msg for private lines, and the typing signal.
+// The message box: characters left, Enter to send, /msg for private lines, @ to name someone (with
+// completion), and the typing signal. It sends on the socket of the channel on screen.
+import { createCompletion } from "./complete.js";
 import { $, clearAlert, rules, showAlert } from "./dom.js";
 import { charCount, parseCommand } from "./lines.js";
 import { EMPTY_MESSAGE, TOO_LONG, fill } from "./sentences.js";
 
 const TYPING_EVERY = 2000; // ms between "still typing" refreshes (the server forgets after 6 s)
 
-/** hooks: send(request) -> whether it went out on the open socket; sent() after a message left. */
+/**
+ * hooks: send(request) -> whether it went out on the open socket; sent() after a message left;
+ * handles() -> the handles of the channel on screen (for completion).
+ */
 export function createComposer(hooks) {
   const ui = { compose: $("compose"), message: $("message"), send: $("send"), remaining: $("remaining") };
+  const completion = createCompletion({ handles: hooks.handles, changed: () => updateRemaining() });
   let typingSince = 0; // when we last told the server we are typing (0: not typing)
 
   function updateRemaining() {
@@ -61,7 +67,8 @@ export function createComposer(hooks) {
     send();
   });
   ui.message.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    if (event.isComposing || completion.key(event)) return;
+    if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       send();
     }
@@ -79,6 +86,12 @@ export function createComposer(hooks) {
       ui.message.disabled = !live;
       ui.send.disabled = !live;
       if (!live) typingSince = 0;
+    },
+    /** Another channel comes on screen: the old one is told we stopped typing; the text stays. */
+    switching() {
+      setTyping(false);
+      typingSince = 0;
+      completion.close();
     },
     /** Start a private message to `handle`. */
     startPrivate(handle) {

@@ -1,4 +1,4 @@
-// The socket to /ws: open it, tell the page what arrives, and come back after a drop with the
+// One channel's socket to /ws: open it, tell the page what arrives, and come back after a drop with the
 // resume cursor (the server replays exactly what was missed) and the server's own resume token.
 import { session, showAlert } from "./dom.js";
 import { backoffDelay } from "./lines.js";
@@ -10,11 +10,12 @@ const JOIN_REFUSALS = new Set([NO_CHANNEL, NO_HANDLE, HANDLE_TAKEN, BANNED]);
 const REMOVED = [KICKED, BANNED];
 
 /**
+ * place: {name, lastCursor, token()}: the channel, where to resume from, the token to join with.
  * hooks: state(name, text) shows the connection state; opening() before each attempt;
  * accepted() when the server took the join; frame(frame) for each frame after that (and refusals);
  * closed() when a socket ended.
  */
-export function createConnection(hooks) {
+export function createConnection(place, hooks) {
   let socket = null;       // the live WebSocket, if any
   let wanted = false;      // the person wants to be connected (Disconnect sets it false)
   let everConnected = false;
@@ -25,11 +26,11 @@ export function createConnection(hooks) {
 
   function url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const query = new URLSearchParams({ channel: session.channel, handle: session.me });
-    if (session.lastCursor) {
-      query.set("since", session.lastCursor); // resume: the server replays exactly what we missed
+    const query = new URLSearchParams({ channel: place.name, handle: session.me });
+    if (place.lastCursor) {
+      query.set("since", place.lastCursor); // resume: the server replays exactly what we missed
     }
-    const token = session.token();
+    const token = place.token();
     if (token) {
       query.set("token", token); // the server takes the handle from it
     }
@@ -70,7 +71,7 @@ export function createConnection(hooks) {
       if (socket !== ws) return;
       socket = null;
       accepted = false;
-      hooks.closed();
+      hooks.closed(event);
       if (!wanted) {
         hooks.state("disconnected", "Disconnected");
         return;
@@ -111,7 +112,7 @@ export function createConnection(hooks) {
 
   return {
     wanted: () => wanted,
-    /** Join session.channel as session.me, from the live end (session.lastCursor null) or resuming. */
+    /** Join the channel as session.me, from the live end (place.lastCursor null) or resuming. */
     start() {
       wanted = true;
       everConnected = false;

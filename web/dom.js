@@ -1,17 +1,14 @@
 // What every part of the page shares: finding its elements, the one alert, and what the page knows
-// of its conversation (one object instead of loose variables in each module).
+// of who we are (one object instead of loose variables in each module).
 export const $ = (id) => document.getElementById(id);
 
-/** The conversation: who we are, where, and the positions and tokens that let us come back. */
+/** Who we are on this page. Each open channel keeps its own cursors and tokens (room.js). */
 export const session = {
   me: "",               // our handle
-  channel: "",          // the channel joined (or being joined)
-  // Cursors are the server's opaque names for positions in the log: the page keeps the ones
-  // frames carry and never looks inside them.
-  lastCursor: null,     // after the last line shown: resume from here (the server replays exactly the rest)
   pageToken: null,      // a site's token from the page address, if any
-  resumeToken: null,    // the server's own token for our reconnects (a "token" event), once joined
-  token() { return this.resumeToken ?? this.pageToken; },
+  // The server's own tokens for reconnects ("token" events), by channel: each is valid for its
+  // channel only, and outlives the site's token (so a channel left and opened again still joins).
+  resumeTokens: new Map(),
 };
 
 /** The server's rules (from /api/settings): null patterns mean "not loaded: let the server decide". */

@@ -142,3 +142,71 @@ export function markMatches(text, query) {
   if (from < text.length || pieces.length === 0) pieces.push({ text: text.slice(from), match: false });
   return pieces;
 }
+
+// ---------------------------------------------------------------- the conversation view
+
+export const GROUP_SECONDS = 5 * 60; // lines of one author this close together share one name and time
+
+/** Seconds since the epoch of a line's date and time (as UTC: only differences matter). */
+export function stampSeconds(date, time) {
+  return Date.parse(`${date}T${time}Z`) / 1000;
+}
+
+/** "Tuesday, 1 December 2026" for a line's date ("2026-12-01"). */
+export function dayLabel(date) {
+  const [year, month, day] = date.split("-").map(Number);
+  return new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" })
+    .format(new Date(Date.UTC(year, month - 1, day)));
+}
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+const TRAILING = /[.,;:!?)\]}'"]+$/;
+const MENTION_RE = /(^|[^A-Za-z0-9_@])@([A-Za-z0-9_]+)(?![A-Za-z0-9_])/g;
+
+/**
+ * Cut a message's text into pieces to show: [{kind: "text" | "link" | "mention", text, href, me}].
+ * Links are http(s) URLs (trailing punctuation left out); a mention is "@" and a whole handle that
+ * `handleRule` (the server's pattern, or null: any word) accepts; `me` marks a mention of `self`.
+ */
+export function textPieces(text, self, handleRule) {
+  const spans = [];
+  for (const match of text.matchAll(URL_RE)) {
+    const url = match[0].replace(TRAILING, "");
+    spans.push({ at: match.index, end: match.index + url.length, kind: "link", text: url, href: url });
+  }
+  for (const match of text.matchAll(MENTION_RE)) {
+    const handle = match[2];
+    const at = match.index + match[1].length;
+    if ((handleRule && !handleRule.test(handle)) || spans.some((s) => at < s.end && at >= s.at)) continue;
+    spans.push({ at, end: at + 1 + handle.length, kind: "mention", text: `@${handle}`,
+      me: Boolean(self) && handle.toLowerCase() === self.toLowerCase() });
+  }
+  spans.sort((a, b) => a.at - b.at);
+  const pieces = [];
+  let from = 0;
+  for (const span of spans) {
+    if (span.at > from) pieces.push({ kind: "text", text: text.slice(from, span.at) });
+    pieces.push(span);
+    from = span.end;
+  }
+  if (from < text.length || pieces.length === 0) pieces.push({ kind: "text", text: text.slice(from) });
+  return pieces;
+}
+
+/** Whether `text` mentions `self` ("@Self", any case, the whole handle). */
+export function mentionsMe(text, self, handleRule) {
+  return textPieces(text, self, handleRule).some((piece) => piece.me);
+}
+
+/** The "@word" being typed just before `caret` in `value`: {from, query}, or null. */
+export function mentionAt(value, caret) {
+  const match = /(^|[^A-Za-z0-9_@])@([A-Za-z0-9_]*)$/.exec(value.slice(0, caret));
+  return match ? { from: caret - match[2].length - 1, query: match[2] } : null;
+}
+
+/** The handles that complete `query` (their start, any case), sorted, at most `limit`. */
+export function completions(query, handles, limit = 8) {
+  const wanted = query.toLowerCase();
+  return handles.filter((handle) => handle.toLowerCase().startsWith(wanted))
+    .sort((a, b) => a.localeCompare(b)).slice(0, limit);
+}

@@ -1,125 +1,116 @@
-// The log on the page: lines rendered as text (never HTML), live lines appended with the view kept
-// at the bottom (or a "New messages" button), older lines paged in when scrolled to the top.
-import { $, session } from "./dom.js";
+// One channel's log on the page: its own list of lines (shown in the log region while the channel is
+// on screen), live lines appended with the view kept at the bottom (or a button counting the new
+// ones), older lines paged in at the top, and what is unread after the reader's position.
+import { $ } from "./dom.js";
 import { appendFolded, prependFolded } from "./fold.js";
-import { parseLine, presenceChange } from "./lines.js";
+import { linkNew, placeDivider, relinkAll } from "./grouping.js";
+import { renderLine } from "./render.js";
 
 /**
- * hooks: decorate(item, parsed, cursor, deleted, live) adds moderation controls;
- * jumpActive() says a jump view hides the live list; send(request) -> whether it went out.
+ * hooks: decorate(item, parsed, cursor, deleted, live) adds moderation controls; jumpActive() says a
+ * jump view hides the live list; send(request) -> whether it went out; shown() -> whether this
+ * channel is the one on screen; me() -> our handle.
  */
 export function createLogView(hooks) {
-  const ui = { log: $("log"), lines: $("lines"), jump: $("jump"), message: $("message") };
+  const ui = { log: $("log"), jump: $("jump") };
+  const list = document.createElement("ol");
+  list.className = "lines";
   let oldest = null;        // before the first line shown: page back from here
   let loadingOlder = false;
   let reachedStart = false;
+  let newBelow = 0;         // lines that arrived while scrolled up
+  // The lines with cursors, in log order, and what each counts for: the unread count is the
+  // number of others' lines after the read position (cursors are compared only for equality).
+  const entries = [];       // {cursor, item, counts, mention}
 
   function nearBottom() {
     return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 40;
   }
 
-  function renderLine(line, cursor = null, deleted = false, live = false) {
-    const parsed = parseLine(line);
-    const item = document.createElement("li");
-    item.className = parsed.system ? "line system" : "line";
-    const change = presenceChange(parsed);
-    if (change) {
-      item.dataset.presence = change.kind; // a join or leave line: runs of them fold (fold.js)
-      item.dataset.who = change.handle;
-    }
-    if (parsed.handle && parsed.handle === session.me) {
-      item.classList.add("own");
-    }
-    if (parsed.time) {
-      const time = document.createElement("time");
-      time.dateTime = `${parsed.date}T${parsed.time}`;
-      time.textContent = parsed.time;
-      time.title = `${parsed.date} ${parsed.time}`;
-      item.append(time, " ");
-    }
-    if (parsed.to) {
-      item.classList.add("private");
-      if (parsed.handle === session.me || parsed.to === session.me) item.classList.add("own");
-      const tag = document.createElement("span");
-      tag.className = "private-tag";
-      tag.textContent = "private";
-      item.append(tag, " ");
-    }
-    if (parsed.handle && !parsed.system) {
-      const who = document.createElement("span");
-      who.className = "handle";
-      who.textContent = parsed.to ? `${parsed.handle} → ${parsed.to}` : parsed.handle;
-      item.append(who, " ");
-    }
-    const text = document.createElement("span");
-    text.className = "text";
-    text.textContent = parsed.text; // always text, never HTML
-    item.append(text);
-    hooks.decorate(item, parsed, cursor, deleted, live);
-    return item;
+  function entryOf(item, parsed, cursor) {
+    const counts = !parsed.system && !parsed.to && parsed.handle !== hooks.me() && parsed.handle !== "";
+    return { cursor, item, counts, mention: counts && item.classList.contains("mentions-me") };
   }
 
-  /** Render the lines of a frame or a history answer, with their cursors and deleted marks. */
-  function renderFrame(data, live = false) {
+  /** Render the lines of a frame or a history answer: [{item, parsed, cursor}]. */
+  function render(data, live = false) {
     const deleted = new Set(data.deleted ?? []);
     const lines = data.message ? data.message.split("\n") : [];
-    return lines.map((line, index) => renderLine(line, data.cursors?.[index] ?? null, deleted.has(index), live));
+    return lines.map((line, index) => {
+      const cursor = data.cursors?.[index] ?? null;
+      const { item, parsed } = renderLine(line);
+      hooks.decorate(item, parsed, cursor, deleted.has(index), live);
+      return { item, parsed, cursor };
+    });
+  }
+
+  function showJumpCount() {
+    ui.jump.textContent = newBelow > 0 ? `New messages: ${newBelow} ↓` : "New messages ↓";
+    ui.jump.hidden = false;
   }
 
   function appendItems(items) {
-    if (!items.length) {
-      return;
-    }
-    if (hooks.jumpActive()) {
-      appendFolded(ui.lines, items); // the live list is hidden behind a jump: it is shown again at its end
-      return;
-    }
-    const follow = nearBottom();
-    appendFolded(ui.lines, items);
+    if (!items.length) return;
+    const shown = hooks.shown() && !hooks.jumpActive();
+    const follow = shown && nearBottom();
+    appendFolded(list, items);
+    linkNew(list);
+    if (!hooks.shown()) return;
     if (follow) {
       ui.log.scrollTop = ui.log.scrollHeight;
-    } else {
-      ui.jump.hidden = false;
+    } else if (shown) {
+      newBelow += items.filter((item) => item.classList.contains("line")).length;
+      showJumpCount();
     }
   }
 
   function loadOlder() {
-    if (loadingOlder || reachedStart || oldest === null) {
-      return;
-    }
+    if (loadingOlder || reachedStart || oldest === null) return;
     if (hooks.send({ type: "history", before: oldest, limit: 100 })) loadingOlder = true;
   }
 
   ui.log.addEventListener("scroll", () => {
-    if (hooks.jumpActive()) return; // the jump view pages itself
+    if (!hooks.shown() || hooks.jumpActive()) return; // the jump view pages itself
     if (nearBottom()) {
       ui.jump.hidden = true;
+      newBelow = 0;
     }
-    if (ui.log.scrollTop < 10) {
-      loadOlder();
-    }
+    if (ui.log.scrollTop < 10) loadOlder();
   });
 
   ui.jump.addEventListener("click", () => {
+    if (!hooks.shown()) return;
     ui.log.scrollTop = ui.log.scrollHeight;
     ui.jump.hidden = true;
-    ui.message.focus();
+    newBelow = 0;
+    $("message").focus();
   });
 
+  function unreadIndex(position) {
+    // Everything after the read position is unread; a position not among the lines shown is older.
+    return position === null ? entries.length - 1 : entries.findLastIndex((entry) => entry.cursor === position);
+  }
+
   return {
-    renderLine,
-    renderFrame,
-    /** Live lines (a lines frame): shown at the end; the resume position moves past them. */
+    list,
+    nearBottom,
+    /** Lines for the jump view (search.js): rendered, not kept here. */
+    renderFrame: (data) => render(data).map(({ item }) => item),
+    /** Live lines (a lines frame): shown at the end. */
     appendLines(data) {
-      if (oldest === null && data.start) {
-        oldest = data.start; // the first lines shown: older ones are before this
+      if (oldest === null && data.start) oldest = data.start; // the first lines shown: older ones are before this
+      const rendered = render(data, true);
+      for (const { item, parsed, cursor } of rendered) {
+        if (cursor) entries.push(entryOf(item, parsed, cursor));
       }
-      session.lastCursor = data.cursor ?? session.lastCursor;
-      appendItems(renderFrame(data, true));
+      appendItems(rendered.map(({ item }) => item));
+      return rendered;
     },
-    /** One line outside the log's order (a private message to us). */
+    /** One line outside the log's order (a private message): shown at the end. */
     appendLine(line) {
-      appendItems([renderLine(line)]);
+      const { item, parsed } = renderLine(line);
+      appendItems([item]);
+      return parsed;
     },
     /** A line of the page's own (not from the log). */
     notice(text) {
@@ -130,25 +121,61 @@ export function createLogView(hooks) {
     },
     /** A history answer for the live view: older lines above, the view kept where the reader is. */
     older(data) {
+      if (!loadingOlder) return; // not ours (a jump of a channel left meanwhile)
       loadingOlder = false;
       if (!data.message) {
         reachedStart = true;
         return;
       }
       const before = ui.log.scrollHeight;
-      prependFolded(ui.lines, renderFrame(data));
-      ui.log.scrollTop += ui.log.scrollHeight - before;
+      const rendered = render(data);
+      entries.unshift(...rendered.filter(({ cursor }) => cursor).map(({ item, parsed, cursor }) => entryOf(item, parsed, cursor)));
+      prependFolded(list, rendered.map(({ item }) => item));
+      relinkAll(list);
+      if (hooks.shown()) ui.log.scrollTop += ui.log.scrollHeight - before;
       oldest = data.cursor;
     },
-    /** Start the view again (a new channel, or a resume the server could not replay exactly). */
+    /** Start again (a resume the server could not replay exactly). */
     reset() {
       oldest = null;
       loadingOlder = false;
       reachedStart = false;
-      ui.lines.replaceChildren();
+      entries.length = 0;
+      list.replaceChildren();
+    },
+    /** The cursor of the last line with one (what "read up to here" names), or null. */
+    lastCursor: () => entries.at(-1)?.cursor ?? null,
+    /** Unread lines after `position` (a cursor, or null: none) and how many of them mention us. */
+    unread(position) {
+      let lines = 0;
+      let mentions = 0;
+      for (const entry of entries.slice(unreadIndex(position) + 1)) {
+        if (entry.counts) lines += 1;
+        if (entry.mention) mentions += 1;
+      }
+      return { lines, mentions };
+    },
+    /** Put "New messages" before the first unread line after `position` (none: no divider). */
+    divide(position) {
+      const first = entries.slice(unreadIndex(position) + 1).find((entry) => entry.counts);
+      placeDivider(list, first?.item ?? null);
+    },
+    /** This channel came on screen: its list in the log region, at the bottom (or at the divider). */
+    attach(jumped) {
+      list.id = "lines";
+      ui.log.insertBefore(list, jumped);
+      newBelow = 0;
+      ui.jump.hidden = true;
+      const divider = list.querySelector(":scope > li.divider");
+      if (divider) divider.scrollIntoView({ block: "start" }); else ui.log.scrollTop = ui.log.scrollHeight;
+    },
+    detach() {
+      list.removeAttribute("id");
+      list.remove();
     },
     hideJump() {
       ui.jump.hidden = true;
+      newBelow = 0;
     },
     toBottom() {
       ui.log.scrollTop = ui.log.scrollHeight;

@@ -12,7 +12,10 @@ export function tokenOperator(token, channel) {
   return claims.op === true || (Array.isArray(claims.ops) && claims.ops.includes(channel));
 }
 
-/** hooks: send(request) -> bool; me() -> own handle; operator() -> bool; showAlert(text). */
+/**
+ * hooks: send(request) -> bool (on the channel on screen); me() -> own handle; operator(room) -> whether
+ * we are an operator of that channel (null: the one on screen); showAlert(text).
+ */
 export function createModeration(hooks) {
   const dialog = $("moderate-dialog");
   const form = $("moderate-form");
@@ -61,8 +64,8 @@ export function createModeration(hooks) {
 
   return {
     markDeleted,
-    /** Give a rendered line its cursor, its deleted state, and a Delete control where allowed. */
-    decorate(item, parsed, cursor, deleted, live) {
+    /** Give a rendered line (of `room`'s log) its cursor, its deleted state, and a Delete control where allowed. */
+    decorate(item, parsed, cursor, deleted, live, room) {
       if (!cursor) return;
       item.dataset.cursor = cursor;
       if (deleted) {
@@ -70,21 +73,24 @@ export function createModeration(hooks) {
         return;
       }
       const own = parsed.handle === hooks.me() && !parsed.to && !parsed.system;
-      if (!(hooks.operator() && !parsed.to) && !(own && live)) return;
+      const operator = hooks.operator(room);
+      if (!(operator && !parsed.to) && !(own && live)) return;
       const button = document.createElement("button");
       button.type = "button";
       button.className = "delete";
       button.textContent = "Delete";
       button.setAttribute("aria-label", `Delete the line of ${parsed.handle} at ${parsed.time}`);
-      if (own && live && !hooks.operator()) {
+      if (own && live && !operator) {
         item.dataset.until = String(Date.now() + rules.ownLineMs); // the server's own-line window
       }
       button.addEventListener("click", () => ask({ type: "delete", cursor }, "Delete this message?", "Delete", false));
       item.append(" ", button);
     },
-    /** A deleted event: hide that line wherever it is shown. */
-    deleted(cursor) {
-      for (const item of document.querySelectorAll(`li[data-cursor="${CSS.escape(cursor)}"]`)) markDeleted(item);
+    /** A deleted event: hide that line in `lists` (a channel's lines, and the jump view if it is that channel's). */
+    deleted(cursor, lists) {
+      for (const list of lists) {
+        for (const item of list.querySelectorAll(`li[data-cursor="${CSS.escape(cursor)}"]`)) markDeleted(item);
+      }
     },
     /** Drop Delete controls of own lines older than the server allows. */
     sweep() {
@@ -98,7 +104,7 @@ export function createModeration(hooks) {
     },
     /** Controls beside a name in the Users list, for a channel operator. */
     userControls(handle) {
-      if (!hooks.operator() || handle === hooks.me()) return [];
+      if (!hooks.operator(null) || handle === hooks.me()) return [];
       return Object.entries(ACTIONS).map(([action, label]) => {
         const button = document.createElement("button");
         button.type = "button";

@@ -16,7 +16,7 @@ const PAGE = 50;
 export function createFinder(hooks) {
   const ui = {
     form: $("search-form"), input: $("search"), status: $("search-status"), results: $("results"),
-    more: $("more-results"), gotoForm: $("goto-form"), gotoInput: $("goto"), log: $("log"), lines: $("lines"),
+    more: $("more-results"), gotoForm: $("goto-form"), gotoInput: $("goto"), log: $("log"),
     jumped: $("jumped"), bar: $("jump-bar"), where: $("jump-where"), live: $("live"), newLines: $("jump"),
   };
   let query = "";
@@ -119,7 +119,7 @@ export function createFinder(hooks) {
     latest = Boolean(data.latest);
     reachedStart = false;
     older = false;
-    ui.lines.hidden = true;
+    if ($("lines")) $("lines").hidden = true; // the live list of the channel on screen
     ui.newLines.hidden = true;
     ui.jumped.hidden = false;
     ui.bar.hidden = false;
@@ -140,7 +140,7 @@ export function createFinder(hooks) {
     ui.jumped.hidden = true;
     ui.jumped.replaceChildren();
     ui.bar.hidden = true;
-    ui.lines.hidden = false;
+    if ($("lines")) $("lines").hidden = false;
     pending = null;
     older = false;
     ui.log.scrollTop = ui.log.scrollHeight;

@@ -26,50 +26,16 @@ leaves the store::
 from __future__ import annotations
 
 import enum
-import functools
-import inspect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol
 
 from ..errors import AppendError, StoreError, StoreUnavailable
 from ..logline import Query
 from ..moderation_log import Action
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 # The store's part of the error tree (:mod:`wsserver.errors`), re-exported.
 __all__ = ["AppendError", "StoreError", "StoreUnavailable"]
-
-
-def faults_become_store_errors(faults: tuple[type[Exception], ...],
-                               describe: Callable[[Any, Exception], str]) -> Callable[[F], F]:
-    """Decorate a store's coroutine (or async generator) method so that ``faults`` leave it as :class:`StoreError`.
-
-    ``describe(self, exc)`` gives the message: what failed, in words.  This is
-    where a store's own library errors (``OSError``, Redis errors) stop.
-    """
-
-    def decorate(method: F) -> F:
-        if inspect.isasyncgenfunction(method):
-            async def generate(self: Any, *args: Any, **kwargs: Any) -> Any:
-                try:
-                    async for item in method(self, *args, **kwargs):
-                        yield item
-                except faults as exc:
-                    raise StoreError(describe(self, exc)) from exc
-
-            return cast(F, functools.wraps(method)(generate))
-
-        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return await method(self, *args, **kwargs)
-            except faults as exc:
-                raise StoreError(describe(self, exc)) from exc
-
-        return cast(F, functools.wraps(method)(call))
-
-    return decorate
 
 
 @dataclass(frozen=True)

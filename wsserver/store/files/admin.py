@@ -18,7 +18,8 @@ from ...config import CHANNEL_RE, HANDLE_RE
 from ...errors import CommandError
 from ...logline import Checked, check_log
 from ...moderation_log import check_actions
-from ..base import ActionLog, Held, faults_become_store_errors
+from ..base import ActionLog, Held
+from ..faults import faults_become_store_errors
 from .actions import ACTIONS_FILE, FileActions
 from .channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
 from .finder import FileFinder

@@ -192,12 +192,15 @@ class Recent:
         """Keep the lines of a batch read back from ``start``; anything not contiguous starts the memory again."""
         if file != self.file or start != self.end:
             self.reset(Cursor(file, start))
-        if not lines.ends:  # a lone empty line: no line to keep, and nothing before it can be given any more
+        batch = lines.data.split(b"\n")
+        if not lines.ends or not all(batch):
+            # An empty line (never the server's; an operator's echo can write one): the file read
+            # answers for the lines around it, so memory starts again after this batch.
             self.reset(Cursor(file, start + len(lines.data) + 1))
             self.from_start = False
             return
         offset = start
-        for raw, end in zip(lines.data.split(b"\n"), lines.ends, strict=True):
+        for raw, end in zip(batch, lines.ends, strict=True):
             self.lines.append(raw)
             self.starts.append(offset)
             self.ends.append(end)

@@ -16,7 +16,8 @@ import pendulum
 from ...config import CHANNEL_RE, HANDLE_RE, redacted
 from ...logline import check_log
 from ...moderation_log import check_actions
-from ..base import ActionLog, Held, StoreError, faults_become_store_errors
+from ..base import ActionLog, Held, StoreError
+from ..faults import faults_become_store_errors
 from .actions import ACTIONS_KEY, RedisActions
 from .finder import RedisFinder
 from .keys import RedisFault, shard_of

@@ -1,0 +1,81 @@
+// One log line as a list item: its time, its author, its text as text (links and @mentions marked,
+// never HTML), and what the conversation view needs to group it (author, date, seconds).
+import { rules, session } from "./dom.js";
+import { parseLine, presenceChange, stampSeconds, textPieces } from "./lines.js";
+
+// A moderator's record of a deletion: the deleted line itself already says "message deleted".
+const DELETION_RECORD = /^the message of [A-Za-z0-9_]+ at .+ was (deleted|erased) by /;
+
+/** Append `text` to `node` as text nodes, links and mention marks; return whether it mentions us. */
+function fillText(node, text) {
+  let mentioned = false;
+  for (const piece of textPieces(text, session.me, rules.handle)) {
+    if (piece.kind === "link") {
+      const link = document.createElement("a");
+      link.href = piece.href;
+      link.textContent = piece.text;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer nofollow";
+      node.append(link);
+    } else if (piece.kind === "mention") {
+      const mark = document.createElement("span");
+      mark.className = piece.me ? "mention me" : "mention";
+      mark.textContent = piece.text;
+      node.append(mark);
+      mentioned ||= piece.me;
+    } else {
+      node.append(piece.text);
+    }
+  }
+  return mentioned;
+}
+
+/** Render one log line (a private one too): an <li class="line"> with data-who, data-date and data-at. */
+export function renderLine(line) {
+  const parsed = parseLine(line);
+  const item = document.createElement("li");
+  item.className = parsed.system ? "line system" : "line";
+  const change = presenceChange(parsed);
+  if (change) {
+    item.dataset.presence = change.kind; // a join or leave line: runs of them fold (fold.js)
+    item.dataset.who = change.handle;
+  }
+  if (parsed.system && DELETION_RECORD.test(parsed.text)) {
+    item.classList.add("record"); // kept in the list (it is a line of the log), not shown: one act, one row
+  }
+  if (parsed.handle && parsed.handle === session.me) {
+    item.classList.add("own");
+  }
+  if (parsed.time) {
+    const time = document.createElement("time");
+    time.dateTime = `${parsed.date}T${parsed.time}`;
+    time.textContent = parsed.time;
+    time.title = `${parsed.date} ${parsed.time}`;
+    item.append(time, " ");
+    item.dataset.date = parsed.date;
+    item.dataset.at = String(stampSeconds(parsed.date, parsed.time));
+  }
+  if (parsed.to) {
+    item.classList.add("private");
+    if (parsed.handle === session.me || parsed.to === session.me) item.classList.add("own");
+    const tag = document.createElement("span");
+    tag.className = "private-tag";
+    tag.textContent = "private";
+    item.append(tag, " ");
+  }
+  if (parsed.handle && !parsed.system) {
+    item.dataset.author = parsed.handle;
+    const who = document.createElement("span");
+    who.className = "handle";
+    who.textContent = parsed.to ? `${parsed.handle} → ${parsed.to}` : parsed.handle;
+    item.append(who, " ");
+  }
+  const text = document.createElement("span");
+  text.className = "text";
+  if (!parsed.system && fillText(text, parsed.text) && parsed.handle !== session.me) {
+    item.classList.add("mentions-me");
+  }
+  if (parsed.system) text.textContent = parsed.text;
+  item.append(text);
+  return { item, parsed };
+}

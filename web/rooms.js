@@ -1,0 +1,249 @@
+// The open channels: the Channels sidebar (every channel, its users, its unread lines and mentions),
+// which one is on screen, moving between them (a click, Alt+Up, Alt+Down), leaving one, and what is
+// remembered across reloads. Each open channel is a room (room.js) with a socket of its own.
+import { $, clearAlert, session, showAlert } from "./dom.js";
+import { createRoom } from "./room.js";
+
+const ROOMS_KEY = "wsserver.rooms";
+const ACTIVE_KEY = "wsserver.active";
+const READ_AFTER = 1000; // ms the bottom of the log must be in view (tab visible) before it counts as read
+const TITLE = "wsserver";
+
+export function remembered(key, fallback) {
+  try {
+    const value = localStorage.getItem(key);
+    return value === null ? fallback : JSON.parse(value);
+  } catch {
+    return fallback;
+  }
+}
+
+export function remember(key, value) {
+  try {
+    if (value === null) localStorage.removeItem(key); else localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // storage refused: nothing is remembered
+  }
+}
+
+function plural(count, one, many = `${one}s`) {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+/** The accessible name of a channel's entry: "tech, 3 unread, 1 mention, 2 users". */
+export function entryName(name, counts, users) {
+  const parts = [name];
+  if (counts?.unread) parts.push(`${counts.unread} unread`);
+  if (counts?.mentions) parts.push(plural(counts.mentions, "mention"));
+  if (users !== undefined) parts.push(plural(users, "user"));
+  return parts.join(", ");
+}
+
+/**
+ * parts: moderation, finder, composer (shared); page: showChat(on) switches between the connect
+ * screen and the chat view; notify(title, body); channelsChanged() asks for a fresh channel list;
+ * labelChannel(name, users) shows a channel's count where the page lists channels.
+ */
+export function createRooms(parts, page) {
+  const ui = { list: $("rooms"), title: $("room-title"), state: $("state"), jumped: $("jumped"), drawer: $("drawer"),
+    sidebar: $("sidebar") };
+  const rooms = new Map();
+  let active = null;
+  let channels = []; // [{name, users}] from /api/channels
+  let bottomSince = 0;
+
+  const shared = {
+    ...parts,
+    shown: (room) => room === active,
+    state(room) {
+      if (room.status.state === "connected") page.showChat(true); // the chat view, once a join was taken
+      if (room === active) showState();
+    },
+    changed(room) {
+      paintList();
+      if (room === active) showState();
+    },
+    ended(room, accepted) {
+      if (!rooms.has(room.name)) return;
+      rooms.delete(room.name);
+      save();
+      if (room === active) {
+        active = null;
+        const next = [...rooms.values()][0];
+        if (next) activate(next); else page.showChat(false);
+      }
+      paintList();
+      if (!accepted && !rooms.size) page.showChat(false);
+      page.channelsChanged();
+    },
+    alert(room, text) {
+      showAlert(room === active ? text : `${room.name}: ${text}`);
+    },
+    notify: (room, title, body) => page.notify(title, body),
+  };
+
+  function save() {
+    remember(ROOMS_KEY, [...rooms.keys()]);
+    remember(ACTIVE_KEY, active?.name ?? null);
+  }
+
+  function showState() {
+    const status = active?.status ?? { state: "disconnected", text: "Disconnected" };
+    ui.state.dataset.state = status.state;
+    ui.state.textContent = status.text;
+    parts.composer.enable(status.state === "connected");
+  }
+
+  function showTitle() {
+    const total = [...rooms.values()].reduce((sum, room) => sum + room.counts().unread, 0);
+    document.title = total ? `(${total}) ${TITLE}` : TITLE;
+  }
+
+  function entry(name, users) {
+    const room = rooms.get(name);
+    const counts = room?.counts();
+    const item = document.createElement("li");
+    item.className = room ? "open" : "";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "room";
+    button.setAttribute("aria-label", entryName(name, counts, users));
+    if (room === active && room) button.setAttribute("aria-current", "page");
+    const label = document.createElement("span");
+    label.className = "room-name";
+    label.textContent = name;
+    button.append(label);
+    if (users !== undefined) {
+      const count = document.createElement("span");
+      count.className = "room-users";
+      count.textContent = String(users);
+      count.title = plural(users, "user");
+      button.append(count);
+    }
+    if (counts?.unread) {
+      const badge = document.createElement("span");
+      badge.className = counts.mentions ? "badge mention" : "badge";
+      badge.textContent = counts.mentions ? `@${counts.mentions}` : String(counts.unread);
+      button.append(badge);
+    }
+    button.addEventListener("click", () => {
+      open(name);
+      ui.sidebar.classList.remove("open");
+      ui.drawer.setAttribute("aria-expanded", "false");
+    });
+    item.append(button);
+    if (room) {
+      const leave = document.createElement("button");
+      leave.type = "button";
+      leave.className = "leave";
+      leave.textContent = "×";
+      leave.setAttribute("aria-label", `Leave ${name}`);
+      leave.addEventListener("click", () => room.close());
+      item.append(leave);
+    }
+    return item;
+  }
+
+  function paintList() {
+    const listed = channels.map(({ name, users }) => {
+      const room = rooms.get(name);
+      if (!room || room.status.state !== "connected") return [name, users];
+      page.labelChannel(name, room.users.count()); // the users list of an open channel is the fresher count
+      return [name, room.users.count()];
+    });
+    const extra = [...rooms.keys()].filter((name) => !channels.some((channel) => channel.name === name))
+      .map((name) => [name, rooms.get(name).users.count()]);
+    const focused = document.activeElement?.closest?.("#rooms li")?.querySelector(".room-name")?.textContent;
+    ui.list.replaceChildren(...[...listed, ...extra].map(([name, users]) => entry(name, users)));
+    if (focused) {
+      [...ui.list.querySelectorAll(".room")].find((button) => button.querySelector(".room-name").textContent === focused)?.focus();
+    }
+    showTitle();
+  }
+
+  function activate(room) {
+    if (active === room) return;
+    if (active) {
+      parts.composer.switching();
+      parts.finder.reset();
+      active.log.detach();
+    }
+    active = room;
+    bottomSince = 0;
+    ui.title.textContent = room.name;
+    room.log.divide(room.position ?? room.baseline);
+    room.log.attach(ui.jumped);
+    room.users.paint();
+    showState();
+    paintList();
+    save();
+  }
+
+  /** Open `name` (a socket of its own) if it is not, and show it. */
+  function open(name) {
+    clearAlert();
+    let room = rooms.get(name);
+    if (!room) {
+      room = createRoom(name, shared);
+      rooms.set(name, room);
+      room.open();
+    }
+    activate(room);
+  }
+
+  function move(step) {
+    const names = [...ui.list.querySelectorAll("li.open .room-name")].map((node) => node.textContent);
+    if (names.length < 2 || !active) return;
+    const next = names[(names.indexOf(active.name) + step + names.length) % names.length];
+    activate(rooms.get(next));
+    ui.list.querySelector(".room[aria-current]")?.focus();
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown") && rooms.size) {
+      event.preventDefault();
+      move(event.key === "ArrowDown" ? 1 : -1);
+    }
+  });
+  ui.drawer.addEventListener("click", () => {
+    const open = ui.sidebar.classList.toggle("open");
+    ui.drawer.setAttribute("aria-expanded", String(open));
+    if (open) ui.list.querySelector(".room")?.focus();
+  });
+
+  // Reading: the bottom of the log on screen for a second, while the tab is visible, marks it read.
+  setInterval(() => {
+    const looking = active && document.visibilityState === "visible" && !parts.finder.active() && active.log.nearBottom();
+    if (!looking || !active.behind()) {
+      bottomSince = 0;
+      return;
+    }
+    bottomSince ||= Date.now();
+    if (Date.now() - bottomSince >= READ_AFTER) {
+      active.markRead();
+      bottomSince = 0;
+    }
+  }, 200);
+  document.addEventListener("visibilitychange", () => { bottomSince = 0; });
+
+  return {
+    open,
+    rooms,
+    active: () => active,
+    /** The channel list from /api/channels: [{name, users}]. */
+    channels(list) {
+      channels = list;
+      paintList();
+    },
+    /** Close every socket; nothing is reopened on the next load. */
+    closeAll() {
+      for (const room of [...rooms.values()]) room.close();
+      remember(ROOMS_KEY, null);
+      remember(ACTIVE_KEY, null);
+    },
+    /** The channels open at the last visit (and the one that was on screen), for this handle. */
+    saved: () => ({ names: remembered(ROOMS_KEY, []), active: remembered(ACTIVE_KEY, null) }),
+    send: (request, joined = false) => active?.connection.send(request, joined) ?? false,
+    me: () => session.me,
+  };
+}
