@@ -135,8 +135,9 @@ async def new_page(browser: Any) -> AsyncIterator[Any]:
     """Open pages, each in a context of its own (as separate people would)."""
     contexts = []
 
-    async def open_page(url: str, width: int = 1100, height: int = 800) -> Any:
-        context = await browser.new_context(viewport={"width": width, "height": height})
+    async def open_page(url: str, width: int = 1100, height: int = 800, **options: Any) -> Any:
+        """Open ``url`` in a new context; ``options`` go to Playwright's new_context (color_scheme, permissions)."""
+        context = await browser.new_context(viewport={"width": width, "height": height}, **options)
         contexts.append(context)
         page = await context.new_page()
         page.errors = []

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from .support import REPO, Server
-from .support.browser import launch_chromium
+from .support.browser import launch_chromium, say
 
 
 async def main(out: Path) -> None:
@@ -18,24 +18,34 @@ async def main(out: Path) -> None:
             async with launch_chromium() as browser:
                 pages = []
                 for handle in ("Alice", "Bob", "Carol"):
-                    page = await browser.new_page(viewport={"width": 960, "height": 640})
+                    page = await browser.new_page(viewport={"width": 1100, "height": 680})
                     await page.goto(f"{server.url}/?channel=general&handle={handle}")
                     await page.get_by_role("status").filter(has_text="Connected").wait_for()
                     pages.append(page)
-                alice, bob, _carol = pages
+                alice, bob, carol = pages
+                # Alice and Bob are in tech too; Alice reads general while Bob names her in tech.
+                for page, handle in ((alice, "Alice"), (bob, "Bob")):
+                    await page.get_by_role("navigation", name="Channels").get_by_role("button", name="tech,").click()
+                    await page.get_by_role("status").filter(has_text=f"Connected to tech as {handle}").wait_for()
+                await alice.get_by_role("navigation", name="Channels").get_by_role("button", name="general,").click()
+                await alice.get_by_role("status").filter(has_text="Connected to general").wait_for()
+                await say(bob, "@Alice the deploy is done, have a look")
+                await bob.get_by_role("navigation", name="Channels").get_by_role("button", name="general,").click()
+                await bob.get_by_role("status").filter(has_text="Connected to general").wait_for()
                 for page, text in ((alice, "Hi Bob! The log file is the source of truth here."),
+                                   (alice, "Notes: https://example.org/wsserver"),
                                    (bob, "Nice: I can grep it at 3 a.m.\nAnd tail -f it too."),
-                                   (alice, "<b>markup</b> stays text, and ünïcödé 🎉 is fine.")):
-                    await page.get_by_label("Message").fill(text)
-                    await page.get_by_label("Message").press("Enter")
-                    await page.get_by_role("log").locator("li").filter(has_text=text.split("\n")[0]).wait_for()
+                                   (carol, "@Bob <b>markup</b> stays text, and ünïcödé 🎉 is fine.")):
+                    await say(page, text)
+                    await page.get_by_role("log").locator("li").filter(has_text=text.split("\n")[0][-12:]).wait_for()
                 await alice.get_by_role("log").locator("li").filter(has_text="ünïcödé").wait_for()
-                await bob.get_by_label("Message").fill("/msg Alice see you at noon")
-                await bob.get_by_label("Message").press("Enter")
+                await say(bob, "/msg Alice see you at noon")
                 await alice.locator("li.private").wait_for()
                 await bob.get_by_label("Message").press_sequentially("typing")
                 await alice.locator("#typing").filter(has_text="Bob is typing").wait_for()
-                await alice.get_by_label("Message").fill("Typing a reply…")
+                await alice.wait_for_function("document.title.startsWith('(1)')")
+                await alice.get_by_label("Message").press_sequentially("Thanks @Ca")
+                await alice.get_by_role("listbox", name="People to mention").wait_for()
                 await alice.screenshot(path=str(out))
         finally:
             await server.stop()

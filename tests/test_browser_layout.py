@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -50,16 +51,26 @@ async def _on_screen(page: Any, *locators: Any) -> None:
         assert box["y"] >= 0 and box["y"] + box["height"] <= 700, "on screen without scrolling"
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [1280, 375])
-async def test_accessibility_audit(server: Server, new_page: Any, connect: Any, width: int) -> None:
-    """axe-core finds no WCAG 2.1 A/AA violation, empty or connected with lines and users; nothing scrolls sideways."""
-    page = await new_page(server.url + "/", width=width)
+async def test_accessibility_audit(server: Server, new_page: Any, connect: Any, width: int, scheme: str) -> None:
+    """axe-core finds no WCAG 2.1 A/AA violation in either theme: empty, connected with lines, users, a mention,
+    a link, unread badges, search results; nothing scrolls sideways."""
+    page = await new_page(server.url + "/", width=width, color_scheme=scheme)
     await page.get_by_label("Channel", exact=True).locator("option", has_text="general").wait_for(state="attached")
     assert await axe_violations(page) == []
     bob = await joined(await connect(server, "Bob"), "Bob")
     await connect_by_form(page, "Alice")
-    await bob.chat("a line from Bob")
-    await wait_for_line(page, "a line from Bob")
+    assert await page.evaluate("document.documentElement.dataset.theme") == scheme, "the system's theme"
+    await bob.chat("a line from Bob for @Alice: https://example.org/x")
+    await page.get_by_role("log").locator("li.line", has_text="a line from Bob for").wait_for()
+    await (await joined(await connect(server, "Bob", "tech"), "Bob")).chat("unread in tech, @Alice")
+    await page.wait_for_function("document.title === '(1) wsserver'")
+    if width == 375:
+        await page.get_by_role("button", name="Channels").click()
+        await page.get_by_role("navigation", name="Channels").get_by_role("button", name="Leave general").wait_for()
+        assert await axe_violations(page) == []
+        await page.get_by_role("button", name="Channels").click()
     await say(page, "/msg Bob a private line")
     await page.locator("li.private", has_text="a private line").wait_for()
     await page.get_by_role("list", name="Users").get_by_role("button", name="Bob").wait_for()
@@ -72,3 +83,35 @@ async def test_accessibility_audit(server: Server, new_page: Any, connect: Any, 
     assert await axe_violations(page) == []
     assert await page.evaluate("document.documentElement.scrollWidth") <= width
     assert page.errors == []
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_the_message_box_is_on_screen_and_the_log_reads_as_a_conversation(server: Server, new_page: Any,
+                                                                                connect: Any, width: int) -> None:
+    """At 800 px high the message box is on screen after 60 lines; one author's lines group, a day has a
+    separator, a URL is a safe link; the theme toggle overrides the system's."""
+    page = await new_page(server.url + "/?channel=general&handle=Alice", width=width, height=800)
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    bob = await joined(await connect(server, "Bob"), "Bob")
+    for i in range(60):
+        await bob.chat(f"line {i}")
+    await bob.chat("docs at https://example.org/a?b=1, see")
+    await wait_for_line(page, "line 59")
+    box = await page.get_by_label("Message").bounding_box()
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 800
+    assert await page.evaluate("document.documentElement.scrollHeight") <= 800, "the log scrolls, not the page"
+    rows = page.get_by_role("log").locator("li.line", has_text=re.compile(r"^.*line \d+$"))
+    assert "cont" not in str(await rows.nth(0).get_attribute("class")).split()
+    assert "cont" in str(await rows.nth(1).get_attribute("class")).split(), "same author within 5 minutes"
+    assert await page.get_by_role("log").locator("li.day").count() == 1
+    link = page.get_by_role("log").get_by_role("link", name="https://example.org/a?b=1")
+    assert (await link.get_attribute("rel"), await link.get_attribute("target")) == ("noopener noreferrer nofollow",
+                                                                                      "_blank")
+    assert await link.get_attribute("href") == "https://example.org/a?b=1"
+    theme = page.get_by_role("button", name="Dark theme")
+    assert await theme.get_attribute("aria-pressed") == "false"
+    await theme.click()
+    assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
+    await page.reload()
+    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    assert await page.evaluate("document.documentElement.dataset.theme") == "dark", "the choice is remembered"

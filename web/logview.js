@@ -86,9 +86,15 @@ export function createLogView(hooks) {
     $("message").focus();
   });
 
-  function unreadIndex(position) {
-    // Everything after the read position is unread; a position not among the lines shown is older.
-    return position === null ? entries.length - 1 : entries.findLastIndex((entry) => entry.cursor === position);
+  /**
+   * The index of the last line read: the one at the server's `position` (a cursor) if there is
+   * one (not among the lines shown: it is older, -1), else the last one before `mark` (see mark()),
+   * else the last line.
+   */
+  function readIndex(position, mark) {
+    if (position !== null) return entries.findLastIndex((entry) => entry.cursor === position);
+    if (mark) return mark.after ? entries.indexOf(mark.after) : -1;
+    return entries.length - 1;
   }
 
   return {
@@ -145,19 +151,23 @@ export function createLogView(hooks) {
     },
     /** The cursor of the last line with one (what "read up to here" names), or null. */
     lastCursor: () => entries.at(-1)?.cursor ?? null,
-    /** Unread lines after `position` (a cursor, or null: none) and how many of them mention us. */
-    unread(position) {
+    /** Where the lines shown so far end (for readIndex): what a first join without a stored position has read. */
+    mark: () => ({ after: entries.at(-1) ?? null }),
+    /** Whether lines came after the read position (`position`, or `mark`). */
+    behind: (position, mark) => readIndex(position, mark) < entries.length - 1,
+    /** Unread lines after the read position and how many of them mention us. */
+    unread(position, mark) {
       let lines = 0;
       let mentions = 0;
-      for (const entry of entries.slice(unreadIndex(position) + 1)) {
+      for (const entry of entries.slice(readIndex(position, mark) + 1)) {
         if (entry.counts) lines += 1;
         if (entry.mention) mentions += 1;
       }
       return { lines, mentions };
     },
-    /** Put "New messages" before the first unread line after `position` (none: no divider). */
-    divide(position) {
-      const first = entries.slice(unreadIndex(position) + 1).find((entry) => entry.counts);
+    /** Put "New messages" before the first unread line after the read position (none: no divider). */
+    divide(position, mark) {
+      const first = entries.slice(readIndex(position, mark) + 1).find((entry) => entry.counts);
       placeDivider(list, first?.item ?? null);
     },
     /** This channel came on screen: its list in the log region, at the bottom (or at the divider). */

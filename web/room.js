@@ -17,7 +17,7 @@ export function createRoom(name, shared) {
     name,
     lastCursor: null,    // after the last line received: resume from here
     position: null,      // the read position the server keeps for us (a "read" event), or null
-    baseline: null,      // without a stored position: the end of the first backlog counts as read
+    baseline: null,      // without a stored position: the end of the first backlog counts as read (log.mark())
     privateUnread: 0,    // private lines to us not seen yet (they have no cursor: counted here)
     status: { state: "connecting", text: "Connecting…" },
     everAccepted: false,
@@ -82,7 +82,7 @@ export function createRoom(name, shared) {
         if (Array.isArray(data.users)) room.users.show(data.users); else room.users.apply(data.joined ?? [], data.left ?? []);
         if (fresh) {
           fresh = false;
-          room.baseline = room.log.lastCursor(); // the backlog came first: without a stored position it counts as read
+          room.baseline = room.log.mark(); // the backlog came first: without a stored position it counts as read
         }
         shared.changed(room);
         break;
@@ -108,7 +108,7 @@ export function createRoom(name, shared) {
       case "read": {
         const first = room.position === null;
         room.position = data.cursor;
-        if (first && shown()) room.log.divide(room.position);
+        if (first && shown()) room.log.divide(room.position, room.baseline);
         shared.changed(room);
         break;
       }
@@ -131,13 +131,13 @@ export function createRoom(name, shared) {
   return Object.assign(room, {
     /** Unread lines and mentions (private lines to us count as both). */
     counts() {
-      const { lines, mentions } = room.log.unread(room.position ?? room.baseline);
+      const { lines, mentions } = room.log.unread(room.position, room.baseline);
       return { unread: lines + room.privateUnread, mentions: mentions + room.privateUnread };
     },
     /** The reader has seen the bottom: move the read position to the last line. */
     markRead() {
       const last = room.log.lastCursor();
-      const moved = last !== null && last !== (room.position ?? room.baseline);
+      const moved = last !== null && room.log.behind(room.position, room.baseline);
       if (moved && room.connection.send({ type: "read", cursor: last }, true)) room.position = last;
       if (moved || room.privateUnread) {
         room.privateUnread = 0;
@@ -146,7 +146,7 @@ export function createRoom(name, shared) {
     },
     /** Whether there is anything to mark read. */
     behind() {
-      return room.privateUnread > 0 || (room.log.lastCursor() ?? null) !== (room.position ?? room.baseline ?? room.log.lastCursor());
+      return room.privateUnread > 0 || room.log.behind(room.position, room.baseline);
     },
     open() {
       room.connection.start();

@@ -97,6 +97,10 @@ export function createRooms(parts, page) {
   function showTitle() {
     const total = [...rooms.values()].reduce((sum, room) => sum + room.counts().unread, 0);
     document.title = total ? `(${total}) ${TITLE}` : TITLE;
+    // The drawer button keeps its name ("Channels"); the total is for the eye (the title says it too).
+    const count = $("drawer-count");
+    count.textContent = String(total);
+    count.hidden = !total;
   }
 
   function entry(name, users) {
@@ -120,16 +124,11 @@ export function createRooms(parts, page) {
       count.title = plural(users, "user");
       button.append(count);
     }
-    if (counts?.unread) {
-      const badge = document.createElement("span");
-      badge.className = counts.mentions ? "badge mention" : "badge";
-      badge.textContent = counts.mentions ? `@${counts.mentions}` : String(counts.unread);
-      button.append(badge);
-    }
+    if (counts?.unread) button.append(badge(String(counts.unread), "badge"));
+    if (counts?.mentions) button.append(badge(`@${counts.mentions}`, "badge mention"));
     button.addEventListener("click", () => {
       open(name);
-      ui.sidebar.classList.remove("open");
-      ui.drawer.setAttribute("aria-expanded", "false");
+      drawer(false);
     });
     item.append(button);
     if (room) {
@@ -142,6 +141,13 @@ export function createRooms(parts, page) {
       item.append(leave);
     }
     return item;
+  }
+
+  function badge(text, className) {
+    const node = document.createElement("span");
+    node.className = className;
+    node.textContent = text;
+    return node;
   }
 
   function paintList() {
@@ -171,7 +177,7 @@ export function createRooms(parts, page) {
     active = room;
     bottomSince = 0;
     ui.title.textContent = room.name;
-    room.log.divide(room.position ?? room.baseline);
+    room.log.divide(room.position, room.baseline);
     room.log.attach(ui.jumped);
     room.users.paint();
     showState();
@@ -205,10 +211,19 @@ export function createRooms(parts, page) {
       move(event.key === "ArrowDown" ? 1 : -1);
     }
   });
-  ui.drawer.addEventListener("click", () => {
-    const open = ui.sidebar.classList.toggle("open");
+  function drawer(open) {
+    ui.sidebar.classList.toggle("open", open);
     ui.drawer.setAttribute("aria-expanded", String(open));
-    if (open) ui.list.querySelector(".room")?.focus();
+  }
+  ui.drawer.addEventListener("click", () => {
+    drawer(!ui.sidebar.classList.contains("open"));
+    if (ui.sidebar.classList.contains("open")) ui.list.querySelector(".room")?.focus();
+  });
+  ui.sidebar.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && ui.sidebar.classList.contains("open")) {
+      drawer(false);
+      ui.drawer.focus();
+    }
   });
 
   // Reading: the bottom of the log on screen for a second, while the tab is visible, marks it read.
