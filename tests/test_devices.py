@@ -87,3 +87,56 @@ async def test_without_tokens_a_handle_is_still_one_socket(server: Any, connect:
     second = await connect(server, "Alice")
     assert await second.frame() == {"success": False, "message": protocol.HANDLE_TAKEN}
     assert await second.closed() == (protocol.CLOSE_POLICY, protocol.HANDLE_TAKEN)
+
+
+async def _one_seat_on_two_servers(first: Any, second: Any, connect: Any, lines: Any) -> None:
+    """Alice on both servers: one join line, listed once, reads told across, one leave line after both."""
+    bob = await joined(await connect(second, None, token=token("Bob")), "Bob")
+    laptop = await joined(await connect(first, None, token=token("Alice")), "Alice")
+    phone = await _connected(connect, second, "Alice")
+    await bob.users_become(["Alice", "Bob"])
+    await laptop.users_become(["Alice", "Bob"])
+    await bob.chat("to read")
+    line = await phone.until_line(lambda text: text.endswith("Bob: to read"))
+    cursor = next(frame["data"]["cursors"][frame["data"]["message"].split("\n").index(line)]
+                  for frame in phone.frames if line in frame.get("data", {}).get("message", "").split("\n"))
+    await phone.send({"type": "read", "cursor": cursor})
+    for device in (phone, laptop):  # the laptop's server hears of it from the phone's
+        assert (await device.event("read"))["data"] == {"channel": "general", "cursor": cursor}
+    await bob.send({"type": "private", "to": "Alice", "message": "both of you"})
+    for device in (laptop, phone):
+        assert (await device.event("private"))["data"]["message"].endswith("Bob -> Alice: both of you")
+
+    await laptop.ws.close()  # the first holder goes: the phone's server keeps the seat
+    await first.wait_for_log("Alice@general left")
+    await phone.chat("still here")
+    await bob.until_line(lambda text: text.endswith("Alice: still here"))
+    assert not any("Alice has left" in text for text in lines())
+    await bob.users_become(["Alice", "Bob"])
+    await phone.ws.close()
+    await bob.until_line(lambda text: text.endswith("System: Alice has left the chat"))
+    await bob.users_become(["Bob"])
+    assert sum("Alice has joined" in text for text in lines()) == 1
+    assert sum("Alice has left" in text for text in lines()) == 1
+
+
+async def test_devices_on_two_processes_share_the_seat(start_server: Any, connect: Any, tmp_path: Any) -> None:
+    """Two processes on one data dir: the seat is held by both, and left once."""
+    first = await start_server("--jwt-secret", SECRET, "--rate-limit", "0", data_dir=tmp_path / "data")
+    second = await start_server("--jwt-secret", SECRET, "--rate-limit", "0", data_dir=tmp_path / "data")
+    await _one_seat_on_two_servers(first, second, connect, lambda: first.file_lines("general"))
+    users = (tmp_path / "data" / "registered_users.log").read_text().splitlines()
+    assert [line.split("|")[0] for line in users] == ["Bob"], "both of Alice's lines released"
+    assert users[0].endswith("||0|1"), "a shared claim's line"
+
+
+async def test_devices_on_two_redis_nodes_share_the_seat(nodes: Any, connect: Any, redis_server: Any) -> None:
+    """Two nodes on one Redis: the same, through the users hash."""
+    first, second = await nodes("a", "--jwt-secret", SECRET), await nodes("b", "--jwt-secret", SECRET)
+    client = redis_server.client()
+
+    def lines() -> list[str]:
+        return [fields[b"line"].decode() for _, fields in client.xrange("wsserver:channel:general")]
+
+    await _one_seat_on_two_servers(first, second, connect, lines)
+    assert client.hgetall("wsserver:users:general") == {b"bob": client.hget("wsserver:users:general", "bob")}

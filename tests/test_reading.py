@@ -75,10 +75,8 @@ async def test_read_refuses_what_is_no_cursor_and_keeps_the_position(chat_store:
     assert (await again.event("read"))["data"]["cursor"] == cursor
 
 
-async def test_a_position_read_on_one_process_is_the_position_on_another(start_server: Any, connect: Any,
-                                                                         tmp_path: Any) -> None:
-    """Two processes on one data dir: read on the first, join on the second: the same position."""
-    first, second = await two_processes(start_server, tmp_path / "data")
+async def _read_on_one_join_on_the_other(first: Any, second: Any, connect: Any) -> None:
+    """Alice reads on ``first`` and leaves; joined on ``second`` she gets that position; an older cursor moves nothing."""
     alice = await joined(await connect(first, "Alice"), "Alice")
     bob = await joined(await connect(second, "Bob"), "Bob")
     cursors = await _said(alice, bob, "one", "two")
@@ -88,23 +86,18 @@ async def test_a_position_read_on_one_process_is_the_position_on_another(start_s
     await first.wait_for_log("Alice@general left")
     on_second = await connect(second, "Alice")
     assert (await on_second.event("read"))["data"]["cursor"] == cursors[1]
-    await on_second.send({"type": "read", "cursor": cursors[0]})  # an older one from another process: kept
+    await on_second.send({"type": "read", "cursor": cursors[0]})  # an older one, from another process: kept
     await on_second.send({"type": "history", "limit": 1})
     await on_second.event("history")
     assert not any(e.get("event") == "read" for e in on_second.events), "an older cursor moves nothing"
 
 
+async def test_a_position_read_on_one_process_is_the_position_on_another(start_server: Any, connect: Any,
+                                                                         tmp_path: Any) -> None:
+    """Two processes on one data dir."""
+    await _read_on_one_join_on_the_other(*await two_processes(start_server, tmp_path / "data"), connect)
+
+
 async def test_positions_on_redis_nodes_are_shared(nodes: Any, connect: Any) -> None:
-    """Two nodes on one Redis: a position read through one is the position a join on the other gets."""
-    a, b = await nodes("a"), await nodes("b")
-    alice = await joined(await connect(a, "Alice"), "Alice")
-    bob = await joined(await connect(b, "Bob"), "Bob")
-    cursors = await _said(alice, bob, "one", "two")
-    await alice.send({"type": "read", "cursor": cursors[0]})
-    await alice.event("read")
-    await alice.ws.close()
-    await a.wait_for_log("Alice@general left")
-    on_b = await connect(b, "Alice")
-    assert (await on_b.event("read"))["data"]["cursor"] == cursors[0]
-    await on_b.send({"type": "read", "cursor": cursors[1]})
-    assert (await on_b.event("read", cursor=cursors[1]))["data"]["channel"] == "general"
+    """Two nodes on one Redis."""
+    await _read_on_one_join_on_the_other(await nodes("a"), await nodes("b"), connect)

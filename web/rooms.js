@@ -51,6 +51,7 @@ export function createRooms(parts, page) {
   let active = null;
   let channels = []; // [{name, users}] from /api/channels
   let bottomSince = 0;
+  let paintSoon = null;
 
   const shared = {
     ...parts,
@@ -59,9 +60,13 @@ export function createRooms(parts, page) {
       if (room.status.state === "connected") page.showChat(true); // the chat view, once a join was taken
       if (room === active) showState();
     },
-    changed(room) {
-      paintList();
-      if (room === active) showState();
+    changed() {
+      // Many lines a second in busy channels: the sidebar and the title are painted at most every 50 ms.
+      if (paintSoon) return;
+      paintSoon = setTimeout(() => {
+        paintSoon = null;
+        paintList();
+      }, 50);
     },
     ended(room, accepted) {
       if (!rooms.has(room.name)) return;

@@ -219,7 +219,8 @@ class Channel:
                 TYPING_EXPIRES, self.remote_typing, handle, False)
         if (timer is not None) != typing:
             frame = protocol.event_frame("typing", {"channel": self.name, "handle": handle, "typing": typing})
-            broadcast(self.subscribers, frame)
+            own = self.connections(handle)  # its devices here are not told of themselves
+            broadcast((o for o in self.subscribers if o not in own) if own else self.subscribers, frame)
 
     # ------------------------------------------------------------ subscribing
 

@@ -53,7 +53,7 @@ class Hub:
         self.membership = Membership(store.registry, self.moderator.state, self.say, self.refresh_presence,
                                      self.known, self.metrics, rejoin_grace)
         self.presence = Refresher(store.registry, self.channels, self.membership.expire_away)
-        self.reading = Reading(store.reads)
+        self.reading = Reading(store.reads, store.events)
 
     async def start(self) -> None:
         """Start the store and open every configured channel."""
@@ -82,13 +82,15 @@ class Hub:
             channel.reopen()
 
     def _event(self, event: dict[str, object]) -> None:
-        """An ephemeral event from another process or node (typing)."""
+        """An ephemeral event from another process or node (typing, a read position that moved)."""
         channel = self.channels.get(str(event.get("channel")))
-        handle, typing = event.get("handle"), event.get("typing")
-        if channel is None or event.get("type") != "typing":
+        handle, typing, cursor = event.get("handle"), event.get("typing"), event.get("cursor")
+        if channel is None or not isinstance(handle, str):
             return
-        if isinstance(handle, str) and isinstance(typing, bool):
+        if event.get("type") == "typing" and isinstance(typing, bool):
             channel.remote_typing(handle, typing)
+        elif event.get("type") == "read" and isinstance(cursor, str):
+            channel.send_read(handle, cursor)
 
     # ------------------------------------------------------------ channels
 

@@ -10,10 +10,10 @@ The socket handler asks for a seat and gives it back; everything between is here
 With tokens (``shared``), one identity may sit in a channel from several
 devices at once: one seat, several connections.  The first connection
 claims the handle and writes the join line; the others share the seat;
-the last one to leave writes the leave line and releases the handle.  The
-connections of one identity share a seat on one process; one on another
-process (``--workers``, other nodes) is refused as the handle's holder
-(docs/operations.md, "Several devices").
+the last one to leave writes the leave line and releases the handle.  On
+one process they share the seat here (:attr:`Membership.seated`); on several
+processes or nodes each process holds it in the registry beside the others
+(a shared claim), and the release that empties it says so.
 
 An *away* seat keeps its handle for ``--rejoin-grace`` seconds with no leave
 line (:meth:`Membership.leave_away`); whoever comes back with ``since`` in
@@ -49,18 +49,20 @@ Say = Callable[[Channel, str, str], Awaitable[bool]]
 class Seat:
     """One connection's place in one channel: subscribed to its lines, its handle held until :meth:`leave`."""
 
-    __slots__ = ("_membership", "channel", "handle", "outbox", "who")
+    __slots__ = ("_membership", "channel", "handle", "outbox", "shared", "who")
 
     @property
     def key(self) -> tuple[str, str]:
         """Return what names the seat: the channel and the lower-cased handle."""
         return (self.channel.name, self.handle.lower())
 
-    def __init__(self, membership: Membership, channel: Channel, handle: str, outbox: Outbox) -> None:
+    def __init__(self, membership: Membership, channel: Channel, handle: str, outbox: Outbox,
+                 shared: bool = False) -> None:
         self._membership = membership
         self.channel = channel
         self.handle = handle
         self.outbox = outbox
+        self.shared = shared  # a token identity's: its devices share the seat
         self.who = outbox.name  # "handle@channel", one string for both
 
     async def leave(self) -> None:
@@ -76,8 +78,13 @@ class Seat:
             membership.seated[self.key] = others  # another device of this identity is still here
         await self.outbox.stop()
         if not others and not membership.leaves_away:
-            await membership.say(self.channel, SYSTEM, left_line(self.handle))
-            await membership.registry.release(self.handle, self.channel.name)
+            if self.shared:
+                # Another process may hold the seat for another device: the release says if it was the last.
+                if await membership.registry.release(self.handle, self.channel.name):
+                    await membership.say(self.channel, SYSTEM, left_line(self.handle))
+            else:
+                await membership.say(self.channel, SYSTEM, left_line(self.handle))
+                await membership.registry.release(self.handle, self.channel.name)
             membership.refresh_presence([self.channel.name])
         membership.metrics.connections.labels(self.channel.name).dec()
 
@@ -119,7 +126,7 @@ class Membership:
             raise JoinRefused(protocol.NO_HANDLE, f"bad handle {handle[:40]!r}")
         if self.moderation.banned(name, handle):
             raise JoinRefused(protocol.BANNED, f"{handle} is banned from {name}")
-        seat = Seat(self, channel, handle, outbox)
+        seat = Seat(self, channel, handle, outbox, shared)
         claim = await self._claim(seat, shared)
         try:
             await channel.subscribe(outbox, handle, history, since)
@@ -137,7 +144,7 @@ class Membership:
         outbox.start()
         for frame in first:
             outbox.put(frame)
-        if claim is None:
+        if claim is None or claim is Claim.SHARED:
             log.info("%s joined from another device", seat.who)
         elif claim is Claim.BACK and since is not None:
             # Back from a restart within the grace: to the others it never left.
@@ -163,7 +170,7 @@ class Membership:
                 return None
         done = self._claiming[key] = asyncio.get_running_loop().create_future()
         try:
-            claim = await self.registry.claim(seat.handle, seat.channel.name)
+            claim = await self.registry.claim(seat.handle, seat.channel.name, shared)
         except StoreError as exc:
             raise JoinRefused(protocol.UNAVAILABLE, f"{seat.who}: the store failed: {exc}",
                               protocol.CLOSE_TRY_AGAIN) from exc

@@ -3,9 +3,9 @@
 A client says ``{"type": "read", "cursor": C}``; the position moves forward
 to that line (never back), is kept by the store (:class:`~wsserver.store.base.Reads`,
 durable for every process and node), and every connection of that identity
-in the channel is told.  A joiner is told its stored position after its
-backlog.  An identity's connections in a channel are all on one process
-(:mod:`wsserver.membership`), so telling them is local.
+in the channel is told: here at once, and on the other processes and nodes
+(its other devices may be there) through the store's events.  A joiner is
+told its stored position after its backlog.
 
 The identity is the handle: with tokens the token's subject, without tokens
 whatever handle the connection took (a handle is not owned, so neither is
@@ -18,7 +18,7 @@ import logging
 
 from . import protocol
 from .channel import Channel
-from .store.base import Reads, StoreError
+from .store.base import Events, Reads, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 class Reading:
     """Move read positions forward, and tell each identity's connections where it has read to."""
 
-    def __init__(self, reads: Reads) -> None:
+    def __init__(self, reads: Reads, events: Events) -> None:
         self._reads = reads
+        self._events = events
 
     async def joined_frame(self, channel: str, handle: str) -> str | None:
         """Return the ``read`` event for a joiner, if it has a stored position (None too if the store failed)."""
@@ -48,4 +49,5 @@ class Reading:
             return False
         if await self._reads.advance(channel.name, handle.lower(), cursor, place):
             channel.send_read(handle, cursor)
+            self._events.publish({"type": "read", "channel": channel.name, "handle": handle, "cursor": cursor})
         return True

@@ -97,6 +97,7 @@ class Claim(enum.Enum):
     TAKEN = "taken"  # it was free: the handle is ours
     BACK = "back"  # it was away (its server stopped within the grace): ours again
     HELD = "held"  # someone alive holds it: refused
+    SHARED = "shared"  # a shared claim joined the seat other processes hold for the same identity
 
 
 class Feed(Protocol):
@@ -266,11 +267,15 @@ class Handles(Protocol):
     # channels): then the hub re-reads every channel's users only now and then, as a check.
     changes_announced: bool
 
-    async def claim(self, handle: str, channel: str) -> Claim:
-        """Take ``handle`` in ``channel`` unless someone alive holds it; raises StoreError if the store failed."""
+    async def claim(self, handle: str, channel: str, shared: bool = False) -> Claim:
+        """Take ``handle`` in ``channel`` unless someone alive holds it; raises StoreError if the store failed.
 
-    async def release(self, handle: str, channel: str) -> None:
-        """Give ``handle`` in ``channel`` back (if this process holds it)."""
+        ``shared`` (a token identity): a seat that only shared claims hold is
+        joined, not refused (Claim.SHARED), and stays until the last releases it.
+        """
+
+    async def release(self, handle: str, channel: str) -> bool:
+        """Give ``handle`` in ``channel`` back (if this process holds it); return whether the seat is now empty."""
 
     async def reclaim(self) -> int:
         """Drop entries whose holders are gone; return how many."""

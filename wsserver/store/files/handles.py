@@ -14,6 +14,11 @@ rewrites, not a thousand, and the event loop never waits on the lock.
 
 Handles are compared without regard to case: ``alice`` cannot join a
 channel where ``Alice`` is.
+
+A *shared* claim (a token identity, which may use several devices) joins a
+seat that other processes hold with shared claims: one line per process,
+marked ``|1`` in an eighth field, and the seat is empty when the last of
+them is released.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ T = TypeVar("T")
 
 USERS_FILE = "registered_users.log"
 LOCK_FILE = "registered_users.lock"
+LAST, KEPT = "last", "kept"  # what a release found: the seat is empty now, or another process still holds it
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +88,17 @@ def _start_time(pid: int) -> str | None:
 
 @dataclass(frozen=True, slots=True)  # one per user in the parsed file: 10,000 at W4
 class Entry:
-    """One line of the users file: ``handle|channel|host|pid|start``, then ``|away-until|announced`` if away."""
+    """One line of the users file: ``handle|channel|host|pid|start``, then ``|away-until|announced`` if away.
+
+    A shared claim's line has all eight fields, the last ``1`` (``away-until`` empty unless away).
+    """
 
     handle: str
     channel: str
     owner: Owner | None
     away_until: float | None = None  # Unix time the grace ends, for a handle whose server stopped
     announced: bool = False  # the server's return was announced in this channel
+    shared: bool = False  # a token identity's: other processes may hold the same seat
     # Computed once: every batch of claims indexes the whole file by it (py-spy: 9 % of a join storm).
     key: tuple[str, str] = dataclasses.field(init=False, repr=False, compare=False)
 
@@ -99,8 +109,11 @@ class Entry:
         if self.owner is None:
             return f"{self.handle}|{self.channel}"
         line = f"{self.handle}|{self.channel}|{self.owner.host}|{self.owner.pid}|{self.owner.start}"
-        if self.away_until is not None:
-            line += f"|{self.away_until:.3f}|{int(self.announced)}"
+        if self.away_until is not None or self.shared:
+            away = "" if self.away_until is None else f"{self.away_until:.3f}"
+            line += f"|{away}|{int(self.announced)}"
+        if self.shared:
+            line += "|1"
         return line
 
     @classmethod
@@ -120,7 +133,8 @@ class Entry:
                 away_until = float(fields[5])
             except ValueError:
                 away_until = None
-        return cls(fields[0], fields[1], owner, away_until, len(fields) >= 7 and fields[6] == "1")
+        return cls(fields[0], fields[1], owner, away_until, len(fields) >= 7 and fields[6] == "1",
+                   len(fields) >= 8 and fields[7] == "1")
 
 
 @dataclass
@@ -147,16 +161,17 @@ class FileHandles:
 
     # ------------------------------------------------------------ public
 
-    async def claim(self, handle: str, channel: str) -> Claim:
+    async def claim(self, handle: str, channel: str, shared: bool = False) -> Claim:
         """Take ``handle`` in ``channel`` for this process, unless someone alive holds it (Claim.HELD).
 
+        With ``shared``, a seat held only by shared claims is joined (Claim.SHARED).
         Raises StoreError if the users file cannot be changed.
         """
-        return Claim(await self._submit(True, Entry(handle, channel, self.owner)))
+        return Claim(await self._submit(True, Entry(handle, channel, self.owner, shared=shared)))
 
-    async def release(self, handle: str, channel: str) -> None:
-        """Give ``handle`` in ``channel`` back."""
-        await self._submit(False, Entry(handle, channel, self.owner))
+    async def release(self, handle: str, channel: str) -> bool:
+        """Give ``handle`` in ``channel`` back; return whether the seat is now empty (no other process holds it)."""
+        return await self._submit(False, Entry(handle, channel, self.owner)) == LAST
 
     async def leave_away(self, until: float) -> list[str]:
         """Mark this process's entries away until ``until``; return the channels where none was away yet."""
@@ -203,11 +218,12 @@ class FileHandles:
             if entry.owner is not None and entry.away_until is None and entry.owner not in alive:
                 alive[entry.owner] = entry.owner.alive()
         now = time.time()
-        return [
-            Held(e.handle, e.channel, f"{e.owner.host}:{e.owner.pid}", e.away_until is not None) for e in entries
-            if (channel is None or e.channel == channel) and e.owner is not None
-            and (e.away_until > now if e.away_until is not None else alive[e.owner])
-        ]
+        seats: dict[tuple[str, str], Held] = {}  # one per seat, however many processes share it
+        for e in entries:
+            if (channel is None or e.channel == channel) and e.owner is not None and e.key not in seats \
+                    and (e.away_until > now if e.away_until is not None else alive[e.owner]):
+                seats[e.key] = Held(e.handle, e.channel, f"{e.owner.host}:{e.owner.pid}", e.away_until is not None)
+        return list(seats.values())
 
     # ------------------------------------------------------------ batching
 
@@ -297,26 +313,40 @@ class FileHandles:
         return entry.owner is not None and entry.owner.alive()
 
     def _apply(self, entries: list[Entry], *, batch: list[_Op]) -> list[str]:
-        held = {e.key: e for e in entries}
+        held: dict[tuple[str, str], list[Entry]] = {}
+        for entry in entries:
+            held.setdefault(entry.key, []).append(entry)
         results = []
         for op in batch:
             key = op.entry.key
-            holder = held.get(key)
-            result = Claim.TAKEN.value
+            holders = held.get(key, [])
             if op.claim:
-                if holder is not None and holder.away_until is not None:
-                    result = Claim.BACK.value  # away, not held: whoever comes takes it back
-                elif holder is not None and self._live(holder):
-                    results.append(Claim.HELD.value)
-                    continue
-                elif holder is not None:
-                    log.info("reclaiming %s left by a process that is gone", holder.format())
-                held[key] = op.entry
-            elif holder is not None and holder.owner == self.owner and holder.away_until is None:
-                del held[key]
+                result, holders = self._claim(op.entry, holders)
+            else:
+                holders = [h for h in holders if h.owner != self.owner or h.away_until is not None]
+                result = KEPT if holders else LAST
+            if holders:
+                held[key] = holders
+            else:
+                held.pop(key, None)
             results.append(result)
-        entries[:] = held.values()
+        entries[:] = [entry for holders in held.values() for entry in holders]
         return results
+
+    def _claim(self, entry: Entry, holders: list[Entry]) -> tuple[str, list[Entry]]:
+        """Return what a claim of ``entry`` finds among the seat's ``holders``, and the holders after it."""
+        live = [h for h in holders if h.away_until is None and self._live(h)]
+        for gone in holders:
+            if gone.away_until is None and gone not in live:
+                log.info("reclaiming %s left by a process that is gone", gone.format())
+        if live:
+            if not (entry.shared and all(h.shared for h in live)):
+                return Claim.HELD.value, holders
+            mine = [h for h in live if h.owner == self.owner]
+            return Claim.SHARED.value, live + ([] if mine else [entry])  # away ones: the identity never left
+        if any(h.away_until is not None for h in holders):
+            return Claim.BACK.value, [entry]  # away, not held: whoever comes takes it back
+        return Claim.TAKEN.value, [entry]
 
     def _reclaim_all(self, entries: list[Entry]) -> int:
         # Away entries are kept: their grace ends with a leave line (expire_away), not silently.
@@ -357,4 +387,8 @@ class FileHandles:
         gone = [e for e in entries if e.away_until is not None and e.away_until <= now]
         if gone:
             entries[:] = [e for e in entries if e not in gone]
-        return [Held(e.handle, e.channel, f"{e.owner.host}:{e.owner.pid}" if e.owner else "-", True) for e in gone]
+        # A seat another process still holds (a device of the identity) has not been left: no leave line.
+        kept = {e.key for e in entries}
+        seats = {e.key: e for e in gone if e.key not in kept}
+        return [Held(e.handle, e.channel, f"{e.owner.host}:{e.owner.pid}" if e.owner else "-", True)
+                for e in seats.values()]

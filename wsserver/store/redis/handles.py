@@ -6,6 +6,10 @@ script on the channel's users hash) takes a handle unless a node holds it;
 if one does and its liveness key is gone, a second script takes the handle
 over from exactly that holder.  So a node that dies loses its handles within
 NODE_TTL seconds, and two claims never both win.
+
+A *shared* claim (a token identity's devices on several nodes) that finds a
+live holder adds a field of its own for the seat (:data:`~.scripts.SHARE`);
+its release (:data:`~.scripts.RELEASE_SHARED`) says whether it was the last.
 """
 
 from __future__ import annotations
@@ -17,7 +21,18 @@ import time
 from ..base import Claim, Held, StoreError
 from .keys import RedisFault
 from .link import NODE_REFRESH, NODE_TTL
-from .scripts import ANNOUNCE_BACK, CLAIM, EXPIRE_AWAY, MARK_AWAY, RELEASE, TAKE_OVER, run_script
+from .scripts import (
+    ANNOUNCE_BACK,
+    CLAIM,
+    EXPIRE_AWAY,
+    MARK_AWAY,
+    PROMOTE,
+    RELEASE,
+    RELEASE_SHARED,
+    SHARE,
+    TAKE_OVER,
+    run_script,
+)
 from .shards import Shards, away_until
 
 log = logging.getLogger(__name__)
@@ -35,6 +50,7 @@ class RedisHandles:
         self._shards = shards
         self.node = shards.node
         self._mine: dict[tuple[str, str], str] = {}  # (lower handle, channel) -> held value
+        self._shared: set[tuple[str, str]] = set()  # those claimed shared (a token identity's)
         self._unreleased: dict[tuple[str, str], str] = {}  # releases (or failed claims) to finish
         self._unbumped: set[str] = set()  # channels whose change the home was not told of yet
         self._expiries = 0  # calls of expire_away, for its sweeps of every channel
@@ -42,7 +58,7 @@ class RedisHandles:
     def _value(self, handle: str) -> str:
         return f"{self.node}|{handle}"
 
-    async def _claim(self, handle: str, channel: str, value: str) -> Claim:
+    async def _claim(self, handle: str, channel: str, value: str, shared: bool = False) -> Claim:
         link = self._shards.link(channel)
         users = link.keys.users(channel)
         for _ in range(CLAIM_ROUNDS):
@@ -55,16 +71,31 @@ class RedisHandles:
             # Held by a node: taken over only if that node is dead and still the holder.
             node = holder.decode().partition("|")[0]
             if (await self._shards.alive([node]))[node]:
-                return Claim.HELD
+                if not shared:
+                    return Claim.HELD
+                # Another device of this identity holds the seat on a live node: hold it beside it.
+                answer = await run_script(link.client, SHARE, [users], [handle, f"{handle}#{self.node}", value])
+                if answer == b"taken":
+                    await self._bump([channel])
+                return Claim.SHARED if answer == b"shared" else Claim.TAKEN
             if await run_script(link.client, TAKE_OVER, [users], [handle, holder.decode(), value]):
                 await self._bump([channel])
                 return Claim.TAKEN
         return Claim.HELD
 
-    async def _release(self, handle: str, channel: str, value: str) -> None:
+    async def _release(self, handle: str, channel: str, value: str) -> bool:
+        """Give the seat back; return whether it is empty now (always, for a claim that was not shared)."""
         link = self._shards.link(channel)
-        if await run_script(link.client, RELEASE, [link.keys.users(channel)], [handle, value]):
+        users = link.keys.users(channel)
+        if (handle, channel) in self._shared:
+            answer = await run_script(link.client, RELEASE_SHARED, [users], [handle, f"{handle}#{self.node}", value])
+            self._shared.discard((handle, channel))
+            if answer == b"last":
+                await self._bump([channel])
+            return bool(answer != b"kept")
+        if await run_script(link.client, RELEASE, [users], [handle, value]):
             await self._bump([channel])
+        return True
 
     async def _bump(self, channels: list[str]) -> None:
         """Tell the other nodes (through the home) that these channels' users changed; retried with the heartbeat."""
@@ -93,18 +124,21 @@ class RedisHandles:
             # the handles our connections hold are ours again, unless a live
             # node took one meanwhile.
             for (handle, channel), value in list(self._mine.items()):
-                if await self._claim(handle, channel, value) is Claim.HELD:
+                if await self._claim(handle, channel, value, (handle, channel) in self._shared) is Claim.HELD:
                     log.warning("%s in %s is now held by another node", value.partition("|")[2], channel)
 
-    async def claim(self, handle: str, channel: str) -> Claim:
+    async def claim(self, handle: str, channel: str, shared: bool = False) -> Claim:
         """Take ``handle`` in ``channel`` on every node, unless a live node holds it (Claim.HELD).
 
+        With ``shared``, a seat a live node holds is held beside it (Claim.SHARED).
         Raises StoreError if Redis did not answer; the claim may then have
         been made, so it is released with the next heartbeat.
         """
         key, value = (handle.lower(), channel), self._value(handle)
+        if shared:
+            self._shared.add(key)
         try:
-            taken = await self._claim(*key, value)
+            taken = await self._claim(*key, value, shared)
         except RedisFault as exc:
             self._unreleased[key] = value
             raise StoreError(f"Redis did not answer a claim: {exc}") from exc
@@ -113,18 +147,23 @@ class RedisHandles:
             self._mine[key] = value
         return taken
 
-    async def release(self, handle: str, channel: str) -> None:
-        """Give ``handle`` back if this node holds it (with the next heartbeat if Redis does not answer now)."""
+    async def release(self, handle: str, channel: str) -> bool:
+        """Give ``handle`` back if this node holds it (with the next heartbeat if Redis does not answer now).
+
+        Returns whether the seat is empty now: False only while another node
+        holds it for the same identity.
+        """
         key = (handle.lower(), channel)
         value = self._mine.pop(key, None)
         if value is None:
-            return
+            return True
         try:
-            await self._release(*key, value)
+            return await self._release(*key, value)
         except RedisFault as exc:
             log.warning("Redis did not answer the release of %s in %s (retried every %s s): %s",
                         handle, channel, NODE_REFRESH, exc)
             self._unreleased[key] = value
+            return True
 
     async def sweep_dead(self) -> int:
         """Drop the handles of nodes whose liveness key expired (crashed); return how many.
@@ -143,6 +182,8 @@ class RedisHandles:
                 link = self._shards.link(channel)
                 if holder == node and await link.client.hdel(link.keys.users(channel), field):
                     dropped.add(channel)
+                    # Another node's device of the same identity keeps the seat: it takes the handle's field.
+                    await run_script(link.client, PROMOTE, [link.keys.users(channel)], [field.partition("#")[0]])
             await home.delete(keys.node_channels(node))
             await home.srem(keys.nodes, node)
         if dropped:
@@ -173,7 +214,7 @@ class RedisHandles:
             held = await self._shards.held_handles(channels)
         except RedisFault as exc:
             raise StoreError(f"Redis did not answer: {exc}") from exc
-        return [Held(handle, name, node, away_until(node) is not None) for name, _, node, handle in held]
+        return _seats(held)
 
     async def users(self, channel: str | None = None) -> list[Held]:
         """Return the handles held by live nodes, in one channel or all; raises StoreError if Redis did not answer."""
@@ -181,7 +222,7 @@ class RedisHandles:
             held = await self._shards.held_handles(channel)
         except RedisFault as exc:
             raise StoreError(f"Redis did not answer: {exc}") from exc
-        return [Held(handle, name, node, away_until(node) is not None) for name, _, node, handle in held]
+        return _seats(held)
 
     async def leave_away(self, until: float) -> list[str]:
         """Turn every handle this node holds into an away one until ``until``; return where none was away yet."""
@@ -240,3 +281,11 @@ class RedisHandles:
         except RedisFault as exc:
             raise StoreError(f"Redis did not answer: {exc}") from exc
         return sorted(name.decode() for name in members)
+
+
+def _seats(held: list[tuple[str, str, str, str]]) -> list[Held]:
+    """Return one Held per seat of ``held`` (channel, field, node, handle): a seat several nodes share once."""
+    seats: dict[tuple[str, str], Held] = {}
+    for name, field, node, handle in held:
+        seats.setdefault((name, field.partition("#")[0]), Held(handle, name, node, away_until(node) is not None))
+    return list(seats.values())

@@ -9,6 +9,12 @@ node asks that node's liveness key, then takes the handle over with
 
 Away values are ``away:<until>:<announced 0|1>|<Handle>``: the users of a
 stopped node, not held by anyone, until their grace ends.
+
+A seat that several nodes hold for one token identity (its devices) has the
+first node in the handle's field and each other node in a field
+``<handle>#<node>``; whenever such fields exist the handle's own field does
+too (a release, an expiry or a sweep of the first promotes another), so a
+claim looks at one field and only the last release empties the seat.
 """
 
 from __future__ import annotations
@@ -108,31 +114,81 @@ end
 if #fresh > 0 and not flagged then return 1 end
 return 0
 """
-# KEYS: users. ARGV: now. Answers {away handles left, the handles whose grace ended (removed)...}.
-EXPIRE_AWAY = """
+# Lua: move a field <main>#<node> of `left` (field -> value) into <main>; true if there was one.
+_PROMOTE = """
+local function fields_of(key)
+  local left, all = {}, redis.call('HGETALL', key)
+  for i = 1, #all, 2 do left[all[i]] = all[i + 1] end
+  return left
+end
+local function promote(key, main, left)
+  for field, value in pairs(left) do
+    if string.sub(field, 1, #main + 1) == main .. '#' then
+      redis.call('HSET', key, main, value)
+      redis.call('HDEL', key, field)
+      left[field] = nil
+      return value
+    end
+  end
+  return nil
+end
+"""
+# KEYS: users. ARGV: now. Answers {away handles left, the handles whose grace ended (removed)...}:
+# a handle another node still holds (a device of the identity) is not in the answer (no leave line).
+EXPIRE_AWAY = _PROMOTE + """
 local fields = redis.call('HGETALL', KEYS[1])
-local answer = {0}
+local answer, expired, left, told = {0}, {}, {}, {}
 for i = 1, #fields, 2 do
   local until_, handle = string.match(fields[i + 1], '^away:([^:]*):%d|(.*)$')
   if until_ and tonumber(until_) <= tonumber(ARGV[1]) then
     redis.call('HDEL', KEYS[1], fields[i])
-    table.insert(answer, handle)
-  elseif until_ then
-    answer[1] = answer[1] + 1
+    table.insert(expired, {string.match(fields[i], '^([^#]*)'), handle})
+  else
+    if until_ then answer[1] = answer[1] + 1 end
+    left[fields[i]] = fields[i + 1]
+  end
+end
+for _, gone in ipairs(expired) do
+  local main = gone[1]
+  if not left[main] then left[main] = promote(KEYS[1], main, left) end
+  if not left[main] and not told[main] then
+    told[main] = true
+    table.insert(answer, gone[2])
   end
 end
 return answer
 """
-# KEYS: reads. ARGV: field, log, ordinal, cursor. Stores "log ordinal cursor" unless the stored
-# position is of the same log and not before it (Place.after); answers 1 if it moved.
-ADVANCE_READ = """
-local stored = redis.call('HGET', KEYS[1], ARGV[1])
-if stored then
-  local log, ordinal = string.match(stored, '^(%S+) (%d+) ')
-  if log == ARGV[2] and ordinal >= ARGV[3] then return 0 end
+# KEYS: users. ARGV: field, the field <field>#<node>, value. A shared claim beside a live holder:
+# answers 'shared', or 'taken' if the seat was emptied meanwhile, or 'mine'.
+SHARE = """
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if not held then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  return 'taken'
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])
-return 1
+if held == ARGV[3] then return 'mine' end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+return 'shared'
+"""
+# KEYS: users. ARGV: field, the field <field>#<node>, value. Gives a shared claim back: answers
+# 'kept' (another node still holds the seat; the first of them now in the handle's field), 'last'
+# (the seat is empty now), or 'gone' (this node held neither field).
+RELEASE_SHARED = _PROMOTE + """
+if redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[3] then
+  redis.call('HDEL', KEYS[1], ARGV[2])
+  return 'kept'
+end
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[3] then return 'gone' end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if promote(KEYS[1], ARGV[1], fields_of(KEYS[1])) then return 'kept' end
+return 'last'
+"""
+# KEYS: users. ARGV: field. After a dead node's hold of the handle's field was dropped: promote
+# another node's field of the same seat, if any; answers 1 if it did.
+PROMOTE = _PROMOTE + """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+if promote(KEYS[1], ARGV[1], fields_of(KEYS[1])) then return 1 end
+return 0
 """
 # KEYS: users. ARGV: field, value. Answers 1 if it was held with that value (now removed).
 RELEASE = """
