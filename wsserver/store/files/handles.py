@@ -205,10 +205,7 @@ class FileHandles:
         return [entry for entry in await self.users() if entry.channel in wanted]
 
     async def users(self, channel: str | None = None) -> list[Held]:
-        """Return the handles held by live processes, in file order, optionally of one channel.
-
-        Raises StoreError if the file cannot be read.
-        """
+        """Return the seats held by live processes, in file order, of one channel or all; raises StoreError."""
         try:
             entries = await asyncio.to_thread(self._read_cached)
         except OSError as exc:
@@ -313,24 +310,33 @@ class FileHandles:
         return entry.owner is not None and entry.owner.alive()
 
     def _apply(self, entries: list[Entry], *, batch: list[_Op]) -> list[str]:
-        held: dict[tuple[str, str], list[Entry]] = {}
-        for entry in entries:
-            held.setdefault(entry.key, []).append(entry)
+        # A seat's holders: from a dict of entries, or lists by seat when some seat has several.
+        single = {e.key: e for e in entries}
+        groups: dict[tuple[str, str], list[Entry]] | None = None
+        if len(single) != len(entries):
+            groups = {}
+            for entry in entries:
+                groups.setdefault(entry.key, []).append(entry)
+        touched: dict[tuple[str, str], list[Entry]] = {}
         results = []
         for op in batch:
             key = op.entry.key
-            holders = held.get(key, [])
+            if key in touched:
+                holders = touched[key]
+            elif groups is not None:
+                holders = groups.get(key, [])
+            else:
+                holders = [single[key]] if key in single else []
             if op.claim:
                 result, holders = self._claim(op.entry, holders)
             else:
                 holders = [h for h in holders if h.owner != self.owner or h.away_until is not None]
                 result = KEPT if holders else LAST
-            if holders:
-                held[key] = holders
-            else:
-                held.pop(key, None)
+            touched[key] = holders
             results.append(result)
-        entries[:] = [entry for holders in held.values() for entry in holders]
+        # Untouched seats keep their place; so a batch of new claims only appends (_locked writes just those).
+        kept = [e for e in entries if e.key not in touched]
+        entries[:] = kept + [entry for holders in touched.values() for entry in holders]
         return results
 
     def _claim(self, entry: Entry, holders: list[Entry]) -> tuple[str, list[Entry]]:
