@@ -238,3 +238,24 @@ async def test_a_reload_keeps_the_open_channels_and_where_reading_stopped(server
     await divider.wait_for()
     after = divider.locator("xpath=following-sibling::li[contains(@class, 'line')][1]")
     assert "while hidden" in await after.inner_text()
+
+
+async def test_a_channel_created_from_the_chat_view(start_server: Any, new_page: Any) -> None:
+    """With --allow-new-channels the sidebar creates a channel: a bad name is refused first, a good one opens."""
+    server = await start_server("--allow-new-channels")
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    create = sidebar(page).get_by_label("Create a channel")
+    await create.fill("Bad Name")
+    await create.press("Enter")
+    await page.get_by_role("alert").filter(has_text="A channel name is").wait_for()
+    await create.fill("book-club")
+    await sidebar(page).get_by_role("button", name="Create").click()
+    await page.get_by_role("status").filter(has_text="Connected to book-club as Alice").wait_for()
+    await wait_for_line(page, "Alice has joined the chat")
+    assert (await entry_name(page, "general")).startswith("general, ")
+    assert await sidebar(page).get_by_role("button", name="Leave book-club").count() == 1
+    plain = await new_page((await start_server()).url + "/?channel=general&handle=Bob")
+    await plain.get_by_role("status").filter(has_text="Connected to general as Bob").wait_for()
+    assert await sidebar(plain).get_by_label("Create a channel").count() == 1
+    assert await sidebar(plain).get_by_label("Create a channel").is_hidden()

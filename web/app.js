@@ -8,12 +8,14 @@ import { remember, remembered } from "./rooms.js";
 import { NO_CHANNEL } from "./sentences.js";
 
 const HANDLE_KEY = "wsserver.handle";
+const BAD_CHANNEL_NAME = "A channel name is 1 to 32 of a-z, 0-9, - and _, starting with a letter or digit.";
 const CHANNELS_EVERY = 30_000; // ms between two reads of the channel list (user counts)
 
 const ui = {
   join: $("join"), channel: $("channel"), handle: $("handle"), connect: $("connect"), state: $("state"),
   newChannel: $("new-channel"), newChannelField: $("new-channel-field"), connectScreen: $("connect-screen"),
   chatScreen: $("chat-screen"), tools: $("tools"), drawer: $("drawer"), disconnect: $("disconnect"),
+  createForm: $("create-form"), createName: $("create-name"),
 };
 
 // A site that issues tokens links to /?channel=C&token=JWT: the token goes to the socket as it is,
@@ -64,7 +66,7 @@ function connect() {
   }
   const wantedNew = rules.allowNewChannels ? ui.newChannel.value.trim() : "";
   if (wantedNew && !channelAllowed(wantedNew, rules)) {
-    showAlert("A channel name is 1 to 32 of a-z, 0-9, - and _, starting with a letter or digit.");
+    showAlert(BAD_CHANNEL_NAME);
     ui.newChannel.focus();
     return;
   }
@@ -83,6 +85,19 @@ function connect() {
 ui.join.addEventListener("submit", (event) => {
   event.preventDefault();
   connect();
+});
+
+// With --allow-new-channels, a channel can be made from the chat view too (joining it creates it).
+ui.createForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = ui.createName.value.trim();
+  if (!channelAllowed(name, rules)) {
+    showAlert(BAD_CHANNEL_NAME);
+    ui.createName.focus();
+    return;
+  }
+  ui.createName.value = "";
+  rooms.open(name);
 });
 
 ui.disconnect.addEventListener("click", () => {
@@ -128,6 +143,7 @@ async function loadSettings() {
     const response = await fetch("/api/settings");
     Object.assign(rules, rulesFrom(await response.json()));
     ui.newChannelField.hidden = !rules.allowNewChannels;
+    ui.createForm.hidden = !rules.allowNewChannels;
   } catch {
     // no rules: the page checks nothing first, and the server refuses what it must
   }
