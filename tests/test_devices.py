@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 from wsserver import protocol
 
-from .support import SECRET, Client, joined, token
+from .support import SECRET, Client, free_port, joined, token
 
 
 async def _connected(connect: Any, server: Any, sub: str) -> Client:
@@ -140,3 +141,25 @@ async def test_devices_on_two_redis_nodes_share_the_seat(nodes: Any, connect: An
 
     await _one_seat_on_two_servers(first, second, connect, lines)
     assert client.hgetall("wsserver:users:general") == {b"bob": client.hget("wsserver:users:general", "bob")}
+
+
+async def test_both_devices_back_after_a_restart_are_silent(start_server: Any, connect: Any) -> None:
+    """The restart grace applies to the seat: two devices back with since= write no leave or join line."""
+    port = str(free_port())
+    first = await start_server("--jwt-secret", SECRET, "--port", port)
+    laptop = await joined(await connect(first, None, token=token("Alice")), "Alice")
+    phone = await _connected(connect, first, "Alice")
+    await laptop.chat("before")
+    await phone.until_line(lambda line: line.endswith("Alice: before"))
+    cursor = phone.frames[-1]["data"]["cursor"]
+    await first.stop(signal.SIGTERM)
+    second = await start_server("--jwt-secret", SECRET, "--port", port, data_dir=first.data_dir)
+    for _ in range(2):
+        back = await connect(second, None, token=token("Alice"), since=cursor)
+        assert (await back.any_frame())["data"] == {"channel": "general", "recovered": True}
+    await back.chat("after")
+    await back.until_line(lambda line: line.endswith("Alice: after"))
+    lines = second.file_lines("general")
+    assert sum("Alice has joined" in line for line in lines) == 1 and not any("Alice has left" in line for line in lines)
+    await second.wait_for_log("Alice@general came back")
+    await second.wait_for_log("Alice@general joined from another device")
