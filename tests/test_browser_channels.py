@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .support import SECRET, Server, eventually, joined, token
-from .support.browser import wait_for_line
+from .support.browser import say, wait_for_line
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -259,3 +259,22 @@ async def test_a_channel_created_from_the_chat_view(start_server: Any, new_page:
     await plain.get_by_role("status").filter(has_text="Connected to general as Bob").wait_for()
     assert await sidebar(plain).get_by_label("Create a channel").count() == 1
     assert await sidebar(plain).get_by_label("Create a channel").is_hidden()
+
+
+async def test_leaving_the_channel_on_screen_shows_another_and_only_its_lines(server: Server, new_page: Any) -> None:
+    """Leave the channel on screen: the next open one shows, with its own lines only; Disconnect and Connect again."""
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    await say(page, "said in general")
+    await wait_for_line(page, "said in general")
+    await open_channel(page, "tech")
+    await sidebar(page).get_by_role("button", name="Leave tech").click()
+    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    assert await page.get_by_role("log").locator("ol.lines").count() == 1
+    await sidebar(page).get_by_role("button", name="Leave general").click()
+    await page.get_by_role("button", name="Connect").wait_for()
+    await page.get_by_role("button", name="Connect").click()
+    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    assert await page.get_by_role("log").locator("ol.lines").count() == 1
+    await wait_for_line(page, "said in general")  # its history again, once
+    assert await page.get_by_role("log").get_by_text("said in general", exact=True).count() == 1

@@ -73,6 +73,8 @@ export function createRooms(parts, page) {
       rooms.delete(room.name);
       save();
       if (room === active) {
+        parts.finder.reset();
+        room.log.detach(); // its lines leave the log region with it
         active = null;
         const next = [...rooms.values()][0];
         if (next) activate(next); else page.showChat(false);
