@@ -278,3 +278,36 @@ async def test_leaving_the_channel_on_screen_shows_another_and_only_its_lines(se
     assert await page.get_by_role("log").locator("ol.lines").count() == 1
     await wait_for_line(page, "said in general")  # its history again, once
     assert await page.get_by_role("log").get_by_text("said in general", exact=True).count() == 1
+
+
+async def test_links_and_mentions_logic_on_its_own(server: Server, new_page: Any) -> None:
+    """lines.js cuts text into text, links and mentions, finds the @word being typed, and completes it."""
+    page = await new_page(server.url + "/")
+    result = await page.evaluate("""async () => {
+        const m = await import('/lines.js');
+        const rule = /^[A-Za-z0-9_]{3,16}$/;
+        const cut = (text) => m.textPieces(text, 'Alice', rule).map(p => [p.kind, p.text, p.href ?? null, p.me ?? null]);
+        return {
+            link: cut('see https://example.org/a?b=1, ok'),
+            trailing: cut('(https://example.org/x).'),
+            scheme: cut('javascript:alert(1) ftp://x.org'),
+            mentions: cut('@alice and @Bob, not bob@example.org nor @al or @@Alice'),
+            inLink: cut('https://example.org/@Alice'),
+            me: [m.mentionsMe('hey @ALICE!', 'Alice', rule), m.mentionsMe('hey @Alicia', 'Alice', rule)],
+            typing: [m.mentionAt('hi @bo', 6), m.mentionAt('hi @bo there', 12), m.mentionAt('mail bob@x', 10),
+                     m.mentionAt('@', 1)],
+            complete: [m.completions('bo', ['Carol', 'bobby', 'Bob']), m.completions('', ['b', 'a'], 1)],
+            day: m.dayLabel('2026-12-01'),
+        };
+    }""")
+    assert result["link"] == [["text", "see ", None, None], ["link", "https://example.org/a?b=1",
+                                                              "https://example.org/a?b=1", None], ["text", ", ok", None, None]]
+    assert result["trailing"][1] == ["link", "https://example.org/x", "https://example.org/x", None]
+    assert [kind for kind, *_ in result["scheme"]] == ["text"], "only http and https become links"
+    assert [(kind, text, me) for kind, text, _, me in result["mentions"] if kind == "mention"] == [
+        ("mention", "@alice", True), ("mention", "@Bob", False)]
+    assert [kind for kind, *_ in result["inLink"]] == ["link"], "a mention inside a link is the link's"
+    assert result["me"] == [True, False]
+    assert result["typing"] == [{"from": 3, "query": "bo"}, None, None, {"from": 0, "query": ""}]
+    assert result["complete"] == [["Bob", "bobby"], ["a"]]
+    assert "2026" in result["day"] and "1" in result["day"]
