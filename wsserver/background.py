@@ -1,13 +1,15 @@
-"""Background work done the same way everywhere: stopping tasks, retrying with backoff, a share at a time."""
+"""Background work done the same way everywhere: stopping tasks, retrying with backoff, a share at a time,
+requests that arrive together done in one thread call."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any] | None]) -> None:
@@ -18,6 +20,7 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any] | None]) -> None:
     for task in running:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
 
 def in_turn(items: list[T], position: int, count: int) -> tuple[list[T], int]:
     """Return ``count`` of ``items`` from ``position`` on (wrapping round), and where the next turn starts.
@@ -46,3 +49,45 @@ class Backoff:
     def reset(self) -> None:
         """Start again from the first delay (the store answered)."""
         self.delay = self.first
+
+
+class ThreadBatch(Generic[T, R]):
+    """Requests that arrive together, done in one thread call: ``work(items)`` returns one result each, in order.
+
+    While a call runs, new requests wait for the next one: a storm of
+    thousands costs a few thread hops, not thousands queued in front of the
+    event loop.  If ``work`` raises, each request of that batch gets
+    ``fault(exc)`` (which also says what failed, in the log); the next batch
+    is tried anew.
+    """
+
+    def __init__(self, name: str, work: Callable[[list[T]], list[R]], fault: Callable[[Exception], Exception]) -> None:
+        self.name = name
+        self._work = work
+        self._fault = fault
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    def submit(self, item: T) -> asyncio.Future[R]:
+        """Queue ``item``; return the future of its result."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[R] = loop.create_future()
+        self._pending.append((item, done))
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._drain(), name=self.name)
+        return done
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                results = await asyncio.to_thread(self._work, [item for item, _ in batch])
+            except Exception as exc:
+                error = self._fault(exc)
+                for _, done in batch:
+                    if not done.done():  # an asker that was cancelled meanwhile cancelled its future
+                        done.set_exception(error)
+                continue
+            for (_, done), result in zip(batch, results, strict=True):
+                if not done.done():
+                    done.set_result(result)

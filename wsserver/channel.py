@@ -122,8 +122,8 @@ class Channel:
         # A large channel: its join and leave lines are in the log, but not sent live to the
         # others; a joiner here still gets its own join line, where its live lines begin.
         loud = [index for index in range(len(lines.ends)) if index not in quiet]
-        joiners = {outbox: index for index, (handle, joined) in quiet.items()
-                   if joined and (outbox := self._newest(handle)) is not None}
+        joiners = {outbox: index for index, (handle, joined) in quiet.items() if joined
+                   for outbox in self.connections(handle)[-1:]}  # the joiner's newest connection here
         if loud:
             broadcast((outbox for outbox in self.subscribers if outbox not in joiners), self._lines_frame(lines, loud))
         for outbox, index in joiners.items():
@@ -173,10 +173,6 @@ class Channel:
         """Return the connections here of ``handle`` (several when one token identity uses several devices)."""
         return self.members.get(handle.lower(), [])
 
-    def _newest(self, handle: str) -> Outbox | None:
-        connections = self.members.get(handle.lower())
-        return connections[-1] if connections else None
-
     def send_read(self, handle: str, cursor: str) -> None:
         """Tell every connection here of ``handle`` that its read position moved to ``cursor``."""
         frame = protocol.event_frame("read", {"channel": self.name, "cursor": cursor})
@@ -194,7 +190,7 @@ class Channel:
         any of them does.  Return whether that changed.
         """
         own = self.connections(handle)
-        before = any(o in self._typing for o in own) if len(own) > 1 else outbox in self._typing
+        before = outbox in self._typing or any(o in self._typing for o in own)
         current = self._typing.pop(outbox, None)
         if current is not None:
             current[1].cancel()

@@ -101,9 +101,6 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State,
     outbox = Outbox(ws, state.config.send_queue, f"{handle}@{name}", request.transport, state.metrics.count_stall)
     # Its own token for reconnects: the site's may expire long before the conversation does.
     first = [resume_frame(state, handle, name, operator)] if identity is not None else []
-    read = await state.hub.reading.joined_frame(name, handle) if protocol.valid_handle(handle) else None
-    if read is not None:
-        first.append(read)  # where this identity has read to, after the backlog
     try:
         seat = await state.membership.join(channel, handle, outbox, state.config.history, request.query.get("since"),
                                            first, shared=identity is not None)

@@ -50,10 +50,10 @@ class Hub:
         self.announce_limit = announce_limit
         self.channels: dict[str, Channel] = {}
         self.moderator = Moderator(store.actions, store.registry, self.channels, self.say, self.clock)
-        self.membership = Membership(store.registry, self.moderator.state, self.say, self.refresh_presence,
-                                     self.known, self.metrics, rejoin_grace)
-        self.presence = Refresher(store.registry, self.channels, self.membership.expire_away)
         self.reading = Reading(store.reads, store.events)
+        self.membership = Membership(store.registry, self.moderator.state, self.say, self.refresh_presence,
+                                     self.known, self.metrics, rejoin_grace, self.reading.joined_frame)
+        self.presence = Refresher(store.registry, self.channels, self.membership.expire_away)
 
     async def start(self) -> None:
         """Start the store and open every configured channel."""

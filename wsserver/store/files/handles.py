@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from ...background import ThreadBatch
 from ..base import Claim, Held, StoreError
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,6 @@ class Entry:
 class _Op:
     claim: bool
     entry: Entry
-    done: asyncio.Future[str]
 
 
 class FileHandles:
@@ -156,8 +156,8 @@ class FileHandles:
         # The parsed file, and what it looked like when parsed (inode, size,
         # mtime): re-read only when another process changed it.
         self._cache: tuple[tuple[int, int, int], list[Entry]] | None = None
-        self._ops: list[_Op] = []
-        self._worker: asyncio.Task[None] | None = None
+        # Claims and releases that arrive together: one locked round of the file, in a thread.
+        self._batch = ThreadBatch("users file", self._apply_locked, self._failed)
 
     # ------------------------------------------------------------ public
 
@@ -225,28 +225,14 @@ class FileHandles:
     # ------------------------------------------------------------ batching
 
     def _submit(self, claim: bool, entry: Entry) -> asyncio.Future[str]:
-        loop = asyncio.get_running_loop()
-        op = _Op(claim, entry, loop.create_future())
-        self._ops.append(op)
-        if self._worker is None or self._worker.done():
-            self._worker = loop.create_task(self._drain(), name="users file")
-        return op.done
+        return self._batch.submit(_Op(claim, entry))
 
-    async def _drain(self) -> None:
-        while self._ops:
-            batch, self._ops = self._ops, []
-            try:
-                results = await asyncio.to_thread(self._locked, functools.partial(self._apply, batch=batch))
-            except Exception as exc:
-                log.exception("updating %s failed", self.path)
-                fault = StoreError(f"updating {self.path} failed: {exc}")
-                for op in batch:
-                    if not op.done.done():
-                        op.done.set_exception(fault)
-                continue
-            for op, granted in zip(batch, results, strict=True):
-                if not op.done.done():
-                    op.done.set_result(granted)
+    def _apply_locked(self, batch: list[_Op]) -> list[str]:
+        return self._locked(functools.partial(self._apply, batch=batch))
+
+    def _failed(self, exc: Exception) -> StoreError:
+        log.error("updating %s failed", self.path, exc_info=exc)
+        return StoreError(f"updating {self.path} failed: {exc}")
 
     # ------------------------------------------------------------ in a thread
 

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 import os
 from pathlib import Path
 
+from ...background import ThreadBatch
 from ..base import Place, StoreError
 
 log = logging.getLogger(__name__)
@@ -34,36 +36,19 @@ class FileReads:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / READ_DIR
-        self._asks: dict[tuple[str, str], asyncio.Future[str | None]] = {}  # (channel, who) asked, not read yet
-        self._reader: asyncio.Task[None] | None = None
+        self._asks = ThreadBatch("read positions", functools.partial(_read_all, str(self.root)), self._failed)
 
     def _path(self, channel: str, who: str) -> Path:
         # Channel names and handles are checked against their patterns before they get here: no / or dots.
         return self.root / channel / who
 
     async def get(self, channel: str, who: str) -> str | None:
-        """Return the stored cursor, or None."""
-        asked = self._asks.get((channel, who))
-        if asked is None:
-            asked = self._asks[(channel, who)] = asyncio.get_running_loop().create_future()
-            if self._reader is None or self._reader.done():
-                self._reader = asyncio.get_running_loop().create_task(self._read_asked(), name="read positions")
-        return await asyncio.shield(asked)
+        """Return the stored cursor, or None (asks that arrive together are read in one thread call)."""
+        return await self._asks.submit((channel, who))
 
-    async def _read_asked(self) -> None:
-        while self._asks:
-            batch, self._asks = self._asks, {}
-            try:
-                found = await asyncio.to_thread(_read_all, str(self.root), list(batch))
-            except OSError as exc:
-                log.warning("reading read positions failed: %s", exc)
-                fault = StoreError(f"reading read positions under {self.root} failed: {exc}")
-                for future in batch.values():
-                    future.set_exception(fault)
-                    future.exception()  # retrieved here: each asker raises it itself
-                continue
-            for key, future in batch.items():
-                future.set_result(found.get(key))
+    def _failed(self, exc: Exception) -> StoreError:
+        log.warning("reading read positions under %s failed: %s", self.root, exc)
+        return StoreError(f"reading read positions under {self.root} failed: {exc}")
 
     async def advance(self, channel: str, who: str, cursor: str, place: Place) -> bool:
         """Store ``cursor`` if ``place`` is past the stored position (under the file's lock)."""
@@ -90,21 +75,23 @@ class FileReads:
             raise StoreError(f"storing the read position in {path} failed: {exc}") from exc
 
 
-def _read_all(root: str, asked: list[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+def _read_all(root: str, asked: list[tuple[str, str]]) -> list[str | None]:
     """Read the positions asked for (in a thread): one listing per channel, a read per file there is."""
-    found: dict[tuple[str, str], str | None] = {}
-    for channel in {channel for channel, _ in asked}:
+    listed: dict[str, set[str]] = {}
+    found: list[str | None] = []
+    for channel, who in asked:
         folder = os.path.join(root, channel)
-        try:
-            there = set(os.listdir(folder))
-        except FileNotFoundError:
-            continue
-        for key in asked:
-            if key[0] == channel and key[1] in there:
-                try:
-                    with open(os.path.join(folder, key[1]), encoding="utf-8", errors="replace") as stored:
-                        decoded = Place.decode(stored.read(4096))
-                except FileNotFoundError:
-                    decoded = None
-                found[key] = decoded[1] if decoded else None
+        if channel not in listed:
+            try:
+                listed[channel] = set(os.listdir(folder))
+            except FileNotFoundError:
+                listed[channel] = set()
+        decoded = None
+        if who in listed[channel]:
+            try:
+                with open(os.path.join(folder, who), encoding="utf-8", errors="replace") as stored:
+                    decoded = Place.decode(stored.read(4096))
+            except FileNotFoundError:
+                pass
+        found.append(decoded[1] if decoded else None)
     return found
