@@ -21,6 +21,14 @@ def entry(page: Any, channel: str) -> Any:
     return sidebar(page).get_by_role("button", name=re.compile(f"^{channel},"))
 
 
+async def hide_tab(page: Any) -> None:
+    """Make the page's tab hidden, as when the person switched to another tab (headless tabs are always visible)."""
+    await page.evaluate("""() => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+
+
 async def open_channel(page: Any, channel: str, handle: str = "Alice") -> None:
     await entry(page, channel).click()
     await page.get_by_role("status").filter(has_text=f"Connected to {channel} as {handle}").wait_for()
@@ -198,10 +206,7 @@ async def test_notifications_of_mentions_and_private_lines_while_hidden(server: 
     await wait_for_line(page, "@Alice while you look")
     await page.wait_for_function("document.title === '(1) wsserver'")
     await page.wait_for_function("document.title === 'wsserver'")  # looked at for a second: read
-    await page.evaluate("""() => {
-        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
-        document.dispatchEvent(new Event('visibilitychange'));
-    }""")
+    await hide_tab(page)
     await bob.chat("@alice are you there?")
     await bob.send({"type": "private", "to": "Alice", "message": "psst"})
     await page.wait_for_function("window.shown.length === 2")
@@ -223,10 +228,7 @@ async def test_a_reload_keeps_the_open_channels_and_where_reading_stopped(server
     await wait_for_line(page, "seen")
     await page.wait_for_function("document.title === '(1) wsserver'")
     await page.wait_for_function("document.title === 'wsserver'")  # looked at for a second: read
-    await page.evaluate("""() => {
-        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
-        document.dispatchEvent(new Event('visibilitychange'));
-    }""")
+    await hide_tab(page)
     await bob.chat("while hidden")
     await wait_for_line(page, "while hidden")
     await page.wait_for_function("document.title === '(1) wsserver'")

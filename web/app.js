@@ -1,10 +1,9 @@
 // The chat page: the connect screen (handle and first channel), then the chat view (rooms.js) with
 // the channels open at the last visit reopened; the server's rules; the theme and notifications.
-import { $, clearAlert, rules, session, showAlert } from "./dom.js";
+import { $, clearAlert, remember, remembered, rules, session, showAlert } from "./dom.js";
 import { channelAllowed, handleProblem, rulesFrom, tokenClaims } from "./lines.js";
 import { composeParts } from "./parts.js";
 import { setUpNotifications, setUpTheme } from "./prefs.js";
-import { remember, remembered } from "./rooms.js";
 import { NO_CHANNEL } from "./sentences.js";
 
 const HANDLE_KEY = "wsserver.handle";

@@ -1,38 +1,22 @@
 // What a person sets for this browser: the theme (the system's, or dark or light chosen here) and
 // system notifications of mentions and private lines while the page is hidden. Kept in localStorage.
-import { $ } from "./dom.js";
+import { $, remember, remembered } from "./dom.js";
 
 const THEME_KEY = "wsserver.theme";
 const NOTIFY_KEY = "wsserver.notify";
-
-function stored(key) {
-  try {
-    return localStorage.getItem(key);
-  } catch {
-    return null; // storage refused (a private window's policy): nothing is remembered
-  }
-}
-
-function store(key, value) {
-  try {
-    if (value === null) localStorage.removeItem(key); else localStorage.setItem(key, value);
-  } catch {
-    // as above
-  }
-}
 
 /** The theme toggle: pressed means dark. Without a choice made here, the system's preference. */
 export function setUpTheme() {
   const button = $("theme");
   const media = matchMedia("(prefers-color-scheme: dark)");
   const apply = () => {
-    const choice = stored(THEME_KEY);
+    const choice = remembered(THEME_KEY, null);
     const dark = choice ? choice === "dark" : media.matches;
     document.documentElement.dataset.theme = dark ? "dark" : "light";
     button.setAttribute("aria-pressed", String(dark));
   };
   button.addEventListener("click", () => {
-    store(THEME_KEY, document.documentElement.dataset.theme === "dark" ? "light" : "dark");
+    remember(THEME_KEY, document.documentElement.dataset.theme === "dark" ? "light" : "dark");
     apply();
   });
   media.addEventListener("change", apply);
@@ -43,7 +27,7 @@ export function setUpTheme() {
 export function setUpNotifications() {
   const button = $("notify");
   const supported = typeof Notification !== "undefined";
-  let on = supported && stored(NOTIFY_KEY) === "on" && Notification.permission === "granted";
+  let on = supported && remembered(NOTIFY_KEY, null) === "on" && Notification.permission === "granted";
   const show = () => button.setAttribute("aria-pressed", String(on));
   button.addEventListener("click", async () => {
     if (!supported) {
@@ -56,7 +40,7 @@ export function setUpNotifications() {
       on = (Notification.permission === "granted" ? "granted" : await Notification.requestPermission()) === "granted";
       if (!on) button.title = "The browser did not allow notifications for this page";
     }
-    store(NOTIFY_KEY, on ? "on" : null);
+    remember(NOTIFY_KEY, on ? "on" : null);
     show();
   });
   show();

@@ -1,30 +1,13 @@
 // The open channels: the Channels sidebar (every channel, its users, its unread lines and mentions),
 // which one is on screen, moving between them (a click, Alt+Up, Alt+Down), leaving one, and what is
 // remembered across reloads. Each open channel is a room (room.js) with a socket of its own.
-import { $, clearAlert, session, showAlert } from "./dom.js";
+import { $, clearAlert, remember, remembered, session, showAlert } from "./dom.js";
 import { createRoom } from "./room.js";
 
 const ROOMS_KEY = "wsserver.rooms";
 const ACTIVE_KEY = "wsserver.active";
 const READ_AFTER = 1000; // ms the bottom of the log must be in view (tab visible) before it counts as read
 const TITLE = "wsserver";
-
-export function remembered(key, fallback) {
-  try {
-    const value = localStorage.getItem(key);
-    return value === null ? fallback : JSON.parse(value);
-  } catch {
-    return fallback;
-  }
-}
-
-export function remember(key, value) {
-  try {
-    if (value === null) localStorage.removeItem(key); else localStorage.setItem(key, JSON.stringify(value));
-  } catch {
-    // storage refused: nothing is remembered
-  }
-}
 
 function plural(count, one, many = `${one}s`) {
   return `${count} ${count === 1 ? one : many}`;
