@@ -15,12 +15,16 @@ import asyncio
 import logging
 
 from . import protocol
+from .annotations.index import Index
+from .annotations.lines import MARKER, annotatable
+from .background import Backoff, cancel_and_wait
 from .fanout import Outbox, Wire, broadcast
 from .logline import JOINED, LINE_RE, PRESENCE_LINE_RE
 from .metrics import Metrics
 from .moderation_log import Moderation
 from .presence import PresenceList
-from .store.base import Lines, Store
+from .showing import View, joined
+from .store.base import Lines, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,11 @@ class Channel:
         self.feed = store.feed(name, False, self._deliver, gather=self._gather)
         self.private_feed = store.feed(name, True, self._deliver_private)
         self.finder = store.finder(name)
+        self.index = Index(self.finder)  # reactions, edits, replies: folded from the log (see _index_log)
+        self.view = View(name, moderation, self.index)
+        self._unindexed: list[Lines] | None = []  # lines read back while the index is being built
+        self._indexed = asyncio.Event()
+        self._indexing: asyncio.Task[None] | None = None
         self.subscribers: set[Outbox] = set()
         # Lower-cased handle -> that identity's connections here: one, or with tokens one per device.
         self.members: dict[str, list[Outbox]] = {}
@@ -58,9 +67,33 @@ class Channel:
     # ------------------------------------------------------------ life
 
     def start(self) -> None:
-        """Start reading both logs from their ends."""
+        """Start reading both logs from their ends, and build the index of annotations from the log."""
         self.feed.start()
         self.private_feed.start()
+        self._indexing = asyncio.get_running_loop().create_task(self._index_log(), name=f"index {self.name}")
+
+    async def _index_log(self) -> None:
+        """Fold the annotation lines of the log up to where the feed began, then those it read meanwhile.
+
+        The scan ends exactly where the first batch read back begins (or at the
+        feed's position if none came yet), so no line is folded twice or missed.
+        """
+        await self.feed.wait_ready()
+        backoff = Backoff()
+        while True:
+            assert self._unindexed is not None
+            end = self._unindexed[0].start if self._unindexed else self.feed.cursor
+            try:
+                scanned = await self.finder.scan(end, MARKER)
+                break
+            except StoreError:
+                log.warning("could not read the log of %s to index it; trying again", self.name, exc_info=True)
+                await backoff.wait()
+        self.index.fold(scanned)
+        for lines in self._unindexed:
+            self.index.fold(lines.split())
+        self._unindexed = None
+        self._indexed.set()
 
     async def stop(self) -> None:
         """Stop reading and let go of the logs."""
@@ -68,6 +101,7 @@ class Channel:
             timer[1].cancel()
         for handle_timer in self._remote_typing.values():
             handle_timer.cancel()
+        await cancel_and_wait([self._indexing])
         await self.feed.stop()
         await self.private_feed.stop()
 
@@ -87,47 +121,36 @@ class Channel:
 
     # ------------------------------------------------------------ delivering
 
-    def _shown(self, lines: Lines) -> tuple[str, list[str], list[int]]:
-        """Return the text of ``lines`` as clients get it, their cursors, and which are deleted (text left out)."""
-        deleted = self.moderation.deleted_in(self.name)
-        if not deleted or deleted.keys().isdisjoint(lines.ends):
-            return lines.text(), list(lines.ends), []
-        shown, marks = [], []
-        for index, (raw, end) in enumerate(lines.split()):
-            line = raw.decode("utf-8", errors="replace")
-            if end in deleted:
-                match = LINE_RE.match(line)
-                line = f"[{match.group(1)}] {match.group(2)}: " if match else ""
-                marks.append(index)
-            shown.append(line)
-        return "\n".join(shown), list(lines.ends), marks
-
-    def _lines_frame(self, lines: Lines, only: list[int] | None = None) -> str:
-        """Return the frame of ``lines`` (or of the lines at the indexes ``only``), from its start to its end."""
-        text, cursors, deleted = self._shown(lines)
-        if only is not None:
-            shown = text.split("\n")
-            text = "\n".join(shown[index] for index in only)
-            deleted = [at for at, index in enumerate(only) if index in deleted]
-            cursors = [cursors[index] for index in only]
-        return protocol.lines_frame(self.name, text, lines.start, lines.end, cursors, deleted)
-
     def _deliver(self, lines: Lines) -> None:
         self._backlogs.clear()  # the log moved: a backlog from now on ends further on
+        if self._unindexed is not None:  # nobody subscribed yet: they wait for the index
+            self._unindexed.append(lines)
+            return
+        changes = self.index.fold_lines(lines)
         quiet = self._quiet(lines)
         if not quiet:
-            broadcast(self.subscribers, self._lines_frame(lines))
-            self.metrics.fanned_out.inc((lines.data.count(b"\n") + 1) * len(self.subscribers))
-            return
+            frame = self.view.lines_frame(lines)
+            if frame is not None:
+                broadcast(self.subscribers, frame)
+                self.metrics.fanned_out.inc((lines.data.count(b"\n") + 1) * len(self.subscribers))
+        else:
+            self._deliver_quietly(lines, quiet)
+        for event in self.view.change_frames(changes):
+            broadcast(self.subscribers, event)
+
+    def _deliver_quietly(self, lines: Lines, quiet: dict[int, tuple[str, bool]]) -> None:
         # A large channel: its join and leave lines are in the log, but not sent live to the
         # others; a joiner here still gets its own join line, where its live lines begin.
         loud = [index for index in range(len(lines.ends)) if index not in quiet]
         joiners = {outbox: index for index, (handle, joined) in quiet.items() if joined
                    for outbox in self.connections(handle)[-1:]}  # the joiner's newest connection here
-        if loud:
-            broadcast((outbox for outbox in self.subscribers if outbox not in joiners), self._lines_frame(lines, loud))
+        frame = self.view.lines_frame(lines, loud) if loud else None
+        if frame is not None:
+            broadcast((outbox for outbox in self.subscribers if outbox not in joiners), frame)
         for outbox, index in joiners.items():
-            outbox.put(self._lines_frame(lines, sorted([*loud, index])))
+            own = self.view.lines_frame(lines, sorted([*loud, index]))
+            if own is not None:
+                outbox.put(own)
         self.metrics.fanned_out.inc(len(loud) * len(self.subscribers) + len(joiners))
 
     def _quiet(self, lines: Lines) -> dict[int, tuple[str, bool]]:
@@ -229,6 +252,7 @@ class Channel:
         of the event loop, so the backlog ends exactly where live delivery begins.
         """
         await self.feed.wait_ready()
+        await self._indexed.wait()
         self.subscribers.add(outbox)
         self.members.setdefault(handle.lower(), []).append(outbox)
         self.metrics.history_reads.labels("resume" if since is not None else "join").inc()
@@ -252,12 +276,31 @@ class Channel:
         frames = []
         if backlog.recovered is not None:
             frames.append(protocol.event_frame("resumed", {"channel": self.name, "recovered": backlog.recovered}))
-        for lines in backlog.batches:
-            frames.append(self._lines_frame(lines))
+        batches = backlog.batches
+        if backlog.recovered is not True:  # the last lines: annotation lines are not lines to count
+            batches = await self._fill(batches, history)
+        for lines in batches:
+            frame = self.view.lines_frame(lines)
+            if frame is not None:
+                frames.append(frame)
         if since is not None:
             # Lines it may have shown before it left and that were deleted since: hide them.
             frames.extend(self._deleted_frame(cursor) for cursor in self.moderation.deleted_in(self.name))
+            # ... and whose reactions, edit or thread changed since: tell them.
+            if backlog.recovered:
+                frames.extend(self.view.change_frames(self.index.changed_after(since)))
         return [Wire(frame) for frame in frames]
+
+    async def _fill(self, batches: list[Lines], wanted: int) -> list[Lines]:
+        """Return ``batches`` with older lines before them until ``wanted`` lines are shown (or the log starts)."""
+        shown = sum(self.view.shown_count(lines) for lines in batches)
+        while batches and shown < wanted:
+            older = await self.feed.before(batches[0].start, wanted - shown)
+            if older is None or not older.ends:
+                break
+            batches = [older, *batches]
+            shown += self.view.shown_count(older)
+        return batches
 
     def _deleted_frame(self, cursor: str) -> str:
         return protocol.event_frame("deleted", {"channel": self.name, "cursor": cursor})
@@ -295,16 +338,15 @@ class Channel:
         found = await self.feed.before(before, limit)
         if found is None:
             return None
-        return self._history_frame(found)
-
-    def _history_frame(self, lines: Lines, **more: object) -> str:
-        """Return a ``history`` event of ``lines`` (deleted ones without their text), with ``more`` fields."""
-        text, cursors, deleted = self._shown(lines)
-        data: dict[str, object] = {"channel": self.name, "message": text, "cursor": lines.start,
-                                   "start": lines.start, "end": lines.end, "cursors": cursors, **more}
-        if deleted:
-            data["deleted"] = deleted
-        return protocol.event_frame("history", data)
+        # Annotation lines are not shown as lines: read on back until the page has its lines (or the start).
+        shown = self.view.shown_count(found)
+        while shown < limit and found.ends:
+            older = await self.feed.before(found.start, limit - shown)
+            if older is None or not older.ends:
+                break
+            found = joined(older, found)
+            shown += self.view.shown_count(older)
+        return self.view.history_frame(found)
 
     async def jump(self, around: str | None, at: str | None, after: str | None, limit: int) -> str | None:
         """Return a ``history`` frame of the lines around a line, from a time, or after a cursor.
@@ -324,5 +366,24 @@ class Channel:
             window = await self.finder.after(after, limit)
         if window is None:
             return None
-        mark = {} if window.mark is None else {"mark": window.mark}
-        return self._history_frame(window.lines, latest=window.latest, **mark)
+        return self.view.history_frame(window.lines, window.mark, latest=window.latest)
+
+    async def thread(self, cursor: str, limit: int, after: str | None) -> str | None:
+        """Return a ``thread`` answer: the root of the line's thread and its first ``limit`` replies (after ``after``).
+
+        Returns None if ``cursor`` names no chat line; raises StoreError.
+        """
+        await self._indexed.wait()
+        root, replies = self.index.thread(cursor)
+        if after is not None:
+            replies = replies[replies.index(after) + 1:] if after in replies else []
+        page = replies[:limit]
+        wanted = page if after is not None else [root, *page]
+        picked = await self.finder.pick(wanted)
+        if after is None and annotatable(picked[0]) is None:
+            return None
+        kept = [(raw, end) for raw, end in zip(picked, wanted, strict=True) if raw is not None]
+        lines = Lines(b"\n".join(raw for raw, _ in kept), root, kept[-1][1] if kept else root,
+                      tuple(end for _, end in kept))
+        return self.view.thread_frame(root, lines, len(replies) > limit)
+

@@ -17,7 +17,21 @@ from .app_state import State
 from .errors import StoreError
 from .membership import Seat
 from .metrics import reason
-from .protocol import Chat, ClientFrame, Delete, History, Keepalive, Moderate, Private, Read, Typing, error_frame
+from .protocol import (
+    Chat,
+    ClientFrame,
+    Delete,
+    Edit,
+    History,
+    Keepalive,
+    Moderate,
+    Private,
+    React,
+    Read,
+    Thread,
+    Typing,
+    error_frame,
+)
 from .ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -63,6 +77,8 @@ class Conversation:
             await self._history(request)
         elif isinstance(request, Read):
             await self._read(request)
+        elif isinstance(request, Thread):
+            await self._thread(request)
         elif not self.bucket.allow():
             self._flooding()
         elif isinstance(request, Moderate | Delete):
@@ -71,6 +87,8 @@ class Conversation:
                 self.refuse(refusal)
         elif self.state.moderation.muted(self.seat.channel.name, self.seat.handle):
             self.refuse(protocol.MUTED)
+        elif isinstance(request, React | Edit) or (isinstance(request, Chat) and request.reply_to is not None):
+            await self._annotate(request)
         else:
             assert isinstance(request, Chat | Private)
             await self._say(request)
@@ -111,6 +129,35 @@ class Conversation:
                         protocol.BAD_AFTER if request.after is not None else protocol.BAD_CURSOR)
         else:
             self.seat.outbox.put(page)
+
+    async def _thread(self, request: Thread) -> None:
+        try:
+            answer = await self.seat.channel.thread(request.cursor, request.limit, request.after)
+        except StoreError:
+            self._store_failed("thread")
+            return
+        if answer is None:
+            self.refuse(protocol.BAD_AROUND)
+        else:
+            self.seat.outbox.put(answer)
+
+    async def _annotate(self, request: React | Edit | Chat) -> None:
+        annotator, channel, handle = self.state.hub.annotator, self.seat.channel, self.seat.handle
+        try:
+            if isinstance(request, React):
+                refusal = await annotator.react(channel, handle, request)
+            elif isinstance(request, Edit):
+                refusal = await annotator.edit(channel, handle, request)
+            else:
+                assert request.reply_to is not None
+                refusal = await annotator.reply(channel, handle, request.text, request.reply_to)
+        except StoreError:
+            self._store_failed("annotation")
+            return
+        if refusal is not None:
+            self.refuse(refusal)
+        elif isinstance(request, Chat):
+            self.state.metrics.messages.labels("chat").inc()
 
     def _flooding(self) -> None:
         self.refuse(protocol.RATE_LIMITED)

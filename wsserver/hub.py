@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from .annotations.writer import Annotator
 from .channel import Channel
 from .config import CHANNEL_RE
 from .enforcement import Moderator
@@ -51,6 +52,7 @@ class Hub:
         self.channels: dict[str, Channel] = {}
         self.moderator = Moderator(store.actions, store.registry, self.channels, self.say, self.clock)
         self.reading = Reading(store.reads, store.events)
+        self.annotator = Annotator(self.clock, self.moderator.state)
         self.membership = Membership(store.registry, self.moderator.state, self.say, self.refresh_presence,
                                      self.known, self.metrics, rejoin_grace, self.reading.joined_frame)
         self.presence = Refresher(store.registry, self.channels, self.membership.expire_away)

@@ -14,10 +14,12 @@ Client to server:
 * ``{"type": "history", "before": CURSOR, "limit": N}`` (``before`` left out: the newest lines);
   or with ``around`` (a line's cursor), ``at`` (a time) or ``after`` (a cursor) instead of ``before``;
 * ``{"type": "read", "cursor": CURSOR}`` (the reader's position moves forward to that line);
+* ``react``, ``edit``, ``thread`` and chat's ``reply_to`` (:mod:`wsserver.annotations.requests`);
 * ``{"type": "system", "message": "keepalive"}``.
 
 Frames that are not log lines carry an ``event`` field (``presence``,
-``typing``, ``private``, ``resumed``, ``history``, ``token``, ``read``).
+``typing``, ``private``, ``resumed``, ``history``, ``token``, ``read``, ``reactions``,
+``edited``, ``thread``).
 
 ``docs/protocol.md`` lists the same sentences; the tests assert them.
 """
@@ -31,6 +33,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .annotations import requests
+from .annotations.requests import BAD_EDIT as BAD_EDIT  # sentences kept with the frames that send them
+from .annotations.requests import BAD_EDIT_CURSOR as BAD_EDIT_CURSOR
+from .annotations.requests import BAD_EMOJI as BAD_EMOJI
+from .annotations.requests import BAD_REACT as BAD_REACT
+from .annotations.requests import BAD_REPLY as BAD_REPLY
+from .annotations.requests import BAD_THREAD as BAD_THREAD
+from .annotations.requests import NOT_YOURS_TO_EDIT as NOT_YOURS_TO_EDIT
+from .annotations.requests import TOO_MANY_REACTIONS as TOO_MANY_REACTIONS
+from .annotations.requests import Edit as Edit
+from .annotations.requests import React as React
+from .annotations.requests import Thread as Thread
 from .config import HANDLE_RE as HANDLE_RE  # re-exported: the handle rule is part of the protocol
 from .config import valid_handle as valid_handle
 from .errors import BadFrame as BadFrame
@@ -95,15 +109,16 @@ def error_frame(sentence: str) -> str:
 
 
 def lines_frame(channel: str, lines: str, start: str, cursor: str, cursors: list[str],
-                deleted: list[int] | None = None) -> str:
+                maps: dict[str, Any] | None = None) -> str:
     """Return the frame carrying whole log ``lines`` (joined by newlines) from ``start`` up to ``cursor``.
 
-    ``cursors`` names each line (the position after it); ``deleted`` lists the
-    lines shown as deleted (their text left out).
+    ``cursors`` names each line (the position after it); ``maps`` are what is
+    said about some of them, keyed by index: ``deleted`` (a list), ``reactions``,
+    ``edited``, ``reply_to``, ``threads``.
     """
     data: dict[str, Any] = {"channel": channel, "message": lines, "start": start, "cursor": cursor, "cursors": cursors}
-    if deleted:
-        data["deleted"] = deleted
+    if maps:
+        data.update(maps)
     return json.dumps({"success": True, "data": data}, ensure_ascii=False)
 
 
@@ -138,9 +153,10 @@ def presence_frame(channel: str, users_json: list[str]) -> str:
 
 @dataclass(frozen=True)
 class Chat:
-    """A chat message to append to the channel log."""
+    """A chat message to append to the channel log (a reply to the line before ``reply_to``, if given)."""
 
     text: str
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,7 +220,7 @@ class Read:
 
 HISTORY_PAGE_LIMIT = 200
 
-ClientFrame = Chat | Private | Typing | History | Keepalive | Moderate | Delete | Read
+ClientFrame = Chat | Private | Typing | History | Keepalive | Moderate | Delete | Read | React | Edit | Thread
 
 
 def _reject_constant(name: str) -> Any:
@@ -229,7 +245,12 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
         raise BadFrame(INVALID_FORMAT)
     message = payload.get("message")
     if kind == "chat":
-        return Chat(_text(message, max_chars))
+        reply_to = payload.get("reply_to")
+        if reply_to is not None and not isinstance(reply_to, str):
+            raise BadFrame(BAD_REPLY)
+        return Chat(_text(message, max_chars), reply_to)
+    if kind in ("react", "edit", "thread"):
+        return requests.parse(kind, payload, lambda text: _text(text, max_chars))
     if kind == "private":
         to = payload.get("to")
         if not isinstance(to, str):

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from ...logline import LINE_RE, Query
-from ..base import Found, Place, StoreError, Window
+from ..base import Found, Place, Scanned, StoreError, Window
 from .channellog import Cursor, at_line_start, file_lines, identity, read_last_lines
-from .scan import PROBE, find_time, read_forward, search_backwards
+from .scan import PROBE, find_time, read_forward, scan_marked, search_backwards
 
 T = TypeVar("T")
 
@@ -159,3 +159,42 @@ class FileFinder:
             return Place(f"{file[0]:x}-{file[1]:x}", f"{offset:020d}")
 
         return await self._read(work)
+
+    async def pick(self, cursors: list[str]) -> list[bytes | None]:
+        """Read the line that ends at each cursor, in one thread call."""
+
+        def work(fd: int, file: tuple[int, int], end: int) -> list[bytes | None]:
+            picked: list[bytes | None] = []
+            for cursor in cursors:
+                offset = self._offset(fd, file, end, cursor)
+                lines = read_last_lines(fd, offset, 1)[0] if offset is not None and offset > 0 else []
+                picked.append(lines[0] if lines else None)
+            return picked
+
+        return await self._read(work)
+
+    async def scan(self, end: str, marker: bytes) -> Scanned:
+        """Read the file up to ``end`` once, forward, for the lines that hold ``marker`` and the line after each."""
+
+        def work(fd: int, file: tuple[int, int], whole: int) -> Scanned:
+            offset = self._offset(fd, file, whole, end)
+            if offset is None or offset <= 0:
+                return []
+            return [(raw, str(Cursor(file, after))) for raw, after in scan_marked(fd, offset, marker)]
+
+        return await self._read(work)
+
+    def locate(self, cursor: str) -> tuple[str, str] | None:
+        """Return ``("<dev>-<ino>", "<offset>")``: the file and the byte offset, as annotation lines write it."""
+        position = Cursor.parse(cursor)
+        if position is None:
+            return None
+        return f"{position.identity[0]:x}-{position.identity[1]:x}", str(position.offset)
+
+    def cursor_at(self, log: str, ref: str) -> str | None:
+        """Return ``<dev>-<ino>-<offset>``."""
+        return f"{log}-{ref}" if Cursor.parse(f"{log}-{ref}") is not None else None
+
+    def order(self, ref: str) -> str:
+        """Return the offset zero-padded to 20 digits."""
+        return ref.zfill(20)

@@ -11,12 +11,13 @@ import time
 from typing import Any
 
 from ...logline import Query
-from ..base import Found, Place, StoreError, Window
+from ..base import Found, Place, Scanned, StoreError, Window
 from .feed import CURSOR_RE, stream_lines
 from .keys import Keys, RedisFault
 from .link import parse_id
 
 PAGE = 1000  # entries a search reads per round trip
+SCAN_PAGE = 10_000  # entries an index rebuild reads per round trip
 START = "0-0"
 _LAST_SEQ = 2**64 - 1
 
@@ -155,3 +156,54 @@ class RedisFinder:
             raise StoreError(f"Redis did not answer a read of {self.key}: {exc}") from exc
         ms, seq = parse_id(entry_id)
         return Place(epoch, f"{ms:020d}{seq:020d}")
+
+    async def pick(self, cursors: list[str]) -> list[bytes | None]:
+        """Read the entry each cursor names, in one pipeline."""
+        try:
+            epoch = await self._epoch()
+            ids = [self._id(epoch, cursor) for cursor in cursors]
+            async with self._client.pipeline(transaction=False) as pipe:
+                for entry_id in ids:
+                    pipe.xrange(self.key, entry_id or START, entry_id or START)
+                answers = await pipe.execute()
+        except RedisFault as exc:
+            raise StoreError(f"Redis did not answer a read of {self.key}: {exc}") from exc
+        return [_line(found[0][1]) if found and entry_id not in (None, START) else None
+                for entry_id, found in zip(ids, answers, strict=True)]
+
+    async def scan(self, end: str, marker: bytes) -> Scanned:
+        """Read the stream up to ``end`` in pages, for the lines that hold ``marker`` and the entry after each."""
+        found: Scanned = []
+        try:
+            epoch = await self._epoch()
+            last = self._id(epoch, end)
+            if last is None or last == START:
+                return found
+            position, follow = "-", False
+            while True:
+                entries = await self._client.xrange(self.key, position, last, count=SCAN_PAGE)
+                for raw_id, fields in entries:
+                    line = _line(fields)
+                    if follow or marker in line:
+                        found.append((line, f"{epoch}:{raw_id.decode()}"))
+                    follow = marker in line
+                if len(entries) < SCAN_PAGE:
+                    return found
+                position = "(" + entries[-1][0].decode()
+        except RedisFault as exc:
+            raise StoreError(f"Redis did not answer a read of {self.key}: {exc}") from exc
+
+    def locate(self, cursor: str) -> tuple[str, str] | None:
+        """Return ``(epoch, "<ms>-<seq>")``: the stream and the entry ID, as annotation lines write it."""
+        match = CURSOR_RE.match(cursor)
+        return None if match is None else (match.group(1), f"{match.group(2)}-{match.group(3)}")
+
+    def cursor_at(self, log: str, ref: str) -> str | None:
+        """Return ``<epoch>:<ms>-<seq>``."""
+        cursor = f"{log}:{ref}"
+        return cursor if CURSOR_RE.match(cursor) else None
+
+    def order(self, ref: str) -> str:
+        """Return the milliseconds and the sequence, each zero-padded to 20 digits."""
+        ms, _, seq = ref.partition("-")
+        return f"{ms.zfill(20)}{seq.zfill(20)}"

@@ -27,12 +27,15 @@ from redis.exceptions import NoScriptError
 
 CHANGES_KEPT = 100_000  # users-version:channels keeps the channel of this many last changes
 
-# KEYS: stream, epoch, doorbell flag. ARGV: line, maxlen (0: untrimmed), a new epoch.
+# KEYS: stream, epoch, doorbell flag. ARGV: lines (one, or several joined by newlines: one entry
+# each, all or none, as a file's single write), maxlen (0: untrimmed), a new epoch.
 APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[2], ARGV[3]) end
 local id
-if ARGV[2] == '0' then id = redis.call('XADD', KEYS[1], '*', 'line', ARGV[1])
-else id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'line', ARGV[1]) end
+for line in string.gmatch(ARGV[1], '[^\\n]+') do
+  if ARGV[2] == '0' then id = redis.call('XADD', KEYS[1], '*', 'line', line)
+  else id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'line', line) end
+end
 if redis.call('SET', KEYS[3], '1', 'NX') then redis.call('PUBLISH', KEYS[1], id) end
 return id
 """

@@ -1,0 +1,203 @@
+"""What the annotation lines of one log say about its lines: reactions, edits, replies and threads.
+
+An :class:`Index` is derived from the log and nothing else: a process builds
+it when it opens a channel, from one forward pass over the log that picks the
+lines holding :data:`~.lines.MARKER` (:meth:`~wsserver.store.base.Finder.scan`),
+and then folds every line its feed reads back, in order, as every other
+process does.  So every process holds the same index, and a missing one is
+rebuilt from the log.  History, paging, jumps and resume then decorate each
+line with a dictionary lookup: the cost of a read does not grow with the log,
+however far later its annotations were written.
+
+Folding is deterministic and idempotent, so two processes that both appended
+the same reaction in a race agree on the result: a reaction already there
+changes nothing, a 21st different emoji on a line is ignored, an edit counts
+only from the line's author, and the latest edit wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..logline import LINE_RE
+from ..store.base import Lines
+from .lines import EDIT, MARKER, REACT, REPLY, parse_annotation
+
+REACTIONS_MOST = 20  # different emoji on one line
+
+# What changed about a line, as the live event that tells it
+REACTIONS, EDITED, THREAD = "reactions", "edited", "thread"
+
+
+class Refs(Protocol):
+    """How a store names positions in annotation lines (its :class:`~wsserver.store.base.Finder`)."""
+
+    def locate(self, cursor: str) -> tuple[str, str] | None: ...
+
+    def cursor_at(self, log: str, ref: str) -> str | None: ...
+
+    def order(self, ref: str) -> str: ...
+
+
+@dataclass
+class Annotated:
+    """What annotations say about one chat line."""
+
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji -> handles, in the order they reacted
+    edit: str | None = None  # the latest text, escaped as in the log
+    parent: str | None = None  # a reply: the line it replies to
+    root: str | None = None  # a reply: its thread's root
+    replies: list[str] = field(default_factory=list)  # a root: its replies, in order
+    changed: dict[str, str] = field(default_factory=dict)  # REACTIONS/EDITED/THREAD -> order of the line that did it
+
+
+Change = tuple[str, str]
+"""(REACTIONS, EDITED or THREAD, the cursor of the line it changed)."""
+
+
+def is_annotation(raw: bytes) -> bool:
+    """Return whether a log line is an annotation line (not shown as a line: its effect is)."""
+    return MARKER in raw and parse_annotation(raw.decode("utf-8", errors="replace")) is not None
+
+
+class Index:
+    """The annotations of one channel's current log, by the cursor of the line each is about."""
+
+    def __init__(self, refs: Refs) -> None:
+        self.refs = refs
+        self.log: str | None = None
+        self.lines: dict[str, Annotated] = {}
+        self._pending: tuple[str, str, str] | None = None  # a reply link read without its reply: handle, parent, order
+
+    def fold_lines(self, lines: Lines) -> list[Change]:
+        """Fold a batch a feed read back: at the cost of one look for the marker, for most batches."""
+        if self._pending is None and MARKER not in lines.data:
+            located = self.refs.locate(lines.end)
+            if located is not None and located[0] != self.log:
+                self.log, self.lines = located[0], {}
+            return []
+        return self.fold(lines.split())
+
+    def fold(self, lines: Iterable[tuple[bytes, str]]) -> list[Change]:
+        """Take lines read back from the log (each with the cursor after it), in order; return what they changed."""
+        changes: list[Change] = []
+        for raw, end in lines:
+            located = self.refs.locate(end)
+            if located is None:
+                continue
+            log, ref = located
+            if log != self.log:  # a rotated file, a stream made anew: its annotations are its own
+                self.log, self.lines, self._pending = log, {}, None
+            pending, self._pending = self._pending, None
+            annotation = parse_annotation(raw.decode("utf-8", errors="replace")) if MARKER in raw else None
+            if annotation is None:
+                if pending is not None:
+                    self._reply(raw, end, *pending, changes)
+                continue
+            target = self.refs.cursor_at(log, annotation.ref)
+            if target is None:
+                continue
+            order = self.refs.order(ref)
+            if annotation.kind == REPLY:
+                self._pending = (annotation.handle, target, order)
+            elif annotation.kind == EDIT:
+                if annotation.handle.lower() == annotation.author.lower():
+                    entry = self.lines.setdefault(target, Annotated())
+                    entry.edit = annotation.text
+                    entry.changed[EDITED] = order
+                    changes.append((EDITED, target))
+            elif self._react(target, annotation.handle, annotation.emoji, annotation.kind == REACT):
+                self.lines[target].changed[REACTIONS] = order
+                changes.append((REACTIONS, target))
+        return changes
+
+    def _react(self, target: str, handle: str, emoji: str, add: bool) -> bool:
+        entry = self.lines.setdefault(target, Annotated())
+        who = entry.reactions.get(emoji, [])
+        mine = next((h for h in who if h.lower() == handle.lower()), None)
+        if add:
+            if mine is not None or (not who and len(entry.reactions) >= REACTIONS_MOST):
+                return False
+            entry.reactions[emoji] = [*who, handle]
+            return True
+        if mine is None:
+            return False
+        who = [h for h in who if h is not mine]
+        if who:
+            entry.reactions[emoji] = who
+        else:
+            del entry.reactions[emoji]
+        return True
+
+    def _reply(self, raw: bytes, end: str, handle: str, parent: str, order: str, changes: list[Change]) -> None:
+        """Link the line after a reply link to its parent and its thread, if it is that handle's chat line."""
+        match = LINE_RE.match(raw.decode("utf-8", errors="replace"))
+        if match is None or match.group(3) is not None or match.group(2).lower() != handle.lower():
+            return
+        above = self.lines.get(parent)
+        root = above.root if above is not None and above.root is not None else parent
+        entry = self.lines.setdefault(end, Annotated())
+        entry.parent, entry.root = parent, root
+        thread = self.lines.setdefault(root, Annotated())
+        thread.replies.append(end)
+        thread.changed[THREAD] = order
+        changes.append((THREAD, root))
+
+    # ------------------------------------------------------------ reading
+
+    def reactions(self, cursor: str) -> dict[str, list[str]]:
+        """Return the reactions of the line ``cursor`` names (emoji -> handles)."""
+        entry = self.lines.get(cursor)
+        return dict(entry.reactions) if entry is not None else {}
+
+    def thread(self, cursor: str) -> tuple[str, list[str]]:
+        """Return the root of the thread the line ``cursor`` names is in (itself if none), and the root's replies."""
+        entry = self.lines.get(cursor)
+        root = entry.root if entry is not None and entry.root is not None else cursor
+        top = self.lines.get(root)
+        return root, list(top.replies) if top is not None else []
+
+    def event(self, change: Change, deleted: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """Return the live event (name, data without the channel) that tells ``change``; None for a deleted line's."""
+        kind, cursor = change
+        entry = self.lines.get(cursor, Annotated())
+        if kind == THREAD:
+            return THREAD, {"cursor": cursor, "replies": len(entry.replies), "last": entry.replies[-1]}
+        if cursor in deleted:
+            return None
+        if kind == EDITED:
+            return EDITED, {"cursor": cursor, "message": entry.edit}
+        return REACTIONS, {"cursor": cursor, "reactions": dict(entry.reactions)}
+
+    def changed_after(self, cursor: str) -> list[Change]:
+        """Return what changed after the position ``cursor`` (of this log), in log order: for a resume."""
+        located = self.refs.locate(cursor)
+        if located is None or located[0] != self.log:
+            return []
+        after = self.refs.order(located[1])
+        changed = [(order, kind, target) for target, entry in self.lines.items()
+                   for kind, order in entry.changed.items() if order > after]
+        return [(kind, target) for _, kind, target in sorted(changed)]
+
+    def decorate(self, cursors: list[str], deleted: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Return the maps a frame carries for these lines, keyed by index: reactions, edited, reply_to, threads."""
+        maps: dict[str, dict[str, Any]] = {}
+        if not self.lines:
+            return maps
+        for index, cursor in enumerate(cursors):
+            entry = self.lines.get(cursor)
+            if entry is None:
+                continue
+            at = str(index)
+            if cursor not in deleted:
+                if entry.reactions:
+                    maps.setdefault(REACTIONS, {})[at] = dict(entry.reactions)
+                if entry.edit is not None:
+                    maps.setdefault(EDITED, {})[at] = entry.edit
+            if entry.parent is not None:
+                maps.setdefault("reply_to", {})[at] = entry.parent
+            if entry.replies:
+                maps.setdefault("threads", {})[at] = {"replies": len(entry.replies), "last": entry.replies[-1]}
+        return maps
