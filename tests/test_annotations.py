@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+import aiohttp
+
 from wsserver import protocol
 
-from .support import Client, joined
+from .support import Client, joined, run_cli, seed_log, two_processes
 from .support.browser import ChatStore
 
 STAMP = r"\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\]"
@@ -42,6 +45,12 @@ async def until_event(client: Client, name: str, predicate: Any) -> dict[str, An
         data = (await client.event(name))["data"]
         if predicate(data):
             return data
+
+
+async def search(session: aiohttp.ClientSession, server: Any, **query: str) -> dict[str, Any]:
+    async with session.get(f"{server.url}/api/channels/general/search", params=query) as response:
+        assert response.status == 200
+        return dict(await response.json())
 
 
 async def history(client: Client, **request: Any) -> dict[str, Any]:
@@ -118,3 +127,246 @@ async def test_reaction_refusals_name_the_problem(chat_store: ChatStore, connect
     await until_event(alice, "reactions", lambda data: data["reactions"].get("😀") == ["Bob", "Alice"])
     assert len(chat_store.lines("general")) == written + 1
     assert protocol.TOO_MANY_REACTIONS == "That line has too many different reactions (limit 20)"
+
+
+async def test_edits_replace_the_text_of_ones_own_recent_lines(chat_store: ChatStore, connect: Any) -> None:
+    """An edit: an event, the new text in history; others' lines and bad requests refused with their sentences."""
+    server = await chat_store.start("--rate-limit", "0")
+    alice, bob = await pair(server, connect)
+    [typo] = await said(alice, "helo wrld")
+    await alice.send({"type": "edit", "cursor": typo, "message": "hello\nworld"})
+    expected = {"channel": "general", "cursor": typo, "message": "hello\\nworld"}
+    assert (await bob.event("edited"))["data"] == expected, "the new text escaped as in the log"
+    assert chat_store.lines("general")[-1].endswith("Alice edited Alice's line of "
+                                                    + chat_store.lines("general")[-2][1:20]
+                                                    + " #" + chat_store.lines("general")[-1].split(" #")[1])
+    page = await history(bob, limit=5)
+    index = page["cursors"].index(typo)
+    assert page["message"].split("\n")[index].endswith("Alice: helo wrld"), "the line as written stays"
+    assert page["edited"] == {str(index): "hello\\nworld"}
+    for request, sentence in [
+        ({"cursor": typo, "message": "mine now"}, protocol.NOT_YOURS_TO_EDIT),
+        ({"cursor": typo, "message": 5}, protocol.BAD_EDIT),
+        ({"cursor": typo}, protocol.BAD_EDIT),
+        ({"cursor": typo, "message": "  "}, protocol.EMPTY_MESSAGE),
+        ({"cursor": None, "message": "x"}, protocol.BAD_EDIT_CURSOR),
+        ({"cursor": "nonsense", "message": "x"}, protocol.BAD_AROUND),
+    ]:
+        await bob.send({"type": "edit", **request})
+        assert await bob.frame() == {"success": False, "message": sentence}, request
+    assert protocol.NOT_YOURS_TO_EDIT == "You may only edit your own lines, within 24 hours of sending them"
+
+
+async def test_an_edit_after_24_hours_is_refused(start_server: Any, connect: Any, tmp_path: Any) -> None:
+    """A line of one's own sent a day and a minute ago cannot be edited."""
+    data = tmp_path / "data"
+    seed_log(data, "general", ["[2020-01-01 10:00:00] Alice: old news"])
+    server = await start_server("--rate-limit", "0", data_dir=data)
+    alice = await joined(await connect(server, "Alice"), "Alice")
+    page = await history(alice)
+    old = page["cursors"][0]
+    await alice.send({"type": "edit", "cursor": old, "message": "new news"})
+    assert await alice.frame() == {"success": False, "message": protocol.NOT_YOURS_TO_EDIT}
+
+
+async def test_replies_make_threads_at_the_root(chat_store: ChatStore, connect: Any) -> None:
+    """A reply is a chat line with reply_to; a reply to a reply joins the root's thread; thread pages in order."""
+    server = await chat_store.start("--rate-limit", "0")
+    alice, bob = await pair(server, connect)
+    [root] = await said(alice, "deploy at 5?")
+    await bob.send({"type": "chat", "message": "yes", "reply_to": root})
+    frame = (await alice.until_line_frame("Bob: yes"))
+    first = frame["cursors"][-1]
+    assert frame["reply_to"] == {str(len(frame["cursors"]) - 1): root}
+    assert not any("replied to" in line for line in frame["message"].split("\n"))
+    assert (await alice.event("thread"))["data"] == {"channel": "general", "cursor": root, "replies": 1,
+                                                       "last": first}
+    await alice.send({"type": "chat", "message": "great", "reply_to": first})  # a reply to the reply
+    second = (await bob.until_line_frame("Alice: great"))["cursors"][-1]
+    await until_event(bob, "thread", lambda data: data == {"channel": "general", "cursor": root, "replies": 2,
+                                                           "last": second})
+    lines = chat_store.lines("general")
+    assert re.fullmatch(rf"{STAMP} Alice replied to Bob's line of [0-9 :-]+ #[0-9-]+ with the next line", lines[-2])
+    assert re.fullmatch(rf"{STAMP} Alice: great", lines[-1]), "the reply is an ordinary chat line after its link"
+
+    await bob.send({"type": "thread", "cursor": first})  # any line of the thread: the root's thread
+    thread = (await bob.event("thread", root=root))["data"]
+    assert [line.split("] ", 1)[1] for line in thread["message"].split("\n")] == [
+        "Alice: deploy at 5?", "Bob: yes", "Alice: great"]
+    assert thread["cursors"] == [root, first, second] and thread["more"] is False
+    assert thread["reply_to"] == {"1": root, "2": first}
+    assert thread["threads"] == {"0": {"replies": 2, "last": second}}
+    await bob.send({"type": "thread", "cursor": root, "limit": 1})
+    paged = (await bob.event("thread", root=root))["data"]
+    assert paged["cursors"] == [root, first] and paged["more"] is True
+    await bob.send({"type": "thread", "cursor": root, "limit": 1, "after": first})
+    rest = (await bob.event("thread", root=root))["data"]
+    assert rest["cursors"] == [second] and rest["more"] is False
+
+    page = await history(alice, limit=10)
+    at = page["cursors"].index(root)
+    assert page["threads"][str(at)] == {"replies": 2, "last": second}
+    for request, sentence in [
+        ({"type": "chat", "message": "x", "reply_to": 5}, protocol.BAD_REPLY),
+        ({"type": "chat", "message": "x", "reply_to": "nonsense"}, protocol.BAD_AROUND),
+        ({"type": "thread", "cursor": "nonsense"}, protocol.BAD_AROUND),
+        ({"type": "thread", "cursor": 5}, "Invalid thread request: cursor must be a cursor from a frame (a string)"),
+        ({"type": "thread", "cursor": root, "limit": 0},
+         "Invalid thread request: limit must be a whole number from 1 to 200"),
+    ]:
+        await alice.send(request)
+        assert await alice.frame() == {"success": False, "message": sentence}, request
+    assert protocol.BAD_REPLY == "Invalid reply: reply_to must be a cursor from a frame (a string)"
+
+
+async def _story(alice: Client, bob: Client) -> dict[str, str]:
+    """Alice says two lines; Bob reacts to the first, replies to it; Alice edits the second. Return the cursors."""
+    first, second = await said(alice, "first", "second")
+    await bob.send({"type": "react", "cursor": first, "emoji": "👍"})
+    await until_event(alice, "reactions", lambda data: data["cursor"] == first)
+    await bob.send({"type": "chat", "message": "a reply", "reply_to": first})
+    reply = (await alice.until_line_frame("Bob: a reply"))["cursors"][-1]
+    await until_event(alice, "thread", lambda data: data["cursor"] == first)
+    await alice.send({"type": "edit", "cursor": second, "message": "second, edited"})
+    await until_event(bob, "edited", lambda data: data["cursor"] == second)
+    return {"first": first, "second": second, "reply": reply}
+
+
+def _expected_maps(page: dict[str, Any], story: dict[str, str]) -> None:
+    """Assert ``page`` (a lines frame's or history's data) carries the story's reactions, thread, reply and edit."""
+    at = {name: str(page["cursors"].index(cursor)) for name, cursor in story.items()}
+    assert page["reactions"] == {at["first"]: {"👍": ["Bob"]}}
+    assert page["threads"] == {at["first"]: {"replies": 1, "last": story["reply"]}}
+    assert page["reply_to"] == {at["reply"]: story["first"]}
+    assert page["edited"] == {at["second"]: "second, edited"}
+
+
+async def test_annotations_survive_a_restart_and_a_resume_tells_what_changed(chat_store: ChatStore,
+                                                                               connect: Any) -> None:
+    """After a restart the index is rebuilt from the log; a resume gets an event for each line changed since."""
+    server = await chat_store.start("--rate-limit", "0")
+    alice, bob = await pair(server, connect)
+    carol = await joined(await connect(server, "Carol"), "Carol")
+    [before] = await said(carol, "before the story")
+    await carol.ws.close()
+    story = await _story(alice, bob)
+    await server.stop()
+    server = await chat_store.start("--rate-limit", "0")
+    dave = await joined(await connect(server, "Dave"), "Dave")
+    _expected_maps(await history(dave, limit=20), story)
+    back = await connect(server, "Carol", since=before)
+    assert (await back.event("resumed"))["data"]["recovered"] is True
+    frames = [await back.any_frame() for _ in range(4)]
+    lines = [f for f in frames if "event" not in f]
+    events = [(f["event"], f["data"]) for f in frames if f.get("event") not in (None, "presence")]
+    assert not any("reacted" in line or "replied to" in line or " edited " in line
+                   for frame in lines for line in frame["data"]["message"].split("\n"))
+    more = [await back.any_frame() for _ in range(3 - len(events))]
+    events += [(f["event"], f["data"]) for f in more if f.get("event") not in (None, "presence")]
+    assert events == [
+        ("reactions", {"channel": "general", "cursor": story["first"], "reactions": {"👍": ["Bob"]}}),
+        ("thread", {"channel": "general", "cursor": story["first"], "replies": 1, "last": story["reply"]}),
+        ("edited", {"channel": "general", "cursor": story["second"], "message": "second, edited"}),
+    ]
+
+
+async def _across(first: Any, second: Any, connect: Any) -> None:
+    """Alice on one process or node, Bob on the other: each sees the other's annotations live; a joiner all of them."""
+    alice = await joined(await connect(first, "Alice"), "Alice")
+    bob = await joined(await connect(second, "Bob"), "Bob")
+    await alice.users_become(["Alice", "Bob"])
+    story = await _story(alice, bob)
+    carol = await connect(second, "Carol")
+    backlog = (await carol.frame())["data"]
+    _expected_maps(backlog, story)
+
+
+async def test_annotations_across_two_processes(start_server: Any, connect: Any, tmp_path: Any) -> None:
+    """Two processes on one data dir."""
+    await _across(*await two_processes(start_server, tmp_path / "data"), connect)
+
+
+async def test_annotations_across_two_redis_nodes(nodes: Any, connect: Any) -> None:
+    """Two nodes on one Redis."""
+    await _across(await nodes("a"), await nodes("b"), connect)
+
+
+async def test_a_deleted_line_loses_its_reactions_and_edit_and_erase_removes_the_edit(
+        start_server: Any, connect: Any) -> None:
+    """Delete: no reactions or edit in any answer; the operator's erase overwrites the edit's text in the file too."""
+    server = await start_server("--rate-limit", "0")
+    alice, bob = await pair(server, connect)
+    story = await _story(alice, bob)
+    await bob.send({"type": "react", "cursor": story["second"], "emoji": "🎉"})
+    await until_event(alice, "reactions", lambda data: data["cursor"] == story["second"])
+    status, out, err = await run_cli("delete", "general", story["second"], "--erase", "--data-dir", str(server.data_dir))
+    assert (status, err) == (0, ""), err
+    await alice.event("deleted")
+    page = await history(alice, limit=20)
+    at = str(page["cursors"].index(story["second"]))
+    assert at in [str(i) for i in page["deleted"]]
+    assert at not in page.get("edited", {}) and at not in page.get("reactions", {})
+    text = server.log_path("general").read_text(encoding="utf-8")
+    assert "second, edited" not in text and "Alice: second\n" not in text
+    assert re.search(r"Alice edited Alice's line of [0-9 :-]+ #[0-9]+: \*{14}\n", text), "the edit's text erased"
+    await bob.until_line("was erased by the operator")
+    await bob.send({"type": "react", "cursor": story["second"], "emoji": "👍"})
+    assert await bob.frame() == {"success": False, "message": protocol.ALREADY_DELETED}
+    assert (await run_cli("check", "--data-dir", str(server.data_dir)))[0] == 0, "annotation lines pass check"
+
+
+async def test_search_finds_an_edit_as_the_edited_line_once(start_server: Any, connect: Any) -> None:
+    """The API and the command find the new text as the edited line, with its cursor; the old text is not found."""
+    server = await start_server("--rate-limit", "0")
+    alice, bob = await pair(server, connect)
+    [line] = await said(alice, "the meeting is at noon")
+    await alice.send({"type": "edit", "cursor": line, "message": "the meeting is at three"})
+    await bob.event("edited")
+    await bob.send({"type": "react", "cursor": line, "emoji": "👍"})
+    await bob.event("reactions")
+    async with aiohttp.ClientSession() as session:
+        for query, found in [("three", True), ("noon", False), ("meeting", True), ("reacted", False)]:
+            body = await search(session, server, q=query)
+            results = [r for r in body["results"] if r["cursor"] == line]
+            assert len(results) == (1 if found else 0), (query, body)
+            if found:
+                assert results[0]["line"].endswith("Alice: the meeting is at three") and results[0]["edited"] is True
+    status, out, _ = await run_cli("search", "general", "meeting", "--data-dir", str(server.data_dir))
+    assert status == 0 and out.count("meeting") == 1 and out.strip().endswith("Alice: the meeting is at three")
+
+
+async def test_export_json_folds_annotations_in(start_server: Any, connect: Any) -> None:
+    """export --json: one object a shown line, with reactions, edit, reply and thread; no annotation lines."""
+    server = await start_server("--rate-limit", "0")
+    alice, bob = await pair(server, connect)
+    story = await _story(alice, bob)
+    status, out, err = await run_cli("export", "general", "--json", "--data-dir", str(server.data_dir))
+    assert (status, err) == (0, "")
+    records = {record["cursor"]: record for record in map(json.loads, out.splitlines())}
+    assert all(r["handle"] in ("Alice", "Bob", "System") for r in records.values())
+    assert records[story["first"]]["reactions"] == {"👍": ["Bob"]}
+    assert records[story["first"]]["thread"] == {"replies": 1, "last": story["reply"]}
+    assert records[story["reply"]]["reply_to"] == story["first"]
+    assert records[story["reply"]]["text"] == "a reply"
+    assert records[story["second"]]["edited"] == "second, edited"
+    assert len(records) == sum(1 for line in server.file_lines("general") if "'s line of" not in line)
+
+
+async def test_muted_and_rate_limited_users_cannot_annotate(start_server: Any, connect: Any) -> None:
+    """A muted user may not react, reply or edit; reactions count against the rate limit like a message."""
+    server = await start_server("--rate-limit", "1", "--rate-burst", "3")
+    alice, bob = await pair(server, connect)
+    [line] = await said(alice, "hello")
+    assert (await run_cli("mute", "general", "Bob", "--data-dir", str(server.data_dir)))[0] == 0
+    await alice.until_line("Bob was muted")
+    await bob.until_line("Bob was muted")
+    for request in [{"type": "react", "cursor": line, "emoji": "👍"},
+                    {"type": "chat", "message": "x", "reply_to": line},
+                    {"type": "edit", "cursor": line, "message": "x"}]:
+        await bob.send(request)
+        assert await bob.frame() == {"success": False, "message": protocol.MUTED}, request
+    for emoji in ("👍", "🎉", "🚀", "🔥", "👀"):  # a burst of three: the fourth at once is refused
+        await alice.send({"type": "react", "cursor": line, "emoji": emoji})
+    while (frame := await alice.frame())["success"]:
+        pass
+    assert frame == {"success": False, "message": protocol.RATE_LIMITED}

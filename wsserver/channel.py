@@ -66,6 +66,11 @@ class Channel:
 
     # ------------------------------------------------------------ life
 
+    @property
+    def indexed(self) -> bool:
+        """Return whether the index of annotations is built (and follows the log)."""
+        return self._indexed.is_set()
+
     def start(self) -> None:
         """Start reading both logs from their ends, and build the index of annotations from the log."""
         self.feed.start()

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
 import pendulum
 
@@ -138,39 +136,6 @@ class Clock:
         return float(pendulum.from_format(stamp, "YYYY-MM-DD HH:mm:ss", tz=self._zone).timestamp())
 
 
-QUERY_CHARS = 200  # the longest text a search looks for
-
-
-@dataclass(frozen=True)
-class Query:
-    """What to look for: ``text`` in the message (case-insensitive, as unescaped), from ``handle`` if given."""
-
-    text: str
-    handle: str | None = None
-
-    @property
-    def needle(self) -> bytes:
-        """Return the text as the log stores it, lower-cased: what a lower-cased block must hold."""
-        return escape(self.text).lower().encode("utf-8")
-
-    def matches(self, line: str) -> bool:
-        """Return whether a log line is a public line whose message holds the text (and is from the handle)."""
-        match = LINE_RE.match(line)
-        if match is None or match.group(3) is not None:
-            return False
-        if self.handle is not None and match.group(2).lower() != self.handle.lower():
-            return False
-        try:
-            text = unescape(match.group(4))
-        except EscapeError:
-            text = match.group(4)
-        return self.text.lower() in text.lower()
-
-
-Checked = Iterable[tuple[int | str, bytes, bool]]
-"""(where in the source: a line number or a stream entry ID, the line without newline, whether it had one)."""
-
-
 def readable(line: str) -> str:
     """Return a log line with its text unescaped, for people to read."""
     try:
@@ -181,35 +146,3 @@ def readable(line: str) -> str:
         return line
     who = parsed.handle if parsed.to is None else f"{parsed.handle} -> {parsed.to}"
     return f"[{parsed.stamp}] {who}: {parsed.text}"
-
-
-def check_log(source: object, lines: Checked, private: bool) -> Iterator[str]:
-    """Yield ``source:where: problem`` for each line of a channel (or private) log that is not as servers write it."""
-    for number, raw, whole in lines:
-        where = f"{source}:{number}"
-        if not whole:
-            yield f"{where}: last line has no newline (torn write)"
-            continue
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            yield f"{where}: not valid UTF-8"
-            continue
-        try:
-            parsed = parse_line(line)
-        except EscapeError as exc:
-            yield f"{where}: {exc}"
-            continue
-        if parsed is None:
-            yield f"{where}: not in the log format [YYYY-MM-DD HH:mm:ss] HANDLE: TEXT"
-            continue
-        try:
-            datetime.strptime(parsed.stamp, "%Y-%m-%d %H:%M:%S")
-        except ValueError:
-            yield f"{where}: invalid timestamp {parsed.stamp}"
-        if private and parsed.to is None:
-            yield f"{where}: a private log line needs FROM -> TO"
-        if not private and parsed.to is not None:
-            yield f"{where}: a private line in a channel log"
-        if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in raw.decode("utf-8")):
-            yield f"{where}: unescaped control character"

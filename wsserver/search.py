@@ -22,11 +22,12 @@ from typing import Any
 from aiohttp import web
 
 from . import security
-from .app_state import STATE
+from .annotations import found
+from .app_state import STATE, State
 from .config import CHANNEL_RE
 from .errors import Refusal
-from .logline import QUERY_CHARS, Query
 from .protocol import HANDLE_RE, UNAVAILABLE
+from .query import QUERY_CHARS, Query
 from .store.base import Found, StoreError
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,16 @@ def _parse(query: Any) -> tuple[str, str | None, str | None, int]:
         raise ValueError(f"limit must be a whole number from 1 to {RESULTS_MOST}")
     before = query.get("before") or None
     return text, handle, before, int(raw_limit)
+
+
+async def _as_now(state: State, name: str, hits: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
+    """Return the hits as the lines read now (edits applied), with the index of the channel if it is served here."""
+    finder = state.store.finder(name)
+    channel = state.hub.channels.get(name)
+    index = channel.index if channel is not None and channel.indexed else None
+    if index is None:  # not served here: read the log's annotations (a search scans the log anyway)
+        index = await found.index_of(finder)
+    return await found.current(hits, index, finder)
 
 
 async def search(request: web.Request) -> web.Response:
@@ -106,9 +117,15 @@ async def search(request: web.Request) -> web.Response:
     if found is None:
         return _error(400, "before is not a cursor of this channel's log (it may have been rotated)")
     deleted = state.moderation.deleted_in(name)
+    try:
+        hits = await _as_now(state, name, found.hits)
+    except StoreError:
+        log.warning("a search of %s failed", name, exc_info=True)
+        return _error(503, UNAVAILABLE)
     return web.json_response({
         "channel": name,
-        "results": [{"line": line, "cursor": cursor} for line, cursor in found.hits if cursor not in deleted],
+        "results": [{"line": line, "cursor": cursor, **({"edited": True} if edited else {})}
+                    for line, cursor, edited in hits if cursor not in deleted],
         "next": found.next,
         "partial": found.partial,
     }, dumps=functools.partial(json.dumps, ensure_ascii=False))

@@ -123,6 +123,17 @@ class Client:
 
         return await asyncio.wait_for(scan(), timeout)
 
+    async def until_line_frame(self, ending: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """Return the data of the next lines frame with a line ending with ``ending`` (earlier frames are passed)."""
+
+        async def scan() -> dict[str, Any]:
+            while True:
+                data = (await self.frame(timeout))["data"]
+                if any(line.endswith(ending) for line in data["message"].split("\n")):
+                    return data
+
+        return await asyncio.wait_for(scan(), timeout)
+
     async def until_lines(self, count: int, timeout: float = TIMEOUT) -> list[str]:
         """Read frames until at least ``count`` lines arrived in all; return them."""
         async def scan() -> list[str]:

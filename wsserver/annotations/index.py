@@ -47,6 +47,7 @@ class Annotated:
 
     reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji -> handles, in the order they reacted
     edit: str | None = None  # the latest text, escaped as in the log
+    edits: list[str] = field(default_factory=list)  # the cursors of its edit lines (an erase erases them too)
     parent: str | None = None  # a reply: the line it replies to
     root: str | None = None  # a reply: its thread's root
     replies: list[str] = field(default_factory=list)  # a root: its replies, in order
@@ -106,6 +107,7 @@ class Index:
                 if annotation.handle.lower() == annotation.author.lower():
                     entry = self.lines.setdefault(target, Annotated())
                     entry.edit = annotation.text
+                    entry.edits.append(end)
                     entry.changed[EDITED] = order
                     changes.append((EDITED, target))
             elif self._react(target, annotation.handle, annotation.emoji, annotation.kind == REACT):

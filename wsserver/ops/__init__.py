@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = subcommands.add_parser("export", help="print a channel's lines as a log file holds them (file or Redis)")
     export.add_argument("channel")
     export.add_argument("--since", metavar="TIME", help="only lines stamped at or after TIME (in --timezone)")
+    export.add_argument("--json", action="store_true",
+                        help="one JSON object a line, reactions, edits and replies folded in (see docs/operations.md)")
     search = subcommands.add_parser("search", help="print a channel's lines holding TEXT (case-insensitive), "
                                     "newest first, as the log holds them (file or Redis)")
     search.add_argument("channel")
@@ -114,7 +116,7 @@ async def _run(args: argparse.Namespace, config: Config, source: Admin) -> int:
         elif args.command == "search":
             await commands.search(source, args.channel, args.text, args.handle, args.limit, sys.stdout)
         elif args.command == "export":
-            await commands.export(source, args.channel, args.since, config.timezone, sys.stdout)
+            await commands.export(source, args.channel, args.since, config.timezone, sys.stdout, args.json)
         elif await commands.check(source, sys.stdout):
             return 1
         return 0

@@ -16,11 +16,14 @@ from typing import TextIO
 
 import pendulum
 
+from ..annotations.found import current, index_of
 from ..background import Backoff
 from ..config import CHANNEL_RE, HANDLE_RE, valid_channel
 from ..errors import CommandError
-from ..logline import LINE_RE, QUERY_CHARS, SYSTEM, Clock, Query, format_line, readable
+from ..logline import LINE_RE, SYSTEM, Clock, format_line, readable
+from ..query import QUERY_CHARS, Query
 from ..store.base import Admin, StoreError
+from .exporting import export_json
 
 
 def check_channel(name: str) -> str:
@@ -136,10 +139,13 @@ def parse_since(text: str, timezone: str) -> str:
     return str(moment.in_timezone(timezone).format("YYYY-MM-DD HH:mm:ss"))
 
 
-async def export(source: Admin, channel: str, since: str | None, timezone: str, out: TextIO) -> int:
-    """Print the lines of ``channel`` as the log holds them, from the first stamped at or after ``since``."""
+async def export(source: Admin, channel: str, since: str | None, timezone: str, out: TextIO,
+                 as_json: bool = False) -> int:
+    """Print the lines of ``channel`` as the log holds them (or as JSON), from the first at or after ``since``."""
     stamp = parse_since(since, timezone) if since is not None else None
     await existing_channel(source, channel)
+    if as_json:
+        return await export_json(source, channel, stamp, out)
     count = 0
     keep = stamp is None
     async for line in source.lines(channel, stamp):
@@ -168,15 +174,17 @@ async def search(source: Admin, channel: str, text: str, handle: str | None, lim
     if limit < 0:
         raise CommandError(f"invalid --limit value {limit}: must be 0 (no limit) or more")
     finder, query = source.finder(channel), Query(text, handle)
+    index = await index_of(finder)  # an edited line is found by its current text
     printed, before = 0, None
     while True:
         wanted = 1000 if limit == 0 else min(1000, limit - printed)
         found = await finder.search(query, before, wanted, SEARCH_SECONDS)
         if found is None:  # the log was rotated between two rounds: what was found stands
             return printed
-        for line, _cursor in found.hits:
+        hits = await current(found.hits, index, finder)
+        for line, _cursor, _edited in hits:
             out.write(line + "\n")
-        printed += len(found.hits)
+        printed += len(hits)
         before = found.next
         if before is None or printed == limit:
             return printed

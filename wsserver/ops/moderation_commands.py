@@ -13,6 +13,7 @@ from typing import TextIO
 
 import pendulum
 
+from ..annotations.found import index_of
 from ..config import valid_handle
 from ..errors import CommandError
 from ..logline import SYSTEM, Clock, format_line
@@ -84,8 +85,12 @@ async def delete(source: Admin, channel: str, cursor: str, erase: bool, timezone
         raise CommandError(f"cannot delete at cursor {cursor!r} in {channel}: {refusal}")
     assert found is not None
     end, author, stamp = found
-    if erase and not await finder.erase(end):
-        raise CommandError(f"cannot erase at cursor {cursor!r} in {channel}: the line is gone")
+    if erase:
+        if not await finder.erase(end):
+            raise CommandError(f"cannot erase at cursor {cursor!r} in {channel}: the line is gone")
+        edited = (await index_of(finder)).lines.get(end)
+        for edit in edited.edits if edited is not None else ():  # its edits hold its text too
+            await finder.erase(edit)
     return await _record(source, Action("delete", channel, OPERATOR, handle=author, cursor=end, stamp=stamp,
                                         erase=erase), timezone)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..logline import Query
+from ..query import Query
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,8 @@ class Finder(Protocol):
     async def pick(self, cursors: list[str]) -> list[bytes | None]:
         """Return the line just before each cursor (None where no line of the current log ends there)."""
 
-    async def scan(self, end: str, marker: bytes) -> Scanned:
-        """Return each line before ``end`` that holds ``marker``, and the line after each, in log order.
+    async def scan(self, end: str | None, marker: bytes) -> Scanned:
+        """Return each line before ``end`` (None: the end) that holds ``marker``, and the line after each, in order.
 
         The whole current log is read, in blocks, in a thread or in pages of
         entries: what an index derived from the log is rebuilt from.  Raises

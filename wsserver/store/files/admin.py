@@ -14,9 +14,9 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+from ...checking import Checked, check_log
 from ...config import CHANNEL_RE, HANDLE_RE
 from ...errors import CommandError
-from ...logline import Checked, check_log
 from ...moderation_log import check_actions
 from ..base import ActionLog, Held
 from ..faults import faults_become_store_errors

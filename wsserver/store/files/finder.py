@@ -15,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from ...logline import LINE_RE, Query
+from ...annotations.lines import EDIT, parse_annotation
+from ...logline import LINE_RE
+from ...query import Query
 from ..base import Found, Place, Scanned, StoreError, Window
 from .channellog import Cursor, at_line_start, file_lines, identity, read_last_lines
 from .scan import PROBE, find_time, read_forward, scan_marked, search_backwards
@@ -34,6 +36,16 @@ def _whole_end(fd: int) -> int:
             return start + newline + 1
         position = start
     return 0
+
+
+def _text_of(raw: bytes) -> str | None:
+    """Return the text of a chat line or of an edit line (as stored), or None for another line."""
+    line = raw.decode("utf-8", errors="replace")
+    match = LINE_RE.match(line)
+    if match is not None:
+        return match.group(4)
+    edit = parse_annotation(line)
+    return edit.text if edit is not None and edit.kind == EDIT else None
 
 
 class FileFinder:
@@ -110,7 +122,7 @@ class FileFinder:
         return await self._read(work)
 
     async def erase(self, cursor: str) -> bool:
-        """Overwrite the message text of the line just before ``cursor`` with as many ``*`` (one ``pwrite``).
+        """Overwrite the text of the chat or edit line just before ``cursor`` with as many ``*`` (one ``pwrite``).
 
         Every byte offset, so every cursor, stays what it was, and the line
         is still a well-formed line (``check`` passes).
@@ -121,10 +133,10 @@ class FileFinder:
             if offset is None or offset <= 0:
                 return False
             lines, first = read_last_lines(fd, offset, 1)
-            match = LINE_RE.match(lines[0].decode("utf-8", errors="replace")) if lines else None
-            if match is None:
+            text = _text_of(lines[0]) if lines else None
+            if text is None:
                 return False
-            text_start = first + len(lines[0]) - len(match.group(4).encode("utf-8"))
+            text_start = first + len(lines[0]) - len(text.encode("utf-8"))
             writer = os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)  # not O_APPEND: a write in place
             try:
                 if os.fstat(writer).st_ino != file[1]:
@@ -173,7 +185,7 @@ class FileFinder:
 
         return await self._read(work)
 
-    async def scan(self, end: str, marker: bytes) -> Scanned:
+    async def scan(self, end: str | None, marker: bytes) -> Scanned:
         """Read the file up to ``end`` once, forward, for the lines that hold ``marker`` and the line after each."""
 
         def work(fd: int, file: tuple[int, int], whole: int) -> Scanned:

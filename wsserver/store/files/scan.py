@@ -23,7 +23,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from ...logline import Query
+from ...query import Query
 
 SCAN_BLOCK = 1024 * 1024  # bytes read and lower-cased at a time by a search
 PROBE = 512  # bytes read at a time while bisecting (lines are usually shorter)

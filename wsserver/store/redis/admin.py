@@ -13,8 +13,8 @@ from typing import Any
 
 import pendulum
 
+from ...checking import check_log
 from ...config import CHANNEL_RE, HANDLE_RE, redacted
-from ...logline import check_log
 from ...moderation_log import check_actions
 from ..base import ActionLog, Held, StoreError
 from ..faults import faults_become_store_errors

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ...logline import Query
+from ...query import Query
 from ..base import Found, Place, Scanned, StoreError, Window
 from .feed import CURSOR_RE, stream_lines
 from .keys import Keys, RedisFault
@@ -171,12 +171,12 @@ class RedisFinder:
         return [_line(found[0][1]) if found and entry_id not in (None, START) else None
                 for entry_id, found in zip(ids, answers, strict=True)]
 
-    async def scan(self, end: str, marker: bytes) -> Scanned:
+    async def scan(self, end: str | None, marker: bytes) -> Scanned:
         """Read the stream up to ``end`` in pages, for the lines that hold ``marker`` and the entry after each."""
         found: Scanned = []
         try:
             epoch = await self._epoch()
-            last = self._id(epoch, end)
+            last = "+" if end is None else self._id(epoch, end)
             if last is None or last == START:
                 return found
             position, follow = "-", False

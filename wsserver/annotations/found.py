@@ -1,0 +1,60 @@
+"""Search results as lines read now: an edited line is found by its current text, once.
+
+A finder's scan (:class:`~wsserver.query.Query`) matches chat lines and edit
+lines alike, newest first.  :func:`current` turns that into what a user
+searching means: each chat line at most once, with its cursor, matched by
+its current text.  An edit line that matches stands for the line it edited
+(when it is that line's latest edit), shown with the new text; a line edited
+since is found only through its edit.
+"""
+
+from __future__ import annotations
+
+from ..store.base import Finder
+from .index import Index
+from .lines import EDIT, MARKER, annotatable, parse_annotation
+
+
+async def index_of(finder: Finder) -> Index:
+    """Return the index of a log read whole now: for a search or an export by a process that does not serve it.
+
+    Raises StoreError.
+    """
+    index = Index(finder)
+    index.fold(await finder.scan(None, MARKER))
+    return index
+
+
+async def current(hits: list[tuple[str, str]], index: Index, finder: Finder) -> list[tuple[str, str, bool]]:
+    """Return each hit as (line as it reads now, its cursor, whether it was edited), each line once, in order.
+
+    Raises StoreError if reading an edited line back failed.
+    """
+    results: list[tuple[str, str, bool] | None] = []
+    edited: list[tuple[int, str, str]] = []  # (where in results, the edited line's cursor, its new text)
+    seen: set[str] = set()
+    for line, cursor in hits:
+        edit = parse_annotation(line) if MARKER.decode() in line else None
+        if edit is not None:
+            located = finder.locate(cursor)
+            target = finder.cursor_at(located[0], edit.ref) if located is not None and edit.kind == EDIT else None
+            entry = index.lines.get(target) if target is not None else None
+            if target is None or entry is None or entry.edit != edit.text or target in seen:
+                continue  # not an edit, or not the latest one of its line
+            seen.add(target)
+            edited.append((len(results), target, edit.text))
+            results.append(None)
+            continue
+        entry = index.lines.get(cursor)
+        if cursor in seen or (entry is not None and entry.edit is not None):
+            continue
+        seen.add(cursor)
+        results.append((line, cursor, False))
+    if edited:
+        picked = await finder.pick([target for _, target, _ in edited])
+        for (at, target, text), raw in zip(edited, picked, strict=True):
+            match = annotatable(raw)
+            if match is not None:
+                results[at] = (f"[{match.group(1)}] {match.group(2)}: {text}", target, True)
+    return [result for result in results if result is not None]
+
