@@ -299,7 +299,7 @@ async def test_a_deleted_line_loses_its_reactions_and_edit_and_erase_removes_the
     story = await _story(alice, bob)
     await bob.send({"type": "react", "cursor": story["second"], "emoji": "🎉"})
     await until_event(alice, "reactions", lambda data: data["cursor"] == story["second"])
-    status, out, err = await run_cli("delete", "general", story["second"], "--erase", "--data-dir", str(server.data_dir))
+    status, _, err = await run_cli("delete", "general", story["second"], "--erase", "--data-dir", str(server.data_dir))
     assert (status, err) == (0, ""), err
     await alice.event("deleted")
     page = await history(alice, limit=20)

@@ -18,7 +18,9 @@ MODULE_LINES = 400
 # format, the moderation actions and the error tree. Never the server (aiohttp, the hub, channels).
 OPS_MAY_IMPORT = {"wsserver.store", "wsserver.store.base", "wsserver.config", "wsserver.logline",
                   "wsserver.moderation_log", "wsserver.errors", "wsserver.background", "wsserver.ops",
-                  "wsserver.ops.channel_commands", "wsserver.ops.moderation_commands"}
+                  "wsserver.ops.channel_commands", "wsserver.ops.moderation_commands", "wsserver.ops.exporting",
+                  # the log's annotations, read through the store's face like its lines
+                  "wsserver.query", "wsserver.annotations.found"}
 
 
 def module_of(path: Path) -> str:

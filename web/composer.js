@@ -15,6 +15,18 @@ export function createComposer(hooks) {
   const ui = { compose: $("compose"), message: $("message"), send: $("send"), remaining: $("remaining") };
   const completion = createCompletion({ handles: hooks.handles, changed: () => updateRemaining() });
   let typingSince = 0; // when we last told the server we are typing (0: not typing)
+  let replyCursor = null; // the line the next message replies to
+  const replyBar = $("reply-bar");
+
+  function setReply(cursor, label) {
+    replyCursor = cursor;
+    replyBar.hidden = cursor === null;
+    $("reply-to").textContent = cursor === null ? "" : `Replying to ${label}`;
+  }
+  $("reply-cancel").addEventListener("click", () => {
+    setReply(null, "");
+    ui.message.focus();
+  });
 
   function updateRemaining() {
     const left = rules.maxChars - charCount(ui.message.value);
@@ -52,12 +64,14 @@ export function createComposer(hooks) {
       return;
     }
     const request = command ? { type: "private", to: command.to, message: command.text } : { type: "chat", message: text };
+    if (!command && replyCursor !== null) request.reply_to = replyCursor;
     if (!hooks.send(request)) {
       return;
     }
     clearAlert();
     setTyping(false);
     ui.message.value = "";
+    setReply(null, "");
     updateRemaining();
     hooks.sent();
   }
@@ -68,6 +82,11 @@ export function createComposer(hooks) {
   });
   ui.message.addEventListener("keydown", (event) => {
     if (event.isComposing || completion.key(event)) return;
+    if (event.key === "Escape" && replyCursor !== null) {
+      event.preventDefault();
+      setReply(null, "");
+      return;
+    }
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       send();
@@ -89,6 +108,7 @@ export function createComposer(hooks) {
     },
     /** Another channel comes on screen: the old one is told we stopped typing; the text stays. */
     switching() {
+      setReply(null, "");
       setTyping(false);
       typingSince = 0;
       completion.close();
@@ -100,6 +120,11 @@ export function createComposer(hooks) {
       ui.message.focus();
     },
     focus() {
+      ui.message.focus();
+    },
+    /** The next message replies to the line `cursor` names (`label`: its author and text, shown). */
+    replyTo(cursor, label) {
+      setReply(cursor, label.length > 80 ? `${label.slice(0, 79)}…` : label);
       ui.message.focus();
     },
   };

@@ -13,7 +13,7 @@ export const session = {
 
 /** The server's rules (from /api/settings): null patterns mean "not loaded: let the server decide". */
 export const rules = {
-  maxChars: 2000, allowNewChannels: false, handle: null, reserved: [], channel: null, ownLineMs: 0,
+  maxChars: 2000, allowNewChannels: false, handle: null, reserved: [], channel: null, ownLineMs: 0, editLineMs: 0,
 };
 
 export function showAlert(text) {

@@ -36,6 +36,7 @@ export function rulesFrom(body) {
     reserved: body.reserved_handles ?? [],
     channel: body.channel_pattern ? new RegExp(body.channel_pattern) : null,
     ownLineMs: (body.own_line_seconds ?? 0) * 1000,
+    editLineMs: (body.edit_line_seconds ?? 0) * 1000,
   };
 }
 

@@ -7,7 +7,8 @@ import { linkNew, placeDivider, relinkAll } from "./grouping.js";
 import { renderLine } from "./render.js";
 
 /**
- * hooks: decorate(item, parsed, cursor, deleted, live) adds moderation controls; jumpActive() says a
+ * hooks: decorate(item, parsed, cursor, deleted, live) adds moderation controls; annotate(item, parsed,
+ * cursor, index, data, live) shows reactions, replies and edits and offers their actions; jumpActive() says a
  * jump view hides the live list; send(request) -> whether it went out; shown() -> whether this
  * channel is the one on screen; me() -> our handle.
  */
@@ -40,6 +41,7 @@ export function createLogView(hooks) {
       const cursor = data.cursors?.[index] ?? null;
       const { item, parsed } = renderLine(line);
       hooks.decorate(item, parsed, cursor, deleted.has(index), live);
+      hooks.annotate(item, parsed, cursor, index, data, live);
       return { item, parsed, cursor };
     });
   }

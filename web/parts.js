@@ -1,5 +1,6 @@
 // The page's parts, made once and joined: the shared ones (composer, search, moderation dialog)
 // act on the channel on screen; the rooms (rooms.js) hold each open channel's socket and log.
+import { createAnnotations } from "./annotations.js";
 import { createComposer } from "./composer.js";
 import { $, session, showAlert } from "./dom.js";
 import { createModeration, tokenOperator } from "./moderation.js";
@@ -43,6 +44,16 @@ export function composeParts(page) {
     handles: () => (onScreen()?.users.names() ?? []).filter((handle) => handle !== session.me),
   });
 
-  rooms = createRooms({ moderation, finder, composer }, page);
+  const annotations = createAnnotations({
+    send: sendJoined,
+    me: () => session.me,
+    lists: () => [onScreen()?.log.list, $("jumped")].filter(Boolean),
+    jumpAround: (cursor) => finder.jumpAround(cursor),
+    replyTo: (cursor, label) => composer.replyTo(cursor, label),
+    showAlert,
+  });
+  annotations.renderWith((data) => onScreen().log.renderFrame(data));
+
+  rooms = createRooms({ moderation, finder, composer, annotations }, page);
   return rooms;
 }

@@ -7,7 +7,7 @@ import { parseLine, presenceChange, stampSeconds, textPieces } from "./lines.js"
 const DELETION_RECORD = /^the message of [A-Za-z0-9_]+ at .+ was (deleted|erased) by /;
 
 /** Append `text` to `node` as text nodes, links and mention marks; return whether it mentions us. */
-function fillText(node, text) {
+export function fillText(node, text) {
   let mentioned = false;
   for (const piece of textPieces(text, session.me, rules.handle)) {
     if (piece.kind === "link") {

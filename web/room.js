@@ -47,6 +47,7 @@ export function createRoom(name, shared) {
 
   room.log = createLogView({
     decorate: (item, parsed, cursor, deleted, live) => shared.moderation.decorate(item, parsed, cursor, deleted, live, room),
+    annotate: (item, parsed, cursor, index, data, live) => shared.annotations.annotate(item, parsed, cursor, index, data, live),
     jumpActive: () => shown() && shared.finder.active(),
     send: (request) => room.connection.send(request, true),
     shown,
@@ -101,6 +102,11 @@ export function createRoom(name, shared) {
       case "deleted":
         shared.moderation.deleted(data.cursor, shown() ? [room.log.list, document.getElementById("jumped")] : [room.log.list]);
         shared.changed(room);
+        break;
+      case "reactions":
+      case "edited":
+      case "thread":
+        shared.annotations.apply(event, data, shown() ? [room.log.list, document.getElementById("jumped")] : [room.log.list]);
         break;
       case "token":
         session.resumeTokens.set(name, data.token); // valid for this channel only, renewed while connected

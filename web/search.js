@@ -212,6 +212,10 @@ export function createFinder(hooks) {
         pending = null;
       }
     },
+    /** Show the lines around the line `cursor` names (the message a reply quotes). */
+    jumpAround(cursor) {
+      jump({ around: cursor }, "Lines around the message replied to");
+    },
     /** A new channel or connection: back to the live list, results of the old channel gone. */
     reset() {
       if (active()) backToLive();

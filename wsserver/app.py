@@ -12,6 +12,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import protocol
+from .annotations.index import REACTIONS_MOST
+from .annotations.requests import EDIT_SECONDS
 from .app_state import STATE, State
 from .background import cancel_and_wait
 from .chat import chat_socket, renew_resume_tokens
@@ -162,6 +164,8 @@ async def client_settings(request: web.Request) -> web.Response:
         "reserved_handles": [SYSTEM],
         "channel_pattern": CHANNEL_RE.pattern,
         "own_line_seconds": OWN_LINE_SECONDS,
+        "edit_line_seconds": EDIT_SECONDS,
+        "reactions_most": REACTIONS_MOST,
     })
 
 

@@ -380,7 +380,7 @@ class Channel:
         """
         await self._indexed.wait()
         root, replies = self.index.thread(cursor)
-        if after is not None:
+        if after is not None and after != root:  # after the root: every reply
             replies = replies[replies.index(after) + 1:] if after in replies else []
         page = replies[:limit]
         wanted = page if after is not None else [root, *page]
