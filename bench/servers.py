@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from wsserver.annotations.lines import reaction_line
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PEERS = REPO.parent / "shared" / "peers"
@@ -220,8 +222,21 @@ class Server:
     def ready(self) -> str:
         return "open" if self.kind in ("ceiling", "floor") else "first-frame"
 
-    def seed_history(self, lines: int) -> None:
-        content = "".join(f"[2026-01-01 00:00:00] Old: history line {i}\n" for i in range(lines))
+    def seed_history(self, lines: int, reactions: int = 0) -> None:
+        """Write ``lines`` chat lines, and ``reactions`` reaction lines spread evenly, each to a line 5 lines back."""
+        every = lines // reactions if reactions else 0
+        parts, offset, ends = [], 0, []
+        for i in range(lines):
+            line = f"[2026-01-01 00:00:00] Old: history line {i}\n"
+            parts.append(line)
+            offset += len(line.encode())
+            ends.append(offset)
+            if every and i % every == every - 1 and i >= 5:
+                reaction = reaction_line("2026-01-01 00:00:01", f"Fan{i % 7}", "👍", "Old", "2026-01-01 00:00:00",
+                                         str(ends[i - 5])) + "\n"
+                parts.append(reaction)
+                offset += len(reaction.encode())
+        content = "".join(parts)
         folder = self.data if self.kind == "wsserver" else BUILD / "seed000" / "ws" / "data"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "channel_general.log").write_text(content)

@@ -91,3 +91,27 @@ def test_find_time_finds_the_first_line_at_or_after(
         assert offset == sum(len(line.encode()) + 1 for line in lines[:index])
     finally:
         os.close(fd)
+
+
+@settings(max_examples=150, deadline=None)
+@given(marked=st.lists(st.tuples(st.booleans(), st.integers(0, 40)), min_size=0, max_size=40),
+       block=st.integers(4, 120))
+def test_scan_marked_finds_each_marked_line_and_the_one_after(
+    tmp_path_factory: pytest.TempPathFactory, marked: list[tuple[bool, int]], block: int,
+) -> None:
+    """Every line holding the marker, and the line after each, once each, in order, whatever the block size."""
+    lines = [("x" * length) + ("#M#" if mark else "") for mark, length in marked]
+    fd = write(tmp_path_factory.mktemp("marked"), lines)
+    ends, offset = [], 0
+    for line in lines:
+        offset += len(line) + 1
+        ends.append(offset)
+    expected = [(line.encode(), ends[i]) for i, line in enumerate(lines)
+                if "#M#" in line or (i > 0 and "#M#" in lines[i - 1])]
+    saved = scan.SCAN_BLOCK
+    scan.SCAN_BLOCK = block
+    try:
+        assert scan.scan_marked(fd, offset, b"#M#") == expected
+    finally:
+        scan.SCAN_BLOCK = saved
+        os.close(fd)

@@ -15,16 +15,15 @@ import asyncio
 import logging
 
 from . import protocol
-from .annotations.index import Index
-from .annotations.lines import MARKER, annotatable
-from .background import Backoff, cancel_and_wait
+from .annotations.keeper import Keeper
+from .annotations.lines import annotatable
 from .fanout import Outbox, Wire, broadcast
 from .logline import JOINED, LINE_RE, PRESENCE_LINE_RE
 from .metrics import Metrics
 from .moderation_log import Moderation
 from .presence import PresenceList
 from .showing import View, joined
-from .store.base import Lines, Store, StoreError
+from .store.base import Lines, Store
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +46,9 @@ class Channel:
         self.feed = store.feed(name, False, self._deliver, gather=self._gather)
         self.private_feed = store.feed(name, True, self._deliver_private)
         self.finder = store.finder(name)
-        self.index = Index(self.finder)  # reactions, edits, replies: folded from the log (see _index_log)
+        self.keeper = Keeper(name, self.finder, store.indexes)  # reactions, edits, replies: folded from the log
+        self.index = self.keeper.index
         self.view = View(name, moderation, self.index)
-        self._unindexed: list[Lines] | None = []  # lines read back while the index is being built
-        self._indexed = asyncio.Event()
-        self._indexing: asyncio.Task[None] | None = None
         self.subscribers: set[Outbox] = set()
         # Lower-cased handle -> that identity's connections here: one, or with tokens one per device.
         self.members: dict[str, list[Outbox]] = {}
@@ -69,36 +66,13 @@ class Channel:
     @property
     def indexed(self) -> bool:
         """Return whether the index of annotations is built (and follows the log)."""
-        return self._indexed.is_set()
+        return self.keeper.ready
 
     def start(self) -> None:
         """Start reading both logs from their ends, and build the index of annotations from the log."""
         self.feed.start()
         self.private_feed.start()
-        self._indexing = asyncio.get_running_loop().create_task(self._index_log(), name=f"index {self.name}")
-
-    async def _index_log(self) -> None:
-        """Fold the annotation lines of the log up to where the feed began, then those it read meanwhile.
-
-        The scan ends exactly where the first batch read back begins (or at the
-        feed's position if none came yet), so no line is folded twice or missed.
-        """
-        await self.feed.wait_ready()
-        backoff = Backoff()
-        while True:
-            assert self._unindexed is not None
-            end = self._unindexed[0].start if self._unindexed else self.feed.cursor
-            try:
-                scanned = await self.finder.scan(end, MARKER)
-                break
-            except StoreError:
-                log.warning("could not read the log of %s to index it; trying again", self.name, exc_info=True)
-                await backoff.wait()
-        self.index.fold(scanned)
-        for lines in self._unindexed:
-            self.index.fold(lines.split())
-        self._unindexed = None
-        self._indexed.set()
+        self.keeper.start(self.feed)
 
     async def stop(self) -> None:
         """Stop reading and let go of the logs."""
@@ -106,7 +80,7 @@ class Channel:
             timer[1].cancel()
         for handle_timer in self._remote_typing.values():
             handle_timer.cancel()
-        await cancel_and_wait([self._indexing])
+        await self.keeper.stop(self.feed.cursor)
         await self.feed.stop()
         await self.private_feed.stop()
 
@@ -128,10 +102,9 @@ class Channel:
 
     def _deliver(self, lines: Lines) -> None:
         self._backlogs.clear()  # the log moved: a backlog from now on ends further on
-        if self._unindexed is not None:  # nobody subscribed yet: they wait for the index
-            self._unindexed.append(lines)
+        changes = self.keeper.fold(lines)
+        if changes is None:  # the index is being built: nobody subscribed yet (joins wait for it)
             return
-        changes = self.index.fold_lines(lines)
         quiet = self._quiet(lines)
         if not quiet:
             frame = self.view.lines_frame(lines)
@@ -257,7 +230,7 @@ class Channel:
         of the event loop, so the backlog ends exactly where live delivery begins.
         """
         await self.feed.wait_ready()
-        await self._indexed.wait()
+        await self.keeper.wait()
         self.subscribers.add(outbox)
         self.members.setdefault(handle.lower(), []).append(outbox)
         self.metrics.history_reads.labels("resume" if since is not None else "join").inc()
@@ -378,7 +351,7 @@ class Channel:
 
         Returns None if ``cursor`` names no chat line; raises StoreError.
         """
-        await self._indexed.wait()
+        await self.keeper.wait()
         root, replies = self.index.thread(cursor)
         if after is not None and after != root:  # after the root: every reply
             replies = replies[replies.index(after) + 1:] if after in replies else []

@@ -9,6 +9,7 @@ and the presence :class:`~wsserver.presence_refresh.Refresher`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -25,6 +26,9 @@ from .reading import Reading
 from .store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
+
+# Timeouts
+INDEX_WAIT = 10.0  # seconds start-up waits for the configured channels' annotation indexes
 
 class Hub:
     """Every channel this process serves, their store, and presence."""
@@ -64,9 +68,25 @@ class Hub:
         await self.store.events.start(self._event)
         for name in self.configured:
             self._open(name)
+        await self._indexes_built()
         # Also with --rejoin-grace 0 here: the server that stopped may have had one.
         await self.membership.announce_back()
         self.presence.start()
+
+    async def _indexes_built(self) -> None:
+        """Wait (up to :data:`INDEX_WAIT` seconds) for the configured channels' annotation indexes.
+
+        A server that listens before then would keep its first joiners waiting
+        for the build; after the wait it listens anyway (joins still wait for
+        their channel's index).
+        """
+        waits = [asyncio.ensure_future(channel.keeper.wait()) for channel in self.channels.values()]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=INDEX_WAIT)
+            for waiting in pending:
+                waiting.cancel()
+            if pending:
+                log.warning("the annotation index of %d channel(s) is not built yet; listening anyway", len(pending))
 
     async def stop(self) -> None:
         """Close every channel and stop the store."""

@@ -21,7 +21,7 @@ async def index_of(finder: Finder) -> Index:
     Raises StoreError.
     """
     index = Index(finder)
-    index.fold(await finder.scan(None, MARKER))
+    index.fold(await finder.scan(None, MARKER) or [])
     return index
 
 

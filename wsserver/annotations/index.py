@@ -41,7 +41,7 @@ class Refs(Protocol):
     def order(self, ref: str) -> str: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Annotated:
     """What annotations say about one chat line."""
 
@@ -70,11 +70,16 @@ class Index:
         self.refs = refs
         self.log: str | None = None
         self.lines: dict[str, Annotated] = {}
-        self._pending: tuple[str, str, str] | None = None  # a reply link read without its reply: handle, parent, order
+        self.pending: tuple[str, str, str] | None = None  # a reply link read without its reply: handle, parent, order
+        self.folded = 0  # annotation lines folded so far (what a snapshot saves reading again)
+
+    def restore(self, log: str | None, lines: dict[str, Annotated], pending: tuple[str, str, str] | None) -> None:
+        """Start from a state read back from a snapshot (or from nothing)."""
+        self.log, self.lines, self.pending, self.folded = log, lines, pending, 0
 
     def fold_lines(self, lines: Lines) -> list[Change]:
         """Fold a batch a feed read back: at the cost of one look for the marker, for most batches."""
-        if self._pending is None and MARKER not in lines.data:
+        if self.pending is None and MARKER not in lines.data:
             located = self.refs.locate(lines.end)
             if located is not None and located[0] != self.log:
                 self.log, self.lines = located[0], {}
@@ -90,8 +95,8 @@ class Index:
                 continue
             log, ref = located
             if log != self.log:  # a rotated file, a stream made anew: its annotations are its own
-                self.log, self.lines, self._pending = log, {}, None
-            pending, self._pending = self._pending, None
+                self.log, self.lines, self.pending = log, {}, None
+            pending, self.pending = self.pending, None
             annotation = parse_annotation(raw.decode("utf-8", errors="replace")) if MARKER in raw else None
             if annotation is None:
                 if pending is not None:
@@ -100,9 +105,10 @@ class Index:
             target = self.refs.cursor_at(log, annotation.ref)
             if target is None:
                 continue
+            self.folded += 1
             order = self.refs.order(ref)
             if annotation.kind == REPLY:
-                self._pending = (annotation.handle, target, order)
+                self.pending = (annotation.handle, target, order)
             elif annotation.kind == EDIT:
                 if annotation.handle.lower() == annotation.author.lower():
                     entry = self.lines.setdefault(target, Annotated())

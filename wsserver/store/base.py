@@ -132,6 +132,16 @@ class Reads(Protocol):
         """
 
 
+class Indexes(Protocol):
+    """Snapshots of derived indexes (annotations), kept beside the logs: a stale or lost one costs a rebuild."""
+
+    async def load(self, channel: str) -> bytes | None:
+        """Return the snapshot of ``channel``, or None; raises StoreError."""
+
+    async def save(self, channel: str, data: bytes) -> None:
+        """Replace the snapshot of ``channel``; raises StoreError."""
+
+
 class ActionLog(Protocol):
     """The moderation log: every action appended; every process reads it whole, then follows it."""
 
@@ -225,6 +235,10 @@ class Store(Protocol):
     @property
     def reads(self) -> Reads:
         """Return the read positions."""
+
+    @property
+    def indexes(self) -> Indexes:
+        """Return the snapshots of annotation indexes."""
 
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the (not yet started) feed of ``channel``'s public or private log.

@@ -83,12 +83,14 @@ class Finder(Protocol):
     async def pick(self, cursors: list[str]) -> list[bytes | None]:
         """Return the line just before each cursor (None where no line of the current log ends there)."""
 
-    async def scan(self, end: str | None, marker: bytes) -> Scanned:
-        """Return each line before ``end`` (None: the end) that holds ``marker``, and the line after each, in order.
+    async def scan(self, end: str | None, marker: bytes, start: str | None = None) -> Scanned | None:
+        """Return each line between ``start`` and ``end`` that holds ``marker``, and the line after each, in order.
 
-        The whole current log is read, in blocks, in a thread or in pages of
-        entries: what an index derived from the log is rebuilt from.  Raises
-        StoreError; a cursor ``end`` of another log answers nothing.
+        ``start`` None is the start of the log, ``end`` None its end.  The log
+        is read once, forward, in blocks in a thread or in pages of entries:
+        what an index derived from the log is built from.  Returns None when
+        ``start`` names no position of the current log up to ``end``; a cursor
+        ``end`` of another log answers nothing.  Raises StoreError.
         """
 
     def locate(self, cursor: str) -> tuple[str, str] | None:

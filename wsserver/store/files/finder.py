@@ -185,27 +185,31 @@ class FileFinder:
 
         return await self._read(work)
 
-    async def scan(self, end: str | None, marker: bytes) -> Scanned:
-        """Read the file up to ``end`` once, forward, for the lines that hold ``marker`` and the line after each."""
+    async def scan(self, end: str | None, marker: bytes, start: str | None = None) -> Scanned | None:
+        """Read the file from ``start`` to ``end`` once, forward, for the lines that hold ``marker`` and the next."""
 
-        def work(fd: int, file: tuple[int, int], whole: int) -> Scanned:
+        def work(fd: int, file: tuple[int, int], whole: int) -> Scanned | None:
             offset = self._offset(fd, file, whole, end)
-            if offset is None or offset <= 0:
-                return []
-            return [(raw, str(Cursor(file, after))) for raw, after in scan_marked(fd, offset, marker)]
+            first = 0 if start is None else self._offset(fd, file, whole, start)
+            if offset is None or offset < 0:
+                return [] if start is None else None
+            if first is None or not 0 <= first <= offset:
+                return None
+            prefix = str(Cursor(file, 0))[:-1]  # "<dev>-<ino>-": one format, not one per line
+            return [(raw, f"{prefix}{after}") for raw, after in scan_marked(fd, offset, marker, first)]
 
         return await self._read(work)
 
     def locate(self, cursor: str) -> tuple[str, str] | None:
         """Return ``("<dev>-<ino>", "<offset>")``: the file and the byte offset, as annotation lines write it."""
-        position = Cursor.parse(cursor)
-        if position is None:
+        log, dash, ref = cursor.rpartition("-")  # string work, not a regex: an index rebuild locates every line
+        if not dash or not ref.isdigit() or len(ref) > 20 or log.count("-") != 1:
             return None
-        return f"{position.identity[0]:x}-{position.identity[1]:x}", str(position.offset)
+        return log, ref
 
     def cursor_at(self, log: str, ref: str) -> str | None:
         """Return ``<dev>-<ino>-<offset>``."""
-        return f"{log}-{ref}" if Cursor.parse(f"{log}-{ref}") is not None else None
+        return f"{log}-{ref}" if ref.isdigit() and len(ref) <= 20 else None
 
     def order(self, ref: str) -> str:
         """Return the offset zero-padded to 20 digits."""

@@ -238,15 +238,15 @@ def read_forward(fd: int, start: int, end: int, count: int) -> tuple[list[bytes]
     return taken, start + sum(len(line) + 1 for line in taken)
 
 
-def scan_marked(fd: int, end: int, marker: bytes) -> list[tuple[bytes, int]]:
-    """Return each whole line before ``end`` that holds ``marker``, and the line after each, with the offset after it.
+def scan_marked(fd: int, end: int, marker: bytes, start: int = 0) -> list[tuple[bytes, int]]:
+    """Return each whole line from ``start`` to ``end`` holding ``marker``, and the line after each, with end offsets.
 
     Reads forward in blocks of :data:`SCAN_BLOCK` bytes and looks for the
     marker with ``bytes.find``: a log of any size costs one pass at the speed
     of the disk, and memory stays at about one block.
     """
     found: list[tuple[bytes, int]] = []
-    position = 0  # a line start: the bytes before it are done
+    position = start  # a line start: the bytes before it are done
     follow = False  # the line that starts at `position` follows a marked one
     while position < end:
         chunk = os.pread(fd, min(SCAN_BLOCK, end - position), position)
@@ -254,8 +254,9 @@ def scan_marked(fd: int, end: int, marker: bytes) -> list[tuple[bytes, int]]:
             raise OSError(errno.EIO, "file shrank while reading", "")
         whole = chunk.rfind(b"\n") + 1
         if whole == 0:  # a line longer than the block: read it whole
-            whole = len(chunk) + (_line_end(fd, position + len(chunk), end) - position - len(chunk))
+            whole = _line_end(fd, position + len(chunk), end) - position
             chunk = os.pread(fd, whole, position)
+        chunk = chunk[:whole]  # whole lines only: the piece after them is read again with its line
         if follow:
             stop = chunk.index(b"\n")
             found.append((chunk[:stop], position + stop + 1))

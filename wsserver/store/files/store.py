@@ -23,6 +23,7 @@ from .events import FileEvents
 from .feed import FileFeed
 from .finder import FileFinder
 from .handles import USERS_FILE, FileHandles
+from .indexes import FileIndexes
 from .reads import FileReads
 from .tailer import DirWatcher, Tailer
 
@@ -39,6 +40,7 @@ class FileStore:
         self.actions = FileActions(data_dir)
         self.events = FileEvents(data_dir)
         self.reads = FileReads(data_dir)
+        self.indexes = FileIndexes(data_dir)
         self._tailers: dict[str, Tailer] = {}
         self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._append_failed = False

@@ -171,15 +171,18 @@ class RedisFinder:
         return [_line(found[0][1]) if found and entry_id not in (None, START) else None
                 for entry_id, found in zip(ids, answers, strict=True)]
 
-    async def scan(self, end: str | None, marker: bytes) -> Scanned:
-        """Read the stream up to ``end`` in pages, for the lines that hold ``marker`` and the entry after each."""
+    async def scan(self, end: str | None, marker: bytes, start: str | None = None) -> Scanned | None:
+        """Read the stream from ``start`` to ``end`` in pages: lines holding ``marker``, and the entry after each."""
         found: Scanned = []
         try:
             epoch = await self._epoch()
             last = "+" if end is None else self._id(epoch, end)
+            first = START if start is None else self._id(epoch, start)
+            if first is None or (last not in (None, "+") and parse_id(first) > parse_id(last)):
+                return None
             if last is None or last == START:
                 return found
-            position, follow = "-", False
+            position, follow = "(" + first, False
             while True:
                 entries = await self._client.xrange(self.key, position, last, count=SCAN_PAGE)
                 for raw_id, fields in entries:
@@ -195,8 +198,11 @@ class RedisFinder:
 
     def locate(self, cursor: str) -> tuple[str, str] | None:
         """Return ``(epoch, "<ms>-<seq>")``: the stream and the entry ID, as annotation lines write it."""
-        match = CURSOR_RE.match(cursor)
-        return None if match is None else (match.group(1), f"{match.group(2)}-{match.group(3)}")
+        log, colon, ref = cursor.partition(":")  # string work, not a regex: an index rebuild locates every line
+        ms, dash, seq = ref.partition("-")
+        if not colon or not dash or not ms.isdigit() or not seq.isdigit() or not 8 <= len(log) <= 32:
+            return None
+        return log, ref
 
     def cursor_at(self, log: str, ref: str) -> str | None:
         """Return ``<epoch>:<ms>-<seq>``."""

@@ -95,6 +95,10 @@ class Keys:
         """Return the hash of ``channel``'s read positions (lower-cased handle to ``<log> <ordinal> <cursor>``)."""
         return PREFIX + "reads:" + self._name(channel)
 
+    def index(self, channel: str) -> str:
+        """Return the string holding the snapshot of ``channel``'s annotation index (derived from its stream)."""
+        return PREFIX + "index:" + self._name(channel)
+
     @staticmethod
     def node(node: str) -> str:
         """Return a node's liveness key."""

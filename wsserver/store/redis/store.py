@@ -22,6 +22,7 @@ from .events import RedisEvents
 from .feed import RedisFeed
 from .finder import RedisFinder
 from .handles import RedisHandles
+from .indexes import RedisIndexes
 from .keys import RedisFault
 from .link import NODE_REFRESH, VERSION_POLL
 from .reader import StreamReader
@@ -53,6 +54,7 @@ class RedisStore:
         self.readers = [StreamReader(link) for link in self.shards.links]  # one per shard
         self.events = RedisEvents(self.home, self.handles.node)
         self.reads = RedisReads(self.shards)
+        self.indexes = RedisIndexes(self.shards)
         self._tasks: list[asyncio.Task[None]] = []
         self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._channels: list[str] = []
