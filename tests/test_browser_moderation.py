@@ -22,7 +22,7 @@ async def test_deleting_ones_own_line_in_the_page(server: Server, new_page: Any,
     await wait_for_line(page, "a line of Bob")
     await say(page, "oops, wrong window")
     await wait_for_line(page, "oops, wrong window")
-    assert await page.locator("li", has_text="a line of Bob").get_by_role("button").count() == 0  # not Alice's
+    assert await page.locator("li", has_text="a line of Bob").get_by_role("button", name="Delete").count() == 0  # not Alice's
     await page.get_by_role("button", name=re.compile("^Delete the line of Alice")).click()
     dialog = page.get_by_role("dialog", name="Delete this message?")
     await dialog.wait_for()

@@ -118,4 +118,9 @@ SEARCHABLE = [stamped(i, {10: "Bob: the deploy is at noon", 290: "Carol: DEPLOY 
 
 
 async def jumped_lines(page: Any) -> list[str]:
-    return list(await page.locator("#jumped li").evaluate_all("items => items.map(i => i.textContent)"))
+    """Return the text of the jump view's rows as read, without the lines' action buttons."""
+    return list(await page.locator("#jumped li").evaluate_all("""items => items.map(i => {
+        const row = i.cloneNode(true);
+        row.querySelectorAll(".actions").forEach((actions) => actions.remove());
+        return row.textContent.trimEnd();
+    })"""))
