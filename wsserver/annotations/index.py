@@ -17,6 +17,7 @@ only from the line's author, and the latest edit wins.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -43,15 +44,23 @@ class Refs(Protocol):
 
 @dataclass(slots=True)
 class Annotated:
-    """What annotations say about one chat line."""
+    """What annotations say about one chat line (one of these per annotated line: kept small)."""
 
     reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji -> handles, in the order they reacted
     edit: str | None = None  # the latest text, escaped as in the log
-    edits: list[str] = field(default_factory=list)  # the cursors of its edit lines (an erase erases them too)
+    edits: tuple[str, ...] = ()  # the cursors of its edit lines (an erase erases them too)
     parent: str | None = None  # a reply: the line it replies to
     root: str | None = None  # a reply: its thread's root
-    replies: list[str] = field(default_factory=list)  # a root: its replies, in order
-    changed: dict[str, str] = field(default_factory=dict)  # REACTIONS/EDITED/THREAD -> order of the line that did it
+    replies: tuple[str, ...] = ()  # a root: its replies, in order
+    # The order (Refs.order) of the last line that changed its reactions, its edit, its thread
+    reacted: str | None = None
+    edited: str | None = None
+    threaded: str | None = None
+
+    def changed(self) -> list[tuple[str, str]]:
+        """Return (order, REACTIONS, EDITED or THREAD) for each kind of change it had."""
+        return [(order, kind) for order, kind in ((self.reacted, REACTIONS), (self.edited, EDITED),
+                                                   (self.threaded, THREAD)) if order is not None]
 
 
 Change = tuple[str, str]
@@ -113,11 +122,11 @@ class Index:
                 if annotation.handle.lower() == annotation.author.lower():
                     entry = self.lines.setdefault(target, Annotated())
                     entry.edit = annotation.text
-                    entry.edits.append(end)
-                    entry.changed[EDITED] = order
+                    entry.edits += (end,)
+                    entry.edited = order
                     changes.append((EDITED, target))
             elif self._react(target, annotation.handle, annotation.emoji, annotation.kind == REACT):
-                self.lines[target].changed[REACTIONS] = order
+                self.lines[target].reacted = order
                 changes.append((REACTIONS, target))
         return changes
 
@@ -128,7 +137,7 @@ class Index:
         if add:
             if mine is not None or (not who and len(entry.reactions) >= REACTIONS_MOST):
                 return False
-            entry.reactions[emoji] = [*who, handle]
+            entry.reactions[sys.intern(emoji)] = [*who, sys.intern(handle)]  # a few handles and emoji, many times
             return True
         if mine is None:
             return False
@@ -149,8 +158,8 @@ class Index:
         entry = self.lines.setdefault(end, Annotated())
         entry.parent, entry.root = parent, root
         thread = self.lines.setdefault(root, Annotated())
-        thread.replies.append(end)
-        thread.changed[THREAD] = order
+        thread.replies += (end,)
+        thread.threaded = order
         changes.append((THREAD, root))
 
     # ------------------------------------------------------------ reading
@@ -186,7 +195,7 @@ class Index:
             return []
         after = self.refs.order(located[1])
         changed = [(order, kind, target) for target, entry in self.lines.items()
-                   for kind, order in entry.changed.items() if order > after]
+                   for order, kind in entry.changed() if order > after]
         return [(kind, target) for _, kind, target in sorted(changed)]
 
     def decorate(self, cursors: list[str], deleted: dict[str, Any]) -> dict[str, dict[str, Any]]:

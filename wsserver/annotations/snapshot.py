@@ -24,7 +24,7 @@ from .lines import MARKER
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2
 SAVE_AFTER = 2000  # annotation lines folded since the snapshot that make a new one worth writing
 
 
@@ -34,8 +34,8 @@ def _digest(raw: bytes | None) -> str:
 
 def dump(index: Index, end: str, last_line: bytes | None) -> bytes:
     """Return the snapshot of ``index`` folded up to the position ``end`` (``last_line``: the line before it)."""
-    lines = [[cursor, entry.reactions, entry.edit, entry.edits, entry.parent, entry.root, entry.replies, entry.changed]
-             for cursor, entry in index.lines.items()]
+    lines = [[cursor, entry.reactions, entry.edit, entry.edits, entry.parent, entry.root, entry.replies,
+              entry.reacted, entry.edited, entry.threaded] for cursor, entry in index.lines.items()]
     return json.dumps({"version": VERSION, "log": index.log, "end": end, "digest": _digest(last_line),
                        "pending": index.pending, "lines": lines}, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -46,8 +46,8 @@ def _load(index: Index, data: bytes) -> tuple[str, str] | None:
         snapshot: Any = json.loads(data)
         if snapshot.get("version") != VERSION:
             return None
-        lines = {cursor: Annotated(reactions, edit, edits, parent, root, replies, changed)
-                 for cursor, reactions, edit, edits, parent, root, replies, changed in snapshot["lines"]}
+        lines = {cursor: Annotated(reactions, edit, tuple(edits), parent, root, tuple(replies), *changed)
+                 for cursor, reactions, edit, edits, parent, root, replies, *changed in snapshot["lines"]}
         index.restore(snapshot["log"], lines, tuple(snapshot["pending"]) if snapshot["pending"] else None)
         return str(snapshot["end"]), str(snapshot["digest"])
     except (ValueError, TypeError, KeyError, AttributeError):
