@@ -12,13 +12,15 @@ from .support import joined
 from .test_annotations import history, pair, said, until_event
 
 
-async def _reacted(server: Any, connect: Any) -> tuple[Any, str]:
-    """Alice says a line and Bob reacts to it; return the server's log path and the line's cursor."""
+async def _stopped_after_a_reaction(start_server: Any, connect: Any, data: Any) -> Any:
+    """A server on ``data``: Alice says a line, Bob reacts to it, the server stops; return the log's path."""
+    server = await start_server("--rate-limit", "0", data_dir=data)
     alice, bob = await pair(server, connect)
     [line] = await said(alice, "snapshot me")
     await bob.send({"type": "react", "cursor": line, "emoji": "👍"})
     await until_event(alice, "reactions", lambda data: data["cursor"] == line)
-    return server.log_path("general"), line
+    await server.stop()
+    return server.log_path("general")
 
 
 async def _reactions_after_restart(start_server: Any, connect: Any, data: Any, line_text: str) -> dict[str, Any]:
@@ -35,9 +37,7 @@ async def test_a_snapshot_is_written_at_stop_and_lines_after_it_are_folded(start
                                                                            tmp_path: Any) -> None:
     """Stop writes index/general.json; a reaction appended by hand afterwards is folded at the next start."""
     data = tmp_path / "data"
-    server = await start_server("--rate-limit", "0", data_dir=data)
-    path, _ = await _reacted(server, connect)
-    await server.stop()
+    path = await _stopped_after_a_reaction(start_server, connect, data)
     snapshot_path = data / "index" / "general.json"
     snapshot = json.loads(snapshot_path.read_text())
     # Proof that a fitting snapshot is read, not the whole log: a mark only the snapshot holds shows up.
@@ -57,9 +57,7 @@ async def test_a_snapshot_that_does_not_fit_is_rebuilt_from_the_log(start_server
                                                                     tmp_path: Any) -> None:
     """Garbage in the snapshot, then the log copied to a new file (a restored backup): the log's annotations hold."""
     data = tmp_path / "data"
-    server = await start_server("--rate-limit", "0", data_dir=data)
-    path, _ = await _reacted(server, connect)
-    await server.stop()
+    path = await _stopped_after_a_reaction(start_server, connect, data)
     (data / "index" / "general.json").write_text("{not json")
     assert await _reactions_after_restart(start_server, connect, data, "snapshot me") == {"👍": ["Bob"]}
     copy = path.with_suffix(".copy")
