@@ -71,3 +71,22 @@ async def test_a_snapshot_that_does_not_fit_is_rebuilt_from_the_log(start_server
     dave = await joined(await connect(server, "Dave"), "Dave")
     page = await history(dave, limit=50)
     assert "reactions" not in page and "snapshot me" not in page["message"]
+
+
+async def test_a_log_cut_back_in_place_forgets_the_annotations_of_lines_gone(start_server: Any, connect: Any) -> None:
+    """copytruncate, then a line of the same length at the same offset: it does not inherit the old line's reactions."""
+    server = await start_server("--rate-limit", "0")
+    alice, bob = await pair(server, connect)
+    [line] = await said(alice, "one")
+    await bob.send({"type": "react", "cursor": line, "emoji": "👍"})
+    await until_event(alice, "reactions", lambda data: data["cursor"] == line)
+    path = server.log_path("general")
+    text = path.read_bytes()
+    kept = text[: text.index(b"Alice: one\n") + len(b"Alice: one\n")]
+    path.write_bytes(b"")  # logrotate's copytruncate, then the same bytes but for one word
+    path.write_bytes(kept.replace(b"Alice: one\n", b"Alice: uno\n"))
+    frame = await bob.until_line_frame("Alice: uno")
+    assert frame["cursors"][-1] == line, "the same position: the same cursor"
+    assert "reactions" not in frame
+    page = await history(bob, limit=10)
+    assert "reactions" not in page

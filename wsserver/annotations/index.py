@@ -81,17 +81,26 @@ class Index:
         self.lines: dict[str, Annotated] = {}
         self.pending: tuple[str, str, str] | None = None  # a reply link read without its reply: handle, parent, order
         self.folded = 0  # annotation lines folded so far (what a snapshot saves reading again)
+        self._end: str | None = None  # the order of the end of the last batch folded live
 
     def restore(self, log: str | None, lines: dict[str, Annotated], pending: tuple[str, str, str] | None) -> None:
         """Start from a state read back from a snapshot (or from nothing)."""
         self.log, self.lines, self.pending, self.folded = log, lines, pending, 0
 
     def fold_lines(self, lines: Lines) -> list[Change]:
-        """Fold a batch a feed read back: at the cost of one look for the marker, for most batches."""
+        """Fold a batch a feed read back: at the cost of one look for the marker, for most batches.
+
+        A batch that starts before where the last one ended is of a log cut
+        back in place (copytruncate): what the index held is of lines gone.
+        """
+        start, end = self.refs.locate(lines.start), self.refs.locate(lines.end)
+        if start is not None and start[0] == self.log and self._end is not None \
+                and self.refs.order(start[1]) < self._end:
+            self.lines, self.pending = {}, None
+        self._end = self.refs.order(end[1]) if end is not None else None
         if self.pending is None and MARKER not in lines.data:
-            located = self.refs.locate(lines.end)
-            if located is not None and located[0] != self.log:
-                self.log, self.lines = located[0], {}
+            if end is not None and end[0] != self.log:
+                self.log, self.lines = end[0], {}
             return []
         return self.fold(lines.split())
 
