@@ -39,6 +39,16 @@ async def main(out: Path) -> None:
                     await say(page, text)
                     await page.get_by_role("log").locator("li").filter(has_text=text.split("\n")[0][-12:]).wait_for()
                 await alice.get_by_role("log").locator("li").filter(has_text="ünïcödé").wait_for()
+                # Reactions and a reply: Carol and Bob react to Bob's line, Carol replies to it.
+                grep = carol.get_by_role("log").locator("li.line").filter(has_text="I can grep it")
+                for page, choice in ((carol, "React with 👍"), (bob, "React with 🎉"), (alice, "React with 👍")):
+                    line = page.get_by_role("log").locator("li.line").filter(has_text="I can grep it")
+                    await line.get_by_role("button", name="React to Bob").click()
+                    await page.get_by_role("button", name=choice).click()
+                await alice.get_by_role("button", name="👍 2: Carol, Alice").wait_for()
+                await grep.get_by_role("button", name="Reply to Bob").click()
+                await say(carol, "grep for the reply lines too")
+                await alice.get_by_role("button", name="1 reply").wait_for()
                 await say(bob, "/msg Alice see you at noon")
                 await alice.locator("li.private").wait_for()
                 await bob.get_by_label("Message").press_sequentially("typing")
