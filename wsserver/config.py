@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pendulum
-
+from . import casts
+from .casts import CHANNEL_RE as CHANNEL_RE  # re-exported: the channel rule, with the handle rule
+from .casts import MANY_URL_RE as MANY_URL_RE  # re-exported: the store URLs are read where settings are
+from .casts import SENTINEL_URL_RE as SENTINEL_URL_RE
+from .casts import redacted as redacted
 from .errors import ConfigError
 
-CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{3,16}$")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -94,156 +96,6 @@ class Config:
     log_level: str = "INFO"
 
 
-# ---------------------------------------------------------------- casting
-
-
-def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
-    def cast(raw: str) -> int:
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise ValueError("must be a whole number") from None
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            raise ValueError(f"must be a whole number {bound}")
-        return value
-
-    return cast
-
-
-def _number(low: float, strictly_above: bool = False) -> Callable[[str], float]:
-    def cast(raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise ValueError("must be a number") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError("must be a finite number")
-        if value < low or (strictly_above and value == low):
-            raise ValueError(f"must be a number {'above' if strictly_above else 'of at least'} {low:g}")
-        return value
-
-    return cast
-
-
-def _channels(raw: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in raw.split(","))
-    if not any(names):
-        raise ValueError("must name at least one channel")
-    if not all(names):
-        raise ValueError("has an empty channel name (two commas in a row, or one at either end)")
-    for name in names:
-        if not CHANNEL_RE.match(name):
-            raise ValueError(f"channel name {name!r} must match {CHANNEL_RE.pattern}")
-    if len(set(names)) != len(names):
-        raise ValueError("names a channel twice")
-    return names
-
-
-def _boolean(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError("must be true or false (1/0, yes/no, on/off)")
-
-
-def _origins(raw: str) -> tuple[str, ...]:
-    origins = []
-    for part in (p.strip().rstrip("/").lower() for p in raw.split(",")):
-        if not part:
-            continue
-        if part != "*" and not re.match(r"^https?://[^/\s]+$", part):
-            raise ValueError(f"{part!r} must be * or an origin such as https://chat.example.org")
-        origins.append(part)
-    if not origins:
-        raise ValueError("must name at least one origin, or *")
-    return tuple(origins)
-
-
-def _secret(raw: str) -> str:
-    if len(raw.encode()) < 32:
-        raise ValueError("must be at least 32 bytes (HS256 wants a 256-bit key)")
-    return raw
-
-
-def _timezone(raw: str) -> str:
-    name = raw.strip()
-    try:
-        pendulum.timezone(name)
-    except Exception:
-        raise ValueError("must be an IANA time zone name such as UTC or Europe/Paris") from None
-    return name
-
-
-def _log_level(raw: str) -> str:
-    name = raw.strip().upper()
-    if name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
-    return name
-
-
-def _host(raw: str) -> str:
-    host = raw.strip()
-    if not host:
-        raise ValueError("must not be empty")
-    if re.match(r"^[0-9.]+$", host):
-        try:
-            ipaddress.IPv4Address(host)
-        except ValueError:
-            raise ValueError("is not an IPv4 address (four numbers from 0 to 255)") from None
-    elif ":" in host:
-        try:
-            ipaddress.IPv6Address(host.strip("[]"))
-        except ValueError:
-            raise ValueError("is not an IPv6 address") from None
-    return host
-
-
-SENTINEL_URL_RE = re.compile(
-    r"^redis\+sentinel://(?:(?P<username>[^:@/]*)(?::(?P<password>[^@]*))?@)?"
-    r"(?P<hosts>[^/@\s]+)/(?P<service>[^/\s]+)(?:/(?P<db>[0-9]+))?$"
-)
-"""``redis+sentinel://[[USER]:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/SERVICE[/DB]``: the master Sentinel names."""
-
-
-MANY_URL_RE = re.compile(
-    r"^redis\+(?P<layout>cluster|shards)://(?:(?P<username>[^:@/]*)(?::(?P<password>[^@]*))?@)?"
-    r"(?P<hosts>[^/@\s]+?)(?:/(?P<db>[0-9]+))?$"
-)
-"""``redis+cluster://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...]`` (a Redis Cluster's seed nodes) and
-``redis+shards://[[USER]:PASSWORD@]HOST:PORT[,HOST:PORT...][/DB]`` (independent Redis servers, in order)."""
-
-
-def _store(raw: str) -> str:
-    value = raw.strip()
-    if value == "file" or re.match(r"^(redis|rediss|unix)://\S+$", value) or SENTINEL_URL_RE.match(value):
-        return value
-    many = MANY_URL_RE.match(value)
-    if many is not None:
-        if many["layout"] == "cluster" and many["db"] not in (None, "0"):
-            raise ValueError("a Redis Cluster has only database 0")
-        for host in many["hosts"].split(","):
-            if not re.match(r"^(\[[0-9a-fA-F:]+\]|[\w.-]+):[0-9]{1,5}$", host):
-                raise ValueError(f"{host!r} is not HOST:PORT in {redacted(value)}")
-        return value
-    raise ValueError("must be file, a Redis URL such as redis://127.0.0.1:6379/0, "
-                     "redis+sentinel://HOST:26379[,HOST:26379...]/SERVICE[/DB], "
-                     "redis+cluster://HOST:PORT[,HOST:PORT...] or redis+shards://HOST:PORT[,HOST:PORT...][/DB]")
-
-
-def redacted(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***`` (for messages and logs)."""
-    return re.sub(r"^([\w+]+://[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
-def _path(raw: str) -> Path:
-    if not raw.strip():
-        raise ValueError("must not be empty")
-    return Path(raw.strip())
-
-
 @dataclass(frozen=True)
 class Option:
     """One setting: its flag, its cast, and the sentence ``--help`` shows."""
@@ -266,59 +118,61 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("host", _host, "address to listen on", "ADDR"),
-    Option("port", _integer(0, 65535), "TCP port to listen on (0 picks a free one)", "PORT"),
-    Option("workers", _integer(1, 64),
+    Option("host", casts.host, "address to listen on", "ADDR"),
+    Option("port", casts.integer(0, 65535), "TCP port to listen on (0 picks a free one)", "PORT"),
+    Option("workers", casts.integer(1, 64),
            "server processes sharing the port and the data dir; the parent restarts any that dies", "N"),
-    Option("reuse_port", _boolean, "listen with SO_REUSEPORT, so several servers can share the port", switch=True),
-    Option("backlog", _integer(1, 65535),
+    Option("reuse_port", casts.boolean, "listen with SO_REUSEPORT, so several servers can share the port", switch=True),
+    Option("backlog", casts.integer(1, 65535),
            "connections the kernel queues before the server accepts them (capped by net.core.somaxconn)", "N"),
-    Option("data_dir", _path, "directory of the channel logs and the users file; created if missing", "DIR"),
-    Option("store", _store,
+    Option("data_dir", casts.path, "directory of the channel logs and the users file; created if missing", "DIR"),
+    Option("store", casts.store,
            "file (channel logs in --data-dir), or a Redis URL (redis://, rediss://, "
            "redis+sentinel://HOST:26379[,HOST...]/SERVICE[/DB], redis+cluster://HOST:PORT[,HOST:PORT...], "
            "redis+shards://HOST:PORT[,HOST:PORT...][/DB]): nodes on several machines share the channels", "URL",
            redact=True),
-    Option("stream_maxlen", _integer(1000, 10**10),
+    Option("stream_maxlen", casts.integer(1000, 10**10),
            "with a Redis store, the lines each channel stream keeps (approximately); older ones are trimmed", "N"),
-    Option("mirror_dir", _path,
+    Option("mirror_dir", casts.path,
            "with a Redis store, also append every line read to channel_<name>.log files in this directory", "DIR"),
-    Option("channels", _channels, "comma-separated channel names, each matching " + CHANNEL_RE.pattern, "LIST"),
-    Option("allow_new_channels", _boolean,
+    Option("channels", casts.channels, "comma-separated channel names, each matching " + CHANNEL_RE.pattern, "LIST"),
+    Option("allow_new_channels", casts.boolean,
            "let clients create a channel by joining a new name that matches the channel rule", switch=True),
-    Option("max_channels", _integer(1, 100_000), "most channels a process serves, configured and created", "N"),
-    Option("history", _integer(0, 100_000), "log lines sent to a client when it joins", "N"),
-    Option("announce_limit", _integer(0, 10_000_000),
+    Option("max_channels", casts.integer(1, 100_000), "most channels a process serves, configured and created", "N"),
+    Option("history", casts.integer(0, 100_000), "log lines sent to a client when it joins", "N"),
+    Option("announce_limit", casts.integer(0, 10_000_000),
            "users in a channel above which join and leave lines are not sent live to the others (they are still "
            "written to the log and in history; the joiner gets its own); 0 always sends them", "N"),
-    Option("timezone", _timezone, "IANA time zone of the log timestamps", "ZONE"),
-    Option("rate_limit", _number(0.0), "messages per second per connection (0 turns the limit off)", "PER_S"),
-    Option("rate_burst", _integer(1, 100_000), "messages a connection may send at once before the rate applies", "N"),
-    Option("max_message_chars", _integer(1, 100_000), "longest chat message, in characters", "N"),
-    Option("max_frame_bytes", _integer(1024, 16 * 1024 * 1024),
+    Option("timezone", casts.timezone, "IANA time zone of the log timestamps", "ZONE"),
+    Option("rate_limit", casts.number(0.0), "messages per second per connection (0 turns the limit off)", "PER_S"),
+    Option("rate_burst", casts.integer(1, 100_000),
+           "messages a connection may send at once before the rate applies", "N"),
+    Option("max_message_chars", casts.integer(1, 100_000), "longest chat message, in characters", "N"),
+    Option("max_frame_bytes", casts.integer(1024, 16 * 1024 * 1024),
            "largest websocket frame accepted; a larger one closes the socket with 1009", "BYTES"),
-    Option("send_queue", _integer(1, 1_000_000), "frames queued for one client before it is closed as too slow", "N"),
-    Option("search_seconds", _number(0.0),
+    Option("send_queue", casts.integer(1, 1_000_000),
+           "frames queued for one client before it is closed as too slow", "N"),
+    Option("search_seconds", casts.number(0.0),
            "seconds one search scans before it answers with what it found, partial, and a cursor to go on from "
            "(0: one block of 1 MiB a request)", "SECONDS"),
-    Option("heartbeat", _number(0.0, strictly_above=True),
+    Option("heartbeat", casts.number(0.0, strictly_above=True),
            "seconds between pings; a peer that does not answer is closed", "SECONDS"),
-    Option("rejoin_grace", _number(0.0),
+    Option("rejoin_grace", casts.number(0.0),
            "seconds users of a stopped server are away, not gone: back with since= in time, no leave or join "
            "line (0: off)", "SECONDS"),
-    Option("allowed_origins", _origins,
+    Option("allowed_origins", casts.origins,
            "comma list of browser origins allowed to open the chat socket, or *; unset: same origin only", "LIST"),
     Option("trusted_proxy", parse_networks,
            "comma list of proxy addresses/networks whose X-Forwarded-For / X-Real-IP are believed", "LIST"),
-    Option("max_connections_per_ip", _integer(0, 1_000_000),
+    Option("max_connections_per_ip", casts.integer(0, 1_000_000),
            "open sockets allowed per client address, past which HTTP 429 (0: no limit)", "N"),
-    Option("jwt_secret", _secret,
+    Option("jwt_secret", casts.secret,
            "HS256 secret: every socket must carry token=<JWT> whose sub is the handle", "SECRET", secret=True),
-    Option("jwt_secret_file", _path, "file holding the JWT secret (keeps it out of the process list)", "FILE"),
-    Option("resume_ttl", _integer(2, 7 * 24 * 3600),
+    Option("jwt_secret_file", casts.path, "file holding the JWT secret (keeps it out of the process list)", "FILE"),
+    Option("resume_ttl", casts.integer(2, 7 * 24 * 3600),
            "with tokens, seconds the resume token a client gets for its reconnects stays valid (renewed at half "
            "of it while the socket is open)", "SECONDS"),
-    Option("log_level", _log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL", "LEVEL"),
+    Option("log_level", casts.log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL", "LEVEL"),
 )
 
 
@@ -387,7 +241,7 @@ def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         except OSError as exc:
             raise ConfigError(f"invalid --jwt-secret-file value '{path}': {exc.strerror}") from None
         try:
-            values["jwt_secret"] = _secret(secret)
+            values["jwt_secret"] = casts.secret(secret)
         except ValueError as exc:
             raise ConfigError(f"invalid --jwt-secret-file value '{path}': the secret {exc}") from None
     config = Config(**values)
