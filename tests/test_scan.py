@@ -99,19 +99,21 @@ def test_find_time_finds_the_first_line_at_or_after(
 def test_scan_marked_finds_each_marked_line_and_the_one_after(
     tmp_path_factory: pytest.TempPathFactory, marked: list[tuple[bool, int]], block: int,
 ) -> None:
-    """Every line holding the marker, and the line after each, once each, in order, whatever the block size."""
-    lines = [("x" * length) + ("#M#" if mark else "") for mark, length in marked]
+    """Every line holding a marker, and the line after each, once each, in order, whatever the block size."""
+    lines = [("x" * length) + (("#M#" if length % 2 else "#N#") if mark else "") for mark, length in marked]
     fd = write(tmp_path_factory.mktemp("marked"), lines)
     ends, offset = [], 0
     for line in lines:
         offset += len(line) + 1
         ends.append(offset)
-    expected = [(line.encode(), ends[i]) for i, line in enumerate(lines)
-                if "#M#" in line or (i > 0 and "#M#" in lines[i - 1])]
+    def hit(line: str) -> bool:
+        return "#M#" in line or "#N#" in line
+
+    expected = [(line.encode(), ends[i]) for i, line in enumerate(lines) if hit(line) or (i > 0 and hit(lines[i - 1]))]
     saved = scan.SCAN_BLOCK
     scan.SCAN_BLOCK = block
     try:
-        assert scan.scan_marked(fd, offset, b"#M#") == expected
+        assert scan.scan_marked(fd, offset, (b"#M#", b"#N#")) == expected
     finally:
         scan.SCAN_BLOCK = saved
         os.close(fd)

@@ -28,6 +28,8 @@ from .presence import sort_handles
 from .search import search
 from .security import AddressQuota
 from .store import open_store
+from .uploads.routes import get_file, put_upload
+from .uploads.storage import FilesDir
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +61,11 @@ def make_app(config: Config) -> web.Application:
     app = web.Application()
     metrics = Metrics()
     store = open_store(config, metrics)
+    files = FilesDir(config.uploads_dir, config.files_quota)
     hub = Hub(store, config.channels, config.timezone, config.allow_new_channels, config.max_channels, metrics,
-              config.rejoin_grace, config.announce_limit)
+              config.rejoin_grace, config.announce_limit, files)
     app[STATE] = State(config, hub, store, hub.membership, hub.moderator, metrics,
-                       AddressQuota(config.max_connections_per_ip), Heartbeat(config.heartbeat))
+                       AddressQuota(config.max_connections_per_ip), Heartbeat(config.heartbeat), files)
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)
@@ -70,6 +73,8 @@ def make_app(config: Config) -> web.Application:
     app.router.add_get("/api/channels/{name}/users", channel_users)
     app.router.add_get("/api/channels/{name}/search", search)
     app.router.add_get("/api/settings", client_settings)
+    app.router.add_put("/api/uploads/{id}", put_upload)
+    app.router.add_get("/files/{id}/{name}", get_file)
     app.router.add_get("/{path:.*}", static_file)
     app.on_startup.append(_start)
     app.on_shutdown.append(_close_sockets)
@@ -166,6 +171,7 @@ async def client_settings(request: web.Request) -> web.Response:
         "own_line_seconds": OWN_LINE_SECONDS,
         "edit_line_seconds": EDIT_SECONDS,
         "reactions_most": REACTIONS_MOST,
+        "max_upload_bytes": config.max_upload_bytes,
     })
 
 

@@ -18,6 +18,7 @@ from .metrics import Metrics
 from .moderation_log import Moderation
 from .security import AddressQuota
 from .store.base import Store
+from .uploads.storage import FilesDir
 
 
 @dataclass
@@ -32,6 +33,7 @@ class State:
     metrics: Metrics
     quota: AddressQuota
     heartbeat: Heartbeat  # one sweep pings and cuts the chat sockets
+    files: FilesDir  # shared files (uploads)
     # Open sockets and their transports (to cut off one that will not close).
     sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)

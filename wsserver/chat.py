@@ -63,6 +63,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
                     ended = await _converse(ws, conversation)
                 finally:
                     await _leave(ws, state, conversation.seat, ended)
+                    await conversation.drop_tickets()
         except Exception:
             log.exception("chat socket failed")
             note_close_code(ws, protocol.CLOSE_SERVER_ERROR)

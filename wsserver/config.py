@@ -72,6 +72,7 @@ class Config:
     store: str = "file"  # or a redis:// URL: channel logs in Redis Streams, for nodes on several machines
     stream_maxlen: int = 1_000_000
     mirror_dir: Path | None = None
+    files_dir: Path | None = None  # shared files; None: DATA_DIR/files (see uploads_dir)
     # Limits
     history: int = 100
     announce_limit: int = 100  # users above which join and leave lines are not sent live (0: always sent)
@@ -82,6 +83,9 @@ class Config:
     send_queue: int = 256
     max_channels: int = 1000
     search_seconds: float = 2.0  # a search scanning longer answers with what it found, "partial", and a next cursor
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+    files_quota: int = 0  # total bytes of the files dir (0: no quota but the disk)
     # Timeouts
     heartbeat: float = 25.0
     rejoin_grace: float = 30.0  # seconds a user of a stopped server is away, not gone (0: off)
@@ -94,6 +98,11 @@ class Config:
     resume_ttl: int = 3600  # seconds a resume token (sent to a client joined with a token) is valid
     # Diagnostics
     log_level: str = "INFO"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Return the directory of shared files: ``--files-dir``, or ``files`` in the data dir."""
+        return self.files_dir if self.files_dir is not None else self.data_dir / "files"
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,13 @@ OPTIONS: tuple[Option, ...] = (
            "with a Redis store, the lines each channel stream keeps (approximately); older ones are trimmed", "N"),
     Option("mirror_dir", casts.path,
            "with a Redis store, also append every line read to channel_<name>.log files in this directory", "DIR"),
+    Option("files_dir", casts.path,
+           "directory of shared files (default DATA_DIR/files); on a Redis store one mount every node shares", "DIR"),
+    Option("max_upload_bytes", casts.integer(1, 10**12), "largest file a client may share, in bytes", "BYTES"),
+    Option("max_image_pixels", casts.integer(1, 10**10),
+           "largest image (width x height) decoded; larger ones are refused before decoding", "N"),
+    Option("files_quota", casts.integer(0, 10**15),
+           "total bytes the files dir may hold; past it uploads are refused (0: only the disk's room)", "BYTES"),
     Option("channels", casts.channels, "comma-separated channel names, each matching " + CHANNEL_RE.pattern, "LIST"),
     Option("allow_new_channels", casts.boolean,
            "let clients create a channel by joining a new name that matches the channel rule", switch=True),

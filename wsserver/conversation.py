@@ -30,9 +30,12 @@ from .protocol import (
     Read,
     Thread,
     Typing,
+    Upload,
     error_frame,
 )
 from .ratelimit import TokenBucket
+from .uploads.requests import TICKET_SECONDS, megabytes
+from .uploads.storage import new_id
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ RATE_STRIKE_WINDOW = 10.0
 class Conversation:
     """Serve one connection's requests in its seat: chat, private lines, typing, history, moderation."""
 
-    __slots__ = ("bucket", "closing", "max_chars", "operator", "seat", "state", "strikes", "typing_bucket")
+    __slots__ = ("bucket", "closing", "max_chars", "operator", "seat", "state", "strikes", "tickets", "typing_bucket")
 
     def __init__(self, state: State, seat: Seat, operator: bool) -> None:
         self.state = state
@@ -57,6 +60,7 @@ class Conversation:
         self.typing_bucket = TokenBucket(state.config.rate_limit, state.config.rate_burst)
         self.strikes: list[float] | None = None  # times of recent refusals for rate (most sockets never get one)
         self.closing = False  # told why and being closed: further frames are read and ignored
+        self.tickets: list[str] | None = None  # upload URLs issued to this connection (void when it closes)
 
     def refuse(self, sentence: str) -> None:
         """Send the client an error frame with ``sentence``."""
@@ -87,6 +91,8 @@ class Conversation:
                 self.refuse(refusal)
         elif self.state.moderation.muted(self.seat.channel.name, self.seat.handle):
             self.refuse(protocol.MUTED)
+        elif isinstance(request, Upload):
+            await self._upload(request)
         elif isinstance(request, React | Edit) or (isinstance(request, Chat) and request.reply_to is not None):
             await self._annotate(request)
         else:
@@ -158,6 +164,31 @@ class Conversation:
             self.refuse(refusal)
         elif isinstance(request, Chat):
             self.state.metrics.messages.labels("chat").inc()
+
+    async def _upload(self, request: Upload) -> None:
+        limit = self.state.config.max_upload_bytes
+        if request.size > limit:
+            self.refuse(protocol.TOO_LARGE.format(limit=megabytes(limit)))
+            return
+        channel, upload = self.seat.channel.name, new_id()
+        ticket = {"channel": channel, "handle": self.seat.handle, "name": request.name, "size": request.size,
+                  "caption": request.caption}
+        try:
+            await self.state.store.tickets.issue(upload, ticket, TICKET_SECONDS)
+        except StoreError:
+            self._store_failed("upload ticket")
+            return
+        self.tickets = [*(self.tickets or []), upload]
+        self.seat.outbox.put(protocol.event_frame(
+            "upload", {"channel": channel, "id": upload, "url": f"/api/uploads/{upload}"}))
+
+    async def drop_tickets(self) -> None:
+        """Void the upload URLs not used yet: they were for this connection only."""
+        if self.tickets:
+            try:
+                await self.state.store.tickets.drop(self.tickets)
+            except StoreError:
+                log.warning("could not void the upload tickets of %s", self.seat.who, exc_info=True)
 
     def _flooding(self) -> None:
         self.refuse(protocol.RATE_LIMITED)

@@ -22,6 +22,8 @@ from .logline import SYSTEM, Clock
 from .moderation_log import Action, Moderation, audit_line, check_delete, locate, parse_duration
 from .protocol import Delete, Moderate
 from .store.base import ActionLog, Handles, StoreError
+from .uploads.storage import FilesDir
+from .uploads.withdraw import withdraw_line
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,9 @@ class Moderator:
     """The moderation state of this process and what enforces it."""
 
     def __init__(self, actions: ActionLog, registry: Handles, channels: dict[str, Channel],
-                 say: Callable[..., Awaitable[bool]], clock: Clock) -> None:
+                 say: Callable[..., Awaitable[bool]], clock: Clock, files: FilesDir | None = None) -> None:
         self.actions = actions
+        self.files = files  # a deleted line's shared file is withdrawn from here
         self.registry = registry
         self.channels = channels
         self.say = say
@@ -120,5 +123,10 @@ class Moderator:
             return refusal
         assert found is not None
         end, author, stamp = found
+        if self.files is not None:  # first, so that whoever is told of the deletion finds the file gone
+            try:
+                await withdraw_line(self.files, channel.finder, end)
+            except (StoreError, OSError):
+                log.error("could not withdraw the file of a deleted line in %s", channel.name, exc_info=True)
         action = Action("delete", channel.name, actor, handle=author, cursor=end, stamp=stamp)
         return None if await self.act(channel, action) else protocol.NOT_SAVED

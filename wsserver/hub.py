@@ -24,6 +24,7 @@ from .metrics import Metrics
 from .presence_refresh import Refresher
 from .reading import Reading
 from .store.base import Store, StoreError
+from .uploads.storage import FilesDir
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Hub:
         metrics: Metrics | None = None,
         rejoin_grace: float = 0.0,
         announce_limit: int = 0,
+        files: FilesDir | None = None,
     ) -> None:
         self.store = store
         self.registry = store.registry
@@ -54,7 +56,7 @@ class Hub:
         self.rejoin_grace = rejoin_grace
         self.announce_limit = announce_limit
         self.channels: dict[str, Channel] = {}
-        self.moderator = Moderator(store.actions, store.registry, self.channels, self.say, self.clock)
+        self.moderator = Moderator(store.actions, store.registry, self.channels, self.say, self.clock, files)
         self.reading = Reading(store.reads, store.events)
         self.annotator = Annotator(self.clock, self.moderator.state)
         self.membership = Membership(store.registry, self.moderator.state, self.say, self.refresh_presence,

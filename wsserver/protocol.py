@@ -45,13 +45,18 @@ from .annotations.requests import TOO_MANY_REACTIONS as TOO_MANY_REACTIONS
 from .annotations.requests import Edit as Edit
 from .annotations.requests import React as React
 from .annotations.requests import Thread as Thread
-from .config import HANDLE_RE as HANDLE_RE  # re-exported: the handle rule is part of the protocol
+from .config import HANDLE_RE as HANDLE_RE
 from .config import valid_handle as valid_handle
 from .errors import BadFrame as BadFrame
 from .moderation_log import ALREADY_DELETED as ALREADY_DELETED  # sentences kept with the rule that sends them
 from .moderation_log import BAD_AROUND as BAD_AROUND
 from .moderation_log import MODERATE, REASON_CHARS, parse_duration
 from .moderation_log import NOT_YOURS as NOT_YOURS
+from .uploads import requests as upload_requests
+from .uploads.requests import BAD_NAME as BAD_NAME
+from .uploads.requests import BAD_SIZE as BAD_SIZE
+from .uploads.requests import TOO_LARGE as TOO_LARGE
+from .uploads.requests import Upload as Upload  # re-exported: the handle rule is part of the protocol
 
 
 class CloseCode(enum.IntEnum):
@@ -220,7 +225,7 @@ class Read:
 
 HISTORY_PAGE_LIMIT = 200
 
-ClientFrame = Chat | Private | Typing | History | Keepalive | Moderate | Delete | Read | React | Edit | Thread
+ClientFrame = Chat | Private | Typing | History | Keepalive | Moderate | Delete | Read | React | Edit | Thread | Upload
 
 
 def _reject_constant(name: str) -> Any:
@@ -251,6 +256,8 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
         return Chat(_text(message, max_chars), reply_to)
     if kind in ("react", "edit", "thread"):
         return requests.parse(kind, payload, lambda text: _text(text, max_chars))
+    if kind == "upload":
+        return upload_requests.parse(payload, lambda text: _text(text, max_chars))
     if kind == "private":
         to = payload.get("to")
         if not isinstance(to, str):

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import protocol
 from .annotations.index import Change, Index, is_annotation
-from .annotations.lines import MARKER
+from .annotations.lines import marked
 from .logline import LINE_RE
 from .moderation_log import Moderation
 from .store.base import Lines
@@ -39,7 +39,7 @@ class View:
 
     def hidden(self, lines: Lines) -> set[int]:
         """Return the indexes of the annotation lines among ``lines``: shown by their effect, not as lines."""
-        if MARKER not in lines.data:
+        if not marked(lines.data):
             return set()
         return {index for index, (raw, _) in enumerate(lines.split()) if is_annotation(raw)}
 

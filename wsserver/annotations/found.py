@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..store.base import Finder
 from .index import Index
-from .lines import EDIT, MARKER, annotatable, parse_annotation
+from .lines import EDIT, MARKERS, annotatable, marked, parse_annotation
 
 
 async def index_of(finder: Finder) -> Index:
@@ -21,7 +21,7 @@ async def index_of(finder: Finder) -> Index:
     Raises StoreError.
     """
     index = Index(finder)
-    index.fold(await finder.scan(None, MARKER) or [])
+    index.fold(await finder.scan(None, MARKERS) or [])
     return index
 
 
@@ -34,7 +34,7 @@ async def current(hits: list[tuple[str, str]], index: Index, finder: Finder) -> 
     edited: list[tuple[int, str, str]] = []  # (where in results, the edited line's cursor, its new text)
     seen: set[str] = set()
     for line, cursor in hits:
-        edit = parse_annotation(line) if MARKER.decode() in line else None
+        edit = parse_annotation(line) if marked(line.encode()) else None
         if edit is not None:
             located = finder.locate(cursor)
             target = finder.cursor_at(located[0], edit.ref) if located is not None and edit.kind == EDIT else None

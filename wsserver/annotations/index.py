@@ -2,7 +2,7 @@
 
 An :class:`Index` is derived from the log and nothing else: a process builds
 it when it opens a channel, from one forward pass over the log that picks the
-lines holding :data:`~.lines.MARKER` (:meth:`~wsserver.store.base.Finder.scan`),
+lines holding one of :data:`~.lines.MARKERS` (:meth:`~wsserver.store.base.Finder.scan`),
 and then folds every line its feed reads back, in order, as every other
 process does.  So every process holds the same index, and a missing one is
 rebuilt from the log.  History, paging, jumps and resume then decorate each
@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from ..logline import LINE_RE
 from ..store.base import Lines
-from .lines import EDIT, MARKER, REACT, REPLY, parse_annotation
+from .lines import EDIT, REACT, REPLY, SHARE, marked, parse_annotation
 
 REACTIONS_MOST = 20  # different emoji on one line
 
@@ -52,6 +52,7 @@ class Annotated:
     parent: str | None = None  # a reply: the line it replies to
     root: str | None = None  # a reply: its thread's root
     replies: tuple[str, ...] = ()  # a root: its replies, in order
+    file: dict[str, Any] | None = None  # the line of a shared file: url, name, size, type (width, height, thumbnail)
     # The order (Refs.order) of the last line that changed its reactions, its edit, its thread
     reacted: str | None = None
     edited: str | None = None
@@ -63,13 +64,16 @@ class Annotated:
                                                    (self.threaded, THREAD)) if order is not None]
 
 
+Pending = tuple[str, str, "str | dict[str, Any]", str]
+"""A link whose line has not been read yet: (REPLY or SHARE, handle, parent cursor or file, order)."""
+
 Change = tuple[str, str]
 """(REACTIONS, EDITED or THREAD, the cursor of the line it changed)."""
 
 
 def is_annotation(raw: bytes) -> bool:
     """Return whether a log line is an annotation line (not shown as a line: its effect is)."""
-    return MARKER in raw and parse_annotation(raw.decode("utf-8", errors="replace")) is not None
+    return marked(raw) and parse_annotation(raw.decode("utf-8", errors="replace")) is not None
 
 
 class Index:
@@ -79,11 +83,12 @@ class Index:
         self.refs = refs
         self.log: str | None = None
         self.lines: dict[str, Annotated] = {}
-        self.pending: tuple[str, str, str] | None = None  # a reply link read without its reply: handle, parent, order
+        # A reply or share link read without its line yet: (kind, handle, the parent or the file, order).
+        self.pending: Pending | None = None
         self.folded = 0  # annotation lines folded so far (what a snapshot saves reading again)
         self._end: str | None = None  # the order of the end of the last batch folded live
 
-    def restore(self, log: str | None, lines: dict[str, Annotated], pending: tuple[str, str, str] | None) -> None:
+    def restore(self, log: str | None, lines: dict[str, Annotated], pending: Pending | None) -> None:
         """Start from a state read back from a snapshot (or from nothing)."""
         self.log, self.lines, self.pending, self.folded = log, lines, pending, 0
 
@@ -98,7 +103,7 @@ class Index:
                 and self.refs.order(start[1]) < self._end:
             self.lines, self.pending = {}, None
         self._end = self.refs.order(end[1]) if end is not None else None
-        if self.pending is None and MARKER not in lines.data:
+        if self.pending is None and not marked(lines.data):
             if end is not None and end[0] != self.log:
                 self.log, self.lines = end[0], {}
             return []
@@ -115,10 +120,14 @@ class Index:
             if log != self.log:  # a rotated file, a stream made anew: its annotations are its own
                 self.log, self.lines, self.pending = log, {}, None
             pending, self.pending = self.pending, None
-            annotation = parse_annotation(raw.decode("utf-8", errors="replace")) if MARKER in raw else None
+            annotation = parse_annotation(raw.decode("utf-8", errors="replace")) if marked(raw) else None
             if annotation is None:
                 if pending is not None:
-                    self._reply(raw, end, *pending, changes)
+                    self._link(raw, end, pending, changes)
+                continue
+            if annotation.kind == SHARE:
+                self.folded += 1
+                self.pending = (SHARE, annotation.handle, annotation.file or {}, self.refs.order(ref))
                 continue
             target = self.refs.cursor_at(log, annotation.ref)
             if target is None:
@@ -126,7 +135,7 @@ class Index:
             self.folded += 1
             order = self.refs.order(ref)
             if annotation.kind == REPLY:
-                self.pending = (annotation.handle, target, order)
+                self.pending = (REPLY, annotation.handle, target, order)
             elif annotation.kind == EDIT:
                 if annotation.handle.lower() == annotation.author.lower():
                     entry = self.lines.setdefault(target, Annotated())
@@ -157,11 +166,18 @@ class Index:
             del entry.reactions[emoji]
         return True
 
-    def _reply(self, raw: bytes, end: str, handle: str, parent: str, order: str, changes: list[Change]) -> None:
-        """Link the line after a reply link to its parent and its thread, if it is that handle's chat line."""
+    def _link(self, raw: bytes, end: str, pending: Pending, changes: list[Change]) -> None:
+        """Give the line after a reply or share link its parent and thread, or its file, if it is that handle's line."""
+        kind, handle, what, order = pending
         match = LINE_RE.match(raw.decode("utf-8", errors="replace"))
         if match is None or match.group(3) is not None or match.group(2).lower() != handle.lower():
             return
+        if kind == SHARE:
+            assert isinstance(what, dict)
+            self.lines.setdefault(end, Annotated()).file = what
+            return
+        assert isinstance(what, str)
+        parent = what
         above = self.lines.get(parent)
         root = above.root if above is not None and above.root is not None else parent
         entry = self.lines.setdefault(end, Annotated())
@@ -218,6 +234,8 @@ class Index:
                 continue
             at = str(index)
             if cursor not in deleted:
+                if entry.file is not None:
+                    maps.setdefault("files", {})[at] = entry.file
                 if entry.reactions:
                     maps.setdefault(REACTIONS, {})[at] = dict(entry.reactions)
                 if entry.edit is not None:

@@ -9,23 +9,26 @@ a byte offset, a Redis entry ID)::
     [2026-11-22 14:10:02] Alice edited Alice's line of 2026-11-22 14:07:03 #1234: the new text
     [2026-11-22 14:11:30] Carol replied to Alice's line of 2026-11-22 14:07:03 #1234 with the next line
     [2026-11-22 14:11:30] Carol: the reply, an ordinary chat line
+    [2026-11-22 14:12:00] Dave shared /files/ID/photo.jpg (image/jpeg, 2151234 bytes, 1200x800) with the next line
+    [2026-11-22 14:12:00] Dave: photo.jpg (2.1 MB) /files/ID/photo.jpg the view
 
 Chat text cannot forge one: every line a user writes is ``[ts] HANDLE: `` or
 ``[ts] HANDLE -> TO: `` followed by escaped text (no line break), and here the
 handle is followed by a space and a verb, which a handle cannot hold.  A reply
-link and its reply are written together (one ``write(2)``, one script).
+or share link and its line are written together (one ``write(2)``, one script).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from ..errors import EscapeError
 from ..logline import LINE_RE, SYSTEM, escape, unescape
 
-MARKER = b"'s line of "  # every annotation line holds it: what an index rebuild looks for
-REACT, UNREACT, EDIT, REPLY = "react", "unreact", "edit", "reply"
+MARKERS = (b"'s line of ", b" shared /files/")  # every annotation line holds one: what an index rebuild looks for
+REACT, UNREACT, EDIT, REPLY, SHARE = "react", "unreact", "edit", "reply", "share"
 
 _TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
 _H = r"[A-Za-z0-9_]+"
@@ -34,6 +37,17 @@ ANNOTATION_RE = re.compile(
     r" #([0-9]+(?:-[0-9]+)?)(?:: (.*)|( with the next line))?$",
     re.DOTALL,
 )
+
+
+SHARED_RE = re.compile(
+    rf"^\[({_TS})\] ({_H}) shared /files/([A-Za-z0-9_-]{{22}})/(\S+) \(([a-z0-9.+-]+/[a-z0-9.+-]+), ([0-9]+) bytes"
+    r"(?:, ([0-9]+)x([0-9]+))?\) with the next line$"
+)
+
+
+def marked(data: bytes) -> bool:
+    """Return whether ``data`` (lines) may hold an annotation line: it holds one of the markers."""
+    return any(marker in data for marker in MARKERS)
 
 
 @dataclass(frozen=True)
@@ -48,13 +62,26 @@ class Annotation:
     ref: str
     emoji: str = ""  # react, unreact
     text: str = ""  # edit: the new text, escaped as in the log
+    file: dict[str, object] | None = None  # share: what the files map says of the next line
+
+
+def _shared(line: str) -> Annotation | None:
+    match = SHARED_RE.match(line)
+    if match is None:
+        return None
+    stamp, handle, upload, name, kind, size, width, height = match.groups()
+    file: dict[str, object] = {"url": f"/files/{upload}/{name}", "name": unquote(name), "size": int(size),
+                               "type": kind}
+    if width is not None:
+        file.update(width=int(width), height=int(height), thumbnail=f"/files/{upload}/thumbnail")
+    return Annotation(stamp, handle, SHARE, handle, stamp, "", file=file)
 
 
 def parse_annotation(line: str) -> Annotation | None:
     """Return the annotation ``line`` holds, or None if it is not a well-formed annotation line."""
     match = ANNOTATION_RE.match(line)
     if match is None:
-        return None
+        return _shared(line)
     stamp, handle, reacted, took_back, edited, replied, author, target_stamp, ref, text, next_line = match.groups()
     try:
         if reacted is not None or took_back is not None:
@@ -88,6 +115,12 @@ def reaction_line(stamp: str, handle: str, emoji: str, author: str, target_stamp
 def edit_line(stamp: str, handle: str, target_stamp: str, ref: str, text: str) -> str:
     """Return the line that records ``handle`` replacing the text of their own line with ``text``."""
     return f"[{stamp}] {handle} edited {_target(handle, target_stamp, ref)}: {escape(text)}"
+
+
+def shared_line(stamp: str, handle: str, url: str, kind: str, size: int, width: int | None, height: int | None) -> str:
+    """Return the line that makes the chat line after it (by ``handle``) the line of a shared file at ``url``."""
+    image = f", {width}x{height}" if width is not None else ""
+    return f"[{stamp}] {handle} shared {url} ({kind}, {size} bytes{image}) with the next line"
 
 
 def reply_line(stamp: str, handle: str, author: str, target_stamp: str, ref: str) -> str:

@@ -20,11 +20,11 @@ from typing import Any
 
 from ..store.base import Finder, Indexes, StoreError
 from .index import Annotated, Index
-from .lines import MARKER
+from .lines import MARKERS
 
 log = logging.getLogger(__name__)
 
-VERSION = 2
+VERSION = 3
 SAVE_AFTER = 2000  # annotation lines folded since the snapshot that make a new one worth writing
 
 
@@ -34,7 +34,7 @@ def _digest(raw: bytes | None) -> str:
 
 def dump(index: Index, end: str, last_line: bytes | None) -> bytes:
     """Return the snapshot of ``index`` folded up to the position ``end`` (``last_line``: the line before it)."""
-    lines = [[cursor, entry.reactions, entry.edit, entry.edits, entry.parent, entry.root, entry.replies,
+    lines = [[cursor, entry.reactions, entry.edit, entry.edits, entry.parent, entry.root, entry.replies, entry.file,
               entry.reacted, entry.edited, entry.threaded] for cursor, entry in index.lines.items()]
     return json.dumps({"version": VERSION, "log": index.log, "end": end, "digest": _digest(last_line),
                        "pending": index.pending, "lines": lines}, ensure_ascii=False, separators=(",", ":")).encode()
@@ -46,8 +46,8 @@ def _load(index: Index, data: bytes) -> tuple[str, str] | None:
         snapshot: Any = json.loads(data)
         if snapshot.get("version") != VERSION:
             return None
-        lines = {cursor: Annotated(reactions, edit, tuple(edits), parent, root, tuple(replies), *changed)
-                 for cursor, reactions, edit, edits, parent, root, replies, *changed in snapshot["lines"]}
+        lines = {cursor: Annotated(reactions, edit, tuple(edits), parent, root, tuple(replies), file, *changed)
+                 for cursor, reactions, edit, edits, parent, root, replies, file, *changed in snapshot["lines"]}
         index.restore(snapshot["log"], lines, tuple(snapshot["pending"]) if snapshot["pending"] else None)
         return str(snapshot["end"]), str(snapshot["digest"])
     except (ValueError, TypeError, KeyError, AttributeError):
@@ -72,10 +72,10 @@ async def build(index: Index, finder: Finder, indexes: Indexes, channel: str, en
         located, current = finder.locate(position), finder.locate(end)
         fits = located is not None and current is not None and located[0] == current[0] == index.log
         if fits and _digest((await finder.pick([position]))[0]) == digest:
-            scanned = await finder.scan(end, MARKER, start=position)
+            scanned = await finder.scan(end, MARKERS, start=position)
     if scanned is None:  # no snapshot, or one that does not fit this log: from the start
         index.restore(None, {}, None)
-        scanned = await finder.scan(end, MARKER) or []
+        scanned = await finder.scan(end, MARKERS) or []
     index.fold(scanned)
     return len(scanned)
 

@@ -110,7 +110,8 @@ async def _run(args: argparse.Namespace, config: Config, source: Admin) -> int:
             print(await moderation.moderate(source, args.command, args.channel, args.handle,
                                             getattr(args, "duration", None), args.reason, config.timezone))
         elif args.command == "delete":
-            print(await moderation.delete(source, args.channel, args.cursor, args.erase, config.timezone))
+            print(await moderation.delete(source, args.channel, args.cursor, args.erase, config.timezone,
+                                          config.uploads_dir))
         elif args.command == "bans":
             await moderation.bans(source, args.channel, config.timezone, sys.stdout)
         elif args.command == "search":

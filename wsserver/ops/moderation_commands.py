@@ -9,6 +9,7 @@ acts as ``the operator``; nothing here needs a server to be running.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TextIO
 
 import pendulum
@@ -29,6 +30,8 @@ from ..moderation_log import (
     parse_duration,
 )
 from ..store.base import Admin
+from ..uploads.storage import FilesDir
+from ..uploads.withdraw import withdraw_line
 from .channel_commands import existing_channel
 
 
@@ -75,8 +78,12 @@ async def moderate(source: Admin, kind: str, channel: str, handle: str, duration
     return await _record(source, action, timezone)
 
 
-async def delete(source: Admin, channel: str, cursor: str, erase: bool, timezone: str) -> str:
-    """Delete (and with ``erase`` overwrite) the line just before ``cursor``; return the audit line."""
+async def delete(source: Admin, channel: str, cursor: str, erase: bool, timezone: str,
+                 files_dir: Path | None = None) -> str:
+    """Delete (and with ``erase`` overwrite) the line just before ``cursor``; return the audit line.
+
+    The file of a shared file's line (in ``files_dir``) is withdrawn, and with ``erase`` removed.
+    """
     await existing_channel(source, channel)
     finder = source.finder(channel)
     found = await locate(finder, cursor)
@@ -91,6 +98,8 @@ async def delete(source: Admin, channel: str, cursor: str, erase: bool, timezone
         edited = (await index_of(finder)).lines.get(end)
         for edit in edited.edits if edited is not None else ():  # its edits hold its text too
             await finder.erase(edit)
+    if files_dir is not None:
+        await withdraw_line(FilesDir(files_dir), finder, end, erase)
     return await _record(source, Action("delete", channel, OPERATOR, handle=author, cursor=end, stamp=stamp,
                                         erase=erase), timezone)
 

@@ -142,6 +142,22 @@ class Indexes(Protocol):
         """Replace the snapshot of ``channel``; raises StoreError."""
 
 
+class Tickets(Protocol):
+    """One-time tickets (upload URLs) every process can take, once, until they expire."""
+
+    async def issue(self, ticket: str, data: dict[str, Any], seconds: float) -> None:
+        """Keep ``data`` under ``ticket`` for ``seconds``; raises StoreError."""
+
+    async def take(self, ticket: str) -> dict[str, Any] | None:
+        """Return and remove the data of ``ticket``, or None (unknown, taken, expired); once only, on every process.
+
+        Raises StoreError.
+        """
+
+    async def drop(self, tickets: list[str]) -> None:
+        """Remove ``tickets`` (their connection closed); raises StoreError."""
+
+
 class ActionLog(Protocol):
     """The moderation log: every action appended; every process reads it whole, then follows it."""
 
@@ -239,6 +255,10 @@ class Store(Protocol):
     @property
     def indexes(self) -> Indexes:
         """Return the snapshots of annotation indexes."""
+
+    @property
+    def tickets(self) -> Tickets:
+        """Return the one-time upload tickets."""
 
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the (not yet started) feed of ``channel``'s public or private log.

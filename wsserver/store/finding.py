@@ -83,8 +83,8 @@ class Finder(Protocol):
     async def pick(self, cursors: list[str]) -> list[bytes | None]:
         """Return the line just before each cursor (None where no line of the current log ends there)."""
 
-    async def scan(self, end: str | None, marker: bytes, start: str | None = None) -> Scanned | None:
-        """Return each line between ``start`` and ``end`` that holds ``marker``, and the line after each, in order.
+    async def scan(self, end: str | None, markers: tuple[bytes, ...], start: str | None = None) -> Scanned | None:
+        """Return each line between ``start`` and ``end`` holding one of ``markers``, and the line after each, in order.
 
         ``start`` None is the start of the log, ``end`` None its end.  The log
         is read once, forward, in blocks in a thread or in pages of entries:

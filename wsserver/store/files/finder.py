@@ -185,8 +185,8 @@ class FileFinder:
 
         return await self._read(work)
 
-    async def scan(self, end: str | None, marker: bytes, start: str | None = None) -> Scanned | None:
-        """Read the file from ``start`` to ``end`` once, forward, for the lines that hold ``marker`` and the next."""
+    async def scan(self, end: str | None, markers: tuple[bytes, ...], start: str | None = None) -> Scanned | None:
+        """Read the file from ``start`` to ``end`` once, forward, for the lines holding a marker and the next."""
 
         def work(fd: int, file: tuple[int, int], whole: int) -> Scanned | None:
             offset = self._offset(fd, file, whole, end)
@@ -196,7 +196,7 @@ class FileFinder:
             if first is None or not 0 <= first <= offset:
                 return None
             prefix = str(Cursor(file, 0))[:-1]  # "<dev>-<ino>-": one format, not one per line
-            return [(raw, f"{prefix}{after}") for raw, after in scan_marked(fd, offset, marker, first)]
+            return [(raw, f"{prefix}{after}") for raw, after in scan_marked(fd, offset, markers, first)]
 
         return await self._read(work)
 

@@ -238,11 +238,11 @@ def read_forward(fd: int, start: int, end: int, count: int) -> tuple[list[bytes]
     return taken, start + sum(len(line) + 1 for line in taken)
 
 
-def scan_marked(fd: int, end: int, marker: bytes, start: int = 0) -> list[tuple[bytes, int]]:
-    """Return each whole line from ``start`` to ``end`` holding ``marker``, and the line after each, with end offsets.
+def scan_marked(fd: int, end: int, markers: tuple[bytes, ...], start: int = 0) -> list[tuple[bytes, int]]:
+    """Return each whole line from ``start`` to ``end`` holding a marker, and the line after each, with end offsets.
 
     Reads forward in blocks of :data:`SCAN_BLOCK` bytes and looks for the
-    marker with ``bytes.find``: a log of any size costs one pass at the speed
+    markers with ``bytes.find``: a log of any size costs one pass at the speed
     of the disk, and memory stays at about one block.
     """
     found: list[tuple[bytes, int]] = []
@@ -261,7 +261,7 @@ def scan_marked(fd: int, end: int, marker: bytes, start: int = 0) -> list[tuple[
             stop = chunk.index(b"\n")
             found.append((chunk[:stop], position + stop + 1))
             follow = False
-        hit = chunk.find(marker)
+        hit = _first(chunk, markers, 0)
         while hit >= 0:
             line_start = chunk.rfind(b"\n", 0, hit) + 1
             stop = chunk.index(b"\n", hit)
@@ -272,9 +272,15 @@ def scan_marked(fd: int, end: int, marker: bytes, start: int = 0) -> list[tuple[
                 found.append((chunk[stop + 1:after], position + after + 1))
             else:
                 follow = position + whole < end
-            hit = chunk.find(marker, stop + 1) if stop + 1 < whole else -1
+            hit = _first(chunk, markers, stop + 1) if stop + 1 < whole else -1
         position += whole
     return found
+
+
+def _first(chunk: bytes, markers: tuple[bytes, ...], start: int) -> int:
+    """Return where the first of ``markers`` is in ``chunk`` from ``start``, or -1."""
+    hits = [at for at in (chunk.find(marker, start) for marker in markers) if at >= 0]
+    return min(hits) if hits else -1
 
 
 def _line_end(fd: int, position: int, end: int) -> int:

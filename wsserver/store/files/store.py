@@ -26,6 +26,7 @@ from .handles import USERS_FILE, FileHandles
 from .indexes import FileIndexes
 from .reads import FileReads
 from .tailer import DirWatcher, Tailer
+from .tickets import FileTickets
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class FileStore:
         self.events = FileEvents(data_dir)
         self.reads = FileReads(data_dir)
         self.indexes = FileIndexes(data_dir)
+        self.tickets = FileTickets(data_dir)
         self._tailers: dict[str, Tailer] = {}
         self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._append_failed = False

@@ -171,8 +171,8 @@ class RedisFinder:
         return [_line(found[0][1]) if found and entry_id not in (None, START) else None
                 for entry_id, found in zip(ids, answers, strict=True)]
 
-    async def scan(self, end: str | None, marker: bytes, start: str | None = None) -> Scanned | None:
-        """Read the stream from ``start`` to ``end`` in pages: lines holding ``marker``, and the entry after each."""
+    async def scan(self, end: str | None, markers: tuple[bytes, ...], start: str | None = None) -> Scanned | None:
+        """Read the stream from ``start`` to ``end`` in pages: lines holding a marker, and the entry after each."""
         found: Scanned = []
         try:
             epoch = await self._epoch()
@@ -187,9 +187,10 @@ class RedisFinder:
                 entries = await self._client.xrange(self.key, position, last, count=SCAN_PAGE)
                 for raw_id, fields in entries:
                     line = _line(fields)
-                    if follow or marker in line:
+                    hit = any(marker in line for marker in markers)
+                    if follow or hit:
                         found.append((line, f"{epoch}:{raw_id.decode()}"))
-                    follow = marker in line
+                    follow = hit
                 if len(entries) < SCAN_PAGE:
                     return found
                 position = "(" + entries[-1][0].decode()

@@ -29,6 +29,7 @@ from .reader import StreamReader
 from .reads import RedisReads
 from .scripts import CHANGES_KEPT
 from .shards import Shards
+from .tickets import RedisTickets
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class RedisStore:
         self.events = RedisEvents(self.home, self.handles.node)
         self.reads = RedisReads(self.shards)
         self.indexes = RedisIndexes(self.shards)
+        self.tickets = RedisTickets(self.shards)
         self._tasks: list[asyncio.Task[None]] = []
         self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._channels: list[str] = []

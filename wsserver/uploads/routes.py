@@ -1,0 +1,162 @@
+"""``PUT /api/uploads/ID`` (the bytes of an upload ticket) and ``GET /files/ID/NAME`` (serving them).
+
+The ``PUT`` takes its one-time ticket from the store first (any process or
+node may receive it), streams the body to a part file while counting (past
+``--max-upload-bytes``: 413, whatever the declared length), decides the type
+from the bytes, cleans an image (:mod:`.media`), puts the file where it is
+served, and only then appends the uploader's line: a failure at any step
+leaves no file, no part and no line.
+
+Serving sends only JPEG, PNG, GIF and WebP inline; everything else is an
+attachment.  Every answer carries ``nosniff``, a sandboxing CSP and a long
+cache lifetime (a file never changes); a withdrawn (deleted) upload is 410.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+from pathlib import Path
+from urllib.parse import quote
+
+from aiohttp import web
+
+from ..annotations.lines import shared_line
+from ..app_state import STATE, State
+from ..logline import format_line
+from ..store.base import StoreError
+from . import media
+from .requests import GONE, NO_FILE, NO_ROOM, NO_TICKET, NOT_AN_IMAGE, TOO_LARGE, TOO_MANY_PIXELS, megabytes, pixels
+from .storage import ID_RE, NoRoom, Stored
+
+log = logging.getLogger(__name__)
+
+CHUNK = 64 * 1024
+SNIFF_BYTES = 4096
+SERVED_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+    "Cache-Control": "public, max-age=31536000, immutable",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def _error(status: int, sentence: str) -> web.Response:
+    return web.json_response({"error": sentence}, status=status)
+
+
+async def put_upload(request: web.Request) -> web.Response:
+    """Receive the bytes of an upload ticket; answer 201 with the file, or the error that names the problem."""
+    state = request.app[STATE]
+    upload = request.match_info["id"]
+    config = state.config
+    if not ID_RE.match(upload):
+        return _error(404, NO_TICKET)
+    try:
+        ticket = await state.store.tickets.take(upload)
+    except StoreError:
+        log.warning("could not take upload ticket %s", upload, exc_info=True)
+        return _error(503, "Server unavailable, try again later")
+    if ticket is None:
+        return _error(404, NO_TICKET)
+    channel_name, handle = str(ticket["channel"]), str(ticket["handle"])
+    if state.moderation.muted(channel_name, handle) or state.moderation.banned(channel_name, handle):
+        return _error(403, "You are muted in this channel" if state.moderation.muted(channel_name, handle)
+                      else "You are banned from this channel")
+    too_large = _error(413, TOO_LARGE.format(limit=megabytes(config.max_upload_bytes)))
+    if (request.content_length or 0) > config.max_upload_bytes:
+        return too_large
+    files = state.files
+    part = await asyncio.to_thread(files.part, upload)
+    try:
+        await asyncio.to_thread(files.room_for, request.content_length or 0)
+        size = await _receive(request, part, config.max_upload_bytes)
+        if size is None:
+            return too_large
+        stored = await asyncio.to_thread(_examine, part, upload, str(ticket["name"]), size, config.max_image_pixels)
+        await asyncio.to_thread(files.room_for, stored.size)  # the declared size may have been less
+        thumbnail = part.with_suffix(".thumb") if stored.width is not None else None
+        await asyncio.to_thread(files.keep, stored, part.with_suffix(".clean") if thumbnail else part, thumbnail)
+    except media.TooManyPixels:
+        return _error(422, TOO_MANY_PIXELS.format(limit=pixels(config.max_image_pixels)))
+    except media.NotAnImage:
+        return _error(415, NOT_AN_IMAGE)
+    except NoRoom:
+        return _error(507, NO_ROOM)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return _error(507, NO_ROOM)
+        raise
+    finally:
+        await asyncio.to_thread(_clear, part)
+    if not await _append(state, channel_name, handle, stored, str(ticket.get("caption") or "")):
+        await asyncio.to_thread(files.forget, upload)
+        return _error(503, "Message not saved")
+    return web.json_response(stored.describe(), status=201)
+
+
+async def _receive(request: web.Request, part: Path, limit: int) -> int | None:
+    """Stream the body to ``part``; return its size, or None (the part is cleared by the caller) past ``limit``."""
+    size = 0
+    out = await asyncio.to_thread(part.open, "wb")
+    try:
+        async for chunk in request.content.iter_chunked(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                return None
+            await asyncio.to_thread(out.write, chunk)  # ENOSPC surfaces here as OSError: 507
+    finally:
+        out.close()
+    return size
+
+
+def _clear(part: Path) -> None:
+    """Remove the part file and what was made beside it (all that is left of an upload once it is kept or refused)."""
+    for leftover in (part, part.with_suffix(".clean"), part.with_suffix(".thumb")):
+        leftover.unlink(missing_ok=True)
+
+
+def _examine(part: Path, upload: str, name: str, size: int, max_pixels: int) -> Stored:
+    """Decide what the received file is; clean an image beside it (``.clean``, ``.thumb``); return what to keep."""
+    with part.open("rb") as body:
+        kind = media.sniff(body.read(SNIFF_BYTES))
+    if kind not in media.INLINE.values():
+        return Stored(upload, name, size, kind)
+    found = media.clean_image(part, part.with_suffix(".clean"), part.with_suffix(".thumb"), max_pixels)
+    return Stored(upload, name, part.with_suffix(".clean").stat().st_size, found.type, found.width, found.height)
+
+
+async def _append(state: State, channel_name: str, handle: str, stored: Stored, caption: str) -> bool:
+    """Append the uploader's line and its link in one append; return whether it was stored."""
+    channel = state.hub.known(channel_name)
+    if channel is None:
+        return False
+    stamp = state.hub.clock.stamp()
+    text = f"{stored.name} ({megabytes(stored.size)}) {stored.url}" + (f" {caption}" if caption else "")
+    link = shared_line(stamp, handle, stored.url, stored.type, stored.size, stored.width, stored.height)
+    try:
+        await channel.append(link + "\n" + format_line(stamp, handle, text))
+    except StoreError:
+        log.error("could not append the line of an upload to %s", channel_name, exc_info=True)
+        return False
+    state.metrics.messages.labels("file").inc()
+    return True
+
+
+async def get_file(request: web.Request) -> web.StreamResponse:
+    """Serve a shared file (inline only if it is a cleaned image) or its thumbnail."""
+    files = request.app[STATE].files
+    upload, name = request.match_info["id"], request.match_info["name"]
+    if name == "thumbnail":
+        thumbnail = files.thumbnail(upload)
+        if thumbnail is not None:
+            return web.FileResponse(thumbnail, headers={**SERVED_HEADERS, "Content-Type": media.THUMBNAIL_TYPE})
+    found = files.find(upload)
+    if found is None or name != found[0].name:
+        return _error(410, GONE) if files.withdrawn(upload) else _error(404, NO_FILE)
+    stored, path = found
+    disposition = "inline" if stored.type in media.INLINE.values() else "attachment"
+    headers = {**SERVED_HEADERS, "Content-Type": stored.type,
+               "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(stored.name, safe='')}"}
+    return web.FileResponse(path, headers=headers)
