@@ -12,7 +12,11 @@ Catch the narrowest class that says what you can do about it; catch
      ├── BadFrame            a client frame is refused (also a ValueError); the message is the sentence
      ├── EscapeError         a log line holds an escape that is not ours (also a ValueError)
      ├── TooManyChannels     creating one more channel would pass --max-channels
- ├── JoinRefused         a socket may not take a seat: the sentence and close code it is sent
+     ├── JoinRefused         a socket may not take a seat: the sentence and close code it is sent
+     ├── UploadRefused       a shared file is not kept (nothing of it is left)
+     │    ├── NoRoom         the disk, or --files-quota, has no room for it (507)
+     │    ├── NotAnImage     JPEG, PNG, GIF or WebP by its bytes, but it does not decode (415)
+     │    └── TooManyPixels  an image larger than --max-image-pixels, measured before decoding (422)
      └── StoreError          the store did not do what was asked (read, append, claim, release)
           ├── AppendError    a line was not stored; nothing of it is left in the log
           └── StoreUnavailable  the store cannot be reached at start-up (the server does not start)
@@ -71,6 +75,22 @@ class JoinRefused(WsserverError):
         self.sentence = sentence
         self.why = why
         self.code = code
+
+
+class UploadRefused(WsserverError):
+    """A shared file is not kept; nothing of it is left (no file, no part, no line)."""
+
+
+class NoRoom(UploadRefused):
+    """The disk is full, or the files dir would pass ``--files-quota``."""
+
+
+class NotAnImage(UploadRefused):
+    """JPEG, PNG, GIF or WebP by its signature, but Pillow could not decode it."""
+
+
+class TooManyPixels(UploadRefused):
+    """An image larger than the pixel limit (measured from its header, before decoding)."""
 
 
 class StoreError(WsserverError):

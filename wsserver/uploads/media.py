@@ -19,6 +19,8 @@ from typing import Any
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
+from ..errors import NotAnImage, TooManyPixels
+
 INLINE = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 DECODERS = list(INLINE)  # the only formats Pillow may open here
 THUMBNAIL_BOX = (400, 400)
@@ -40,14 +42,6 @@ _SIGNATURES = [  # (offset, bytes, type)
     (0, b"PK\x03\x04", "application/zip"),
     (0, b"\x1f\x8b", "application/gzip"),
 ]
-
-
-class NotAnImage(Exception):
-    """JPEG, PNG, GIF or WebP by its signature, but Pillow could not decode it."""
-
-
-class TooManyPixels(Exception):
-    """An image larger than the pixel limit (measured from its header)."""
 
 
 @dataclass(frozen=True)

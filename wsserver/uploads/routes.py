@@ -24,11 +24,12 @@ from aiohttp import web
 
 from ..annotations.lines import shared_line
 from ..app_state import STATE, State
+from ..errors import NoRoom, NotAnImage, TooManyPixels
 from ..logline import format_line
 from ..store.base import StoreError
 from . import media
 from .requests import GONE, NO_FILE, NO_ROOM, NO_TICKET, NOT_AN_IMAGE, TOO_LARGE, TOO_MANY_PIXELS, megabytes, pixels
-from .storage import ID_RE, NoRoom, Stored
+from .storage import ID_RE, Stored
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,9 @@ async def put_upload(request: web.Request) -> web.Response:
         await asyncio.to_thread(files.room_for, stored.size)  # the declared size may have been less
         thumbnail = part.with_suffix(".thumb") if stored.width is not None else None
         await asyncio.to_thread(files.keep, stored, part.with_suffix(".clean") if thumbnail else part, thumbnail)
-    except media.TooManyPixels:
+    except TooManyPixels:
         return _error(422, TOO_MANY_PIXELS.format(limit=pixels(config.max_image_pixels)))
-    except media.NotAnImage:
+    except NotAnImage:
         return _error(415, NOT_AN_IMAGE)
     except NoRoom:
         return _error(507, NO_ROOM)

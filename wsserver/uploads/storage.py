@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from ..errors import NoRoom
+
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
 SERVED = ("inline", "attachment")
 
@@ -34,10 +36,6 @@ SERVED = ("inline", "attachment")
 def new_id() -> str:
     """Return a fresh upload ID: 128 random bits, URL-safe."""
     return secrets.token_urlsafe(16)
-
-
-class NoRoom(Exception):
-    """The disk is full, or the files dir would pass ``--files-quota``."""
 
 
 @dataclass(frozen=True)
