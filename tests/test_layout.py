@@ -20,9 +20,9 @@ OPS_MAY_IMPORT = {"wsserver.store", "wsserver.store.base", "wsserver.config", "w
                   "wsserver.moderation_log", "wsserver.errors", "wsserver.background", "wsserver.ops",
                   "wsserver.ops.channel_commands", "wsserver.ops.moderation_commands", "wsserver.ops.exporting",
                   # the log's annotations, read through the store's face like its lines
-                  "wsserver.query", "wsserver.annotations.found",
+                  "wsserver.query", "wsserver.annotations.found", "wsserver.annotations.lines",
                   # shared files, withdrawn with their line (no aiohttp in either)
-                  "wsserver.uploads.storage", "wsserver.uploads.withdraw"}
+                  "wsserver.uploads.storage", "wsserver.uploads.withdraw", "wsserver.ops.files"}
 
 
 def module_of(path: Path) -> str:

@@ -118,7 +118,7 @@ async def _run(args: argparse.Namespace, config: Config, source: Admin) -> int:
             await commands.search(source, args.channel, args.text, args.handle, args.limit, sys.stdout)
         elif args.command == "export":
             await commands.export(source, args.channel, args.since, config.timezone, sys.stdout, args.json)
-        elif await commands.check(source, sys.stdout):
+        elif await commands.check(source, sys.stdout, config.uploads_dir):
             return 1
         return 0
     finally:

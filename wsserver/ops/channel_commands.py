@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from pathlib import Path
 from typing import TextIO
 
 import pendulum
@@ -23,7 +24,9 @@ from ..errors import CommandError
 from ..logline import LINE_RE, SYSTEM, Clock, format_line, readable
 from ..query import QUERY_CHARS, Query
 from ..store.base import Admin, StoreError
+from ..uploads.storage import FilesDir
 from .exporting import export_json
+from .files import missing_files
 
 
 def check_channel(name: str) -> str:
@@ -114,8 +117,8 @@ def _show(lines: list[str], out: TextIO) -> None:
         print(readable(line), file=out, flush=True)
 
 
-async def check(source: Admin, out: TextIO) -> int:
-    """Verify every log and the handles; print each problem as ``where: problem``; return how many."""
+async def check(source: Admin, out: TextIO, files_dir: Path | None = None) -> int:
+    """Verify every log and the handles, and that shared files are there; print each problem; return how many."""
     problems = 0
 
     def report(problem: str) -> None:
@@ -124,6 +127,10 @@ async def check(source: Admin, out: TextIO) -> int:
         print(problem, file=out)
 
     summary = await source.check(report)
+    if files_dir is not None:
+        for channel in await source.channel_names():
+            for problem in await missing_files(source.finder(channel), FilesDir(files_dir)):
+                report(f"{channel}: {problem}")
     print(f"{summary}: {problems} problem(s)", file=out if problems == 0 else sys.stderr)
     return problems
 

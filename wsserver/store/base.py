@@ -309,6 +309,9 @@ class Admin(Protocol):
     async def has_channel(self, channel: str) -> bool:
         """Return whether ``channel`` has a log in the store."""
 
+    async def channel_names(self) -> list[str]:
+        """Return the channels that have a log in the store."""
+
     async def last(self, channel: str, count: int) -> tuple[list[str], Position]:
         """Return the last ``count`` lines of ``channel``, and the position after them."""
 

@@ -125,6 +125,10 @@ class FilesDir:
         path = self.root / "thumbnails" / f"{upload}.webp"
         return path if ID_RE.match(upload) and path.is_file() and self.find(upload) is not None else None
 
+    def kept(self, upload: str) -> bool:
+        """Return whether ``upload`` is served, or was withdrawn (deleted): not missing."""
+        return self.find(upload) is not None or self.withdrawn(upload)
+
     def withdrawn(self, upload: str) -> bool:
         """Return whether ``upload`` was deleted (its files no longer served)."""
         return bool(ID_RE.match(upload)) and (self.root / "withdrawn" / upload).is_dir()

@@ -57,6 +57,11 @@ class FileAdmin:
         """Return whether ``channel_<name>.log`` exists."""
         return log_path(self.data_dir, channel).exists()
 
+    async def channel_names(self) -> list[str]:
+        """Return the channels with a log file in the data dir."""
+        return sorted(path.name[len("channel_"):-len(".log")] for path in self.data_dir.glob("channel_*.log")
+                      if CHANNEL_RE.match(path.name[len("channel_"):-len(".log")]))
+
     @_guarded
     async def last(self, channel: str, count: int) -> tuple[list[str], Cursor]:
         """Return the last ``count`` lines and start a tailer at the end, for :meth:`after`."""

@@ -55,6 +55,11 @@ class RedisAdmin:
         return bool(await client.exists(key))
 
     @_guarded
+    async def channel_names(self) -> list[str]:
+        """Return the channels the nodes have opened (the home's set of channel names)."""
+        return sorted(name.decode() for name in await self.shards.home.client.smembers(self.shards.keys.channels))
+
+    @_guarded
     async def last(self, channel: str, count: int) -> tuple[list[str], bytes]:
         """Return the last ``count`` entries' lines and the ID of the newest."""
         client, key = self._at(channel)
