@@ -27,9 +27,12 @@ def require(tool: str, package: str) -> str:
     raise AssertionError("unreachable")
 
 
-def site_for_test(upstream_port: int, listen_port: int, read_timeout: str, folder: Path) -> str:
-    """The shipped site file with the test's ports, a short read timeout and its access log in ``folder``."""
+def site_for_test(upstream_port: int, listen_port: int, read_timeout: str, folder: Path,
+                  files_dir: Path | None = None) -> str:
+    """The shipped site file with the test's ports, a short read timeout, its access log in ``folder``, its files dir."""
     site = (SYSTEMD / "nginx.conf").read_text()
+    site, roots = re.subn(r"/var/lib/wsserver/files", str(files_dir or folder / "files"), site)
+    assert roots == 4, "the shipped site file changed shape"
     site, logs = re.subn(r"/var/log/nginx/wsserver\.access\.log", str(folder / "access.log"), site)
     site, listens = re.subn(r"listen 80;", f"listen 127.0.0.1:{listen_port};", site)
     site = site.replace("    listen [::]:80;\n", "")
@@ -45,14 +48,16 @@ async def nginx(tmp_path: Path) -> AsyncIterator[Any]:
     binary = require("nginx", "nginx-light")
     processes: list[asyncio.subprocess.Process] = []
 
-    async def start(upstream_port: int, read_timeout: str = "120s") -> str:
+    async def start(upstream_port: int, read_timeout: str = "120s", files_dir: Path | None = None) -> str:
         port = free_port()
-        (tmp_path / "site.conf").write_text(site_for_test(upstream_port, port, read_timeout, tmp_path))
+        (tmp_path / "site.conf").write_text(site_for_test(upstream_port, port, read_timeout, tmp_path, files_dir))
         for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (tmp_path / folder).mkdir(exist_ok=True)
         wrapper = tmp_path / "nginx.conf"
+        user = "user root;" if os.geteuid() == 0 else ""  # its workers read the test's files dir under /tmp
         wrapper.write_text(f"""
 daemon off;
+{user}
 worker_processes 1;
 pid {tmp_path}/nginx.pid;
 error_log {tmp_path}/error.log warn;
@@ -193,3 +198,34 @@ async def test_logrotate_rotates_while_lines_flow(server: Server, connect: Any, 
     await bob.until_line("Alice: after rotation")
     assert server.file_lines("general")[-1].endswith("Alice: after rotation")
     assert len([line for line in bob.lines if "Alice: " in line]) == 2
+
+
+async def test_nginx_serves_shared_files_with_the_same_headers(start_server: Any, nginx: Any, session: Any,
+                                                               connect: Any) -> None:
+    """Through the shipped site: an image inline, HTML named photo.jpg as a download, a deleted one 410."""
+    from .test_uploads import jpeg_with_gps_and_orientation, shared
+
+    server = await start_server("--rate-limit", "0")
+    front = await nginx(int(server.url.rsplit(":", 1)[1]), files_dir=server.data_dir / "files")
+    alice = await joined(await connect(server, "Alice"), "Alice")
+    through = Server(server.data_dir, [])
+    through.url = front
+    photo = await shared(through, alice, "my photo.jpg", jpeg_with_gps_and_orientation())  # the PUT through NGINX
+    trap = await shared(server, alice, "photo.jpg", b"<!DOCTYPE html><script>alert(1)</script>")
+    gone = await shared(server, alice, "gone.txt", b"deleted soon")
+    frame = await alice.until_line_frame(gone["url"])
+    await alice.send({"type": "delete", "cursor": frame["cursors"][-1]})
+    await alice.event("deleted")
+    async with session.get(front + gone["url"]) as response:
+        assert response.status == 410, "a deleted file: not on NGINX's disk, and wsserver says it is gone"
+    await server.stop()  # from here on only NGINX answers: what follows is served from the disk
+    security = {"X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+                "Cache-Control": "public, max-age=31536000, immutable", "Cross-Origin-Resource-Policy": "same-origin"}
+    for url, kind, disposition in ((photo["url"], "image/jpeg", "inline; filename*=UTF-8''my%20photo.jpg"),
+                                   (photo["thumbnail"], "image/webp", None),
+                                   (trap["url"], "application/octet-stream", "attachment; filename*=UTF-8''photo.jpg")):
+        async with session.get(front + url) as response:
+            assert response.status == 200 and response.headers["Content-Type"] == kind, (url, dict(response.headers))
+            assert {k: response.headers[k] for k in security} == security
+            assert response.headers.get("Content-Disposition") == disposition
