@@ -60,4 +60,5 @@ async def test_settings_carry_the_rules_the_server_applies(server: Server, sessi
         "max_message_chars": 2000, "rate_limit": 0.0, "rate_burst": 10, "history": 100, "allow_new_channels": False,
         "handle_pattern": HANDLE_RE.pattern, "reserved_handles": ["System"], "channel_pattern": CHANNEL_RE.pattern,
         "own_line_seconds": OWN_LINE_SECONDS, "edit_line_seconds": 24 * 3600, "reactions_most": 20,
+        "max_upload_bytes": 10 * 1024 * 1024,
     }

@@ -14,7 +14,8 @@ const byCursor = (root, cursor) => root.querySelectorAll(`li.line[data-cursor="$
 /**
  * hooks: send(request) -> whether it went out (on the channel on screen); me() -> our handle;
  * lists() -> the lists that show the channel on screen (live, jump view); jumpAround(cursor);
- * replyTo(cursor, label) starts a reply in the message box; showAlert(text).
+ * replyTo(cursor, label) starts a reply in the message box; showFile(item, file) shows a shared file;
+ * showAlert(text).
  */
 export function createAnnotations(hooks) {
   const react = { dialog: $("react-dialog"), form: $("react-form"), choices: $("react-choices"), other: $("react-other") };
@@ -234,6 +235,7 @@ export function createAnnotations(hooks) {
     annotate(item, parsed, cursor, index, data, live) {
       if (!cursor || parsed.system || parsed.to || item.classList.contains("deleted")) return;
       const at = String(index);
+      if (data.files?.[at]) hooks.showFile(item, data.files[at]);
       if (data.reply_to?.[at]) quote(item, data.reply_to[at]);
       if (data.edited?.[at] !== undefined) showEdit(item, data.edited[at]);
       actions(item, parsed, live);

@@ -58,6 +58,7 @@ export function createModeration(hooks) {
   function markDeleted(item) {
     item.classList.add("deleted");
     item.querySelector(".delete")?.remove();
+    item.querySelector(":scope > .file")?.remove(); // a shared file's preview goes with it
     const text = item.querySelector(".text");
     if (text) text.textContent = "message deleted";
   }

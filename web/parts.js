@@ -2,7 +2,8 @@
 // act on the channel on screen; the rooms (rooms.js) hold each open channel's socket and log.
 import { createAnnotations } from "./annotations.js";
 import { createComposer } from "./composer.js";
-import { $, session, showAlert } from "./dom.js";
+import { $, clearAlert, session, showAlert } from "./dom.js";
+import { createFiles } from "./files.js";
 import { createModeration, tokenOperator } from "./moderation.js";
 import { createRooms } from "./rooms.js";
 import { createFinder } from "./search.js";
@@ -44,16 +45,18 @@ export function composeParts(page) {
     handles: () => (onScreen()?.users.names() ?? []).filter((handle) => handle !== session.me),
   });
 
+  const files = createFiles({ send: sendJoined, showAlert, clearAlert });
   const annotations = createAnnotations({
     send: sendJoined,
     me: () => session.me,
     lists: () => [onScreen()?.log.list, $("jumped")].filter(Boolean),
     jumpAround: (cursor) => finder.jumpAround(cursor),
     replyTo: (cursor, label) => composer.replyTo(cursor, label),
+    showFile: (item, file) => files.show(item, file),
     showAlert,
   });
   annotations.renderWith((data) => onScreen().log.renderFrame(data));
 
-  rooms = createRooms({ moderation, finder, composer, annotations }, page);
+  rooms = createRooms({ moderation, finder, composer, annotations, files }, page);
   return rooms;
 }

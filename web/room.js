@@ -61,7 +61,10 @@ export function createRoom(name, shared) {
 
   function onFrame(frame) {
     if (frame.success === false) {
-      if (shown()) shared.finder.onRefusal(frame.message ?? "");
+      if (shown()) {
+        shared.finder.onRefusal(frame.message ?? "");
+        shared.files.refused();
+      }
       shared.alert(room, frame.message ?? "Error");
     } else if (frame.event) {
       onEvent(frame.event, frame.data ?? {});
@@ -107,6 +110,9 @@ export function createRoom(name, shared) {
       case "edited":
       case "thread":
         shared.annotations.apply(event, data, shown() ? [room.log.list, document.getElementById("jumped")] : [room.log.list]);
+        break;
+      case "upload":
+        shared.files.ticket(data);
         break;
       case "token":
         session.resumeTokens.set(name, data.token); // valid for this channel only, renewed while connected
