@@ -98,6 +98,8 @@ async def test_a_photo_comes_back_upright_without_exif_and_its_line_carries_it(s
     assert image.getpixel((15, 5))[2] > 200 and image.getpixel((15, 55))[0] > 200, "the blue band is now on top"
     status, headers, thumb = await fetch(server, answer["thumbnail"])
     assert status == 200 and headers["Content-Type"] == "image/webp" and max(Image.open(io.BytesIO(thumb)).size) <= 400
+    status, out, _ = await run_cli("export", "general", "--json", "--data-dir", str(server.data_dir))
+    assert status == 0 and f'"file": {{"url": "{answer["url"]}"' in out
     lines = server.file_lines("general")
     assert lines[-2].endswith(f"Alice shared {answer['url']} (image/jpeg, {answer['size']} bytes, 30x60) "
                               "with the next line")

@@ -5,7 +5,7 @@ lines; annotation lines are folded into the lines they point at)::
 
     {"time": "2026-11-22 14:07:03", "handle": "Alice", "text": "hello", "cursor": "...",
      "reactions": {"👍": ["Bob"]}, "edited": "hello!", "reply_to": "...", "thread": {"replies": 2, "last": "..."},
-     "deleted": true}
+     "file": {"url": "/files/ID/NAME", "name": "...", "size": 123, "type": "..."}, "deleted": true}
 
 ``text`` and ``edited`` are unescaped; the optional fields are there only when
 they apply.  A deleted line keeps its text here (this is the operator's
@@ -69,6 +69,8 @@ def _record(line: str, cursor: str, maps: dict[str, dict[str, Any]], at: str, de
         record["reply_to"] = maps["reply_to"][at]
     if at in maps.get("threads", {}):
         record["thread"] = maps["threads"][at]
+    if at in maps.get("files", {}):
+        record["file"] = maps["files"][at]
     if deleted:
         record["deleted"] = True
     return record
