@@ -27,6 +27,8 @@ from .store.base import Lines, Store
 
 log = logging.getLogger(__name__)
 
+ENVELOPE_START = "e2e1."  # wsserver.keyring.ENVELOPE_RE: checked when the message came in
+
 # Timeouts
 TYPING_EXPIRES = 6.0  # seconds a "typing: true" lasts without a refresh
 # Limits
@@ -158,9 +160,10 @@ class Channel:
                 log.warning("skipping a line of the private log of %s that is not a private line", self.name)
                 continue
             sender, recipient = match.group(2), match.group(3)
-            frame = protocol.event_frame(
-                "private", {"channel": self.name, "from": sender, "to": recipient, "message": line}
-            )
+            data = {"channel": self.name, "from": sender, "to": recipient, "message": line}
+            if match.group(4).startswith(ENVELOPE_START):
+                data["encrypted"] = True  # the envelope form: only a message sent as encrypted has it
+            frame = protocol.event_frame("private", data)
             for outbox in {*self.connections(sender), *self.connections(recipient)}:
                 outbox.put(frame)
 
@@ -173,6 +176,10 @@ class Channel:
     def connections(self, handle: str) -> list[Outbox]:
         """Return the connections here of ``handle`` (several when one token identity uses several devices)."""
         return self.members.get(handle.lower(), [])
+
+    def send_frame(self, frame: str) -> None:
+        """Send ``frame`` to everyone here in the channel (an event that is not a line)."""
+        broadcast(self.subscribers, frame)
 
     def send_read(self, handle: str, cursor: str) -> None:
         """Tell every connection here of ``handle`` that its read position moved to ``cursor``."""

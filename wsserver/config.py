@@ -67,6 +67,7 @@ class Config:
     # Storage
     data_dir: Path = Path("data")
     channels: tuple[str, ...] = ("general", "tech")
+    encrypted_channels: tuple[str, ...] = ()  # channels that take only end-to-end encrypted messages
     allow_new_channels: bool = False
     timezone: str = "UTC"
     store: str = "file"  # or a redis:// URL: channel logs in Redis Streams, for nodes on several machines
@@ -152,6 +153,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("files_quota", casts.integer(0, 10**15),
            "total bytes the files dir may hold; past it uploads are refused (0: only the disk's room)", "BYTES"),
     Option("channels", casts.channels, "comma-separated channel names, each matching " + CHANNEL_RE.pattern, "LIST"),
+    Option("encrypted_channels", casts.channels,
+           "comma-separated channels that accept only end-to-end encrypted chat and private messages", "LIST"),
     Option("allow_new_channels", casts.boolean,
            "let clients create a channel by joining a new name that matches the channel rule", switch=True),
     Option("max_channels", casts.integer(1, 100_000), "most channels a process serves, configured and created", "N"),

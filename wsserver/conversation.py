@@ -24,6 +24,7 @@ from .protocol import (
     Edit,
     History,
     Keepalive,
+    Key,
     Moderate,
     Private,
     React,
@@ -83,6 +84,8 @@ class Conversation:
             await self._read(request)
         elif isinstance(request, Thread):
             await self._thread(request)
+        elif isinstance(request, Key):
+            await self._key(request)
         elif not self.bucket.allow():
             self._flooding()
         elif isinstance(request, Moderate | Delete):
@@ -91,6 +94,8 @@ class Conversation:
                 self.refuse(refusal)
         elif self.state.moderation.muted(self.seat.channel.name, self.seat.handle):
             self.refuse(protocol.MUTED)
+        elif self._plain_in_encrypted(request):
+            self.refuse(protocol.PLAIN_ONLY)
         elif isinstance(request, Upload):
             await self._upload(request)
         elif isinstance(request, React | Edit) or (isinstance(request, Chat) and request.reply_to is not None):
@@ -98,6 +103,23 @@ class Conversation:
         else:
             assert isinstance(request, Chat | Private)
             await self._say(request)
+
+    def _plain_in_encrypted(self, request: ClientFrame) -> bool:
+        """Return whether ``request`` would write plain text in a channel of ``--encrypted-channels``."""
+        if self.seat.channel.name not in self.state.config.encrypted_channels:
+            return False
+        return isinstance(request, Upload) or (isinstance(request, Chat | Private | Edit) and not request.encrypted)
+
+    async def _key(self, request: Key) -> None:
+        # Keys share the typing bucket: a signal about the connection, not a line of the log.
+        if not self.typing_bucket.allow():
+            self.refuse(protocol.RATE_LIMITED)
+            return
+        try:
+            await self.state.hub.keyring.publish(self.seat.channel, self.seat.handle, request,
+                                                 devices=self.state.config.jwt_secret is not None)
+        except StoreError:
+            self._store_failed("public key")
 
     def _typing(self, request: Typing) -> None:
         # Repeats of the same state only refresh its expiry and cost nothing.

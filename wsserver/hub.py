@@ -18,6 +18,7 @@ from .channel import Channel
 from .config import CHANNEL_RE
 from .enforcement import Moderator
 from .errors import TooManyChannels
+from .keyring import Keyring
 from .logline import Clock, format_line
 from .membership import Membership
 from .metrics import Metrics
@@ -59,8 +60,9 @@ class Hub:
         self.moderator = Moderator(store.actions, store.registry, self.channels, self.say, self.clock, files)
         self.reading = Reading(store.reads, store.events)
         self.annotator = Annotator(self.clock, self.moderator.state)
+        self.keyring = Keyring(store.keys, store.events)
         self.membership = Membership(store.registry, self.moderator.state, self.say, self.refresh_presence,
-                                     self.known, self.metrics, rejoin_grace, self.reading.joined_frame)
+                                     self.known, self.metrics, rejoin_grace, self._joined_frames)
         self.presence = Refresher(store.registry, self.channels, self.membership.expire_away)
 
     async def start(self) -> None:
@@ -74,6 +76,13 @@ class Hub:
         # Also with --rejoin-grace 0 here: the server that stopped may have had one.
         await self.membership.announce_back()
         self.presence.start()
+
+    async def _joined_frames(self, name: str, handle: str) -> list[str]:
+        """Return what a joiner gets after the users list: its read position, then the users' public keys."""
+        read = await self.reading.joined_frame(name, handle)
+        channel = self.channels.get(name)
+        users = sorted(channel.presence.members) if channel is not None else []
+        return ([read] if read is not None else []) + await self.keyring.joined_frames(name, users)
 
     async def _indexes_built(self) -> None:
         """Wait (up to :data:`INDEX_WAIT` seconds) for the configured channels' annotation indexes.
@@ -115,6 +124,8 @@ class Hub:
             channel.remote_typing(handle, typing)
         elif event.get("type") == "read" and isinstance(cursor, str):
             channel.send_read(handle, cursor)
+        elif event.get("type") == "key":
+            self.keyring.remote(channel, event)
 
     # ------------------------------------------------------------ channels
 

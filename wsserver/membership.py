@@ -44,7 +44,8 @@ SERVER_RESTARTING = "The server is restarting"
 SERVER_BACK = "The server is back"
 
 Say = Callable[[Channel, str, str], Awaitable[bool]]
-ReadFrame = Callable[[str, str], Awaitable[str | None]]  # (channel, handle) -> the joiner's "read" event, if any
+# (channel, handle) -> events for a joiner after the users list: its read position, the present users' keys
+JoinedFrames = Callable[[str, str], Awaitable[list[str]]]
 
 
 class Seat:
@@ -95,9 +96,9 @@ class Membership:
 
     def __init__(self, registry: Handles, moderation: Moderation, say: Say,
                  refresh_presence: Callable[[Iterable[str] | None], None], known: Callable[[str], Channel | None],
-                 metrics: Metrics, rejoin_grace: float, read_frame: ReadFrame) -> None:
+                 metrics: Metrics, rejoin_grace: float, joined_frames: JoinedFrames) -> None:
         self.registry = registry
-        self.read_frame = read_frame
+        self.joined_frames = joined_frames
         self.moderation = moderation
         self.say = say
         self.refresh_presence = refresh_presence
@@ -118,8 +119,9 @@ class Membership:
         """Seat ``handle`` in ``channel``: claim it, send the backlog, the users and ``first``, write the join line.
 
         ``outbox`` is started here, after the backlog and the users list (and
-        ``first``, e.g. a resume token, then the joiner's read position).  With ``shared`` (a token identity),
-        a seat this identity already has here is shared: no claim, no line.
+        ``first``, e.g. a resume token, then the joiner's read position and the
+        users' keys).  With ``shared`` (a token identity), a seat this identity
+        already has here is shared: no claim, no line.
         Raises :class:`JoinRefused` with the sentence and close code to send;
         nothing is written then.
         """
@@ -131,7 +133,7 @@ class Membership:
         seat = Seat(self, channel, handle, outbox, shared)
         claim = await self._claim(seat, shared)
         try:
-            read = await self.read_frame(name, handle)
+            extra = await self.joined_frames(name, handle)
             await channel.subscribe(outbox, handle, history, since)
         except BaseException as exc:
             channel.unsubscribe(outbox, handle)
@@ -147,8 +149,8 @@ class Membership:
         outbox.start()
         for frame in first:
             outbox.put(frame)
-        if read is not None:
-            outbox.put(read)
+        for frame in extra:
+            outbox.put(frame)
         if claim is None or claim is Claim.SHARED:
             log.info("%s joined from another device", seat.who)
         elif claim is Claim.BACK and since is not None:

@@ -48,6 +48,12 @@ from .annotations.requests import Thread as Thread
 from .config import HANDLE_RE as HANDLE_RE
 from .config import valid_handle as valid_handle
 from .errors import BadFrame as BadFrame
+from .keyframes import BAD_DEVICE as BAD_DEVICE
+from .keyframes import BAD_ENVELOPE as BAD_ENVELOPE
+from .keyframes import BAD_KEY as BAD_KEY
+from .keyframes import ENVELOPE_RE, parse_key
+from .keyframes import PLAIN_ONLY as PLAIN_ONLY
+from .keyframes import Key as Key
 from .moderation_log import ALREADY_DELETED as ALREADY_DELETED  # sentences kept with the rule that sends them
 from .moderation_log import BAD_AROUND as BAD_AROUND
 from .moderation_log import MODERATE, REASON_CHARS, parse_duration
@@ -162,6 +168,7 @@ class Chat:
 
     text: str
     reply_to: str | None = None
+    encrypted: bool = False  # the text is an envelope (end-to-end encrypted)
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,7 @@ class Private:
 
     to: str
     text: str
+    encrypted: bool = False
 
 
 @dataclass(frozen=True)
@@ -225,7 +233,8 @@ class Read:
 
 HISTORY_PAGE_LIMIT = 200
 
-ClientFrame = Chat | Private | Typing | History | Keepalive | Moderate | Delete | Read | React | Edit | Thread | Upload
+ClientFrame = (Chat | Private | Typing | History | Keepalive | Moderate | Delete | Read | React | Edit | Thread | Upload
+               | Key)
 
 
 def _reject_constant(name: str) -> Any:
@@ -253,19 +262,24 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
         reply_to = payload.get("reply_to")
         if reply_to is not None and not isinstance(reply_to, str):
             raise BadFrame(BAD_REPLY)
-        return Chat(_text(message, max_chars), reply_to)
+        encrypted = _encrypted(payload)
+        return Chat(_message(message, max_chars, encrypted), reply_to, encrypted)
+    if kind == "key":
+        return parse_key(payload)
     if kind in ("react", "edit", "thread"):
-        return requests.parse(kind, payload, lambda text: _text(text, max_chars))
+        encrypted = _encrypted(payload)
+        return requests.parse(kind, payload, lambda text: _message(text, max_chars, encrypted))
     if kind == "upload":
         return upload_requests.parse(payload, lambda text: _text(text, max_chars))
     if kind == "private":
         to = payload.get("to")
         if not isinstance(to, str):
             raise BadFrame(INVALID_FORMAT)
-        text = _text(message, max_chars)
+        encrypted = _encrypted(payload)
+        text = _message(message, max_chars, encrypted)
         if not valid_handle(to):
             raise BadFrame(USER_NOT_FOUND)
-        return Private(to, text)
+        return Private(to, text, encrypted)
     if kind == "typing":
         typing = payload.get("typing")
         if not isinstance(typing, bool):
@@ -348,6 +362,25 @@ def _moderate(payload: dict[str, Any]) -> Moderate:
     if duration and action not in ("ban", "mute"):
         raise bad("for applies to ban and mute only")
     return Moderate(action, handle, reason.strip(), duration or "")
+
+
+def _encrypted(payload: dict[str, Any]) -> bool:
+    encrypted = payload.get("encrypted", False)
+    if not isinstance(encrypted, bool):
+        raise BadFrame(INVALID_FORMAT)
+    return encrypted
+
+
+def _message(message: Any, max_chars: int, encrypted: bool) -> str:
+    """Check a message: an envelope (of at most 4x the chat limit) when ``encrypted``, chat text that is not one."""
+    if not encrypted:
+        text = _text(message, max_chars)
+        if ENVELOPE_RE.match(text):
+            raise BadFrame(INVALID_FORMAT)  # plain text that would read as ciphertext
+        return text
+    if not isinstance(message, str) or not ENVELOPE_RE.match(message) or len(message) > 4 * max_chars + 1024:
+        raise BadFrame(BAD_ENVELOPE)
+    return message
 
 
 def _text(message: Any, max_chars: int) -> str:

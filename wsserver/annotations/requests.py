@@ -49,6 +49,7 @@ class Edit:
 
     cursor: str
     text: str
+    encrypted: bool = False  # the new text is an envelope (end-to-end encrypted)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def parse(kind: str, payload: dict[str, Any], text: Callable[[Any], str]) -> Rea
             raise BadFrame(BAD_EDIT_CURSOR)
         if not isinstance(payload.get("message"), str):
             raise BadFrame(BAD_EDIT)
-        return Edit(cursor, text(payload["message"]))
+        return Edit(cursor, text(payload["message"]), payload.get("encrypted") is True)
     if not isinstance(cursor, str):
         raise BadFrame(BAD_THREAD.format(problem="cursor must be a cursor from a frame (a string)"))
     limit = payload.get("limit", THREAD_LIMIT_DEFAULT)

@@ -142,6 +142,16 @@ class Indexes(Protocol):
         """Replace the snapshot of ``channel``; raises StoreError."""
 
 
+class Keys(Protocol):
+    """Public keys for end-to-end encryption: per channel, per identity, one per device (the last published wins)."""
+
+    async def publish(self, channel: str, handle: str, device: str, key: dict[str, Any], only: bool) -> None:
+        """Keep ``handle``'s public ``key`` for ``device`` (``only``: as its one key); raises StoreError."""
+
+    async def get(self, channel: str, handles: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Return, for each of ``handles`` that has keys, device -> public key; raises StoreError."""
+
+
 class Tickets(Protocol):
     """One-time tickets (upload URLs) every process can take, once, until they expire."""
 
@@ -259,6 +269,10 @@ class Store(Protocol):
     @property
     def tickets(self) -> Tickets:
         """Return the one-time upload tickets."""
+
+    @property
+    def keys(self) -> Keys:
+        """Return the public keys of end-to-end encryption."""
 
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the (not yet started) feed of ``channel``'s public or private log.

@@ -24,6 +24,7 @@ from .feed import FileFeed
 from .finder import FileFinder
 from .handles import USERS_FILE, FileHandles
 from .indexes import FileIndexes
+from .pubkeys import FileKeys
 from .reads import FileReads
 from .tailer import DirWatcher, Tailer
 from .tickets import FileTickets
@@ -43,6 +44,7 @@ class FileStore:
         self.reads = FileReads(data_dir)
         self.indexes = FileIndexes(data_dir)
         self.tickets = FileTickets(data_dir)
+        self.keys = FileKeys(data_dir)
         self._tailers: dict[str, Tailer] = {}
         self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._append_failed = False

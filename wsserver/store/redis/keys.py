@@ -95,6 +95,10 @@ class Keys:
         """Return the hash of ``channel``'s read positions (lower-cased handle to ``<log> <ordinal> <cursor>``)."""
         return PREFIX + "reads:" + self._name(channel)
 
+    def pubkeys(self, channel: str) -> str:
+        """Return the hash of ``channel``'s public keys (``<handle>|<device>`` to the key as JSON)."""
+        return PREFIX + "pubkeys:" + self._name(channel)
+
     def index(self, channel: str) -> str:
         """Return the string holding the snapshot of ``channel``'s annotation index (derived from its stream)."""
         return PREFIX + "index:" + self._name(channel)

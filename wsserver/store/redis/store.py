@@ -25,6 +25,7 @@ from .handles import RedisHandles
 from .indexes import RedisIndexes
 from .keys import RedisFault
 from .link import NODE_REFRESH, VERSION_POLL
+from .pubkeys import RedisKeys
 from .reader import StreamReader
 from .reads import RedisReads
 from .scripts import CHANGES_KEPT
@@ -57,6 +58,7 @@ class RedisStore:
         self.reads = RedisReads(self.shards)
         self.indexes = RedisIndexes(self.shards)
         self.tickets = RedisTickets(self.shards)
+        self.keys = RedisKeys(self.shards)
         self._tasks: list[asyncio.Task[None]] = []
         self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._channels: list[str] = []
