@@ -123,8 +123,8 @@ async def test_one_identity_on_two_devices(start_server: Any, new_page: Any, con
     phone = await new_page(server.url + f"/?channel=general&token={token('Alice', expires_in=600)}", width=375)
     await phone.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
     for page in (laptop, phone):
-        await page.get_by_role("list", name="Users").get_by_role("button", name="Bob").wait_for()
-        assert await page.get_by_role("list", name="Users").get_by_role("button", name="Alice").count() == 1
+        await page.get_by_role("list", name="Users").get_by_role("button", name="Bob", exact=True).wait_for()
+        assert await page.get_by_role("list", name="Users").get_by_role("button", name="Alice", exact=True).count() == 1
     await bob.users_become(["Alice", "Bob"])
     assert sum("Alice has joined" in line for line in server.file_lines("general")) == 1
 
@@ -148,7 +148,7 @@ async def test_one_identity_on_two_devices(start_server: Any, new_page: Any, con
 
     await phone.close()
     await server.wait_for_log("Alice@general left")
-    await laptop.get_by_role("list", name="Users").get_by_role("button", name="Alice").wait_for()
+    await laptop.get_by_role("list", name="Users").get_by_role("button", name="Alice", exact=True).wait_for()
     assert not any("Alice has left" in line for line in server.file_lines("general"))
     await laptop.close()
     await bob.until_line(lambda line: line.endswith("System: Alice has left the chat"))
@@ -161,7 +161,7 @@ async def test_mention_completion_by_keyboard(server: Server, new_page: Any, con
         await joined(await connect(server, handle), handle)
     page = await new_page(server.url + "/?channel=general&handle=Alice")
     await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
-    await page.get_by_role("list", name="Users").get_by_role("button", name="Carol").wait_for()
+    await page.get_by_role("list", name="Users").get_by_role("button", name="Carol", exact=True).wait_for()
     box = page.get_by_label("Message")
     await box.press_sequentially("hi @bo")
     options = page.get_by_role("listbox", name="People to mention").get_by_role("option")

@@ -72,8 +72,9 @@ async def test_accessibility_audit(server: Server, new_page: Any, connect: Any, 
         assert await axe_violations(page) == []
         await page.get_by_role("button", name="Channels").click()
     await say(page, "/msg Bob a private line")
+    await page.get_by_role("button", name="Send unencrypted").click()  # Bob's client publishes no key
     await page.locator("li.private", has_text="a private line").wait_for()
-    await page.get_by_role("list", name="Users").get_by_role("button", name="Bob").wait_for()
+    await page.get_by_role("list", name="Users").get_by_role("button", name="Bob", exact=True).wait_for()
     assert await axe_violations(page) == []
     await page.get_by_label("Search", exact=True).fill("line")
     await page.get_by_role("button", name="Find").click()

@@ -17,17 +17,19 @@ async def test_user_list_updates_live_and_starts_msg(server: Server, new_page: A
     """The Users list follows joins and leaves; clicking a name starts /msg to them."""
     page = await new_page(server.url + "/?channel=general&handle=Alice")
     users = page.get_by_role("list", name="Users")
-    await users.get_by_role("button", name="Alice").wait_for()
+    await users.get_by_role("button", name="Alice", exact=True).wait_for()
     bob = await joined(await connect(server, "Bob"), "Bob")
-    await users.get_by_role("button", name="Bob").wait_for()
+    await users.get_by_role("button", name="Bob", exact=True).wait_for()
     await page.get_by_label("Channel", exact=True).locator("option", has_text="general (2 users)").wait_for(state="attached")
     await bob.ws.close()
-    await users.get_by_role("button", name="Bob").wait_for(state="detached")
+    await users.get_by_role("button", name="Bob", exact=True).wait_for(state="detached")
     carol = await joined(await connect(server, "Carol"), "Carol")
-    await users.get_by_role("button", name="Carol").click()
+    await users.get_by_role("button", name="Carol", exact=True).click()
     assert await page.get_by_label("Message").input_value() == "/msg Carol "
     await page.get_by_label("Message").press_sequentially("just you")
     await page.get_by_label("Message").press("Enter")
+    await page.get_by_role("alert").filter(has_text="Carol has no key yet: not sent").wait_for()
+    await page.get_by_role("button", name="Send unencrypted").click()  # Carol's client publishes no key
     frame = await carol.event("private")
     assert frame["data"]["message"].endswith("] Alice -> Carol: just you")
 
@@ -53,7 +55,7 @@ async def test_msg_command_is_private(server: Server, new_page: Any) -> None:
     for handle in ("Alice", "Bob", "Carol"):
         pages[handle] = await new_page(server.url + f"/?channel=general&handle={handle}")
         await pages[handle].get_by_role("status").filter(has_text="Connected").wait_for()
-    await pages["Alice"].get_by_role("list", name="Users").get_by_role("button", name="Carol").wait_for()
+    await pages["Alice"].get_by_role("list", name="Users").get_by_role("button", name="Carol", exact=True).wait_for()
     await say(pages["Alice"], "/msg Bob the secret")
     for handle in ("Alice", "Bob"):
         row = pages[handle].locator("li.private", has_text="the secret")

@@ -157,8 +157,8 @@ async def test_the_page_on_two_nodes_sharing_redis(nodes: Any, new_page: Any) ->
     await wait_for_line(alice, "Bob has joined the chat")
     for page in (alice, bob):
         users = page.get_by_role("list", name="Users")
-        await users.get_by_role("button", name="Alice").wait_for()
-        await users.get_by_role("button", name="Bob").wait_for()
+        await users.get_by_role("button", name="Alice", exact=True).wait_for()
+        await users.get_by_role("button", name="Bob", exact=True).wait_for()
     await say(alice, "hello across nodes")
     await wait_for_line(bob, "hello across nodes")
     await say(bob, "/msg Alice just you")

@@ -8,7 +8,8 @@ import { EMPTY_MESSAGE, TOO_LONG, fill } from "./sentences.js";
 const TYPING_EVERY = 2000; // ms between "still typing" refreshes (the server forgets after 6 s)
 
 /**
- * hooks: send(request) -> whether it went out on the open socket; sent() after a message left;
+ * hooks: send(request) -> whether it went out on the open socket; prepare(request) -> a promise of the request
+ * to send (encrypted as it must be) or null; sent() after a message left;
  * handles() -> the handles of the channel on screen (for completion).
  */
 export function createComposer(hooks) {
@@ -45,7 +46,7 @@ export function createComposer(hooks) {
     typingSince = hooks.send({ type: "typing", typing }) && typing ? now : 0;
   }
 
-  function send() {
+  async function send() {
     const text = ui.message.value;
     if (ui.send.disabled) {
       return;
@@ -65,7 +66,8 @@ export function createComposer(hooks) {
     }
     const request = command ? { type: "private", to: command.to, message: command.text } : { type: "chat", message: text };
     if (!command && replyCursor !== null) request.reply_to = replyCursor;
-    if (!hooks.send(request)) {
+    const ready = await hooks.prepare(request); // encrypted when it must be; null: not to be sent (said why)
+    if (!ready || !hooks.send(ready)) {
       return;
     }
     clearAlert();

@@ -114,11 +114,11 @@ export function createLogView(hooks) {
       appendItems(rendered.map(({ item }) => item));
       return rendered;
     },
-    /** One line outside the log's order (a private message): shown at the end. */
+    /** One line outside the log's order (a private message): shown at the end; returns {item, parsed}. */
     appendLine(line) {
-      const { item, parsed } = renderLine(line);
-      appendItems([item]);
-      return parsed;
+      const rendered = renderLine(line);
+      appendItems([rendered.item]);
+      return rendered;
     },
     /** A line of the page's own (not from the log). */
     notice(text) {

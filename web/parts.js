@@ -4,6 +4,7 @@ import { createAnnotations } from "./annotations.js";
 import { createComposer } from "./composer.js";
 import { $, clearAlert, session, showAlert } from "./dom.js";
 import { createFiles } from "./files.js";
+import { createSecrets } from "./secrets.js";
 import { createModeration, tokenOperator } from "./moderation.js";
 import { createRooms } from "./rooms.js";
 import { createFinder } from "./search.js";
@@ -41,13 +42,22 @@ export function composeParts(page) {
 
   const composer = createComposer({
     send,
+    prepare: (request) => (onScreen() ? secrets.prepare(onScreen(), request) : Promise.resolve(request)),
     sent: () => onScreen()?.log.toBottom(),
     handles: () => (onScreen()?.users.names() ?? []).filter((handle) => handle !== session.me),
   });
 
   const files = createFiles({ send: sendJoined, showAlert, clearAlert });
+  const secrets = createSecrets({ active: () => onScreen(), showAlert, clearAlert });
+  // What the message box and an edit send goes through the encryption first (a passphrase, a private message).
+  const sendPrepared = (request) => {
+    const room = onScreen();
+    if (!room) return false;
+    secrets.prepare(room, request).then((ready) => ready && rooms.send(ready, true));
+    return true;
+  };
   const annotations = createAnnotations({
-    send: sendJoined,
+    send: (request) => (request.type === "edit" ? sendPrepared(request) : sendJoined(request)),
     me: () => session.me,
     lists: () => [onScreen()?.log.list, $("jumped")].filter(Boolean),
     jumpAround: (cursor) => finder.jumpAround(cursor),
@@ -57,6 +67,6 @@ export function composeParts(page) {
   });
   annotations.renderWith((data) => onScreen().log.renderFrame(data));
 
-  rooms = createRooms({ moderation, finder, composer, annotations, files }, page);
+  rooms = createRooms({ moderation, finder, composer, annotations, files, secrets }, page);
   return rooms;
 }

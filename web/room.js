@@ -40,6 +40,7 @@ export function createRoom(name, shared) {
       room.everAccepted = true;
       fresh = room.lastCursor === null;
       setState("connected", "");
+      shared.secrets.publish(room); // this device's public key, for private messages to us
     },
     frame: onFrame,
     closed: () => {},
@@ -47,7 +48,10 @@ export function createRoom(name, shared) {
 
   room.log = createLogView({
     decorate: (item, parsed, cursor, deleted, live) => shared.moderation.decorate(item, parsed, cursor, deleted, live, room),
-    annotate: (item, parsed, cursor, index, data, live) => shared.annotations.annotate(item, parsed, cursor, index, data, live),
+    annotate: (item, parsed, cursor, index, data, live) => {
+      shared.secrets.reveal(room, item, parsed);
+      shared.annotations.annotate(item, parsed, cursor, index, data, live);
+    },
     jumpActive: () => shown() && shared.finder.active(),
     send: (request) => room.connection.send(request, true),
     shown,
@@ -55,7 +59,7 @@ export function createRoom(name, shared) {
   });
   room.users = createUsers({
     startPrivate: (handle) => shared.composer.startPrivate(handle),
-    controls: (handle) => shared.moderation.userControls(handle),
+    controls: (handle) => [...shared.moderation.userControls(handle), ...shared.secrets.controls(room, handle)],
     shown,
   });
 
@@ -94,7 +98,8 @@ export function createRoom(name, shared) {
         room.users.typing(data.handle, data.typing);
         break;
       case "private": {
-        const parsed = room.log.appendLine(data.message);
+        const { item, parsed } = room.log.appendLine(data.message);
+        if (data.encrypted) shared.secrets.reveal(room, item, parsed);
         if (parsed.handle !== session.me && !looking()) {
           room.privateUnread += 1;
           shared.notify(room, `${parsed.handle} (private, ${name})`, parsed.text);
@@ -110,6 +115,9 @@ export function createRoom(name, shared) {
       case "edited":
       case "thread":
         shared.annotations.apply(event, data, shown() ? [room.log.list, document.getElementById("jumped")] : [room.log.list]);
+        break;
+      case "key":
+        shared.secrets.key(room, data);
         break;
       case "upload":
         shared.files.ticket(data);

@@ -159,6 +159,7 @@ export function createRooms(parts, page) {
 
   function activate(room) {
     if (active === room) return;
+    parts.secrets.shown(room);
     if (active) {
       parts.composer.switching();
       parts.finder.reset();

@@ -1,0 +1,112 @@
+"""End-to-end encryption in real Chromium pages: private messages, trust on first use, safety numbers, passphrases."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from .support import Server, joined
+from .support.browser import axe_violations, say, wait_for_line
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def chat_page(new_page: Any, server: Server, handle: str, channel: str = "general") -> Any:
+    page = await new_page(server.url + f"/?channel={channel}&handle={handle}")
+    await page.get_by_role("status").filter(has_text=f"Connected to {channel} as {handle}").wait_for()
+    return page
+
+
+def users(page: Any) -> Any:
+    return page.get_by_role("list", name="Users")
+
+
+async def test_private_messages_are_end_to_end_and_safety_numbers_match(server: Server, new_page: Any,
+                                                                          connect: Any) -> None:
+    """Alice and Bob read each other in clear; the private log and the server's log hold no plain text."""
+    alice = await chat_page(new_page, server, "Alice")
+    bob = await chat_page(new_page, server, "Bob")
+    await users(alice).get_by_role("button", name="Verify Bob").wait_for()  # Bob's key has reached Alice
+    await say(alice, "/msg Bob the plan is at noon")
+    for page in (alice, bob):
+        line = page.get_by_role("log").locator("li.private", has_text="the plan is at noon")
+        await line.wait_for()
+        assert await line.get_by_role("img", name="Encrypted").count() == 1
+    await users(bob).get_by_role("button", name="Verify Alice").wait_for()
+    await say(bob, "/msg Alice noon it is")
+    await alice.get_by_role("log").locator("li.private", has_text="noon it is").wait_for()
+    private = (server.data_dir / "private_general.log").read_text(encoding="utf-8")
+    assert "plan is at noon" not in private and "noon it is" not in private
+    assert re.search(r"Alice -> Bob: e2e1\.[A-Za-z0-9_-]+\n", private)
+    assert not any("plan is at noon" in line for line in server.lines), "the server's own log neither"
+
+    numbers = []
+    for page, other in ((alice, "Bob"), (bob, "Alice")):
+        await users(page).get_by_role("button", name=f"Verify {other}").click()
+        dialog = page.get_by_role("dialog", name=f"Verify {other}")
+        number = await dialog.locator("#safety-number").inner_text()
+        numbers.append(number)
+        assert await axe_violations(page) == []
+        await dialog.get_by_role("button", name="Close").click()
+    assert numbers[0] == numbers[1] and re.fullmatch(r"(\d{5} ){11}\d{5}", numbers[0]), numbers
+    assert alice.errors == [] and bob.errors == []
+
+
+async def test_a_new_holder_of_a_handle_is_warned_about_before_sending(server: Server, new_page: Any) -> None:
+    """Bob leaves; Carol joins as Bob with her own key: Alice's page says so, and sends nothing to Bob."""
+    alice = await chat_page(new_page, server, "Alice")
+    bob = await chat_page(new_page, server, "Bob")
+    await users(alice).get_by_role("button", name="Verify Bob").wait_for()
+    await bob.get_by_role("button", name="Disconnect").click()
+    await users(alice).get_by_role("button", name="Verify Bob").wait_for(state="detached")
+    await chat_page(new_page, server, "Bob")  # another browser: another key
+    await alice.get_by_role("log").get_by_text("Bob's key has changed").wait_for()
+    before = (server.data_dir / "private_general.log").read_text() if (server.data_dir / "private_general.log").exists() else ""
+    await say(alice, "/msg Bob are you still you?")
+    await alice.get_by_role("alert").filter(has_text="Bob's key has changed").wait_for()
+    after = (server.data_dir / "private_general.log").read_text() if (server.data_dir / "private_general.log").exists() else ""
+    assert after == before, "nothing was sent to the new key"
+    await users(alice).get_by_role("button", name="Verify Bob").click()
+    await alice.get_by_role("button", name="They match: trust this key").click()
+    await say(alice, "/msg Bob now trusted")
+    await alice.get_by_role("log").locator("li.private", has_text="now trusted").wait_for()
+
+
+async def test_a_handle_without_a_key_is_refused_unless_sent_unencrypted(server: Server, new_page: Any,
+                                                                           connect: Any) -> None:
+    """Dave (a client without keys): 'Dave has no key yet: not sent', then sent in clear by choice."""
+    alice = await chat_page(new_page, server, "Alice")
+    dave = await joined(await connect(server, "Dave"), "Dave")
+    await users(alice).get_by_role("button", name="Dave", exact=True).wait_for()
+    await say(alice, "/msg Dave hello there")
+    await alice.get_by_role("alert").filter(has_text="Dave has no key yet: not sent").wait_for()
+    await alice.get_by_role("button", name="Send unencrypted").click()
+    event = await dave.event("private")
+    assert event["data"]["message"].endswith("Alice -> Dave: hello there") and "encrypted" not in event["data"]
+
+
+async def test_a_passphrase_channel_reads_only_with_the_passphrase(server: Server, new_page: Any) -> None:
+    """Two pages with one passphrase read each other; a third with another shows Encrypted message; no plain text logged."""
+    pages = {handle: await chat_page(new_page, server, handle, "tech") for handle in ("Alice", "Bob", "Carol")}
+    for handle, passphrase in (("Alice", "correct horse battery"), ("Bob", "correct horse battery"),
+                               ("Carol", "another one")):
+        page = pages[handle]
+        await page.get_by_role("button", name="Encrypt with passphrase").click()
+        await page.get_by_label("Passphrase", exact=True).fill(passphrase)
+        await page.get_by_label("Passphrase", exact=True).press("Enter")
+        await page.wait_for_function(
+            "document.getElementById('encrypt-toggle').getAttribute('aria-pressed') === 'true'")
+    await say(pages["Alice"], "meet at dawn")
+    await wait_for_line(pages["Bob"], "meet at dawn")
+    assert await pages["Bob"].get_by_role("log").locator("li.line", has_text="meet at dawn").get_by_role(
+        "img", name="Encrypted").count() == 1
+    await say(pages["Bob"], "see you there")
+    await wait_for_line(pages["Alice"], "see you there")
+    carol = pages["Carol"].get_by_role("log").locator("li.line.encrypted")
+    await carol.nth(1).wait_for()
+    assert await carol.locator("span.text").all_inner_texts() == ["Encrypted message", "Encrypted message"]
+    log = (server.data_dir / "channel_tech.log").read_text(encoding="utf-8")
+    assert "dawn" not in log and "see you there" not in log and re.search(r"Alice: e2e1\.", log)
+    assert await axe_violations(pages["Alice"]) == []
