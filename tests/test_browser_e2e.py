@@ -107,6 +107,18 @@ async def test_a_passphrase_channel_reads_only_with_the_passphrase(server: Serve
     carol = pages["Carol"].get_by_role("log").locator("li.line.encrypted")
     await carol.nth(1).wait_for()
     assert await carol.locator("span.text").all_inner_texts() == ["Encrypted message", "Encrypted message"]
+    # The server cannot search ciphertext; the page searches the lines it decrypted.
+    await pages["Alice"].get_by_label("Search", exact=True).fill("dawn")
+    await pages["Alice"].get_by_role("button", name="Find").click()
+    await pages["Alice"].get_by_role("list", name="Search results").get_by_text("meet at dawn").wait_for()
+    # An edit of an encrypted line is encrypted too, and read as such.
+    mine = pages["Alice"].get_by_role("log").locator("li.line").filter(
+        has=pages["Alice"].locator("span.text", has_text="meet at dawn"))
+    await mine.get_by_role("button", name="Edit your line").click()
+    await pages["Alice"].get_by_label("New text of your line").fill("meet at dusk")
+    await pages["Alice"].get_by_label("New text of your line").press("Enter")
+    await wait_for_line(pages["Bob"], "meet at dusk")
     log = (server.data_dir / "channel_tech.log").read_text(encoding="utf-8")
-    assert "dawn" not in log and "see you there" not in log and re.search(r"Alice: e2e1\.", log)
+    assert "dawn" not in log and "dusk" not in log and "see you there" not in log
+    assert re.search(r"Alice: e2e1\.", log) and re.search(r"Alice edited Alice's line of .*: e2e1\.", log)
     assert await axe_violations(pages["Alice"]) == []

@@ -6,6 +6,8 @@ import base64
 import os
 from typing import Any
 
+import aiohttp
+
 from wsserver import protocol
 
 from .support import SECRET, Client, joined, token, two_processes
@@ -138,6 +140,10 @@ async def test_encrypted_channels_refuse_plain_text(start_server: Any, connect: 
     frame = await bob.until_line_frame(f"Alice: {ENVELOPE}")
     await bob.send({"type": "react", "cursor": frame["cursors"][-1], "emoji": "👍"})
     await alice.event("reactions")
+    async with aiohttp.ClientSession() as session, \
+            session.get(server.url + "/api/channels/general/search", params={"q": "hello"}) as response:
+        body = await response.json()
+    assert body["encrypted"] is True and "cannot be searched" in body["note"]
     tech = await joined(await connect(server, "Carol", "tech"), "Carol")
     await tech.chat("plain is fine here")
     await tech.until_line("Carol: plain is fine here")

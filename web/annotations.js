@@ -4,6 +4,7 @@
 // actions (React, Reply, Edit) on hover and on keyboard focus. Cursors stay opaque.
 import { $, rules } from "./dom.js";
 import { fillText } from "./render.js";
+import { isEnvelope } from "./e2e.js";
 import { unescapeText } from "./lines.js";
 
 const CHOICES = ["👍", "❤️", "😂", "🎉", "😮", "🙏"]; // offered first; any other emoji can be typed
@@ -15,6 +16,7 @@ const byCursor = (root, cursor) => root.querySelectorAll(`li.line[data-cursor="$
  * hooks: send(request) -> whether it went out (on the channel on screen); me() -> our handle;
  * lists() -> the lists that show the channel on screen (live, jump view); jumpAround(cursor);
  * replyTo(cursor, label) starts a reply in the message box; showFile(item, file) shows a shared file;
+ * revealText(item, envelope) shows an encrypted text in clear where it can;
  * showAlert(text).
  */
 export function createAnnotations(hooks) {
@@ -84,7 +86,8 @@ export function createAnnotations(hooks) {
     const span = item.querySelector(":scope > .text");
     if (!span) return;
     span.replaceChildren();
-    fillText(span, unescapeText(text));
+    if (isEnvelope(text)) hooks.revealText(item, text); // an encrypted edit: in clear if this page can read it
+    else fillText(span, unescapeText(text));
     if (!item.querySelector(":scope > .edited")) {
       const mark = document.createElement("span");
       mark.className = "edited";

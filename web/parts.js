@@ -33,6 +33,7 @@ export function composeParts(page) {
     token: () => onScreen()?.token() ?? session.pageToken,
     send: sendJoined,
     renderFrame: (data) => onScreen().log.renderFrame(data),
+    decrypted: () => secrets.decrypted(onScreen()),
     showAlert,
     onLive: () => {
       onScreen()?.log.hideJump();
@@ -63,6 +64,7 @@ export function composeParts(page) {
     jumpAround: (cursor) => finder.jumpAround(cursor),
     replyTo: (cursor, label) => composer.replyTo(cursor, label),
     showFile: (item, file) => files.show(item, file),
+    revealText: (item, envelope) => secrets.revealEdit(onScreen(), item, envelope),
     showAlert,
   });
   annotations.renderWith((data) => onScreen().log.renderFrame(data));

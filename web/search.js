@@ -11,7 +11,8 @@ const PAGE = 50;
 /**
  * hooks: channel() -> the channel to search; token() -> a token for the API or null;
  * send(request) -> whether it went out on the open socket; renderFrame(data) -> [<li>] for a history answer;
- * showAlert(text); onLive() (the live list is shown again).
+ * showAlert(text); onLive() (the live list is shown again); decrypted() -> [{item, text}] of the lines this
+ * page decrypted (searched here: the server cannot).
  */
 export function createFinder(hooks) {
   const ui = {
@@ -59,6 +60,7 @@ export function createFinder(hooks) {
         return;
       }
       ui.results.append(...body.results.map((result) => resultItem(result)));
+      if (!more) ui.results.append(...decryptedResults(query)); // encrypted lines: only this page can read them
       next = body.next;
       const count = ui.results.children.length;
       const found = count === 0 ? "No lines found" : `${count} ${count === 1 ? "line" : "lines"} found`;
@@ -69,6 +71,16 @@ export function createFinder(hooks) {
     } finally {
       searching = false;
     }
+  }
+
+  /** Results among the lines this page decrypted (the server cannot search ciphertext). */
+  function decryptedResults(text) {
+    const wanted = text.toLowerCase();
+    return (hooks.decrypted?.() ?? []).filter((line) => line.text.toLowerCase().includes(wanted)).reverse()
+      .map(({ item, text: shown }) => resultItem({
+        line: `[${item.querySelector("time")?.title ?? ""}] ${item.dataset.author ?? ""}: ${shown}`,
+        cursor: item.dataset.cursor,
+      }));
   }
 
   function resultItem(result) {

@@ -167,6 +167,17 @@ export function createSecrets(hooks) {
       item.dataset.envelope = parsed.text;
       reveal(state(room), item, parsed, parsed.text);
     },
+    /** An encrypted edit of a line of `room`: its new text in clear if this page can read it. */
+    revealEdit(room, item, envelope) {
+      if (!room) return;
+      item.dataset.envelope = envelope;
+      reveal(state(room), item, { handle: item.dataset.author, to: null }, envelope);
+    },
+    /** The lines of `room` this page decrypted: [{item, text}], for a search the server cannot do. */
+    decrypted(room) {
+      return [...(room?.log.list.querySelectorAll("li.line.decrypted[data-cursor]") ?? [])]
+        .map((item) => ({ item, text: item.querySelector(":scope > .text")?.textContent ?? "" }));
+    },
     /** The room on screen changed: the passphrase toggle shows its state. */
     shown(room) {
       ui.passToggle.setAttribute("aria-pressed", String(Boolean(room?.passphrase)));

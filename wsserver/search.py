@@ -32,6 +32,8 @@ from .store.base import Found, StoreError
 
 log = logging.getLogger(__name__)
 
+ENCRYPTED_NOTE = "This channel takes only end-to-end encrypted lines: their text cannot be searched on the server"
+
 # Limits
 RESULTS_DEFAULT = 50
 RESULTS_MOST = 100
@@ -122,7 +124,9 @@ async def search(request: web.Request) -> web.Response:
     except StoreError:
         log.warning("a search of %s failed", name, exc_info=True)
         return _error(503, UNAVAILABLE)
+    encrypted = {"encrypted": True, "note": ENCRYPTED_NOTE} if name in config.encrypted_channels else {}
     return web.json_response({
+        **encrypted,
         "channel": name,
         "results": [{"line": line, "cursor": cursor, **({"edited": True} if edited else {})}
                     for line, cursor, edited in hits if cursor not in deleted],
