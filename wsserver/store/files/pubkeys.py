@@ -9,13 +9,12 @@ devices publish again when they next connect.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from ..base import StoreError
+from .locked import rewrite_locked
 
 KEY_DIR = "keys"
 
@@ -34,24 +33,16 @@ class FileKeys:
         """Store ``key`` for ``device`` (``only``: as the one key of ``handle``)."""
         path = self._path(channel, handle)
 
-        def write() -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        def change(old: bytes) -> bytes:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    stored = {} if only else dict(json.loads(os.pread(fd, 1 << 20, 0) or b"{}").get("devices", {}))
-                except (ValueError, AttributeError):
-                    stored = {}
-                stored[device] = key
-                data = json.dumps({"handle": handle, "devices": stored}).encode()
-                os.pwrite(fd, data, 0)
-                os.ftruncate(fd, len(data))
-            finally:
-                os.close(fd)
+                stored = {} if only else dict(json.loads(old or b"{}").get("devices", {}))
+            except (ValueError, AttributeError):
+                stored = {}  # torn by a crash mid-write: start again from this key
+            stored[device] = key
+            return json.dumps({"handle": handle, "devices": stored}).encode()
 
         try:
-            await asyncio.to_thread(write)
+            await asyncio.to_thread(rewrite_locked, path, change)
         except OSError as exc:
             raise StoreError(f"storing a public key in {path} failed: {exc}") from exc
 

@@ -17,7 +17,6 @@ one thread call: a join storm of 10,000 costs a few dozen thread hops, not
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import functools
 import logging
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from ...background import ThreadBatch
 from ..base import Place, StoreError
+from .locked import rewrite_locked
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +54,14 @@ class FileReads:
         """Store ``cursor`` if ``place`` is past the stored position (under the file's lock)."""
         path = self._path(channel, who)
 
-        def move() -> bool:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                stored = Place.decode(os.pread(fd, 4096, 0).decode("utf-8", errors="replace"))
-                if not place.after(stored[0] if stored else None):
-                    return False
-                data = (place.encode(cursor) + "\n").encode()
-                os.pwrite(fd, data, 0)
-                os.ftruncate(fd, len(data))
-                return True
-            finally:
-                os.close(fd)  # closing releases the lock
+        def move(old: bytes) -> bytes | None:
+            stored = Place.decode(old.decode("utf-8", errors="replace"))
+            if not place.after(stored[0] if stored else None):
+                return None
+            return (place.encode(cursor) + "\n").encode()
 
         try:
-            return await asyncio.to_thread(move)
+            return await asyncio.to_thread(rewrite_locked, path, move)
         except OSError as exc:
             raise StoreError(f"storing the read position in {path} failed: {exc}") from exc
 
