@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .support import Server, joined
+from .support import SECRET, Server, joined, token
 from .support.browser import axe_violations, say, wait_for_line
 
 pytestmark = pytest.mark.timeout(120)
@@ -122,3 +122,42 @@ async def test_a_passphrase_channel_reads_only_with_the_passphrase(server: Serve
     assert "dawn" not in log and "dusk" not in log and "see you there" not in log
     assert re.search(r"Alice: e2e1\.", log) and re.search(r"Alice edited Alice's line of .*: e2e1\.", log)
     assert await axe_violations(pages["Alice"]) == []
+
+
+async def test_a_new_device_is_said_and_every_device_reads(start_server: Any, new_page: Any) -> None:
+    """With tokens, Bob's second device: 'Bob has a new device'; once verified, a message reaches both devices."""
+    server = await start_server("--jwt-secret", SECRET, "--rate-limit", "0")
+
+    async def device(sub: str) -> Any:
+        page = await new_page(server.url + f"/?channel=general&token={token(sub, expires_in=600)}")
+        await page.get_by_role("status").filter(has_text=f"Connected to general as {sub}").wait_for()
+        return page
+
+    alice, laptop = await device("Alice"), await device("Bob")
+    await users(alice).get_by_role("button", name="Verify Bob").wait_for()
+    phone = await device("Bob")
+    await alice.get_by_role("log").get_by_text("Bob has a new device").wait_for()
+    await say(alice, "/msg Bob to both of you")
+    await alice.get_by_role("alert").filter(has_text="Bob has a new device").wait_for()
+    await users(alice).get_by_role("button", name="Verify Bob").click()
+    await alice.get_by_role("button", name="They match: trust this key").click()
+    await say(alice, "/msg Bob to both of you")
+    for page in (laptop, phone, alice):
+        line = page.get_by_role("log").locator("li.private", has_text="to both of you")
+        await line.wait_for()
+        assert await line.get_by_role("img", name="Encrypted").count() == 1
+
+
+async def test_an_encrypted_channel_refuses_plain_chat_on_the_page(start_server: Any, new_page: Any) -> None:
+    """--encrypted-channels: plain text gets the server's sentence; with a passphrase the line goes."""
+    server = await start_server("--encrypted-channels", "general", "--rate-limit", "0")
+    page = await chat_page(new_page, server, "Alice")
+    await say(page, "plain hello")
+    await page.get_by_role("alert").filter(has_text="This channel accepts only encrypted messages").wait_for()
+    await page.get_by_role("button", name="Encrypt with passphrase").click()
+    await page.get_by_label("Passphrase", exact=True).fill("a long passphrase")
+    await page.get_by_label("Passphrase", exact=True).press("Enter")
+    await page.wait_for_function("document.getElementById('encrypt-toggle').getAttribute('aria-pressed') === 'true'")
+    await say(page, "secret hello")
+    await wait_for_line(page, "secret hello")
+    assert "secret hello" not in (server.data_dir / "channel_general.log").read_text(encoding="utf-8")
