@@ -79,10 +79,11 @@ class Hub:
 
     async def _joined_frames(self, name: str, handle: str) -> list[str]:
         """Return what a joiner gets after the users list: its read position, then the users' public keys."""
-        read = await self.reading.joined_frame(name, handle)
         channel = self.channels.get(name)
-        users = sorted(channel.presence.members) if channel is not None else []
-        return ([read] if read is not None else []) + await self.keyring.joined_frames(name, users)
+        users = channel.presence.members if channel is not None else frozenset()
+        read, keys = await asyncio.gather(self.reading.joined_frame(name, handle),
+                                          self.keyring.joined_frames(name, users))
+        return ([read] if read is not None else []) + keys
 
     async def _indexes_built(self) -> None:
         """Wait (up to :data:`INDEX_WAIT` seconds) for the configured channels' annotation indexes.

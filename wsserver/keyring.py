@@ -17,6 +17,7 @@ was sent as encrypted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from . import protocol
@@ -52,7 +53,7 @@ class Keyring:
         self._events.publish({"type": "key", "channel": channel.name, "handle": handle, "device": told.device,
                               "public": told.public})
 
-    async def joined_frames(self, channel: str, handles: list[str]) -> list[str]:
+    async def joined_frames(self, channel: str, handles: Collection[str]) -> list[str]:
         """Return the ``key`` events of the users present (those with keys), for a joiner."""
         try:
             found = await self._keys.get(channel, handles)

@@ -26,7 +26,7 @@ leaves the store::
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -148,8 +148,12 @@ class Keys(Protocol):
     async def publish(self, channel: str, handle: str, device: str, key: dict[str, Any], only: bool) -> None:
         """Keep ``handle``'s public ``key`` for ``device`` (``only``: as its one key); raises StoreError."""
 
-    async def get(self, channel: str, handles: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
-        """Return, for each of ``handles`` that has keys, device -> public key; raises StoreError."""
+    async def get(self, channel: str, present: Collection[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Return, for each handle in ``present`` that has keys, device -> public key; raises StoreError.
+
+        The cost follows the keys kept, not the users present: a join storm
+        in a channel of thousands without keys reads next to nothing.
+        """
 
 
 class Tickets(Protocol):

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from ...background import ThreadBatch
 from ..base import StoreError
 from .locked import rewrite_locked
 
@@ -24,6 +27,8 @@ class FileKeys:
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / KEY_DIR
+        # Every join asks for the present users' keys: a storm of them is one thread call, not thousands.
+        self._asks = ThreadBatch("public keys", self._read_all, self._failed)
 
     def _path(self, channel: str, handle: str) -> Path:
         # Channel names and handles are checked against their patterns before they get here.
@@ -46,23 +51,35 @@ class FileKeys:
         except OSError as exc:
             raise StoreError(f"storing a public key in {path} failed: {exc}") from exc
 
-    async def get(self, channel: str, handles: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
-        """Read the keys of ``handles`` (one thread call)."""
+    async def get(self, channel: str, present: Collection[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Read the keys of the channel and keep those of ``present``; a join storm's asks are one thread call."""
+        return await self._asks.submit((channel, present))
 
-        def read() -> dict[str, dict[str, dict[str, Any]]]:
-            found: dict[str, dict[str, dict[str, Any]]] = {}
-            for handle in handles:
-                try:
-                    stored = json.loads(self._path(channel, handle).read_text(encoding="utf-8"))
-                except FileNotFoundError:
-                    continue
-                except ValueError:
-                    continue  # torn by a crash mid-write: that device publishes again when it connects
-                if isinstance(stored, dict) and isinstance(stored.get("devices"), dict) and stored["devices"]:
-                    found[handle] = stored["devices"]
-            return found
+    def _failed(self, exc: Exception) -> StoreError:
+        return StoreError(f"reading public keys under {self.root} failed: {exc}")
 
+    def _read_all(self, asked: list[tuple[str, Collection[str]]]) -> list[dict[str, dict[str, dict[str, Any]]]]:
+        """Read the keys asked for (in a thread): each channel's files once, kept for the users present."""
+        stored: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}  # channel -> handle -> devices
+        answers = []
+        for channel, present in asked:
+            if channel not in stored:
+                stored[channel] = self._read_channel(channel)
+            answers.append({handle: devices for handle, devices in stored[channel].items() if handle in present})
+        return answers
+
+    def _read_channel(self, channel: str) -> dict[str, dict[str, dict[str, Any]]]:
+        found: dict[str, dict[str, dict[str, Any]]] = {}
         try:
-            return await asyncio.to_thread(read)
-        except OSError as exc:
-            raise StoreError(f"reading public keys under {self.root} failed: {exc}") from exc
+            names = os.listdir(self.root / channel)
+        except FileNotFoundError:
+            return found
+        for name in names:
+            try:
+                kept = json.loads((self.root / channel / name).read_text(encoding="utf-8"))
+            except (FileNotFoundError, ValueError):
+                continue  # gone, or torn by a crash mid-write: that device publishes again when it connects
+            devices = kept.get("devices") if isinstance(kept, dict) else None
+            if isinstance(devices, dict) and devices and isinstance(kept.get("handle"), str):
+                found[kept["handle"]] = devices
+        return found

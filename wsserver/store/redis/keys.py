@@ -96,7 +96,7 @@ class Keys:
         return PREFIX + "reads:" + self._name(channel)
 
     def pubkeys(self, channel: str) -> str:
-        """Return the hash of ``channel``'s public keys (``<handle>|<device>`` to the key as JSON)."""
+        """Return the hash of ``channel``'s public keys (lower-cased handle to its devices' keys, as JSON)."""
         return PREFIX + "pubkeys:" + self._name(channel)
 
     def index(self, channel: str) -> str:
