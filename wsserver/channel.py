@@ -12,6 +12,7 @@ channel, and are routed to their two ends only.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 from . import protocol
@@ -279,7 +280,7 @@ class Channel:
     async def _fill(self, batches: list[Lines], wanted: int) -> list[Lines]:
         """Return ``batches`` with older lines before them until ``wanted`` lines are shown (or the log starts)."""
         shown = sum(self.view.shown_count(lines) for lines in batches)
-        while batches and shown < wanted:
+        while batches and batches[0].ends and shown < wanted:
             older = await self.feed.before(batches[0].start, wanted - shown)
             if older is None or not older.ends:
                 break
@@ -324,14 +325,7 @@ class Channel:
         if found is None:
             return None
         # Annotation lines are not shown as lines: read on back until the page has its lines (or the start).
-        shown = self.view.shown_count(found)
-        while shown < limit and found.ends:
-            older = await self.feed.before(found.start, limit - shown)
-            if older is None or not older.ends:
-                break
-            found = joined(older, found)
-            shown += self.view.shown_count(older)
-        return self.view.history_frame(found)
+        return self.view.history_frame(functools.reduce(joined, await self._fill([found], limit)))
 
     async def jump(self, around: str | None, at: str | None, after: str | None, limit: int) -> str | None:
         """Return a ``history`` frame of the lines around a line, from a time, or after a cursor.

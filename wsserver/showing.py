@@ -47,10 +47,14 @@ class View:
         """Return how many of ``lines`` a client is shown as lines."""
         return len(lines.ends) - len(self.hidden(lines))
 
-    def _shown(self, lines: Lines, only: list[int] | None) -> tuple[str, list[str], dict[str, Any]]:
-        """Return the text of the lines shown (of ``only``, if given), their cursors, and the maps about them."""
+    def _shown(self, lines: Lines, only: list[int] | None,
+               hidden: set[int] | None = None) -> tuple[str, list[str], dict[str, Any]]:
+        """Return the text of the lines shown (of ``only``, if given), their cursors, and the maps about them.
+
+        ``hidden`` is :meth:`hidden` of ``lines`` when the caller has it already.
+        """
         deleted = self.moderation.deleted_in(self.name)
-        hidden = self.hidden(lines)
+        hidden = self.hidden(lines) if hidden is None else hidden
         if hidden:
             only = [index for index in (range(len(lines.ends)) if only is None else only) if index not in hidden]
         if only is None and (not deleted or deleted.keys().isdisjoint(lines.ends)):
@@ -82,7 +86,7 @@ class View:
     def history_frame(self, lines: Lines, mark: int | None = None, **more: object) -> str:
         """Return a ``history`` event of ``lines`` with ``more`` fields; ``mark`` (an index in ``lines``) as shown."""
         hidden = self.hidden(lines)
-        text, cursors, maps = self._shown(lines, None)
+        text, cursors, maps = self._shown(lines, None, hidden)
         data: dict[str, object] = {"channel": self.name, "message": text, "cursor": lines.start,
                                    "start": lines.start, "end": lines.end, "cursors": cursors, **more, **maps}
         if mark is not None:

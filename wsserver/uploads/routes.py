@@ -26,6 +26,7 @@ from ..annotations.lines import shared_line
 from ..app_state import STATE, State
 from ..errors import NoRoom, NotAnImage, TooManyPixels
 from ..logline import format_line
+from ..protocol import BANNED, MUTED
 from ..store.base import StoreError
 from . import media
 from .requests import GONE, NO_FILE, NO_ROOM, NO_TICKET, NOT_AN_IMAGE, TOO_LARGE, TOO_MANY_PIXELS, megabytes, pixels
@@ -62,9 +63,10 @@ async def put_upload(request: web.Request) -> web.Response:
     if ticket is None:
         return _error(404, NO_TICKET)
     channel_name, handle = str(ticket["channel"]), str(ticket["handle"])
-    if state.moderation.muted(channel_name, handle) or state.moderation.banned(channel_name, handle):
-        return _error(403, "You are muted in this channel" if state.moderation.muted(channel_name, handle)
-                      else "You are banned from this channel")
+    if state.moderation.banned(channel_name, handle):
+        return _error(403, BANNED)
+    if state.moderation.muted(channel_name, handle):
+        return _error(403, MUTED)
     too_large = _error(413, TOO_LARGE.format(limit=megabytes(config.max_upload_bytes)))
     if (request.content_length or 0) > config.max_upload_bytes:
         return too_large
