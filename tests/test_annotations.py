@@ -103,7 +103,7 @@ async def test_reaction_refusals_name_the_problem(chat_store: ChatStore, connect
         ({"cursor": "nonsense", "emoji": "👍"}, protocol.BAD_AROUND),
     ]:
         await bob.send({"type": "react", **request})
-        assert await bob.frame() == {"success": False, "message": sentence}, request
+        assert await bob.refusal() == {"success": False, "message": sentence}, request
     for flag in ["🇫🇷", "👍🏽", "👨‍👩‍👧", "1️⃣", "❤️"]:  # flags, skin tones, ZWJ sequences, keycaps: one emoji each
         await bob.send({"type": "react", "cursor": hello, "emoji": flag})
         await bob.event("reactions")
@@ -113,7 +113,7 @@ async def test_reaction_refusals_name_the_problem(chat_store: ChatStore, connect
         await bob.event("reactions")
     written = len(chat_store.lines("general"))
     await alice.send({"type": "react", "cursor": hello, "emoji": "🚀"})
-    assert await alice.frame() == {"success": False, "message": protocol.TOO_MANY_REACTIONS}
+    assert await alice.refusal() == {"success": False, "message": protocol.TOO_MANY_REACTIONS}
     await alice.send({"type": "react", "cursor": hello, "emoji": "😀"})  # one of the 20: fine
     await until_event(alice, "reactions", lambda data: data["reactions"].get("😀") == ["Bob", "Alice"])
     assert len(chat_store.lines("general")) == written + 1
@@ -144,7 +144,7 @@ async def test_edits_replace_the_text_of_ones_own_recent_lines(chat_store: ChatS
         ({"cursor": "nonsense", "message": "x"}, protocol.BAD_AROUND),
     ]:
         await bob.send({"type": "edit", **request})
-        assert await bob.frame() == {"success": False, "message": sentence}, request
+        assert await bob.refusal() == {"success": False, "message": sentence}, request
     assert protocol.NOT_YOURS_TO_EDIT == "You may only edit your own lines, within 24 hours of sending them"
 
 
@@ -157,7 +157,7 @@ async def test_an_edit_after_24_hours_is_refused(start_server: Any, connect: Any
     page = await history(alice)
     old = page["cursors"][0]
     await alice.send({"type": "edit", "cursor": old, "message": "new news"})
-    assert await alice.frame() == {"success": False, "message": protocol.NOT_YOURS_TO_EDIT}
+    assert await alice.refusal() == {"success": False, "message": protocol.NOT_YOURS_TO_EDIT}
 
 
 async def test_replies_make_threads_at_the_root(chat_store: ChatStore, connect: Any) -> None:
@@ -206,7 +206,7 @@ async def test_replies_make_threads_at_the_root(chat_store: ChatStore, connect: 
          "Invalid thread request: limit must be a whole number from 1 to 200"),
     ]:
         await alice.send(request)
-        assert await alice.frame() == {"success": False, "message": sentence}, request
+        assert await alice.refusal() == {"success": False, "message": sentence}, request
     assert protocol.BAD_REPLY == "Invalid reply: reply_to must be a cursor from a frame (a string)"
 
 
@@ -294,12 +294,10 @@ async def test_muted_and_rate_limited_users_cannot_annotate(start_server: Any, c
                     {"type": "chat", "message": "x", "reply_to": line},
                     {"type": "edit", "cursor": line, "message": "x"}]:
         await bob.send(request)
-        assert await bob.frame() == {"success": False, "message": protocol.MUTED}, request
+        assert await bob.refusal() == {"success": False, "message": protocol.MUTED}, request
     for emoji in ("👍", "🎉", "🚀", "🔥", "👀"):  # a burst of three: the fourth at once is refused
         await alice.send({"type": "react", "cursor": line, "emoji": emoji})
-    while (frame := await alice.frame())["success"]:
-        pass
-    assert frame == {"success": False, "message": protocol.RATE_LIMITED}
+    assert await alice.refusal() == {"success": False, "message": protocol.RATE_LIMITED}
 
 
 async def test_pages_count_lines_not_annotations(chat_store: ChatStore, connect: Any) -> None:

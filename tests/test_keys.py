@@ -23,13 +23,6 @@ def jwk() -> dict[str, str]:
 ENVELOPE = "e2e1." + base64.urlsafe_b64encode(b'{"v":1,"iv":"...","ct":"..."}').rstrip(b"=").decode()
 
 
-async def refusal(client: Client) -> dict[str, Any]:
-    """Return the next error frame, passing the lines frames before it."""
-    while (frame := await client.frame())["success"]:
-        pass
-    return frame
-
-
 async def keys_after_presence(client: Client) -> list[dict[str, Any]]:
     """Read a joiner's frames up to its presence list, then the key events that follow (until another frame)."""
     while "users" not in (await client.event("presence"))["data"]:
@@ -68,7 +61,7 @@ async def test_a_published_key_is_told_and_given_to_joiners(chat_store: Any, con
         ({"public": key, "device": "a b"}, protocol.BAD_DEVICE),
     ]:
         await bob.send({"type": "key", **request})
-        assert await refusal(bob) == {"success": False, "message": sentence}, request
+        assert await bob.refusal() == {"success": False, "message": sentence}, request
 
 
 async def _across(first: Any, second: Any, connect: Any) -> None:
@@ -124,7 +117,7 @@ async def test_encrypted_messages_are_envelopes_in_the_log(server: Any, connect:
         ({"type": "chat", "message": ENVELOPE, "encrypted": "yes"}, protocol.INVALID_FORMAT),
     ]:
         await alice.send(request)
-        assert await refusal(alice) == {"success": False, "message": sentence}, request
+        assert await alice.refusal() == {"success": False, "message": sentence}, request
 
 
 async def test_encrypted_channels_refuse_plain_text(start_server: Any, connect: Any) -> None:
@@ -135,7 +128,7 @@ async def test_encrypted_channels_refuse_plain_text(start_server: Any, connect: 
     for request in [{"type": "chat", "message": "hello"}, {"type": "private", "to": "Bob", "message": "psst"},
                     {"type": "upload", "name": "a.txt", "size": 1}]:
         await alice.send(request)
-        assert await refusal(alice) == {"success": False, "message": "This channel accepts only encrypted messages"}
+        assert await alice.refusal() == {"success": False, "message": "This channel accepts only encrypted messages"}
     await alice.send({"type": "chat", "message": ENVELOPE, "encrypted": True})
     frame = await bob.until_line_frame(f"Alice: {ENVELOPE}")
     await bob.send({"type": "react", "cursor": frame["cursors"][-1], "emoji": "👍"})

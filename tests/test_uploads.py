@@ -161,13 +161,13 @@ async def test_socket_refusals_name_the_problem(server: Any, connect: Any) -> No
         ({"name": "a.txt", "size": 10 * 1024 * 1024 + 1}, "File is too large (limit 10 MB)"),
     ]:
         await alice.send({"type": "upload", **request})
-        assert await alice.frame() == {"success": False, "message": sentence}, request
+        assert await alice.refusal() == {"success": False, "message": sentence}, request
     assert protocol.BAD_NAME == ("Invalid upload request: name must be 1 to 200 characters without / or "
                                  "control characters")
     assert (await run_cli("mute", "general", "Alice", "--data-dir", str(server.data_dir)))[0] == 0
     await alice.until_line("Alice was muted")
     await alice.send({"type": "upload", "name": "a.txt", "size": 1})
-    assert await alice.frame() == {"success": False, "message": protocol.MUTED}
+    assert await alice.refusal() == {"success": False, "message": protocol.MUTED}
 
 
 async def test_a_deleted_upload_is_gone_and_erase_removes_its_file(server: Any, connect: Any) -> None:

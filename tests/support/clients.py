@@ -123,6 +123,16 @@ class Client:
 
         return await asyncio.wait_for(scan(), timeout)
 
+    async def refusal(self, timeout: float = TIMEOUT) -> dict[str, Any]:
+        """Return the next error frame, passing the lines frames that come before it (a join line, say)."""
+
+        async def scan() -> dict[str, Any]:
+            while (frame := await self.frame(timeout))["success"]:
+                pass
+            return frame
+
+        return await asyncio.wait_for(scan(), timeout)
+
     async def until_line_frame(self, ending: str, timeout: float = TIMEOUT) -> dict[str, Any]:
         """Return the data of the next lines frame with a line ending with ``ending`` (earlier frames are passed)."""
 
