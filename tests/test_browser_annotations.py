@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from .support import Server, joined
-from .support.browser import axe_violations, say, wait_for_line
+from .support.browser import axe_violations, chat_page, say, wait_for_line
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,8 +25,7 @@ async def focus_action(page: Any, line: Any, name: str) -> None:
 
 async def test_react_reply_thread_and_edit_by_keyboard(server: Server, new_page: Any, connect: Any) -> None:
     """React and unreact, reply (a quote), open the thread and reply in it, edit in place: keyboard only; axe clean."""
-    page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    page = await chat_page(new_page, server, "Alice")
     bob = await joined(await connect(server, "Bob"), "Bob")
     await bob.chat("shall we deploy?")
     await wait_for_line(page, "shall we deploy?")

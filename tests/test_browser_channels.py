@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .support import SECRET, Server, eventually, joined, token
-from .support.browser import say, wait_for_line
+from .support.browser import chat_page, say, wait_for_line
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -50,8 +50,7 @@ async def entry_name(page: Any, channel: str) -> str:
 
 async def test_two_channels_count_unread_lines_and_mentions(server: Server, new_page: Any, connect: Any) -> None:
     """A line in the channel not on screen raises its unread count; one with @Alice its mentions; the title adds them."""
-    page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    page = await chat_page(new_page, server, "Alice")
     assert await page.get_by_label("Handle").is_hidden(), "the connect screen gave way to the chat view"
     await open_channel(page, "tech")
     await open_channel(page, "general")
@@ -88,8 +87,7 @@ async def test_two_channels_count_unread_lines_and_mentions(server: Server, new_
 
 async def test_new_messages_where_reading_stopped_after_a_reload(server: Server, new_page: Any, connect: Any) -> None:
     """Read, reload, lines arrive while away: New messages stands before the first of them."""
-    page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    page = await chat_page(new_page, server, "Alice")
     bob = await joined(await connect(server, "Bob"), "Bob")
     await bob.chat("read before leaving")
     await wait_for_line(page, "read before leaving")
@@ -159,8 +157,7 @@ async def test_mention_completion_by_keyboard(server: Server, new_page: Any, con
     """@ and letters offer the channel's handles; Down, Tab and Enter accept; Escape dismisses."""
     for handle in ("Bob", "Bobby", "Carol"):
         await joined(await connect(server, handle), handle)
-    page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    page = await chat_page(new_page, server, "Alice")
     await page.get_by_role("list", name="Users").get_by_role("button", name="Carol", exact=True).wait_for()
     box = page.get_by_label("Message")
     await box.press_sequentially("hi @bo")
@@ -220,8 +217,7 @@ async def test_a_reload_keeps_the_open_channels_and_where_reading_stopped(server
                                                                           connect: Any) -> None:
     """Lines that came while the tab was hidden stay unread; a reload reopens both channels, tech on screen,
     with New messages before those lines."""
-    page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    page = await chat_page(new_page, server, "Alice")
     await open_channel(page, "tech")
     bob = await joined(await connect(server, "Bob", "tech"), "Bob")
     await bob.chat("seen")
@@ -245,8 +241,7 @@ async def test_a_reload_keeps_the_open_channels_and_where_reading_stopped(server
 async def test_a_channel_created_from_the_chat_view(start_server: Any, new_page: Any) -> None:
     """With --allow-new-channels the sidebar creates a channel: a bad name is refused first, a good one opens."""
     server = await start_server("--allow-new-channels")
-    page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    page = await chat_page(new_page, server, "Alice")
     create = sidebar(page).get_by_label("Create a channel")
     await create.fill("Bad Name")
     await create.press("Enter")
@@ -265,8 +260,7 @@ async def test_a_channel_created_from_the_chat_view(start_server: Any, new_page:
 
 async def test_leaving_the_channel_on_screen_shows_another_and_only_its_lines(server: Server, new_page: Any) -> None:
     """Leave the channel on screen: the next open one shows, with its own lines only; Disconnect and Connect again."""
-    page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    page = await chat_page(new_page, server, "Alice")
     await say(page, "said in general")
     await wait_for_line(page, "said in general")
     await open_channel(page, "tech")

@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 
 from .support import SECRET, Server, joined, token
-from .support.browser import axe_violations, say, wait_for_line
+from .support.browser import axe_violations, chat_page, say, wait_for_line
 
 pytestmark = pytest.mark.timeout(120)
-
-
-async def chat_page(new_page: Any, server: Server, handle: str, channel: str = "general") -> Any:
-    page = await new_page(server.url + f"/?channel={channel}&handle={handle}")
-    await page.get_by_role("status").filter(has_text=f"Connected to {channel} as {handle}").wait_for()
-    return page
 
 
 def users(page: Any) -> Any:

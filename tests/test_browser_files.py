@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .support import Server, joined
-from .support.browser import axe_violations, wait_for_line
+from .support.browser import axe_violations, chat_page, wait_for_line
 from .test_uploads import jpeg_with_gps_and_orientation
 
 pytestmark = pytest.mark.timeout(120)
@@ -19,8 +19,7 @@ async def test_attach_a_picture_see_its_preview_and_open_it(server: Server, new_
     """Attach (keyboard reachable), the thumbnail in the log with its size reserved, Enter opens it, Esc closes."""
     picture = tmp_path / "holiday.jpg"
     picture.write_bytes(jpeg_with_gps_and_orientation(600, 300))
-    page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    page = await chat_page(new_page, server, "Alice")
     bob = await joined(await connect(server, "Bob"), "Bob")
     attach = page.get_by_label("Attach")
     await attach.focus()
@@ -58,8 +57,7 @@ async def test_a_refused_file_says_the_servers_sentence(start_server: Any, new_p
     big, small = tmp_path / "big.bin", tmp_path / "notes.txt"
     big.write_bytes(b"x" * 5000)
     small.write_bytes(b"hello")
-    page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    page = await chat_page(new_page, server, "Alice")
     await page.get_by_label("Attach").set_input_files(str(big))
     await page.get_by_role("alert").filter(has_text="File is too large (limit 1000 bytes)").wait_for()
     await page.get_by_label("Attach").set_input_files(str(small))
@@ -71,8 +69,7 @@ async def test_a_refused_file_says_the_servers_sentence(start_server: Any, new_p
 
 async def test_drop_and_paste_share_files(server: Server, new_page: Any) -> None:
     """A file dropped on the log, and an image pasted into the message box, are shared like attached ones."""
-    page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected to general as Alice").wait_for()
+    page = await chat_page(new_page, server, "Alice")
     dropped = await page.evaluate_handle("""() => {
         const data = new DataTransfer();
         data.items.add(new File(['dropped text'], 'dropped.txt', { type: 'text/plain' }));

@@ -58,6 +58,13 @@ async def connect_by_form(page: Any, handle: str, channel: str = "general") -> N
     await page.get_by_role("status").filter(has_text="Connected").wait_for()
 
 
+async def chat_page(new_page: Any, server: Any, handle: str, channel: str = "general") -> Any:
+    """Open the page joined to ``channel`` as ``handle`` (by its address) and wait until the join was taken."""
+    page = await new_page(server.url + f"/?channel={channel}&handle={handle}")
+    await page.get_by_role("status").filter(has_text=f"Connected to {channel} as {handle}").wait_for()
+    return page
+
+
 async def say(page: Any, text: str) -> None:
     await page.get_by_label("Message").fill(text)
     await page.get_by_label("Message").press("Enter")
