@@ -1,11 +1,21 @@
 # The two commands of the README: `make run` and `make test`. Each sets itself up.
+# Python packages come from the locks in locks/ (exact versions with hashes; `make lock` refreshes
+# them on purpose): pip resolves nothing at install time, so a clone next month installs what
+# passed today. The package itself is installed without build isolation, its build backend
+# (hatchling) being in the locks too.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 STAMP   := $(VENV)/.installed
+BENCH   := $(VENV)/.installed-bench
+PIP     := $(BIN)/python -m pip install --quiet --no-input
+LOCKED  := $(PIP) --require-hashes --no-deps --only-binary :all: -r
+SELF    := $(PIP) --no-deps --no-build-isolation -e .
+# The lock's own tool, pinned; used only by `make lock`.
+UV_VERSION := 0.13.9
 
-.PHONY: run test test-fast lint clean screenshot bench
+.PHONY: run test test-fast lint clean screenshot bench lock
 
 # The server alone: only its runtime dependencies are installed.
 run: $(RUNTIME)
@@ -27,22 +37,38 @@ lint: $(STAMP)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(RUNTIME): pyproject.toml $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e .
+$(RUNTIME): pyproject.toml locks/run.txt $(VENV)/bin/python
+	$(LOCKED) locks/run.txt
+	$(SELF)
 	touch $@
 
-$(STAMP): pyproject.toml $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(STAMP): pyproject.toml locks/test.txt $(VENV)/bin/python
+	$(LOCKED) locks/test.txt
+	$(SELF)
 	touch $@ $(RUNTIME)
+
+$(BENCH): pyproject.toml locks/bench.txt $(STAMP)
+	$(LOCKED) locks/bench.txt
+	touch $@
+
+# Refresh the locks from pyproject.toml's ranges (and locks/build.in): a deliberate step, whose
+# diff is reviewed and committed with the test run that passed on it. See docs/operations.md.
+UV := $(VENV)/uv/bin/uv
+COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--index-url https://pypi.org/simple pyproject.toml locks/build.in
+lock: $(VENV)/bin/python
+	$(PYTHON) -m venv $(VENV)/uv
+	$(VENV)/uv/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	$(COMPILE) --upgrade -o locks/run.txt
+	$(COMPILE) --upgrade --extra test -o locks/test.txt
+	$(COMPILE) --upgrade --extra test --extra bench -o locks/bench.txt
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
 # The benchmark: wsserver beside the Node peer and the ceiling (needs node and npm); see docs/performance.md.
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+bench: $(BENCH)
 	$(BIN)/python bench/run.py $(WORKLOADS) --workers 2 --cluster 2
 
 screenshot: $(STAMP)

@@ -185,7 +185,7 @@ def _sentinel_master(url: re.Match[str], readers: bool, options: dict[str, Any],
     for host in url["hosts"].split(","):
         name, _, port = host.rpartition(":") if ":" in host else (host, "", "26379")
         hosts.append((name.strip("[]"), int(port)))
-    manager = Sentinel(hosts, sentinel_kwargs={  # type: ignore[no-untyped-call]
+    manager = Sentinel(hosts, sentinel_kwargs={
         "socket_timeout": COMMAND_TIMEOUT, "socket_connect_timeout": COMMAND_TIMEOUT,
     })
     credentials: dict[str, Any] = {
