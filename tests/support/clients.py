@@ -163,7 +163,11 @@ class Client:
         """Read until the server closes; return the close code and reason."""
         while True:
             message = await asyncio.wait_for(self._inbox.get(), timeout)
-            if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+            if message.type == aiohttp.WSMsgType.CLOSE:
+                # The code the server's close frame carried: aiohttp sets ws.close_code to 1006 afterwards if
+                # its own close reply cannot be written (a flooding test still writing when the close came).
+                return int(message.data), message.extra or ""
+            if message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                 return self.ws.close_code, message.extra or ""
             if message.type == aiohttp.WSMsgType.TEXT:
                 frame = json.loads(message.data)
