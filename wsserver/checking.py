@@ -11,7 +11,7 @@ from datetime import datetime
 
 from .annotations.lines import parse_annotation
 from .errors import EscapeError
-from .logline import ParsedLine, parse_line
+from .logline import ParsedLine, is_unicode, parse_line
 
 Checked = Iterable[tuple[int | str, bytes, bool]]
 """(where in the source: a line number or a stream entry ID, the line without newline, whether it had one)."""
@@ -40,6 +40,8 @@ def check_log(source: object, lines: Checked, private: bool) -> Iterator[str]:
                 yield f"{where}: not in the log format [YYYY-MM-DD HH:mm:ss] HANDLE: TEXT"
                 continue
             parsed = ParsedLine(annotation.stamp, annotation.handle, annotation.text)
+        if not is_unicode(parsed.text):
+            yield f"{where}: the text holds a lone surrogate (not Unicode; the tools print it escaped)"
         try:
             datetime.strptime(parsed.stamp, "%Y-%m-%d %H:%M:%S")
         except ValueError:

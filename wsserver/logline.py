@@ -40,6 +40,14 @@ LINE_RE = re.compile(
 
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def is_unicode(text: str) -> bool:
+    """Return whether ``text`` is Unicode scalar values only: no lone surrogate (which no encoding can write)."""
+    return _LONE_SURROGATE.search(text) is None
+
+
 def _escape_one(match: re.Match[str]) -> str:
     char = match.group()
     return _SHORT.get(char) or f"\\u{ord(char):04x}"

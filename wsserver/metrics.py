@@ -28,6 +28,7 @@ _REASONS = {
     protocol.BAD_AROUND: "bad_cursor",
     protocol.BAD_AFTER: "bad_cursor",
     protocol.UNAVAILABLE: "unavailable",
+    protocol.NOT_UNICODE: "not_unicode",
 }
 
 

@@ -54,6 +54,7 @@ from .keyframes import BAD_KEY as BAD_KEY
 from .keyframes import ENVELOPE_RE, parse_key
 from .keyframes import PLAIN_ONLY as PLAIN_ONLY
 from .keyframes import Key as Key
+from .logline import is_unicode
 from .moderation_log import ALREADY_DELETED as ALREADY_DELETED  # sentences kept with the rule that sends them
 from .moderation_log import BAD_AROUND as BAD_AROUND
 from .moderation_log import MODERATE, REASON_CHARS, parse_duration
@@ -94,6 +95,7 @@ EMPTY_MESSAGE = "Message is empty"
 RATE_LIMITED = "Rate limit exceeded"
 NOT_SAVED = "Message not saved"
 UNKNOWN_TYPE = "Unknown message type: {type}"
+NOT_UNICODE = "Text is not valid Unicode: it holds a lone surrogate"
 USER_NOT_FOUND = "User not found"
 BAD_CURSOR = "History is not available before that cursor"
 BAD_AFTER = "History is not available after that cursor"
@@ -254,6 +256,10 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
         raise BadFrame(INVALID_FORMAT) from None
     if not isinstance(payload, dict):
         raise BadFrame(INVALID_FORMAT)
+    # A UTF-8 frame holds no surrogate; only a JSON escape (\\ud800) can make one. Refused whole, wherever it is:
+    # such text cannot be written as UTF-8, and the operator's tools would meet it in the log.
+    if _SURROGATE_ESCAPE.search(raw) and not _all_unicode(payload):
+        raise BadFrame(NOT_UNICODE)
     kind = payload.get("type")
     if not isinstance(kind, str):
         raise BadFrame(INVALID_FORMAT)
@@ -304,6 +310,20 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
             return Keepalive()
         raise BadFrame(INVALID_FORMAT)
     raise BadFrame(UNKNOWN_TYPE.format(type=_shorten(kind)))
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _all_unicode(value: Any) -> bool:
+    """Return whether every string in a parsed JSON ``value`` (keys included) is Unicode scalar values."""
+    if isinstance(value, str):
+        return is_unicode(value)
+    if isinstance(value, dict):
+        return all(_all_unicode(key) and _all_unicode(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_all_unicode(item) for item in value)
+    return True
 
 
 _AT_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2})(:\d{2})?)?$")

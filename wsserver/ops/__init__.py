@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
+import signal
 import sys
 
 from ..config import Config, add_arguments, load
@@ -80,7 +82,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    """Run one operator command; return the exit status."""
+    """Run one operator command; return the exit status (141 when the reader of its output went away)."""
+    # Text no encoding can write (a lone surrogate an older server let into a log) is printed escaped.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        status = _command(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `wsserver export general | head -3`: the reader has all it wanted. End quietly as Unix tools do
+        # (128 + SIGPIPE), with stdout on /dev/null so that the interpreter's last flush says nothing either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    return status
+
+
+def _command(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load(args, os.environ)

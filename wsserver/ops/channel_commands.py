@@ -21,7 +21,7 @@ from ..annotations.found import current, index_of
 from ..background import Backoff
 from ..config import CHANNEL_RE, HANDLE_RE, valid_channel
 from ..errors import CommandError
-from ..logline import LINE_RE, SYSTEM, Clock, format_line, readable
+from ..logline import LINE_RE, SYSTEM, Clock, format_line, is_unicode, readable
 from ..query import QUERY_CHARS, Query
 from ..store.base import Admin, StoreError
 from ..uploads.storage import FilesDir
@@ -49,6 +49,8 @@ async def say(source: Admin, channel: str, text: str, timezone: str) -> str:
     await existing_channel(source, channel)
     if not text.strip():
         raise CommandError("the text is empty")
+    if not is_unicode(text):  # bytes that are not UTF-8 reach argv as lone surrogates
+        raise CommandError("the text is not valid UTF-8")
     line = format_line(Clock(timezone).stamp(), SYSTEM, text)
     await source.append(channel, line)
     return line
