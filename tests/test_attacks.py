@@ -256,3 +256,12 @@ async def test_a_nul_byte_in_a_page_path_is_a_404(server: Server, session: aioht
         assert response.status == 404
         assert await response.text() == "Not found: a path with a NUL byte\n"
     assert not [line for line in server.lines if "Traceback" in line or "ERROR" in line]
+
+
+@pytest.mark.parametrize("path", ["/files/" + "a" * 5000, "/" + "a" * 300, "/files/" + "/".join(["a" * 250] * 30),
+                                  "/files/" + "a" * 22 + "/" + "b" * 5000])
+async def test_an_over_long_path_is_a_404(server: Server, session: aiohttp.ClientSession, path: str) -> None:
+    """A path component longer than the file system allows (ENAMETOOLONG) is a 404, with no ERROR in the log."""
+    async with session.get(server.url + path) as response:
+        assert response.status == 404
+    assert not [line for line in server.lines if "Traceback" in line or "ERROR" in line]

@@ -156,6 +156,8 @@ async def test_socket_refusals_name_the_problem(server: Any, connect: Any) -> No
         ({"name": "", "size": 1}, protocol.BAD_NAME),
         ({"name": "x" * 201, "size": 1}, protocol.BAD_NAME),
         ({"name": "evil\u202egpj.exe", "size": 1}, protocol.BAD_NAME),
+        ({"name": ".", "size": 1}, protocol.BAD_NAME),  # every client normalises /files/ID/. and /.. away
+        ({"name": "..", "size": 1}, protocol.BAD_NAME),
         ({"name": "a.txt", "size": "1"}, protocol.BAD_SIZE),
         ({"name": "a.txt", "size": 1.5}, protocol.BAD_SIZE),
         ({"name": "a.txt", "size": 10 * 1024 * 1024 + 1}, "File is too large (limit 10 MB)"),

@@ -181,11 +181,15 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     relative = request.match_info["path"] or "index.html"
     if "\x00" in relative:  # no file has one in its name; resolve() would raise on it
         raise web.HTTPNotFound(text="Not found: a path with a NUL byte\n")
-    target = (root / relative).resolve()
-    if target.is_dir():
-        target = target / "index.html"
-    if not target.is_relative_to(root) or not target.is_file():
-        raise web.HTTPNotFound(text=f"Not found: /{relative}\n")
+    try:
+        target = (root / relative).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        found = target.is_relative_to(root) and target.is_file()
+    except OSError:  # a name longer than the file system allows (ENAMETOOLONG), a path too deep: no such file
+        found = False
+    if not found:
+        raise web.HTTPNotFound(text=f"Not found: /{relative[:200]}\n")
     content_type = CONTENT_TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
     headers = {"Content-Type": content_type or "application/octet-stream", "X-Content-Type-Options": "nosniff"}
     return web.FileResponse(target, headers=headers)

@@ -54,9 +54,13 @@ def pixels(limit: int) -> str:
 
 
 def valid_name(name: Any) -> bool:
-    """Return whether ``name`` may name a file: 1 to 200 characters, no ``/``, no control or format characters."""
+    """Return whether ``name`` may name a file: 1 to 200 characters, no ``/``, no control or format characters.
+
+    ``.`` and ``..`` are refused too: every client normalises them out of the file's URL, which would
+    point at nothing.
+    """
     # Format characters count as control characters: a right-to-left override makes "gpj.exe" read "exe.jpg".
-    return (isinstance(name, str) and 1 <= len(name) <= NAME_CHARS and "/" not in name
+    return (isinstance(name, str) and 1 <= len(name) <= NAME_CHARS and "/" not in name and name not in (".", "..")
             and not any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp") for char in name))
 
 
