@@ -49,9 +49,10 @@ async def start_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     servers: list[Server] = []
 
     async def start(
-        *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None, file_size_limit: int | None = None
+        *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None, file_size_limit: int | None = None,
+        umask: int = -1,
     ) -> Server:
-        server = Server(data_dir or tmp_path / "data", list(args), env, file_size_limit)
+        server = Server(data_dir or tmp_path / "data", list(args), env, file_size_limit, umask)
         servers.append(server)
         return await server.start()
 

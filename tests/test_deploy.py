@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import grp
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -48,13 +50,15 @@ async def nginx(tmp_path: Path) -> AsyncIterator[Any]:
     binary = require("nginx", "nginx-light")
     processes: list[asyncio.subprocess.Process] = []
 
-    async def start(upstream_port: int, read_timeout: str = "120s", files_dir: Path | None = None) -> str:
+    async def start(upstream_port: int, read_timeout: str = "120s", files_dir: Path | None = None,
+                    user: str | None = None) -> str:
         port = free_port()
         (tmp_path / "site.conf").write_text(site_for_test(upstream_port, port, read_timeout, tmp_path, files_dir))
         for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (tmp_path / folder).mkdir(exist_ok=True)
         wrapper = tmp_path / "nginx.conf"
-        user = "user root;" if os.geteuid() == 0 else ""  # its workers read the test's files dir under /tmp
+        # Its workers read the test's files dir under /tmp (or run as the user given, as www-data would).
+        user = f"user {user};" if user else "user root;" if os.geteuid() == 0 else ""
         wrapper.write_text(f"""
 daemon off;
 {user}
@@ -229,3 +233,41 @@ async def test_nginx_serves_shared_files_with_the_same_headers(start_server: Any
             assert response.status == 200 and response.headers["Content-Type"] == kind, (url, dict(response.headers))
             assert {k: response.headers[k] for k in security} == security
             assert response.headers.get("Content-Disposition") == disposition
+
+
+def _unit_setting(name: str) -> str:
+    match = re.search(rf"^{name}=(\S+)$", (SYSTEMD / "wsserver.service").read_text(), re.MULTILINE)
+    assert match, f"the unit has no {name}"
+    return match.group(1)
+
+
+async def test_nginx_reads_shared_files_under_the_units_modes(start_server: Any, nginx: Any, session: Any,
+                                                              connect: Any) -> None:
+    """Under the unit's StateDirectoryMode and UMask an NGINX worker in the service's group serves a file from disk."""
+    from .test_uploads import shared
+
+    if os.geteuid() != 0:
+        missing("this test runs NGINX's workers as another user (run it as root, as CI does)")
+    mode, umask = int(_unit_setting("StateDirectoryMode"), 8), int(_unit_setting("UMask"), 8)
+    state = Path(tempfile.mkdtemp(prefix="wsserver-state-"))  # /tmp/pytest-of-root is 0700: nobody could pass it
+    try:
+        os.chmod(state, mode)  # as systemd makes /var/lib/wsserver: owned by the service (root here), group too
+        server = await start_server("--rate-limit", "0", data_dir=state, umask=umask)
+        alice = await joined(await connect(server, "Alice"), "Alice")
+        note = await shared(server, alice, "notes.txt", b"kept on disk")
+        path = state / "files" / "attachment" / note["url"].split("/")[2] / "notes.txt"
+        assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask), "the file is written under the unit's UMask"
+        port = int(server.url.rsplit(":", 1)[1])
+        # The documented setup: the NGINX user is a member of the service's group (here nobody, with root's group).
+        member = await nginx(port, files_dir=state / "files", user=f"nobody {grp.getgrgid(os.getgid()).gr_name}")
+        async with session.get(member + note["url"]) as response:
+            assert (response.status, await response.read()) == (200, b"kept on disk")
+        await server.stop()
+        async with session.get(member + note["url"]) as response:
+            assert (response.status, await response.read()) == (200, b"kept on disk"), "served from the disk"
+        outsider = await nginx(port, files_dir=state / "files", user="nobody nogroup")
+        async with session.get(outsider + note["url"]) as response:
+            # Outside the group the modes keep the file from it: NGINX falls back to wsserver, which is stopped.
+            assert response.status == 502, "a worker outside the service's group cannot read the files dir"
+    finally:
+        shutil.rmtree(state, ignore_errors=True)

@@ -163,12 +163,15 @@ async def test_help_lists_every_option() -> None:
 
 
 async def test_help_names_every_operator_command() -> None:
-    """wsserver --help names all the operator commands, and `wsserver help` lists them with a line each."""
+    """wsserver --help names serve and all the operator commands, and `wsserver help` lists them with a line each."""
     from wsserver.ops import COMMANDS
 
     result = await run_cli("--help")
     text = " ".join(result.stdout.split())
     assert result.returncode == 0 and all(command in text for command in COMMANDS)
+    # `serve`, which the systemd unit's ExecStart uses, is named too.
+    assert result.stdout.startswith("usage: wsserver [serve] [options]\n")
+    assert "`wsserver serve [options]` (as the systemd unit runs it) is the same as `wsserver [options]`" in text
     listing = await run_cli("help")
     assert listing.returncode == 0, listing.stderr
     assert all(command in listing.stdout for command in COMMANDS)

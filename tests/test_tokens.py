@@ -73,3 +73,17 @@ async def test_no_token_no_resume_token_and_no_token_in_the_log(start_server: An
     await alice.ws.close()
     await server.wait_for_log("Alice@general left")
     assert not any(site_token in line or resume in line for line in server.lines)
+
+
+async def test_a_ban_refuses_the_resume_token_of_the_banned(start_server: Any, connect: Any) -> None:
+    """A resume token does not get past a ban: the banned handle's reconnect with it is refused with 1008."""
+    from .support import run_cli
+
+    server = await start_server("--jwt-secret", SECRET, "--resume-ttl", "600")
+    alice = await joined(await connect(server, None, token=token("Alice", expires_in=60)), "Alice")
+    resume = (await alice.event("token"))["data"]["token"]
+    banned = await run_cli("ban", "general", "Alice", "--data-dir", str(server.data_dir))
+    assert banned.returncode == 0, banned.stderr
+    assert (await alice.closed())[0] == 1008
+    back = await connect(server, None, token=resume)
+    assert await back.closed() == (1008, "You are banned from this channel")

@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the parser of ``wsserver [serve] [options]``."""
     parser = argparse.ArgumentParser(
         prog="wsserver",
+        usage="wsserver [serve] [options]",
         description="A WebSocket chat server whose channels are append-only log files. "
+        "`wsserver serve [options]` (as the systemd unit runs it) is the same as `wsserver [options]`. "
         "Every option can also be set with the environment variable named in its help; the flag wins. "
         "Operator commands (each with --help): " + ", ".join(ops.COMMANDS) + "; `wsserver help` lists them.",
     )

@@ -23,10 +23,12 @@ class Server:
     """A ``wsserver`` process started for one test, with its stderr collected line by line."""
 
     def __init__(
-        self, data_dir: Path, args: list[str], env: dict[str, str] | None = None, file_size_limit: int | None = None
+        self, data_dir: Path, args: list[str], env: dict[str, str] | None = None, file_size_limit: int | None = None,
+        umask: int = -1,
     ) -> None:
         self.data_dir = data_dir
         self.file_size_limit = file_size_limit
+        self.umask = umask  # -1: the test's own
         self.args = args
         self.env = env or {}
         self.process: asyncio.subprocess.Process | None = None
@@ -41,7 +43,7 @@ class Server:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "wsserver", "--port", "0", "--data-dir", str(self.data_dir), *self.args,
             stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, env=env, cwd=str(REPO),
-            preexec_fn=self._limit_file_size if self.file_size_limit is not None else None,
+            preexec_fn=self._limit_file_size if self.file_size_limit is not None else None, umask=self.umask,
         )
         self._reader = asyncio.get_running_loop().create_task(self._read())
         match = await self.wait_for_log(LISTENING)
