@@ -155,3 +155,51 @@ async def test_an_encrypted_channel_refuses_plain_chat_on_the_page(start_server:
     await say(page, "secret hello")
     await wait_for_line(page, "secret hello")
     assert "secret hello" not in (server.data_dir / "channel_general.log").read_text(encoding="utf-8")
+
+
+SLOW_DERIVE = """() => {
+  // A phone's pace: the passphrase's key takes 1.5 s to derive.
+  const derive = SubtleCrypto.prototype.deriveKey;
+  SubtleCrypto.prototype.deriveKey = function (...args) {
+    return new Promise((done) => setTimeout(done, 1500)).then(() => derive.apply(this, args));
+  };
+}"""
+
+
+async def test_nothing_is_sent_in_plain_text_while_the_passphrase_key_is_derived(server: Server, new_page: Any,
+                                                                                 connect: Any) -> None:
+    """A line sent right after the passphrase waits (Send held, said) and goes encrypted; thread replies too; no files."""
+    page = await chat_page(new_page, server, "Alice", "tech")
+    await page.evaluate(SLOW_DERIVE)
+    bob = await joined(await connect(server, "Bob", "tech"), "Bob")
+    await bob.chat("a root line")
+    await wait_for_line(page, "a root line")
+    await page.get_by_role("button", name="Encrypt with passphrase").click()
+    await page.get_by_label("Passphrase", exact=True).fill("correct horse battery")
+    await page.get_by_label("Passphrase", exact=True).press("Enter")
+    await say(page, "locked line one")  # at once, as a person types on
+    assert await page.locator("#send").is_disabled()
+    assert await page.locator("#remaining").inner_text() == "Making the passphrase's key: sending waits"
+    await page.wait_for_function("!document.getElementById('send').disabled")
+    assert await page.get_by_label("Message").input_value() == "locked line one", "held, not sent and not lost"
+    await page.get_by_label("Message").press("Enter")
+    await wait_for_line(page, "locked line one")
+    # A reply in a thread is the channel's text too.
+    line = page.get_by_role("log").locator("li.line").filter(has=page.locator("span.text", has_text="a root line"))
+    await line.hover()
+    await line.get_by_role("button", name="Reply to Bob").click()
+    await say(page, "first reply")
+    await line.get_by_role("button", name="1 reply").click()
+    await page.get_by_label("Reply in thread").fill("second reply")
+    await page.get_by_label("Reply in thread").press("Enter")
+    await page.get_by_role("dialog", name="Thread").get_by_text("second reply").wait_for()
+    # A file would go in clear: the page says so and shares nothing.
+    await page.keyboard.press("Escape")
+    await page.get_by_label("Attach").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not for the server"}])
+    await page.get_by_role("alert").filter(has_text="Files are not encrypted: turn the passphrase off to share one"
+                                           ).wait_for()
+    log = (server.data_dir / "channel_tech.log").read_text(encoding="utf-8")
+    for plain in ("locked line one", "first reply", "second reply", "notes.txt"):
+        assert plain not in log
+    assert len(re.findall(r"\] Alice: e2e1\.", log)) == 3

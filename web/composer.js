@@ -29,7 +29,14 @@ export function createComposer(hooks) {
     ui.message.focus();
   });
 
+  let live = false; // the socket of the channel on screen is open
+  let held = false; // its passphrase's key is being derived: nothing may be sent until it is there
+
   function updateRemaining() {
+    if (held) {
+      ui.remaining.textContent = "Making the passphrase's key: sending waits";
+      return;
+    }
     const left = rules.maxChars - charCount(ui.message.value);
     ui.remaining.textContent = `${left} characters left`;
     ui.remaining.classList.toggle("over", left < 0);
@@ -103,10 +110,18 @@ export function createComposer(hooks) {
   return {
     updateRemaining,
     /** Enable or disable sending (only while connected). */
-    enable(live) {
+    enable(on) {
+      live = on;
       ui.message.disabled = !live;
-      ui.send.disabled = !live;
+      ui.send.disabled = !live || held;
       if (!live) typingSince = 0;
+    },
+    /** Hold sending (the text can still be typed) while the passphrase's key is derived, or let it go. */
+    hold(on) {
+      held = on;
+      ui.send.disabled = !live || held;
+      ui.compose.setAttribute("aria-busy", String(held));
+      updateRemaining();
     },
     /** Another channel comes on screen: the old one is told we stopped typing; the text stays. */
     switching() {

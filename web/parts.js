@@ -9,6 +9,8 @@ import { createModeration, tokenOperator } from "./moderation.js";
 import { createRooms } from "./rooms.js";
 import { createFinder } from "./search.js";
 
+const FILES_NOT_ENCRYPTED = "Files are not encrypted: turn the passphrase off to share one";
+
 /** page: showChat(on); notify(title, body); channelsChanged(); labelChannel(name, users). Returns the rooms. */
 export function composeParts(page) {
   let rooms = null;
@@ -48,8 +50,19 @@ export function composeParts(page) {
     handles: () => (onScreen()?.users.names() ?? []).filter((handle) => handle !== session.me),
   });
 
-  const files = createFiles({ send: sendJoined, showAlert, clearAlert });
-  const secrets = createSecrets({ active: () => onScreen(), showAlert, clearAlert });
+  // A file is not encrypted: none is shared in a channel whose passphrase is on.
+  const sendFile = (request) => {
+    if (secrets.locked(onScreen())) {
+      showAlert(FILES_NOT_ENCRYPTED);
+      return true; // said why; nothing went out
+    }
+    return sendJoined(request);
+  };
+  const files = createFiles({ send: sendFile, showAlert, clearAlert });
+  const secrets = createSecrets({
+    active: () => onScreen(), showAlert, clearAlert,
+    hold: (room, on) => { if (room === onScreen()) composer.hold(on); },
+  });
   // What the message box and an edit send goes through the encryption first (a passphrase, a private message).
   const sendPrepared = (request) => {
     const room = onScreen();
@@ -58,7 +71,8 @@ export function composeParts(page) {
     return true;
   };
   const annotations = createAnnotations({
-    send: (request) => (request.type === "edit" ? sendPrepared(request) : sendJoined(request)),
+    // Edits and a thread's replies are text of the channel: encrypted as the message box's are.
+    send: (request) => (request.type === "edit" || request.type === "chat" ? sendPrepared(request) : sendJoined(request)),
     me: () => session.me,
     lists: () => [onScreen()?.log.list, $("jumped")].filter(Boolean),
     jumpAround: (cursor) => finder.jumpAround(cursor),

@@ -13,7 +13,10 @@ import { fillText } from "./render.js";
 const PINS = "wsserver-key-pins"; // channel/handle -> device -> fingerprint: the keys first seen (trust on first use)
 const lower = (handle) => handle.toLowerCase();
 
-/** hooks: active() -> the room on screen; showAlert(text); clearAlert(). */
+/**
+ * hooks: active() -> the room on screen; showAlert(text); clearAlert(); hold(room, on): the composer of `room`
+ * may not send (its passphrase key is being derived) or may again.
+ */
 export function createSecrets(hooks) {
   const ui = {
     plain: $("plain-send"), verify: $("verify-dialog"), number: $("safety-number"), verifyTitle: $("verify-title"),
@@ -86,7 +89,7 @@ export function createSecrets(hooks) {
         const me = await identity(session.me);
         plain = (await decryptPrivate(me, room.name, parsed.handle, parsed.to, envelope)).text;
       } else if (room.passphrase) {
-        plain = await decryptChannel(room.passphrase, room.name, parsed.handle, envelope);
+        plain = await decryptChannel(await room.passphrase, room.name, parsed.handle, envelope);
       } else {
         return;
       }
@@ -143,8 +146,25 @@ export function createSecrets(hooks) {
     const passphrase = ui.passInput.value;
     if (!room || !passphrase) return;
     ui.passDialog.close();
-    room.passphrase = await passphraseKey(passphrase, room.name);
+    // The passphrase is on from now: until its key is derived (a quarter of a second, more on a phone)
+    // room.passphrase is the promise of it, which prepare() awaits, and the composer is held. Nothing
+    // typed in the meantime goes out in plain text.
+    const deriving = passphraseKey(passphrase, room.name);
+    room.passphrase = deriving;
+    room.deriving = true;
     ui.passToggle.setAttribute("aria-pressed", "true");
+    hooks.hold(room, true);
+    let key = null;
+    try {
+      key = await deriving;
+    } catch {
+      hooks.showAlert("The passphrase's key could not be made: nothing was encrypted");
+    }
+    room.deriving = false;
+    if (room.passphrase === deriving) room.passphrase = key; // unless turned off meanwhile
+    if (hooks.active() === room) ui.passToggle.setAttribute("aria-pressed", String(Boolean(room.passphrase)));
+    hooks.hold(room, false);
+    if (!room.passphrase) return;
     for (const item of room.log.list.querySelectorAll("li.line.encrypted")) {
       reveal(room, item, { handle: item.dataset.author, to: null }, item.dataset.envelope);
     }
@@ -181,6 +201,11 @@ export function createSecrets(hooks) {
     /** The room on screen changed: the passphrase toggle shows its state. */
     shown(room) {
       ui.passToggle.setAttribute("aria-pressed", String(Boolean(room?.passphrase)));
+      hooks.hold(room, Boolean(room?.deriving));
+    },
+    /** Whether `room` has its passphrase on: what is shared there would not be encrypted. */
+    locked(room) {
+      return Boolean(room?.passphrase);
     },
     /** Encrypt what the message box sends, as it must be; null (and a sentence said) when it must not go. */
     async prepare(room, request) {
@@ -210,7 +235,9 @@ export function createSecrets(hooks) {
         return { ...request, message, encrypted: true };
       }
       if ((request.type === "chat" || request.type === "edit") && room.passphrase) {
-        const message = await encryptChannel(room.passphrase, room.name, session.me, request.message);
+        const key = await room.passphrase; // still being derived: wait for it, never send the text as it is
+        if (!key) return null;
+        const message = await encryptChannel(key, room.name, session.me, request.message);
         return { ...request, message, encrypted: true };
       }
       return request;
