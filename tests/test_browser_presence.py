@@ -70,18 +70,20 @@ async def test_msg_command_is_private(server: Server, new_page: Any) -> None:
 
 async def test_runs_of_joins_and_leaves_fold_into_one_row(start_server: Any, new_page: Any, connect: Any,
                                                           tmp_path: Any) -> None:
-    """Three or more join and leave lines in a row show as one row that opens to the lines, in history and live."""
-    stamp = "[2026-11-22 14:00:0{}] System: {} has {} the chat"
+    """Runs of three or more join and leave lines fold into one row naming each handle once; it opens to the lines."""
+    stamp = "[2026-11-22 14:00:{:02d}] System: {} has {} the chat"
     seeded = [stamp.format(i, who, verb) for i, (who, verb) in enumerate(
         [("Ann", "joined"), ("Ben", "joined"), ("Cid", "joined"), ("Dee", "joined"), ("Eve", "joined"),
-         ("Ben", "left")])]
+         ("Ben", "left"), ("Fay", "joined"), ("Fay", "left"), ("Fay", "joined"), ("Fay", "left")])]
     server = await start_server("--rate-limit", "0", data_dir=seed_log(tmp_path / "data", "general",
                                                                         [*seeded, "[2026-11-22 14:01:00] Ann: hi"]))
     page = await new_page(server.url + "/?channel=general&handle=Alice")
     await page.get_by_role("status").filter(has_text="Connected").wait_for()
     folded = page.locator("#lines li.fold summary")
     await folded.first.wait_for()
-    assert await folded.first.inner_text() == "Ann, Ben and 3 others joined; Ben left"
+    # Each handle once, with what it did: not "Ann, Ben, ... joined; Ben left", nor Fay twice on each side.
+    assert await folded.first.inner_text() == "Ann, Cid and 2 others joined; Ben joined and left; " \
+                                              "Fay joined and left twice"
     await page.get_by_role("log").get_by_text("hi", exact=True).wait_for()
     assert not await page.get_by_text("Cid has joined the chat", exact=True).is_visible()
     await folded.first.click()

@@ -6,12 +6,38 @@ import { listNames } from "./lines.js";
 
 export const RUN_MIN = 3; // a run this long or longer is folded; two in a row are shown as they are
 
-/** The summary of a run: "Alice, Bob and 3 others joined; Carol left". */
+const times = (count) => (count === 1 ? "" : count === 2 ? " twice" : ` ${count} times`);
+
+/** What one person did in a run, from their joins and leaves in order: "joined", "left and came back twice". */
+function story(events) {
+  const steps = events.filter((event, i) => event !== events[i - 1]); // a repeat (two devices) is one step
+  const [first, last, rounds] = [steps[0], steps.at(-1), Math.floor(steps.length / 2)];
+  if (steps.length === 1) return first;
+  if (first === "joined" && last === "left") return `joined and left${times(rounds)}`;
+  if (first === "left" && last === "joined") return `left and came back${times(rounds)}`;
+  if (first === "joined") return `joined, left and came back${times(rounds)}`;
+  return `left, came back and left again${times(rounds)}`;
+}
+
+/**
+ * The summary of a run, each handle named once: "Alice, Bob and 3 others joined; Carol left;
+ * Dave joined and left twice". Those who only joined come first, then those who only left.
+ */
 export function summary(items) {
-  const joined = items.filter((item) => item.dataset.presence === "joined").map((item) => item.dataset.who);
-  const left = items.filter((item) => item.dataset.presence === "left").map((item) => item.dataset.who);
-  return [joined.length ? `${listNames(joined, 3)} joined` : "", left.length ? `${listNames(left, 3)} left` : ""]
-    .filter(Boolean).join("; ");
+  const events = new Map(); // handle -> its joins and leaves in order
+  for (const item of items) {
+    const who = item.dataset.who;
+    if (!events.has(who)) events.set(who, []);
+    events.get(who).push(item.dataset.presence);
+  }
+  const groups = new Map([["joined", []], ["left", []]]); // story -> handles, in order of appearance
+  for (const [who, happened] of events) {
+    const said = story(happened);
+    if (!groups.has(said)) groups.set(said, []);
+    groups.get(said).push(who);
+  }
+  return [...groups].filter(([, handles]) => handles.length)
+    .map(([said, handles]) => `${listNames(handles, 3)} ${said}`).join("; ");
 }
 
 function isPresence(node) {
