@@ -13,13 +13,46 @@ function plural(count, one, many = `${one}s`) {
   return `${count} ${count === 1 ? one : many}`;
 }
 
-/** The accessible name of a channel's entry: "tech, 3 unread, 1 mention, 2 users". */
-export function entryName(name, counts, users) {
-  const parts = [name];
-  if (counts?.unread) parts.push(`${counts.unread} unread`);
-  if (counts?.mentions) parts.push(plural(counts.mentions, "mention"));
-  if (users !== undefined) parts.push(plural(users, "user"));
-  return parts.join(", ");
+function span(text, className) {
+  const node = document.createElement("span");
+  node.className = className;
+  node.textContent = text;
+  return node;
+}
+
+/**
+ * The content of a channel's entry: what it shows ("# tech 3 @1 2") with the words a screen reader
+ * says between ("tech, 3 unread, 1 mention, 2 users"), its accessible name. The name is its content,
+ * not an aria-label, so that it holds the visible text in the same order (WCAG 2.5.3, Label in Name:
+ * speech-input users say what they see). The words are inline and take no room (.said); the symbols
+ * (# of an open channel, @ of mentions) are for the eye only.
+ */
+export function entryContent(name, counts, users, open) {
+  const said = (text) => span(text, "said");
+  const symbol = (text) => {
+    const node = span(text, "symbol");
+    node.setAttribute("aria-hidden", "true");
+    return node;
+  };
+  const label = span(name, "room-name");
+  if (open) label.prepend(symbol("# "));
+  const shown = []; // [what is shown, the words said after it]
+  if (counts?.unread) shown.push([span(String(counts.unread), "badge"), " unread"]);
+  if (counts?.mentions) {
+    const mention = span(String(counts.mentions), "badge mention");
+    mention.prepend(symbol("@"));
+    shown.push([mention, counts.mentions === 1 ? " mention" : " mentions"]);
+  }
+  if (users !== undefined) {
+    const count = span(String(users), "room-users");
+    count.title = plural(users, "user");
+    shown.push([count, users === 1 ? " user" : " users"]);
+  }
+  if (!shown.length) return [label];
+  label.append(said(","));
+  const rest = span("", "room-counts");
+  shown.forEach(([node, words], i) => rest.append(node, said(i < shown.length - 1 ? `${words}, ` : words)));
+  return [label, rest];
 }
 
 /**
@@ -101,21 +134,9 @@ export function createRooms(parts, page) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "room";
-    button.setAttribute("aria-label", entryName(name, counts, users));
     if (room === active && room) button.setAttribute("aria-current", "page");
-    const label = document.createElement("span");
-    label.className = "room-name";
-    label.textContent = name;
-    button.append(label);
-    if (users !== undefined) {
-      const count = document.createElement("span");
-      count.className = "room-users";
-      count.textContent = String(users);
-      count.title = plural(users, "user");
-      button.append(count);
-    }
-    if (counts?.unread) button.append(badge(String(counts.unread), "badge"));
-    if (counts?.mentions) button.append(badge(`@${counts.mentions}`, "badge mention"));
+    button.dataset.channel = name;
+    button.append(...entryContent(name, counts, users, Boolean(room)));
     button.addEventListener("click", () => {
       open(name);
       drawer(false);
@@ -133,12 +154,6 @@ export function createRooms(parts, page) {
     return item;
   }
 
-  function badge(text, className) {
-    const node = document.createElement("span");
-    node.className = className;
-    node.textContent = text;
-    return node;
-  }
 
   function paintList() {
     const listed = channels.map(({ name, users }) => {
@@ -149,10 +164,10 @@ export function createRooms(parts, page) {
     });
     const extra = [...rooms.keys()].filter((name) => !channels.some((channel) => channel.name === name))
       .map((name) => [name, rooms.get(name).users.count()]);
-    const focused = document.activeElement?.closest?.("#rooms li")?.querySelector(".room-name")?.textContent;
+    const focused = document.activeElement?.closest?.("#rooms li")?.querySelector(".room")?.dataset.channel;
     ui.list.replaceChildren(...[...listed, ...extra].map(([name, users]) => entry(name, users)));
     if (focused) {
-      [...ui.list.querySelectorAll(".room")].find((button) => button.querySelector(".room-name").textContent === focused)?.focus();
+      [...ui.list.querySelectorAll(".room")].find((button) => button.dataset.channel === focused)?.focus();
     }
     showTitle();
   }
@@ -189,7 +204,7 @@ export function createRooms(parts, page) {
   }
 
   function move(step) {
-    const names = [...ui.list.querySelectorAll("li.open .room-name")].map((node) => node.textContent);
+    const names = [...ui.list.querySelectorAll("li.open .room")].map((node) => node.dataset.channel);
     if (names.length < 2 || !active) return;
     const next = names[(names.indexOf(active.name) + step + names.length) % names.length];
     activate(rooms.get(next));
