@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import pendulum
 
@@ -46,6 +47,28 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 def is_unicode(text: str) -> bool:
     """Return whether ``text`` is Unicode scalar values only: no lone surrogate (which no encoding can write)."""
     return _LONE_SURROGATE.search(text) is None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def json_is_unicode(raw: str, parsed: object) -> bool:
+    """Return whether the JSON text ``raw``, parsed as ``parsed``, holds only Unicode scalar values.
+
+    A UTF-8 frame holds no surrogate: only a JSON escape (``\\ud800``) can make one, and such text
+    cannot be written as UTF-8 (the operator's tools would meet it in the log).
+    """
+    return _SURROGATE_ESCAPE.search(raw) is None or _all_unicode(parsed)
+
+
+def _all_unicode(value: object) -> bool:
+    if isinstance(value, str):
+        return is_unicode(value)
+    if isinstance(value, dict):
+        return all(_all_unicode(key) and _all_unicode(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_all_unicode(item) for item in value)
+    return True
 
 
 def _escape_one(match: re.Match[str]) -> str:
@@ -120,6 +143,22 @@ def parse_line(line: str) -> ParsedLine | None:
         return None
     stamp, handle, to, text = match.groups()
     return ParsedLine(stamp, handle, unescape(text), to)
+
+
+_AT_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2})(:\d{2})?)?$")
+
+
+def parse_at(text: str) -> str | None:
+    """Return ``YYYY-MM-DD HH:MM:SS`` for a date, a date and ``HH:MM``, or a date and ``HH:MM:SS``; else None."""
+    match = _AT_RE.match(text.strip())
+    if match is None:
+        return None
+    stamp = f"{match.group(1)} {match.group(2) or '00:00'}{match.group(3) or ':00'}"
+    try:
+        datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    return stamp
 
 
 class Clock:

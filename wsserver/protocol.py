@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import enum
 import json
-import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from .annotations import requests
@@ -54,7 +52,7 @@ from .keyframes import BAD_KEY as BAD_KEY
 from .keyframes import ENVELOPE_RE, parse_key
 from .keyframes import PLAIN_ONLY as PLAIN_ONLY
 from .keyframes import Key as Key
-from .logline import is_unicode
+from .logline import json_is_unicode, parse_at
 from .moderation_log import ALREADY_DELETED as ALREADY_DELETED  # sentences kept with the rule that sends them
 from .moderation_log import BAD_AROUND as BAD_AROUND
 from .moderation_log import MODERATE, REASON_CHARS, parse_duration
@@ -163,7 +161,6 @@ def presence_frame(channel: str, users_json: list[str]) -> str:
     )
 
 
-
 @dataclass(frozen=True)
 class Chat:
     """A chat message to append to the channel log (a reply to the line before ``reply_to``, if given)."""
@@ -256,9 +253,7 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
         raise BadFrame(INVALID_FORMAT) from None
     if not isinstance(payload, dict):
         raise BadFrame(INVALID_FORMAT)
-    # A UTF-8 frame holds no surrogate; only a JSON escape (\\ud800) can make one. Refused whole, wherever it is:
-    # such text cannot be written as UTF-8, and the operator's tools would meet it in the log.
-    if _SURROGATE_ESCAPE.search(raw) and not _all_unicode(payload):
+    if not json_is_unicode(raw, payload):  # refused whole, wherever the lone surrogate is
         raise BadFrame(NOT_UNICODE)
     kind = payload.get("type")
     if not isinstance(kind, str):
@@ -310,36 +305,6 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
             return Keepalive()
         raise BadFrame(INVALID_FORMAT)
     raise BadFrame(UNKNOWN_TYPE.format(type=_shorten(kind)))
-
-
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _all_unicode(value: Any) -> bool:
-    """Return whether every string in a parsed JSON ``value`` (keys included) is Unicode scalar values."""
-    if isinstance(value, str):
-        return is_unicode(value)
-    if isinstance(value, dict):
-        return all(_all_unicode(key) and _all_unicode(item) for key, item in value.items())
-    if isinstance(value, list):
-        return all(_all_unicode(item) for item in value)
-    return True
-
-
-_AT_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2})(:\d{2})?)?$")
-
-
-def parse_at(text: str) -> str | None:
-    """Return ``YYYY-MM-DD HH:MM:SS`` for a date, a date and ``HH:MM``, or a date and ``HH:MM:SS``; else None."""
-    match = _AT_RE.match(text.strip())
-    if match is None:
-        return None
-    stamp = f"{match.group(1)} {match.group(2) or '00:00'}{match.group(3) or ':00'}"
-    try:
-        datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-    return stamp
 
 
 def _history(payload: dict[str, Any]) -> History:
