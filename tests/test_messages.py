@@ -90,14 +90,15 @@ async def test_unicode_round_trip(server: Server, connect: Any) -> None:
     assert f"Alice: {text}\n".encode() in server.log_path("general").read_bytes()
 
 
-async def test_lone_surrogate_is_escaped(server: Server, connect: Any) -> None:
-    """A lone surrogate (valid in JSON, not in UTF-8) is stored escaped and restored exactly."""
+async def test_lone_surrogate_is_refused(server: Server, connect: Any) -> None:
+    """A lone surrogate (valid in JSON, not in UTF-8) is refused with its sentence; the whole pair is one character."""
     alice = await joined(await connect(server, "Alice"), "Alice")
     await alice.send('{"type": "chat", "message": "half \\ud83d pair"}')
-    line = await alice.until_line("half")
-    assert line.endswith("] Alice: half \\ud83d pair")
-    parsed = parse_line(line)
-    assert parsed is not None and parsed.text == "half \ud83d pair"
+    assert await alice.refusal() == {"success": False, "message": "Text is not valid Unicode: it holds a lone surrogate"}
+    await alice.send('{"type": "chat", "message": "whole \\ud83d\\ude00 pair"}')
+    parsed = parse_line(await alice.until_line("whole"))
+    assert parsed is not None and parsed.text == "whole \U0001f600 pair"
+    assert "half" not in (server.data_dir / "channel_general.log").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
