@@ -152,8 +152,7 @@ export function createSecrets(hooks) {
     const deriving = passphraseKey(passphrase, room.name);
     room.passphrase = deriving;
     room.deriving = true;
-    ui.passToggle.setAttribute("aria-pressed", "true");
-    hooks.hold(room, true);
+    hooks.hold(room, true); // the toggle is pressed once the key is there
     let key = null;
     try {
       key = await deriving;
@@ -200,7 +199,7 @@ export function createSecrets(hooks) {
     },
     /** The room on screen changed: the passphrase toggle shows its state. */
     shown(room) {
-      ui.passToggle.setAttribute("aria-pressed", String(Boolean(room?.passphrase)));
+      ui.passToggle.setAttribute("aria-pressed", String(Boolean(room?.passphrase) && !room.deriving));
       hooks.hold(room, Boolean(room?.deriving));
     },
     /** Whether `room` has its passphrase on: what is shared there would not be encrypted. */
