@@ -199,6 +199,7 @@ async def test_nothing_is_sent_in_plain_text_while_the_passphrase_key_is_derived
         files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not for the server"}])
     await page.get_by_role("alert").filter(has_text="Files are not encrypted: turn the passphrase off to share one"
                                            ).wait_for()
+    assert await page.locator("#upload-status").inner_text() == "", "no upload is said to be on its way"
     log = (server.data_dir / "channel_tech.log").read_text(encoding="utf-8")
     for plain in ("locked line one", "first reply", "second reply", "notes.txt"):
         assert plain not in log

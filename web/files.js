@@ -22,7 +22,10 @@ export function thumbnailSize(width, height) {
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
-/** hooks: send(request) -> whether it went out on the channel on screen; showAlert(text); clearAlert(). */
+/**
+ * hooks: send(request) -> whether it went out on the channel on screen; showAlert(text); clearAlert();
+ * refusal() -> why no file may be shared on the channel on screen now, or null.
+ */
 export function createFiles(hooks) {
   const ui = {
     input: $("attach"), log: $("log"), message: $("message"), progress: $("upload-progress"),
@@ -32,6 +35,11 @@ export function createFiles(hooks) {
 
   function share(file) {
     if (!file) return;
+    const refused = hooks.refusal();
+    if (refused) {
+      hooks.showAlert(refused);
+      return;
+    }
     const caption = ui.message.value.trim();
     const request = { type: "upload", name: file.name || "pasted-image.png", size: file.size };
     if (caption && !caption.startsWith("/")) request.caption = caption;

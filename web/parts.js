@@ -50,15 +50,11 @@ export function composeParts(page) {
     handles: () => (onScreen()?.users.names() ?? []).filter((handle) => handle !== session.me),
   });
 
-  // A file is not encrypted: none is shared in a channel whose passphrase is on.
-  const sendFile = (request) => {
-    if (secrets.locked(onScreen())) {
-      showAlert(FILES_NOT_ENCRYPTED);
-      return true; // said why; nothing went out
-    }
-    return sendJoined(request);
-  };
-  const files = createFiles({ send: sendFile, showAlert, clearAlert });
+  const files = createFiles({
+    send: sendJoined, showAlert, clearAlert,
+    // A file is not encrypted: none is shared in a channel whose passphrase is on.
+    refusal: () => (secrets.locked(onScreen()) ? FILES_NOT_ENCRYPTED : null),
+  });
   const secrets = createSecrets({
     active: () => onScreen(), showAlert, clearAlert,
     hold: (room, on) => { if (room === onScreen()) composer.hold(on); },

@@ -154,7 +154,6 @@ export function createRooms(parts, page) {
     return item;
   }
 
-
   function paintList() {
     const listed = channels.map(({ name, users }) => {
       const room = rooms.get(name);
