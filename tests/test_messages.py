@@ -302,7 +302,7 @@ async def test_failed_append_is_reported_and_nothing_torn(start_server: Any, con
     assert refusals and all(frame == {"success": False, "message": "Message not saved"} for frame in refusals)
     raw = server.log_path("general").read_bytes()
     assert raw.endswith(b"\n") and len(raw) <= 600
-    await server.wait_for_log("ERROR wsserver.hub: could not append to")
+    await server.wait_for_log("ERROR wsserver.channel: could not append to")  # Channel.write, the one way to append
     async with session.get(server.url + "/healthz") as response:
         assert response.status == 503
         assert (await response.json())["problem"] == "the last append to a channel log failed"

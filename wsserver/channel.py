@@ -14,17 +14,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 
 from . import protocol
 from .annotations.keeper import Keeper
 from .annotations.lines import annotatable
 from .fanout import Outbox, Wire, broadcast
-from .logline import JOINED, LINE_RE, PRESENCE_LINE_RE
+from .logline import JOINED, LINE_RE, PRESENCE_LINE_RE, Clock, format_line
 from .metrics import Metrics
 from .moderation_log import Moderation
 from .presence import PresenceList
 from .showing import View, joined
-from .store.base import Lines, Store
+from .store.base import Lines, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ class Channel:
     """One channel: its logs, their tailers and the outboxes of its connections here."""
 
     def __init__(self, name: str, store: Store, metrics: Metrics, moderation: Moderation,
-                 announce_limit: int = 0) -> None:
+                 announce_limit: int = 0, clock: Clock | None = None) -> None:
         self.name = name
+        self.clock = clock or Clock("UTC")  # stamps what is written here (the hub's, in --timezone)
         self.announce_limit = announce_limit  # users above which join and leave lines are quiet live (0: never)
         self.metrics = metrics
         self.moderation = moderation  # the process's, shared: what is deleted
@@ -100,6 +102,24 @@ class Channel:
         Raises :class:`~wsserver.store.base.AppendError` if it was not stored.
         """
         await (self.private_feed if private else self.feed).append(line)
+
+    async def write(self, lines: Callable[[str], str], private: bool = False) -> bool:
+        """Stamp and append what ``lines(stamp)`` makes (one line, or several in one append); return if stored.
+
+        The one way a member, an upload or the server writes to a channel: a
+        store fault is logged here and reported as False, and nothing of it is
+        left in the log.
+        """
+        try:
+            await self.append(lines(self.clock.stamp()), private)
+        except StoreError:
+            log.error("could not append to the logs of %s", self.name, exc_info=True)
+            return False
+        return True
+
+    async def say(self, handle: str, text: str, to: str | None = None) -> bool:
+        """Write ``handle: text`` (private to ``to`` if given) with the current time; return whether it was stored."""
+        return await self.write(lambda stamp: format_line(stamp, handle, text, to), private=to is not None)
 
     # ------------------------------------------------------------ delivering
 

@@ -225,7 +225,7 @@ class Conversation:
     async def _say(self, request: Chat | Private) -> None:
         state, channel, handle = self.state, self.seat.channel, self.seat.handle
         if isinstance(request, Chat):
-            saved = await state.hub.say(channel, handle, request.text)
+            saved = await channel.say(handle, request.text)
         else:
             try:
                 recipient = await state.membership.find(channel.name, request.to)
@@ -235,7 +235,7 @@ class Conversation:
             if recipient is None:
                 self.refuse(protocol.USER_NOT_FOUND)
                 return
-            saved = await state.hub.say(channel, handle, request.text, to=recipient)
+            saved = await channel.say(handle, request.text, to=recipient)
         if saved:
             state.metrics.messages.labels("chat" if isinstance(request, Chat) else "private").inc()
         else:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from . import protocol
 from .channel import Channel
@@ -31,12 +30,11 @@ class Moderator:
     """The moderation state of this process and what enforces it."""
 
     def __init__(self, actions: ActionLog, registry: Handles, channels: dict[str, Channel],
-                 say: Callable[..., Awaitable[bool]], clock: Clock, files: FilesDir | None = None) -> None:
+                 clock: Clock, files: FilesDir | None = None) -> None:
         self.actions = actions
         self.files = files  # a deleted line's shared file is withdrawn from here
         self.registry = registry
         self.channels = channels
-        self.say = say
         self.clock = clock
         self.state = Moderation()
 
@@ -85,7 +83,7 @@ class Moderator:
         # enforced, here as on every process, when the log brings it back: within milliseconds.
         self.state.apply(action)
         log.info("moderation in %s: %s", channel.name, audit_line(action))
-        await self.say(channel, SYSTEM, audit_line(action))
+        await channel.say(SYSTEM, audit_line(action))
         return True
 
     async def handle(self, channel: Channel, actor: str, operator: bool, request: Moderate | Delete) -> str | None:

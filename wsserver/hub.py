@@ -1,7 +1,8 @@
 """Every channel of this process, and the parts that serve them all.
 
 The hub opens channels (configured ones at start, new ones on demand when
-allowed) and appends what handlers say with the time stamp.  It holds the
+allowed), each stamping with the hub's clock (in ``--timezone``) what is
+written to it (:meth:`~wsserver.channel.Channel.write`).  It holds the
 parts every channel shares: the :class:`~wsserver.membership.Membership`
 (seats and the restart grace), the :class:`~wsserver.enforcement.Moderator`
 and the presence :class:`~wsserver.presence_refresh.Refresher`.
@@ -19,12 +20,12 @@ from .config import CHANNEL_RE
 from .enforcement import Moderator
 from .errors import TooManyChannels
 from .keyring import Keyring
-from .logline import Clock, format_line
+from .logline import Clock
 from .membership import Membership
 from .metrics import Metrics
 from .presence_refresh import Refresher
 from .reading import Reading
-from .store.base import Store, StoreError
+from .store.base import Store
 from .uploads.storage import FilesDir
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,11 @@ class Hub:
         self.rejoin_grace = rejoin_grace
         self.announce_limit = announce_limit
         self.channels: dict[str, Channel] = {}
-        self.moderator = Moderator(store.actions, store.registry, self.channels, self.say, self.clock, files)
+        self.moderator = Moderator(store.actions, store.registry, self.channels, self.clock, files)
         self.reading = Reading(store.reads, store.events)
-        self.annotator = Annotator(self.clock, self.moderator.state)
+        self.annotator = Annotator(self.moderator.state)
         self.keyring = Keyring(store.keys, store.events)
-        self.membership = Membership(store.registry, self.moderator.state, self.say, self.refresh_presence,
+        self.membership = Membership(store.registry, self.moderator.state, self.refresh_presence,
                                      self.known, self.metrics, rejoin_grace, self._joined_frames)
         self.presence = Refresher(store.registry, self.channels, self.membership.expire_away)
 
@@ -144,7 +145,7 @@ class Hub:
         return self._open(name)
 
     def _open(self, name: str) -> Channel:
-        channel = Channel(name, self.store, self.metrics, self.moderator.state, self.announce_limit)
+        channel = Channel(name, self.store, self.metrics, self.moderator.state, self.announce_limit, self.clock)
         channel.start()
         self.channels[name] = channel
         return channel
@@ -164,20 +165,7 @@ class Hub:
             others.update(self.store.channel_names())
         return names + sorted(others - set(names))
 
-    # ------------------------------------------------------------ writing
-
-    async def say(self, channel: Channel, handle: str, text: str, to: str | None = None) -> bool:
-        """Append ``handle: text`` (private to ``to`` if given) with the current time.
-
-        Returns False (and logs) if it was not saved.
-        """
-        line = format_line(self.clock.stamp(), handle, text, to)
-        try:
-            await channel.append(line, private=to is not None)
-        except StoreError:
-            log.error("could not append to the logs of %s", channel.name, exc_info=True)
-            return False
-        return True
+    # ------------------------------------------------------------ presence
 
     def refresh_presence(self, channels: Iterable[str] | None = None) -> None:
         """Re-read the handles of ``channels`` (None: all) soon (see :class:`~wsserver.presence_refresh.Refresher`)."""

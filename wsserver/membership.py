@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 SERVER_RESTARTING = "The server is restarting"
 SERVER_BACK = "The server is back"
 
-Say = Callable[[Channel, str, str], Awaitable[bool]]
 # (channel, handle) -> events for a joiner after the users list: its read position, the present users' keys
 JoinedFrames = Callable[[str, str], Awaitable[list[str]]]
 
@@ -83,9 +82,9 @@ class Seat:
             if self.shared:
                 # Another process may hold the seat for another device: the release says if it was the last.
                 if await membership.registry.release(self.handle, self.channel.name):
-                    await membership.say(self.channel, SYSTEM, left_line(self.handle))
+                    await self.channel.say(SYSTEM, left_line(self.handle))
             else:
-                await membership.say(self.channel, SYSTEM, left_line(self.handle))
+                await self.channel.say(SYSTEM, left_line(self.handle))
                 await membership.registry.release(self.handle, self.channel.name)
             membership.refresh_presence([self.channel.name])
         membership.metrics.connections.labels(self.channel.name).dec()
@@ -94,13 +93,12 @@ class Seat:
 class Membership:
     """Who sits where on this process: seats taken and given back, and the restart grace."""
 
-    def __init__(self, registry: Handles, moderation: Moderation, say: Say,
+    def __init__(self, registry: Handles, moderation: Moderation,
                  refresh_presence: Callable[[Iterable[str] | None], None], known: Callable[[str], Channel | None],
                  metrics: Metrics, rejoin_grace: float, joined_frames: JoinedFrames) -> None:
         self.registry = registry
         self.joined_frames = joined_frames
         self.moderation = moderation
-        self.say = say
         self.refresh_presence = refresh_presence
         self._known = known
         self.metrics = metrics
@@ -160,8 +158,8 @@ class Membership:
             log.info("%s joined", seat.who)
             if claim is Claim.BACK:
                 # A fresh join takes an away seat: that earlier visit is over.
-                await self.say(channel, SYSTEM, left_line(handle))
-            await self.say(channel, SYSTEM, joined_line(handle))
+                await channel.say(SYSTEM, left_line(handle))
+            await channel.say(SYSTEM, joined_line(handle))
         self.refresh_presence([name])
         return seat
 
@@ -241,7 +239,7 @@ class Membership:
             channel = self._known(held.channel)
             if channel is not None:
                 log.info("%s@%s did not come back within the grace", held.handle, held.channel)
-                await self.say(channel, SYSTEM, left_line(held.handle))
+                await channel.say(SYSTEM, left_line(held.handle))
         if gone:
             self.refresh_presence(None)
 
@@ -249,4 +247,4 @@ class Membership:
         for name in names:
             channel = self._known(name)
             if channel is not None:
-                await self.say(channel, SYSTEM, text)
+                await channel.say(SYSTEM, text)

@@ -8,14 +8,13 @@ is appended, and every process learns of it by reading it back, as any line.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..logline import Clock, format_line
+from ..logline import format_line
 from ..moderation_log import ALREADY_DELETED, BAD_AROUND, Moderation
-from ..store.base import StoreError
 from .index import REACTIONS_MOST
 from .lines import annotatable, edit_line, reaction_line, reply_line
 from .requests import EDIT_SECONDS, NOT_YOURS_TO_EDIT, TOO_MANY_REACTIONS, Edit, React
@@ -23,16 +22,13 @@ from .requests import EDIT_SECONDS, NOT_YOURS_TO_EDIT, TOO_MANY_REACTIONS, Edit,
 if TYPE_CHECKING:
     from ..channel import Channel
 
-log = logging.getLogger(__name__)
-
 NOT_SAVED = "Message not saved"  # the same sentence as a chat line's (wsserver.protocol)
 
 
 class Annotator:
     """Reactions, edits and replies, as lines appended to a channel's log."""
 
-    def __init__(self, clock: Clock, moderation: Moderation) -> None:
-        self.clock = clock
+    def __init__(self, moderation: Moderation) -> None:
         self.moderation = moderation
 
     async def _target(self, channel: Channel, cursor: str) -> tuple[re.Match[str], str] | str:
@@ -48,13 +44,9 @@ class Annotator:
             return ALREADY_DELETED
         return match, located[1]
 
-    async def _append(self, channel: Channel, line: str) -> str | None:
-        try:
-            await channel.append(line)
-        except StoreError:
-            log.error("could not append to the log of %s", channel.name, exc_info=True)
-            return NOT_SAVED
-        return None
+    @staticmethod
+    async def _write(channel: Channel, lines: Callable[[str], str]) -> str | None:
+        return None if await channel.write(lines) else NOT_SAVED
 
     async def react(self, channel: Channel, handle: str, request: React) -> str | None:
         """Add or take back ``handle``'s reaction; return the refusal, or None (also when nothing changes)."""
@@ -68,9 +60,8 @@ class Annotator:
             return None
         if not request.remove and request.emoji not in reactions and len(reactions) >= REACTIONS_MOST:
             return TOO_MANY_REACTIONS
-        line = reaction_line(self.clock.stamp(), handle, request.emoji, match.group(2), match.group(1), ref,
-                             request.remove)
-        return await self._append(channel, line)
+        return await self._write(channel, lambda stamp: reaction_line(
+            stamp, handle, request.emoji, match.group(2), match.group(1), ref, request.remove))
 
     async def edit(self, channel: Channel, handle: str, request: Edit) -> str | None:
         """Replace the text of ``handle``'s own line sent within :data:`EDIT_SECONDS`; return the refusal, or None."""
@@ -78,10 +69,10 @@ class Annotator:
         if isinstance(target, str):
             return target
         match, ref = target
-        if match.group(2).lower() != handle.lower() or self.clock.epoch(match.group(1)) < time.time() - EDIT_SECONDS:
+        if match.group(2).lower() != handle.lower() or channel.clock.epoch(match.group(1)) < time.time() - EDIT_SECONDS:
             return NOT_YOURS_TO_EDIT
-        return await self._append(channel, edit_line(self.clock.stamp(), match.group(2), match.group(1), ref,
-                                                     request.text))
+        return await self._write(channel, lambda stamp: edit_line(stamp, match.group(2), match.group(1), ref,
+                                                                  request.text))
 
     async def reply(self, channel: Channel, handle: str, text: str, reply_to: str) -> str | None:
         """Append ``handle``'s chat line and its link to the line it replies to, in one append; return the refusal."""
@@ -89,6 +80,5 @@ class Annotator:
         if isinstance(target, str):
             return target
         match, ref = target
-        stamp = self.clock.stamp()
-        link = reply_line(stamp, handle, match.group(2), match.group(1), ref)
-        return await self._append(channel, link + "\n" + format_line(stamp, handle, text))
+        return await self._write(channel, lambda stamp: reply_line(stamp, handle, match.group(2), match.group(1), ref)
+                                 + "\n" + format_line(stamp, handle, text))

@@ -135,13 +135,10 @@ async def _append(state: State, channel_name: str, handle: str, stored: Stored, 
     channel = state.hub.known(channel_name)
     if channel is None:
         return False
-    stamp = state.hub.clock.stamp()
     text = f"{stored.name} ({megabytes(stored.size)}) {stored.url}" + (f" {caption}" if caption else "")
-    link = shared_line(stamp, handle, stored.url, stored.type, stored.size, stored.width, stored.height)
-    try:
-        await channel.append(link + "\n" + format_line(stamp, handle, text))
-    except StoreError:
-        log.error("could not append the line of an upload to %s", channel_name, exc_info=True)
+    if not await channel.write(lambda stamp: shared_line(stamp, handle, stored.url, stored.type, stored.size,
+                                                         stored.width, stored.height)
+                               + "\n" + format_line(stamp, handle, text)):
         return False
     state.metrics.messages.labels("file").inc()
     return True
