@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 
 from wsserver import protocol, security
-from wsserver.config import CHANNEL_RE, HANDLE_RE
+from wsserver.config import CHANNEL_HINT, CHANNEL_RE, HANDLE_HINT, HANDLE_RE
 from wsserver.moderation_log import OWN_LINE_SECONDS
 
 from .support import REPO, Server
@@ -45,10 +45,10 @@ def test_no_other_page_module_copies_a_server_sentence() -> None:
 
 
 def test_no_page_module_copies_the_servers_rules() -> None:
-    """The handle and channel patterns and the own-line window reach the page from /api/settings only."""
+    """The handle and channel patterns, their hints and the own-line window reach the page from /api/settings only."""
     for module in sorted(WEB.glob("*.js")):
         text = module.read_text()
-        for copy in ("{3,16}", "{0,31}", "15 * 60", "900"):
+        for copy in ("{3,16}", "{0,31}", "15 * 60", "900", HANDLE_HINT, CHANNEL_HINT, "3 to 16", "1 to 32"):
             assert copy not in text, f"web/{module.name} holds a copy of a server rule ({copy})"
 
 
@@ -59,6 +59,8 @@ async def test_settings_carry_the_rules_the_server_applies(server: Server, sessi
     assert body == {
         "max_message_chars": 2000, "rate_limit": 0.0, "rate_burst": 10, "history": 100, "allow_new_channels": False,
         "handle_pattern": HANDLE_RE.pattern, "reserved_handles": ["System"], "channel_pattern": CHANNEL_RE.pattern,
+        "handle_hint": "3 to 16 letters, digits or underscores",
+        "channel_hint": "1 to 32 of a-z, 0-9, - and _, starting with a letter or digit",
         "own_line_seconds": OWN_LINE_SECONDS, "edit_line_seconds": 24 * 3600, "reactions_most": 20,
         "max_upload_bytes": 10 * 1024 * 1024,
     }

@@ -1,13 +1,12 @@
 // The chat page: the connect screen (handle and first channel), then the chat view (rooms.js) with
 // the channels open at the last visit reopened; the server's rules; the theme and notifications.
 import { $, clearAlert, remember, remembered, rules, session, showAlert } from "./dom.js";
-import { channelAllowed, handleProblem, rulesFrom, tokenClaims } from "./lines.js";
+import { channelAllowed, channelProblem, handleProblem, rulesFrom, tokenClaims } from "./lines.js";
 import { composeParts } from "./parts.js";
 import { setUpNotifications, setUpTheme } from "./prefs.js";
 import { NO_CHANNEL } from "./sentences.js";
 
 const HANDLE_KEY = "wsserver.handle";
-const BAD_CHANNEL_NAME = "A channel name is 1 to 32 of a-z, 0-9, - and _, starting with a letter or digit.";
 const CHANNELS_EVERY = 30_000; // ms between two reads of the channel list (user counts)
 
 const ui = {
@@ -65,7 +64,7 @@ function connect() {
   }
   const wantedNew = rules.allowNewChannels ? ui.newChannel.value.trim() : "";
   if (wantedNew && !channelAllowed(wantedNew, rules)) {
-    showAlert(BAD_CHANNEL_NAME);
+    showAlert(channelProblem(wantedNew, rules));
     ui.newChannel.focus();
     return;
   }
@@ -91,7 +90,7 @@ ui.createForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const name = ui.createName.value.trim();
   if (!channelAllowed(name, rules)) {
-    showAlert(BAD_CHANNEL_NAME);
+    showAlert(channelProblem(name, rules));
     ui.createName.focus();
     return;
   }

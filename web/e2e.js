@@ -6,6 +6,7 @@
 // with the channel's name. Every ciphertext is bound to its channel and its sender (and
 // recipient) as additional data, so an envelope copied into another line does not decrypt.
 // Envelopes: "e2e1." + base64url(JSON): {"v": 1, "t": "dm" | "pass", ...} (docs/protocol.md).
+import { decode as decode64, encode as encode64 } from "./base64url.js";
 
 const PREFIX = "e2e1.";
 const ITERATIONS = 600_000;
@@ -13,19 +14,17 @@ const ECDH = { name: "ECDH", namedCurve: "P-256" };
 const text = new TextEncoder();
 const words = new TextDecoder();
 
-const b64 = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-const unb64 = (value) => Uint8Array.from(atob(value.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
 const random = (length) => crypto.getRandomValues(new Uint8Array(length));
 
 /** Whether a message's text is an envelope. */
 export const isEnvelope = (message) => typeof message === "string" && message.startsWith(PREFIX);
 
 function seal(body) {
-  return PREFIX + b64(text.encode(JSON.stringify({ v: 1, ...body })));
+  return PREFIX + encode64(text.encode(JSON.stringify({ v: 1, ...body })));
 }
 
 function open(envelope) {
-  const body = JSON.parse(words.decode(unb64(envelope.slice(PREFIX.length))));
+  const body = JSON.parse(words.decode(decode64(envelope.slice(PREFIX.length))));
   if (body.v !== 1) throw new Error("unknown envelope version");
   return body;
 }
@@ -58,7 +57,7 @@ export async function identity(handle) {
   const pair = await crypto.subtle.generateKey(ECDH, false, ["deriveBits"]);
   const publicJwk = await crypto.subtle.exportKey("jwk", pair.publicKey);
   const made = {
-    handle: key, device: b64(random(12)), privateKey: pair.privateKey,
+    handle: key, device: encode64(random(12)), privateKey: pair.privateKey,
     publicJwk: { kty: "EC", crv: "P-256", x: publicJwk.x, y: publicJwk.y },
   };
   await stored(db, "readwrite", (store) => store.put(made));
@@ -67,7 +66,7 @@ export async function identity(handle) {
 
 /** A short, stable name of a public key: its SHA-256 over the coordinates, base64url. */
 export async function fingerprint(jwk) {
-  return b64(await crypto.subtle.digest("SHA-256", text.encode(`${jwk.x}.${jwk.y}`)));
+  return encode64(await crypto.subtle.digest("SHA-256", text.encode(`${jwk.x}.${jwk.y}`)));
 }
 
 /** The safety number of two sets of public keys: 12 groups of 5 digits, the same on both sides. */
@@ -111,10 +110,10 @@ export async function encryptPrivate(me, channel, from, to, message, readers) {
     const wrap = await wrappingKey(me.privateKey, reader.public,
       wrapInfo(channel, from, to, me.device, reader.handle, reader.device), "encrypt");
     const wrapIv = random(12);
-    keys.push({ to: reader.handle.toLowerCase(), d: reader.device, iv: b64(wrapIv),
-      k: b64(await crypto.subtle.encrypt({ name: "AES-GCM", iv: wrapIv }, wrap, contentKey)) });
+    keys.push({ to: reader.handle.toLowerCase(), d: reader.device, iv: encode64(wrapIv),
+      k: encode64(await crypto.subtle.encrypt({ name: "AES-GCM", iv: wrapIv }, wrap, contentKey)) });
   }
-  return seal({ t: "dm", from: me.device, pub: me.publicJwk, iv: b64(iv), ct: b64(ct), keys });
+  return seal({ t: "dm", from: me.device, pub: me.publicJwk, iv: encode64(iv), ct: encode64(ct), keys });
 }
 
 /** Decrypt a private message for `me`; return {text, sender: the sender's public key}. Throws if it cannot. */
@@ -126,10 +125,10 @@ export async function decryptPrivate(me, channel, from, to, envelope) {
     try {
       const unwrap = await wrappingKey(me.privateKey, body.pub,
         wrapInfo(channel, from, to, body.from, mine, entry.d), "decrypt");
-      const contentKey = await crypto.subtle.decrypt({ name: "AES-GCM", iv: unb64(entry.iv) }, unwrap, unb64(entry.k));
+      const contentKey = await crypto.subtle.decrypt({ name: "AES-GCM", iv: decode64(entry.iv) }, unwrap, decode64(entry.k));
       const key = await crypto.subtle.importKey("raw", contentKey, "AES-GCM", false, ["decrypt"]);
-      const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: unb64(body.iv), additionalData: dmData(channel, from, to) },
-        key, unb64(body.ct));
+      const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: decode64(body.iv), additionalData: dmData(channel, from, to) },
+        key, decode64(body.ct));
       return { text: words.decode(plain), sender: body.pub };
     } catch {
       // wrapped for another key of ours: try the next entry
@@ -153,14 +152,14 @@ export async function encryptChannel(key, channel, handle, message) {
   const iv = random(12);
   const ct = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: channelData(channel, handle) }, key,
     text.encode(message));
-  return seal({ t: "pass", iv: b64(iv), ct: b64(ct) });
+  return seal({ t: "pass", iv: encode64(iv), ct: encode64(ct) });
 }
 
 /** Decrypt a passphrase channel's line of `handle`; throws with another passphrase (or none). */
 export async function decryptChannel(key, channel, handle, envelope) {
   const body = open(envelope);
   if (body.t !== "pass") throw new Error("not a channel message");
-  const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: unb64(body.iv), additionalData: channelData(channel, handle) },
-    key, unb64(body.ct));
+  const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: decode64(body.iv), additionalData: channelData(channel, handle) },
+    key, decode64(body.ct));
   return words.decode(plain);
 }

@@ -3,6 +3,7 @@
 // this module on its own.
 // Cursors are not here on purpose: they are the server's opaque names for positions,
 // kept and sent back as they came (see docs/protocol.md).
+import { decode as decode64 } from "./base64url.js";
 
 const LINE_RE = /^\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\] ([A-Za-z0-9_]+)(?: -> ([A-Za-z0-9_]+))?: ([\s\S]*)$/;
 const ESCAPE_RE = /\\(u[0-9a-fA-F]{4}|[\\nrt])/g;
@@ -33,8 +34,10 @@ export function rulesFrom(body) {
     maxChars: body.max_message_chars ?? 2000,
     allowNewChannels: Boolean(body.allow_new_channels),
     handle: body.handle_pattern ? new RegExp(body.handle_pattern) : null,
+    handleHint: body.handle_hint ?? "",
     reserved: body.reserved_handles ?? [],
     channel: body.channel_pattern ? new RegExp(body.channel_pattern) : null,
+    channelHint: body.channel_hint ?? "",
     ownLineMs: (body.own_line_seconds ?? 0) * 1000,
     editLineMs: (body.edit_line_seconds ?? 0) * 1000,
   };
@@ -51,7 +54,7 @@ export function presenceChange(parsed) {
 /** Return why a handle cannot be used under `rules` (see rulesFrom), or "" if it can. */
 export function handleProblem(handle, rules) {
   if (rules.handle && !rules.handle.test(handle)) {
-    return "A handle is 3 to 16 letters, digits or underscores.";
+    return `A handle is ${rules.handleHint}.`;
   }
   const reserved = rules.reserved.find((name) => name.toLowerCase() === handle.toLowerCase());
   if (reserved) {
@@ -65,11 +68,17 @@ export function channelAllowed(name, rules) {
   return rules.channel ? rules.channel.test(name) : name !== "";
 }
 
+/** Return why `name` cannot be a channel under `rules`, or "" if it can. */
+export function channelProblem(name, rules) {
+  if (channelAllowed(name, rules)) return "";
+  return rules.channelHint ? `A channel name is ${rules.channelHint}.` : "A channel needs a name.";
+}
+
 /** Read a JWT's claims, for display only (the server verifies the token); {} if it is not one. */
 export function tokenClaims(token) {
   if (!token) return {};
   try {
-    const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    const claims = JSON.parse(new TextDecoder().decode(decode64(token.split(".")[1])));
     return claims && typeof claims === "object" ? claims : {};
   } catch {
     return {};

@@ -17,7 +17,7 @@ from .annotations.requests import EDIT_SECONDS
 from .app_state import STATE, State
 from .background import cancel_and_wait
 from .chat import chat_socket, renew_resume_tokens
-from .config import CHANNEL_RE, HANDLE_RE, Config
+from .config import CHANNEL_HINT, CHANNEL_RE, HANDLE_HINT, HANDLE_RE, Config
 from .fanout import close_with_cutoff
 from .heartbeat import Heartbeat
 from .hub import Hub
@@ -166,8 +166,10 @@ async def client_settings(request: web.Request) -> web.Response:
         "allow_new_channels": config.allow_new_channels,
         # The rules the page checks before asking: the same patterns and window the server applies.
         "handle_pattern": HANDLE_RE.pattern,
+        "handle_hint": HANDLE_HINT,
         "reserved_handles": [SYSTEM],
         "channel_pattern": CHANNEL_RE.pattern,
+        "channel_hint": CHANNEL_HINT,
         "own_line_seconds": OWN_LINE_SECONDS,
         "edit_line_seconds": EDIT_SECONDS,
         "reactions_most": REACTIONS_MOST,

@@ -15,6 +15,7 @@ from pathlib import Path
 import pendulum
 
 CHANNEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+CHANNEL_HINT = "1 to 32 of a-z, 0-9, - and _, starting with a letter or digit"  # the rule as people read it
 
 def integer(low: int, high: int | None = None) -> Callable[[str], int]:
     def cast(raw: str) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import casts
+from .casts import CHANNEL_HINT as CHANNEL_HINT
 from .casts import CHANNEL_RE as CHANNEL_RE  # re-exported: the channel rule, with the handle rule
 from .casts import MANY_URL_RE as MANY_URL_RE  # re-exported: the store URLs are read where settings are
 from .casts import SENTINEL_URL_RE as SENTINEL_URL_RE
@@ -25,6 +26,7 @@ from .casts import redacted as redacted
 from .errors import ConfigError
 
 HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{3,16}$")
+HANDLE_HINT = "3 to 16 letters, digits or underscores"  # the rule as people read it
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 

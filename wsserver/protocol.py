@@ -43,6 +43,7 @@ from .annotations.requests import TOO_MANY_REACTIONS as TOO_MANY_REACTIONS
 from .annotations.requests import Edit as Edit
 from .annotations.requests import React as React
 from .annotations.requests import Thread as Thread
+from .config import HANDLE_HINT
 from .config import HANDLE_RE as HANDLE_RE
 from .config import valid_handle as valid_handle
 from .errors import BadFrame as BadFrame
@@ -339,7 +340,7 @@ def _moderate(payload: dict[str, Any]) -> Moderate:
     if action not in MODERATE:
         raise bad("action must be one of " + ", ".join(MODERATE))
     if not isinstance(handle, str) or not valid_handle(handle):
-        raise bad("handle must be a handle (3 to 16 letters, digits or underscores)")
+        raise bad(f"handle must be a handle ({HANDLE_HINT})")
     if not isinstance(reason, str) or len(reason) > REASON_CHARS or "\n" in reason:
         raise bad(f"reason must be one line of at most {REASON_CHARS} characters")
     if duration and (not isinstance(duration, str) or parse_duration(duration) is None):

@@ -24,7 +24,7 @@ from aiohttp import web
 from . import security
 from .annotations import found
 from .app_state import STATE, State
-from .config import CHANNEL_RE
+from .config import CHANNEL_RE, HANDLE_HINT
 from .errors import Refusal
 from .protocol import HANDLE_RE, UNAVAILABLE
 from .query import QUERY_CHARS, Query
@@ -54,7 +54,7 @@ def _parse(query: Any) -> tuple[str, str | None, str | None, int]:
         raise ValueError(f"q must be 1 to {QUERY_CHARS} characters of text to find")
     handle = query.get("from")
     if handle is not None and not HANDLE_RE.match(handle):
-        raise ValueError("from must be a handle: 3 to 16 letters, digits or underscores")
+        raise ValueError(f"from must be a handle: {HANDLE_HINT}")
     raw_limit = query.get("limit", str(RESULTS_DEFAULT))
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= RESULTS_MOST:
         raise ValueError(f"limit must be a whole number from 1 to {RESULTS_MOST}")

@@ -15,7 +15,7 @@ from typing import TextIO
 import pendulum
 
 from ..annotations.found import index_of
-from ..config import valid_handle
+from ..config import HANDLE_HINT, valid_handle
 from ..errors import CommandError
 from ..logline import SYSTEM, Clock, format_line
 from ..moderation_log import (
@@ -55,7 +55,7 @@ async def moderate(source: Admin, kind: str, channel: str, handle: str, duration
     assert kind in MODERATE
     await existing_channel(source, channel)
     if not valid_handle(handle):
-        raise CommandError(f"invalid handle {handle!r}: must be 3 to 16 letters, digits or underscores")
+        raise CommandError(f"invalid handle {handle!r}: must be {HANDLE_HINT}")
     reason = (reason or "").strip()
     if len(reason) > REASON_CHARS or "\n" in reason:
         raise CommandError(f"invalid --reason: must be one line of at most {REASON_CHARS} characters")
