@@ -160,3 +160,14 @@ def test_every_exception_is_in_the_one_tree() -> None:
                 outside.append(f"{module.__name__}.{name}")
     assert outside == []
     assert issubclass(StoreUnavailable, StoreError)
+
+
+def test_the_metrics_registry_loads_neither_the_protocol_nor_aiohttp() -> None:
+    """A store imports metrics.py: it must not pull in the protocol's sentences or the web server."""
+    import subprocess
+    import sys
+
+    code = ("import sys, wsserver.metrics, wsserver.store.files.store; "
+            "print(sorted(m for m in ('aiohttp', 'wsserver.protocol', 'wsserver.security') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"

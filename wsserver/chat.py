@@ -23,7 +23,6 @@ from .errors import JoinRefused, Refusal, TooManyChannels
 from .fanout import Outbox, note_close_code, sent_close_code
 from .heartbeat import Heartbeat
 from .membership import Seat
-from .metrics import join_reason
 from .protocol import (
     BadFrame,
     error_frame,
@@ -31,6 +30,25 @@ from .protocol import (
 )
 
 log = logging.getLogger(__name__)
+
+# The reason label of a refused join or socket, by its sentence.
+_JOIN_REASONS = {
+    protocol.NO_CHANNEL: "no_channel",
+    protocol.NO_HANDLE: "no_handle",
+    protocol.HANDLE_TAKEN: "handle_taken",
+    protocol.TOO_MANY_CHANNELS: "too_many_channels",
+    protocol.UNAVAILABLE: "unavailable",
+    security.QUERY_TOO_LONG: "query_too_long",
+    security.ORIGIN_REFUSED: "origin",
+    security.AUTH_FAILED: "authentication",
+    security.TOO_MANY_CONNECTIONS: "too_many_connections",
+}
+
+
+def join_reason(sentence: str) -> str:
+    """Return the label for a refused join (or a socket refused before the upgrade)."""
+    return _JOIN_REASONS.get(sentence, "other")
+
 
 async def chat_socket(request: web.Request) -> web.StreamResponse:
     """Check who is asking, upgrade to the chat socket and serve it until either side closes."""

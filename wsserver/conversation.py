@@ -16,7 +16,6 @@ from . import protocol
 from .app_state import State
 from .errors import StoreError
 from .membership import Seat
-from .metrics import reason
 from .protocol import (
     Chat,
     ClientFrame,
@@ -39,6 +38,31 @@ from .uploads.requests import TICKET_SECONDS, megabytes
 from .uploads.storage import new_id
 
 log = logging.getLogger(__name__)
+
+# The reason label of a refused message, by the sentence the client was sent.
+_REASONS = {
+    protocol.INVALID_FORMAT: "invalid_format",
+    protocol.BINARY_FRAME: "binary_frame",
+    protocol.EMPTY_MESSAGE: "empty",
+    protocol.RATE_LIMITED: "rate_limited",
+    protocol.NOT_SAVED: "not_saved",
+    protocol.USER_NOT_FOUND: "user_not_found",
+    protocol.BAD_CURSOR: "bad_cursor",
+    protocol.BAD_AROUND: "bad_cursor",
+    protocol.BAD_AFTER: "bad_cursor",
+    protocol.UNAVAILABLE: "unavailable",
+    protocol.NOT_UNICODE: "not_unicode",
+}
+
+
+def reason(sentence: str) -> str:
+    """Return the label for a refusal sentence."""
+    if sentence.startswith("Message is too long"):
+        return "too_long"
+    if sentence.startswith("Unknown message type"):
+        return "unknown_type"
+    return _REASONS.get(sentence, "other")
+
 
 # Limits
 RATE_STRIKES = 3  # refusals for rate within RATE_STRIKE_WINDOW seconds that close the socket

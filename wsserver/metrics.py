@@ -1,7 +1,10 @@
 """What ``GET /metrics`` reports, in the Prometheus text format (prometheus-client).
 
-Each application has a registry of its own, so several servers in one
-process (tests) do not share counters.  With ``--workers`` each worker
+It imports nothing of the package: the stores count with it without loading the
+protocol or the web server.  The reason labels of refusals are the doors'
+(:mod:`wsserver.chat`, :mod:`wsserver.conversation`).  Each application has a
+registry of its own, so several servers in one process (tests) do not share
+counters.  With ``--workers`` each worker
 counts for itself; a scrape through the shared port reaches one of them.
 """
 
@@ -13,51 +16,6 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-
-from . import protocol, security
-
-# The reason label of a refused message, by the sentence the client was sent.
-_REASONS = {
-    protocol.INVALID_FORMAT: "invalid_format",
-    protocol.BINARY_FRAME: "binary_frame",
-    protocol.EMPTY_MESSAGE: "empty",
-    protocol.RATE_LIMITED: "rate_limited",
-    protocol.NOT_SAVED: "not_saved",
-    protocol.USER_NOT_FOUND: "user_not_found",
-    protocol.BAD_CURSOR: "bad_cursor",
-    protocol.BAD_AROUND: "bad_cursor",
-    protocol.BAD_AFTER: "bad_cursor",
-    protocol.UNAVAILABLE: "unavailable",
-    protocol.NOT_UNICODE: "not_unicode",
-}
-
-
-# The reason label of a refused join or socket, by its sentence.
-_JOIN_REASONS = {
-    protocol.NO_CHANNEL: "no_channel",
-    protocol.NO_HANDLE: "no_handle",
-    protocol.HANDLE_TAKEN: "handle_taken",
-    protocol.TOO_MANY_CHANNELS: "too_many_channels",
-    protocol.UNAVAILABLE: "unavailable",
-    security.QUERY_TOO_LONG: "query_too_long",
-    security.ORIGIN_REFUSED: "origin",
-    security.AUTH_FAILED: "authentication",
-    security.TOO_MANY_CONNECTIONS: "too_many_connections",
-}
-
-
-def join_reason(sentence: str) -> str:
-    """Return the label for a refused join (or a socket refused before the upgrade)."""
-    return _JOIN_REASONS.get(sentence, "other")
-
-
-def reason(sentence: str) -> str:
-    """Return the label for a refusal sentence."""
-    if sentence.startswith("Message is too long"):
-        return "too_long"
-    if sentence.startswith("Unknown message type"):
-        return "unknown_type"
-    return _REASONS.get(sentence, "other")
 
 
 class Metrics:
