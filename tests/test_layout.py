@@ -162,12 +162,24 @@ def test_every_exception_is_in_the_one_tree() -> None:
     assert issubclass(StoreUnavailable, StoreError)
 
 
-def test_the_metrics_registry_loads_neither_the_protocol_nor_aiohttp() -> None:
-    """A store imports metrics.py: it must not pull in the protocol's sentences or the web server."""
+def _loaded_by(modules: str, watched: tuple[str, ...]) -> list[str]:
+    """Return which of ``watched`` a clean interpreter has loaded after importing ``modules``."""
+    import ast
     import subprocess
     import sys
 
-    code = ("import sys, wsserver.metrics, wsserver.store.files.store; "
-            "print(sorted(m for m in ('aiohttp', 'wsserver.protocol', 'wsserver.security') if m in sys.modules))")
+    code = f"import sys, {modules}; print(sorted(m for m in {watched!r} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.strip() == "[]"
+    return list(ast.literal_eval(result.stdout))
+
+
+def test_the_metrics_registry_loads_neither_the_protocol_nor_aiohttp() -> None:
+    """A store imports metrics.py: it must not pull in the protocol's sentences or the web server."""
+    assert _loaded_by("wsserver.metrics, wsserver.store.files.store",
+                      ("aiohttp", "wsserver.protocol", "wsserver.security")) == []
+
+
+def test_the_hub_and_its_channels_run_without_aiohttp() -> None:
+    """The hub, its channels, seats, fan-out and moderation load without the web server (the doors bring it)."""
+    assert _loaded_by("wsserver.hub, wsserver.channel, wsserver.membership, wsserver.fanout, wsserver.enforcement",
+                      ("aiohttp",)) == []

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
-from aiohttp import WSMsgType, web
+if TYPE_CHECKING:  # the sockets are aiohttp's, but nothing here needs aiohttp loaded: the hub runs without it
+    from aiohttp import web
 
 from .background import cancel_and_wait
 from .protocol import CLOSE_POLICY, TOO_SLOW
@@ -33,6 +35,13 @@ CLOSE_TIMEOUT = 5.0  # a stalled reader that does not take our close frame is cu
 DIRECT_LIMIT = 64 * 1024  # unsent bytes in a transport past which frames queue instead
 
 
+class Opcode(enum.IntEnum):
+    """The WebSocket opcodes a :class:`Wire` is sent with (RFC 6455 section 5.2; aiohttp's WSMsgType has the same)."""
+
+    TEXT = 0x1
+    PING = 0x9
+
+
 class Wire:
     """One text frame, encoded once: its bytes on the wire (unmasked, final), and its payload as a view of them.
 
@@ -42,7 +51,7 @@ class Wire:
 
     __slots__ = ("opcode", "payload", "wire")
 
-    def __init__(self, text: str, opcode: WSMsgType = WSMsgType.TEXT) -> None:
+    def __init__(self, text: str, opcode: Opcode = Opcode.TEXT) -> None:
         encoded = text.encode("utf-8")  # freed once the frame is built
         size = len(encoded)
         first = 0x80 | int(opcode)  # final frame
@@ -57,7 +66,7 @@ class Wire:
         self.payload = memoryview(self.wire)[len(header) :]
 
 
-PING = Wire("", WSMsgType.PING)  # the heartbeat's ping (wsserver.heartbeat), queued like any frame
+PING = Wire("", Opcode.PING)  # the heartbeat's ping (wsserver.heartbeat), queued like any frame
 
 
 class PresenceSource(Protocol):
@@ -272,7 +281,7 @@ class Outbox:
                         continue
                     wire = due
                 # aiohttp writes header + payload: any bytes-like payload works, a view copies nothing more.
-                await ws.send_frame(cast(bytes, wire.payload), wire.opcode)
+                await ws.send_frame(cast(bytes, wire.payload), wire.opcode)  # type: ignore[arg-type]  # WSMsgType's values
                 del wire  # not kept while waiting: a joiner's presence list is large
             if self._close_with is not None:
                 await close_with_cutoff(ws, self._transport, *self._close_with)
