@@ -64,8 +64,7 @@ def make_app(config: Config) -> web.Application:
     files = FilesDir(config.uploads_dir, config.files_quota)
     hub = Hub(store, config.channels, config.timezone, config.allow_new_channels, config.max_channels, metrics,
               config.rejoin_grace, config.announce_limit, files)
-    app[STATE] = State(config, hub, store, hub.membership, hub.moderator, metrics,
-                       AddressQuota(config.max_connections_per_ip), Heartbeat(config.heartbeat), files)
+    app[STATE] = State(config, hub, AddressQuota(config.max_connections_per_ip), Heartbeat(config.heartbeat), files)
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)

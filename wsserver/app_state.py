@@ -26,11 +26,7 @@ class State:
     """The running server's parts, shared by every request handler."""
 
     config: Config
-    hub: Hub  # the channels of this process
-    store: Store  # where their logs and handles live
-    membership: Membership  # seats taken and given back
-    moderator: Moderator  # moderation frames, and what enforces the moderation log
-    metrics: Metrics
+    hub: Hub  # the channels of this process, and the parts they share (each held there, once)
     quota: AddressQuota
     heartbeat: Heartbeat  # one sweep pings and cuts the chat sockets
     files: FilesDir  # shared files (uploads)
@@ -40,6 +36,26 @@ class State:
     # With tokens: the connections whose resume token is renewed, and their handle and channel.
     resumable: dict[Outbox, tuple[str, str, bool]] = field(default_factory=dict)  # handle, channel, operator
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # background tasks of the app
+
+    @property
+    def metrics(self) -> Metrics:
+        """Return the server's counters (the hub's)."""
+        return self.hub.metrics
+
+    @property
+    def store(self) -> Store:
+        """Return where the channels' logs and handles live (the hub's store)."""
+        return self.hub.store
+
+    @property
+    def membership(self) -> Membership:
+        """Return the seats taken and given back (the hub's)."""
+        return self.hub.membership
+
+    @property
+    def moderator(self) -> Moderator:
+        """Return what serves moderation frames and enforces the moderation log (the hub's)."""
+        return self.hub.moderator
 
     @property
     def moderation(self) -> Moderation:
