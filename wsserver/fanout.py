@@ -318,9 +318,15 @@ async def close_with_cutoff(
     if not ws.closed:
         note_close_code(ws, code)
     if transport is not None:
-        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, _cut_off, transport, code)
     with contextlib.suppress(ConnectionError, RuntimeError):
         await ws.close(code=code, message=reason.encode())
+
+
+def _cut_off(transport: asyncio.Transport, code: int) -> None:
+    if not transport.is_closing():  # said, so that a client that lost its close frame can be traced here
+        log.warning("cut off a connection: its close (%d) did not complete within %.0f s", code, CLOSE_TIMEOUT)
+    transport.abort()
 
 
 def broadcast(outboxes: Iterable[Outbox], frame: str) -> None:
