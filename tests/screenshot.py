@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +21,7 @@ async def main(out: Path) -> None:
                 for handle in ("Alice", "Bob", "Carol"):
                     page = await browser.new_page(viewport={"width": 1100, "height": 680})
                     await page.goto(f"{server.url}/?channel=general&handle={handle}")
-                    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+                    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
                     pages.append(page)
                 alice, bob, carol = pages
                 # Alice and Bob are in tech too; Alice reads general while Bob names her in tech.

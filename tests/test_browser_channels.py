@@ -45,11 +45,20 @@ def cursor_of(client: Any, text: str) -> str:
 
 
 async def entry_name(page: Any, channel: str) -> str:
-    """Return the accessible name of a channel's entry, as the browser computes it (from its content)."""
-    snapshot = await entry(page, channel).aria_snapshot()
-    match = re.match(r'- button "([^"]*)"', snapshot)
-    assert match, snapshot
-    return match.group(1)
+    """Return the accessible name of a channel's entry, as the browser computes it (from its content).
+
+    The list is painted anew as counts change, and a snapshot of an entry replaced meanwhile is empty:
+    asked again until the entry is there.
+    """
+    names: list[str] = []
+
+    async def named() -> bool:
+        match = re.match(r'- button "([^"]*)"', await entry(page, channel).aria_snapshot())
+        names.extend([match.group(1)] if match else [])
+        return match is not None
+
+    await eventually(named, what=f"an accessible name for the {channel} entry")
+    return names[0]
 
 
 async def test_two_channels_count_unread_lines_and_mentions(server: Server, new_page: Any, connect: Any) -> None:

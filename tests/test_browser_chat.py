@@ -48,9 +48,9 @@ async def test_markup_is_shown_as_text(server: Server, new_page: Any) -> None:
     """An <img onerror> payload is shown literally and never runs."""
     alice = await new_page(server.url + "/?channel=general&handle=Alice")
     bob = await new_page(server.url + "/?channel=general&handle=Bob")
-    await bob.get_by_role("status").filter(has_text="Connected").wait_for()
+    await bob.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     payload = '<img src=x onerror="window.pwned = 1"><b>bold</b>'
-    await alice.get_by_role("status").filter(has_text="Connected").wait_for()
+    await alice.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await say(alice, payload)
     await wait_for_line(bob, payload)
     for page in (alice, bob):
@@ -62,7 +62,7 @@ async def test_multi_line_message(server: Server, new_page: Any) -> None:
     """Shift+Enter makes a new line; the message is one escaped log line, shown with its line break."""
     alice = await new_page(server.url + "/?channel=general&handle=Alice")
     bob = await new_page(server.url + "/?channel=general&handle=Bob")
-    await bob.get_by_role("status").filter(has_text="Connected").wait_for()
+    await bob.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     box = alice.get_by_label("Message")
     await box.type("line one")
     await box.press("Shift+Enter")
@@ -100,7 +100,7 @@ async def test_counter_and_limits(start_server: Any, new_page: Any) -> None:
     """The counter shows characters left against the server's limit; too long is refused in the page."""
     server = await start_server("--max-message-chars", "10")
     page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await page.get_by_label("Message").fill("héllo")
     assert await page.locator("#remaining").inner_text() == "5 characters left"
     await say(page, "x" * 11)
@@ -111,7 +111,7 @@ async def test_server_errors_are_shown(start_server: Any, new_page: Any) -> None
     """A server error frame, such as the rate limit, is shown in the alert."""
     server = await start_server("--rate-limit", "0.1", "--rate-burst", "1")
     page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await say(page, "one")
     await wait_for_line(page, "one")
     await say(page, "two")
@@ -121,7 +121,7 @@ async def test_server_errors_are_shown(start_server: Any, new_page: Any) -> None
 async def test_new_messages_jump_when_scrolled_up(server: Server, new_page: Any, connect: Any) -> None:
     """Scrolled up, the log stays put and offers a jump to new lines; at the bottom it follows."""
     page = await new_page(server.url + "/?channel=general&handle=Alice", height=600)
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     bob = await joined(await connect(server, "Bob"), "Bob")
     for i in range(40):
         await bob.chat(f"filler {i}")

@@ -22,7 +22,7 @@ async def test_keyboard_only(server: Server, new_page: Any) -> None:
     await page.keyboard.press("Tab")
     await page.keyboard.type("Keys")
     await page.keyboard.press("Enter")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await page.get_by_label("Message").focus()
     await page.keyboard.type("typed")
     await page.keyboard.press("Enter")
@@ -36,7 +36,7 @@ async def test_phone_width(server: Server, new_page: Any) -> None:
     await _on_screen(page, page.get_by_label("Channel", exact=True), page.get_by_label("Handle"),
                      page.get_by_role("button", name="Connect"))
     page = await new_page(server.url + "/?channel=general&handle=Phone", width=375, height=700)
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await _on_screen(page, page.get_by_label("Message"), page.get_by_role("button", name="Channels"),
                      page.get_by_role("button", name="Disconnect"), page.get_by_role("button", name="Send"),
                      page.get_by_label("Search", exact=True), page.get_by_role("button", name="Find"),
@@ -92,7 +92,7 @@ async def test_the_message_box_is_on_screen_and_the_log_reads_as_a_conversation(
     """At 800 px high the message box is on screen after 60 lines; one author's lines group, a day has a
     separator, a URL is a safe link; the theme toggle overrides the system's."""
     page = await new_page(server.url + "/?channel=general&handle=Alice", width=width, height=800)
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     bob = await joined(await connect(server, "Bob"), "Bob")
     for i in range(60):
         await bob.chat(f"line {i}")
@@ -115,5 +115,5 @@ async def test_the_message_box_is_on_screen_and_the_log_reads_as_a_conversation(
     await theme.click()
     assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
     await page.reload()
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     assert await page.evaluate("document.documentElement.dataset.theme") == "dark", "the choice is remembered"

@@ -17,7 +17,7 @@ async def test_deleting_ones_own_line_in_the_page(server: Server, new_page: Any,
     """Own lines have a Delete control, confirmed in a dialog; the line shows as deleted everywhere."""
     bob = await joined(await connect(server, "Bob"), "Bob")
     page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await bob.chat("a line of Bob")
     await wait_for_line(page, "a line of Bob")
     await say(page, "oops, wrong window")
@@ -37,7 +37,7 @@ async def test_deleting_ones_own_line_in_the_page(server: Server, new_page: Any,
     assert await page.get_by_role("log").locator("li", has_text="was deleted by Alice").is_hidden()
     # Reloaded, the page shows it deleted from its history too.
     await page.reload()
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await page.locator("li.deleted .text", has_text="message deleted").wait_for()
     assert page.errors == []
 
@@ -81,7 +81,7 @@ async def test_refusals_of_moderation_show_in_the_alert_and_a_kick_does_not_reco
     server: Server, new_page: Any
 ) -> None:
     page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     data = str(server.data_dir)
     assert (await run_cli("mute", "general", "Alice", "--data-dir", data))[0] == 0
     await wait_for_line(page, "Alice was muted by the operator until unmuted")

@@ -38,8 +38,8 @@ async def test_typing_indicator(server: Server, new_page: Any) -> None:
     """Typing in one page shows "Alice is typing…" in the other, gone once the message is sent."""
     alice = await new_page(server.url + "/?channel=general&handle=Alice")
     bob = await new_page(server.url + "/?channel=general&handle=Bob")
-    await alice.get_by_role("status").filter(has_text="Connected").wait_for()
-    await bob.get_by_role("status").filter(has_text="Connected").wait_for()
+    await alice.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
+    await bob.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await alice.get_by_label("Message").press_sequentially("hel")
     await bob.locator("#typing").filter(has_text="Alice is typing…").wait_for()
     assert await alice.locator("#typing").inner_text() == ""
@@ -54,7 +54,7 @@ async def test_msg_command_is_private(server: Server, new_page: Any) -> None:
     pages = {}
     for handle in ("Alice", "Bob", "Carol"):
         pages[handle] = await new_page(server.url + f"/?channel=general&handle={handle}")
-        await pages[handle].get_by_role("status").filter(has_text="Connected").wait_for()
+        await pages[handle].get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await pages["Alice"].get_by_role("list", name="Users").get_by_role("button", name="Carol", exact=True).wait_for()
     await say(pages["Alice"], "/msg Bob the secret")
     for handle in ("Alice", "Bob"):
@@ -78,7 +78,7 @@ async def test_runs_of_joins_and_leaves_fold_into_one_row(start_server: Any, new
     server = await start_server("--rate-limit", "0", data_dir=seed_log(tmp_path / "data", "general",
                                                                         [*seeded, "[2026-11-22 14:01:00] Ann: hi"]))
     page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     folded = page.locator("#lines li.fold summary")
     await folded.first.wait_for()
     # Each handle once, with what it did: not "Ann, Ben, ... joined; Ben left", nor Fay twice on each side.

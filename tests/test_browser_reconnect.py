@@ -19,13 +19,13 @@ async def test_restart_reconnects_without_duplicates(chat_store: ChatStore, new_
     port = free_port()
     first = await chat_store.start("--port", str(port), "--rate-limit", "0")
     page = await new_page(first.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await say(page, "before restart")
     await wait_for_line(page, "before restart")
     assert await first.stop(signal.SIGTERM) == 0
     await page.get_by_role("status").filter(has_text=re.compile(r"Reconnecting in \d+ s")).wait_for()
     await chat_store.start("--port", str(port), "--rate-limit", "0")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for(timeout=20_000)
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for(timeout=20_000)
     await say(page, "after restart")
     await wait_for_line(page, "after restart")
     assert await shown_lines(page) == chat_store.lines("general"), "each line of the log once, in order"
@@ -36,7 +36,7 @@ async def test_restart_reconnects_without_duplicates(chat_store: ChatStore, new_
 async def test_disconnect_does_not_reconnect(server: Server, new_page: Any) -> None:
     """Disconnect closes the socket, writes the leave line and stays disconnected."""
     page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await page.get_by_role("button", name="Disconnect").click()
     await page.get_by_role("status").filter(has_text="Disconnected").wait_for()
     await eventually(lambda: server.file_lines("general")[-1].endswith("System: Alice has left the chat"))
@@ -52,7 +52,7 @@ async def test_reconnect_resumes_with_no_gap(chat_store: ChatStore, new_page: An
     port = free_port()
     first = await chat_store.start("--port", str(port), "--rate-limit", "0", "--history", "3")
     page = await new_page(first.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await first.stop(signal.SIGTERM)
     await page.get_by_role("status").filter(has_text=re.compile(r"Reconnecting")).wait_for()
     # Another server on the same store writes while the page is away.
@@ -62,7 +62,7 @@ async def test_reconnect_resumes_with_no_gap(chat_store: ChatStore, new_page: An
         await writer.chat(f"while away {i}")
     await writer.until_line("while away 19")
     await chat_store.start("--port", str(port), "--rate-limit", "0", "--history", "3")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for(timeout=20_000)
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for(timeout=20_000)
     await wait_for_line(page, "while away 19")
     await writer.chat("live again")
     await wait_for_line(page, "live again")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ async def test_search_and_jump_by_keyboard(start_server: Any, new_page: Any, con
     """Search with Enter; results marked; a result shows the log around it; Go to date; back to the live end."""
     server = await start_server("--rate-limit", "0", data_dir=seed_log(tmp_path / "data", "general", SEARCHABLE))
     page = await new_page(server.url + "/?channel=general&handle=Alice")
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await page.get_by_label("Search", exact=True).fill("deploy")
     await page.get_by_label("Search", exact=True).press("Enter")
     await page.get_by_role("status").filter(has_text="2 lines found").wait_for()
@@ -55,7 +56,7 @@ async def test_jump_view_pages_back_and_forward(start_server: Any, new_page: Any
     """Scrolled to its top the jump view loads older lines; to its bottom, newer ones up to the end."""
     server = await start_server(data_dir=seed_log(tmp_path / "data", "general", SEARCHABLE))
     page = await new_page(server.url + "/?channel=general&handle=Alice", height=600)
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await page.get_by_label("Go to date").fill("2026-11-22T10:02")
     await page.get_by_role("button", name="Go").click()
     await page.get_by_text("Lines from 2026-11-22 10:02").wait_for()

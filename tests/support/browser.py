@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ async def connect_by_form(page: Any, handle: str, channel: str = "general") -> N
     await page.get_by_label("Channel", exact=True).select_option(channel)
     await page.get_by_label("Handle").fill(handle)
     await page.get_by_role("button", name="Connect").click()
-    await page.get_by_role("status").filter(has_text="Connected").wait_for()
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
 
 
 async def chat_page(new_page: Any, server: Any, handle: str, channel: str = "general") -> Any:
