@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wsserver.annotations.lines import reaction_line
+from wsserver.lines.annotation import reaction_line
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -40,7 +40,7 @@ async def test_a_deleted_line_loses_its_reactions_and_edit_and_erase_removes_the
     assert re.search(r"Alice edited Alice's line of [0-9 :-]+ #[0-9]+: \*{14}\n", text), "the edit's text erased"
     await bob.until_line("was erased by the operator")
     await bob.send({"type": "react", "cursor": story["second"], "emoji": "👍"})
-    assert await bob.refusal() == {"success": False, "message": protocol.ALREADY_DELETED}
+    assert await bob.refusal() == {"success": False, "message": protocol.Code.ALREADY_DELETED.sentence}
     assert (await run_cli("check", "--data-dir", str(server.data_dir)))[0] == 0, "annotation lines pass check"
 
 

@@ -6,7 +6,7 @@ import json
 import shutil
 from typing import Any
 
-from wsserver.annotations.lines import reaction_line
+from wsserver.lines.annotation import reaction_line
 
 from .support import joined
 from .test_annotations import history, pair, said, until_event

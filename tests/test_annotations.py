@@ -94,13 +94,13 @@ async def test_reaction_refusals_name_the_problem(chat_store: ChatStore, connect
     system = next(c for line, c in zip((await history(bob))["message"].split("\n"),
                                        (await history(bob))["cursors"], strict=True) if "System:" in line)
     for request, sentence in [
-        ({"cursor": hello, "emoji": "a"}, protocol.BAD_EMOJI),
-        ({"cursor": hello, "emoji": "👍👍"}, protocol.BAD_EMOJI),
-        ({"cursor": hello}, protocol.BAD_EMOJI),
-        ({"cursor": hello, "emoji": 5}, protocol.BAD_EMOJI),
-        ({"cursor": 5, "emoji": "👍"}, protocol.BAD_REACT),
-        ({"cursor": system, "emoji": "👍"}, protocol.BAD_AROUND),
-        ({"cursor": "nonsense", "emoji": "👍"}, protocol.BAD_AROUND),
+        ({"cursor": hello, "emoji": "a"}, protocol.Code.BAD_EMOJI.sentence),
+        ({"cursor": hello, "emoji": "👍👍"}, protocol.Code.BAD_EMOJI.sentence),
+        ({"cursor": hello}, protocol.Code.BAD_EMOJI.sentence),
+        ({"cursor": hello, "emoji": 5}, protocol.Code.BAD_EMOJI.sentence),
+        ({"cursor": 5, "emoji": "👍"}, protocol.Code.BAD_REACT.sentence),
+        ({"cursor": system, "emoji": "👍"}, protocol.Code.BAD_AROUND.sentence),
+        ({"cursor": "nonsense", "emoji": "👍"}, protocol.Code.BAD_AROUND.sentence),
     ]:
         await bob.send({"type": "react", **request})
         assert await bob.refusal() == {"success": False, "message": sentence}, request
@@ -113,11 +113,11 @@ async def test_reaction_refusals_name_the_problem(chat_store: ChatStore, connect
         await bob.event("reactions")
     written = len(chat_store.lines("general"))
     await alice.send({"type": "react", "cursor": hello, "emoji": "🚀"})
-    assert await alice.refusal() == {"success": False, "message": protocol.TOO_MANY_REACTIONS}
+    assert await alice.refusal() == {"success": False, "message": protocol.Refused.of(protocol.Code.TOO_MANY_REACTIONS, limit=protocol.REACTIONS_MOST).sentence}
     await alice.send({"type": "react", "cursor": hello, "emoji": "😀"})  # one of the 20: fine
     await until_event(alice, "reactions", lambda data: data["reactions"].get("😀") == ["Bob", "Alice"])
     assert len(chat_store.lines("general")) == written + 1
-    assert protocol.TOO_MANY_REACTIONS == "That line has too many different reactions (limit 20)"
+    assert protocol.Refused.of(protocol.Code.TOO_MANY_REACTIONS, limit=protocol.REACTIONS_MOST).sentence == "That line has too many different reactions (limit 20)"
 
 
 async def test_edits_replace_the_text_of_ones_own_recent_lines(chat_store: ChatStore, connect: Any) -> None:
@@ -136,16 +136,16 @@ async def test_edits_replace_the_text_of_ones_own_recent_lines(chat_store: ChatS
     assert page["message"].split("\n")[index].endswith("Alice: helo wrld"), "the line as written stays"
     assert page["edited"] == {str(index): "hello\\nworld"}
     for request, sentence in [
-        ({"cursor": typo, "message": "mine now"}, protocol.NOT_YOURS_TO_EDIT),
-        ({"cursor": typo, "message": 5}, protocol.BAD_EDIT),
-        ({"cursor": typo}, protocol.BAD_EDIT),
-        ({"cursor": typo, "message": "  "}, protocol.EMPTY_MESSAGE),
-        ({"cursor": None, "message": "x"}, protocol.BAD_EDIT_CURSOR),
-        ({"cursor": "nonsense", "message": "x"}, protocol.BAD_AROUND),
+        ({"cursor": typo, "message": "mine now"}, protocol.Code.NOT_YOURS_TO_EDIT.sentence),
+        ({"cursor": typo, "message": 5}, protocol.Code.BAD_EDIT.sentence),
+        ({"cursor": typo}, protocol.Code.BAD_EDIT.sentence),
+        ({"cursor": typo, "message": "  "}, protocol.Code.EMPTY_MESSAGE.sentence),
+        ({"cursor": None, "message": "x"}, protocol.Code.BAD_EDIT_CURSOR.sentence),
+        ({"cursor": "nonsense", "message": "x"}, protocol.Code.BAD_AROUND.sentence),
     ]:
         await bob.send({"type": "edit", **request})
         assert await bob.refusal() == {"success": False, "message": sentence}, request
-    assert protocol.NOT_YOURS_TO_EDIT == "You may only edit your own lines, within 24 hours of sending them"
+    assert protocol.Code.NOT_YOURS_TO_EDIT.sentence == "You may only edit your own lines, within 24 hours of sending them"
 
 
 async def test_an_edit_after_24_hours_is_refused(start_server: Any, connect: Any, tmp_path: Any) -> None:
@@ -157,7 +157,7 @@ async def test_an_edit_after_24_hours_is_refused(start_server: Any, connect: Any
     page = await history(alice)
     old = page["cursors"][0]
     await alice.send({"type": "edit", "cursor": old, "message": "new news"})
-    assert await alice.refusal() == {"success": False, "message": protocol.NOT_YOURS_TO_EDIT}
+    assert await alice.refusal() == {"success": False, "message": protocol.Code.NOT_YOURS_TO_EDIT.sentence}
 
 
 async def test_replies_make_threads_at_the_root(chat_store: ChatStore, connect: Any) -> None:
@@ -198,16 +198,16 @@ async def test_replies_make_threads_at_the_root(chat_store: ChatStore, connect: 
     at = page["cursors"].index(root)
     assert page["threads"][str(at)] == {"replies": 2, "last": second}
     for request, sentence in [
-        ({"type": "chat", "message": "x", "reply_to": 5}, protocol.BAD_REPLY),
-        ({"type": "chat", "message": "x", "reply_to": "nonsense"}, protocol.BAD_AROUND),
-        ({"type": "thread", "cursor": "nonsense"}, protocol.BAD_AROUND),
+        ({"type": "chat", "message": "x", "reply_to": 5}, protocol.Code.BAD_REPLY.sentence),
+        ({"type": "chat", "message": "x", "reply_to": "nonsense"}, protocol.Code.BAD_AROUND.sentence),
+        ({"type": "thread", "cursor": "nonsense"}, protocol.Code.BAD_AROUND.sentence),
         ({"type": "thread", "cursor": 5}, "Invalid thread request: cursor must be a cursor from a frame (a string)"),
         ({"type": "thread", "cursor": root, "limit": 0},
          "Invalid thread request: limit must be a whole number from 1 to 200"),
     ]:
         await alice.send(request)
         assert await alice.refusal() == {"success": False, "message": sentence}, request
-    assert protocol.BAD_REPLY == "Invalid reply: reply_to must be a cursor from a frame (a string)"
+    assert protocol.Code.BAD_REPLY.sentence == "Invalid reply: reply_to must be a cursor from a frame (a string)"
 
 
 async def tell_story(alice: Client, bob: Client) -> dict[str, str]:
@@ -294,10 +294,10 @@ async def test_muted_and_rate_limited_users_cannot_annotate(start_server: Any, c
                     {"type": "chat", "message": "x", "reply_to": line},
                     {"type": "edit", "cursor": line, "message": "x"}]:
         await bob.send(request)
-        assert await bob.refusal() == {"success": False, "message": protocol.MUTED}, request
+        assert await bob.refusal() == {"success": False, "message": protocol.Code.MUTED.sentence}, request
     for emoji in ("👍", "🎉", "🚀", "🔥", "👀"):  # a burst of three: the fourth at once is refused
         await alice.send({"type": "react", "cursor": line, "emoji": emoji})
-    assert await alice.refusal() == {"success": False, "message": protocol.RATE_LIMITED}
+    assert await alice.refusal() == {"success": False, "message": protocol.Code.RATE_LIMITED.sentence}
 
 
 async def test_pages_count_lines_not_annotations(chat_store: ChatStore, connect: Any) -> None:

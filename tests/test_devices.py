@@ -77,7 +77,7 @@ async def test_a_kick_closes_every_device(start_server: Any, connect: Any) -> No
     phone = await _connected(connect, server, "Alice")
     await op.send({"type": "moderate", "action": "kick", "handle": "Alice"})
     for device in (laptop, phone):
-        assert await device.closed() == (protocol.CLOSE_POLICY, protocol.KICKED)
+        assert await device.closed() == (protocol.CLOSE_POLICY, protocol.Code.KICKED.sentence)
     await op.until_line(lambda line: line.endswith("System: Alice has left the chat"))
     assert sum("Alice has left" in line for line in server.file_lines("general")) == 1
 
@@ -86,8 +86,8 @@ async def test_without_tokens_a_handle_is_still_one_socket(server: Any, connect:
     """No tokens: the second socket with the handle is refused as before."""
     await joined(await connect(server, "Alice"), "Alice")
     second = await connect(server, "Alice")
-    assert await second.frame() == {"success": False, "message": protocol.HANDLE_TAKEN}
-    assert await second.closed() == (protocol.CLOSE_POLICY, protocol.HANDLE_TAKEN)
+    assert await second.frame() == {"success": False, "message": protocol.Code.HANDLE_TAKEN.sentence}
+    assert await second.closed() == (protocol.CLOSE_POLICY, protocol.Code.HANDLE_TAKEN.sentence)
 
 
 async def _one_seat_on_two_servers(first: Any, second: Any, connect: Any, lines: Any) -> None:

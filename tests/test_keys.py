@@ -54,11 +54,11 @@ async def test_a_published_key_is_told_and_given_to_joiners(chat_store: Any, con
     await carol.send({"type": "system", "message": "keepalive"})
     assert await keys_after_presence(carol) == [{"channel": "general", "handle": "Alice", "public": newer}]
     for request, sentence in [
-        ({"public": {"kty": "RSA"}}, protocol.BAD_KEY),
-        ({"public": {**key, "d": key["x"]}}, protocol.BAD_KEY),
-        ({"public": {**key, "x": "short"}}, protocol.BAD_KEY),
-        ({}, protocol.BAD_KEY),
-        ({"public": key, "device": "a b"}, protocol.BAD_DEVICE),
+        ({"public": {"kty": "RSA"}}, protocol.Code.BAD_KEY.sentence),
+        ({"public": {**key, "d": key["x"]}}, protocol.Code.BAD_KEY.sentence),
+        ({"public": {**key, "x": "short"}}, protocol.Code.BAD_KEY.sentence),
+        ({}, protocol.Code.BAD_KEY.sentence),
+        ({"public": key, "device": "a b"}, protocol.Code.BAD_DEVICE.sentence),
     ]:
         await bob.send({"type": "key", **request})
         assert await bob.refusal() == {"success": False, "message": sentence}, request
@@ -112,9 +112,9 @@ async def test_encrypted_messages_are_envelopes_in_the_log(server: Any, connect:
     await alice.send({"type": "chat", "message": ENVELOPE, "encrypted": True})
     await bob.until_line(f"Alice: {ENVELOPE}")
     for request, sentence in [
-        ({"type": "chat", "message": "plain words", "encrypted": True}, protocol.BAD_ENVELOPE),
-        ({"type": "chat", "message": ENVELOPE}, protocol.INVALID_FORMAT),
-        ({"type": "chat", "message": ENVELOPE, "encrypted": "yes"}, protocol.INVALID_FORMAT),
+        ({"type": "chat", "message": "plain words", "encrypted": True}, protocol.Code.BAD_ENVELOPE.sentence),
+        ({"type": "chat", "message": ENVELOPE}, protocol.Code.INVALID_FORMAT.sentence),
+        ({"type": "chat", "message": ENVELOPE, "encrypted": "yes"}, protocol.Code.INVALID_FORMAT.sentence),
     ]:
         await alice.send(request)
         assert await alice.refusal() == {"success": False, "message": sentence}, request
@@ -140,4 +140,4 @@ async def test_encrypted_channels_refuse_plain_text(start_server: Any, connect: 
     tech = await joined(await connect(server, "Carol", "tech"), "Carol")
     await tech.chat("plain is fine here")
     await tech.until_line("Carol: plain is fine here")
-    assert protocol.PLAIN_ONLY == "This channel accepts only encrypted messages"
+    assert protocol.Code.PLAIN_ONLY.sentence == "This channel accepts only encrypted messages"

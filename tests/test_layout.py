@@ -16,11 +16,12 @@ PACKAGE = REPO / "wsserver"
 MODULE_LINES = 400
 # What an operator command may import of the package: the store's face, the settings, the line
 # format, the moderation actions and the error tree. Never the server (aiohttp, the hub, channels).
-OPS_MAY_IMPORT = {"wsserver.store", "wsserver.store.base", "wsserver.config", "wsserver.logline",
-                  "wsserver.moderation_log", "wsserver.errors", "wsserver.background", "wsserver.ops",
+OPS_MAY_IMPORT = {"wsserver.store", "wsserver.store.base", "wsserver.config", "wsserver.lines",
+                  "wsserver.lines.logline", "wsserver.lines.moderation_log", "wsserver.errors", "wsserver.background",
+                  "wsserver.ops",
                   "wsserver.ops.channel_commands", "wsserver.ops.moderation_commands", "wsserver.ops.exporting",
                   # the log's annotations, read through the store's face like its lines
-                  "wsserver.query", "wsserver.annotations.found", "wsserver.annotations.lines",
+                  "wsserver.lines.query", "wsserver.annotations.found", "wsserver.lines.annotation",
                   # shared files, withdrawn with their line (no aiohttp in either)
                   "wsserver.uploads.storage", "wsserver.uploads.withdraw", "wsserver.ops.files"}
 
@@ -71,6 +72,47 @@ def test_no_import_cycle_in_the_package() -> None:
         visit(module, [])
 
 
+# The layers of the package, from the bottom up: a module imports only from its own layer or below
+# (``TYPE_CHECKING`` imports included). The root's modules are the base, but for the command line on top.
+LAYERS = [
+    ("base", {"errors", "protocol", "background", "casts", "config", "metrics", "workers"}),
+    ("lines", {"lines"}),  # the log's grammar: lines, annotation lines, queries, moderation actions
+    ("store", {"store"}),  # where the logs and handles live: files or Redis
+    ("records", {"annotations", "uploads"}),  # what is read back from the store: annotations, shared files
+    ("channels", {"channels"}),  # one channel: its log, fan-out, presence
+    ("hub", {"hub"}),  # every channel, seats, members, moderation
+    ("doors", {"app", "ops"}),  # the web server and its sockets; the operator commands
+    ("entry", {"cli", "__main__"}),
+]
+ROOT_MODULES_MOST = 12
+
+
+def layer_of(module: str) -> int:
+    """Return the floor of ``module`` (a name under ``wsserver``)."""
+    first = module.split(".")[1] if "." in module else ""
+    for floor, (_, members) in enumerate(LAYERS):
+        if first in members:
+            return floor
+    return 0  # the package itself (its __init__)
+
+
+def test_every_module_is_in_a_layer() -> None:
+    """Each top-level module and package of wsserver/ belongs to exactly one layer."""
+    top = {path.stem for path in PACKAGE.glob("*.py") if path.name != "__init__.py"}
+    top |= {path.name for path in PACKAGE.iterdir() if (path / "__init__.py").exists()}
+    placed = [name for _, members in LAYERS for name in members]
+    assert sorted(placed) == sorted(top)
+    assert len(list(PACKAGE.glob("*.py"))) <= ROOT_MODULES_MOST
+
+
+def test_imports_go_down_the_layers_only() -> None:
+    """No module imports from a layer above its own (``TYPE_CHECKING`` imports included)."""
+    upward = [f"{module} ({LAYERS[layer_of(module)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+              for module, targets in sorted(package_graph().items()) for target in sorted(targets)
+              if layer_of(target) > layer_of(module)]
+    assert upward == []
+
+
 @pytest.mark.parametrize("folder", ["wsserver", "web", "tests", "bench"])
 def test_no_module_is_over_400_lines(folder: str) -> None:
     """A module over 400 lines is probably two concepts."""
@@ -92,8 +134,8 @@ def test_an_operator_command_loads_neither_aiohttp_nor_the_server(tmp_path: Path
     probe = (
         "import sys\nfrom wsserver.cli import main\nstatus = main(['users', '--data-dir', sys.argv[1]])\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'aiohttp' or m in "
-        "('wsserver.app', 'wsserver.hub', 'wsserver.channel', 'wsserver.chat', 'wsserver.fanout', "
-        "'wsserver.enforcement', 'wsserver.membership'))\nprint(status, loaded)\n"
+        "('wsserver.app', 'wsserver.hub', 'wsserver.channels', 'wsserver.app.chat', 'wsserver.channels.fanout', "
+        "'wsserver.hub.enforcement', 'wsserver.hub.membership'))\nprint(status, loaded)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, timeout=30,
                             cwd=REPO)
@@ -174,12 +216,38 @@ def _loaded_by(modules: str, watched: tuple[str, ...]) -> list[str]:
 
 
 def test_the_metrics_registry_loads_neither_the_protocol_nor_aiohttp() -> None:
-    """A store imports metrics.py: it must not pull in the protocol's sentences or the web server."""
-    assert _loaded_by("wsserver.metrics, wsserver.store.files.store",
-                      ("aiohttp", "wsserver.protocol", "wsserver.security")) == []
+    """A store imports metrics.py: the registry loads nothing of the package, and a store no door or web server.
+
+    (The protocol's table imports nothing itself: a store may name a sentence, as moderation's rules do.)
+    """
+    assert _loaded_by("wsserver.metrics", ("aiohttp", "wsserver.protocol", "wsserver.errors")) == []
+    assert _loaded_by("wsserver.store.files.store, wsserver.store.redis.store",
+                      ("aiohttp", "wsserver.app.security", "wsserver.app", "wsserver.hub")) == []
 
 
 def test_the_hub_and_its_channels_run_without_aiohttp() -> None:
     """The hub, its channels, seats, fan-out and moderation load without the web server (the doors bring it)."""
-    assert _loaded_by("wsserver.hub, wsserver.channel, wsserver.membership, wsserver.fanout, wsserver.enforcement",
+    assert _loaded_by("wsserver.hub.hub, wsserver.channels.channel, wsserver.hub.membership, wsserver.channels.fanout, "
+                      "wsserver.hub.enforcement",
                       ("aiohttp",)) == []
+
+
+def test_every_sentence_is_written_once_in_the_protocols_table() -> None:
+    """No module but protocol.py writes a sentence a client is told: each is found once in the package, there."""
+    from wsserver import protocol
+
+    table = (PACKAGE / "protocol.py").read_text(encoding="utf-8")
+    sentences = [code.sentence for code in protocol.Code]
+    # The problems that follow "Invalid ... request:", and what the server says in logs and answers
+    sentences += [value for name, value in vars(protocol).items()
+                  if name.isupper() and isinstance(value, str) and f'"{value}"' in table]
+    sources = {str(path.relative_to(REPO)): path.read_text(encoding="utf-8") for path in sorted(PACKAGE.rglob("*.py"))}
+    for sentence in sentences:
+        # A string literal (f-strings too) that starts with the sentence, up to its first placeholder; or, for a
+        # sentence that starts with one, its longest part between placeholders
+        pieces = re.split(r"\{\w+\}", sentence)
+        literal = re.compile(r"""(?<=["'])""" + re.escape(pieces[0]) if pieces[0] else
+                             re.escape(max(pieces, key=len)))
+        found = {path: len(hits) for path, text in sources.items() if (hits := literal.findall(text))}
+        assert found == {"wsserver/protocol.py": 1}, f"{sentence!r} is written in {found}"
+

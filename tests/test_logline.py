@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wsserver.logline import EscapeError, escape, format_line, parse_line, unescape
-from wsserver.protocol import BadFrame, parse_client_frame
+from wsserver.app.frames import parse_client_frame
+from wsserver.errors import BadFrame
+from wsserver.lines.logline import EscapeError, escape, format_line, parse_line, unescape
 
 FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 handles = st.from_regex(r"[A-Za-z0-9_]{3,16}", fullmatch=True)

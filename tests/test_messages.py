@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from wsserver.logline import parse_line
+from wsserver.lines.logline import parse_line
 
 from .support import Server, joined, stalled_socket
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import aiohttp
 
-from wsserver import protocol, security
+from wsserver import protocol
 from wsserver.config import CHANNEL_HINT, CHANNEL_RE, HANDLE_HINT, HANDLE_RE
-from wsserver.moderation_log import OWN_LINE_SECONDS
+from wsserver.lines.moderation_log import OWN_LINE_SECONDS
 
 from .support import REPO, Server
 
@@ -19,8 +19,7 @@ EXPORTED = re.compile(r'^export const ([A-Z_]+) = "([^"\\]*)";$', re.M)
 
 def server_sentences() -> dict[str, str]:
     """Every sentence the server can send a client, by its name in the server's table."""
-    return {name: value for module in (protocol, security) for name, value in vars(module).items()
-            if name.isupper() and isinstance(value, str) and value[:1].isupper() and " " in value}
+    return {code.name: code.sentence for code in protocol.Code}
 
 
 def test_every_sentence_the_page_matches_on_is_the_servers() -> None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsserver.presence import DELTAS_KEPT, PresenceList, sort_handles
+from wsserver.channels.presence import DELTAS_KEPT, PresenceList, sort_handles
 
 from .support import Client, Server, joined
 

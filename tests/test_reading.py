@@ -61,12 +61,12 @@ async def test_read_refuses_what_is_no_cursor_and_keeps_the_position(chat_store:
     [cursor] = await _said(alice, bob, "hello")
     await alice.send({"type": "read", "cursor": cursor})
     await alice.event("read")
-    for bad, sentence in [("nonsense", protocol.BAD_AROUND), ("0-0-0", protocol.BAD_AROUND),
-                          (cursor + "9", protocol.BAD_AROUND), (5, protocol.BAD_READ), (None, protocol.BAD_READ)]:
+    for bad, sentence in [("nonsense", protocol.Code.BAD_AROUND.sentence), ("0-0-0", protocol.Code.BAD_AROUND.sentence),
+                          (cursor + "9", protocol.Code.BAD_AROUND.sentence), (5, protocol.Code.BAD_READ.sentence), (None, protocol.Code.BAD_READ.sentence)]:
         await alice.send({"type": "read", "cursor": bad})
         assert await alice.frame() == {"success": False, "message": sentence}
     await alice.send({"type": "read"})
-    assert await alice.frame() == {"success": False, "message": protocol.BAD_READ}
+    assert await alice.frame() == {"success": False, "message": protocol.Code.BAD_READ.sentence}
     await alice.ws.close()
     await server.wait_for_log("Alice@general left")
     await server.stop()

@@ -36,8 +36,8 @@ async def test_a_handle_held_on_one_node_is_refused_on_another(nodes: Any, conne
     a, b = await nodes("a"), await nodes("b")
     await joined(await connect(a, "Alice"), "Alice")
     again = await connect(b, "alice")
-    assert await again.frame() == {"success": False, "message": protocol.HANDLE_TAKEN}
-    assert await again.closed() == (protocol.CLOSE_POLICY, protocol.HANDLE_TAKEN)
+    assert await again.frame() == {"success": False, "message": protocol.Code.HANDLE_TAKEN.sentence}
+    assert await again.closed() == (protocol.CLOSE_POLICY, protocol.Code.HANDLE_TAKEN.sentence)
 
 
 async def test_history_and_resume_across_nodes(nodes: Any, connect: Any) -> None:
@@ -126,7 +126,7 @@ async def test_sigkill_of_a_node_frees_its_handles(nodes: Any, connect: Any) -> 
         first = await alice.any_frame()
         if first.get("success"):
             break
-        assert first == {"success": False, "message": protocol.HANDLE_TAKEN}
+        assert first == {"success": False, "message": protocol.Code.HANDLE_TAKEN.sentence}
         assert time.monotonic() - started < 16
         await asyncio.sleep(0.5)  # the claim itself is what is polled: a dead node's seat frees when its liveness lapses
     await bob.chat("still here")
@@ -145,7 +145,7 @@ async def test_redis_lost_and_back_while_chatting(nodes: Any, connect: Any, sess
     await alice.chat("during")
     while (frame := await alice.any_frame())["success"]:
         pass  # lines from before the outage
-    assert frame == {"success": False, "message": protocol.NOT_SAVED}
+    assert frame == {"success": False, "message": protocol.Code.NOT_SAVED.sentence}
 
     async def health() -> int:
         async with session.get(a.url + "/healthz") as response:
@@ -154,12 +154,12 @@ async def test_redis_lost_and_back_while_chatting(nodes: Any, connect: Any, sess
     assert await health() == 503
     # Joins and history reads are refused with a sentence that says to come back, not a server error.
     dave = await connect(b, "Dave")
-    assert await dave.frame() == {"success": False, "message": protocol.UNAVAILABLE}
-    assert await dave.closed() == (protocol.CLOSE_TRY_AGAIN, protocol.UNAVAILABLE)
+    assert await dave.frame() == {"success": False, "message": protocol.Code.UNAVAILABLE.sentence}
+    assert await dave.closed() == (protocol.CLOSE_TRY_AGAIN, protocol.Code.UNAVAILABLE.sentence)
     await bob.send({"type": "history", "before": bob.frames[-1]["data"]["cursor"], "limit": 5})
     while (frame := await bob.any_frame())["success"]:
         pass
-    assert frame == {"success": False, "message": protocol.UNAVAILABLE}
+    assert frame == {"success": False, "message": protocol.Code.UNAVAILABLE.sentence}
     redis_server.start()
     seen = len(bob.lines)
     await eventually(becomes(lambda: health(), 200), 20)
@@ -169,7 +169,7 @@ async def test_redis_lost_and_back_while_chatting(nodes: Any, connect: Any, sess
     assert said == ["Alice: before", "Alice: after"]
     # The node holds its handles again after the empty restart: Alice is still Alice.
     refused = await connect(b, "Alice")
-    assert await refused.any_frame() == {"success": False, "message": protocol.HANDLE_TAKEN}
+    assert await refused.any_frame() == {"success": False, "message": protocol.Code.HANDLE_TAKEN.sentence}
 
 
 async def test_a_join_storm_waits_for_pooled_connections(nodes: Any, connect: Any) -> None:
@@ -235,7 +235,7 @@ async def test_a_sentinel_failover_is_followed(nodes: Any, connect: Any, redis_s
             while (frame := await alice.any_frame())["success"]:
                 if frame["data"].get("message", "").endswith("Alice: after"):
                     return True
-            assert frame == {"success": False, "message": protocol.NOT_SAVED}
+            assert frame == {"success": False, "message": protocol.Code.NOT_SAVED.sentence}
             return False
 
         await eventually(becomes(alice_says_after, True), 30)

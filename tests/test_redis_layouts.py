@@ -88,7 +88,7 @@ async def test_two_nodes_chat_in_channels_spread_over_every_shard(nodes: Any, co
         await alice.until_line(f"Bob: back in {room}")
         await alice.users_become(["Alice", "Bob"])
         taken = await connect(b, "ALICE", room)
-        assert await taken.frame() == {"success": False, "message": protocol.HANDLE_TAKEN}
+        assert await taken.frame() == {"success": False, "message": protocol.Code.HANDLE_TAKEN.sentence}
     for room, alice, bob in pairs:
         assert layout.stream(room)[-2:] == [line for line in alice.lines if "hello" in line or "back in" in line]
         assert received(bob).count(f"Alice: hello {room}") == 1
@@ -186,7 +186,7 @@ async def test_a_master_failover_while_chatting(nodes: Any, connect: Any, redis_
             frame = await alice.frame()  # a line of an earlier attempt that was taken after all
         if frame.get("success"):
             break
-        assert frame == {"success": False, "message": protocol.NOT_SAVED}
+        assert frame == {"success": False, "message": protocol.Code.NOT_SAVED.sentence}
         await asyncio.sleep(0.2)  # a person retries a moment later
     await alice.chat("after")
     await bob.until_line("Alice: after")

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsserver.logline import format_line
-from wsserver.query import Query
+from wsserver.lines.logline import format_line
+from wsserver.lines.query import Query
 from wsserver.store.files import scan
 
 from .test_search import reference

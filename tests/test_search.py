@@ -16,7 +16,7 @@ import aiohttp
 import jwt
 import pytest
 
-from wsserver.logline import format_line, parse_line
+from wsserver.lines.logline import format_line, parse_line
 
 from .support import Server, run_cli, seed_log
 

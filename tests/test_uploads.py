@@ -152,24 +152,24 @@ async def test_socket_refusals_name_the_problem(server: Any, connect: Any) -> No
     """Name, size and limit on the socket; a muted user's request is refused."""
     alice, _ = await pair(server, connect)
     for request, sentence in [
-        ({"name": "a/b.txt", "size": 1}, protocol.BAD_NAME),
-        ({"name": "", "size": 1}, protocol.BAD_NAME),
-        ({"name": "x" * 201, "size": 1}, protocol.BAD_NAME),
-        ({"name": "evil\u202egpj.exe", "size": 1}, protocol.BAD_NAME),
-        ({"name": ".", "size": 1}, protocol.BAD_NAME),  # every client normalises /files/ID/. and /.. away
-        ({"name": "..", "size": 1}, protocol.BAD_NAME),
-        ({"name": "a.txt", "size": "1"}, protocol.BAD_SIZE),
-        ({"name": "a.txt", "size": 1.5}, protocol.BAD_SIZE),
+        ({"name": "a/b.txt", "size": 1}, protocol.Refused.of(protocol.Code.BAD_NAME, limit=protocol.NAME_CHARS).sentence),
+        ({"name": "", "size": 1}, protocol.Refused.of(protocol.Code.BAD_NAME, limit=protocol.NAME_CHARS).sentence),
+        ({"name": "x" * 201, "size": 1}, protocol.Refused.of(protocol.Code.BAD_NAME, limit=protocol.NAME_CHARS).sentence),
+        ({"name": "evil\u202egpj.exe", "size": 1}, protocol.Refused.of(protocol.Code.BAD_NAME, limit=protocol.NAME_CHARS).sentence),
+        ({"name": ".", "size": 1}, protocol.Refused.of(protocol.Code.BAD_NAME, limit=protocol.NAME_CHARS).sentence),  # every client normalises /files/ID/. and /.. away
+        ({"name": "..", "size": 1}, protocol.Refused.of(protocol.Code.BAD_NAME, limit=protocol.NAME_CHARS).sentence),
+        ({"name": "a.txt", "size": "1"}, protocol.Code.BAD_SIZE.sentence),
+        ({"name": "a.txt", "size": 1.5}, protocol.Code.BAD_SIZE.sentence),
         ({"name": "a.txt", "size": 10 * 1024 * 1024 + 1}, "File is too large (limit 10 MB)"),
     ]:
         await alice.send({"type": "upload", **request})
         assert await alice.refusal() == {"success": False, "message": sentence}, request
-    assert protocol.BAD_NAME == ("Invalid upload request: name must be 1 to 200 characters without / or "
+    assert protocol.Refused.of(protocol.Code.BAD_NAME, limit=protocol.NAME_CHARS).sentence == ("Invalid upload request: name must be 1 to 200 characters without / or "
                                  "control characters")
     assert (await run_cli("mute", "general", "Alice", "--data-dir", str(server.data_dir)))[0] == 0
     await alice.until_line("Alice was muted")
     await alice.send({"type": "upload", "name": "a.txt", "size": 1})
-    assert await alice.refusal() == {"success": False, "message": protocol.MUTED}
+    assert await alice.refusal() == {"success": False, "message": protocol.Code.MUTED.sentence}
 
 
 async def test_a_deleted_upload_is_gone_and_erase_removes_its_file(server: Any, connect: Any) -> None:

@@ -87,8 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def serve(config: Config) -> int:
     """Serve until SIGTERM or SIGINT, then close every socket with 1001 and return 0."""
     # Here, not at the top: an operator command (wsserver users ...) never loads the server.
-    from .app import make_app
-    from .app_state import STATE
+    from .app.application import make_app
+    from .app.state import STATE
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

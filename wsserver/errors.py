@@ -8,11 +8,11 @@ Catch the narrowest class that says what you can do about it; catch
      ├── ConfigError         a setting is wrong at start-up (also a ValueError); the message names it
      ├── CommandError        an operator command was given a value it cannot use (exit status 2)
      ├── CannotListen        the server cannot open its address (port in use, no such host)
-     ├── Refusal             a request may not open a socket: an HTTP status and a sentence
+     ├── Refusal             a request may not open a socket: an HTTP status and a refusal
      ├── BadFrame            a client frame is refused (also a ValueError); the message is the sentence
      ├── EscapeError         a log line holds an escape that is not ours (also a ValueError)
      ├── TooManyChannels     creating one more channel would pass --max-channels
-     ├── JoinRefused         a socket may not take a seat: the sentence and close code it is sent
+     ├── JoinRefused         a socket may not take a seat: the refusal and close code it is sent
      ├── UploadRefused       a shared file is not kept (nothing of it is left)
      │    ├── NoRoom         the disk, or --files-quota, has no room for it (507)
      │    ├── NotAnImage     JPEG, PNG, GIF or WebP by its bytes, but it does not decode (415)
@@ -21,10 +21,19 @@ Catch the narrowest class that says what you can do about it; catch
           ├── AppendError    a line was not stored; nothing of it is left in the log
           └── StoreUnavailable  the store cannot be reached at start-up (the server does not start)
 
-This module imports nothing of the package, so every module can import it.
+The refusals a client is told (:class:`Refusal`, :class:`BadFrame`,
+:class:`JoinRefused`) carry a :class:`~wsserver.protocol.Refused`: the code
+and its sentence.  This module imports nothing of the package but the
+protocol's table (which imports nothing), so every module can import it.
 """
 
 from __future__ import annotations
+
+from .protocol import CLOSE_POLICY, Code, Refused
+
+
+def _refused(refusal: Code | Refused) -> Refused:
+    return refusal if isinstance(refusal, Refused) else Refused.of(refusal)
 
 
 class WsserverError(Exception):
@@ -47,16 +56,21 @@ class CannotListen(WsserverError):
 
 
 class Refusal(WsserverError):
-    """A request that may not open a socket: the HTTP status and the sentence to answer with."""
+    """A request that may not open a socket: the HTTP status and the refusal to answer with."""
 
-    def __init__(self, status: int, sentence: str) -> None:
-        super().__init__(sentence)
+    def __init__(self, status: int, refusal: Code | Refused) -> None:
+        self.refused = _refused(refusal)
+        super().__init__(self.refused.sentence)
         self.status = status
-        self.sentence = sentence
+        self.sentence = self.refused.sentence
 
 
 class BadFrame(WsserverError, ValueError):
     """A client frame that is refused; the message is the sentence the client gets."""
+
+    def __init__(self, refusal: Code | Refused) -> None:
+        self.refused = _refused(refusal)
+        super().__init__(self.refused.sentence)
 
 
 class EscapeError(WsserverError, ValueError):
@@ -68,11 +82,12 @@ class TooManyChannels(WsserverError):
 
 
 class JoinRefused(WsserverError):
-    """A connection may not take a seat in a channel: the sentence it is sent, the close code, and why (for the log)."""
+    """A connection may not take a seat in a channel: the refusal it is sent, the close code, and why (for the log)."""
 
-    def __init__(self, sentence: str, why: str, code: int = 1008) -> None:
+    def __init__(self, refusal: Code | Refused, why: str, code: int = CLOSE_POLICY) -> None:
         super().__init__(why)
-        self.sentence = sentence
+        self.refused = _refused(refusal)
+        self.sentence = self.refused.sentence
         self.why = why
         self.code = code
 

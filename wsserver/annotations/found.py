@@ -10,9 +10,9 @@ since is found only through its edit.
 
 from __future__ import annotations
 
+from ..lines.annotation import EDIT, MARKERS, annotatable, marked, parse_annotation
 from ..store.base import Finder
 from .index import Index
-from .lines import EDIT, MARKERS, annotatable, marked, parse_annotation
 
 
 async def index_of(finder: Finder) -> Index:

@@ -22,11 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..logline import LINE_RE
+from ..lines.annotation import EDIT, REACT, REPLY, SHARE, marked, parse_annotation
+from ..lines.logline import LINE_RE
+from ..protocol import REACTIONS_MOST as REACTIONS_MOST  # a limit the protocol names
 from ..store.base import Lines
-from .lines import EDIT, REACT, REPLY, SHARE, marked, parse_annotation
-
-REACTIONS_MOST = 20  # different emoji on one line
 
 # What changed about a line, as the live event that tells it
 REACTIONS, EDITED, THREAD = "reactions", "edited", "thread"

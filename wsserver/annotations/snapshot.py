@@ -18,9 +18,9 @@ import json
 import logging
 from typing import Any
 
+from ..lines.annotation import MARKERS
 from ..store.base import Finder, Indexes, StoreError
 from .index import Annotated, Index
-from .lines import MARKERS
 
 log = logging.getLogger(__name__)
 

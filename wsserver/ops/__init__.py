@@ -18,7 +18,7 @@ import sys
 
 from ..config import Config, add_arguments, load
 from ..errors import CommandError, ConfigError
-from ..moderation_log import MODERATE
+from ..lines.moderation_log import MODERATE
 from ..store import open_admin
 from ..store.base import Admin, StoreError
 from . import channel_commands as commands

@@ -21,8 +21,8 @@ from ..annotations.found import current, index_of
 from ..background import Backoff
 from ..config import CHANNEL_RE, HANDLE_RE, valid_channel
 from ..errors import CommandError
-from ..logline import LINE_RE, SYSTEM, Clock, format_line, is_unicode, readable
-from ..query import QUERY_CHARS, Query
+from ..lines.logline import LINE_RE, SYSTEM, Clock, format_line, is_unicode, readable
+from ..lines.query import QUERY_CHARS, Query
 from ..store.base import Admin, StoreError
 from ..uploads.storage import FilesDir
 from .exporting import export_json

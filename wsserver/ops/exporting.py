@@ -19,8 +19,8 @@ from typing import Any, TextIO
 
 from ..annotations.found import index_of
 from ..errors import EscapeError
-from ..logline import parse_line, unescape
-from ..moderation_log import Moderation
+from ..lines.logline import parse_line, unescape
+from ..lines.moderation_log import Moderation
 from ..store.base import Admin
 
 PAGE = 1000  # lines read at a time

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..annotations.lines import MARKERS, SHARE, parse_annotation
+from ..lines.annotation import MARKERS, SHARE, parse_annotation
 from ..store.base import Finder
 from ..uploads.storage import FilesDir
 

@@ -17,8 +17,8 @@ import pendulum
 from ..annotations.found import index_of
 from ..config import HANDLE_HINT, valid_handle
 from ..errors import CommandError
-from ..logline import SYSTEM, Clock, format_line
-from ..moderation_log import (
+from ..lines.logline import SYSTEM, Clock, format_line
+from ..lines.moderation_log import (
     MODERATE,
     OPERATOR,
     REASON_CHARS,
@@ -89,7 +89,7 @@ async def delete(source: Admin, channel: str, cursor: str, erase: bool, timezone
     found = await locate(finder, cursor)
     refusal = check_delete(await _fold(source), channel, found, None, True, Clock(timezone))
     if refusal is not None:
-        raise CommandError(f"cannot delete at cursor {cursor!r} in {channel}: {refusal}")
+        raise CommandError(f"cannot delete at cursor {cursor!r} in {channel}: {refusal.sentence}")
     assert found is not None
     end, author, stamp = found
     if erase:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import AppendError, StoreError, StoreUnavailable
-from ..moderation_log import Action
+from ..lines.moderation_log import Action
 from .finding import Finder, Found, Lines, Place, Scanned, Window
 
 # The store's part of the error tree (:mod:`wsserver.errors`), re-exported.

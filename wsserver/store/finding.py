@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..query import Query
+from ..lines.query import Query
 
 
 @dataclass(frozen=True)

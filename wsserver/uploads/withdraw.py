@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 
-from ..annotations.lines import SHARE, parse_annotation
-from ..logline import LINE_RE
+from ..lines.annotation import SHARE, parse_annotation
+from ..lines.logline import LINE_RE
 from ..store.base import Finder
 from .storage import FilesDir
 

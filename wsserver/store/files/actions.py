@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...background import cancel_and_wait
-from ...moderation_log import Action
+from ...lines.moderation_log import Action
 from ..base import StoreError
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-from ...checking import Checked, check_log
 from ...config import CHANNEL_RE, HANDLE_RE
 from ...errors import CommandError
-from ...moderation_log import check_actions
+from ...lines.checking import Checked, check_log
+from ...lines.moderation_log import check_actions
 from ..base import ActionLog, Held
 from ..faults import faults_become_store_errors
 from .actions import ACTIONS_FILE, FileActions

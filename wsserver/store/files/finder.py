@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from ...annotations.lines import EDIT, parse_annotation
-from ...logline import LINE_RE
-from ...query import Query
+from ...lines.annotation import EDIT, parse_annotation
+from ...lines.logline import LINE_RE
+from ...lines.query import Query
 from ..base import Found, Place, Scanned, StoreError, Window
 from .channellog import Cursor, at_line_start, file_lines, identity, read_last_lines
 from .scan import PROBE, find_time, read_forward, scan_marked, search_backwards

@@ -23,7 +23,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from ...query import Query
+from ...lines.query import Query
 
 SCAN_BLOCK = 1024 * 1024  # bytes read and lower-cased at a time by a search
 PROBE = 512  # bytes read at a time while bisecting (lines are usually shorter)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...background import Backoff, cancel_and_wait
-from ...moderation_log import Action
+from ...lines.moderation_log import Action
 from ..base import StoreError
 from .keys import PREFIX, RedisFault
 from .link import BLOCK_MS, stream_entries

@@ -13,9 +13,9 @@ from typing import Any
 
 import pendulum
 
-from ...checking import check_log
 from ...config import CHANNEL_RE, HANDLE_RE, redacted
-from ...moderation_log import check_actions
+from ...lines.checking import check_log
+from ...lines.moderation_log import check_actions
 from ..base import ActionLog, Held, StoreError
 from ..faults import faults_become_store_errors
 from .actions import ACTIONS_KEY, RedisActions

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ...query import Query
+from ...lines.query import Query
 from ..base import Found, Place, Scanned, StoreError, Window
 from .feed import CURSOR_RE, stream_lines
 from .keys import Keys, RedisFault

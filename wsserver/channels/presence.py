@@ -1,0 +1,182 @@
+"""Who is in a channel, as clients are told: the whole list once, then what changed.
+
+Presence comes from the store's registry: when any process claims or releases
+a handle the store says so, the hub re-reads the handles, and each channel
+takes the new list (:meth:`PresenceList.update`).  Each new list is a
+*version*, and the difference from the one before is a *delta* (``joined``,
+``left``), encoded once and sent to every connection that has the version
+before.  A connection that is behind gets, once its queue drains, the deltas
+it missed merged into one (:meth:`PresenceList.since`), or the whole list if
+it is further behind than the deltas kept.  So a client that applies what it
+gets in order always holds the current list, and a change costs each
+receiver a few bytes, not the whole list.
+
+A joiner gets the whole list with itself in it:
+:meth:`PresenceList.with_joiner` splices it into the last list (cached as sort
+keys and encoded handles) instead of sorting and encoding thousands per join.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections import deque
+
+from .. import protocol
+from .fanout import Wire
+
+# Timeouts
+PRESENCE_SPACING = 0.25  # least seconds between two presence broadcasts: a join storm sends a few, not one per join
+PRESENCE_SCALE = 1000  # users in a channel from which the spacing grows with its size ...
+PRESENCE_SPACING_MAX = 2.0  # ... up to this: a delta to N users is N frames
+DELTAS_KEPT = 256  # versions a connection may be behind and still get a delta; further behind, the whole list
+
+
+def handle_key(handle: str) -> tuple[str, str]:
+    """Return the key handles are sorted by: as people read them, without regard to case."""
+    return (handle.casefold(), handle)
+
+
+def sort_handles(handles: list[str]) -> list[str]:
+    """Sort handles as people read them: without regard to case."""
+    return sorted(handles, key=handle_key)
+
+
+def spacing(largest: int) -> float:
+    """Return the least seconds between two presence broadcasts when the largest channel has ``largest`` users.
+
+    0.25 s up to 1,000 users, then growing with the size (a broadcast is one
+    small delta frame to each user), up to 2 s: 1.25 s at 5,000.  Everyone
+    still ends with the current list; fewer, larger deltas carry the changes.
+    """
+    return min(PRESENCE_SPACING * max(1.0, largest / PRESENCE_SCALE), PRESENCE_SPACING_MAX)
+
+
+class PresenceList:
+    """A channel's users list, its versions, and the deltas between them, kept ready to send."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.users: list[str] | None = None  # sorted; None before the first read
+        self.members: frozenset[str] = frozenset()
+        self.version = 0
+        self._keys: list[tuple[str, str]] = []
+        self._json: list[str] = []
+        self._full: Wire | None = None  # the whole list of this version, encoded when first asked for
+        self._delta: Wire | None = None  # the delta from the version before to this one
+        self._deltas: deque[tuple[int, list[str], list[str]]] = deque(maxlen=DELTAS_KEPT)
+        # Memos for the current version, emptied by each update: what changed since an earlier version,
+        # and its frame (a join storm leaves thousands of connections a few versions behind).
+        self._merged: dict[int, tuple[list[str], list[str], list[str], list[str]]] = {}  # sorted and encoded
+        self._merged_wires: dict[int, Wire] = {}
+
+    def update(self, users: list[str]) -> bool:
+        """Take the users now (in any order); return whether they changed (a new version, with its delta).
+
+        Compared as a set, and the sorted list is spliced rather than rebuilt: a
+        re-read of thousands of users that changes a few costs a few inserts.
+        """
+        new = frozenset(users)
+        if self.users is not None and new == self.members:
+            return False
+        joined, left = sort_handles(list(new - self.members)), sort_handles(list(self.members - new))
+        if self.users is None or len(joined) + len(left) > len(new) // 4:
+            self.users = sort_handles(list(new))
+            self._keys = [handle_key(handle) for handle in self.users]
+            self._json = _encoded(self.users)
+        else:
+            users_now = list(self.users)
+            for handle in left:
+                at = bisect.bisect_left(self._keys, handle_key(handle))
+                del users_now[at], self._keys[at], self._json[at]
+            for handle in joined:
+                key = handle_key(handle)
+                at = bisect.bisect_left(self._keys, key)
+                users_now.insert(at, handle)
+                self._keys.insert(at, key)
+                self._json.insert(at, json.dumps(handle, ensure_ascii=False))
+            self.users = users_now
+        self.members = new
+        self.version += 1
+        self._deltas.append((self.version, joined, left))
+        self._full = None
+        self._delta = Wire(protocol.presence_delta_frame(self.channel, _encoded(joined), _encoded(left)))
+        self._merged.clear()
+        self._merged_wires.clear()
+        return True
+
+    def full(self) -> Wire:
+        """Return the whole list of the current version as a presence frame."""
+        if self._full is None:
+            self._full = Wire(protocol.presence_frame(self.channel, self._json))
+        return self._full
+
+    def with_joiner(self, handle: str) -> tuple[Wire, str | None]:
+        """Return the whole list with ``handle`` in it (a splice), and ``handle`` if the current version lacks it."""
+        key = handle_key(handle)
+        at = bisect.bisect_left(self._keys, key)
+        if at < len(self._keys) and self._keys[at] == key:
+            return self.full(), None
+        users = [*self._json[:at], json.dumps(handle, ensure_ascii=False), *self._json[at:]]
+        return Wire(protocol.presence_frame(self.channel, users)), handle
+
+    def since(self, version: int, extra: str | None = None) -> Wire | None:
+        """Return what a connection that has ``version`` (plus ``extra``) needs now; None if nothing.
+
+        One delta frame, shared when the connection is one version behind; the
+        deltas it missed merged into one; or the whole list when it is further
+        behind than :data:`DELTAS_KEPT` versions.
+        """
+        if version == self.version - 1 and extra is None and self._delta is not None:
+            return self._delta
+        if version == self.version and extra is None:
+            return None
+        if version < self.version and (not self._deltas or self._deltas[0][0] > version + 1):
+            return self.full()
+        merged = self._merged.get(version)
+        if merged is None:
+            merged = self._merged[version] = self._merge(version)
+        joined, left, joined_json, left_json = merged
+        if extra is None:
+            wire = self._merged_wires.get(version)
+            if wire is None and (joined or left):
+                wire = self._merged_wires[version] = Wire(protocol.presence_delta_frame(self.channel, joined_json,
+                                                                                         left_json))
+            return wire
+        # The connection's list had ``extra`` in it (spliced in for a joiner) though that version did not:
+        # it is no news that it joined, and news if it left. The encoded lists are spliced, not rebuilt.
+        if extra in joined:
+            at = joined.index(extra)
+            joined, joined_json = joined[:at] + joined[at + 1:], joined_json[:at] + joined_json[at + 1:]
+        if extra not in self.members and extra not in left:
+            at = bisect.bisect_left(left, handle_key(extra), key=handle_key)
+            left_json = [*left_json[:at], json.dumps(extra, ensure_ascii=False), *left_json[at:]]
+            left = [*left[:at], extra, *left[at:]]
+        if not joined and not left:
+            return None
+        return Wire(protocol.presence_delta_frame(self.channel, joined_json, left_json))
+
+    def _merge(self, version: int) -> tuple[list[str], list[str], list[str], list[str]]:
+        """Return (joined, left), each sorted, from ``version`` to the current one, merged from the deltas kept."""
+        joined: set[str] = set()
+        left: set[str] = set()
+        for number, came, went in self._deltas:
+            if number <= version:
+                continue
+            for handle in came:
+                if handle in left:
+                    left.discard(handle)
+                else:
+                    joined.add(handle)
+            for handle in went:
+                if handle in joined:
+                    joined.discard(handle)
+                else:
+                    left.add(handle)
+        came, went = sort_handles(list(joined)), sort_handles(list(left))
+        return came, went, _encoded(came), _encoded(went)
+
+
+def _encoded(handles: list[str]) -> list[str]:
+    """Return each handle as a JSON string."""
+    return [json.dumps(handle, ensure_ascii=False) for handle in handles]

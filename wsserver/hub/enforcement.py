@@ -1,0 +1,126 @@
+"""A process's side of moderation: fold the moderation log, enforce what it says, and take actions.
+
+The :class:`Moderator` reads the store's moderation log whole at start, then
+follows it: a kick or a ban closes the user's socket if it is on this
+process, a deletion tells this process's clients to hide the line.  Taking
+an action (:meth:`Moderator.act`) appends it to the moderation log first, so
+every process enforces it, then writes its ``System`` line to the channel
+log, the audit trail.  Operator commands take the same steps through their
+own source (:mod:`wsserver.ops.commands`), with :func:`locate` and
+:func:`check_delete` shared.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from ..channels.channel import Channel
+from ..lines.logline import SYSTEM, Clock
+from ..lines.moderation_log import Action, Moderation, audit_line, check_delete, locate, parse_duration
+from ..protocol import Code, Refused
+from ..store.base import ActionLog, Handles, StoreError
+from ..uploads.storage import FilesDir
+from ..uploads.withdraw import withdraw_line
+
+log = logging.getLogger("wsserver.enforcement")  # the name operators know from the log (docs/operations.md)
+
+class Moderator:
+    """The moderation state of this process and what enforces it."""
+
+    def __init__(self, actions: ActionLog, registry: Handles, channels: dict[str, Channel],
+                 clock: Clock, state: Moderation, files: FilesDir | None = None) -> None:
+        self.actions = actions
+        self.files = files  # a deleted line's shared file is withdrawn from here
+        self.registry = registry
+        self.channels = channels
+        self.clock = clock
+        self.state = state  # the moderation in force, folded here from the moderation log
+
+    async def start(self) -> None:
+        """Fold every action so far, then follow the log."""
+        for action in await self.actions.read():
+            self.state.apply(action)
+        self.actions.follow(self._new)
+
+    async def stop(self) -> None:
+        """Stop following."""
+        await self.actions.stop()
+
+    def _new(self, actions: list[Action], replaced: bool) -> None:
+        if replaced:
+            log.warning("the moderation log was replaced: folding it again")
+            self.state.reset()
+        for action in actions:
+            self.state.apply(action)
+            if not replaced:
+                self._enforce(action)
+
+    def _enforce(self, action: Action) -> None:
+        channel = self.channels.get(action.channel)
+        if channel is None:
+            return
+        why = f": {action.reason}" if action.reason else ""
+        if action.action == "kick":
+            channel.remove(action.handle, Code.KICKED.sentence + why)
+        elif action.action == "ban":
+            channel.remove(action.handle, Code.BANNED.sentence + why)
+        elif action.action == "delete":
+            channel.send_deleted(action.cursor)
+
+    async def act(self, channel: Channel, action: Action) -> bool:
+        """Take ``action``: the moderation log (every process enforces it from there), the audit line.
+
+        Returns False if the action was not stored.
+        """
+        try:
+            await self.actions.append(action)
+        except StoreError:
+            log.exception("could not store a moderation action in %s", channel.name)
+            return False
+        # In force here at once (folding it again when the log brings it back changes nothing); it is
+        # enforced, here as on every process, when the log brings it back: within milliseconds.
+        self.state.apply(action)
+        log.info("moderation in %s: %s", channel.name, audit_line(action))
+        await channel.say(SYSTEM, audit_line(action))
+        return True
+
+    async def moderate(self, channel: Channel, actor: str, operator: bool, action: str, handle: str,
+                       reason: str = "", duration: str = "") -> Refused | None:
+        """Take ``actor``'s ``action`` (kick, ban, unban, mute, unmute) on ``handle``; return the refusal, or None."""
+        if not operator:
+            return Refused.of(Code.NOT_OPERATOR)
+        try:
+            present = {held.handle.lower(): held.handle for held in await self.registry.users(channel.name)}
+        except StoreError:
+            return Refused.of(Code.UNAVAILABLE)
+        handle = present.get(handle.lower(), handle)
+        if action == "kick" and handle.lower() not in present:
+            return Refused.of(Code.USER_NOT_FOUND)
+        if action == "unban" and not self.state.banned(channel.name, handle):
+            return Refused.of(Code.NOT_BANNED)
+        if action == "unmute" and not self.state.muted(channel.name, handle):
+            return Refused.of(Code.NOT_MUTED)
+        seconds = parse_duration(duration) if duration else None
+        until = time.time() + seconds if seconds else None
+        taken = Action(action, channel.name, actor, handle=handle, until=until, duration=duration, reason=reason)
+        return None if await self.act(channel, taken) else Refused.of(Code.NOT_SAVED)
+
+    async def delete(self, channel: Channel, actor: str, operator: bool, cursor: str) -> Refused | None:
+        """Delete the line just before ``cursor`` for ``actor``; return the refusal, or None."""
+        try:
+            found = await locate(channel.finder, cursor)
+        except StoreError:
+            return Refused.of(Code.UNAVAILABLE)
+        refusal = check_delete(self.state, channel.name, found, actor, operator, self.clock)
+        if refusal is not None:
+            return refusal
+        assert found is not None
+        end, author, stamp = found
+        if self.files is not None:  # first, so that whoever is told of the deletion finds the file gone
+            try:
+                await withdraw_line(self.files, channel.finder, end)
+            except (StoreError, OSError):
+                log.error("could not withdraw the file of a deleted line in %s", channel.name, exc_info=True)
+        action = Action("delete", channel.name, actor, handle=author, cursor=end, stamp=stamp)
+        return None if await self.act(channel, action) else Refused.of(Code.NOT_SAVED)
