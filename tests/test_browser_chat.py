@@ -139,10 +139,11 @@ async def test_new_messages_jump_when_scrolled_up(server: Server, new_page: Any,
 
 
 async def test_line_logic_on_its_own(server: Server, new_page: Any) -> None:
-    """The page's parsing, unescaping, handle rule and backoff, tested as a module."""
+    """The page's parsing, unescaping, handle rule and backoff, tested as modules."""
     page = await new_page(server.url + "/")
     result = await page.evaluate("""async () => {
-        const m = await import('/lines.js');
+        const m = {...await import('/loglines.js'), ...await import('/rules.js'), ...await import('/text.js'),
+                   ...await import('/session.js'), backoffDelay: (await import('/connection.js')).backoffDelay};
         return {
             chat: m.parseLine('[2026-11-22 14:07:03] Alice: a\\\\nb \\\\\\\\n \\\\u0000 \\\\t'),
             system: m.parseLine('[2026-11-22 14:07:03] System: Bob has joined the chat').system,

@@ -47,8 +47,17 @@ def test_no_page_module_copies_the_servers_rules() -> None:
     """The handle and channel patterns, their hints and the own-line window reach the page from /api/settings only."""
     for module in sorted(WEB.glob("*.js")):
         text = module.read_text()
-        for copy in ("{3,16}", "{0,31}", "15 * 60", "900", HANDLE_HINT, CHANNEL_HINT, "3 to 16", "1 to 32"):
+        for copy in ("{3,16}", "{0,31}", "15 * 60", "900", HANDLE_HINT, CHANNEL_HINT, "3 to 16", "1 to 32",
+                     "A-Za-z0-9_]", "a-z0-9"):  # the handle's and the channel's characters
             assert copy not in text, f"web/{module.name} holds a copy of a server rule ({copy})"
+
+
+def test_no_page_module_exports_mutable_state() -> None:
+    """No module exports an object, array, Map or `let` that others change: shared state lives behind functions."""
+    exported = re.compile(r"^export (?:let|var) |^export const \w+ = (?:\{|\[|new )", re.M)
+    for module in sorted(WEB.glob("*.js")):
+        found = exported.findall(module.read_text())
+        assert not found, f"web/{module.name} exports mutable state: {found}"
 
 
 async def test_settings_carry_the_rules_the_server_applies(server: Server, session: aiohttp.ClientSession) -> None:

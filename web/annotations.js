@@ -2,10 +2,11 @@
 // the line (maps keyed by its index in a frame) and each change as an event; this module shows
 // them on a rendered line (chips, a quote of the parent, "N replies", "(edited)") and offers the
 // actions (React, Reply, Edit) on hover and on keyboard focus. Cursors stay opaque.
-import { $, rules } from "./dom.js";
+import { $ } from "./dom.js";
 import { fillText } from "./render.js";
 import { isEnvelope } from "./e2e.js";
-import { unescapeText } from "./lines.js";
+import { unescapeText } from "./loglines.js";
+import { serverRules } from "./session.js";
 
 const CHOICES = ["👍", "❤️", "😂", "🎉", "😮", "🙏"]; // offered first; any other emoji can be typed
 
@@ -227,7 +228,7 @@ export function createAnnotations(hooks) {
       }
     });
     const sent = Number(item.dataset.at) * 1000;
-    if (same(parsed.handle, hooks.me()) && (live || Date.now() - sent < rules.editLineMs)) {
+    if (same(parsed.handle, hooks.me()) && (live || Date.now() - sent < serverRules().editLineMs)) {
       add("Edit", "edit", `Edit your line of ${parsed.time}`, () => startEdit(item, parsed));
     }
     item.append(" ", row);

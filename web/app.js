@@ -1,10 +1,11 @@
 // The chat page: the connect screen (handle and first channel), then the chat view (rooms.js) with
 // the channels open at the last visit reopened; the server's rules; the theme and notifications.
-import { $, clearAlert, remember, remembered, rules, session, showAlert } from "./dom.js";
-import { channelAllowed, channelProblem, handleProblem, rulesFrom, tokenClaims } from "./lines.js";
+import { $, clearAlert, remember, remembered, showAlert } from "./dom.js";
 import { composeParts } from "./parts.js";
 import { setUpNotifications, setUpTheme } from "./prefs.js";
 import { NO_CHANNEL } from "./sentences.js";
+import { channelAllowed, channelProblem, handleProblem, rulesFrom } from "./rules.js";
+import { myHandle, serverRules, setMyHandle, setRules, setSiteToken, siteToken, tokenClaims } from "./session.js";
 
 const HANDLE_KEY = "wsserver.handle";
 const CHANNELS_EVERY = 30_000; // ms between two reads of the channel list (user counts)
@@ -18,8 +19,8 @@ const ui = {
 
 // A site that issues tokens links to /?channel=C&token=JWT: the token goes to the socket as it is,
 // and leaves the address bar at once (not in history, bookmarks or a shared screen).
-session.pageToken = new URLSearchParams(location.search).get("token");
-if (session.pageToken) {
+setSiteToken(new URLSearchParams(location.search).get("token"));
+if (siteToken()) {
   const clean = new URL(location.href);
   clean.searchParams.delete("token");
   history.replaceState(history.state, "", clean.pathname + clean.search + clean.hash);
@@ -56,15 +57,15 @@ const rooms = composeParts({
 function connect() {
   clearAlert();
   const handle = ui.handle.value.trim();
-  const problem = handleProblem(handle, rules);
+  const problem = handleProblem(handle, serverRules());
   if (problem) {
     showAlert(problem);
     ui.handle.focus();
     return;
   }
-  const wantedNew = rules.allowNewChannels ? ui.newChannel.value.trim() : "";
-  if (wantedNew && !channelAllowed(wantedNew, rules)) {
-    showAlert(channelProblem(wantedNew, rules));
+  const wantedNew = serverRules().allowNewChannels ? ui.newChannel.value.trim() : "";
+  if (wantedNew && !channelAllowed(wantedNew, serverRules())) {
+    showAlert(channelProblem(wantedNew, serverRules()));
     ui.newChannel.focus();
     return;
   }
@@ -72,10 +73,10 @@ function connect() {
     showAlert("No channel to join: the channel list could not be loaded.");
     return;
   }
-  if (handle !== session.me) {
+  if (handle !== myHandle()) {
     for (const room of [...rooms.rooms.values()]) room.close(); // another person: their own channels
   }
-  session.me = handle;
+  setMyHandle(handle);
   remember(HANDLE_KEY, handle);
   rooms.open(wantedNew || ui.channel.value);
 }
@@ -89,8 +90,8 @@ ui.join.addEventListener("submit", (event) => {
 ui.createForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const name = ui.createName.value.trim();
-  if (!channelAllowed(name, rules)) {
-    showAlert(channelProblem(name, rules));
+  if (!channelAllowed(name, serverRules())) {
+    showAlert(channelProblem(name, serverRules()));
     ui.createName.focus();
     return;
   }
@@ -139,9 +140,9 @@ async function loadChannels(preferred, { quiet = false } = {}) {
 async function loadSettings() {
   try {
     const response = await fetch("/api/settings");
-    Object.assign(rules, rulesFrom(await response.json()));
-    ui.newChannelField.hidden = !rules.allowNewChannels;
-    ui.createForm.hidden = !rules.allowNewChannels;
+    setRules(rulesFrom(await response.json()));
+    ui.newChannelField.hidden = !serverRules().allowNewChannels;
+    ui.createForm.hidden = !serverRules().allowNewChannels;
   } catch {
     // no rules: the page checks nothing first, and the server refuses what it must
   }
@@ -150,24 +151,24 @@ async function loadSettings() {
 async function start() {
   const params = new URLSearchParams(location.search); // the token is already gone from it
   const channel = params.get("channel");
-  const subject = tokenClaims(session.pageToken).sub; // for display only; the server verifies the token
+  const subject = tokenClaims(siteToken()).sub; // for display only; the server verifies the token
   const stored = remembered(HANDLE_KEY, null);
   const handle = (typeof subject === "string" ? subject : null) ?? params.get("handle") ?? stored;
   if (handle) ui.handle.value = handle;
-  if (session.pageToken) ui.handle.readOnly = true; // the token names the handle; the server ignores any other
+  if (siteToken()) ui.handle.readOnly = true; // the token names the handle; the server ignores any other
   await Promise.all([loadChannels(channel, { quiet: true }), loadSettings()]);
   setInterval(() => loadChannels(null, { quiet: true }), CHANNELS_EVERY);
   // The channels open at the last visit come back for the same handle; a link adds (and shows) its own.
   const saved = handle && handle === stored ? rooms.saved() : { names: [], active: null };
   if (channel && ui.channel.value !== channel) {
-    if (!(rules.allowNewChannels && channelAllowed(channel, rules))) {
+    if (!(serverRules().allowNewChannels && channelAllowed(channel, serverRules()))) {
       showAlert(NO_CHANNEL);
       return;
     }
     ui.newChannel.value = channel; // a link to a room that does not exist yet
   }
   if (!handle || (!channel && !saved.names.length)) return;
-  session.me = handle;
+  setMyHandle(handle);
   remember(HANDLE_KEY, handle);
   for (const name of saved.names) {
     if (name !== channel && name !== saved.active) rooms.open(name);

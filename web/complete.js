@@ -1,7 +1,7 @@
 // Completing "@" and letters in the message box with the handles of the channel on screen: a
 // listbox under the box; Up and Down choose, Tab or Enter accept, Escape dismisses.
 import { $ } from "./dom.js";
-import { completions, mentionAt } from "./lines.js";
+import { completions, mentionAt } from "./text.js";
 
 /** hooks: handles() -> the handles of the channel on screen; changed() after the text was completed. */
 export function createCompletion(hooks) {

@@ -1,9 +1,10 @@
 // The message box: characters left, Enter to send, /msg for private lines, @ to name someone (with
 // completion), and the typing signal. It sends on the socket of the channel on screen.
 import { createCompletion } from "./complete.js";
-import { $, clearAlert, rules, showAlert } from "./dom.js";
-import { charCount, parseCommand } from "./lines.js";
+import { $, clearAlert, showAlert } from "./dom.js";
 import { EMPTY_MESSAGE, TOO_LONG, fill } from "./sentences.js";
+import { serverRules } from "./session.js";
+import { charCount, parseCommand } from "./text.js";
 
 const TYPING_EVERY = 2000; // ms between "still typing" refreshes (the server forgets after 6 s)
 
@@ -37,7 +38,7 @@ export function createComposer(hooks) {
       ui.remaining.textContent = "Making the passphrase's key: sending waits";
       return;
     }
-    const left = rules.maxChars - charCount(ui.message.value);
+    const left = serverRules().maxChars - charCount(ui.message.value);
     ui.remaining.textContent = `${left} characters left`;
     ui.remaining.classList.toggle("over", left < 0);
   }
@@ -62,8 +63,8 @@ export function createComposer(hooks) {
       showAlert(EMPTY_MESSAGE);
       return;
     }
-    if (charCount(text) > rules.maxChars) {
-      showAlert(fill(TOO_LONG, { limit: rules.maxChars }));
+    if (charCount(text) > serverRules().maxChars) {
+      showAlert(fill(TOO_LONG, { limit: serverRules().maxChars }));
       return;
     }
     const command = parseCommand(text);

@@ -1,8 +1,8 @@
 // One channel's socket to /ws: open it, tell the page what arrives, and come back after a drop with the
 // resume cursor (the server replays exactly what was missed) and the server's own resume token.
-import { session, showAlert } from "./dom.js";
-import { backoffDelay } from "./lines.js";
+import { showAlert } from "./dom.js";
 import { BANNED, HANDLE_TAKEN, KICKED, NO_CHANNEL, NO_HANDLE } from "./sentences.js";
+import { myHandle } from "./session.js";
 
 // A refused join ends the attempt; so does a close by a moderator (reconnecting would only be
 // refused, for a ban, or undo the kick).
@@ -26,7 +26,7 @@ export function createConnection(place, hooks) {
 
   function url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const query = new URLSearchParams({ channel: place.name, handle: session.me });
+    const query = new URLSearchParams({ channel: place.name, handle: myHandle() });
     if (place.lastCursor) {
       query.set("since", place.lastCursor); // resume: the server replays exactly what we missed
     }
@@ -112,7 +112,7 @@ export function createConnection(place, hooks) {
 
   return {
     wanted: () => wanted,
-    /** Join the channel as session.me, from the live end (place.lastCursor null) or resuming. */
+    /** Join the channel as myHandle(), from the live end (place.lastCursor null) or resuming. */
     start() {
       wanted = true;
       everConnected = false;
@@ -137,4 +137,14 @@ export function createConnection(place, hooks) {
       return true;
     },
   };
+}
+
+/**
+ * Delay in ms before reconnect attempt `attempt` (0-based): a ceiling doubling from 1 s to 30 s,
+ * and a random delay between half the ceiling and the ceiling, never under 1 s, so that clients
+ * dropped together do not come back together.
+ */
+export function backoffDelay(attempt, random = Math.random) {
+  const ceiling = Math.min(30_000, 1000 * 2 ** attempt);
+  return Math.max(1000, Math.round(ceiling / 2 + random() * (ceiling / 2)));
 }

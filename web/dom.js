@@ -1,20 +1,6 @@
-// What every part of the page shares: finding its elements, the one alert, what the browser remembers,
-// and what the page knows of who we are (one object instead of loose variables in each module).
+// What every part of the page shares: finding its elements, the one alert, what the browser remembers.
+// Who we are and the server's rules are session.js's.
 export const $ = (id) => document.getElementById(id);
-
-/** Who we are on this page. Each open channel keeps its own cursors and tokens (room.js). */
-export const session = {
-  me: "",               // our handle
-  pageToken: null,      // a site's token from the page address, if any
-  // The server's own tokens for reconnects ("token" events), by channel: each is valid for its
-  // channel only, and outlives the site's token (so a channel left and opened again still joins).
-  resumeTokens: new Map(),
-};
-
-/** The server's rules (from /api/settings): null patterns mean "not loaded: let the server decide". */
-export const rules = {
-  maxChars: 2000, allowNewChannels: false, handle: null, reserved: [], channel: null, ownLineMs: 0, editLineMs: 0,
-};
 
 export function showAlert(text) {
   const alert = $("alert");

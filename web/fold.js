@@ -1,8 +1,7 @@
 // Runs of join and leave lines folded into one row ("Alice, Bob and 38 others joined"), which
 // opens to show the lines themselves: in a large channel a join storm would bury the conversation.
 // The lines stay in the list, in order, inside the row; only how they are shown changes.
-
-import { listNames } from "./lines.js";
+import { listNames } from "./text.js";
 
 export const RUN_MIN = 3; // a run this long or longer is folded; two in a row are shown as they are
 

@@ -2,7 +2,7 @@
 // name and time (later ones get class "cont"), a separator row starts each new day, and a
 // "New messages" row stands before the first unread line. Rows other than lines (separators,
 // folds) are <li> without class "line", so what lists the log's lines still finds exactly them.
-import { GROUP_SECONDS, dayLabel } from "./lines.js";
+import { dayLabel, GROUP_SECONDS } from "./loglines.js";
 
 const shown = (node) => node.classList.contains("line") && !node.classList.contains("record");
 

@@ -1,8 +1,8 @@
 // Moderation on the page: "message deleted" lines, a Delete control on one's own recent lines (and
 // on every line for a channel operator), and a channel operator's Kick, Ban and Mute beside each
 // name in the Users list, each confirmed in a dialog. The server decides; the page only offers.
-import { $, rules } from "./dom.js";
-import { tokenClaims } from "./lines.js";
+import { $ } from "./dom.js";
+import { serverRules, tokenClaims } from "./session.js";
 
 const ACTIONS = { kick: "Kick", ban: "Ban", mute: "Mute" };
 
@@ -82,7 +82,7 @@ export function createModeration(hooks) {
       button.textContent = "Delete";
       button.setAttribute("aria-label", `Delete the line of ${parsed.handle} at ${parsed.time}`);
       if (own && live && !operator) {
-        item.dataset.until = String(Date.now() + rules.ownLineMs); // the server's own-line window
+        item.dataset.until = String(Date.now() + serverRules().ownLineMs); // the server's own-line window
       }
       button.addEventListener("click", () => ask({ type: "delete", cursor }, "Delete this message?", "Delete", false));
       item.append(" ", button);

@@ -2,12 +2,13 @@
 // act on the channel on screen; the rooms (rooms.js) hold each open channel's socket and log.
 import { createAnnotations } from "./annotations.js";
 import { createComposer } from "./composer.js";
-import { $, clearAlert, session, showAlert } from "./dom.js";
+import { $, clearAlert, showAlert } from "./dom.js";
 import { createFiles } from "./files.js";
 import { createSecrets } from "./secrets.js";
 import { createModeration, tokenOperator } from "./moderation.js";
 import { createRooms } from "./rooms.js";
 import { createFinder } from "./search.js";
+import { myHandle, siteToken } from "./session.js";
 
 const FILES_NOT_ENCRYPTED = "Files are not encrypted: turn the passphrase off to share one";
 
@@ -21,7 +22,7 @@ export function composeParts(page) {
 
   const moderation = createModeration({
     send: sendJoined,
-    me: () => session.me,
+    me: () => myHandle(),
     operator: (room) => {
       const target = room ?? onScreen();
       return Boolean(target) && tokenOperator(target.token(), target.name);
@@ -32,7 +33,7 @@ export function composeParts(page) {
 
   const finder = createFinder({
     channel: () => onScreen()?.name ?? $("channel").value,
-    token: () => onScreen()?.token() ?? session.pageToken,
+    token: () => onScreen()?.token() ?? siteToken(),
     send: sendJoined,
     renderFrame: (data) => onScreen().log.renderFrame(data),
     decrypted: () => secrets.decrypted(onScreen()),
@@ -47,7 +48,7 @@ export function composeParts(page) {
     send,
     prepare: (request) => (onScreen() ? secrets.prepare(onScreen(), request) : Promise.resolve(request)),
     sent: () => onScreen()?.log.toBottom(),
-    handles: () => (onScreen()?.users.names() ?? []).filter((handle) => handle !== session.me),
+    handles: () => (onScreen()?.users.names() ?? []).filter((handle) => handle !== myHandle()),
   });
 
   const files = createFiles({
@@ -69,7 +70,7 @@ export function composeParts(page) {
   const annotations = createAnnotations({
     // Edits and a thread's replies are text of the channel: encrypted as the message box's are.
     send: (request) => (request.type === "edit" || request.type === "chat" ? sendPrepared(request) : sendJoined(request)),
-    me: () => session.me,
+    me: () => myHandle(),
     lists: () => [onScreen()?.log.list, $("jumped")].filter(Boolean),
     jumpAround: (cursor) => finder.jumpAround(cursor),
     replyTo: (cursor, label) => composer.replyTo(cursor, label),

@@ -1,15 +1,16 @@
 // One log line as a list item: its time, its author, its text as text (links and @mentions marked,
 // never HTML), and what the conversation view needs to group it (author, date, seconds).
-import { rules, session } from "./dom.js";
-import { parseLine, presenceChange, stampSeconds, textPieces } from "./lines.js";
+import { parseLine, presenceChange, stampSeconds } from "./loglines.js";
+import { myHandle, serverRules } from "./session.js";
+import { textPieces } from "./text.js";
 
 // A moderator's record of a deletion: the deleted line itself already says "message deleted".
-const DELETION_RECORD = /^the message of [A-Za-z0-9_]+ at .+ was (deleted|erased) by /;
+const DELETION_RECORD = /^the message of \S+ at .+ was (deleted|erased) by /;
 
 /** Append `text` to `node` as text nodes, links and mention marks; return whether it mentions us. */
 export function fillText(node, text) {
   let mentioned = false;
-  for (const piece of textPieces(text, session.me, rules.handle)) {
+  for (const piece of textPieces(text, myHandle(), serverRules().handle)) {
     if (piece.kind === "link") {
       const link = document.createElement("a");
       link.href = piece.href;
@@ -43,7 +44,7 @@ export function renderLine(line) {
   if (parsed.system && DELETION_RECORD.test(parsed.text)) {
     item.classList.add("record"); // kept in the list (it is a line of the log), not shown: one act, one row
   }
-  if (parsed.handle && parsed.handle === session.me) {
+  if (parsed.handle && parsed.handle === myHandle()) {
     item.classList.add("own");
   }
   if (parsed.time) {
@@ -57,7 +58,7 @@ export function renderLine(line) {
   }
   if (parsed.to) {
     item.classList.add("private");
-    if (parsed.handle === session.me || parsed.to === session.me) item.classList.add("own");
+    if (parsed.handle === myHandle() || parsed.to === myHandle()) item.classList.add("own");
     const tag = document.createElement("span");
     tag.className = "private-tag";
     tag.textContent = "private";
@@ -72,7 +73,7 @@ export function renderLine(line) {
   }
   const text = document.createElement("span");
   text.className = "text";
-  if (!parsed.system && fillText(text, parsed.text) && parsed.handle !== session.me) {
+  if (!parsed.system && fillText(text, parsed.text) && parsed.handle !== myHandle()) {
     item.classList.add("mentions-me");
   }
   if (parsed.system) text.textContent = parsed.text;

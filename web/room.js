@@ -2,9 +2,9 @@
 // its socket go to its own parts; the page's shared parts (composer, search, moderation dialog)
 // act on whichever channel is on screen.
 import { createConnection } from "./connection.js";
-import { session } from "./dom.js";
 import { createLogView } from "./logview.js";
 import { createUsers } from "./users.js";
+import { myHandle, setResumeToken, tokenFor } from "./session.js";
 
 /**
  * shared: moderation, finder, composer (the page's parts); shown(room) -> whether it is on screen;
@@ -21,14 +21,14 @@ export function createRoom(name, shared) {
     privateUnread: 0,    // private lines to us not seen yet (they have no cursor: counted here)
     status: { state: "connecting", text: "Connecting…" },
     everAccepted: false,
-    token() { return session.resumeTokens.get(name) ?? session.pageToken; },
+    token() { return tokenFor(name); },
   };
   const shown = () => shared.shown(room);
   const looking = () => shown() && document.visibilityState === "visible";
   let fresh = true; // the next presence list is the first of a join that did not resume
 
   function setState(state, text) {
-    room.status = { state, text: state === "connected" ? `Connected to ${name} as ${session.me}` : text };
+    room.status = { state, text: state === "connected" ? `Connected to ${name} as ${myHandle()}` : text };
     shared.state(room);
     if (state === "disconnected" && !room.connection.wanted()) shared.ended(room, room.everAccepted);
   }
@@ -55,7 +55,7 @@ export function createRoom(name, shared) {
     jumpActive: () => shown() && shared.finder.active(),
     send: (request) => room.connection.send(request, true),
     shown,
-    me: () => session.me,
+    me: () => myHandle(),
   });
   room.users = createUsers({
     startPrivate: (handle) => shared.composer.startPrivate(handle),
@@ -100,7 +100,7 @@ export function createRoom(name, shared) {
       case "private": {
         const { item, parsed } = room.log.appendLine(data.message);
         if (data.encrypted) shared.secrets.reveal(room, item, parsed);
-        if (parsed.handle !== session.me && !looking()) {
+        if (parsed.handle !== myHandle() && !looking()) {
           room.privateUnread += 1;
           shared.notify(room, `${parsed.handle} (private, ${name})`, parsed.text);
           shared.changed(room);
@@ -123,7 +123,7 @@ export function createRoom(name, shared) {
         shared.files.ticket(data);
         break;
       case "token":
-        session.resumeTokens.set(name, data.token); // valid for this channel only, renewed while connected
+        setResumeToken(name, data.token); // valid for this channel only, renewed while connected
         break;
       case "read": {
         const first = room.position === null;

@@ -1,8 +1,9 @@
 // The open channels: the Channels sidebar (every channel, its users, its unread lines and mentions),
 // which one is on screen, moving between them (a click, Alt+Up, Alt+Down), leaving one, and what is
 // remembered across reloads. Each open channel is a room (room.js) with a socket of its own.
-import { $, clearAlert, remember, remembered, session, showAlert } from "./dom.js";
+import { $, clearAlert, remember, remembered, showAlert } from "./dom.js";
 import { createRoom } from "./room.js";
+import { myHandle } from "./session.js";
 
 const ROOMS_KEY = "wsserver.rooms";
 const ACTIVE_KEY = "wsserver.active";
@@ -264,6 +265,6 @@ export function createRooms(parts, page) {
     /** The channels open at the last visit (and the one that was on screen), for this handle. */
     saved: () => ({ names: remembered(ROOMS_KEY, []), active: remembered(ACTIVE_KEY, null) }),
     send: (request, joined = false) => active?.connection.send(request, joined) ?? false,
-    me: () => session.me,
+    me: () => myHandle(),
   };
 }

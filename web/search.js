@@ -2,8 +2,9 @@
 // that shows a stretch of history (around a search result, or from a date) while live lines keep
 // arriving in the hidden live list. Cursors stay opaque: kept as the server sent them, sent back.
 import { $ } from "./dom.js";
-import { markMatches, parseLine } from "./lines.js";
 import { BAD_AFTER, BAD_AROUND, BAD_HISTORY, prefix } from "./sentences.js";
+import { parseLine } from "./loglines.js";
+import { markMatches } from "./text.js";
 
 const JUMP_REFUSALS = new Set([BAD_AROUND, BAD_AFTER]);
 const PAGE = 50;

@@ -3,12 +3,13 @@
 // messages encrypted to every device that may read them, a channel's passphrase, and encrypted lines
 // shown in clear when this page can read them ("Encrypted message" when it cannot). The crypto is
 // WebCrypto's (e2e.js); the server sees envelopes only.
-import { $, remember, remembered, session } from "./dom.js";
+import { $, remember, remembered } from "./dom.js";
 import {
   decryptChannel, decryptPrivate, encryptChannel, encryptPrivate, fingerprint, identity, isEnvelope, passphraseKey,
   safetyNumber,
 } from "./e2e.js";
 import { fillText } from "./render.js";
+import { myHandle } from "./session.js";
 
 const PINS = "wsserver-key-pins"; // channel/handle -> device -> fingerprint: the keys first seen (trust on first use)
 const lower = (handle) => handle.toLowerCase();
@@ -53,7 +54,7 @@ export function createSecrets(hooks) {
     entry.devices.set(device, data.public);
     room.keys.set(lower(handle), entry);
     if (room === hooks.active()) room.users.paint(); // a Verify button beside the name
-    if (lower(handle) === lower(session.me)) return;
+    if (lower(handle) === lower(myHandle())) return;
     const pinned = pins()[pinKey(room, handle)];
     if (!pinned) {
       await pin(room, handle); // the first key seen for this handle here: trusted on first use
@@ -86,7 +87,7 @@ export function createSecrets(hooks) {
     try {
       let plain;
       if (parsed.to) {
-        const me = await identity(session.me);
+        const me = await identity(myHandle());
         plain = (await decryptPrivate(me, room.name, parsed.handle, parsed.to, envelope)).text;
       } else if (room.passphrase) {
         plain = await decryptChannel(await room.passphrase, room.name, parsed.handle, envelope);
@@ -103,14 +104,14 @@ export function createSecrets(hooks) {
   }
 
   async function readers(room, to) {
-    const me = await identity(session.me);
+    const me = await identity(myHandle());
     const found = [];
     for (const [device, jwk] of keysOf(room, to)?.devices ?? []) found.push({ handle: to, device, public: jwk });
-    const own = keysOf(room, session.me)?.devices ?? new Map();
+    const own = keysOf(room, myHandle())?.devices ?? new Map();
     for (const [device, jwk] of own) {
-      if (device !== me.device) found.push({ handle: session.me, device, public: jwk });
+      if (device !== me.device) found.push({ handle: myHandle(), device, public: jwk });
     }
-    found.push({ handle: session.me, device: own.has(me.device) ? me.device : "", public: me.publicJwk });
+    found.push({ handle: myHandle(), device: own.has(me.device) ? me.device : "", public: me.publicJwk });
     return { me, found };
   }
 
@@ -173,7 +174,7 @@ export function createSecrets(hooks) {
     /** The room's socket took the join: publish this device's key there. */
     async publish(room) {
       state(room);
-      const me = await identity(session.me);
+      const me = await identity(myHandle());
       room.connection.send({ type: "key", public: me.publicJwk, device: me.device }, true);
     },
     /** A key event of `room`. */
@@ -215,7 +216,7 @@ export function createSecrets(hooks) {
         if (!present && !keysOf(room, to)) {
           // Not in the channel: encrypted for our own devices only, so the server's refusal costs no secret.
           const { me, found } = await readers(room, to);
-          const message = await encryptPrivate(me, room.name, session.me, to, request.message, found);
+          const message = await encryptPrivate(me, room.name, myHandle(), to, request.message, found);
           return { ...request, message, encrypted: true };
         }
         const sentence = room.warned.get(lower(to));
@@ -230,20 +231,20 @@ export function createSecrets(hooks) {
           return null;
         }
         const { me, found } = await readers(room, to);
-        const message = await encryptPrivate(me, room.name, session.me, keysOf(room, to).handle, request.message, found);
+        const message = await encryptPrivate(me, room.name, myHandle(), keysOf(room, to).handle, request.message, found);
         return { ...request, message, encrypted: true };
       }
       if ((request.type === "chat" || request.type === "edit") && room.passphrase) {
         const key = await room.passphrase; // still being derived: wait for it, never send the text as it is
         if (!key) return null;
-        const message = await encryptChannel(key, room.name, session.me, request.message);
+        const message = await encryptChannel(key, room.name, myHandle(), request.message);
         return { ...request, message, encrypted: true };
       }
       return request;
     },
     /** A Verify button beside a user with a key. */
     controls(room, handle) {
-      if (!room || lower(handle) === lower(session.me) || !keysOf(state(room), handle)?.devices.size) return [];
+      if (!room || lower(handle) === lower(myHandle()) || !keysOf(state(room), handle)?.devices.size) return [];
       const button = document.createElement("button");
       button.type = "button";
       button.className = "moderate";
@@ -251,8 +252,8 @@ export function createSecrets(hooks) {
       button.setAttribute("aria-label", `Verify ${handle}`);
       button.addEventListener("click", async () => {
         verifying = { room, handle };
-        const mine = [...(keysOf(room, session.me)?.devices.values() ?? [])];
-        if (!mine.length) mine.push((await identity(session.me)).publicJwk);
+        const mine = [...(keysOf(room, myHandle())?.devices.values() ?? [])];
+        if (!mine.length) mine.push((await identity(myHandle())).publicJwk);
         ui.number.textContent = await safetyNumber(mine, [...keysOf(room, handle).devices.values()]);
         ui.verifyTitle.textContent = `Verify ${handle}`;
         ui.verify.showModal();

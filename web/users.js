@@ -1,7 +1,8 @@
 // One channel's users (a name starts a private message; an operator gets moderation controls
 // there) and who is typing; painted into the Users list and the typing line while it is on screen.
-import { $, session } from "./dom.js";
-import { typingSentence } from "./lines.js";
+import { $ } from "./dom.js";
+import { myHandle } from "./session.js";
+import { typingSentence } from "./text.js";
 
 function byName(a, b) {
   const x = a.toLocaleLowerCase();
@@ -31,7 +32,7 @@ export function createUsers(hooks) {
       button.textContent = handle;
       button.title = `Send ${handle} a private message`;
       button.addEventListener("click", () => hooks.startPrivate(handle));
-      if (handle === session.me) item.className = "me";
+      if (handle === myHandle()) item.className = "me";
       item.append(button, ...hooks.controls(handle));
       return item;
     }));
