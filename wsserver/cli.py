@@ -53,7 +53,7 @@ def configure_logging(level: str, worker: str | None = None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _config_after_command(list(sys.argv[1:] if argv is None else argv))
     if args[:1] and args[0] in ops.COMMANDS:
         return ops.run(args)
     if args[:1] == ["help"]:
@@ -82,6 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StoreUnavailable, CannotListen) as exc:
         print(f"wsserver: {exc}", file=sys.stderr)
         return 1
+
+
+def _config_after_command(args: list[str]) -> list[str]:
+    """Move a ``--config FILE`` given before the command (``wsserver --config F users``) after it."""
+    if args[:1] == ["--config"] and len(args) >= 3:
+        return [*args[2:], *args[:2]]
+    if args[:1] and args[0].startswith("--config=") and len(args) >= 2:
+        return [*args[1:], args[0]]
+    return args
 
 
 async def serve(config: Config) -> int:

@@ -1,7 +1,9 @@
-"""Read the server's settings once: command line first, then ``WSSERVER_*`` variables, then defaults.
+"""Read the server's settings once: command line first, then ``WSSERVER_*`` variables, then the config file,
+then defaults.
 
 Every option is declared once in ``OPTIONS``; the command line, the environment
-lookup, the validation and ``--help`` are all derived from that table, so a
+lookup, the config file's keys (the long options' names: ``data-dir = "/var/lib/wsserver"``),
+the validation and ``--help`` are all derived from that table, so a
 setting cannot exist in one place and be missing in another.  The result is a
 frozen :class:`Config` handed down to the rest of the package; no other module
 reads ``os.environ``.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +57,7 @@ def parse_networks(raw: str) -> tuple[Network, ...]:
 
 
 ENV_PREFIX = "WSSERVER_"
+CONFIG_DEFAULT = Path("/etc/wsserver/wsserver.toml")  # read when it exists and no --config names another
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class Config:
     resume_ttl: int = 3600  # seconds a resume token (sent to a client joined with a token) is valid
     # Diagnostics
     log_level: str = "INFO"
+    config: Path | None = None  # the config file the settings were read from (None: none)
 
     @property
     def uploads_dir(self) -> Path:
@@ -194,6 +199,9 @@ OPTIONS: tuple[Option, ...] = (
            "with tokens, seconds the resume token a client gets for its reconnects stays valid (renewed at half "
            "of it while the socket is open)", "SECONDS"),
     Option("log_level", casts.log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL", "LEVEL"),
+    Option("config", casts.path,
+           f"TOML file of settings, its keys the long options' names (data-dir = \"/var/lib/wsserver\"); flags "
+           f"and variables win over it; default {CONFIG_DEFAULT} when it exists (an empty variable: none)", "FILE"),
 )
 
 
@@ -243,18 +251,26 @@ def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     Raises :class:`ConfigError` naming the flag and the value that is wrong.
     """
     values: dict[str, Any] = {}
+    path = config_path(args, environ)
+    in_file = read_config_file(path) if path is not None else {}
+    if path is not None:
+        values["config"] = path
     for option in OPTIONS:
+        if option.field == "config":
+            continue
         raw = getattr(args, option.field, None)
-        source = option.flag
+        source, where = option.flag, ""
         if raw is None and option.env in environ:
             raw, source = environ[option.env], option.env
+        if raw is None and option.field in in_file:
+            raw, source, where = in_file[option.field], option.flag[2:], f" in {path}"
         if raw is None:
             continue
         try:
             values[option.field] = option.cast(raw)
         except ValueError as exc:
             shown = "(hidden)" if option.secret else repr(redacted(raw) if option.redact else raw)
-            raise ConfigError(f"invalid {source} value {shown}: {exc}") from None
+            raise ConfigError(f"invalid {source} value {shown}{where}: {exc}") from None
     if "jwt_secret_file" in values:
         path = values["jwt_secret_file"]
         try:
@@ -269,3 +285,54 @@ def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     if config.workers > 1 and config.port == 0:
         raise ConfigError(f"invalid --workers value '{config.workers}': several workers need a fixed --port, not 0")
     return config
+
+
+def config_path(args: argparse.Namespace, environ: Mapping[str, str]) -> Path | None:
+    """Return the config file to read: ``--config``, else ``WSSERVER_CONFIG`` (empty: none), else the default.
+
+    The default (:data:`CONFIG_DEFAULT`) is read only when it exists.
+    """
+    given = getattr(args, "config", None)
+    if given is None:
+        given = environ.get(ENV_PREFIX + "CONFIG")
+    if given is None:
+        return CONFIG_DEFAULT if CONFIG_DEFAULT.is_file() else None
+    return Path(given) if given else None
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """Return the settings of a TOML config file as the command line would give them, by option field.
+
+    Raises :class:`ConfigError` naming the file and the key for a file that cannot be read, is not TOML,
+    or has a key that names no option or a value of the wrong kind.
+    """
+    try:
+        with path.open("rb") as file:
+            table = tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {str(path)!r}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the config file {str(path)!r} is not TOML: {exc}") from None
+    fields = {option.flag[2:]: option for option in OPTIONS if option.field != "config"}
+    found: dict[str, str] = {}
+    for key, value in table.items():
+        option = fields.get(key)
+        if option is None:
+            raise ConfigError(f"unknown setting {key!r} in {path} (the keys are the long options' names without "
+                              f"the dashes, such as data-dir; see wsserver --help)")
+        found[option.field] = _as_flag(value, key, path, option)
+    return found
+
+
+def _as_flag(value: object, key: str, path: Path, option: Option) -> str:
+    """Write a TOML value as its flag's text: true/false, a number, a string, a list as a comma list."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(item, str | int | float) and not isinstance(item, bool)
+                                       for item in value):
+        return ",".join(str(item) for item in value)
+    shown = "(hidden)" if option.secret else repr(value)
+    raise ConfigError(f"invalid {key} value {shown} in {path}: give a string, a number, true or false, or a list")
+

@@ -20,6 +20,7 @@ class Ran(NamedTuple):
 
 def _environment(env: dict[str, str] | None) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WSSERVER_")}
+    clean["WSSERVER_CONFIG"] = ""  # no /etc/wsserver/wsserver.toml of the machine's: a test names its own
     clean.update(env or {})
     return clean
 

@@ -39,6 +39,7 @@ class Server:
 
     async def start(self) -> Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("WSSERVER_")}
+        env["WSSERVER_CONFIG"] = ""  # no /etc/wsserver/wsserver.toml of the machine's: a test names its own
         env.update(self.env)
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "wsserver", "--port", "0", "--data-dir", str(self.data_dir), *self.args,

@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = subcommands.add_parser("bans", help="list the bans and mutes in force, with when they end")
     listing.add_argument("channel", nargs="?")
     for sub in subcommands.choices.values():
-        add_arguments(sub, only=("data_dir", "timezone", "store"),
+        add_arguments(sub, only=("data_dir", "timezone", "store", "config"),
                       helps={"data_dir": "directory of the channel logs and the users file (must exist)"})
     return parser
 
