@@ -146,3 +146,22 @@ async def test_operator_commands_name_an_unreachable_redis() -> None:
         code, out, err = await run_cli(*command, "--store", url)
         assert (code, out) == (1, ""), command
         assert err.startswith(f"wsserver: cannot reach Redis at {url}: ") and err.count("\n") == 1, (command, err)
+
+
+async def test_backup_on_redis_copies_the_shared_files_and_names_redis(redis_server: RedisServer, tmp_path: Any) -> None:
+    """On a Redis store `backup DIR` copies the files dir (the nodes' shared mount) and says where the rest is."""
+    files = tmp_path / "files"
+    (files / "ab" / "abcdef").mkdir(parents=True)
+    (files / "ab" / "abcdef" / "notes.txt").write_bytes(b"shared")
+    (files / "tmp").mkdir()
+    (files / "tmp" / "half.part").write_bytes(b"being received")
+    target = tmp_path / "backup"
+    result = await run_cli("backup", str(target), "--store", redis_server.url, "--files-dir", str(files))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (f"copied 1 shared files (6 bytes) from {files}\n"
+                             f"not copied: the logs, handles, moderation, read positions and keys, which are in Redis "
+                             f"at {redis_server.url}: back it up with Redis's own tools (docs/operations.md "
+                             f"\"Backups\")\n"
+                             f"backup done: {target}\n")
+    assert (target / "files" / "ab" / "abcdef" / "notes.txt").read_bytes() == b"shared"
+    assert not (target / "files" / "tmp").exists()

@@ -15,6 +15,7 @@ import io
 import os
 import signal
 import sys
+from pathlib import Path
 
 from ..config import Config, add_arguments, load
 from ..errors import CommandError, ConfigError
@@ -25,7 +26,7 @@ from . import channel_commands as commands
 from . import moderation_commands as moderation
 
 COMMANDS = ("tail", "users", "say", "check", "export", "search", "kick", "ban", "unban", "mute", "unmute", "delete",
-            "bans")
+            "bans", "backup")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,8 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--erase", action="store_true", help="also overwrite its text in the log (same size)")
     listing = subcommands.add_parser("bans", help="list the bans and mutes in force, with when they end")
     listing.add_argument("channel", nargs="?")
+    backup = subcommands.add_parser("backup", help="copy what the deployment needs to come back into DIR (new or "
+                                    "empty) while servers run; on the files store DIR is a data dir to serve")
+    backup.add_argument("dir", type=Path, metavar="DIR")
     for sub in subcommands.choices.values():
-        add_arguments(sub, only=("data_dir", "timezone", "store", "config"),
+        add_arguments(sub, only=("data_dir", "timezone", "store", "config", "files_dir"),
                       helps={"data_dir": "directory of the channel logs and the users file (must exist)"})
     return parser
 
@@ -130,6 +134,10 @@ async def _run(args: argparse.Namespace, config: Config, source: Admin) -> int:
         elif args.command == "delete":
             print(await moderation.delete(source, args.channel, args.cursor, args.erase, config.timezone,
                                           config.uploads_dir))
+        elif args.command == "backup":
+            for said in await source.backup(args.dir, config.uploads_dir):
+                print(said)
+            print(f"backup done: {args.dir}")
         elif args.command == "bans":
             await moderation.bans(source, args.channel, config.timezone, sys.stdout)
         elif args.command == "search":

@@ -28,6 +28,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import AppendError, StoreError, StoreUnavailable
@@ -350,6 +351,9 @@ class Admin(Protocol):
 
     def finder(self, channel: str) -> Finder:
         """Return what searches ``channel``'s public log, as the servers do."""
+
+    async def backup(self, target: Path, files_dir: Path) -> list[str]:
+        """Copy what a deployment needs to come back into ``target`` (new or empty); return what it did, a line each."""
 
     async def close(self) -> None:
         """Let go of the store."""

@@ -20,7 +20,9 @@ from ...lines.checking import Checked, check_log
 from ...lines.moderation_log import check_actions
 from ..base import ActionLog, Held
 from ..faults import faults_become_store_errors
+from . import moved
 from .actions import ACTIONS_FILE, FileActions
+from .backup import backup
 from .channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
 from .finder import FileFinder
 from .handles import USERS_FILE, FileHandles
@@ -46,6 +48,7 @@ class FileAdmin:
         if not data_dir.is_dir():
             raise CommandError(f"no data dir at {data_dir}")
         self.data_dir = data_dir
+        moved.load(data_dir)  # restored from a backup: cursors of the old logs (delete) still name their lines
         self.where = f"in {data_dir}"
         self.name = f"the data dir {data_dir}"
         self.actions: ActionLog = FileActions(data_dir)
@@ -141,6 +144,11 @@ class FileAdmin:
     def finder(self, channel: str) -> FileFinder:
         """Return the servers' own searcher of ``channel_<name>.log``."""
         return FileFinder(log_path(self.data_dir, channel))
+
+    @_guarded
+    async def backup(self, target: Path, files_dir: Path) -> list[str]:
+        """Copy the data dir and the shared files into ``target`` (store/files/backup.py), in a thread."""
+        return await asyncio.to_thread(backup, self.data_dir, files_dir, target)
 
     @_guarded
     async def close(self) -> None:

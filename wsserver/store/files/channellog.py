@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..base import AppendError, Lines
+from . import moved
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ class Cursor:
         match = _CURSOR_RE.match(text)
         if match is None:
             return None
-        return cls((int(match.group(1), 16), int(match.group(2), 16)), int(match.group(3)))
+        # A cursor of a log before a restore names the same offset of that log now (moved.py).
+        return cls(moved.current((int(match.group(1), 16), int(match.group(2), 16))), int(match.group(3)))
 
 
 def file_lines(file: tuple[int, int], start: int, data: bytes) -> Lines:

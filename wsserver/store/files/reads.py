@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ...background import ThreadBatch
 from ..base import Place, StoreError
+from .channellog import Cursor
 from .locked import rewrite_locked
 
 log = logging.getLogger(__name__)
@@ -84,5 +85,12 @@ def _read_all(root: str, asked: list[tuple[str, str]]) -> list[str | None]:
                     decoded = Place.decode(stored.read(4096))
             except FileNotFoundError:
                 pass
-        found.append(decoded[1] if decoded else None)
+        found.append(_as_now(decoded[1]) if decoded else None)
     return found
+
+
+def _as_now(cursor: str) -> str:
+    """Return a stored cursor as the log names it now (the same after a restore: see moved.py)."""
+    parsed = Cursor.parse(cursor)
+    return str(parsed) if parsed is not None else cursor
+

@@ -17,6 +17,7 @@ from pathlib import Path
 from ...config import CHANNEL_RE
 from ...metrics import Metrics
 from ..base import Deliver, Feed
+from . import moved
 from .actions import ACTIONS_FILE, FileActions
 from .channellog import log_path, private_path
 from .events import FileEvents
@@ -61,6 +62,7 @@ class FileStore:
     async def start(self, users_changed: Callable[[set[str] | None], None]) -> None:
         """Drop handles of processes that are gone, and start watching the data dir."""
         self._users_changed = users_changed
+        moved.load(self.data_dir)  # a data dir restored from a backup: the old cursors stay good
         dropped = await self.registry.reclaim()
         if dropped:
             log.info("reclaimed %d handles left by processes that are gone", dropped)

@@ -8,7 +8,9 @@ every node's readers deliver the line as they deliver any other.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -17,6 +19,7 @@ from ...config import CHANNEL_RE, HANDLE_RE, redacted
 from ...lines.checking import check_log
 from ...lines.moderation_log import check_actions
 from ..base import ActionLog, Held, StoreError
+from ..copying import copy_files_dir, new_target, sync_dirs
 from ..faults import faults_become_store_errors
 from .actions import ACTIONS_KEY, RedisActions
 from .finder import RedisFinder
@@ -149,10 +152,23 @@ class RedisAdmin:
         link = self.shards.link(channel)
         return RedisFinder(link.client, link.keys, channel)
 
+    async def backup(self, target: Path, files_dir: Path) -> list[str]:
+        """Copy the shared files into ``target``: the rest lives in Redis, which is backed up with its own tools."""
+        copied = await asyncio.to_thread(_copy_files, files_dir, target)
+        return [copied, f"not copied: the logs, handles, moderation, read positions and keys, which are in "
+                        f"{self.name}: back it up with Redis's own tools (docs/operations.md \"Backups\")"]
+
     @_guarded
     async def close(self) -> None:
         """Close the pools."""
         await self.shards.close()
+
+
+def _copy_files(files_dir: Path, target: Path) -> str:
+    new_target(target)
+    copied = copy_files_dir(files_dir, target)
+    sync_dirs(target)
+    return copied
 
 
 def _text(fields: Any) -> str:
