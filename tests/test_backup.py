@@ -24,6 +24,8 @@ async def test_a_backup_taken_while_serving_comes_back_whole(start_server: Any, 
     """Lines, a shared file, a read position, a resume cursor and a ban of the running server are in the restored one."""
     server = await start_server("--rate-limit", "0")
     alice = await joined(await connect(server, "Alice"), "Alice")
+    link = await run_cli("accounts", "add", "Grace", "--data-dir", str(server.data_dir))  # an account, for later
+    assert link.returncode == 0, link
     await alice.chat("before the backup")
     said = cursor_of(await alice.until_line_frame("Alice: before the backup"), "Alice: before the backup")
     await alice.send({"type": "read", "cursor": said})
@@ -53,6 +55,8 @@ async def test_a_backup_taken_while_serving_comes_back_whole(start_server: Any, 
     assert (await resumed.event("resumed"))["data"] == {"channel": "general", "recovered": True}
     mallory = await connect(restored, "Mallory")
     assert await mallory.refusal() == {"success": False, "message": protocol.Code.BANNED.sentence}
+    listed = await run_cli("accounts", "list", "--data-dir", str(target))
+    assert [row.split("\t")[0] for row in listed.stdout.splitlines()] == ["handle", "Grace"]
 
 
 async def test_a_backup_goes_into_a_new_or_empty_directory_only(server: Any, tmp_path: Path) -> None:

@@ -23,7 +23,9 @@ OPS_MAY_IMPORT = {"wsserver.store", "wsserver.store.base", "wsserver.config", "w
                   # the log's annotations, read through the store's face like its lines
                   "wsserver.lines.query", "wsserver.annotations.found", "wsserver.lines.annotation",
                   # shared files, withdrawn with their line (no aiohttp in either)
-                  "wsserver.uploads.storage", "wsserver.uploads.withdraw", "wsserver.ops.files"}
+                  "wsserver.uploads.storage", "wsserver.uploads.withdraw", "wsserver.ops.files",
+                  # accounts: secrets made and hashed as the server keeps them
+                  "wsserver.credentials", "wsserver.ops.accounts_commands"}
 
 
 def module_of(path: Path) -> str:
@@ -75,7 +77,7 @@ def test_no_import_cycle_in_the_package() -> None:
 # The layers of the package, from the bottom up: a module imports only from its own layer or below
 # (``TYPE_CHECKING`` imports included). The root's modules are the base, but for the command line on top.
 LAYERS = [
-    ("base", {"errors", "protocol", "background", "casts", "config", "metrics", "workers"}),
+    ("base", {"errors", "protocol", "background", "casts", "config", "metrics", "workers", "credentials"}),
     ("lines", {"lines"}),  # the log's grammar: lines, annotation lines, queries, moderation actions
     ("store", {"store"}),  # where the logs and handles live: files or Redis
     ("records", {"annotations", "uploads"}),  # what is read back from the store: annotations, shared files

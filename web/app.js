@@ -1,6 +1,7 @@
 // The chat page: the connect screen (handle and first channel), then the chat view (rooms.js) with
 // the channels open at the last visit reopened; the server's rules; the theme and notifications.
 import { $, clearAlert, remember, remembered, showAlert } from "./dom.js";
+import { setUpAccounts, whoAmI } from "./account.js";
 import { composeParts } from "./parts.js";
 import { setUpNotifications, setUpTheme } from "./prefs.js";
 import { NO_CHANNEL } from "./sentences.js";
@@ -158,6 +159,35 @@ async function start() {
   if (siteToken()) ui.handle.readOnly = true; // the token names the handle; the server ignores any other
   await Promise.all([loadChannels(channel, { quiet: true }), loadSettings()]);
   setInterval(() => loadChannels(null, { quiet: true }), CHANNELS_EVERY);
+  if (serverRules().accounts) {
+    // With accounts the handle is the account's: sign in first (the cookie may already say who).
+    const accounts = setUpAccounts({ signUp: serverRules().signUp, signedIn: (name) => enter(name, channel, stored) });
+    window.addEventListener("wsserver:signed-out", (event) => {
+      for (const room of [...rooms.rooms.values()]) room.close();
+      showChat(false);
+      ui.connectScreen.hidden = true;
+      accounts.show(event.detail);
+    });
+    const signedIn = await whoAmI();
+    if (!signedIn) {
+      ui.connectScreen.hidden = true;
+      accounts.show();
+      return;
+    }
+    accounts.signedIn();
+    enter(signedIn, channel, stored);
+    return;
+  }
+  enter(handle, channel, stored);
+}
+
+/** Go on as `handle` (an account's, or the one typed or remembered): the channels of the last visit, the link's. */
+function enter(handle, channel, stored) {
+  if (serverRules().accounts) {
+    ui.handle.value = handle;
+    ui.handle.readOnly = true; // the account's: the server ignores any other
+    ui.connectScreen.hidden = false;
+  }
   // The channels open at the last visit come back for the same handle; a link adds (and shows) its own.
   const saved = handle && handle === stored ? rooms.saved() : { names: [], active: null };
   if (channel && ui.channel.value !== channel) {

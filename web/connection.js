@@ -1,13 +1,14 @@
 // One channel's socket to /ws: open it, tell the page what arrives, and come back after a drop with the
 // resume cursor (the server replays exactly what was missed) and the server's own resume token.
 import { showAlert } from "./dom.js";
-import { BANNED, HANDLE_TAKEN, KICKED, NO_CHANNEL, NO_HANDLE } from "./sentences.js";
+import { ACCOUNT_CLOSED, BANNED, HANDLE_TAKEN, KICKED, NO_CHANNEL, NO_HANDLE, SIGNED_OUT } from "./sentences.js";
 import { myHandle } from "./session.js";
 
 // A refused join ends the attempt; so does a close by a moderator (reconnecting would only be
 // refused, for a ban, or undo the kick).
 const JOIN_REFUSALS = new Set([NO_CHANNEL, NO_HANDLE, HANDLE_TAKEN, BANNED]);
 const REMOVED = [KICKED, BANNED];
+const SESSION_ENDED = new Set([SIGNED_OUT, ACCOUNT_CLOSED]); // the page shows the sign-in screen again
 
 /**
  * place: {name, lastCursor, token()}: the channel, where to resume from, the token to join with.
@@ -84,7 +85,9 @@ export function createConnection(place, hooks) {
       // HANDLE_TAKEN while reconnecting is usually our own previous connection,
       // which the server frees once it notices it is gone: try again.
       const removed = REMOVED.some((sentence) => event.reason.startsWith(sentence));
-      const refused = event.code === 1008 && (JOIN_REFUSALS.has(event.reason) || removed);
+      const ended = event.code === 1008 && SESSION_ENDED.has(event.reason);
+      if (ended) window.dispatchEvent(new CustomEvent("wsserver:signed-out", { detail: event.reason }));
+      const refused = event.code === 1008 && (JOIN_REFUSALS.has(event.reason) || removed || ended);
       if (refused && !(everConnected && event.reason === HANDLE_TAKEN)) {
         wanted = false;
         hooks.state("disconnected", "Disconnected");

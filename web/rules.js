@@ -16,6 +16,8 @@ export function rulesFrom(body) {
     channelHint: body.channel_hint ?? "",
     ownLineMs: (body.own_line_seconds ?? 0) * 1000,
     editLineMs: (body.edit_line_seconds ?? 0) * 1000,
+    accounts: Boolean(body.accounts),
+    signUp: body.sign_up ?? "",
   };
 }
 /** Return why a handle cannot be used under `rules` (see rulesFrom), or "" if it can. */

@@ -10,6 +10,8 @@ export const BAD_AFTER = "History is not available after that cursor";
 export const BAD_HISTORY = "Invalid history request: {problem}";
 export const EMPTY_MESSAGE = "Message is empty";
 export const TOO_LONG = "Message is too long (limit {limit} characters)";
+export const SIGNED_OUT = "Signed out";
+export const ACCOUNT_CLOSED = "Your account was disabled";
 
 /** Fill a sentence's {placeholders}, as the server does. */
 export function fill(sentence, values) {

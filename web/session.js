@@ -10,7 +10,7 @@ const resumeTokens = new Map();
 // The server's rules (from /api/settings): null patterns mean "not loaded: let the server decide".
 let rules = Object.freeze({
   maxChars: 2000, allowNewChannels: false, handle: null, handleHint: "", reserved: [], channel: null,
-  channelHint: "", ownLineMs: 0, editLineMs: 0,
+  channelHint: "", ownLineMs: 0, editLineMs: 0, accounts: false, signUp: "",
 });
 
 /** Our handle ("" before connecting). */

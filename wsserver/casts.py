@@ -82,6 +82,23 @@ def origins(raw: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
+def choice(*allowed: str) -> Callable[[str], str]:
+    def cast(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError("must be one of " + ", ".join(allowed))
+        return value
+
+    return cast
+
+
+def public_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", value, re.I):
+        raise ValueError("must be an http:// or https:// address such as https://chat.example.org")
+    return value
+
+
 def secret(raw: str) -> str:
     if len(raw.encode()) < 32:
         raise ValueError("must be at least 32 bytes (HS256 wants a 256-bit key)")

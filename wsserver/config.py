@@ -103,6 +103,10 @@ class Config:
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_secret_file: Path | None = None
     resume_ttl: int = 3600  # seconds a resume token (sent to a client joined with a token) is valid
+    accounts: bool = False  # sign-in with accounts (a session cookie) for sockets, search and uploads
+    sign_up: str = "invite"  # who may create an account: invite, open, closed
+    public_url: str | None = None  # https://chat.example.org: links printed, the cookie's Secure
+    session_days: int = 30  # a session cookie lives this long, renewed as it is used
     # Diagnostics
     log_level: str = "INFO"
     config: Path | None = None  # the config file the settings were read from (None: none)
@@ -198,6 +202,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("resume_ttl", casts.integer(2, 7 * 24 * 3600),
            "with tokens, seconds the resume token a client gets for its reconnects stays valid (renewed at half "
            "of it while the socket is open)", "SECONDS"),
+    Option("accounts", casts.boolean,
+           "sign-in with accounts: sockets, search and uploads need a session (docs/security.md)", switch=True),
+    Option("sign_up", casts.choice("invite", "open", "closed"),
+           "with --accounts, who may create an account: invite (a link from `wsserver invite`), open, closed",
+           "MODE"),
+    Option("public_url", casts.public_url,
+           "the address people use (https://chat.example.org): printed links, and the cookie's Secure", "URL"),
+    Option("session_days", casts.integer(1, 3650), "days a sign-in lasts, renewed as it is used", "DAYS"),
     Option("log_level", casts.log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL", "LEVEL"),
     Option("config", casts.path,
            f"TOML file of settings, its keys the long options' names (data-dir = \"/var/lib/wsserver\"); flags "

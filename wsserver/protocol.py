@@ -127,6 +127,19 @@ class Code(enum.Enum):
     BAD_SEARCH_FROM = "from must be a handle: {hint}"
     BAD_SEARCH_LIMIT = "limit must be a whole number from 1 to {most}"
     BAD_SEARCH_BEFORE = "before is not a cursor of this channel's log (it may have been rotated)"
+    # Accounts (the HTTP API's, as {"error": ...}; the last two are close reasons of a signed-in socket)
+    BAD_ACCOUNT_REQUEST = "Invalid request: {problem}"
+    HANDLE_IN_USE = "That handle is taken"
+    BAD_HANDLE = "A handle is {hint}"
+    BAD_PASSWORD = "A password is {least} to {most} characters"
+    BAD_INVITE = "This invitation is not valid"
+    SIGN_UP_CLOSED = "Sign-up is closed"
+    WRONG_PASSWORD = "Wrong handle or password"
+    WRONG_CURRENT_PASSWORD = "The current password is wrong"
+    TOO_MANY_ATTEMPTS = "Too many sign-in attempts, try again in {minutes} minutes"
+    ACCOUNT_DISABLED = "This account is disabled"
+    SIGNED_OUT = "Signed out"
+    ACCOUNT_CLOSED = "Your account was disabled"
     # Close reasons
     TOO_SLOW = "Too slow"
     SHUTTING_DOWN = "Server shutting down"
@@ -157,6 +170,7 @@ PROBLEM_HANDLE = "handle must be a handle ({hint})"
 PROBLEM_REASON = "reason must be one line of at most {most} characters"
 PROBLEM_DURATION = "for must be a duration such as 30m, 2h, 7d or 1h30m"
 PROBLEM_DURATION_ACTION = "for applies to ban and mute only"
+PROBLEM_BODY = "the body must be a JSON object with {fields} (strings)"
 
 # What the server says in a channel's log (System lines) and beside a search's answer
 SERVER_RESTARTING = "The server is restarting"

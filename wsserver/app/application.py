@@ -16,6 +16,7 @@ from ..background import cancel_and_wait
 from ..channels.fanout import close_with_cutoff
 from ..channels.presence import sort_handles
 from ..config import CHANNEL_HINT, CHANNEL_RE, HANDLE_HINT, HANDLE_RE, Config
+from ..hub.accounts import Accounts
 from ..hub.hub import Hub
 from ..hub.member import Limits
 from ..hub.rules import EDIT_SECONDS
@@ -25,6 +26,8 @@ from ..metrics import Metrics
 from ..protocol import REACTIONS_MOST, Code, Refused
 from ..store import open_store
 from ..uploads.storage import FilesDir
+from .accounts import add_routes as add_account_routes
+from .accounts import sweep_sessions
 from .chat import chat_socket, renew_resume_tokens
 from .heartbeat import Heartbeat
 from .search import search
@@ -66,8 +69,11 @@ def make_app(config: Config) -> web.Application:
     files = FilesDir(config.uploads_dir, config.files_quota)
     hub = Hub(store, config.channels, config.timezone, config.allow_new_channels, config.max_channels, metrics,
               config.rejoin_grace, config.announce_limit, files)
+    accounts = Accounts(store.accounts, config.sign_up, config.session_days) if config.accounts else None
     app[STATE] = State(config, hub, AddressQuota(config.max_connections_per_ip), Heartbeat(config.heartbeat), files,
-                       Limits.of(config))
+                       Limits.of(config), accounts)
+    if accounts is not None:
+        add_account_routes(app)
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)
@@ -90,6 +96,8 @@ async def _start(app: web.Application) -> None:
     state.tasks.append(asyncio.get_running_loop().create_task(state.heartbeat.run(), name="heartbeat"))
     if state.config.jwt_secret:
         state.tasks.append(asyncio.get_running_loop().create_task(renew_resume_tokens(state), name="resume tokens"))
+    if state.accounts is not None:
+        state.tasks.append(asyncio.get_running_loop().create_task(sweep_sessions(state), name="sessions"))
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -110,6 +118,8 @@ async def _stop(app: web.Application) -> None:
     if state.membership.leaves_away:
         await state.membership.leave_away()
     await state.hub.stop()
+    if state.accounts is not None:
+        state.accounts.close()
     left = await state.store.registry.release_all()
     if left:
         log.warning("released %d handles whose connections did not end cleanly", left)
@@ -166,6 +176,7 @@ async def client_settings(request: web.Request) -> web.Response:
         "rate_burst": config.rate_burst,
         "history": config.history,
         "allow_new_channels": config.allow_new_channels,
+        **({"accounts": True, "sign_up": config.sign_up} if config.accounts else {}),
         # The rules the page checks before asking: the same patterns and window the server applies.
         "handle_pattern": HANDLE_RE.pattern,
         "handle_hint": HANDLE_HINT,

@@ -21,7 +21,7 @@ from ..channels.fanout import Outbox, note_close_code, sent_close_code
 from ..errors import BadFrame, JoinRefused, Refusal, TooManyChannels
 from ..hub.member import Member
 from ..protocol import Code, Refused, error_frame
-from . import security
+from . import accounts, security
 from .conversation import Conversation
 from .frames import parse_client_frame
 from .heartbeat import Heartbeat
@@ -36,7 +36,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     try:
         security.check_query(request)
         security.check_origin(request, config.allowed_origins)
-        identity = security.token_identity(request, config.jwt_secret) if config.jwt_secret else None
+        identity = await accounts.identity(request, request.query.get("channel", ""))
         address = security.client_address(request, config.trusted_proxy)
         state.quota.take(address)
     except Refusal as refusal:
@@ -92,12 +92,14 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State,
     if channel is None:
         await _reject(ws, state, Refused.of(Code.NO_CHANNEL), f"unknown channel {name[:40]!r}")
         return None
-    # With tokens, the handle is the token's subject and the parameter is ignored.
+    # With tokens or accounts, the handle is the identity's and the parameter is ignored.
     handle = identity.handle if identity is not None else request.query.get("handle", "")
     operator = identity is not None and identity.operator
     outbox = Outbox(ws, state.config.send_queue, f"{handle}@{name}", request.transport, state.metrics.count_stall)
-    # Its own token for reconnects: the site's may expire long before the conversation does.
-    first = [resume_frame(state, handle, name, operator)] if identity is not None else []
+    # Its own token for reconnects: the site's may expire long before the conversation does. (A signed-in
+    # page reconnects with its cookie.)
+    first = [resume_frame(state, handle, name, operator)] if identity is not None and identity.session is None \
+        else []
     try:
         member = await Member.join(state.hub, channel, handle, outbox, state.limits, history=state.config.history,
                                    since=request.query.get("since"), first=first, shared=identity is not None,
@@ -105,8 +107,10 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State,
     except JoinRefused as refused:
         await _reject(ws, state, refused.refused, refused.why, refused.code)
         return None
-    if identity is not None:
+    if identity is not None and identity.session is None:
         state.resumable[outbox] = (handle, name, operator)
+    elif identity is not None and identity.session is not None:
+        state.signed_in[outbox] = (handle, identity.session)
     return Conversation(member, state.metrics)
 
 
@@ -114,6 +118,7 @@ async def _leave(ws: web.WebSocketResponse, state: State, member: Member, ended:
     outbox = member.seat.outbox
     state.heartbeat.forget(outbox)
     state.resumable.pop(outbox, None)
+    state.signed_in.pop(outbox, None)
     await member.leave()
     log.info("%s left (%s)", member.seat.who, _how_closed(ws, ended, state.heartbeat.lost(ws)))
 

@@ -1,7 +1,8 @@
 """``GET /api/channels/<name>/search``: find lines in a channel's history, newest first.
 
 The same access rules as the chat socket (allowed origins; with
-``--jwt-secret``, a valid token in ``?token=`` or ``Authorization: Bearer``).
+``--accounts``, a session cookie; with ``--jwt-secret``, a valid token in
+``?token=`` or ``Authorization: Bearer``).
 Every bad value gets 400 and ``{"error": SENTENCE}`` naming it.
 
 The search itself is the hub's (:mod:`wsserver.hub.searching`): scans in a
@@ -21,7 +22,7 @@ from ..errors import Refusal
 from ..hub.searching import RESULTS_DEFAULT
 from ..hub.searching import search as find
 from ..protocol import ENCRYPTED_NOTE, Code, Refused
-from . import security
+from . import accounts, security
 from .state import STATE
 
 # The HTTP status of each refusal
@@ -40,8 +41,7 @@ async def search(request: web.Request) -> web.Response:
     try:
         security.check_query(request)
         security.check_origin(request, config.allowed_origins)
-        if config.jwt_secret:
-            security.token_handle(request, config.jwt_secret, channel=name)
+        await accounts.identity(request, name)  # a session with --accounts, a token with --jwt-secret
     except Refusal as refusal:
         return _error(refusal.refused, refusal.status)
     if not CHANNEL_RE.match(name) or name not in state.hub.channels.names():

@@ -86,11 +86,7 @@ class Identity:
 
     handle: str
     operator: bool = False
-
-
-def token_handle(request: web.Request, secret: str, channel: str | None = None) -> str:
-    """Return the handle a valid token names (its ``sub``); refuse (401) anything else."""
-    return token_identity(request, secret, channel).handle
+    session: str | None = None  # with accounts: the digest of the session that signed it in (None: a token)
 
 
 def token_identity(request: web.Request, secret: str, channel: str | None = None) -> Identity:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ..channels.fanout import Outbox
 from ..config import Config
+from ..hub.accounts import Accounts
 from ..hub.enforcement import Moderator
 from ..hub.hub import Hub
 from ..hub.member import Limits
@@ -32,12 +33,15 @@ class State:
     heartbeat: Heartbeat  # one sweep pings and cuts the chat sockets
     files: FilesDir  # shared files (uploads)
     limits: Limits  # what a member's calls are checked against (from the config)
+    accounts: Accounts | None = None  # with --accounts: sign-up, sign-in, sessions
     # Open sockets and their transports (to cut off one that will not close).
     sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     # With tokens: the connections whose resume token is renewed, and their handle and channel.
     resumable: dict[Outbox, tuple[str, str, bool]] = field(default_factory=dict)  # handle, channel, operator
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # background tasks of the app
+    # With accounts: the connections of signed-in people, and their handle and session (its digest).
+    signed_in: dict[Outbox, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def metrics(self) -> Metrics:

@@ -22,11 +22,12 @@ from ..errors import CommandError, ConfigError
 from ..lines.moderation_log import MODERATE
 from ..store import open_admin
 from ..store.base import Admin, StoreError
+from . import accounts_commands as accounts
 from . import channel_commands as commands
 from . import moderation_commands as moderation
 
 COMMANDS = ("tail", "users", "say", "check", "export", "search", "kick", "ban", "unban", "mute", "unmute", "delete",
-            "bans", "backup")
+            "bans", "backup", "invite", "accounts")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,9 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     backup = subcommands.add_parser("backup", help="copy what the deployment needs to come back into DIR (new or "
                                     "empty) while servers run; on the files store DIR is a data dir to serve")
     backup.add_argument("dir", type=Path, metavar="DIR")
+    helps = {"data_dir": "directory of the channel logs and the users file (must exist)"}
     for sub in subcommands.choices.values():
-        add_arguments(sub, only=("data_dir", "timezone", "store", "config", "files_dir"),
-                      helps={"data_dir": "directory of the channel logs and the users file (must exist)"})
+        add_arguments(sub, only=("data_dir", "timezone", "store", "config", "files_dir"), helps=helps)
+    accounts.add_parsers(subcommands, lambda sub: add_arguments(sub, only=accounts.OPTIONS, helps=helps))
     return parser
 
 
@@ -134,6 +136,8 @@ async def _run(args: argparse.Namespace, config: Config, source: Admin) -> int:
         elif args.command == "delete":
             print(await moderation.delete(source, args.channel, args.cursor, args.erase, config.timezone,
                                           config.uploads_dir))
+        elif args.command in ("invite", "accounts"):
+            await accounts.run(args, source, config.public_url, sys.stdout)
         elif args.command == "backup":
             for said in await source.backup(args.dir, config.uploads_dir):
                 print(said)

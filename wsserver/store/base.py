@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from ..errors import AppendError, StoreError, StoreUnavailable
 from ..lines.moderation_log import Action
+from .accounts import Accounts as Accounts  # re-exported: the face of accounts, beside the others
 from .finding import Finder, Found, Lines, Place, Scanned, Window
 
 # The store's part of the error tree (:mod:`wsserver.errors`), re-exported.
@@ -279,6 +280,10 @@ class Store(Protocol):
     def keys(self) -> Keys:
         """Return the public keys of end-to-end encryption."""
 
+    @property
+    def accounts(self) -> Accounts:
+        """Return the accounts, sessions and invitations (used with --accounts)."""
+
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the (not yet started) feed of ``channel``'s public or private log.
 
@@ -324,6 +329,10 @@ class Admin(Protocol):
     @property
     def actions(self) -> ActionLog:
         """Return the moderation log."""
+
+    @property
+    def accounts(self) -> Accounts:
+        """Return the accounts, sessions and invitations."""
 
     async def has_channel(self, channel: str) -> bool:
         """Return whether ``channel`` has a log in the store."""

@@ -18,9 +18,10 @@ from ...config import CHANNEL_RE, HANDLE_RE
 from ...errors import CommandError
 from ...lines.checking import Checked, check_log
 from ...lines.moderation_log import check_actions
-from ..base import ActionLog, Held
+from ..base import Accounts, ActionLog, Held
 from ..faults import faults_become_store_errors
 from . import moved
+from .accounts import FileAccounts
 from .actions import ACTIONS_FILE, FileActions
 from .backup import backup
 from .channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
@@ -52,6 +53,7 @@ class FileAdmin:
         self.where = f"in {data_dir}"
         self.name = f"the data dir {data_dir}"
         self.actions: ActionLog = FileActions(data_dir)
+        self.accounts: Accounts = FileAccounts(data_dir)
         self._follow: tuple[Tailer, asyncio.Queue[list[str]]] | None = None
         self._watcher: DirWatcher | None = None  # started by the first after(): tail --no-follow needs none
 

@@ -6,6 +6,8 @@ The copy is itself a data dir (``wsserver --data-dir DIR`` serves it):
   moderation log, the same way;
 * the users file (seats, and the away seats of a restart), read under the lock its writers take;
 * read positions and public keys, each file under its own lock;
+* the accounts (accounts, sessions, invitations, failed sign-ins) under the accounts' lock: a
+  restored server signs in the same people with the same cookies;
 * the shared files (the files dir, from wherever ``--files-dir`` puts it, into ``DIR/files``);
 * ``moved.json``: the copied logs' old identities, so that cursors of the backed-up server
   (clients resuming, read positions) name the same lines in the restored one (moved.py).
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from ..copying import copy_file, copy_files_dir, copy_lines, copy_locked, new_target, sync_dirs
 from . import moved
+from .accounts import ACCOUNTS_DIR, FILES
 from .actions import ACTIONS_FILE
 from .channellog import identity
 from .handles import LOCK_FILE, USERS_FILE
@@ -69,6 +72,13 @@ def backup(data_dir: Path, files_dir: Path, target: Path) -> list[str]:
             copy_locked(path, target / path.relative_to(data_dir))
             copied += 1
         report.append(f"copied {copied} {what}")
+    accounts = data_dir / ACCOUNTS_DIR
+    if accounts.is_dir():
+        (target / ACCOUNTS_DIR).mkdir(mode=0o700)
+        kept = [name for name in FILES if (accounts / name).exists()]
+        for name in kept:
+            copy_locked(accounts / name, target / ACCOUNTS_DIR / name, accounts / ".lock")
+        report.append(f"copied the accounts ({', '.join(kept) or 'none yet'})")
     report.append(copy_files_dir(files_dir, target))
     sync_dirs(target)
     return report

@@ -18,6 +18,7 @@ from ...config import CHANNEL_RE
 from ...metrics import Metrics
 from ..base import Deliver, Feed
 from . import moved
+from .accounts import FileAccounts
 from .actions import ACTIONS_FILE, FileActions
 from .channellog import log_path, private_path
 from .events import FileEvents
@@ -46,6 +47,7 @@ class FileStore:
         self.indexes = FileIndexes(data_dir)
         self.tickets = FileTickets(data_dir)
         self.keys = FileKeys(data_dir)
+        self.accounts = FileAccounts(data_dir)
         self._tailers: dict[str, Tailer] = {}
         self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._append_failed = False

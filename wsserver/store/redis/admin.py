@@ -18,9 +18,10 @@ import pendulum
 from ...config import CHANNEL_RE, HANDLE_RE, redacted
 from ...lines.checking import check_log
 from ...lines.moderation_log import check_actions
-from ..base import ActionLog, Held, StoreError
+from ..base import Accounts, ActionLog, Held, StoreError
 from ..copying import copy_files_dir, new_target, sync_dirs
 from ..faults import faults_become_store_errors
+from .accounts import RedisAccounts
 from .actions import ACTIONS_KEY, RedisActions
 from .finder import RedisFinder
 from .keys import RedisFault, shard_of
@@ -45,6 +46,7 @@ class RedisAdmin:
         self.where = f"in {self.name}"
         self.shards = Shards(url)
         self.actions: ActionLog = RedisActions(self.shards.home.client)
+        self.accounts: Accounts = RedisAccounts(self.shards)
 
     def _at(self, channel: str) -> tuple[Any, str]:
         """Return the client of the shard that holds ``channel``, and its stream key."""

@@ -17,6 +17,7 @@ from ...background import cancel_and_wait
 from ...config import Config, redacted
 from ...metrics import Metrics
 from ..base import Deliver, Feed, Handles, StoreUnavailable
+from .accounts import RedisAccounts
 from .actions import RedisActions
 from .events import RedisEvents
 from .feed import RedisFeed
@@ -59,6 +60,7 @@ class RedisStore:
         self.indexes = RedisIndexes(self.shards)
         self.tickets = RedisTickets(self.shards)
         self.keys = RedisKeys(self.shards)
+        self.accounts = RedisAccounts(self.shards)
         self._tasks: list[asyncio.Task[None]] = []
         self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
         self._channels: list[str] = []

@@ -1,0 +1,228 @@
+"""Accounts (--accounts): sign-up in its three modes, sign-in and lockouts, the cookie, sessions and sockets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from wsserver.protocol import Code
+
+from .support import Client, Server, joined, run_cli
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+async def person() -> AsyncIterator[Callable[[], aiohttp.ClientSession]]:
+    """A browser of its own (its own cookies; cookies for 127.0.0.1 kept, as a browser keeps them)."""
+    sessions: list[aiohttp.ClientSession] = []
+
+    def make() -> aiohttp.ClientSession:
+        sessions.append(aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)))
+        return sessions[-1]
+
+    yield make
+    for made in sessions:
+        await made.close()
+
+
+async def post(browser: aiohttp.ClientSession, server: Server, path: str, body: Any,
+               **headers: str) -> tuple[int, dict[str, Any], aiohttp.ClientResponse]:
+    async with browser.post(server.url + path, json=body, headers=headers) as response:
+        return response.status, await response.json(), response
+
+
+async def sign_up(browser: aiohttp.ClientSession, server: Server, handle: str, invite: str | None = None,
+                  password: str = PASSWORD) -> tuple[int, dict[str, Any]]:
+    status, body, _ = await post(browser, server, "/api/accounts",
+                                 {"handle": handle, "password": password, "invite": invite})
+    return status, body
+
+
+async def sign_in(browser: aiohttp.ClientSession, server: Server, handle: str,
+                  password: str = PASSWORD) -> tuple[int, dict[str, Any], aiohttp.ClientResponse]:
+    return await post(browser, server, "/api/session", {"handle": handle, "password": password})
+
+
+async def socket(browser: aiohttp.ClientSession, server: Server, handle: str = "Ignored",
+                 channel: str = "general") -> Client:
+    return Client(await browser.ws_connect(server.ws_url(channel=channel, handle=handle)))
+
+
+def code_of(link: str) -> str:
+    match = re.search(r"\?invite=([A-Za-z0-9_-]+)$", link.strip())
+    assert match, link
+    return match.group(1)
+
+
+async def test_open_sign_up_signs_in_and_the_socket_is_the_accounts(start_server: Any, person: Any) -> None:
+    """An open server: an account made, its cookie (attributes as asked), and its socket joined as its handle."""
+    server = await start_server("--accounts", "--sign-up", "open", "--rate-limit", "0")
+    alice = person()
+    async with alice.post(server.url + "/api/accounts", json={"handle": "Alice", "password": PASSWORD}) as response:
+        assert (response.status, await response.json()) == (201, {"handle": "Alice"})
+        cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("wsserver_session=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Path=/" in cookie and "Secure" not in cookie and "Max-Age=2592000" in cookie
+    async with alice.get(server.url + "/api/session") as response:
+        assert await response.json() == {"handle": "Alice", "op": False, "ops": [], "passkeys": []}
+    async with alice.get(server.url + "/api/settings") as response:
+        settings = await response.json()
+    assert (settings["accounts"], settings["sign_up"]) == (True, "open")
+    client = await socket(alice, server, handle="Mallory")  # the parameter is ignored: the handle is the account's
+    await joined(client, "Alice")
+    stranger = person()
+    async with stranger.get(server.ws_url(channel="general", handle="Bob")) as response:
+        assert (response.status, await response.text()) == (401, "Authentication failed\n")
+    async with stranger.get(server.url + "/api/session") as response:
+        assert (response.status, await response.json()) == (401, {"error": "Authentication failed"})
+    async with stranger.get(server.url + "/api/channels/general/search?q=x") as response:
+        assert response.status == 401
+    secret = cookie.split(";")[0].split("=", 1)[1]
+    kept = "".join(path.read_text(errors="replace") for path in server.data_dir.rglob("*") if path.is_file())
+    assert secret not in kept and PASSWORD not in kept, "the data dir keeps digests and hashes only"
+    assert secret not in "\n".join(server.lines) and PASSWORD not in "\n".join(server.lines)
+
+
+async def test_sign_up_refusals_name_the_problem(start_server: Any, person: Any) -> None:
+    """Taken (any case, reserved), the handle rule, the password's length, a bad request, a foreign origin."""
+    server = await start_server("--accounts", "--sign-up", "open")
+    browser = person()
+    assert await sign_up(browser, server, "Alice") == (201, {"handle": "Alice"})
+    assert await sign_up(person(), server, "ALICE") == (409, {"error": "That handle is taken"})
+    assert await sign_up(person(), server, "System") == (409, {"error": "That handle is taken"})
+    assert await sign_up(person(), server, "a b") == (
+        400, {"error": "A handle is 3 to 16 letters, digits or underscores"})
+    assert await sign_up(person(), server, "Bobby", password="short") == (
+        400, {"error": "A password is 10 to 1024 characters"})
+    status, body, _ = await post(person(), server, "/api/accounts", {"handle": "Carol"})
+    assert (status, body) == (400, {"error": "Invalid request: the body must be a JSON object with handle and "
+                                              "password (strings)"})
+    status, body, _ = await post(person(), server, "/api/accounts", {"handle": "Carol", "password": PASSWORD},
+                                 Origin="http://evil.example")
+    assert (status, body) == (403, {"error": "Origin not allowed"})
+
+
+async def test_invitations_and_the_closed_mode(start_server: Any, person: Any) -> None:
+    """invite: a link from `wsserver invite`, used up after its uses; closed: only an operator's set-password link."""
+    server = await start_server("--accounts")
+    assert await sign_up(person(), server, "Alice") == (403, {"error": "This invitation is not valid"})
+    made = await run_cli("invite", "--uses", "2", "--data-dir", str(server.data_dir), "--public-url",
+                         "https://chat.example.org")
+    assert made.returncode == 0 and made.stdout.startswith("https://chat.example.org/?invite=")
+    code = code_of(made.stdout)
+    assert await sign_up(person(), server, "Alice", code) == (201, {"handle": "Alice"})
+    assert await sign_up(person(), server, "alice", code) == (409, {"error": "That handle is taken"})
+    assert await sign_up(person(), server, "Bob", code) == (201, {"handle": "Bob"})  # the second use
+    assert await sign_up(person(), server, "Carol", code) == (403, {"error": "This invitation is not valid"})
+    await server.stop()
+    closed = await start_server("--accounts", "--sign-up", "closed", data_dir=server.data_dir)
+    assert await sign_up(person(), closed, "Dave") == (403, {"error": "Sign-up is closed"})
+    other = code_of((await run_cli("invite", "--data-dir", str(server.data_dir))).stdout)
+    assert await sign_up(person(), closed, "Dave", other) == (403, {"error": "This invitation is not valid"})
+    link = await run_cli("accounts", "add", "Erin", "--op", "--data-dir", str(server.data_dir))
+    assert link.returncode == 0 and link.stdout.startswith("/?invite="), link
+    assert await sign_up(person(), closed, "Frank", code_of(link.stdout)) == (
+        403, {"error": "This invitation is not valid"})  # a link made for Erin
+    erin = person()
+    assert await sign_up(erin, closed, "Erin", code_of(link.stdout)) == (201, {"handle": "Erin"})
+    async with erin.get(closed.url + "/api/session") as response:
+        assert (await response.json())["op"] is True
+
+
+async def test_sign_in_refusals_and_the_lockout(start_server: Any, person: Any) -> None:
+    """A wrong password and an unknown handle alike; five failures lock the handle out with Retry-After."""
+    server = await start_server("--accounts", "--sign-up", "open")
+    assert (await sign_up(person(), server, "Alice"))[0] == 201
+    wrong = (401, {"error": "Wrong handle or password"})
+    assert (await sign_in(person(), server, "Nobody"))[:2] == wrong
+    for _ in range(5):
+        assert (await sign_in(person(), server, "alice", "wrong password"))[:2] == wrong
+    status, body, response = await sign_in(person(), server, "Alice")  # the right one, too late
+    assert (status, body) == (429, {"error": "Too many sign-in attempts, try again in 15 minutes"})
+    assert 14 * 60 < int(response.headers["Retry-After"]) <= 15 * 60
+    assert (await sign_in(person(), server, "Nobody"))[:2] == wrong, "another handle is not locked out"
+    await server.wait_for_log("too many sign-in attempts as 'alice'")
+
+
+async def test_sign_out_and_disable_close_the_sockets_with_their_reason(start_server: Any, person: Any) -> None:
+    """Sign out: this device's socket closes with 1008 Signed out; disable (an operator): the others, everywhere."""
+    server = await start_server("--accounts", "--sign-up", "open")
+    phone, laptop = person(), person()
+    assert (await sign_up(phone, server, "Alice"))[0] == 201
+    assert (await sign_in(laptop, server, "Alice"))[0] == 200
+    on_phone = await joined(await socket(phone, server), "Alice")
+    on_laptop = await socket(laptop, server)
+    async with phone.delete(server.url + "/api/session") as response:
+        assert (response.status, await response.json()) == (200, {"signed_out": 1})
+    assert await on_phone.closed() == (1008, "Signed out")
+    async with phone.get(server.url + "/api/session") as response:
+        assert response.status == 401
+    await on_laptop.until_line("Alice")  # still in
+    done = await run_cli("accounts", "disable", "Alice", "--data-dir", str(server.data_dir))
+    assert done.stdout == "Alice disabled; 1 sessions ended, its sockets close within seconds\n", done
+    assert await on_laptop.closed() == (1008, "Your account was disabled")
+    assert (await sign_in(person(), server, "Alice"))[:2] == (403, {"error": "This account is disabled"})
+    assert (await run_cli("accounts", "enable", "Alice", "--data-dir", str(server.data_dir))).returncode == 0
+    assert (await sign_in(person(), server, "Alice"))[0] == 200
+
+
+async def test_sessions_survive_a_restart_and_a_password_change_signs_out_the_others(start_server: Any,
+                                                                                      person: Any) -> None:
+    """A cookie still signs in after a restart; a new password ends every other session."""
+    server = await start_server("--accounts", "--sign-up", "open")
+    phone, laptop = person(), person()
+    assert (await sign_up(phone, server, "Alice"))[0] == 201
+    assert (await sign_in(laptop, server, "Alice"))[0] == 200
+    await server.stop()
+    again = await start_server("--accounts", "--sign-up", "open", data_dir=server.data_dir)
+    on_laptop = await joined(await socket(laptop, again), "Alice")
+    status, body, _ = await post(phone, again, "/api/account/password", {"current": "nope", "new": "new password 1"})
+    assert (status, body) == (403, {"error": "The current password is wrong"})
+    status, body, _ = await post(phone, again, "/api/account/password", {"current": PASSWORD, "new": "new password 1"})
+    assert (status, body) == (200, {"handle": "Alice"})
+    assert await on_laptop.closed() == (1008, "Signed out")
+    async with phone.get(again.url + "/api/session") as response:
+        assert response.status == 200, "the device that changed it stays signed in"
+    assert (await sign_in(person(), again, "Alice", "new password 1"))[0] == 200
+
+
+async def test_the_operator_commands_list_op_reset_and_remove(start_server: Any, person: Any, tmp_path: Path) -> None:
+    """accounts list shows the accounts; op makes a channel operator; reset and remove end sessions."""
+    server = await start_server("--accounts", "--sign-up", "open")
+    data = ("--data-dir", str(server.data_dir))
+    assert (await sign_up(person(), server, "Alice"))[0] == 201
+    assert (await run_cli("accounts", "op", "Alice", "--channel", "tech", *data)).stdout == (
+        "Alice is now an operator of tech\n")
+    listing = (await run_cli("accounts", "list", *data)).stdout.splitlines()
+    assert listing[0] == "handle\tcreated\tlast seen\top\tdisabled\tpasskeys\tsessions"
+    assert listing[1].startswith("Alice\t") and listing[1].endswith("\ttech\tno\t0\t1")
+    link = (await run_cli("accounts", "reset", "Alice", *data)).stdout
+    assert (await sign_in(person(), server, "Alice"))[:2] == (401, {"error": "Wrong handle or password"})
+    assert await sign_up(person(), server, "Alice", code_of(link), "a new password") == (201, {"handle": "Alice"})
+    assert (await run_cli("accounts", "remove", "Alice", *data)).returncode == 0
+    assert await sign_up(person(), server, "Alice") == (409, {"error": "That handle is taken"})
+    assert (await run_cli("accounts", "remove", "Alice", *data)) == (
+        2, "", f"wsserver: no account 'Alice' in {server.data_dir}\n")
+    assert Code.HANDLE_IN_USE.sentence == "That handle is taken"
+
+
+@pytest.mark.redis
+async def test_accounts_on_a_redis_store_across_two_nodes(nodes: Any, person: Any, redis_server: Any) -> None:
+    """On Redis: an account made on one node signs in on the other; a lockout and a disable hold on both."""
+    a = await nodes("a", "--accounts", "--sign-up", "open")
+    b = await nodes("b", "--accounts", "--sign-up", "open")
+    alice = person()
+    assert await sign_up(alice, a, "Alice") == (201, {"handle": "Alice"})
+    on_b = await joined(await socket(alice, b), "Alice")
+    for _ in range(5):
+        await sign_in(person(), a, "Alice", "wrong password")
+    assert (await sign_in(person(), b, "Alice"))[0] == 429
+    done = await run_cli("accounts", "disable", "Alice", "--store", redis_server.url)
+    assert done.returncode == 0, done
+    assert await on_b.closed() == (1008, "Your account was disabled")

@@ -1,0 +1,64 @@
+"""The page with accounts: the sign-in screen, creating an account, signing out, and a session ended elsewhere."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from .support import Server
+from .support.browser import axe_violations, say, wait_for_line
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+
+
+async def create_account(page: Any, handle: str) -> None:
+    await page.get_by_role("heading", name="Sign in").wait_for()
+    form = page.get_by_role("form", name="Sign in")
+    await form.get_by_label("Handle").fill(handle)
+    await form.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create account").click()
+
+
+@pytest.mark.parametrize(("width", "scheme"), [(1280, "light"), (375, "dark")])
+async def test_create_an_account_chat_and_sign_out(start_server: Any, new_page: Any, width: int, scheme: str) -> None:
+    """Sign-up open: Create account, the handle is the account's, chat, Sign out back to the sign-in screen; axe clean."""
+    server: Server = await start_server("--accounts", "--sign-up", "open")
+    page = await new_page(server.url + "/?channel=general", width=width, color_scheme=scheme)
+    await page.get_by_role("heading", name="Sign in").wait_for()
+    assert await axe_violations(page) == []
+    await create_account(page, "Alice")
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to general as Alice")).wait_for()
+    await say(page, "hello as an account")
+    await wait_for_line(page, "hello as an account")
+    assert await axe_violations(page) == []
+    await page.get_by_role("button", name="Sign out").click()
+    await page.get_by_role("heading", name="Sign in").wait_for()
+    again = await new_page(server.url + "/")
+    form = again.get_by_role("form", name="Sign in")
+    await form.get_by_label("Handle").fill("Alice")
+    await form.get_by_label("Password").fill("not the password")
+    await again.get_by_role("button", name="Sign in", exact=True).click()
+    await again.get_by_role("alert").filter(has_text="Wrong handle or password").wait_for()
+    assert page.errors == [] and again.errors == []
+
+
+async def test_a_session_ended_elsewhere_shows_the_sign_in_screen_with_why(start_server: Any, new_page: Any) -> None:
+    """Signed out everywhere from another device: the socket closes with Signed out, and the page says so."""
+    server: Server = await start_server("--accounts", "--sign-up", "open")
+    laptop = await new_page(server.url + "/?channel=general")
+    await create_account(laptop, "Alice")
+    await laptop.get_by_role("status").filter(has_text=re.compile("^Connected to general as Alice")).wait_for()
+    phone = await new_page(server.url + "/")
+    form = phone.get_by_role("form", name="Sign in")
+    await form.get_by_label("Handle").fill("Alice")
+    await form.get_by_label("Password").fill(PASSWORD)
+    await phone.get_by_role("button", name="Sign in", exact=True).click()
+    await phone.get_by_role("button", name="Connect").wait_for()
+    assert await phone.locator("#join").get_by_label("Handle").input_value() == "Alice"
+    response = await phone.request.delete(server.url + "/api/sessions")
+    assert response.status == 200
+    await laptop.get_by_role("alert").filter(has_text="Signed out").wait_for()
+    await laptop.get_by_role("heading", name="Sign in").wait_for()

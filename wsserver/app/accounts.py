@@ -1,0 +1,257 @@
+"""The HTTP door of accounts (``--accounts``): sign up, sign in, sign out, the session cookie, who is signed in.
+
+* ``POST /api/accounts`` ``{"handle", "password", "invite"}``: 201 ``{"handle"}`` and the cookie;
+* ``POST /api/session`` ``{"handle", "password"}``: 200 ``{"handle"}`` and the cookie;
+* ``GET /api/session``: ``{"handle", "op", "ops", "passkeys"}``, or 401;
+* ``DELETE /api/session``: this device signed out (its sockets close with 1008 ``Signed out``);
+* ``DELETE /api/sessions``: every device of the account signed out;
+* ``POST /api/account/password`` ``{"current", "new"}``: the password changed, the other devices signed out.
+
+JSON in and out; every refusal is ``{"error": SENTENCE}``.  A request that changes anything must
+come from an allowed origin (the chat socket's rule), else 403 ``Origin not allowed``.  The cookie,
+``wsserver_session``, is ``HttpOnly``, ``SameSite=Strict``, ``Path=/``, and ``Secure`` whenever
+the public URL is https or a trusted proxy says the request came over https.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import Refusal, StoreError
+from ..hub.accounts import Account, Accounts, SignedIn
+from ..protocol import PROBLEM_BODY, Code, Refused
+from . import security
+from .state import STATE, State
+
+log = logging.getLogger("wsserver.accounts")
+
+COOKIE = "wsserver_session"
+SWEEP_SECONDS = 5.0  # how often open sockets of signed-in people are checked against their sessions
+# The HTTP status of each refusal
+STATUS = {Code.HANDLE_IN_USE: 409, Code.BAD_INVITE: 403, Code.SIGN_UP_CLOSED: 403, Code.WRONG_PASSWORD: 401,
+          Code.ACCOUNT_DISABLED: 403, Code.TOO_MANY_ATTEMPTS: 429, Code.AUTH_FAILED: 401,
+          Code.WRONG_CURRENT_PASSWORD: 403, Code.UNAVAILABLE: 503, Code.ORIGIN_REFUSED: 403}
+
+
+def add_routes(app: web.Application) -> None:
+    """Serve the accounts API."""
+    app.router.add_post("/api/accounts", sign_up)
+    app.router.add_post("/api/session", sign_in)
+    app.router.add_get("/api/session", who)
+    app.router.add_delete("/api/session", sign_out)
+    app.router.add_delete("/api/sessions", sign_out_everywhere)
+    app.router.add_post("/api/account/password", change_password)
+
+
+def _error(refused: Refused, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": refused.sentence}, status=STATUS.get(refused.code, 400), headers=headers)
+
+
+def _accounts(state: State) -> Accounts:
+    assert state.accounts is not None, "the accounts routes are added with --accounts only"
+    return state.accounts
+
+
+async def _body(request: web.Request, fields: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, str]:
+    """Return the JSON object's string fields; raises Refusal (400) naming what is wrong."""
+    problem = PROBLEM_BODY.format(fields=" and ".join(fields))
+    try:
+        body = await request.json(loads=lambda text: json.loads(text, parse_constant=_no_constant))
+    except (ValueError, UnicodeDecodeError):
+        raise Refusal(400, Refused.of(Code.BAD_ACCOUNT_REQUEST, problem=problem)) from None
+    if not isinstance(body, dict) or not all(isinstance(body.get(field), str) for field in fields) \
+            or not all(body.get(field) is None or isinstance(body[field], str) for field in optional):
+        raise Refusal(400, Refused.of(Code.BAD_ACCOUNT_REQUEST, problem=problem))
+    return {field: body[field] for field in (*fields, *optional) if body.get(field) is not None}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _set_cookie(request: web.Request, response: web.Response, signed: SignedIn) -> None:
+    state = request.app[STATE]
+    response.set_cookie(COOKIE, signed.secret, max_age=state.config.session_days * 86400, path="/",
+                        httponly=True, samesite="Strict", secure=_secure(request, state))
+
+
+def _secure(request: web.Request, state: State) -> bool:
+    public = state.config.public_url
+    if public is not None and public.startswith("https://"):
+        return True
+    peer_trusted = security.client_address(request, state.config.trusted_proxy) != (request.remote or "")
+    forwarded = request.headers.get("X-Forwarded-Proto", "").lower() == "https" and peer_trusted
+    return request.secure or forwarded
+
+
+async def _guarded(request: web.Request, work: Coroutine[Any, Any, web.Response]) -> web.Response:
+    """Run ``work`` (a coroutine making the answer): refusals as their status, a store fault as 503."""
+    try:
+        security.check_origin(request, request.app[STATE].config.allowed_origins)
+        return await work
+    except Refusal as refusal:
+        return _error(refusal.refused)
+    except StoreError:
+        log.warning("an accounts request failed: the store did not answer", exc_info=True)
+        return _error(Refused.of(Code.UNAVAILABLE))
+    finally:
+        work.close()  # never awaited when refused first: let it go quietly
+
+
+async def sign_up(request: web.Request) -> web.Response:
+    """Create an account (with an invitation unless sign-up is open) and sign it in."""
+    return await _guarded(request, _sign_up(request))
+
+
+async def _sign_up(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    body = await _body(request, ("handle", "password"), ("invite",))
+    address = security.client_address(request, state.config.trusted_proxy)
+    done = await _accounts(state).sign_up(body["handle"], body["password"], body.get("invite"), address)
+    if isinstance(done, Refused):
+        return _error(done)
+    response = web.json_response({"handle": done.account.handle}, status=201)
+    _set_cookie(request, response, done)
+    return response
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    """Check a handle's password; the cookie, or the refusal (429 with Retry-After when locked out)."""
+    return await _guarded(request, _sign_in(request))
+
+
+async def _sign_in(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    body = await _body(request, ("handle", "password"))
+    address = security.client_address(request, state.config.trusted_proxy)
+    done = await _accounts(state).sign_in(body["handle"], body["password"], address)
+    if isinstance(done, tuple):
+        refused, wait = done
+        return _error(refused, {"Retry-After": str(wait)})
+    if isinstance(done, Refused):
+        return _error(done)
+    response = web.json_response({"handle": done.account.handle})
+    _set_cookie(request, response, done)
+    return response
+
+
+async def signed_in(request: web.Request) -> tuple[Account, str] | None:
+    """Return the account of the request's session cookie and the session's digest, or None.
+
+    Raises StoreError.
+    """
+    accounts = request.app[STATE].accounts
+    return None if accounts is None else await accounts.identify(request.cookies.get(COOKIE))
+
+
+async def identity(request: web.Request, channel: str) -> security.Identity | None:
+    """Return who may use the socket, search or upload in ``channel``: None when anyone may (open handles).
+
+    With accounts, the session cookie (or, with --jwt-secret too, a site token); with tokens alone,
+    the token. Raises :class:`Refusal`: 401 for no valid one, 503 when the store does not answer.
+    """
+    state = request.app[STATE]
+    config = state.config
+    if state.accounts is None:
+        return security.token_identity(request, config.jwt_secret, channel) if config.jwt_secret else None
+    try:
+        found = await signed_in(request)
+    except StoreError:
+        log.warning("could not check a session: the store did not answer", exc_info=True)
+        raise Refusal(503, Code.UNAVAILABLE) from None
+    if found is not None:
+        account, session = found
+        return security.Identity(account.handle, account.operates(channel), session)
+    if config.jwt_secret:
+        return security.token_identity(request, config.jwt_secret, channel)
+    raise Refusal(401, Code.AUTH_FAILED)
+
+
+async def who(request: web.Request) -> web.Response:
+    """Say who the session cookie signs in, or 401."""
+    try:
+        found = await signed_in(request)
+    except StoreError:
+        return _error(Refused.of(Code.UNAVAILABLE))
+    if found is None:
+        return _error(Refused.of(Code.AUTH_FAILED))
+    account = found[0]
+    return web.json_response({"handle": account.handle, "op": account.op, "ops": list(account.ops), "passkeys": []})
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    """Sign this device out: its session ends, its sockets close, its cookie is cleared."""
+    return await _guarded(request, _sign_out(request, everywhere=False))
+
+
+async def sign_out_everywhere(request: web.Request) -> web.Response:
+    """Sign every device of the account out."""
+    return await _guarded(request, _sign_out(request, everywhere=True))
+
+
+async def _sign_out(request: web.Request, everywhere: bool) -> web.Response:
+    state = request.app[STATE]
+    found = await signed_in(request)
+    if found is None:
+        return _error(Refused.of(Code.AUTH_FAILED))
+    account, session = found
+    ended = await _accounts(state).store.drop_sessions(account.handle, only=None if everywhere else session)
+    close_sessions(state, set(ended), Code.SIGNED_OUT)
+    log.info("account %s signed out %s", account.handle, "everywhere" if everywhere else "one device")
+    response = web.json_response({"signed_out": len(ended)})
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+async def change_password(request: web.Request) -> web.Response:
+    """Change the password (the current one checked); the other devices are signed out."""
+    return await _guarded(request, _change_password(request))
+
+
+async def _change_password(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    found = await signed_in(request)
+    if found is None:
+        return _error(Refused.of(Code.AUTH_FAILED))
+    body = await _body(request, ("current", "new"))
+    account, session = found
+    refused = await _accounts(state).change_password(account, session, body["current"], body["new"])
+    if refused is not None:
+        return _error(refused)
+    close_sessions(state, {key for _, key in state.signed_in.values() if key != session}, Code.SIGNED_OUT,
+                   handle=account.handle)
+    return web.json_response({"handle": account.handle})
+
+
+def close_sessions(state: State, sessions: set[str], code: Code, handle: str | None = None) -> None:
+    """Close this process's sockets of ``sessions`` (of ``handle`` only, if given) with 1008 and the sentence."""
+    for outbox, (who, session) in list(state.signed_in.items()):
+        if session in sessions and (handle is None or who.lower() == handle.lower()):
+            outbox.close_after(1008, code.sentence)
+
+
+async def sweep_sessions(state: State) -> None:
+    """Close the sockets whose session ended elsewhere (another process, an operator command), until cancelled."""
+    accounts = _accounts(state)
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        sockets = list(state.signed_in.items())
+        try:
+            gone = {handle for handle in {handle.lower() for handle, _ in state.signed_in.values()}
+                    if (record := await accounts.store.get(handle)) is None or record.get("disabled")
+                    or record.get("removed")}
+            ended = {session for session in {session for _, session in state.signed_in.values()}
+                     if await accounts.store.session(session) is None}
+        except StoreError:
+            continue  # the store is away: look again at the next sweep
+        for outbox, (handle, session) in sockets:
+            if handle.lower() in gone:
+                outbox.close_after(1008, Code.ACCOUNT_CLOSED.sentence)
+            elif session in ended:
+                outbox.close_after(1008, Code.SIGNED_OUT.sentence)
