@@ -226,3 +226,57 @@ async def test_accounts_on_a_redis_store_across_two_nodes(nodes: Any, person: An
     done = await run_cli("accounts", "disable", "Alice", "--store", redis_server.url)
     assert done.returncode == 0, done
     assert await on_b.closed() == (1008, "Your account was disabled")
+
+
+async def test_a_bot_posts_over_http_and_reads_over_a_socket(start_server: Any, person: Any,
+                                                              session: aiohttp.ClientSession) -> None:
+    """add-bot prints a key once; the bot posts (201 with the line's cursor) in its channels only, under the rules."""
+    server = await start_server("--accounts", "--sign-up", "open", "--rate-limit", "1", "--rate-burst", "3")
+    data = ("--data-dir", str(server.data_dir))
+    made = await run_cli("accounts", "add-bot", "deploybot", "--channels", "general", *data)
+    key = made.stdout.strip()
+    assert made.returncode == 0 and key.startswith("wsb_") and len(key) >= 44, made
+    bearer = {"Authorization": f"Bearer {key}"}
+    alice = person()
+    assert (await sign_up(alice, server, "Alice"))[0] == 201
+    reader = await joined(await socket(alice, server), "Alice")
+    url = server.url + "/api/channels/{}/messages"
+    async with session.post(url.format("general"), json={"text": "deploy done"}, headers=bearer) as response:
+        assert response.status == 201
+        cursor = (await response.json())["cursor"]
+    frame = await reader.until_line_frame("deploybot: deploy done")
+    assert frame["cursors"][frame["message"].split("\n").index(
+        next(line for line in frame["message"].split("\n") if line.endswith("deploybot: deploy done")))] == cursor
+    for body, headers, where, expected in (
+        ({"text": "x"}, bearer, "tech", (403, {"error": "Not allowed in this channel"})),
+        ({"text": "x"}, {}, "general", (401, {"error": "Authentication failed"})),
+        ({"text": "x"}, {"Authorization": "Bearer wsb_not-a-key"}, "general", (401, {"error": "Authentication failed"})),
+        ({"text": "   "}, bearer, "general", (400, {"error": "Message is empty"})),
+        ({"text": "x" * 2001}, bearer, "general", (400, {"error": "Message is too long (limit 2000 characters)"})),
+        ({"words": "x"}, bearer, "general", (400, {"error": "Invalid request: the body must be a JSON object with "
+                                                            "text (strings)"})),
+        ({"text": "x"}, bearer, "nowhere", (404, {"error": "Unknown channel: nowhere"})),
+    ):
+        async with session.post(url.format(where), json=body, headers=headers) as response:
+            assert (response.status, await response.json()) == expected, (body, where)
+    statuses = []
+    for number in range(4):
+        async with session.post(url.format("general"), json={"text": f"burst {number}"}, headers=bearer) as response:
+            statuses.append(response.status)
+    assert statuses[-1] == 429 and 201 in statuses
+    bot = Client(await session.ws_connect(server.ws_url(channel="general", handle="x"), headers=bearer))
+    await joined(bot, "deploybot")
+    async with session.get(server.ws_url(channel="tech"), headers=bearer) as response:
+        assert (response.status, await response.text()) == (403, "Not allowed in this channel\n")
+    rotated = await run_cli("accounts", "rotate-key", "deploybot", *data)
+    assert rotated.returncode == 0 and rotated.stdout.strip() != key
+    assert await bot.closed() == (1008, "Signed out")
+    async with session.post(url.format("general"), json={"text": "old key"}, headers=bearer) as response:
+        assert response.status == 401
+    fresh = {"Authorization": f"Bearer {rotated.stdout.strip()}"}
+    async with session.post(url.format("general"), json={"text": "new key"}, headers=fresh) as response:
+        assert response.status == 201
+    assert (await run_cli("accounts", "remove-bot", "deploybot", *data)).returncode == 0
+    async with session.post(url.format("general"), json={"text": "gone"}, headers=fresh) as response:
+        assert response.status == 401
+    assert key not in "\n".join(server.lines)

@@ -62,3 +62,27 @@ async def test_a_session_ended_elsewhere_shows_the_sign_in_screen_with_why(start
     assert response.status == 200
     await laptop.get_by_role("alert").filter(has_text="Signed out").wait_for()
     await laptop.get_by_role("heading", name="Sign in").wait_for()
+
+
+async def test_a_bots_lines_and_name_are_marked(start_server: Any, new_page: Any,
+                                               session: Any) -> None:
+    """The page marks a bot's lines and its name in the Users list with `bot`, from the server's list of bots."""
+    from .support import run_cli
+
+    server: Server = await start_server("--accounts", "--sign-up", "open")
+    key = (await run_cli("accounts", "add-bot", "deploybot", "--data-dir", str(server.data_dir))).stdout.strip()
+    page = await new_page(server.url + "/?channel=general")
+    await create_account(page, "Alice")
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to general as Alice")).wait_for()
+    async with session.post(server.url + "/api/channels/general/messages", json={"text": "build 1.4.2 is green"},
+                            headers={"Authorization": f"Bearer {key}"}) as response:
+        assert response.status == 201
+    line = page.locator("#log li.line.bot").filter(has_text="build 1.4.2 is green")
+    await line.wait_for()
+    assert await line.locator(".bot-tag").inner_text() == "bot"
+    from .support import Client
+
+    bot = Client(await session.ws_connect(server.ws_url(channel="general"), headers={"Authorization": f"Bearer {key}"}))
+    await bot.until_line("deploybot has joined")
+    await page.locator("#users li").filter(has_text="deploybot").locator(".bot-tag").wait_for()
+    assert await axe_violations(page) == []

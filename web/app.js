@@ -6,7 +6,7 @@ import { composeParts } from "./parts.js";
 import { setUpNotifications, setUpTheme } from "./prefs.js";
 import { NO_CHANNEL } from "./sentences.js";
 import { channelAllowed, channelProblem, handleProblem, rulesFrom } from "./rules.js";
-import { myHandle, serverRules, setMyHandle, setRules, setSiteToken, siteToken, tokenClaims } from "./session.js";
+import { myHandle, serverRules, setBots, setMyHandle, setRules, setSiteToken, siteToken, tokenClaims } from "./session.js";
 
 const HANDLE_KEY = "wsserver.handle";
 const CHANNELS_EVERY = 30_000; // ms between two reads of the channel list (user counts)
@@ -161,14 +161,21 @@ async function start() {
   setInterval(() => loadChannels(null, { quiet: true }), CHANNELS_EVERY);
   if (serverRules().accounts) {
     // With accounts the handle is the account's: sign in first (the cookie may already say who).
-    const accounts = setUpAccounts({ signUp: serverRules().signUp, signedIn: (name) => enter(name, channel, stored) });
+    const loadBots = () => fetch("/api/bots").then((r) => (r.ok ? r.json() : { bots: [] }))
+      .then((body) => setBots(body.bots)).catch(() => null);
+    const accounts = setUpAccounts({
+      signUp: serverRules().signUp,
+      signedIn: (name) => loadBots().then(() => enter(name, channel, stored)),
+    });
     window.addEventListener("wsserver:signed-out", (event) => {
       for (const room of [...rooms.rooms.values()]) room.close();
       showChat(false);
       ui.connectScreen.hidden = true;
       accounts.show(event.detail);
     });
+    setInterval(loadBots, CHANNELS_EVERY);
     const signedIn = await whoAmI();
+    if (signedIn) await loadBots();
     if (!signedIn) {
       ui.connectScreen.hidden = true;
       accounts.show();

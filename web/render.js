@@ -1,7 +1,7 @@
 // One log line as a list item: its time, its author, its text as text (links and @mentions marked,
 // never HTML), and what the conversation view needs to group it (author, date, seconds).
 import { parseLine, presenceChange, stampSeconds } from "./loglines.js";
-import { myHandle, serverRules } from "./session.js";
+import { isBot, myHandle, serverRules } from "./session.js";
 import { textPieces } from "./text.js";
 
 // A moderator's record of a deletion: the deleted line itself already says "message deleted".
@@ -70,6 +70,13 @@ export function renderLine(line) {
     who.className = "handle";
     who.textContent = parsed.to ? `${parsed.handle} → ${parsed.to}` : parsed.handle;
     item.append(who, " ");
+    if (isBot(parsed.handle)) {
+      item.classList.add("bot");
+      const tag = document.createElement("span");
+      tag.className = "bot-tag";
+      tag.textContent = "bot";
+      item.append(tag, " ");
+    }
   }
   const text = document.createElement("span");
   text.className = "text";

@@ -29,6 +29,12 @@ export function setResumeToken(channel, token) { resumeTokens.set(channel, token
 export const serverRules = () => rules;
 export function setRules(next) { rules = Object.freeze({ ...next }); }
 
+let bots = new Set(); // the bots' handles (GET /api/bots, with accounts): their lines and names are marked
+
+/** Whether `handle` is a bot's. */
+export const isBot = (handle) => bots.has(handle);
+export function setBots(names) { bots = new Set(names); }
+
 /** Read a JWT's claims, for display only (the server verifies the token); {} if it is not one. */
 export function tokenClaims(token) {
   if (!token) return {};

@@ -1,7 +1,7 @@
 // One channel's users (a name starts a private message; an operator gets moderation controls
 // there) and who is typing; painted into the Users list and the typing line while it is on screen.
 import { $ } from "./dom.js";
-import { myHandle } from "./session.js";
+import { isBot, myHandle } from "./session.js";
 import { typingSentence } from "./text.js";
 
 function byName(a, b) {
@@ -33,7 +33,14 @@ export function createUsers(hooks) {
       button.title = `Send ${handle} a private message`;
       button.addEventListener("click", () => hooks.startPrivate(handle));
       if (handle === myHandle()) item.className = "me";
-      item.append(button, ...hooks.controls(handle));
+      item.append(button);
+      if (isBot(handle)) {
+        const tag = document.createElement("span");
+        tag.className = "bot-tag";
+        tag.textContent = "bot";
+        item.append(" ", tag);
+      }
+      item.append(...hooks.controls(handle));
       return item;
     }));
     paintTyping();

@@ -138,6 +138,7 @@ class Code(enum.Enum):
     WRONG_CURRENT_PASSWORD = "The current password is wrong"
     TOO_MANY_ATTEMPTS = "Too many sign-in attempts, try again in {minutes} minutes"
     ACCOUNT_DISABLED = "This account is disabled"
+    NOT_ALLOWED_HERE = "Not allowed in this channel"
     SIGNED_OUT = "Signed out"
     ACCOUNT_CLOSED = "Your account was disabled"
     # Close reasons

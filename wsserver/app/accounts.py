@@ -23,8 +23,11 @@ from typing import Any
 
 from aiohttp import web
 
+from ..config import CHANNEL_RE
 from ..errors import Refusal, StoreError
 from ..hub.accounts import Account, Accounts, SignedIn
+from ..hub.member import post
+from ..hub.ratelimit import TokenBucket
 from ..protocol import PROBLEM_BODY, Code, Refused
 from . import security
 from .state import STATE, State
@@ -32,11 +35,14 @@ from .state import STATE, State
 log = logging.getLogger("wsserver.accounts")
 
 COOKIE = "wsserver_session"
+BOT_KEY_PREFIX = "wsb_"  # a bot's API key, in Authorization: Bearer (wsserver accounts add-bot)
 SWEEP_SECONDS = 5.0  # how often open sockets of signed-in people are checked against their sessions
 # The HTTP status of each refusal
 STATUS = {Code.HANDLE_IN_USE: 409, Code.BAD_INVITE: 403, Code.SIGN_UP_CLOSED: 403, Code.WRONG_PASSWORD: 401,
           Code.ACCOUNT_DISABLED: 403, Code.TOO_MANY_ATTEMPTS: 429, Code.AUTH_FAILED: 401,
-          Code.WRONG_CURRENT_PASSWORD: 403, Code.UNAVAILABLE: 503, Code.ORIGIN_REFUSED: 403}
+          Code.WRONG_CURRENT_PASSWORD: 403, Code.UNAVAILABLE: 503, Code.ORIGIN_REFUSED: 403,
+          Code.NOT_ALLOWED_HERE: 403, Code.UNKNOWN_CHANNEL: 404, Code.RATE_LIMITED: 429, Code.MUTED: 403,
+          Code.BANNED: 403, Code.PLAIN_ONLY: 403, Code.NOT_SAVED: 503, Code.QUERY_TOO_LONG: 414}
 
 
 def add_routes(app: web.Application) -> None:
@@ -47,6 +53,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_delete("/api/session", sign_out)
     app.router.add_delete("/api/sessions", sign_out_everywhere)
     app.router.add_post("/api/account/password", change_password)
+    app.router.add_post("/api/channels/{name}/messages", post_message)
+    app.router.add_get("/api/bots", bots)
 
 
 def _error(refused: Refused, headers: dict[str, str] | None = None) -> web.Response:
@@ -142,12 +150,22 @@ async def _sign_in(request: web.Request) -> web.Response:
 
 
 async def signed_in(request: web.Request) -> tuple[Account, str] | None:
-    """Return the account of the request's session cookie and the session's digest, or None.
+    """Return the account of the request's bot key (``Authorization: Bearer wsb_...``) or session cookie, or None.
 
-    Raises StoreError.
+    With it the digest of the key or session. Raises StoreError.
     """
     accounts = request.app[STATE].accounts
-    return None if accounts is None else await accounts.identify(request.cookies.get(COOKIE))
+    if accounts is None:
+        return None
+    key = bot_key(request)
+    return await accounts.identify(key if key is not None else request.cookies.get(COOKIE))
+
+
+def bot_key(request: web.Request) -> str | None:
+    """Return the bot key the request carries, if it carries one."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value.startswith(BOT_KEY_PREFIX) else None
 
 
 async def identity(request: web.Request, channel: str) -> security.Identity | None:
@@ -167,8 +185,10 @@ async def identity(request: web.Request, channel: str) -> security.Identity | No
         raise Refusal(503, Code.UNAVAILABLE) from None
     if found is not None:
         account, session = found
+        if not account.may_use(channel):
+            raise Refusal(403, Code.NOT_ALLOWED_HERE)
         return security.Identity(account.handle, account.operates(channel), session)
-    if config.jwt_secret:
+    if config.jwt_secret and bot_key(request) is None:
         return security.token_identity(request, config.jwt_secret, channel)
     raise Refusal(401, Code.AUTH_FAILED)
 
@@ -227,6 +247,41 @@ async def _change_password(request: web.Request) -> web.Response:
     close_sessions(state, {key for _, key in state.signed_in.values() if key != session}, Code.SIGNED_OUT,
                    handle=account.handle)
     return web.json_response({"handle": account.handle})
+
+
+async def bots(request: web.Request) -> web.Response:
+    """Name the bots (clients mark their lines): ``{"bots": [NAME, ...]}``."""
+    try:
+        records = await _accounts(request.app[STATE]).store.all()
+    except StoreError:
+        return _error(Refused.of(Code.UNAVAILABLE))
+    names = sorted((str(r["handle"]) for r in records if r.get("bot") and not r.get("removed")), key=str.lower)
+    return web.json_response({"bots": names})
+
+
+async def post_message(request: web.Request) -> web.Response:
+    """Append ``{"text"}`` as the signed-in account's (a bot's key) chat line: 201 ``{"cursor"}``."""
+    return await _guarded(request, _post_message(request))
+
+
+async def _post_message(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    name = request.match_info["name"]
+    found = await signed_in(request)
+    if found is None:
+        return _error(Refused.of(Code.AUTH_FAILED))
+    account = found[0]
+    channel = state.hub.channels.known(name) if CHANNEL_RE.match(name) else None
+    if channel is None:
+        return _error(Refused.of(Code.UNKNOWN_CHANNEL, name=name[:40]))
+    if not account.may_use(name):
+        return _error(Refused.of(Code.NOT_ALLOWED_HERE))
+    body = await _body(request, ("text",))
+    bucket = state.post_buckets.setdefault(account.handle.lower(), TokenBucket(state.limits.rate, state.limits.burst))
+    posted = await post(state.hub, channel, account.handle, body["text"], state.limits, bucket)
+    if isinstance(posted, Refused):
+        return _error(posted)
+    return web.json_response({"cursor": posted}, status=201)
 
 
 def close_sessions(state: State, sessions: set[str], code: Code, handle: str | None = None) -> None:

@@ -15,6 +15,7 @@ from ..hub.enforcement import Moderator
 from ..hub.hub import Hub
 from ..hub.member import Limits
 from ..hub.membership import Membership
+from ..hub.ratelimit import TokenBucket
 from ..lines.moderation_log import Moderation
 from ..metrics import Metrics
 from ..store.base import Store
@@ -42,6 +43,8 @@ class State:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # background tasks of the app
     # With accounts: the connections of signed-in people, and their handle and session (its digest).
     signed_in: dict[Outbox, tuple[str, str]] = field(default_factory=dict)
+    # With accounts: the rate of lines posted over HTTP, by account (a bot), in this process.
+    post_buckets: dict[str, TokenBucket] = field(default_factory=dict)
 
     @property
     def metrics(self) -> Metrics:

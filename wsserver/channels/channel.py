@@ -96,29 +96,28 @@ class Channel:
 
     # ------------------------------------------------------------ writing
 
-    async def append(self, line: str, private: bool = False) -> None:
+    async def append(self, line: str, private: bool = False) -> str:
         """Store an escaped line; the feed's reader delivers it once it is stored.
 
         Raises :class:`~wsserver.store.base.AppendError` if it was not stored.
         """
-        await (self.private_feed if private else self.feed).append(line)
+        return await (self.private_feed if private else self.feed).append(line)
 
-    async def write(self, lines: Callable[[str], str], private: bool = False) -> bool:
-        """Stamp and append what ``lines(stamp)`` makes (one line, or several in one append); return if stored.
+    async def write(self, lines: Callable[[str], str], private: bool = False) -> str | None:
+        """Stamp and append what ``lines(stamp)`` makes (one line, or several in one append); return its cursor.
 
         The one way a member, an upload or the server writes to a channel: a
         store fault is logged here and reported as False, and nothing of it is
-        left in the log.
+        left in the log (None).
         """
         try:
-            await self.append(lines(self.clock.stamp()), private)
+            return await self.append(lines(self.clock.stamp()), private)
         except StoreError:
             log.error("could not append to the logs of %s", self.name, exc_info=True)
-            return False
-        return True
+            return None
 
-    async def say(self, handle: str, text: str, to: str | None = None) -> bool:
-        """Write ``handle: text`` (private to ``to`` if given) with the current time; return whether it was stored."""
+    async def say(self, handle: str, text: str, to: str | None = None) -> str | None:
+        """Write ``handle: text`` (private to ``to`` if given) stamped now; return its cursor (None: not stored)."""
         return await self.write(lambda stamp: format_line(stamp, handle, text, to), private=to is not None)
 
     # ------------------------------------------------------------ delivering

@@ -48,14 +48,22 @@ class Account:
     handle: str
     op: bool = False  # operator of every channel
     ops: tuple[str, ...] = ()  # operator of these
+    bot: bool = False  # a bot's account: signed in by its API key
+    channels: tuple[str, ...] | None = None  # a bot's channels (None: every channel)
 
     def operates(self, channel: str) -> bool:
         """Return whether the account may moderate ``channel``."""
         return self.op or channel in self.ops
 
+    def may_use(self, channel: str) -> bool:
+        """Return whether the account may join, read and post in ``channel`` (a bot only in its channels)."""
+        return self.channels is None or channel in self.channels
+
     @classmethod
     def of(cls, record: dict[str, Any]) -> Account:
-        return cls(str(record["handle"]), bool(record.get("op")), tuple(str(c) for c in record.get("ops") or ()))
+        channels = record.get("channels")
+        return cls(str(record["handle"]), bool(record.get("op")), tuple(str(c) for c in record.get("ops") or ()),
+                   bool(record.get("bot")), tuple(str(c) for c in channels) if channels else None)
 
 
 @dataclass(frozen=True)

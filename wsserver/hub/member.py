@@ -308,6 +308,32 @@ class Member:
         return upload
 
 
+async def post(hub: Hub, channel: Channel, handle: str, text: str, limits: Limits,
+               bucket: TokenBucket) -> str | Refused:
+    """Append ``handle``'s chat line posted without a seat (a bot over HTTP); return its cursor.
+
+    The rules of a member's line: the text, the rate (``bucket``, the account's), a ban or a mute,
+    an encrypted-only channel.
+    """
+    refused = message_problem(text, limits.max_chars, False)
+    if refused is not None:
+        return refused
+    if not bucket.allow():
+        return Refused.of(Code.RATE_LIMITED)
+    moderation = hub.moderator.state
+    if moderation.banned(channel.name, handle):
+        return Refused.of(Code.BANNED)
+    if moderation.muted(channel.name, handle):
+        return Refused.of(Code.MUTED)
+    if channel.name in limits.encrypted_channels:
+        return Refused.of(Code.PLAIN_ONLY)
+    cursor = await channel.say(handle, text)
+    if cursor is None:
+        return Refused.of(Code.NOT_SAVED)
+    hub.metrics.messages.labels("chat").inc()
+    return cursor
+
+
 async def take_ticket(hub: Hub, upload: str) -> Ticket | Refused:
     """Take the one-time ticket of ``upload`` (any process may; then it is gone); refuse a banned or muted uploader."""
     try:

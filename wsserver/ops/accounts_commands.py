@@ -17,6 +17,8 @@ from ..errors import CommandError
 from ..store.base import Admin
 
 LINK_DAYS = 1  # a set-password link of `accounts add` and `reset` lasts this long
+BOT_KEY_PREFIX = "wsb_"
+BOT_KEY_YEARS = 100  # a bot's key lasts until it is rotated or the bot removed
 
 
 def _link(public_url: str | None, code: str) -> str:
@@ -89,6 +91,53 @@ async def change(source: Admin, action: str, handle: str, channel: str | None) -
     return f"{name} {done}; {len(ended)} sessions ended, its sockets close within seconds"
 
 
+async def add_bot(source: Admin, name: str, channels: str | None) -> str:
+    """Create the bot account ``name`` (in ``channels``, a comma list, or every channel); return its API key."""
+    if not HANDLE_RE.match(name) or name.lower() == "system":
+        raise CommandError(f"invalid bot name {name[:40]!r}: a name is {HANDLE_HINT}")
+    allowed = [c.strip() for c in channels.split(",") if c.strip()] if channels else None
+    for channel in allowed or ():
+        if not CHANNEL_RE.match(channel):
+            raise CommandError(f"invalid channel name {channel!r}: must match {CHANNEL_RE.pattern}")
+    now = time.time()
+    made = await source.accounts.create({"handle": name, "hash": "", "created": now, "seen": None, "op": False,
+                                         "ops": [], "disabled": False, "removed": False, "bot": True,
+                                         "channels": allowed})
+    if not made:
+        raise CommandError(f"the handle {name!r} is taken {source.where}")
+    return await _new_key(source, name)
+
+
+async def _new_key(source: Admin, name: str) -> str:
+    """Make the bot's key: kept as a session that does not end (only its digest), shown once."""
+    key, now = new_secret(BOT_KEY_PREFIX), time.time()
+    await source.accounts.add_session(digest(key), {"handle": name, "created": now, "bot": True,
+                                                    "expires": now + BOT_KEY_YEARS * 365 * 86400})
+    return key
+
+
+async def _bot(source: Admin, name: str) -> dict[str, Any]:
+    record = await _account(source, name)
+    if not record.get("bot"):
+        raise CommandError(f"{name!r} is a person's account, not a bot's")
+    return record
+
+
+async def rotate_key(source: Admin, name: str) -> str:
+    """End the bot's key (its sockets close within seconds) and return a new one."""
+    record = await _bot(source, name)
+    await source.accounts.drop_sessions(record["handle"])
+    return await _new_key(source, record["handle"])
+
+
+async def remove_bot(source: Admin, name: str) -> str:
+    """Remove the bot: its key is refused from now on; its name stays taken."""
+    record = await _bot(source, name)
+    await source.accounts.change(record["handle"], {"removed": True})
+    await source.accounts.drop_sessions(record["handle"])
+    return f"bot {record['handle']} removed; its key is refused from now on"
+
+
 def _when(stamp: Any) -> str:
     if not isinstance(stamp, int | float):
         return "-"
@@ -102,12 +151,15 @@ async def listing(source: Admin, out: TextIO) -> None:
         if record.get("removed"):
             continue
         op = "all" if record.get("op") else ",".join(record.get("ops") or []) or "-"
+        if record.get("bot"):
+            op = "bot in " + (",".join(record.get("channels") or []) or "every channel")
         sessions = await source.accounts.sessions_of(str(record["handle"]))
         out.write(f"{record['handle']}\t{_when(record.get('created'))}\t{_when(record.get('seen'))}\t{op}\t"
                   f"{'yes' if record.get('disabled') else 'no'}\t{len(record.get('passkeys') or [])}\t{sessions}\n")
 
 
-ACTIONS = ("list", "add", "op", "deop", "disable", "enable", "reset", "remove")
+ACTIONS = ("list", "add", "op", "deop", "disable", "enable", "reset", "remove", "add-bot", "rotate-key",
+           "remove-bot")
 OPTIONS = ("data_dir", "store", "config", "public_url")  # the settings these commands read
 
 
@@ -126,11 +178,15 @@ def add_parsers(subcommands: Any, add_options: Any) -> None:
              "disable": "end HANDLE's sessions and close its sockets everywhere; it cannot sign in",
              "enable": "let a disabled HANDLE sign in again",
              "reset": "end HANDLE's sessions, clear its password, print a new set-password link",
-             "remove": "remove HANDLE (its handle stays taken, its lines stay in the logs)"}
+             "remove": "remove HANDLE (its handle stays taken, its lines stay in the logs)",
+             "add-bot": "create the bot NAME and print its API key once (wsb_...): it posts over HTTP and sockets",
+             "rotate-key": "end the bot NAME's key and print a new one", "remove-bot": "remove the bot NAME"}
     for action in ACTIONS:
         sub = actions.add_parser(action, help=helps[action])
         if action != "list":
-            sub.add_argument("handle")
+            sub.add_argument("handle", metavar="NAME" if "bot" in action or action == "rotate-key" else "HANDLE")
+        if action == "add-bot":
+            sub.add_argument("--channels", metavar="LIST", help="only these channels (comma list; default every one)")
         if action == "add":
             sub.add_argument("--op", action="store_true", help="an operator of every channel")
         if action in ("op", "deop"):
@@ -148,5 +204,11 @@ async def run(args: Any, source: Admin, public_url: str | None, out: TextIO) -> 
         print(await add(source, args.handle, args.op, public_url), file=out)
     elif args.action == "reset":
         print(await reset(source, args.handle, public_url), file=out)
+    elif args.action == "add-bot":
+        print(await add_bot(source, args.handle, args.channels), file=out)
+    elif args.action == "rotate-key":
+        print(await rotate_key(source, args.handle), file=out)
+    elif args.action == "remove-bot":
+        print(await remove_bot(source, args.handle), file=out)
     else:
         print(await change(source, args.action, args.handle, getattr(args, "channel", None)), file=out)

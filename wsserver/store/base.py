@@ -92,8 +92,11 @@ class Feed(Protocol):
     def reopen(self) -> None:
         """Follow the log after an operator moved it (SIGHUP)."""
 
-    async def append(self, line: str) -> None:
-        """Store one escaped line; raises :class:`AppendError` if it was not stored."""
+    async def append(self, line: str) -> str:
+        """Store one escaped line (or several, joined by newlines); return the cursor after the last.
+
+        Raises :class:`AppendError` if it was not stored.
+        """
 
     @property
     def cursor(self) -> str:

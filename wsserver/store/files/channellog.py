@@ -85,11 +85,13 @@ class ChannelLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self.identity = (0, 0)  # of the file appended to (its cursors name it)
 
     def open(self) -> None:
         """Open (creating if needed) the file for appending."""
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         self._fd = os.open(self.path, flags, 0o644)
+        self.identity = identity(os.fstat(self._fd))
 
     def reopen(self) -> None:
         """Append to whatever file now stands at the path (after a rotation)."""
@@ -104,8 +106,8 @@ class ChannelLog:
             os.close(self._fd)
             self._fd = None
 
-    def append(self, line: str) -> None:
-        """Write ``line`` and its newline with one ``write(2)``.
+    def append(self, line: str) -> int:
+        """Write ``line`` and its newline with one ``write(2)``; return the offset after it.
 
         The line must already be escaped (see :mod:`wsserver.logline`).  Raises
         :class:`AppendError` when the disk refuses it; a partly written line is
@@ -129,6 +131,9 @@ class ChannelLog:
             except OSError:
                 log.exception("could not cut a torn line from %s", self.path)
             raise AppendError(f"{self.path}: short write (disk full?)")
+        # O_APPEND put the write at the end and left this descriptor's offset after it (appends of
+        # this process are made one at a time, on the event loop).
+        return os.lseek(self._fd, 0, os.SEEK_CUR)
 
 
 _KEEP_SIZE = 1  # FALLOC_FL_KEEP_SIZE: reserve blocks without changing the file's size

@@ -84,15 +84,16 @@ class FileFeed:
         self.log.reopen()
         self.tailer.wake()
 
-    async def append(self, line: str) -> None:
-        """Write the line with one ``write(2)`` and wake the tailer; raises AppendError."""
+    async def append(self, line: str) -> str:
+        """Write the line with one ``write(2)`` and wake the tailer; return its cursor; raises AppendError."""
         try:
-            self.log.append(line)
+            end = self.log.append(line)
         except AppendError:
             self._appended(False)
             raise
         self._appended(True)
         self.tailer.wake()
+        return str(Cursor(self.log.identity, end))
 
     @property
     def cursor(self) -> str:

@@ -79,14 +79,15 @@ class RedisFeed:
     def reopen(self) -> None:
         """Nothing to reopen: SIGHUP matters to files only."""
 
-    async def append(self, line: str) -> None:
-        """XADD the line; raises AppendError when Redis did not take it."""
+    async def append(self, line: str) -> str:
+        """XADD the line; return its cursor; raises AppendError when Redis did not take it."""
         try:
-            await self._link.appender.append(*append_call(self._link.keys, self._name, self._private, line,
-                                                          self._maxlen))
+            entry = await self._link.appender.append(*append_call(self._link.keys, self._name, self._private, line,
+                                                                  self._maxlen))
         except RedisFault as exc:
             self._link.failed(exc)
             raise AppendError(f"Redis did not take the line for {self.key}: {exc}") from exc
+        return self._at(entry.decode() if isinstance(entry, bytes) else str(entry))
 
     def _at(self, entry_id: str) -> str:
         return f"{self.epoch}:{entry_id}"
