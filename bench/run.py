@@ -20,6 +20,7 @@ from typing import Any
 from channels import run_channels
 from restart import run_restart
 from search import run_search
+from signins import run_signins
 from servers import (
     HERE,
     RESULTS,
@@ -244,8 +245,8 @@ def plot_restart(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workloads", nargs="*", default=["W1", "W2", "B", "W3", "W4", "H", "HR", "R", "W5"],
-                        help="W1 W2 B W3 W4 W5 H HR R S C1k C10k tiny R-tiny S-tiny C-tiny "
-                             "(default: all but S, C and the tiny ones)")
+                        help="W1 W2 B W3 W4 W5 H HR R S C1k C10k A tiny R-tiny S-tiny C-tiny A-tiny "
+                             "(default: all but S, C, A and the tiny ones)")
     parser.add_argument("--servers", default="wsserver,peer,ceiling,floor",
                         help="comma list (floor: the aiohttp floor, bench/floor.py, run on W4 only)")
     parser.add_argument("--workers", type=int, default=0, help="also run W2 and W3 with wsserver --workers N")
@@ -268,6 +269,11 @@ def main() -> int:
         if name in ("C1k", "C10k", "C-tiny"):
             if "wsserver" in servers:
                 rows.append(run_channels({"C1k": 1000, "C10k": 10000, "C-tiny": 20}[name]))
+                print(json.dumps(rows[-1]), flush=True)
+            continue
+        if name in ("A", "A-tiny"):
+            if "wsserver" in servers:
+                rows.append(run_signins(50 if name == "A" else 5))
                 print(json.dumps(rows[-1]), flush=True)
             continue
         if name in ("S", "S-tiny"):
@@ -321,6 +327,11 @@ def main() -> int:
         print(f"S: {row['log_bytes'] / 2**30:.2f} GiB; first page of a common word {row['common_first_page_ms']} ms; "
               f"a rare word, whole file {row['rare_scan_ms']} ms against grep -c -i {row['grep_ms']} ms "
               f"({row['rare_vs_grep']}x); at {row['at_ms']} ms; RSS growth {row['rss_growth_mb']} MB")
+    for row in (r for r in rows if r["workload"].startswith("A ")):
+        print(f"A: {row['signins']} sign-ins at once answered in {row['signin_p50_ms']} ms (median), "
+              f"{row['signin_max_ms']} ms (slowest); chat p99 {row['chat_quiet_p99_ms']} ms quiet, "
+              f"{row['chat_storm_p99_ms']} ms during the storm (max {row['chat_storm_max_ms']} ms); RSS "
+              f"{row['rss_before_mb']} MB before, {row['rss_storm_peak_mb']} MB at the peak")
     for row in (r for r in rows if r["workload"] == "R restart storm"):
         print(f"R: last client back {row['back_s']} s after listening; storm peak RSS / RSS before = "
               f"{row['rss_ratio']}; loss {row['loss']}, duplicates {row['duplicates']}, "
