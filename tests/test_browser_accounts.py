@@ -34,12 +34,23 @@ async def test_create_an_account_chat_and_sign_out(start_server: Any, new_page: 
     await say(page, "hello as an account")
     await wait_for_line(page, "hello as an account")
     assert await axe_violations(page) == []
-    await page.get_by_role("button", name="Sign out").click()
+    await page.get_by_role("button", name="Account").click()
+    dialog = page.get_by_role("dialog", name="Account")
+    await dialog.get_by_text("Signed in as Alice.").wait_for()
+    await dialog.get_by_label("Current password").fill("not it")
+    await dialog.get_by_label("New password").fill("a new password 2")
+    await dialog.get_by_role("button", name="Change password").click()
+    await dialog.get_by_role("status").filter(has_text="The current password is wrong").wait_for()
+    await dialog.get_by_label("Current password").fill(PASSWORD)
+    await dialog.get_by_role("button", name="Change password").click()
+    await dialog.get_by_role("status").filter(has_text="Password changed.").wait_for()
+    assert await axe_violations(page) == []
+    await dialog.get_by_role("button", name="Sign out", exact=True).click()
     await page.get_by_role("heading", name="Sign in").wait_for()
     again = await new_page(server.url + "/")
     form = again.get_by_role("form", name="Sign in")
     await form.get_by_label("Handle").fill("Alice")
-    await form.get_by_label("Password").fill("not the password")
+    await form.get_by_label("Password").fill(PASSWORD)  # the old one: changed above
     await again.get_by_role("button", name="Sign in", exact=True).click()
     await again.get_by_role("alert").filter(has_text="Wrong handle or password").wait_for()
     assert page.errors == [] and again.errors == []

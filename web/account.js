@@ -1,6 +1,7 @@
 // Accounts on the page (when /api/settings says "accounts"): the sign-in screen, creating an
-// account (with the invitation of the link, or when sign-up is open), and signing out. The
-// session is an HttpOnly cookie: this module never sees it; the server says who it signs in.
+// account (with the invitation of the link, or when sign-up is open), and the Account dialog
+// (change the password, sign out here or everywhere). The session is an HttpOnly cookie: this
+// module never sees it; the server says who it signs in.
 import { $, clearAlert, showAlert } from "./dom.js";
 
 /** The handle the session cookie signs in, or null (not signed in, or the server could not say). */
@@ -17,7 +18,9 @@ export async function whoAmI() {
 export function setUpAccounts({ signUp, signedIn }) {
   const ui = {
     screen: $("sign-in-screen"), form: $("sign-in"), handle: $("account-handle"), password: $("password"),
-    create: $("create-account"), signOut: $("sign-out"),
+    create: $("create-account"), account: $("account"), dialog: $("account-dialog"), who: $("account-who"),
+    passwordForm: $("password-form"), current: $("current-password"), next: $("new-password"),
+    status: $("account-status"),
   };
   // An invitation link: /?invite=CODE. The code leaves the address bar at once, as a token does.
   const params = new URLSearchParams(location.search);
@@ -29,7 +32,8 @@ export function setUpAccounts({ signUp, signedIn }) {
   }
   ui.create.hidden = !(invite || signUp === "open");
 
-  async function send(path, body) {
+  /** POST `body`; the answer's handle, or null with the refusal's sentence said (by `say`). */
+  async function send(path, body, say = showAlert) {
     clearAlert();
     try {
       const response = await fetch(path, {
@@ -37,19 +41,26 @@ export function setUpAccounts({ signUp, signedIn }) {
       });
       const answer = await response.json().catch(() => ({}));
       if (response.ok) return answer.handle;
-      showAlert(answer.error ?? `The server answered ${response.status}.`);
+      say(answer.error ?? `The server answered ${response.status}.`);
     } catch {
-      showAlert("Could not reach the chat server.");
+      say("Could not reach the chat server.");
     }
-    ui.password.focus();
     return null;
   }
 
+  function shown(handle) {
+    ui.account.hidden = false;
+    ui.who.textContent = `Signed in as ${handle}.`;
+  }
+
   function entered(handle) {
-    if (!handle) return;
+    if (!handle) {
+      ui.password.focus();
+      return;
+    }
     ui.password.value = "";
     ui.screen.hidden = true;
-    ui.signOut.hidden = false;
+    shown(handle);
     signedIn(handle);
   }
 
@@ -61,20 +72,42 @@ export function setUpAccounts({ signUp, signedIn }) {
   ui.create.addEventListener("click", async () => {
     entered(await send("/api/accounts", { ...fields(), invite }));
   });
-  ui.signOut.addEventListener("click", async () => {
-    await fetch("/api/session", { method: "DELETE" }).catch(() => null);
-    location.reload();
+
+  // The Account dialog.
+  const say = (text) => { ui.status.textContent = text; };
+  ui.account.addEventListener("click", () => {
+    say("");
+    ui.dialog.showModal();
   });
+  $("account-close").addEventListener("click", () => ui.dialog.close());
+  ui.passwordForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const done = await send("/api/account/password", { current: ui.current.value, new: ui.next.value }, say);
+    if (done) {
+      ui.current.value = "";
+      ui.next.value = "";
+      say("Password changed. Your other devices are signed out.");
+    }
+  });
+  for (const [id, path] of [["sign-out", "/api/session"], ["sign-out-everywhere", "/api/sessions"]]) {
+    $(id).addEventListener("click", async () => {
+      await fetch(path, { method: "DELETE" }).catch(() => null);
+      location.reload();
+    });
+  }
+
   return {
     /** Show the sign-in screen (with why, when a session ended). */
     show(reason = "") {
+      if (ui.dialog.open) ui.dialog.close();
       ui.screen.hidden = false;
-      ui.signOut.hidden = true;
+      ui.account.hidden = true;
       if (reason) showAlert(reason);
       ui.handle.focus();
     },
-    signedIn() {
-      ui.signOut.hidden = false;
+    /** The cookie signed `handle` in when the page loaded. */
+    signedIn(handle) {
+      shown(handle);
     },
   };
 }

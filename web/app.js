@@ -181,7 +181,7 @@ async function start() {
       accounts.show();
       return;
     }
-    accounts.signedIn();
+    accounts.signedIn(signedIn);
     enter(signedIn, channel, stored);
     return;
   }
