@@ -20,7 +20,6 @@ from typing import Any
 from channels import run_channels
 from restart import run_restart
 from search import run_search
-from signins import run_signins
 from servers import (
     HERE,
     RESULTS,
@@ -30,6 +29,7 @@ from servers import (
     node_modules,
     raise_fd_limit,
 )
+from signins import run_signins
 
 # ---------------------------------------------------------------- one run
 
