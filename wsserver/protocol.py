@@ -139,6 +139,9 @@ class Code(enum.Enum):
     TOO_MANY_ATTEMPTS = "Too many sign-in attempts, try again in {minutes} minutes"
     ACCOUNT_DISABLED = "This account is disabled"
     NOT_ALLOWED_HERE = "Not allowed in this channel"
+    PASSKEY_REFUSED = "Passkey not accepted"
+    PASSKEYS_NEED_A_NAME = "Passkeys need the server to be reached by a host name, not an IP address"
+    NO_SUCH_PASSKEY = "No passkey of this account has that id"
     SIGNED_OUT = "Signed out"
     ACCOUNT_CLOSED = "Your account was disabled"
     # Close reasons

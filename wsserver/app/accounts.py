@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +27,7 @@ from ..config import CHANNEL_RE
 from ..errors import Refusal, StoreError
 from ..hub.accounts import Account, Accounts, SignedIn
 from ..hub.member import post
+from ..hub.passkeys import describe
 from ..hub.ratelimit import TokenBucket
 from ..protocol import PROBLEM_BODY, Code, Refused
 from . import security
@@ -83,13 +84,13 @@ def _no_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-def _set_cookie(request: web.Request, response: web.Response, signed: SignedIn) -> None:
+def set_cookie(request: web.Request, response: web.Response, signed: SignedIn) -> None:
     state = request.app[STATE]
     response.set_cookie(COOKIE, signed.secret, max_age=state.config.session_days * 86400, path="/",
-                        httponly=True, samesite="Strict", secure=_secure(request, state))
+                        httponly=True, samesite="Strict", secure=secure(request, state))
 
 
-def _secure(request: web.Request, state: State) -> bool:
+def secure(request: web.Request, state: State) -> bool:
     public = state.config.public_url
     if public is not None and public.startswith("https://"):
         return True
@@ -98,23 +99,25 @@ def _secure(request: web.Request, state: State) -> bool:
     return request.secure or forwarded
 
 
-async def _guarded(request: web.Request, work: Coroutine[Any, Any, web.Response]) -> web.Response:
-    """Run ``work`` (a coroutine making the answer): refusals as their status, a store fault as 503."""
+async def guarded(request: web.Request, work: Coroutine[Any, Any, web.Response],
+                  error: Callable[[Refused], web.Response] | None = None) -> web.Response:
+    """Run ``work`` (a coroutine making the answer): refusals as their status (by ``error``), a store fault as 503."""
+    say = error or _error
     try:
         security.check_origin(request, request.app[STATE].config.allowed_origins)
         return await work
     except Refusal as refusal:
-        return _error(refusal.refused)
+        return say(refusal.refused)
     except StoreError:
         log.warning("an accounts request failed: the store did not answer", exc_info=True)
-        return _error(Refused.of(Code.UNAVAILABLE))
+        return say(Refused.of(Code.UNAVAILABLE))
     finally:
         work.close()  # never awaited when refused first: let it go quietly
 
 
 async def sign_up(request: web.Request) -> web.Response:
     """Create an account (with an invitation unless sign-up is open) and sign it in."""
-    return await _guarded(request, _sign_up(request))
+    return await guarded(request, _sign_up(request))
 
 
 async def _sign_up(request: web.Request) -> web.Response:
@@ -125,13 +128,13 @@ async def _sign_up(request: web.Request) -> web.Response:
     if isinstance(done, Refused):
         return _error(done)
     response = web.json_response({"handle": done.account.handle}, status=201)
-    _set_cookie(request, response, done)
+    set_cookie(request, response, done)
     return response
 
 
 async def sign_in(request: web.Request) -> web.Response:
     """Check a handle's password; the cookie, or the refusal (429 with Retry-After when locked out)."""
-    return await _guarded(request, _sign_in(request))
+    return await guarded(request, _sign_in(request))
 
 
 async def _sign_in(request: web.Request) -> web.Response:
@@ -145,7 +148,7 @@ async def _sign_in(request: web.Request) -> web.Response:
     if isinstance(done, Refused):
         return _error(done)
     response = web.json_response({"handle": done.account.handle})
-    _set_cookie(request, response, done)
+    set_cookie(request, response, done)
     return response
 
 
@@ -202,17 +205,22 @@ async def who(request: web.Request) -> web.Response:
     if found is None:
         return _error(Refused.of(Code.AUTH_FAILED))
     account = found[0]
-    return web.json_response({"handle": account.handle, "op": account.op, "ops": list(account.ops), "passkeys": []})
+    try:
+        record = await _accounts(request.app[STATE]).store.get(account.handle) or {}
+    except StoreError:
+        return _error(Refused.of(Code.UNAVAILABLE))
+    return web.json_response({"handle": account.handle, "op": account.op, "ops": list(account.ops),
+                              "passkeys": [describe(key) for key in record.get("passkeys") or []]})
 
 
 async def sign_out(request: web.Request) -> web.Response:
     """Sign this device out: its session ends, its sockets close, its cookie is cleared."""
-    return await _guarded(request, _sign_out(request, everywhere=False))
+    return await guarded(request, _sign_out(request, everywhere=False))
 
 
 async def sign_out_everywhere(request: web.Request) -> web.Response:
     """Sign every device of the account out."""
-    return await _guarded(request, _sign_out(request, everywhere=True))
+    return await guarded(request, _sign_out(request, everywhere=True))
 
 
 async def _sign_out(request: web.Request, everywhere: bool) -> web.Response:
@@ -231,7 +239,7 @@ async def _sign_out(request: web.Request, everywhere: bool) -> web.Response:
 
 async def change_password(request: web.Request) -> web.Response:
     """Change the password (the current one checked); the other devices are signed out."""
-    return await _guarded(request, _change_password(request))
+    return await guarded(request, _change_password(request))
 
 
 async def _change_password(request: web.Request) -> web.Response:
@@ -261,7 +269,7 @@ async def bots(request: web.Request) -> web.Response:
 
 async def post_message(request: web.Request) -> web.Response:
     """Append ``{"text"}`` as the signed-in account's (a bot's key) chat line: 201 ``{"cursor"}``."""
-    return await _guarded(request, _post_message(request))
+    return await guarded(request, _post_message(request))
 
 
 async def _post_message(request: web.Request) -> web.Response:

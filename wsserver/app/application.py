@@ -30,6 +30,7 @@ from .accounts import add_routes as add_account_routes
 from .accounts import sweep_sessions
 from .chat import chat_socket, renew_resume_tokens
 from .heartbeat import Heartbeat
+from .passkeys import add_routes as add_passkey_routes
 from .search import search
 from .security import AddressQuota
 from .state import STATE, State
@@ -74,6 +75,7 @@ def make_app(config: Config) -> web.Application:
                        Limits.of(config), accounts)
     if accounts is not None:
         add_account_routes(app)
+        add_passkey_routes(app)
     app.router.add_get("/ws", chat_socket)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)

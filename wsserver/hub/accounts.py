@@ -165,6 +165,10 @@ class Accounts:
             log.info("account %s created from %s%s", handle, address, " (operator)" if op else "")
         return await self._session(record, address)
 
+    async def session_for(self, record: dict[str, Any], address: str) -> SignedIn:
+        """Start a session for the account ``record`` (signed in another way: a passkey). Raises StoreError."""
+        return await self._session(record, address)
+
     async def _session(self, record: dict[str, Any], address: str) -> SignedIn:
         secret, now = new_secret(), time.time()
         expires = now + self.session_seconds

@@ -52,6 +52,12 @@ class Accounts(Protocol):
         With ``bound``, only an invitation made for ``handle`` is used (an operator's link to set a password).
         """
 
+    async def add_challenge(self, key: str, record: dict[str, Any]) -> None:
+        """Keep a passkey challenge (``key``: the challenge as base64url) until its ``expires``."""
+
+    async def take_challenge(self, key: str, now: float) -> dict[str, Any] | None:
+        """Use a challenge once: its record, or None (unknown, used, expired)."""
+
     async def failures(self, keys: list[str], since: float) -> dict[str, list[float]]:
         """Return the times of failed sign-ins since ``since``, by key."""
 

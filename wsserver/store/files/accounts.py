@@ -4,7 +4,8 @@
   removed, created, seen);
 * ``sessions.json``: SHA-256 of a session secret -> handle, created, expires, address;
 * ``invites.json``: SHA-256 of an invitation code -> uses left, expires, op, handle (a link for one person);
-* ``attempts.json``: ``handle:alice`` or ``address:203.0.113.9`` -> times of failed sign-ins.
+* ``attempts.json``: ``handle:alice`` or ``address:203.0.113.9`` -> times of failed sign-ins;
+* ``challenges.json``: passkey challenges (one use, five minutes).
 
 Every change takes an exclusive ``flock`` on ``accounts/.lock``, reads the file, and writes the new
 one to a temporary file that is flushed (``fsync``) and renamed over it: every process sees each
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 from ..base import StoreError
 
 ACCOUNTS_DIR = "accounts"
-FILES = ("accounts.json", "sessions.json", "invites.json", "attempts.json")
+FILES = ("accounts.json", "sessions.json", "invites.json", "attempts.json", "challenges.json")
 T = TypeVar("T")
 Table = dict[str, Any]
 
@@ -190,6 +191,28 @@ class FileAccounts:
             return dict(invite)
 
         return await self._run("using an invitation", lambda: self._change(FILES[2], take))
+
+    # ------------------------------------------------------------ passkey challenges
+
+    async def add_challenge(self, key: str, record: Table) -> None:
+        """Keep a challenge; those past their end are swept."""
+
+        def add(table: Table) -> None:
+            now = float(record.get("created", 0))
+            for old in [k for k, v in table.items() if float(v.get("expires", 0)) < now]:
+                del table[old]
+            table[key] = record
+
+        await self._run("storing a passkey challenge", lambda: self._change(FILES[4], add))
+
+    async def take_challenge(self, key: str, now: float) -> Table | None:
+        """Remove the challenge and return it, if it is there and not past its end."""
+
+        def take(table: Table) -> Table | None:
+            record = table.pop(key, None)
+            return record if record is not None and float(record.get("expires", 0)) >= now else None
+
+        return await self._run("using a passkey challenge", lambda: self._change(FILES[4], take))
 
     # ------------------------------------------------------------ failed sign-ins
 

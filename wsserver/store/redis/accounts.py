@@ -146,6 +146,16 @@ class RedisAccounts:
             self._home.client, TAKE_INVITE, [SLOT + "invite:" + key],
             [repr(now), handle.lower(), "1" if bound else "0"])))
 
+    async def add_challenge(self, key: str, record: dict[str, Any]) -> None:
+        """SET, expiring at its end."""
+        await self._do("for a passkey challenge", self._home.client.set(
+            SLOT + "challenge:" + key, json.dumps(record), exat=int(record["expires"]) + 1))
+
+    async def take_challenge(self, key: str, now: float) -> dict[str, Any] | None:
+        """GETDEL: one use, on any node."""
+        record = _record(await self._do("for a passkey challenge", self._home.client.getdel(SLOT + "challenge:" + key)))
+        return record if record is not None and float(record.get("expires", 0)) >= now else None
+
     async def failures(self, keys: list[str], since: float) -> dict[str, list[float]]:
         """ZRANGEBYSCORE since +inf, per key."""
         pipe = self._home.client.pipeline(transaction=False)
