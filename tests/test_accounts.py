@@ -12,7 +12,7 @@ import pytest
 
 from wsserver.protocol import Code
 
-from .support import Client, Server, joined, run_cli
+from .support import Client, Server, eventually, free_port, joined, run_cli
 
 PASSWORD = "correct horse battery"
 
@@ -280,3 +280,22 @@ async def test_a_bot_posts_over_http_and_reads_over_a_socket(start_server: Any, 
     async with session.post(url.format("general"), json={"text": "gone"}, headers=fresh) as response:
         assert response.status == 401
     assert key not in "\n".join(server.lines)
+
+
+async def test_two_workers_share_accounts_lockouts_and_a_ban_holds_on_every_device(start_server: Any,
+                                                                                   person: Any) -> None:
+    """On --workers 2: a lockout counts failures on both workers; a ban on the account's handle refuses each device."""
+    server = await start_server("--accounts", "--sign-up", "open", "--workers", "2", "--port", str(free_port()))
+    await eventually(lambda: len([line for line in server.lines if re.search(r"worker \d+\[\d+\] wsserver: listening",
+                                                                                 line)]) == 2)
+    phone, laptop = person(), person()
+    assert (await sign_up(phone, server, "Alice"))[0] == 201
+    assert (await sign_in(laptop, server, "Alice"))[0] == 200
+    for _ in range(5):  # each on a fresh connection: the kernel spreads them over the two workers
+        assert (await sign_in(person(), server, "Alice", "wrong password"))[0] == 401
+    for _ in range(4):
+        assert (await sign_in(person(), server, "Alice"))[0] == 429, "locked out whichever worker answers"
+    assert (await run_cli("ban", "general", "Alice", "--data-dir", str(server.data_dir))).returncode == 0
+    for device in (phone, laptop):
+        refused = await socket(device, server)
+        assert await refused.refusal() == {"success": False, "message": "You are banned from this channel"}

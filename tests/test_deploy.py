@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from .support import REPO, Server, eventually, free_port, joined, missing
@@ -51,9 +52,13 @@ async def nginx(tmp_path: Path) -> AsyncIterator[Any]:
     processes: list[asyncio.subprocess.Process] = []
 
     async def start(upstream_port: int, read_timeout: str = "120s", files_dir: Path | None = None,
-                    user: str | None = None) -> str:
+                    user: str | None = None, tls: tuple[Path, Path] | None = None) -> str:
         port = free_port()
-        (tmp_path / "site.conf").write_text(site_for_test(upstream_port, port, read_timeout, tmp_path, files_dir))
+        site = site_for_test(upstream_port, port, read_timeout, tmp_path, files_dir)
+        if tls is not None:  # over https, with a certificate of the test's (as certbot adds its lines)
+            site = site.replace(f"listen 127.0.0.1:{port};", f"listen 127.0.0.1:{port} ssl;\n"
+                                f"    ssl_certificate {tls[0]};\n    ssl_certificate_key {tls[1]};")
+        (tmp_path / "site.conf").write_text(site)
         for folder in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (tmp_path / folder).mkdir(exist_ok=True)
         wrapper = tmp_path / "nginx.conf"
@@ -90,7 +95,7 @@ http {{
                 break
             except OSError:
                 await asyncio.sleep(0.025)
-        return f"http://127.0.0.1:{port}"
+        return f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
     yield start
     for process in processes:
@@ -271,3 +276,27 @@ async def test_nginx_reads_shared_files_under_the_units_modes(start_server: Any,
             assert response.status == 502, "a worker outside the service's group cannot read the files dir"
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+async def test_the_session_cookie_is_secure_behind_nginx_over_https(start_server: Any, nginx: Any,
+                                                                    tmp_path: Path) -> None:
+    """Through the shipped site over https (X-Forwarded-Proto from a trusted proxy) the cookie is Secure."""
+    openssl = require("openssl", "openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = await asyncio.to_thread(subprocess.run, [
+        openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+        "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    server = await start_server("--accounts", "--sign-up", "open", "--trusted-proxy", "127.0.0.1")
+    front = await nginx(int(server.url.rsplit(":", 1)[1]), tls=(cert, key))
+    assert front.startswith("https://")
+    body = {"handle": "Alice", "password": "correct horse battery"}
+    async with aiohttp.ClientSession() as browser:
+        async with browser.post(front + "/api/accounts", json=body, ssl=False) as response:
+            assert response.status == 201, await response.text()
+            cookie = response.headers["Set-Cookie"]
+        async with browser.post(server.url + "/api/session", json=body) as response:
+            plain = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" not in plain, "straight to the server over http, no proxy vouching for https"
+

@@ -94,8 +94,8 @@ def secure(request: web.Request, state: State) -> bool:
     public = state.config.public_url
     if public is not None and public.startswith("https://"):
         return True
-    peer_trusted = security.client_address(request, state.config.trusted_proxy) != (request.remote or "")
-    forwarded = request.headers.get("X-Forwarded-Proto", "").lower() == "https" and peer_trusted
+    forwarded = request.headers.get("X-Forwarded-Proto", "").lower() == "https" \
+        and security.via_trusted_proxy(request, state.config.trusted_proxy)
     return request.secure or forwarded
 
 

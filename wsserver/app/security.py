@@ -166,6 +166,11 @@ def client_address(request: web.Request, trusted: tuple[Network, ...]) -> str:
     return request.headers.get("X-Real-IP", "").strip() or peer
 
 
+def via_trusted_proxy(request: web.Request, trusted: tuple[Network, ...]) -> bool:
+    """Return whether the request's peer is a trusted proxy (whose forwarded headers are believed)."""
+    return bool(trusted) and _within(request.remote or "", trusted)
+
+
 def _within(address: str, networks: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
