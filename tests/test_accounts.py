@@ -167,6 +167,7 @@ async def test_sign_out_and_disable_close_the_sockets_with_their_reason(start_se
     done = await run_cli("accounts", "disable", "Alice", "--data-dir", str(server.data_dir))
     assert done.stdout == "Alice disabled; 1 sessions ended, its sockets close within seconds\n", done
     assert await on_laptop.closed() == (1008, "Your account was disabled")
+    await server.wait_for_log("account Alice was disabled or removed: closing its sockets here")
     assert (await sign_in(person(), server, "Alice"))[:2] == (403, {"error": "This account is disabled"})
     assert (await run_cli("accounts", "enable", "Alice", "--data-dir", str(server.data_dir))).returncode == 0
     assert (await sign_in(person(), server, "Alice"))[0] == 200

@@ -97,3 +97,27 @@ async def test_a_bots_lines_and_name_are_marked(start_server: Any, new_page: Any
     await bot.until_line("deploybot has joined")
     await page.locator("#users li").filter(has_text="deploybot").locator(".bot-tag").wait_for()
     assert await axe_violations(page) == []
+
+
+async def test_signing_in_with_the_keyboard_alone(start_server: Any, new_page: Any) -> None:
+    """The sign-in screen takes focus in the handle field; Tab, type, Enter sign in without a pointer."""
+    from .support import run_cli
+
+    server: Server = await start_server("--accounts")  # sign-up by invitation: an account made by link first
+    link = (await run_cli("accounts", "add", "Alice", "--data-dir", str(server.data_dir))).stdout.strip()
+    page = await new_page(server.url + link)
+    await page.get_by_role("heading", name="Sign in").wait_for()
+    await page.keyboard.type("Alice")  # the handle field has focus
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Tab")  # Sign in
+    await page.keyboard.press("Tab")  # Create account: the link's invitation sets the password
+    await page.keyboard.press("Enter")
+    await page.get_by_role("button", name="Account", exact=True).wait_for()
+    await page.get_by_role("button", name="Account", exact=True).focus()
+    await page.keyboard.press("Enter")
+    await page.get_by_role("dialog", name="Account").get_by_text("Signed in as Alice.").wait_for()
+    await page.keyboard.press("Escape")
+    await page.get_by_role("dialog", name="Account").wait_for(state="hidden")
+    assert page.errors == []
+

@@ -313,8 +313,13 @@ async def sweep_sessions(state: State) -> None:
                      if await accounts.store.session(session) is None}
         except StoreError:
             continue  # the store is away: look again at the next sweep
+        closed: dict[str, str] = {}
         for outbox, (handle, session) in sockets:
             if handle.lower() in gone:
                 outbox.close_after(1008, Code.ACCOUNT_CLOSED.sentence)
+                closed[handle] = "was disabled or removed"
             elif session in ended:
                 outbox.close_after(1008, Code.SIGNED_OUT.sentence)
+                closed.setdefault(handle, "signed out elsewhere (a session ended)")
+        for handle, why in closed.items():
+            log.info("account %s %s: closing its sockets here", handle, why)
