@@ -25,9 +25,8 @@ from aiohttp import web
 
 from ..config import CHANNEL_RE
 from ..errors import Refusal, StoreError
-from ..hub.accounts import Account, Accounts, SignedIn
+from ..hub.accounts import Account, Accounts, SignedIn, describe
 from ..hub.member import post
-from ..hub.passkeys import describe
 from ..hub.ratelimit import TokenBucket
 from ..protocol import PROBLEM_BODY, Code, Refused
 from . import security

@@ -30,7 +30,6 @@ from .accounts import add_routes as add_account_routes
 from .accounts import sweep_sessions
 from .chat import chat_socket, renew_resume_tokens
 from .heartbeat import Heartbeat
-from .passkeys import add_routes as add_passkey_routes
 from .search import search
 from .security import AddressQuota
 from .state import STATE, State
@@ -74,6 +73,8 @@ def make_app(config: Config) -> web.Application:
     app[STATE] = State(config, hub, AddressQuota(config.max_connections_per_ip), Heartbeat(config.heartbeat), files,
                        Limits.of(config), accounts)
     if accounts is not None:
+        from .passkeys import add_routes as add_passkey_routes  # WebAuthn's libraries, with accounts only
+
         add_account_routes(app)
         add_passkey_routes(app)
     app.router.add_get("/ws", chat_socket)

@@ -174,7 +174,7 @@ async def _converse(ws: web.WebSocketResponse, conversation: Conversation) -> WS
             return message
         log.debug("frame from %s: %.200r", outbox.name, message.data)
         try:
-            request = parse_client_frame(message.data, conversation.max_chars)
+            request = parse_client_frame(message.data)
         except BadFrame as exc:
             conversation.refuse(exc.refused)
             continue

@@ -36,13 +36,12 @@ from .frames import (
 class Conversation:
     """Serve one connection's requests through its member: chat, private lines, typing, history, moderation."""
 
-    __slots__ = ("max_chars", "member", "metrics", "outbox")
+    __slots__ = ("member", "metrics", "outbox")
 
     def __init__(self, member: Member, metrics: Metrics) -> None:
         self.member = member
         self.metrics = metrics
         self.outbox: Outbox = member.seat.outbox
-        self.max_chars = member.limits.max_chars
 
     @property
     def closing(self) -> bool:

@@ -16,9 +16,10 @@ Client to server (JSON text frames):
 * ``{"type": "key", "public": JWK, "device": ID}``;
 * ``{"type": "system", "message": "keepalive"}``.
 
-:func:`parse_client_frame` checks a frame's shape and its text with the
-member's own rules (:mod:`wsserver.hub.rules`), so that a bad frame is
-refused, with its sentence, before it costs a token of the rate limit.
+:func:`parse_client_frame` checks a frame's shape: its fields and their
+types.  What the fields say (a text's size and form, a private line's
+recipient, a caption) is the member's to check, with the same rules for every
+door (:mod:`wsserver.hub.member`), once, before the rate limit.
 """
 
 from __future__ import annotations
@@ -37,9 +38,7 @@ from ..hub.rules import (
     HISTORY_LIMIT_MOST,
     THREAD_LIMIT_DEFAULT,
     THREAD_LIMIT_MOST,
-    message_problem,
     single_emoji,
-    text_problem,
 )
 from ..lines.logline import json_is_unicode, parse_at
 from ..lines.moderation_log import MODERATE, REASON_CHARS, parse_duration
@@ -176,7 +175,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
+def parse_client_frame(raw: str) -> ClientFrame:
     """Turn one text frame into a request.
 
     Raises :class:`BadFrame` with the refusal to send back for anything that
@@ -200,22 +199,19 @@ def parse_client_frame(raw: str, max_chars: int) -> ClientFrame:
         if reply_to is not None and not isinstance(reply_to, str):
             raise BadFrame(Code.BAD_REPLY)
         encrypted = _encrypted(payload)
-        return Chat(_message(message, max_chars, encrypted), reply_to, encrypted)
+        return Chat(_message(message, encrypted), reply_to, encrypted)
     if kind == "key":
         return _key(payload)
     if kind in ("react", "edit", "thread"):
-        return _annotation(kind, payload, max_chars, _encrypted(payload))
+        return _annotation(kind, payload, _encrypted(payload))
     if kind == "upload":
-        return _upload(payload, max_chars)
+        return _upload(payload)
     if kind == "private":
         to = payload.get("to")
         if not isinstance(to, str):
             raise BadFrame(Code.INVALID_FORMAT)
         encrypted = _encrypted(payload)
-        text = _message(message, max_chars, encrypted)
-        if not valid_handle(to):
-            raise BadFrame(Code.USER_NOT_FOUND)
-        return Private(to, text, encrypted)
+        return Private(to, _message(message, encrypted), encrypted)
     if kind == "typing":
         typing = payload.get("typing")
         if not isinstance(typing, bool):
@@ -279,7 +275,7 @@ def _moderate(payload: dict[str, Any]) -> Moderate:
     return Moderate(action, handle, reason.strip(), duration or "")
 
 
-def _annotation(kind: str, payload: dict[str, Any], max_chars: int, encrypted: bool) -> React | Edit | Thread:
+def _annotation(kind: str, payload: dict[str, Any], encrypted: bool) -> React | Edit | Thread:
     cursor = payload.get("cursor")
     if kind == "react":
         if not isinstance(cursor, str):
@@ -292,7 +288,7 @@ def _annotation(kind: str, payload: dict[str, Any], max_chars: int, encrypted: b
             raise BadFrame(Code.BAD_EDIT_CURSOR)
         if not isinstance(payload.get("message"), str):
             raise BadFrame(Code.BAD_EDIT)
-        return Edit(cursor, _message(payload["message"], max_chars, encrypted), encrypted)
+        return Edit(cursor, payload["message"], encrypted)
 
     def bad(problem: str) -> BadFrame:
         return BadFrame(Refused.of(Code.BAD_THREAD, problem=problem))
@@ -308,7 +304,7 @@ def _annotation(kind: str, payload: dict[str, Any], max_chars: int, encrypted: b
     return Thread(cursor, min(limit, THREAD_LIMIT_MOST), after)
 
 
-def _upload(payload: dict[str, Any], max_chars: int) -> Upload:
+def _upload(payload: dict[str, Any]) -> Upload:
     """The size limit is the server's setting: the member checks it."""
     name, size, caption = payload.get("name"), payload.get("size"), payload.get("caption")
     if not isinstance(name, str) or not valid_name(name):
@@ -319,9 +315,6 @@ def _upload(payload: dict[str, Any], max_chars: int) -> Upload:
         return Upload(name, size)
     if not isinstance(caption, str):
         raise BadFrame(Code.INVALID_FORMAT)
-    problem = text_problem(caption, max_chars)  # chat text, as a chat line's (an envelope's form is not checked)
-    if problem is not None:
-        raise BadFrame(problem)
     return Upload(name, size, caption)
 
 
@@ -343,13 +336,10 @@ def _encrypted(payload: dict[str, Any]) -> bool:
     return encrypted
 
 
-def _message(message: Any, max_chars: int, encrypted: bool) -> str:
-    """Check a message: an envelope when ``encrypted``, chat text that is not one otherwise."""
+def _message(message: Any, encrypted: bool) -> str:
+    """Check that a message is text (its size and form are the member's: :func:`wsserver.hub.rules.message_problem`)."""
     if not isinstance(message, str):
         raise BadFrame(Code.BAD_ENVELOPE if encrypted else Code.INVALID_FORMAT)
-    problem = message_problem(message, max_chars, encrypted)
-    if problem is not None:
-        raise BadFrame(problem)
     return message
 
 

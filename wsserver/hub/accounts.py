@@ -22,15 +22,15 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING, Any
 
 from ..config import HANDLE_HINT, HANDLE_RE
 from ..credentials import digest, new_secret
 from ..protocol import Code, Refused
 from ..store.base import Accounts as AccountStore
+
+if TYPE_CHECKING:  # argon2 is loaded when accounts are on (a server without them does not carry it)
+    from argon2 import PasswordHasher
 
 log = logging.getLogger("wsserver.accounts")
 
@@ -83,6 +83,8 @@ class Accounts:
         self.store = store
         self.sign_up_mode = sign_up
         self.session_seconds = session_days * 86400
+        from argon2 import PasswordHasher
+
         self.hasher = hasher or PasswordHasher()
         self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2")
         self._dummy: str | None = None  # hashed on first use, in the pool
@@ -99,6 +101,8 @@ class Accounts:
             if self._dummy is None:
                 self._dummy = await self._hash(new_secret())
             hashed = self._dummy
+
+        from argon2.exceptions import InvalidHashError, VerificationError
 
         def verify() -> bool:
             try:
@@ -258,3 +262,9 @@ class Accounts:
         await self.store.drop_sessions(account.handle, keep=session)
         log.info("account %s changed its password; its other sessions ended", account.handle)
         return None
+
+
+def describe(key: dict[str, Any]) -> dict[str, Any]:
+    """Return what a client is told of a passkey: id, name, created, last used (never its key)."""
+    return {"id": key["id"], "name": key.get("name", ""), "created": key.get("created"),
+            "last_used": key.get("last_used")}

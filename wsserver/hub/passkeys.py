@@ -34,7 +34,7 @@ from webauthn.helpers.structs import (
 
 from ..credentials import new_secret
 from ..protocol import Code, Refused
-from .accounts import Account, Accounts, SignedIn
+from .accounts import Account, Accounts, SignedIn, describe
 
 log = logging.getLogger("wsserver.accounts")
 
@@ -179,7 +179,3 @@ class Passkeys:
         return True
 
 
-def describe(key: dict[str, Any]) -> dict[str, Any]:
-    """Return what a client is told of a passkey: id, name, created, last used (never its key)."""
-    return {"id": key["id"], "name": key.get("name", ""), "created": key.get("created"),
-            "last_used": key.get("last_used")}
