@@ -158,6 +158,11 @@ async def test_sign_out_and_disable_close_the_sockets_with_their_reason(start_se
     assert (await sign_in(laptop, server, "Alice"))[0] == 200
     on_phone = await joined(await socket(phone, server), "Alice")
     on_laptop = await socket(laptop, server)
+    await on_laptop.users_become(["Alice"])  # two devices, one seat: one name in the list
+    await on_phone.chat("from the phone")
+    await on_laptop.until_line("Alice: from the phone")
+    assert len([line for line in on_laptop.lines if line.endswith("System: Alice has joined the chat")]) == 1, \
+        "the second device writes no second join line"
     async with phone.delete(server.url + "/api/session") as response:
         assert (response.status, await response.json()) == (200, {"signed_out": 1})
     assert await on_phone.closed() == (1008, "Signed out")
