@@ -45,7 +45,7 @@ def test_no_other_page_module_copies_a_server_sentence() -> None:
 
 def test_no_page_module_copies_the_servers_rules() -> None:
     """The handle and channel patterns, their hints and the own-line window reach the page from /api/settings only."""
-    for module in sorted(WEB.glob("*.js")):
+    for module in sorted([*WEB.glob("*.js"), WEB / "index.html"]):
         text = module.read_text()
         for copy in ("{3,16}", "{0,31}", "15 * 60", "900", HANDLE_HINT, CHANNEL_HINT, "3 to 16", "1 to 32",
                      "A-Za-z0-9_]", "a-z0-9"):  # the handle's and the channel's characters

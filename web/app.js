@@ -142,6 +142,9 @@ async function loadSettings() {
   try {
     const response = await fetch("/api/settings");
     setRules(rulesFrom(await response.json()));
+    // The hints under the fields are the server's own words for its rules (/api/settings).
+    $("handle-rule").textContent = serverRules().handleHint;
+    $("new-channel-rule").textContent = serverRules().channelHint && `optional: ${serverRules().channelHint} (creates it)`;
     ui.newChannelField.hidden = !serverRules().allowNewChannels;
     ui.createForm.hidden = !serverRules().allowNewChannels;
   } catch {
