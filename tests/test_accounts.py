@@ -305,3 +305,14 @@ async def test_two_workers_share_accounts_lockouts_and_a_ban_holds_on_every_devi
     for device in (phone, laptop):
         refused = await socket(device, server)
         assert await refused.refusal() == {"success": False, "message": "You are banned from this channel"}
+
+
+async def test_twenty_failures_from_one_address_lock_that_address_out(start_server: Any, person: Any) -> None:
+    """Twenty failed sign-ins from one address, each for another handle, lock out every handle from it."""
+    server = await start_server("--accounts", "--sign-up", "open")
+    assert (await sign_up(person(), server, "Alice"))[0] == 201
+    for number in range(20):
+        assert (await sign_in(person(), server, f"guess{number}", "wrong password"))[0] == 401
+    status, body, response = await sign_in(person(), server, "Alice")  # the right password, from that address
+    assert (status, body) == (429, {"error": "Too many sign-in attempts, try again in 15 minutes"})
+    assert int(response.headers["Retry-After"]) > 14 * 60
