@@ -12,7 +12,7 @@ import pytest
 
 from wsserver.protocol import Code
 
-from .support import Client, Server, eventually, free_port, joined, run_cli
+from .support import SECRET, Client, Server, eventually, free_port, joined, run_cli, token
 
 PASSWORD = "correct horse battery"
 
@@ -316,3 +316,16 @@ async def test_twenty_failures_from_one_address_lock_that_address_out(start_serv
     status, body, response = await sign_in(person(), server, "Alice")  # the right password, from that address
     assert (status, body) == (429, {"error": "Too many sign-in attempts, try again in 15 minutes"})
     assert int(response.headers["Retry-After"]) > 14 * 60
+
+
+async def test_a_site_token_still_works_beside_accounts(start_server: Any, person: Any,
+                                                        session: aiohttp.ClientSession) -> None:
+    """With --accounts and --jwt-secret, a site's token opens a socket as before; neither one: 401."""
+    server = await start_server("--accounts", "--sign-up", "open", "--jwt-secret", SECRET)
+    by_token = Client(await session.ws_connect(server.ws_url(channel="general", token=token("Tina"))))
+    await joined(by_token, "Tina")
+    alice = person()
+    assert (await sign_up(alice, server, "Alice"))[0] == 201
+    await joined(await socket(alice, server), "Alice")
+    async with session.get(server.ws_url(channel="general", handle="Eve")) as response:
+        assert (response.status, await response.text()) == (401, "Authentication failed\n")
