@@ -16,9 +16,8 @@ the public URL is https or a trusted proxy says the request came over https.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -28,8 +27,8 @@ from ..errors import Refusal, StoreError
 from ..hub.accounts import Account, Accounts, SignedIn, describe
 from ..hub.member import post
 from ..hub.ratelimit import TokenBucket
-from ..protocol import PROBLEM_BODY, Code, Refused
-from . import security
+from ..protocol import Code, Refused
+from . import answers, security
 from .state import STATE, State
 
 log = logging.getLogger("wsserver.accounts")
@@ -37,12 +36,6 @@ log = logging.getLogger("wsserver.accounts")
 COOKIE = "wsserver_session"
 BOT_KEY_PREFIX = "wsb_"  # a bot's API key, in Authorization: Bearer (wsserver accounts add-bot)
 SWEEP_SECONDS = 5.0  # how often open sockets of signed-in people are checked against their sessions
-# The HTTP status of each refusal
-STATUS = {Code.HANDLE_IN_USE: 409, Code.BAD_INVITE: 403, Code.SIGN_UP_CLOSED: 403, Code.WRONG_PASSWORD: 401,
-          Code.ACCOUNT_DISABLED: 403, Code.TOO_MANY_ATTEMPTS: 429, Code.AUTH_FAILED: 401,
-          Code.WRONG_CURRENT_PASSWORD: 403, Code.UNAVAILABLE: 503, Code.ORIGIN_REFUSED: 403,
-          Code.NOT_ALLOWED_HERE: 403, Code.UNKNOWN_CHANNEL: 404, Code.RATE_LIMITED: 429, Code.MUTED: 403,
-          Code.BANNED: 403, Code.PLAIN_ONLY: 403, Code.NOT_SAVED: 503, Code.QUERY_TOO_LONG: 414}
 
 
 def add_routes(app: web.Application) -> None:
@@ -57,10 +50,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/bots", bots)
 
 
-def _error(refused: Refused, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": refused.sentence}, status=STATUS.get(refused.code, 400), headers=headers)
-
-
 def _accounts(state: State) -> Accounts:
     assert state.accounts is not None, "the accounts routes are added with --accounts only"
     return state.accounts
@@ -68,19 +57,11 @@ def _accounts(state: State) -> Accounts:
 
 async def _body(request: web.Request, fields: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, str]:
     """Return the JSON object's string fields; raises Refusal (400) naming what is wrong."""
-    problem = PROBLEM_BODY.format(fields=" and ".join(fields))
-    try:
-        body = await request.json(loads=lambda text: json.loads(text, parse_constant=_no_constant))
-    except (ValueError, UnicodeDecodeError):
-        raise Refusal(400, Refused.of(Code.BAD_ACCOUNT_REQUEST, problem=problem)) from None
-    if not isinstance(body, dict) or not all(isinstance(body.get(field), str) for field in fields) \
+    body = await answers.json_object(request, fields)
+    if not all(isinstance(body[field], str) for field in fields) \
             or not all(body.get(field) is None or isinstance(body[field], str) for field in optional):
-        raise Refusal(400, Refused.of(Code.BAD_ACCOUNT_REQUEST, problem=problem))
+        raise answers.bad_body(fields)
     return {field: body[field] for field in (*fields, *optional) if body.get(field) is not None}
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(name)
 
 
 def set_cookie(request: web.Request, response: web.Response, signed: SignedIn) -> None:
@@ -98,18 +79,16 @@ def secure(request: web.Request, state: State) -> bool:
     return request.secure or forwarded
 
 
-async def guarded(request: web.Request, work: Coroutine[Any, Any, web.Response],
-                  error: Callable[[Refused], web.Response] | None = None) -> web.Response:
-    """Run ``work`` (a coroutine making the answer): refusals as their status (by ``error``), a store fault as 503."""
-    say = error or _error
+async def guarded(request: web.Request, work: Coroutine[Any, Any, web.Response]) -> web.Response:
+    """Run ``work`` (a coroutine making the answer): refusals as their status, a store fault as 503."""
     try:
         security.check_origin(request, request.app[STATE].config.allowed_origins)
         return await work
     except Refusal as refusal:
-        return say(refusal.refused)
+        return answers.refused(refusal.refused, refusal.status)
     except StoreError:
         log.warning("an accounts request failed: the store did not answer", exc_info=True)
-        return say(Refused.of(Code.UNAVAILABLE))
+        return answers.refused(Code.UNAVAILABLE)
     finally:
         work.close()  # never awaited when refused first: let it go quietly
 
@@ -125,7 +104,7 @@ async def _sign_up(request: web.Request) -> web.Response:
     address = security.client_address(request, state.config.trusted_proxy)
     done = await _accounts(state).sign_up(body["handle"], body["password"], body.get("invite"), address)
     if isinstance(done, Refused):
-        return _error(done)
+        return answers.refused(done)
     response = web.json_response({"handle": done.account.handle}, status=201)
     set_cookie(request, response, done)
     return response
@@ -143,9 +122,9 @@ async def _sign_in(request: web.Request) -> web.Response:
     done = await _accounts(state).sign_in(body["handle"], body["password"], address)
     if isinstance(done, tuple):
         refused, wait = done
-        return _error(refused, {"Retry-After": str(wait)})
+        return answers.refused(refused, headers={"Retry-After": str(wait)})
     if isinstance(done, Refused):
-        return _error(done)
+        return answers.refused(done)
     response = web.json_response({"handle": done.account.handle})
     set_cookie(request, response, done)
     return response
@@ -200,14 +179,14 @@ async def who(request: web.Request) -> web.Response:
     try:
         found = await signed_in(request)
     except StoreError:
-        return _error(Refused.of(Code.UNAVAILABLE))
+        return answers.refused(Code.UNAVAILABLE)
     if found is None:
-        return _error(Refused.of(Code.AUTH_FAILED))
+        return answers.refused(Code.AUTH_FAILED)
     account = found[0]
     try:
         record = await _accounts(request.app[STATE]).store.get(account.handle) or {}
     except StoreError:
-        return _error(Refused.of(Code.UNAVAILABLE))
+        return answers.refused(Code.UNAVAILABLE)
     return web.json_response({"handle": account.handle, "op": account.op, "ops": list(account.ops),
                               "passkeys": [describe(key) for key in record.get("passkeys") or []]})
 
@@ -226,7 +205,7 @@ async def _sign_out(request: web.Request, everywhere: bool) -> web.Response:
     state = request.app[STATE]
     found = await signed_in(request)
     if found is None:
-        return _error(Refused.of(Code.AUTH_FAILED))
+        return answers.refused(Code.AUTH_FAILED)
     account, session = found
     ended = await _accounts(state).store.drop_sessions(account.handle, only=None if everywhere else session)
     close_sessions(state, set(ended), Code.SIGNED_OUT)
@@ -245,12 +224,12 @@ async def _change_password(request: web.Request) -> web.Response:
     state = request.app[STATE]
     found = await signed_in(request)
     if found is None:
-        return _error(Refused.of(Code.AUTH_FAILED))
+        return answers.refused(Code.AUTH_FAILED)
     body = await _body(request, ("current", "new"))
     account, session = found
     refused = await _accounts(state).change_password(account, session, body["current"], body["new"])
     if refused is not None:
-        return _error(refused)
+        return answers.refused(refused)
     close_sessions(state, {key for _, key in state.signed_in.values() if key != session}, Code.SIGNED_OUT,
                    handle=account.handle)
     return web.json_response({"handle": account.handle})
@@ -261,7 +240,7 @@ async def bots(request: web.Request) -> web.Response:
     try:
         records = await _accounts(request.app[STATE]).store.all()
     except StoreError:
-        return _error(Refused.of(Code.UNAVAILABLE))
+        return answers.refused(Code.UNAVAILABLE)
     names = sorted((str(r["handle"]) for r in records if r.get("bot") and not r.get("removed")), key=str.lower)
     return web.json_response({"bots": names})
 
@@ -276,18 +255,18 @@ async def _post_message(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     found = await signed_in(request)
     if found is None:
-        return _error(Refused.of(Code.AUTH_FAILED))
+        return answers.refused(Code.AUTH_FAILED)
     account = found[0]
     channel = state.hub.channels.known(name) if CHANNEL_RE.match(name) else None
     if channel is None:
-        return _error(Refused.of(Code.UNKNOWN_CHANNEL, name=name[:40]))
+        return answers.refused(Code.UNKNOWN_CHANNEL, name=name[:40])
     if not account.may_use(name):
-        return _error(Refused.of(Code.NOT_ALLOWED_HERE))
+        return answers.refused(Code.NOT_ALLOWED_HERE)
     body = await _body(request, ("text",))
     bucket = state.post_buckets.setdefault(account.handle.lower(), TokenBucket(state.limits.rate, state.limits.burst))
     posted = await post(state.hub, channel, account.handle, body["text"], state.limits, bucket)
     if isinstance(posted, Refused):
-        return _error(posted)
+        return answers.refused(posted)
     return web.json_response({"cursor": posted}, status=201)
 
 

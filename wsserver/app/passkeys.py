@@ -15,8 +15,6 @@ accepted``, and nothing changes.
 from __future__ import annotations
 
 import ipaddress
-import json
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -24,11 +22,9 @@ from aiohttp import web
 from ..errors import Refusal
 from ..hub.accounts import Account
 from ..hub.passkeys import Passkeys
-from ..protocol import PROBLEM_BODY, Code, Refused
-from . import accounts, security
+from ..protocol import Code, Refused
+from . import accounts, answers, security
 from .state import STATE
-
-STATUS = {Code.PASSKEY_REFUSED: 401, Code.PASSKEYS_NEED_A_NAME: 400, Code.NO_SUCH_PASSKEY: 404}
 
 
 def add_routes(app: web.Application) -> None:
@@ -43,11 +39,6 @@ def _passkeys(request: web.Request) -> Passkeys:
     state = request.app[STATE]
     assert state.accounts is not None, "the passkeys routes are added with --accounts only"
     return Passkeys(state.accounts)
-
-
-def _error(refused: Refused) -> web.Response:
-    return web.json_response({"error": refused.sentence}, status=STATUS.get(refused.code) or
-                             accounts.STATUS.get(refused.code, 400))
 
 
 def relying_party(request: web.Request) -> tuple[str, str]:
@@ -67,17 +58,6 @@ def relying_party(request: web.Request) -> tuple[str, str]:
     raise Refusal(400, Code.PASSKEYS_NEED_A_NAME)
 
 
-async def _object(request: web.Request, fields: tuple[str, ...]) -> dict[str, Any]:
-    problem = PROBLEM_BODY.format(fields=" and ".join(fields))
-    try:
-        body = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict) or not all(field in body for field in fields):
-        raise Refusal(400, Refused.of(Code.BAD_ACCOUNT_REQUEST, problem=problem))
-    return body
-
-
 async def _signed_in(request: web.Request) -> Account:
     found = await accounts.signed_in(request)
     if found is None:
@@ -87,11 +67,11 @@ async def _signed_in(request: web.Request) -> Account:
 
 async def options(request: web.Request) -> web.Response:
     """The options of a registration (signed in) or of a sign-in."""
-    return await accounts.guarded(request, _options(request), _error)
+    return await accounts.guarded(request, _options(request))
 
 
 async def _options(request: web.Request) -> web.Response:
-    body = await _object(request, ("purpose",))
+    body = await answers.json_object(request, ("purpose",))
     rp_id, _ = relying_party(request)
     if body["purpose"] == "register":
         return web.json_response(await _passkeys(request).registration_options(await _signed_in(request), rp_id))
@@ -102,33 +82,33 @@ async def _options(request: web.Request) -> web.Response:
 
 async def register(request: web.Request) -> web.Response:
     """Keep a new passkey of the signed-in account."""
-    return await accounts.guarded(request, _register(request), _error)
+    return await accounts.guarded(request, _register(request))
 
 
 async def _register(request: web.Request) -> web.Response:
     account = await _signed_in(request)
-    body = await _object(request, ("credential",))
+    body = await answers.json_object(request, ("credential",))
     rp_id, origin = relying_party(request)
     name = body.get("name") if isinstance(body.get("name"), str) else ""
     kept = await _passkeys(request).register(account, body["credential"], name or "", rp_id, origin)
     if isinstance(kept, Refused):
-        return _error(kept)
+        return answers.refused(kept)
     return web.json_response(kept, status=201)
 
 
 async def sign_in(request: web.Request) -> web.Response:
     """Sign in with a passkey: no handle typed, the credential says whose it is."""
-    return await accounts.guarded(request, _sign_in(request), _error)
+    return await accounts.guarded(request, _sign_in(request))
 
 
 async def _sign_in(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    body = await _object(request, ("credential",))
+    body = await answers.json_object(request, ("credential",))
     rp_id, origin = relying_party(request)
     address = security.client_address(request, state.config.trusted_proxy)
     done = await _passkeys(request).sign_in(body["credential"], rp_id, origin, address)
     if isinstance(done, Refused):
-        return _error(done)
+        return answers.refused(done)
     response = web.json_response({"handle": done.account.handle})
     accounts.set_cookie(request, response, done)
     return response
@@ -136,12 +116,12 @@ async def _sign_in(request: web.Request) -> web.Response:
 
 async def remove(request: web.Request) -> web.Response:
     """Remove a passkey of the signed-in account."""
-    return await accounts.guarded(request, _remove(request), _error)
+    return await accounts.guarded(request, _remove(request))
 
 
 async def _remove(request: web.Request) -> web.Response:
     account = await _signed_in(request)
     key_id = request.match_info["id"]
     if not await _passkeys(request).remove(account, key_id):
-        return _error(Refused.of(Code.NO_SUCH_PASSKEY))
+        return answers.refused(Code.NO_SUCH_PASSKEY)
     return web.json_response({"removed": key_id})

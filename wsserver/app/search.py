@@ -22,15 +22,8 @@ from ..errors import Refusal
 from ..hub.searching import RESULTS_DEFAULT
 from ..hub.searching import search as find
 from ..protocol import ENCRYPTED_NOTE, Code, Refused
-from . import accounts, security
+from . import accounts, answers, security
 from .state import STATE
-
-# The HTTP status of each refusal
-STATUS = {Code.UNKNOWN_CHANNEL: 404, Code.UNAVAILABLE: 503}  # 400 for the others: a bad value
-
-
-def _error(refused: Refused, status: int | None = None) -> web.Response:
-    return web.json_response({"error": refused.sentence}, status=status or STATUS.get(refused.code, 400))
 
 
 async def search(request: web.Request) -> web.Response:
@@ -43,15 +36,15 @@ async def search(request: web.Request) -> web.Response:
         security.check_origin(request, config.allowed_origins)
         await accounts.identity(request, name)  # a session with --accounts, a token with --jwt-secret
     except Refusal as refusal:
-        return _error(refusal.refused, refusal.status)
+        return answers.refused(refusal.refused, refusal.status)
     if not CHANNEL_RE.match(name) or name not in state.hub.channels.names():
-        return _error(Refused.of(Code.UNKNOWN_CHANNEL, name=name[:40]))
+        return answers.refused(Code.UNKNOWN_CHANNEL, name=name[:40])
     raw_limit = request.query.get("limit", str(RESULTS_DEFAULT))
     limit = int(raw_limit) if raw_limit.isdigit() else 0  # not a number: refused as out of range, after q and from
     answer = await find(state.hub, name, request.query.get("q", ""), request.query.get("from"),
                         request.query.get("before") or None, limit, config.search_seconds)
     if isinstance(answer, Refused):
-        return _error(answer)
+        return answers.refused(answer)
     encrypted = {"encrypted": True, "note": ENCRYPTED_NOTE} if name in config.encrypted_channels else {}
     return web.json_response({
         **encrypted,

@@ -28,6 +28,7 @@ from ..protocol import Code, Refused
 from ..uploads import media
 from ..uploads.rules import megabytes, pixels
 from ..uploads.storage import ID_RE, Stored
+from . import answers
 from .state import STATE
 
 log = logging.getLogger("wsserver.uploads.routes")  # the name operators know from the log (docs/operations.md)
@@ -42,31 +43,17 @@ SERVED_HEADERS = {
 }
 
 
-# The HTTP status of each refusal of the PUT and the file route
-STATUS = {Code.NO_TICKET: 404, Code.UNAVAILABLE: 503, Code.BANNED: 403, Code.MUTED: 403, Code.TOO_LARGE: 413,
-          Code.TOO_MANY_PIXELS: 422, Code.NOT_AN_IMAGE: 415, Code.NO_ROOM: 507, Code.NOT_SAVED: 503,
-          Code.GONE: 410, Code.NO_FILE: 404}
-
-
-def _error(code: Code, **values: object) -> web.Response:
-    return _refused(Refused.of(code, **values))
-
-
-def _refused(refused: Refused) -> web.Response:
-    return web.json_response({"error": refused.sentence}, status=STATUS[refused.code])
-
-
 async def put_upload(request: web.Request) -> web.Response:
     """Receive the bytes of an upload ticket; answer 201 with the file, or the error that names the problem."""
     state = request.app[STATE]
     upload = request.match_info["id"]
     config = state.config
     if not ID_RE.match(upload):
-        return _error(Code.NO_TICKET)
+        return answers.refused(Code.NO_TICKET)
     ticket = await take_ticket(state.hub, upload)
     if isinstance(ticket, Refused):
-        return _refused(ticket)
-    too_large = _error(Code.TOO_LARGE, limit=megabytes(config.max_upload_bytes))
+        return answers.refused(ticket)
+    too_large = answers.refused(Code.TOO_LARGE, limit=megabytes(config.max_upload_bytes))
     if (request.content_length or 0) > config.max_upload_bytes:
         return too_large
     files = state.files
@@ -81,21 +68,21 @@ async def put_upload(request: web.Request) -> web.Response:
         thumbnail = part.with_suffix(".thumb") if stored.width is not None else None
         await asyncio.to_thread(files.keep, stored, part.with_suffix(".clean") if thumbnail else part, thumbnail)
     except TooManyPixels:
-        return _error(Code.TOO_MANY_PIXELS, limit=pixels(config.max_image_pixels))
+        return answers.refused(Code.TOO_MANY_PIXELS, limit=pixels(config.max_image_pixels))
     except NotAnImage:
-        return _error(Code.NOT_AN_IMAGE)
+        return answers.refused(Code.NOT_AN_IMAGE)
     except NoRoom:
-        return _error(Code.NO_ROOM)
+        return answers.refused(Code.NO_ROOM)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return _error(Code.NO_ROOM)
+            return answers.refused(Code.NO_ROOM)
         raise
     finally:
         await asyncio.to_thread(_clear, part)
     refused = await share(state.hub, ticket, stored)
     if refused is not None:
         await asyncio.to_thread(files.forget, upload)
-        return _refused(refused)
+        return answers.refused(refused)
     return web.json_response(stored.describe(), status=201)
 
 
@@ -140,7 +127,7 @@ async def get_file(request: web.Request) -> web.StreamResponse:
             return web.FileResponse(thumbnail, headers={**SERVED_HEADERS, "Content-Type": media.THUMBNAIL_TYPE})
     found = files.find(upload)
     if found is None or name != found[0].name:
-        return _error(Code.GONE) if files.withdrawn(upload) else _error(Code.NO_FILE)
+        return answers.refused(Code.GONE) if files.withdrawn(upload) else answers.refused(Code.NO_FILE)
     stored, path = found
     disposition = "inline" if stored.type in media.INLINE.values() else "attachment"
     headers = {**SERVED_HEADERS, "Content-Type": stored.type,
