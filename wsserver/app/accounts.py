@@ -27,7 +27,7 @@ from ..errors import Refusal, StoreError
 from ..hub.accounts import Account, Accounts, SignedIn, describe
 from ..hub.member import post
 from ..hub.ratelimit import TokenBucket
-from ..protocol import Code, Refused
+from ..protocol import CLOSE_POLICY, Code, Refused
 from . import answers, security
 from .state import STATE, State
 
@@ -274,7 +274,7 @@ def close_sessions(state: State, sessions: set[str], code: Code, handle: str | N
     """Close this process's sockets of ``sessions`` (of ``handle`` only, if given) with 1008 and the sentence."""
     for outbox, (who, session) in list(state.signed_in.items()):
         if session in sessions and (handle is None or who.lower() == handle.lower()):
-            outbox.close_after(1008, code.sentence)
+            outbox.close_after(CLOSE_POLICY, code.sentence)
 
 
 async def sweep_sessions(state: State) -> None:
@@ -294,10 +294,10 @@ async def sweep_sessions(state: State) -> None:
         closed: dict[str, str] = {}
         for outbox, (handle, session) in sockets:
             if handle.lower() in gone:
-                outbox.close_after(1008, Code.ACCOUNT_CLOSED.sentence)
+                outbox.close_after(CLOSE_POLICY, Code.ACCOUNT_CLOSED.sentence)
                 closed[handle] = "was disabled or removed"
             elif session in ended:
-                outbox.close_after(1008, Code.SIGNED_OUT.sentence)
+                outbox.close_after(CLOSE_POLICY, Code.SIGNED_OUT.sentence)
                 closed.setdefault(handle, "signed out elsewhere (a session ended)")
         for handle, why in closed.items():
             log.info("account %s %s: closing its sockets here", handle, why)

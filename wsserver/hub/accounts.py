@@ -87,7 +87,9 @@ class Accounts:
 
         self.hasher = hasher or PasswordHasher()
         self.pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2")
-        self._dummy: str | None = None  # hashed on first use, in the pool
+        # Checked against when the handle has no account: made now, so that even the first such
+        # sign-in takes one hash's time, as a wrong password does.
+        self._dummy = self.pool.submit(self.hasher.hash, new_secret())
 
     def close(self) -> None:
         """Let the hashing threads go."""
@@ -97,20 +99,18 @@ class Accounts:
         return await asyncio.get_running_loop().run_in_executor(self.pool, self.hasher.hash, password)
 
     async def _verify(self, hashed: str | None, password: str) -> bool:
-        if hashed is None:  # no such account: the same work, the same answer
-            if self._dummy is None:
-                self._dummy = await self._hash(new_secret())
-            hashed = self._dummy
-
+        """Return whether ``password`` matches ``hashed`` (None, no account: the same work, and False)."""
         from argon2.exceptions import InvalidHashError, VerificationError
+
+        against = hashed if hashed is not None else await asyncio.wrap_future(self._dummy)
 
         def verify() -> bool:
             try:
-                return bool(self.hasher.verify(hashed, password))
+                return bool(self.hasher.verify(against, password))
             except (VerificationError, InvalidHashError):
                 return False
 
-        return await asyncio.get_running_loop().run_in_executor(self.pool, verify) and hashed != self._dummy
+        return await asyncio.get_running_loop().run_in_executor(self.pool, verify) and hashed is not None
 
     # ------------------------------------------------------------ sign-up
 
@@ -219,9 +219,10 @@ class Accounts:
             return Refused.of(Code.WRONG_PASSWORD)
         if record.get("disabled"):
             return Refused.of(Code.ACCOUNT_DISABLED)
+        fields: dict[str, Any] = {"seen": time.time()}
         if self.hasher.check_needs_rehash(str(record["hash"])):
-            record = await self.store.change(handle, {"hash": await self._hash(password)}) or record
-        await self.store.change(handle, {"seen": time.time()})
+            fields["hash"] = await self._hash(password)
+        record = await self.store.change(handle, fields) or record  # one write per sign-in
         log.info("account %s signed in from %s", record["handle"], address)
         return await self._session(record, address)
 

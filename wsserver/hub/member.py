@@ -55,11 +55,12 @@ RATE_STRIKE_WINDOW = 10.0
 class Limits:
     """The server's settings a member's calls are checked against."""
 
-    max_chars: int = 2000  # a line's text
-    rate: float = 5.0  # lines a second, on average (0: no limit)
-    burst: int = 10  # lines at once
+    # The defaults are the settings' (wsserver.config.Config), read from there, not written again.
+    max_chars: int = Config.max_message_chars  # a line's text
+    rate: float = Config.rate_limit  # lines a second, on average (0: no limit)
+    burst: int = Config.rate_burst  # lines at once
     encrypted_channels: frozenset[str] = frozenset()  # channels that take only end-to-end encrypted text
-    max_upload_bytes: int = 10 * 1024 * 1024
+    max_upload_bytes: int = Config.max_upload_bytes
     devices: bool = False  # identities have devices (tokens): a public key is kept per device
 
     @classmethod
@@ -320,11 +321,9 @@ async def post(hub: Hub, channel: Channel, handle: str, text: str, limits: Limit
         return refused
     if not bucket.allow():
         return Refused.of(Code.RATE_LIMITED)
-    moderation = hub.moderator.state
-    if moderation.banned(channel.name, handle):
-        return Refused.of(Code.BANNED)
-    if moderation.muted(channel.name, handle):
-        return Refused.of(Code.MUTED)
+    refused = _kept_out(hub, channel.name, handle)
+    if refused is not None:
+        return refused
     if channel.name in limits.encrypted_channels:
         return Refused.of(Code.PLAIN_ONLY)
     cursor = await channel.say(handle, text)
@@ -344,12 +343,17 @@ async def take_ticket(hub: Hub, upload: str) -> Ticket | Refused:
     if ticket is None:
         return Refused.of(Code.NO_TICKET)
     taken = Ticket(str(ticket["channel"]), str(ticket["handle"]), str(ticket["name"]), str(ticket.get("caption") or ""))
+    return _kept_out(hub, taken.channel, taken.handle) or taken
+
+
+def _kept_out(hub: Hub, channel: str, handle: str) -> Refused | None:
+    """Refuse a line of ``handle`` written without a seat (a bot's post, an upload's line): banned, or muted."""
     moderation = hub.moderator.state
-    if moderation.banned(taken.channel, taken.handle):
+    if moderation.banned(channel, handle):
         return Refused.of(Code.BANNED)
-    if moderation.muted(taken.channel, taken.handle):
+    if moderation.muted(channel, handle):
         return Refused.of(Code.MUTED)
-    return taken
+    return None
 
 
 async def share(hub: Hub, ticket: Ticket, stored: Stored) -> Refused | None:

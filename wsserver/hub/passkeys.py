@@ -160,10 +160,9 @@ class Passkeys:
         if record.get("disabled"):
             return Refused.of(Code.ACCOUNT_DISABLED)
         now = time.time()
-        for k in keys:
-            if k.get("id") == credential_id:
-                k.update(sign_count=verified.new_sign_count, last_used=now)
-        await self.store.change(record["handle"], {"passkeys": keys, "seen": now})
+        used = {**key, "sign_count": verified.new_sign_count, "last_used": now}
+        kept = [used if k.get("id") == credential_id else k for k in keys]
+        await self.store.change(record["handle"], {"passkeys": kept, "seen": now})
         log.info("account %s signed in with a passkey from %s", record["handle"], address)
         return await self.accounts.session_for(record, address)
 

@@ -10,12 +10,14 @@
 Every change takes an exclusive ``flock`` on ``accounts/.lock``, reads the file, and writes the new
 one to a temporary file that is flushed (``fsync``) and renamed over it: every process sees each
 change whole, and a crash leaves the old file or the new one.  Reads of ``sessions.json`` (each
-socket of a signed-in person) are served from memory while the file is unchanged.
+socket of a signed-in person) are served from memory while the file is unchanged; a read returns
+a copy (as Redis's answers are fresh), so that no caller changes what is cached.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import fcntl
 import json
 import os
@@ -88,11 +90,11 @@ class FileAccounts:
 
     async def get(self, handle: str) -> Table | None:
         """Return the account of ``handle`` (any case), or None."""
-        return await self._run("reading an account", lambda: self._read(FILES[0]).get(handle.lower()))
+        return await self._run("reading an account", lambda: copy.deepcopy(self._read(FILES[0]).get(handle.lower())))
 
     async def all(self) -> list[Table]:
         """Return every account, removed ones included."""
-        return await self._run("reading the accounts", lambda: list(self._read(FILES[0]).values()))
+        return await self._run("reading the accounts", lambda: copy.deepcopy(list(self._read(FILES[0]).values())))
 
     async def create(self, record: Table) -> bool:
         """Add ``record`` under its handle; False (nothing written) if the handle is taken in any case."""
@@ -133,7 +135,7 @@ class FileAccounts:
 
     async def session(self, key: str) -> Table | None:
         """Return the session of that digest, or None."""
-        return await self._run("reading a session", lambda: self._read(FILES[1]).get(key))
+        return await self._run("reading a session", lambda: copy.deepcopy(self._read(FILES[1]).get(key)))
 
     async def renew_session(self, key: str, expires: float) -> None:
         """Move the end of a session that is still there."""
