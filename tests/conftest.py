@@ -44,6 +44,20 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
+async def person() -> AsyncIterator[Callable[[], aiohttp.ClientSession]]:
+    """A browser of its own (its own cookies; cookies for 127.0.0.1 kept, as a browser keeps them)."""
+    sessions: list[aiohttp.ClientSession] = []
+
+    def make() -> aiohttp.ClientSession:
+        sessions.append(aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)))
+        return sessions[-1]
+
+    yield make
+    for made in sessions:
+        await made.close()
+
+
+@pytest.fixture
 async def start_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """Start servers for a test (``await start_server("--history", "5")``); all are stopped after it."""
     servers: list[Server] = []

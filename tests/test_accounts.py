@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,52 +11,8 @@ import pytest
 
 from wsserver.protocol import Code
 
-from .support import SECRET, Client, Server, eventually, free_port, joined, run_cli, token
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-async def person() -> AsyncIterator[Callable[[], aiohttp.ClientSession]]:
-    """A browser of its own (its own cookies; cookies for 127.0.0.1 kept, as a browser keeps them)."""
-    sessions: list[aiohttp.ClientSession] = []
-
-    def make() -> aiohttp.ClientSession:
-        sessions.append(aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)))
-        return sessions[-1]
-
-    yield make
-    for made in sessions:
-        await made.close()
-
-
-async def post(browser: aiohttp.ClientSession, server: Server, path: str, body: Any,
-               **headers: str) -> tuple[int, dict[str, Any], aiohttp.ClientResponse]:
-    async with browser.post(server.url + path, json=body, headers=headers) as response:
-        return response.status, await response.json(), response
-
-
-async def sign_up(browser: aiohttp.ClientSession, server: Server, handle: str, invite: str | None = None,
-                  password: str = PASSWORD) -> tuple[int, dict[str, Any]]:
-    status, body, _ = await post(browser, server, "/api/accounts",
-                                 {"handle": handle, "password": password, "invite": invite})
-    return status, body
-
-
-async def sign_in(browser: aiohttp.ClientSession, server: Server, handle: str,
-                  password: str = PASSWORD) -> tuple[int, dict[str, Any], aiohttp.ClientResponse]:
-    return await post(browser, server, "/api/session", {"handle": handle, "password": password})
-
-
-async def socket(browser: aiohttp.ClientSession, server: Server, handle: str = "Ignored",
-                 channel: str = "general") -> Client:
-    return Client(await browser.ws_connect(server.ws_url(channel=channel, handle=handle)))
-
-
-def code_of(link: str) -> str:
-    match = re.search(r"\?invite=([A-Za-z0-9_-]+)$", link.strip())
-    assert match, link
-    return match.group(1)
+from .support import SECRET, Client, eventually, free_port, joined, run_cli, token
+from .support.accounts import PASSWORD, code_of, post, sign_in, sign_up, socket
 
 
 async def test_open_sign_up_signs_in_and_the_socket_is_the_accounts(start_server: Any, person: Any) -> None:

@@ -121,3 +121,41 @@ async def test_signing_in_with_the_keyboard_alone(start_server: Any, new_page: A
     await page.get_by_role("dialog", name="Account").wait_for(state="hidden")
     assert page.errors == []
 
+
+
+async def test_a_private_line_kept_for_an_account_is_in_its_log_when_it_signs_in(start_server: Any, new_page: Any,
+                                                                                 person: Any) -> None:
+    """/msg to an account away: the sender's page says it was kept; the account's page shows it among the lines."""
+    from .support.accounts import sign_up
+
+    server: Server = await start_server("--accounts", "--sign-up", "open")
+    assert (await sign_up(person(), server, "Bob", password=PASSWORD))[0] == 201
+    alice = await new_page(server.url + "/?channel=general")
+    await create_account(alice, "Alice")
+    await say(alice, "before the private line")
+    await wait_for_line(alice, "before the private line")
+    await say(alice, "/msg Bob kept for you")
+    # Bob has no public key (he never joined): the page cannot encrypt for him, and asks.
+    await alice.get_by_role("alert").filter(has_text="Bob has no key yet: not sent").wait_for()
+    await alice.get_by_role("button", name="Send unencrypted").click()
+    await alice.get_by_text("Bob is not here now: the message is kept, and Bob will see it on joining").wait_for()
+    await alice.locator("#lines li.private").filter(has_text="kept for you").wait_for()
+
+    bob = await new_page(server.url + "/?channel=general")
+    form = bob.get_by_role("form", name="Sign in")
+    await form.get_by_label("Handle").fill("Bob")
+    await form.get_by_label("Password").fill(PASSWORD)
+    await bob.get_by_role("button", name="Sign in", exact=True).click()
+    row = bob.locator("#lines li.private").filter(has_text="kept for you")
+    await row.wait_for()
+    assert await row.locator(".handle").text_content() == "Alice → Bob"
+    texts = await bob.locator("#lines li.line").all_text_contents()
+    where = {text: i for i, text in enumerate(texts)}
+    assert min(i for text, i in where.items() if "before the private line" in text) < min(
+        i for text, i in where.items() if "kept for you" in text), texts
+    await bob.reload()  # the signed-in page again: from the backlog once more, once
+    await bob.locator("#lines li.private").filter(has_text="kept for you").wait_for()
+    await say(bob, "marker")
+    await wait_for_line(bob, "marker")
+    assert await bob.locator("#lines li.private").filter(has_text="kept for you").count() == 1
+    assert alice.errors == [] and bob.errors == []

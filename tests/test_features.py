@@ -125,7 +125,7 @@ async def test_private_message_reaches_both_ends_only(server: Server, connect: A
         assert frame["data"]["channel"] == "general"
         assert frame["data"]["message"].endswith("] Alice -> Bob: psst\\nsecret")
         assert set(frame) == {"success", "event", "data"} and frame["success"] is True
-        assert set(frame["data"]) == {"channel", "from", "to", "message"}
+        assert set(frame["data"]) == {"channel", "from", "to", "message", "cursor"}
     await alice.chat("public marker")
     await carol.until_line("Alice: public marker")
     assert not any(e["event"] == "private" for e in carol.events)

@@ -81,3 +81,34 @@ export function placeDivider(list, item) {
   linkRows(list, row); // the line after it starts a group of its own
   return row;
 }
+
+/** The time (seconds) of a row: a line's, or a fold's last line's; null for other rows (days, notices). */
+function rowTime(row) {
+  const at = row.dataset.at ?? (row.classList.contains("fold") ? row.querySelector("ol").lastElementChild?.dataset.at : undefined);
+  return at === undefined ? null : Number(at);
+}
+
+/** Put `item` (a line) among the rows of `list` after the last one stamped no later (the caller relinks). */
+export function placeByTime(list, item) {
+  const at = Number(item.dataset.at);
+  for (let row = list.lastElementChild; row; row = row.previousElementSibling) {
+    const time = rowTime(row);
+    if (time !== null && time <= at) {
+      row.after(item);
+      return;
+    }
+  }
+  list.prepend(item);
+}
+
+/** Lines in log order with `extra` lines (private ones, oldest first) put in by their times. */
+export function byTime(items, extra) {
+  if (!extra.length) return items;
+  const out = [];
+  let next = 0;
+  for (const item of items) {
+    while (next < extra.length && Number(extra[next].dataset.at) < Number(item.dataset.at ?? -Infinity)) out.push(extra[next++]);
+    out.push(item);
+  }
+  return [...out, ...extra.slice(next)];
+}

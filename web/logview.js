@@ -3,12 +3,13 @@
 // ones), older lines paged in at the top, and what is unread after the reader's position.
 import { $ } from "./dom.js";
 import { appendFolded, prependFolded } from "./fold.js";
-import { linkNew, placeDivider, relinkAll } from "./grouping.js";
+import { byTime, linkNew, placeByTime, placeDivider, relinkAll } from "./grouping.js";
 import { renderLine } from "./render.js";
 
 /**
  * hooks: decorate(item, parsed, cursor, deleted, live) adds moderation controls; annotate(item, parsed,
- * cursor, index, data, live) shows reactions, replies and edits and offers their actions; jumpActive() says a
+ * cursor, index, data, live) shows reactions, replies and edits and offers their actions; reveal(item,
+ * parsed) decrypts a private line; jumpActive() says a
  * jump view hides the live list; send(request) -> whether it went out; shown() -> whether this
  * channel is the one on screen; me() -> our handle.
  */
@@ -45,6 +46,19 @@ export function createLogView(hooks) {
       return { item, parsed, cursor };
     });
   }
+
+  /** Render private lines (the data of `private` events) as rows marked with their cursor in the private log. */
+  function renderPrivate(events) {
+    return (events ?? []).map((data) => {
+      const { item, parsed } = renderLine(data.message);
+      if (data.cursor) item.dataset.private = data.cursor;
+      hooks.reveal(item, parsed);
+      return { item, parsed };
+    });
+  }
+
+  /** Whether the private line of cursor `cursor` is shown already (a backlog and a live event may both carry it). */
+  const hasPrivate = (cursor) => Boolean(cursor) && [...list.querySelectorAll("li[data-private]")].some((item) => item.dataset.private === cursor);
 
   function showJumpCount() {
     ui.jump.textContent = newBelow > 0 ? `New messages: ${newBelow} ↓` : "New messages ↓";
@@ -103,7 +117,7 @@ export function createLogView(hooks) {
     list,
     nearBottom,
     /** Lines for the jump view (search.js): rendered, not kept here. */
-    renderFrame: (data) => render(data).map(({ item }) => item),
+    renderFrame: (data) => byTime(render(data).map(({ item }) => item), renderPrivate(data.private).map(({ item }) => item)),
     /** Live lines (a lines frame): shown at the end. */
     appendLines(data) {
       if (oldest === null && data.start) oldest = data.start; // the first lines shown: older ones are before this
@@ -114,10 +128,19 @@ export function createLogView(hooks) {
       appendItems(rendered.map(({ item }) => item));
       return rendered;
     },
-    /** One line outside the log's order (a private message): shown at the end; returns {item, parsed}. */
-    appendLine(line) {
-      const rendered = renderLine(line);
-      appendItems([rendered.item]);
+    /**
+     * A private line (a `private` event's data): a live one at the end, one of a backlog among the lines
+     * by its time. Returns {item, parsed}, or null for one shown already.
+     */
+    privateLine(data) {
+      if (hasPrivate(data.cursor)) return null;
+      const [rendered] = renderPrivate([data]);
+      if (data.history) {
+        placeByTime(list, rendered.item);
+        relinkAll(list);
+      } else {
+        appendItems([rendered.item]);
+      }
       return rendered;
     },
     /** A line of the page's own (not from the log). */
@@ -138,7 +161,8 @@ export function createLogView(hooks) {
       const before = ui.log.scrollHeight;
       const rendered = render(data);
       entries.unshift(...rendered.filter(({ cursor }) => cursor).map(({ item, parsed, cursor }) => entryOf(item, parsed, cursor)));
-      prependFolded(list, rendered.map(({ item }) => item));
+      const own = renderPrivate(data.private).filter(({ item }) => !hasPrivate(item.dataset.private));
+      prependFolded(list, byTime(rendered.map(({ item }) => item), own.map(({ item }) => item)));
       relinkAll(list);
       if (hooks.shown()) ui.log.scrollTop += ui.log.scrollHeight - before;
       oldest = data.cursor;

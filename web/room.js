@@ -52,6 +52,7 @@ export function createRoom(name, shared) {
       shared.secrets.reveal(room, item, parsed);
       shared.annotations.annotate(item, parsed, cursor, index, data, live);
     },
+    reveal: (item, parsed) => shared.secrets.reveal(room, item, parsed),
     jumpActive: () => shown() && shared.finder.active(),
     send: (request) => room.connection.send(request, true),
     shown,
@@ -98,8 +99,9 @@ export function createRoom(name, shared) {
         room.users.typing(data.handle, data.typing);
         break;
       case "private": {
-        const { item, parsed } = room.log.appendLine(data.message);
-        if (data.encrypted) shared.secrets.reveal(room, item, parsed);
+        const placed = room.log.privateLine(data); // null: shown already
+        if (!placed || data.history) break; // a backlog's: not news
+        const { parsed } = placed;
         if (parsed.handle !== myHandle() && !looking()) {
           room.privateUnread += 1;
           shared.notify(room, `${parsed.handle} (private, ${name})`, parsed.text);
@@ -107,6 +109,9 @@ export function createRoom(name, shared) {
         }
         break;
       }
+      case "kept": // a private line to an account not here now: written, and shown to it when it joins
+        room.log.notice(data.message);
+        break;
       case "deleted":
         shared.moderation.deleted(data.cursor, shown() ? [room.log.list, document.getElementById("jumped")] : [room.log.list]);
         shared.changed(room);

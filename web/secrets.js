@@ -9,7 +9,7 @@ import {
   safetyNumber,
 } from "./e2e.js";
 import { fillText } from "./render.js";
-import { myHandle } from "./session.js";
+import { myHandle, serverRules } from "./session.js";
 
 const PINS = "wsserver-key-pins"; // channel/handle -> device -> fingerprint: the keys first seen (trust on first use)
 const lower = (handle) => handle.toLowerCase();
@@ -213,8 +213,10 @@ export function createSecrets(hooks) {
       if (request.type === "private") {
         const to = request.to;
         const present = room.users.names().some((handle) => lower(handle) === lower(to));
-        if (!present && !keysOf(room, to)) {
+        if (!present && !keysOf(room, to) && !serverRules().accounts) {
           // Not in the channel: encrypted for our own devices only, so the server's refusal costs no secret.
+          // (With accounts the server keeps a line for an account away: one it cannot read would be no use,
+          // so it is asked about below, as for someone here without a key.)
           const { me, found } = await readers(room, to);
           const message = await encryptPrivate(me, room.name, myHandle(), to, request.message, found);
           return { ...request, message, encrypted: true };

@@ -83,6 +83,7 @@ class Code(enum.Enum):
     UNKNOWN_TYPE = "Unknown message type: {type}", "unknown_type"
     NOT_UNICODE = "Text is not valid Unicode: it holds a lone surrogate", "not_unicode"
     USER_NOT_FOUND = "User not found", "user_not_found"
+    KEPT_FOR_LATER = "{handle} is not here now: the message is kept, and {handle} will see it on joining"
     BAD_CURSOR = "History is not available before that cursor", "bad_cursor"
     BAD_AFTER = "History is not available after that cursor", "bad_cursor"
     BAD_AROUND = "No line at that cursor", "bad_cursor"

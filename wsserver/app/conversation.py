@@ -12,7 +12,7 @@ channel's reader, as any line.
 from __future__ import annotations
 
 from ..channels.fanout import Outbox
-from ..hub.member import Member
+from ..hub.member import Kept, Member
 from ..metrics import Metrics
 from ..protocol import Code, Refused, error_frame, event_frame
 from .frames import (
@@ -90,7 +90,9 @@ class Conversation:
         elif isinstance(request, Edit):
             self._answer(await member.edit(request.cursor, request.text, request.encrypted))
         elif isinstance(request, Private):
-            self._answer(await member.private(request.to, request.text, request.encrypted))
+            sent = await member.private(request.to, request.text, request.encrypted)
+            self._answer(event_frame("kept", {"channel": member.channel.name, "to": sent.to, "message": sent.sentence})
+                         if isinstance(sent, Kept) else sent)
         else:
             assert isinstance(request, Chat)
             self._answer(await member.say(request.text, request.encrypted, request.reply_to))

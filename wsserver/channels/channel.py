@@ -19,17 +19,16 @@ from collections.abc import Callable
 from .. import protocol
 from ..annotations.keeper import Keeper
 from ..lines.annotation import annotatable
-from ..lines.logline import JOINED, LINE_RE, PRESENCE_LINE_RE, Clock, format_line
+from ..lines.logline import JOINED, PRESENCE_LINE_RE, Clock, format_line
 from ..lines.moderation_log import Moderation
 from ..metrics import Metrics
 from ..store.base import Lines, Store, StoreError
 from .fanout import Outbox, Wire, broadcast
 from .presence import PresenceList
+from .private import private_between, private_data, private_window, stamp_before, stamp_of
 from .showing import View, joined
 
 log = logging.getLogger("wsserver.channel")  # the name operators know from the log (docs/operations.md)
-
-ENVELOPE_START = "e2e1."  # wsserver.keyring.ENVELOPE_RE: checked when the message came in
 
 # Timeouts
 TYPING_EXPIRES = 6.0  # seconds a "typing: true" lasts without a refresh
@@ -58,7 +57,7 @@ class Channel:
         # Lower-cased handle -> that identity's connections here: one, or with tokens one per device.
         self.members: dict[str, list[Outbox]] = {}
         self.presence = PresenceList(name)
-        self._backlogs: dict[tuple[int, str | None, str, int], asyncio.Future[list[Wire]]] = {}
+        self._backlogs: dict[tuple[int, str | None, str, int], asyncio.Future[tuple[list[Wire], str | None]]] = {}
         self._typing: dict[Outbox, tuple[str, asyncio.TimerHandle]] = {}
         self._remote_typing: dict[str, asyncio.TimerHandle] = {}  # handles typing on other processes or nodes
         self._events = store.events
@@ -173,18 +172,13 @@ class Channel:
         return quiet
 
     def _deliver_private(self, lines: Lines) -> None:
-        for raw in lines.data.split(b"\n"):
-            line = raw.decode("utf-8", errors="replace")
-            match = LINE_RE.match(line)
-            if match is None or match.group(3) is None:
+        for raw, cursor in lines.split():
+            data = private_data(self.name, raw.decode("utf-8", errors="replace"), cursor)
+            if data is None:
                 log.warning("skipping a line of the private log of %s that is not a private line", self.name)
                 continue
-            sender, recipient = match.group(2), match.group(3)
-            data = {"channel": self.name, "from": sender, "to": recipient, "message": line}
-            if match.group(4).startswith(ENVELOPE_START):
-                data["encrypted"] = True  # the envelope form: only a message sent as encrypted has it
             frame = protocol.event_frame("private", data)
-            for outbox in {*self.connections(sender), *self.connections(recipient)}:
+            for outbox in {*self.connections(data["from"]), *self.connections(data["to"])}:
                 outbox.put(frame)
 
     def send_presence(self, users: list[str]) -> None:
@@ -248,11 +242,13 @@ class Channel:
 
     # ------------------------------------------------------------ subscribing
 
-    async def subscribe(self, outbox: Outbox, handle: str, history: int, since: str | None = None) -> None:
+    async def subscribe(self, outbox: Outbox, handle: str, history: int, since: str | None = None,
+                        identity: bool = False) -> None:
         """Queue the backlog for ``outbox``, then every line after it.
 
         The backlog is the last ``history`` lines, or with ``since`` the lines
-        after that cursor (preceded by a ``resumed`` event).  The outbox joins
+        after that cursor (preceded by a ``resumed`` event); for a stable
+        ``identity``, followed by its private lines of the same stretch of time.  The outbox joins
         the subscribers and the feed takes the backlog's end in the same step
         of the event loop, so the backlog ends exactly where live delivery begins.
         """
@@ -274,9 +270,14 @@ class Channel:
                 shared.set_exception(exc)
                 shared.exception()  # retrieved: those who share it raise it themselves
                 raise
-        outbox.put_first(await asyncio.shield(shared))
+        frames, start = await asyncio.shield(shared)
+        if identity:
+            found = await private_window(self.private_feed, self.name, handle, start)
+            frames = [*frames, *(Wire(protocol.event_frame("private", data)) for data in found)]
+        outbox.put_first(frames)
 
-    async def _backlog_frames(self, history: int, since: str | None) -> list[Wire]:
+    async def _backlog_frames(self, history: int, since: str | None) -> tuple[list[Wire], str | None]:
+        """Return the backlog's frames and the stamp its stretch of time starts at (None: the log's start)."""
         backlog = await self.feed.backlog(history, since)
         frames = []
         if backlog.recovered is not None:
@@ -294,7 +295,10 @@ class Channel:
             # ... and whose reactions, edit or thread changed since: tell them.
             if backlog.recovered:
                 frames.extend(self.view.change_frames(self.index.changed_after(since)))
-        return [Wire(frame) for frame in frames]
+        # Where its stretch of time starts: the line it saw last, or the first line sent.
+        start = await stamp_before(self.feed, since) if backlog.recovered else next(
+            (stamp_of(lines.data) for lines in batches if lines.ends), None)
+        return [Wire(frame) for frame in frames], start
 
     async def _fill(self, batches: list[Lines], wanted: int) -> list[Lines]:
         """Return ``batches`` with older lines before them until ``wanted`` lines are shown (or the log starts)."""
@@ -333,10 +337,11 @@ class Channel:
             if not connections:
                 del self.members[handle.lower()]
 
-    async def page(self, before: str | None, limit: int) -> str | None:
+    async def page(self, before: str | None, limit: int, identity: str | None = None) -> str | None:
         """Return a ``history`` frame of up to ``limit`` lines before ``before`` (None: the newest).
 
-        Its ``cursor`` is where to page from next.  Returns None for a cursor
+        Its ``cursor`` is where to page from next; for a stable ``identity``
+        it carries that identity's private lines of the same stretch of time.  Returns None for a cursor
         that names no position of the log; raises StoreError if the store failed.
         """
         self.metrics.history_reads.labels("page").inc()
@@ -344,9 +349,14 @@ class Channel:
         if found is None:
             return None
         # Annotation lines are not shown as lines: read on back until the page has its lines (or the start).
-        return self.view.history_frame(functools.reduce(joined, await self._fill([found], limit)))
+        lines = functools.reduce(joined, await self._fill([found], limit))
+        after = await self.finder.after(before, 1) if identity is not None and before is not None else None
+        end = stamp_of(after.lines.data) if after is not None else None  # the line the asker has after the page
+        return self.view.history_frame(lines, **await private_between(self.private_feed, self.name, identity,
+                                                                      lines, end))
 
-    async def jump(self, around: str | None, at: str | None, after: str | None, limit: int) -> str | None:
+    async def jump(self, around: str | None, at: str | None, after: str | None, limit: int,
+                   identity: str | None = None) -> str | None:
         """Return a ``history`` frame of the lines around a line, from a time, or after a cursor.
 
         Besides ``cursor`` (page back from it) it carries ``end`` (page on
@@ -364,7 +374,10 @@ class Channel:
             window = await self.finder.after(after, limit)
         if window is None:
             return None
-        return self.view.history_frame(window.lines, window.mark, latest=window.latest)
+        lines = window.lines
+        end = None if window.latest or not lines.ends else stamp_of(lines.data.rsplit(b"\n", 1)[-1])
+        private = await private_between(self.private_feed, self.name, identity, lines, end)
+        return self.view.history_frame(lines, window.mark, latest=window.latest, **private)
 
     async def thread(self, cursor: str, limit: int, after: str | None) -> str | None:
         """Return a ``thread`` answer: the root of the line's thread and its first ``limit`` replies (after ``after``).

@@ -62,12 +62,22 @@ class Limits:
     encrypted_channels: frozenset[str] = frozenset()  # channels that take only end-to-end encrypted text
     max_upload_bytes: int = Config.max_upload_bytes
     devices: bool = False  # identities have devices (tokens): a public key is kept per device
+    accounts: bool = False  # accounts are on: a private line to an account away is kept for it
 
     @classmethod
     def of(cls, config: Config) -> Limits:
         """Return the limits ``config`` sets."""
         return cls(config.max_message_chars, config.rate_limit, config.rate_burst,
-                   frozenset(config.encrypted_channels), config.max_upload_bytes, config.jwt_secret is not None)
+                   frozenset(config.encrypted_channels), config.max_upload_bytes, config.jwt_secret is not None,
+                   config.accounts)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A private line to an account that is not in the channel now: written, and shown to it when it joins."""
+
+    to: str  # the account's handle, as it is written
+    sentence: str  # what the sender is told
 
 
 @dataclass(frozen=True)
@@ -183,8 +193,13 @@ class Member:
             return self._store_failed("annotation")
         return self._counted("chat", refused)
 
-    async def private(self, to: str, text: str, encrypted: bool = False) -> Refused | None:
-        """Append a line only ``to`` (seated in the channel, on any process) and the member see."""
+    async def private(self, to: str, text: str, encrypted: bool = False) -> Refused | Kept | None:
+        """Append a line only ``to`` and the member see.
+
+        ``to`` is seated in the channel (on any process), or, with accounts and
+        for a member with an identity, an account: the line is kept, ``to``
+        sees it in its next join's backlog, and the answer says so (:class:`Kept`).
+        """
         refused = message_problem(text, self.limits.max_chars, encrypted)
         if refused is None and not valid_handle(to):
             refused = Refused.of(Code.USER_NOT_FOUND)
@@ -195,10 +210,19 @@ class Member:
             recipient = await self.hub.membership.find(self.channel.name, to)
         except StoreError:
             return self._store_failed("recipient lookup")
+        kept = None
+        if recipient is None and self.limits.accounts and self.seat.shared:
+            try:
+                account = await self.hub.store.accounts.get(to)
+            except StoreError:
+                return self._store_failed("recipient lookup")
+            if account is not None and not account.get("removed"):
+                recipient = str(account["handle"])
+                kept = Kept(recipient, Refused.of(Code.KEPT_FOR_LATER, handle=recipient).sentence)
         if recipient is None:
             return Refused.of(Code.USER_NOT_FOUND)
         saved = await self.channel.say(self.handle, text, to=recipient)
-        return self._counted("private", None if saved else Refused.of(Code.NOT_SAVED))
+        return self._counted("private", None if saved else Refused.of(Code.NOT_SAVED)) or kept
 
     async def react(self, cursor: str, emoji: str, remove: bool = False) -> Refused | None:
         """Add (``remove``: take back) the member's ``emoji`` on the line before ``cursor``."""
@@ -266,11 +290,12 @@ class Member:
                       at: str | None = None, after: str | None = None) -> str | Refused:
         """Return a ``history`` frame: the lines before ``before``, or around a line, from a time, or after."""
         limit = max(1, min(limit, HISTORY_LIMIT_MOST))
+        identity = self.handle if self.seat.shared else None  # a stable identity's private lines come along
         try:
             if around is None and at is None and after is None:
-                page = await self.channel.page(before, limit)
+                page = await self.channel.page(before, limit, identity)
             else:
-                page = await self.channel.jump(around, at, after, limit)
+                page = await self.channel.jump(around, at, after, limit, identity)
         except StoreError:
             return self._store_failed("history")
         if page is None:

@@ -130,7 +130,7 @@ class Membership:
         claim = await self._claim(seat, shared)
         try:
             extra = await self._joined_frames(channel, handle)
-            await channel.subscribe(outbox, handle, history, since)
+            await channel.subscribe(outbox, handle, history, since, identity=shared)
         except BaseException as exc:
             channel.unsubscribe(outbox, handle)
             await self._unseat(seat)
