@@ -52,7 +52,7 @@ async def test_sign_up_refusals_name_the_problem(start_server: Any, person: Any)
     assert await sign_up(person(), server, "ALICE") == (409, {"error": "That handle is taken"})
     assert await sign_up(person(), server, "System") == (409, {"error": "That handle is taken"})
     assert await sign_up(person(), server, "a b") == (
-        400, {"error": "A handle is 3 to 16 letters, digits or underscores"})
+        400, {"error": "A handle is 3 to 16 letters, digits, underscores or dashes, not starting with a dash"})
     assert await sign_up(person(), server, "Bobby", password="short") == (
         400, {"error": "A password is 10 to 1024 characters"})
     status, body, _ = await post(person(), server, "/api/accounts", {"handle": "Carol"})

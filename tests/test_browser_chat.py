@@ -78,7 +78,7 @@ async def test_multi_line_message(server: Server, new_page: Any) -> None:
 async def test_bad_handle_is_refused_in_the_page(server: Server, new_page: Any) -> None:
     """A handle breaking the rule shows the reason and opens no socket."""
     page = await new_page(server.url + "/")
-    for handle, reason in (("a!", "A handle is 3 to 16 letters, digits or underscores."),
+    for handle, reason in (("a!", "A handle is 3 to 16 letters, digits, underscores or dashes, not starting with a dash."),
                            ("system", "The handle System is reserved.")):
         await page.get_by_label("Handle").fill(handle)
         await page.get_by_role("button", name="Connect").click()
@@ -161,10 +161,10 @@ async def test_line_logic_on_its_own(server: Server, new_page: Any) -> None:
     assert result["chat"]["handle"] == "Alice" and result["chat"]["time"] == "14:07:03"
     assert result["system"] is True and result["dm"] == "Bob"
     assert result["other"]["text"] == "free text" and result["other"]["handle"] == ""
-    assert result["handles"] == ["A handle is 3 to 16 letters, digits or underscores.", "",
-                                 "A handle is 3 to 16 letters, digits or underscores.",
+    assert result["handles"] == ["A handle is 3 to 16 letters, digits, underscores or dashes, not starting with a dash.", "",
+                                 "A handle is 3 to 16 letters, digits, underscores or dashes, not starting with a dash.",
                                  "The handle System is reserved.", "",
-                                 "A handle is 3 to 16 letters, digits or underscores."]
+                                 "A handle is 3 to 16 letters, digits, underscores or dashes, not starting with a dash."]
     assert result["cursors"] == []  # the page never parses a cursor
     assert result["delays"] == [[1000, 1000], [1000, 2000], [2000, 4000], [15000, 30000], [15000, 30000]]
     assert result["count"] == 3

@@ -35,11 +35,24 @@ async def expect_rejection(client: Client, sentence: str) -> None:
         ("general", "Élise", "No valid handle provided"),
         ("general", "System", "No valid handle provided"),
         ("general", "sYsTeM", "No valid handle provided"),
+        ("general", "-dash", "No valid handle provided"),
     ],
 )
 async def test_join_rejections(server: Server, connect: Any, channel: str | None, handle: str | None, sentence: str) -> None:
     """A bad channel or handle gets its exact sentence, then close 1008."""
     await expect_rejection(await connect(server, handle, channel), sentence)
+
+
+async def test_a_handle_may_hold_dashes_as_irc_nicks_do(server: Server, connect: Any) -> None:
+    """``bar-1a2b`` joins, chats and leaves: its lines are read back, in the log's grammar, by every reader."""
+    first = await joined(await connect(server, "bar-1a2b"), "bar-1a2b")
+    other = await joined(await connect(server, "Alice"), "Alice")
+    await first.send({"type": "private", "to": "Alice", "message": "psst"})
+    assert (await other.event("private"))["data"]["from"] == "bar-1a2b"
+    await first.chat("hi from a dashed handle")
+    await other.until_line("bar-1a2b: hi from a dashed handle")
+    await first.ws.close()
+    await other.until_line("System: bar-1a2b has left the chat")
 
 
 async def test_taken_handle_is_refused_in_any_case(server: Server, connect: Any) -> None:

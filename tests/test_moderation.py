@@ -196,7 +196,7 @@ async def test_channel_operators_moderate_from_the_chat_and_others_cannot(
     assert not (server.data_dir / "moderation.log").exists()
     for request, sentence in [
         ({"action": "explode", "handle": "Bob"}, "action must be one of kick, ban, unban, mute, unmute"),
-        ({"action": "ban", "handle": "-"}, "handle must be a handle (3 to 16 letters, digits or underscores)"),
+        ({"action": "ban", "handle": "-"}, "handle must be a handle (3 to 16 letters, digits, underscores or dashes, not starting with a dash)"),
         ({"action": "ban", "handle": "Bob", "for": "soon"}, "for must be a duration such as 30m, 2h, 7d or 1h30m"),
         ({"action": "kick", "handle": "Bob", "for": "1h"}, "for applies to ban and mute only"),
         ({"action": "kick", "handle": "Bob", "reason": "x" * 201}, "reason must be one line of at most 200 characters"),

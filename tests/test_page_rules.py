@@ -67,7 +67,7 @@ async def test_settings_carry_the_rules_the_server_applies(server: Server, sessi
     assert body == {
         "max_message_chars": 2000, "rate_limit": 0.0, "rate_burst": 10, "history": 100, "allow_new_channels": False,
         "handle_pattern": HANDLE_RE.pattern, "reserved_handles": ["System"], "channel_pattern": CHANNEL_RE.pattern,
-        "handle_hint": "3 to 16 letters, digits or underscores",
+        "handle_hint": "3 to 16 letters, digits, underscores or dashes, not starting with a dash",
         "channel_hint": "1 to 32 of a-z, 0-9, - and _, starting with a letter or digit",
         "own_line_seconds": OWN_LINE_SECONDS, "edit_line_seconds": 24 * 3600, "reactions_most": 20,
         "max_upload_bytes": 10 * 1024 * 1024,

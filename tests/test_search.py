@@ -173,7 +173,7 @@ async def test_bad_search_values_are_refused_with_the_reason(
         ({"q": "x", "limit": "0"}, "limit must be a whole number from 1 to 100"),
         ({"q": "x", "limit": "101"}, "limit must be a whole number from 1 to 100"),
         ({"q": "x", "limit": "ten"}, "limit must be a whole number from 1 to 100"),
-        ({"q": "x", "from": "no"}, "from must be a handle: 3 to 16 letters, digits or underscores"),
+        ({"q": "x", "from": "no"}, "from must be a handle: 3 to 16 letters, digits, underscores or dashes, not starting with a dash"),
         ({"q": "x", "before": "nonsense"}, "before is not a cursor of this channel's log (it may have been rotated)"),
     ]
     for query, sentence in cases:

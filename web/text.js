@@ -61,8 +61,8 @@ export function markMatches(text, query) {
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 const TRAILING = /[.,;:!?)\]}'"]+$/;
-// A mention is @ and a word (\w: letters, digits, _); textPieces keeps those the handle rule accepts.
-const MENTION_RE = /(^|[^\w@])@(\w+)(?!\w)/g;
+// A mention is @ and a word (\w: letters, digits, _; dashes inside); textPieces keeps those the handle rule accepts.
+const MENTION_RE = /(^|[^\w@-])@(\w[\w-]*\w|\w)(?![\w-])/g;
 
 /**
  * Cut a message's text into pieces to show: [{kind: "text" | "link" | "mention", text, href, me}].
@@ -96,7 +96,7 @@ export function textPieces(text, self, handleRule) {
 
 /** The "@word" being typed just before `caret` in `value`: {from, query}, or null. */
 export function mentionAt(value, caret) {
-  const match = /(^|[^\w@])@(\w*)$/.exec(value.slice(0, caret));
+  const match = /(^|[^\w@-])@([\w-]*)$/.exec(value.slice(0, caret));
   return match ? { from: caret - match[2].length - 1, query: match[2] } : null;
 }
 

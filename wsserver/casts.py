@@ -99,6 +99,13 @@ def public_url(raw: str) -> str:
     return value
 
 
+def irc_name(raw: str) -> str:
+    value = raw.strip()
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$", value):
+        raise ValueError("must be a host-like name of letters, digits, dots and dashes, such as irc.example.org")
+    return value
+
+
 def secret(raw: str) -> str:
     if len(raw.encode()) < 32:
         raise ValueError("must be at least 32 bytes (HS256 wants a 256-bit key)")

@@ -28,8 +28,8 @@ from .casts import SENTINEL_URL_RE as SENTINEL_URL_RE
 from .casts import redacted as redacted
 from .errors import ConfigError
 
-HANDLE_RE = re.compile(r"^[A-Za-z0-9_]{3,16}$")
-HANDLE_HINT = "3 to 16 letters, digits or underscores"  # the rule as people read it
+HANDLE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{2,15}$")
+HANDLE_HINT = "3 to 16 letters, digits, underscores or dashes, not starting with a dash"  # the rule as people read it
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -69,6 +69,9 @@ class Config:
     port: int = 1337
     workers: int = 1
     reuse_port: bool = False
+    irc_port: int | None = None  # the IRC door's port (None: no IRC listener)
+    irc_name: str = "wsserver"  # the server name IRC clients are told
+    irc_password: str | None = field(default=None, repr=False)  # PASS every IRC client must send (None: none)
     backlog: int = 4096  # listen queue: a reconnect storm must not overflow it (the kernel caps it at somaxconn)
     # Storage
     data_dir: Path = Path("data")
@@ -144,6 +147,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("workers", casts.integer(1, 64),
            "server processes sharing the port and the data dir; the parent restarts any that dies", "N"),
     Option("reuse_port", casts.boolean, "listen with SO_REUSEPORT, so several servers can share the port", switch=True),
+    Option("irc_port", casts.integer(0, 65535),
+           "also listen for IRC clients on this TCP port, on --host (off by default)", "PORT"),
+    Option("irc_name", casts.irc_name, "the server name IRC clients are told (default wsserver)", "NAME"),
+    Option("irc_password", str, "a password every IRC client must send with PASS (a private door)", "SECRET",
+           secret=True),
     Option("backlog", casts.integer(1, 65535),
            "connections the kernel queues before the server accepts them (capped by net.core.somaxconn)", "N"),
     Option("data_dir", casts.path, "directory of the channel logs and the users file; created if missing", "DIR"),

@@ -31,7 +31,7 @@ MARKERS = (b"'s line of ", b" shared /files/")  # every annotation line holds on
 REACT, UNREACT, EDIT, REPLY, SHARE = "react", "unreact", "edit", "reply", "share"
 
 _TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
-_H = r"[A-Za-z0-9_]+"
+_H = r"[A-Za-z0-9_][A-Za-z0-9_-]*"
 ANNOTATION_RE = re.compile(
     rf"^\[({_TS})\] ({_H}) (?:reacted (\S+) to|took back (\S+) from|(edited)|(replied) to) ({_H})'s line of ({_TS})"
     r" #([0-9]+(?:-[0-9]+)?)(?:: (.*)|( with the next line))?$",

@@ -35,8 +35,9 @@ _SHORT = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _ESCAPE_SEQUENCE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
 _UNSHORT = {"\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
 
+_WHO = r"[A-Za-z0-9_][A-Za-z0-9_-]*"  # a handle as the log holds it (the handle rule: wsserver.config.HANDLE_RE)
 LINE_RE = re.compile(
-    r"^\[(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\] ([A-Za-z0-9_]+)(?: -> ([A-Za-z0-9_]+))?: (.*)$", re.DOTALL
+    rf"^\[(\d{{4}}-\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}})\] ({_WHO})(?: -> ({_WHO}))?: (.*)$", re.DOTALL
 )
 
 
@@ -99,6 +100,7 @@ def unescape(text: str) -> str:
 
 
 JOINED, LEFT = "joined", "left"
+TOPIC_SET = " set the topic: "  # [ts] System: Alice set the topic: TEXT (a channel operator's; empty: cleared)
 
 
 def joined_line(handle: str) -> str:
@@ -112,7 +114,7 @@ def left_line(handle: str) -> str:
 
 
 PRESENCE_LINE_RE = re.compile(
-    rf"^\[[^\]]*\] {SYSTEM}: ([A-Za-z0-9_]{{3,16}}) has ({JOINED}|{LEFT}) the chat$".encode()
+    rf"^\[[^\]]*\] {SYSTEM}: ([A-Za-z0-9_][A-Za-z0-9_-]{{2,15}}) has ({JOINED}|{LEFT}) the chat$".encode()
 )
 """A whole join or leave line as bytes read back from a log: the handle, and ``joined`` or ``left``."""
 
