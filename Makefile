@@ -15,7 +15,7 @@ SELF    := $(PIP) --no-deps --no-build-isolation -e .
 # The lock's own tool, pinned; used only by `make lock`.
 UV_VERSION := 0.13.9
 
-.PHONY: run test test-fast lint clean screenshot bench lock
+.PHONY: run test test-fast lint clean screenshot bench lock irctest
 
 # The server alone: only its runtime dependencies are installed.
 run: $(RUNTIME)
@@ -30,6 +30,21 @@ test: $(STAMP)
 # The fast part: no browser, no Redis, no NGINX, no benchmark (about a minute).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not browser and not redis and not nginx and not bench"
+
+# The IRC door held to the IRC conformance suite (docs/protocol.md "IRC"): make irctest IRCTEST=path/to/irctest
+# irctest runs in an environment of its own (its requirements.txt) and starts this checkout's wsserver for
+# each test through tests/irctest_controller.py. Not part of `make test`.
+IRCTEST_FILES := connection_registration cap messages echo_message message_tags labeled_responses pingpong \
+	quit utf8 join part names kick topic who whois list isupport lusers chathistory read_marker redact sasl \
+	account_tag extended_join multi_prefix bot_mode time info help away away_notify monitor
+IRCTEST_VENV := $(VENV)/irctest
+irctest: $(RUNTIME)
+	@test -n "$(IRCTEST)" || { echo "usage: make irctest IRCTEST=path/to/irctest (a checkout of github.com/progval/irctest)"; exit 2; }
+	test -x $(IRCTEST_VENV)/bin/pytest || { $(PYTHON) -m venv $(IRCTEST_VENV) && \
+		$(IRCTEST_VENV)/bin/python -m pip install --quiet -r $(IRCTEST)/requirements.txt; }
+	cd $(IRCTEST) && PATH=$(CURDIR)/$(BIN):$$PATH PYTHONPATH=$(CURDIR)/tests:. $(CURDIR)/$(IRCTEST_VENV)/bin/pytest \
+		-p no:cacheprovider --controller irctest_controller -m 'not Ergo and not deprecated and not strict' \
+		-q -rfE $(foreach f,$(IRCTEST_FILES),irctest/server_tests/$(f).py)
 
 lint: $(STAMP)
 	$(BIN)/ruff check wsserver tests bench

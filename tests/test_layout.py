@@ -83,7 +83,7 @@ LAYERS = [
     ("records", {"annotations", "uploads"}),  # what is read back from the store: annotations, shared files
     ("channels", {"channels"}),  # one channel: its log, fan-out, presence
     ("hub", {"hub"}),  # every channel, seats, members, moderation
-    ("doors", {"app", "ops"}),  # the web server and its sockets; the operator commands
+    ("doors", {"app", "ops", "irc"}),  # the web server and its sockets; the IRC door; the operator commands
     ("entry", {"cli", "__main__"}),
 ]
 ROOT_MODULES_MOST = 12

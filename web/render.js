@@ -80,7 +80,11 @@ export function renderLine(line) {
   }
   const text = document.createElement("span");
   text.className = "text";
-  if (!parsed.system && fillText(text, parsed.text) && parsed.handle !== myHandle()) {
+  // An action (IRC's /me) and a notice are chat lines whose text starts with /me or /notice (docs/protocol.md "IRC").
+  const kind = parsed.system ? null : /^\/(me|notice) /.exec(parsed.text)?.[1];
+  if (kind) item.classList.add(kind === "me" ? "action" : "notice-line");
+  const shown = kind ? parsed.text.slice(kind.length + 2) : parsed.text;
+  if (!parsed.system && fillText(text, shown) && parsed.handle !== myHandle()) {
     item.classList.add("mentions-me");
   }
   if (parsed.system) text.textContent = parsed.text;

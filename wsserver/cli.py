@@ -111,6 +111,16 @@ async def serve(config: Config) -> int:
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, 20, 100)
     loop.add_signal_handler(signal.SIGHUP, app[STATE].hub.reopen)
+    door = None
+    if config.irc_port is not None:
+        from .irc.door import Door  # the IRC door, only with --irc-port
+
+        door = Door(app[STATE])
+
+        async def close_irc(_: object) -> None:
+            await door.stop()
+
+        app.on_shutdown.append(close_irc)  # after the sockets' close: seats given back are left away
     from aiohttp import web
 
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10)
@@ -128,6 +138,12 @@ async def serve(config: Config) -> int:
             raise CannotListen(f"cannot listen on {config.host}:{config.port}: {reason}") from exc
         for host, port in (address[:2] for address in runner.addresses):
             log.info("listening on http://%s:%s/ (data in %s)", host, port, config.data_dir.resolve())
+        if door is not None and config.irc_port is not None:
+            try:
+                await door.start(config.host, config.irc_port, config.reuse_port)
+            except OSError as exc:
+                reason = os.strerror(exc.errno) if exc.errno else str(exc)
+                raise CannotListen(f"cannot listen for IRC on {config.host}:{config.irc_port}: {reason}") from exc
         await stop.wait()
         log.info("shutting down")
     finally:

@@ -108,6 +108,10 @@ class TooManyPixels(UploadRefused):
     """An image larger than the pixel limit (measured from its header, before decoding)."""
 
 
+class Closing(WsserverError):
+    """An IRC connection is to end: its client quit, or was told why with ERROR."""
+
+
 class StoreError(WsserverError):
     """The store did not answer a read, an append or a change of handles; the message says which and why."""
 

@@ -25,6 +25,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.connections = Gauge("wsserver_connections", "Open chat sockets, by channel", ["channel"], registry=r)
+        self.irc_connections = Gauge("wsserver_irc_connections", "Open IRC connections (registered or not)", registry=r)
         self.messages = Counter("wsserver_messages_accepted", "Chat and private messages written", ["kind"], registry=r)
         self.refused = Counter("wsserver_messages_refused", "Client frames refused, by reason", ["reason"], registry=r)
         self.joins_refused = Counter("wsserver_joins_refused", "Joins refused, by reason", ["reason"], registry=r)

@@ -25,8 +25,8 @@ from aiohttp import web
 from ..config import CHANNEL_RE
 from ..errors import Refusal, StoreError
 from ..hub.accounts import Account, Accounts, SignedIn, describe
-from ..hub.member import post
 from ..hub.ratelimit import TokenBucket
+from ..hub.seatless import post
 from ..protocol import CLOSE_POLICY, Code, Refused
 from . import answers, security
 from .state import STATE, State

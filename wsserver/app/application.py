@@ -135,7 +135,7 @@ async def healthz(request: web.Request) -> web.Response:
     body = {
         "status": "ok" if problem is None else "unavailable",
         "uptime": round(time.monotonic() - state.started, 3),
-        "connections": len(state.sockets),
+        "connections": len(state.sockets) + state.irc_connections(),
     }
     if problem is not None:
         body["problem"] = problem

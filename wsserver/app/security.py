@@ -153,14 +153,14 @@ def resume_token(secret: str, handle: str, channel: str, ttl: int, operator: boo
 def client_address(request: web.Request, trusted: tuple[Network, ...]) -> str:
     """Return the client's address: the peer, or what a trusted proxy says it forwarded for."""
     peer = request.remote or ""
-    if not trusted or not _within(peer, trusted):
+    if not trusted or not within(peer, trusted):
         return peer
     forwarded = request.headers.get("X-Forwarded-For")
     if forwarded:
         # The proxies append; walk back past every trusted hop to the client.
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         for hop in reversed(hops):
-            if not _within(hop, trusted):
+            if not within(hop, trusted):
                 return hop
         return hops[0] if hops else peer
     return request.headers.get("X-Real-IP", "").strip() or peer
@@ -168,10 +168,11 @@ def client_address(request: web.Request, trusted: tuple[Network, ...]) -> str:
 
 def via_trusted_proxy(request: web.Request, trusted: tuple[Network, ...]) -> bool:
     """Return whether the request's peer is a trusted proxy (whose forwarded headers are believed)."""
-    return bool(trusted) and _within(request.remote or "", trusted)
+    return bool(trusted) and within(request.remote or "", trusted)
 
 
-def _within(address: str, networks: tuple[Network, ...]) -> bool:
+def within(address: str, networks: tuple[Network, ...]) -> bool:
+    """Return whether ``address`` (an IP address as text) is in one of ``networks``."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -45,6 +46,8 @@ class State:
     signed_in: dict[Outbox, tuple[str, str]] = field(default_factory=dict)
     # With accounts: the rate of lines posted over HTTP, by account (a bot), in this process.
     post_buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    # With --irc-port: the IRC door's open connections (its Door sets this), for /healthz.
+    irc_connections: Callable[[], int] = lambda: 0
 
     @property
     def metrics(self) -> Metrics:

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from ..errors import NoRoom, NotAnImage, TooManyPixels
-from ..hub.member import share, take_ticket
+from ..hub.seatless import share, take_ticket
 from ..protocol import Code, Refused
 from ..uploads import media
 from ..uploads.rules import megabytes, pixels

@@ -12,6 +12,7 @@ channel, and are routed to their two ends only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -19,19 +20,18 @@ from collections.abc import Callable
 from .. import protocol
 from ..annotations.keeper import Keeper
 from ..lines.annotation import annotatable
-from ..lines.logline import JOINED, PRESENCE_LINE_RE, Clock, format_line
+from ..lines.logline import Clock, format_line
 from ..lines.moderation_log import Moderation
 from ..metrics import Metrics
 from ..store.base import Lines, Store, StoreError
 from .fanout import Outbox, Wire, broadcast
-from .presence import PresenceList
+from .presence import PresenceList, quiet_lines
 from .private import private_between, private_data, private_window, stamp_before, stamp_of
 from .showing import View, joined
+from .typing import Typing
 
 log = logging.getLogger("wsserver.channel")  # the name operators know from the log (docs/operations.md)
 
-# Timeouts
-TYPING_EXPIRES = 6.0  # seconds a "typing: true" lasts without a refresh
 # Limits
 GATHER_FROM = 2000  # subscribers from which a channel gathers lines a moment before sending them
 GATHER_SECONDS = 0.02  # how long: a join storm then costs each receiver a few frames, not one per join
@@ -58,9 +58,25 @@ class Channel:
         self.members: dict[str, list[Outbox]] = {}
         self.presence = PresenceList(name)
         self._backlogs: dict[tuple[int, str | None, str, int], asyncio.Future[tuple[list[Wire], str | None]]] = {}
-        self._typing: dict[Outbox, tuple[str, asyncio.TimerHandle]] = {}
-        self._remote_typing: dict[str, asyncio.TimerHandle] = {}  # handles typing on other processes or nodes
+        self.typing = Typing(name, self.subscribers, self.connections, store.events)
         self._events = store.events
+        self.unsettled: set[str] = set()  # cursors of lines appended here, not yet delivered here
+        self._delivered: asyncio.Event | None = None  # set at the next delivery (for settled())
+
+    async def settled(self, most: float = 2.0) -> None:
+        """Wait until every line appended here so far has been delivered here (at most ``most`` seconds)."""
+        waiting = set(self.unsettled)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(most):
+                while waiting & self.unsettled:
+                    self._delivered = self._delivered or asyncio.Event()
+                    await self._delivered.wait()
+
+    def _settle(self, lines: Lines) -> None:
+        self.unsettled.difference_update(lines.ends)
+        if self._delivered is not None:
+            self._delivered.set()
+            self._delivered = None
 
     def _gather(self) -> float:
         return GATHER_SECONDS if len(self.subscribers) >= GATHER_FROM else 0.0
@@ -80,10 +96,7 @@ class Channel:
 
     async def stop(self) -> None:
         """Stop reading and let go of the logs."""
-        for timer in self._typing.values():
-            timer[1].cancel()
-        for handle_timer in self._remote_typing.values():
-            handle_timer.cancel()
+        self.typing.stop()
         await self.keeper.stop(self.feed.cursor)
         await self.feed.stop()
         await self.private_feed.stop()
@@ -100,7 +113,9 @@ class Channel:
 
         Raises :class:`~wsserver.store.base.AppendError` if it was not stored.
         """
-        return await (self.private_feed if private else self.feed).append(line)
+        cursor = await (self.private_feed if private else self.feed).append(line)
+        self.unsettled.add(cursor)  # till it is read back and delivered here
+        return cursor
 
     async def write(self, lines: Callable[[str], str], private: bool = False) -> str | None:
         """Stamp and append what ``lines(stamp)`` makes (one line, or several in one append); return its cursor.
@@ -123,10 +138,11 @@ class Channel:
 
     def _deliver(self, lines: Lines) -> None:
         self._backlogs.clear()  # the log moved: a backlog from now on ends further on
+        self._settle(lines)
         changes = self.keeper.fold(lines)
         if changes is None:  # the index is being built: nobody subscribed yet (joins wait for it)
             return
-        quiet = self._quiet(lines)
+        quiet = quiet_lines(lines, self.presence.members, self.announce_limit)
         if not quiet:
             frame = self.view.lines_frame(lines)
             if frame is not None:
@@ -152,26 +168,8 @@ class Channel:
                 outbox.put(own)
         self.metrics.fanned_out.inc(len(loud) * len(self.subscribers) + len(joiners))
 
-    def _quiet(self, lines: Lines) -> dict[int, tuple[str, bool]]:
-        """Return the join and leave lines of ``lines`` not to send live (index: handle, joined), by --announce-limit.
-
-        A line is quiet when the channel has more users than the limit, counting
-        the one who joins (or, for a leave, the one who leaves, before it goes).
-        """
-        limit = self.announce_limit
-        members = self.presence.members
-        if not limit or len(members) + 1 <= limit or b"] System: " not in lines.data:
-            return {}
-        quiet = {}
-        for index, (raw, _) in enumerate(lines.split()):
-            match = PRESENCE_LINE_RE.match(raw)
-            if match is not None:
-                handle = match.group(1).decode()
-                if len(members) + (handle not in members) > limit:
-                    quiet[index] = (handle, match.group(2) == JOINED.encode())
-        return quiet
-
     def _deliver_private(self, lines: Lines) -> None:
+        self._settle(lines)
         for raw, cursor in lines.split():
             data = private_data(self.name, raw.decode("utf-8", errors="replace"), cursor)
             if data is None:
@@ -180,6 +178,16 @@ class Channel:
             frame = protocol.event_frame("private", data)
             for outbox in {*self.connections(data["from"]), *self.connections(data["to"])}:
                 outbox.put(frame)
+
+    def follow(self, handle: str, outbox: Outbox, on: bool = True) -> None:
+        """Give (``on``) or stop giving ``outbox`` the private lines of ``handle`` here, without a seat."""
+        boxes = self.members.setdefault(handle.lower(), [])
+        if on:
+            boxes.append(outbox)
+        elif outbox in boxes:
+            boxes.remove(outbox)
+        if not boxes:
+            del self.members[handle.lower()]
 
     def send_presence(self, users: list[str]) -> None:
         """Take the channel's users (in any order); if they changed, send everyone here what changed."""
@@ -200,45 +208,6 @@ class Channel:
         frame = protocol.event_frame("read", {"channel": self.name, "cursor": cursor})
         for outbox in self.connections(handle):
             outbox.put(frame)
-
-    def is_typing(self, outbox: Outbox) -> bool:
-        """Return whether the connection of ``outbox`` is marked as typing."""
-        return outbox in self._typing
-
-    def set_typing(self, outbox: Outbox, handle: str, typing: bool) -> bool:
-        """Record that a connection of ``handle`` started or stopped typing; tell the others when ``handle``'s changed.
-
-        Typing is per identity: with several devices, ``handle`` types while
-        any of them does.  Return whether that changed.
-        """
-        own = self.connections(handle)
-        before = outbox in self._typing or any(o in self._typing for o in own)
-        current = self._typing.pop(outbox, None)
-        if current is not None:
-            current[1].cancel()
-        if typing:
-            timer = asyncio.get_running_loop().call_later(TYPING_EXPIRES, self.set_typing, outbox, handle, False)
-            self._typing[outbox] = (handle, timer)
-        changed = before != (typing or any(o in self._typing for o in own))
-        if changed:
-            frame = protocol.event_frame("typing", {"channel": self.name, "handle": handle, "typing": typing})
-            broadcast((o for o in self.subscribers if o is not outbox and o not in own), frame)
-        if changed or typing:  # a refresh too: the others' copies expire like ours
-            self._events.publish({"type": "typing", "channel": self.name, "handle": handle, "typing": typing})
-        return changed
-
-    def remote_typing(self, handle: str, typing: bool) -> None:
-        """Someone on another process or node started, refreshed or stopped typing: tell everyone here of a change."""
-        timer = self._remote_typing.pop(handle, None)
-        if timer is not None:
-            timer.cancel()
-        if typing:
-            self._remote_typing[handle] = asyncio.get_running_loop().call_later(
-                TYPING_EXPIRES, self.remote_typing, handle, False)
-        if (timer is not None) != typing:
-            frame = protocol.event_frame("typing", {"channel": self.name, "handle": handle, "typing": typing})
-            own = self.connections(handle)  # its devices here are not told of themselves
-            broadcast((o for o in self.subscribers if o not in own) if own else self.subscribers, frame)
 
     # ------------------------------------------------------------ subscribing
 
@@ -328,8 +297,8 @@ class Channel:
 
     def unsubscribe(self, outbox: Outbox, handle: str) -> None:
         """Stop delivering to ``outbox``, and say it stopped typing."""
-        if outbox in self._typing:
-            self.set_typing(outbox, handle, False)
+        if self.typing.is_typing(outbox):
+            self.typing.set(outbox, handle, False)
         self.subscribers.discard(outbox)
         connections = self.members.get(handle.lower())
         if connections is not None and outbox in connections:

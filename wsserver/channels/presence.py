@@ -21,8 +21,11 @@ from __future__ import annotations
 import bisect
 import json
 from collections import deque
+from collections.abc import Collection
 
 from .. import protocol
+from ..lines.logline import JOINED, PRESENCE_LINE_RE
+from ..store.finding import Lines
 from .fanout import Wire
 
 # Timeouts
@@ -180,3 +183,21 @@ class PresenceList:
 def _encoded(handles: list[str]) -> list[str]:
     """Return each handle as a JSON string."""
     return [json.dumps(handle, ensure_ascii=False) for handle in handles]
+
+
+def quiet_lines(lines: Lines, members: Collection[str], limit: int) -> dict[int, tuple[str, bool]]:
+    """Return the join and leave lines of ``lines`` not to send live (index: handle, joined), by --announce-limit.
+
+    A line is quiet when the channel has more users than the limit, counting
+    the one who joins (or, for a leave, the one who leaves, before it goes).
+    """
+    if not limit or len(members) + 1 <= limit or b"] System: " not in lines.data:
+        return {}
+    quiet = {}
+    for index, (raw, _) in enumerate(lines.split()):
+        match = PRESENCE_LINE_RE.match(raw)
+        if match is not None:
+            handle = match.group(1).decode()
+            if len(members) + (handle not in members) > limit:
+                quiet[index] = (handle, match.group(2) == JOINED.encode())
+    return quiet

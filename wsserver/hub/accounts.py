@@ -202,6 +202,17 @@ class Accounts:
 
         Raises StoreError.
         """
+        checked = await self.check_password(handle, password, address)
+        if not isinstance(checked, dict):
+            return checked
+        return await self._session(checked, address)
+
+    async def check_password(self, handle: str, password: str,
+                             address: str) -> dict[str, Any] | tuple[Refused, int] | Refused:
+        """Check the password of ``handle`` (lockouts counted as for a sign-in); its record, or the refusal.
+
+        For a door without sessions (IRC's SASL); raises StoreError.
+        """
         locked = await self.locked_out(handle, address)
         if locked is not None:
             return locked
@@ -224,7 +235,7 @@ class Accounts:
             fields["hash"] = await self._hash(password)
         record = await self.store.change(handle, fields) or record  # one write per sign-in
         log.info("account %s signed in from %s", record["handle"], address)
-        return await self._session(record, address)
+        return record
 
     # ------------------------------------------------------------ sessions
 

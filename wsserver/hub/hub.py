@@ -112,7 +112,7 @@ class Hub:
         if channel is None or not isinstance(handle, str):
             return
         if event.get("type") == "typing" and isinstance(typing, bool):
-            channel.remote_typing(handle, typing)
+            channel.typing.remote(handle, typing)
         elif event.get("type") == "read" and isinstance(cursor, str):
             channel.send_read(handle, cursor)
         elif event.get("type") == "key":

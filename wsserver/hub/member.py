@@ -16,8 +16,8 @@ A member joins (:meth:`Member.join`), then acts, then leaves (:meth:`Member.leav
     join ──► say, private, react, reply, edit, delete, moderate, read, typing,
              history, thread, key, upload ──► leave
 
-An upload's bytes arrive later, on any process: :func:`take_ticket` and
-:func:`share` are that second half (the ``PUT``), with the same checks.
+An upload's bytes arrive later, on any process: :func:`~wsserver.hub.seatless.take_ticket` and
+:func:`~wsserver.hub.seatless.share` are that second half (the ``PUT``), with the same checks.
 """
 
 from __future__ import annotations
@@ -30,11 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config, valid_handle
 from ..errors import StoreError
-from ..lines.annotation import shared_line
-from ..lines.logline import format_line
+from ..lines.logline import SYSTEM, TOPIC_SET, format_line
 from ..protocol import CLOSE_POLICY, NAME_CHARS, Code, Refused
 from ..uploads.rules import TICKET_SECONDS, megabytes, valid_name
-from ..uploads.storage import Stored, new_id
+from ..uploads.storage import new_id
 from .keyring import Key
 from .ratelimit import TokenBucket
 from .rules import HISTORY_LIMIT_MOST, THREAD_LIMIT_MOST, message_problem, single_emoji, text_problem
@@ -224,6 +223,16 @@ class Member:
         saved = await self.channel.say(self.handle, text, to=recipient)
         return self._counted("private", None if saved else Refused.of(Code.NOT_SAVED)) or kept
 
+    async def set_topic(self, text: str) -> Refused | None:
+        """As a channel operator: write ``[ts] System: HANDLE set the topic: TEXT`` (an empty text clears it)."""
+        if not self.operator:
+            return Refused.of(Code.NOT_OPERATOR)
+        refused = (text_problem(text, self.limits.max_chars) if text else None) or self._may_write(True)
+        if refused is not None:
+            return refused
+        saved = await self.channel.write(lambda stamp: format_line(stamp, SYSTEM, f"{self.handle}{TOPIC_SET}{text}"))
+        return None if saved else Refused.of(Code.NOT_SAVED)
+
     async def react(self, cursor: str, emoji: str, remove: bool = False) -> Refused | None:
         """Add (``remove``: take back) the member's ``emoji`` on the line before ``cursor``."""
         if not single_emoji(emoji):
@@ -261,8 +270,8 @@ class Member:
         """Say the member started or stopped typing (best effort: a change over the limit is dropped unsaid)."""
         # Repeats of the same state only refresh its expiry and cost nothing.
         channel, outbox = self.channel, self.seat.outbox
-        if typing == channel.is_typing(outbox) or self.typing_bucket.allow():
-            channel.set_typing(outbox, self.handle, typing)
+        if typing == channel.typing.is_typing(outbox) or self.typing_bucket.allow():
+            channel.typing.set(outbox, self.handle, typing)
 
     async def read(self, cursor: str) -> Refused | None:
         """Move the member's read position forward to the line before ``cursor`` (every device is told)."""
@@ -332,64 +341,3 @@ class Member:
             return self._store_failed("upload ticket")
         self.tickets = [*(self.tickets or []), upload]
         return upload
-
-
-async def post(hub: Hub, channel: Channel, handle: str, text: str, limits: Limits,
-               bucket: TokenBucket) -> str | Refused:
-    """Append ``handle``'s chat line posted without a seat (a bot over HTTP); return its cursor.
-
-    The rules of a member's line: the text, the rate (``bucket``, the account's), a ban or a mute,
-    an encrypted-only channel.
-    """
-    refused = message_problem(text, limits.max_chars, False)
-    if refused is not None:
-        return refused
-    if not bucket.allow():
-        return Refused.of(Code.RATE_LIMITED)
-    refused = _kept_out(hub, channel.name, handle)
-    if refused is not None:
-        return refused
-    if channel.name in limits.encrypted_channels:
-        return Refused.of(Code.PLAIN_ONLY)
-    cursor = await channel.say(handle, text)
-    if cursor is None:
-        return Refused.of(Code.NOT_SAVED)
-    hub.metrics.messages.labels("chat").inc()
-    return cursor
-
-
-async def take_ticket(hub: Hub, upload: str) -> Ticket | Refused:
-    """Take the one-time ticket of ``upload`` (any process may; then it is gone); refuse a banned or muted uploader."""
-    try:
-        ticket = await hub.store.tickets.take(upload)
-    except StoreError:
-        log.warning("could not take upload ticket %s", upload, exc_info=True)
-        return Refused.of(Code.UNAVAILABLE)
-    if ticket is None:
-        return Refused.of(Code.NO_TICKET)
-    taken = Ticket(str(ticket["channel"]), str(ticket["handle"]), str(ticket["name"]), str(ticket.get("caption") or ""))
-    return _kept_out(hub, taken.channel, taken.handle) or taken
-
-
-def _kept_out(hub: Hub, channel: str, handle: str) -> Refused | None:
-    """Refuse a line of ``handle`` written without a seat (a bot's post, an upload's line): banned, or muted."""
-    moderation = hub.moderator.state
-    if moderation.banned(channel, handle):
-        return Refused.of(Code.BANNED)
-    if moderation.muted(channel, handle):
-        return Refused.of(Code.MUTED)
-    return None
-
-
-async def share(hub: Hub, ticket: Ticket, stored: Stored) -> Refused | None:
-    """Append the uploader's line and its link to the kept file, in one append."""
-    channel = hub.channels.known(ticket.channel)
-    if channel is None:
-        return Refused.of(Code.NOT_SAVED)
-    text = f"{stored.name} ({megabytes(stored.size)}) {stored.url}" + (f" {ticket.caption}" if ticket.caption else "")
-    if not await channel.write(lambda stamp: shared_line(stamp, ticket.handle, stored.url, stored.type, stored.size,
-                                                         stored.width, stored.height)
-                               + "\n" + format_line(stamp, ticket.handle, text)):
-        return Refused.of(Code.NOT_SAVED)
-    hub.metrics.messages.labels("file").inc()
-    return None

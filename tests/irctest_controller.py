@@ -1,0 +1,93 @@
+"""irctest's controller for wsserver's IRC door: how the IRC conformance suite starts the server under test.
+
+irctest (https://github.com/progval/irctest) imports this module in its own
+environment, by name (``--controller irctest_controller`` with this directory
+on ``PYTHONPATH``), and calls ``get_irctest_controller_class()``.  It imports
+nothing of the project: it starts the ``wsserver`` command found on ``PATH``
+for each test, in a directory of its own, on the ports irctest gives it.
+``make irctest IRCTEST=path/to/irctest`` runs the suite (docs/protocol.md "IRC").
+Not a test module of the project's own suite (pytest does not collect it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from typing import Any, ClassVar
+
+from irctest.basecontrollers import BaseServerController, DirectoryBasedController, NotImplementedByController
+from irctest.cases import BaseServerTestCase
+from irctest.specifications import Capabilities, OptionalBehaviors
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class WsserverController(BaseServerController, DirectoryBasedController):
+    """Starts ``wsserver --irc-port PORT`` with the open mode, or accounts when the test runs services."""
+
+    software_name = "wsserver"
+    _port_wait_interval = 0.05
+    supported_sasl_mechanisms: ClassVar[set[str]] = {"PLAIN"}
+    supports_sts = False
+    capabilities = frozenset((
+        Capabilities.ACCOUNT_TAG, Capabilities.AWAY_NOTIFY, Capabilities.BATCH, Capabilities.ECHO_MESSAGE,
+        Capabilities.EXTENDED_JOIN, Capabilities.LABELED_RESPONSE, Capabilities.MESSAGE_TAGS,
+        Capabilities.MULTI_PREFIX, Capabilities.READ_MARKER, Capabilities.SERVER_TIME,
+    ))
+    optional_behaviors = frozenset((OptionalBehaviors.SASL_AFTER_REGISTRATION,))
+    isupport: ClassVar[dict[str, Any]] = {"CASEMAPPING": "ascii", "CHANTYPES": "#", "PREFIX": "(o)@", "UTF8ONLY": None}
+
+    def run(self, hostname: str, port: int, *, password: str | None, ssl: bool, run_services: bool,
+            faketime: str | None, websocket_hostname: str | None = None, websocket_port: int | None = None,
+            config: Any = None) -> None:
+        if ssl:
+            raise NotImplementedByController("TLS (NGINX terminates it in front of the door)")
+        if faketime:
+            raise NotImplementedByController("faketime")
+        command = shutil.which("wsserver")
+        if command is None:
+            raise NotImplementedByController("the wsserver command on PATH")
+        self.create_config()
+        assert self.directory is not None
+        self.hostname, self.port = hostname, port
+        self.run_services = run_services
+        args = [command, "--data-dir", str(self.directory / "data"), "--host", hostname,
+                "--port", str(_free_port()), "--irc-port", str(port), "--irc-name", "My.Little.Server",
+                "--allow-new-channels", "--max-channels", "10000", "--rate-limit", "0",
+                "--rejoin-grace", "0", "--log-level", "WARNING"]
+        if password is not None:
+            args += ["--irc-password", password]
+        if run_services:
+            args += ["--accounts", "--sign-up", "open"]
+        self.proc = self.execute(args)
+
+    def wait_for_services(self) -> None:
+        """Accounts are the server's own: nothing more to wait for."""
+
+    def registerUser(self, case: BaseServerTestCase, username: str, password: str | None = None) -> None:
+        """Create an account as a client would: ``REGISTER`` (draft/account-registration, sign-up open)."""
+        if not getattr(self, "run_services", False):
+            raise ValueError("Attempted to register a nick, but `run_services` is not True.")
+        client = case.addClient(show_io=False)
+        case.sendLine(client, "CAP LS 302")
+        case.sendLine(client, "CAP REQ :draft/account-registration")
+        case.sendLine(client, f"REGISTER {username} * {password or 'a password long enough'}")
+        while True:
+            message = case.getRegistrationMessage(client)
+            if message.command == "REGISTER" or message.command == "FAIL":
+                assert message.command == "REGISTER", message
+                break
+        case.sendLine(client, "QUIT")
+        case.assertDisconnected(client)
+
+
+def get_irctest_controller_class() -> type[WsserverController]:
+    return WsserverController
+
+
+__all__ = ["get_irctest_controller_class", "subprocess"]

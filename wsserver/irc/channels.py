@@ -1,0 +1,318 @@
+"""The commands of a registered IRC connection about channels and lines: JOIN, PART, PRIVMSG, NOTICE, TAGMSG,
+TOPIC, NAMES, WHO, WHOIS, LIST, MODE, KICK, REDACT, MARKREAD, and the server's LUSERS, MOTD, VERSION, TIME, INFO,
+HELP."""
+
+from __future__ import annotations
+
+import time
+
+from ..hub.member import Member
+from ..protocol import Code, Refused
+from ..store.base import StoreError
+from . import numerics as n
+from .base import Place
+from .connection import Connection
+from .history import History
+from .message import Message
+from .outbox import ACTION_PREFIX, NOTICE_PREFIX
+from .seats import Seats
+
+HELP = {
+    "": ["wsserver's IRC door: the channels, lines and logs of the web page.",
+         "Commands: JOIN PART PRIVMSG NOTICE TAGMSG TOPIC NAMES WHO WHOIS LIST MODE KICK REDACT MARKREAD",
+         "CHATHISTORY AWAY LUSERS MOTD VERSION TIME INFO HELP QUIT"],
+    "PRIVMSG": ["PRIVMSG <#channel|nick> :<text>: one line of the channel's log (or a private line)."],
+    "JOIN": ["JOIN <#channel>[,<#channel>]: take a seat in channels (the join line, as the page's)."],
+}
+
+
+class ChannelCommands:
+    """Channels, lines and the server's information."""
+
+    def __init__(self, door: Place, seats: Seats, history: History) -> None:
+        self.door = door
+        self.seats = seats
+        self.history = history
+        self.state = door.state
+
+    def _member(self, conn: Connection, target: str, command: str) -> tuple[str, Member] | None:
+        """Return the channel a target names and the connection's member there; None (said why) if not in it."""
+        name = self.seats.channel_name(target)
+        entry = conn.members.get(name) if name is not None else None
+        if command == "NOTICE" and entry is None:
+            return None  # no automatic reply to a NOTICE
+        if name is None or self.state.hub.channels.known(name) is None:
+            conn.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")
+            return None
+        if entry is None:
+            conn.reply(n.ERR_NOTONCHANNEL if command != "PRIVMSG" else n.ERR_CANNOTSENDTOCHAN, target,
+                       "You're not on that channel")
+            return None
+        return name, entry[0]
+
+    # ------------------------------------------------------------ seats
+
+    async def do_join(self, conn: Connection, message: Message) -> None:
+        if not message.params:
+            conn.reply(n.ERR_NEEDMOREPARAMS, "JOIN", "Not enough parameters")
+            return
+        if message.params[0] == "0":
+            for name in list(conn.members):
+                await self.seats.leave(conn, name)
+            return
+        for target in message.params[0].split(","):
+            wanted = self.seats.channel_name(target)
+            if wanted is None:
+                conn.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")
+                continue
+            await self.seats.join(conn, wanted)
+
+    async def do_part(self, conn: Connection, message: Message) -> None:
+        if not message.params:
+            conn.reply(n.ERR_NEEDMOREPARAMS, "PART", "Not enough parameters")
+            return
+        reason = message.params[1] if len(message.params) > 1 else ""
+        for target in message.params[0].split(","):
+            name = self.seats.channel_name(target)
+            if name is None or self.state.hub.channels.known(name) is None:
+                conn.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")
+            elif not await self.seats.leave(conn, name, reason):
+                conn.reply(n.ERR_NOTONCHANNEL, target, "You're not on that channel")
+
+    # ------------------------------------------------------------ lines
+
+    async def do_privmsg(self, conn: Connection, message: Message, notice: bool = False) -> None:
+        command = "NOTICE" if notice else "PRIVMSG"
+        if not message.params or not message.params[0]:
+            if not notice:
+                conn.reply(n.ERR_NORECIPIENT, f"No recipient given ({command})")
+            return
+        if len(message.params) < 2 or message.params[1] == "":
+            if not notice:
+                conn.reply(n.ERR_NOTEXTTOSEND, "No text to send")
+            return
+        target, text = message.params[0], self.seats.chat_text(message.params[1])
+        if text.startswith("\x01"):
+            return  # CTCP other than ACTION: not a line of the log
+        if notice and not text.startswith(ACTION_PREFIX):
+            text = NOTICE_PREFIX + text
+        if not target.startswith("#"):
+            await self.seats.private(conn, target, text, notice)
+            return
+        found = self._member(conn, target, command)
+        if found is None:
+            return
+        _, member = found
+        reply_to = message.tags.get("+draft/reply") or message.tags.get("+reply")
+        refused = await member.say(text, reply_to=reply_to if reply_to else None)
+        if refused is not None and not notice:
+            self.seats.refused(conn, command, refused, target)
+
+    async def do_notice(self, conn: Connection, message: Message) -> None:
+        await self.do_privmsg(conn, message, notice=True)
+
+    async def do_tagmsg(self, conn: Connection, message: Message) -> None:
+        if not message.params:
+            conn.reply(n.ERR_NEEDMOREPARAMS, "TAGMSG", "Not enough parameters")
+            return
+        if not message.params[0].startswith("#"):
+            return  # typing and reactions to a person: nothing of the chat's
+        found = self._member(conn, message.params[0], "TAGMSG")
+        if found is None:
+            return
+        _, member = found
+        typing = message.tags.get("+typing")
+        if typing in ("active", "paused", "done"):
+            member.typing(typing == "active")
+        emoji, to = message.tags.get("+draft/react") or message.tags.get("+react"), message.tags.get("+draft/reply")
+        if emoji and to:
+            refused = await member.react(to, emoji, remove=bool(message.tags.get("+draft/unreact")))
+            if refused is not None:
+                self.seats.refused(conn, "TAGMSG", refused, message.params[0])
+
+    async def do_redact(self, conn: Connection, message: Message) -> None:
+        if len(message.params) < 2:
+            conn.reply(n.ERR_NEEDMOREPARAMS, "REDACT", "Not enough parameters")
+            return
+        target, msgid = message.params[0], message.params[1]
+        name = self.seats.channel_name(target)
+        entry = conn.members.get(name) if name is not None else None
+        if entry is None:
+            conn.fail("REDACT", "You're not on that channel", "INVALID_TARGET", target)
+            return
+        refused = await entry[0].delete(msgid)
+        if refused is None:
+            return
+        code = "UNKNOWN_MSGID" if refused.code in (Code.BAD_AROUND, Code.BAD_CURSOR) else "REDACT_FORBIDDEN"
+        conn.fail("REDACT", refused.sentence, code, target, msgid)
+
+    async def do_markread(self, conn: Connection, message: Message) -> None:
+        await self.history.markread(conn, message)
+
+    # ------------------------------------------------------------ channel state
+
+    async def do_topic(self, conn: Connection, message: Message) -> None:
+        if not message.params:
+            conn.reply(n.ERR_NEEDMOREPARAMS, "TOPIC", "Not enough parameters")
+            return
+        name = self.seats.channel_name(message.params[0])
+        if name is None or self.state.hub.channels.known(name) is None:
+            conn.reply(n.ERR_NOSUCHCHANNEL, message.params[0], "No such channel")
+            return
+        if len(message.params) == 1:
+            self.seats.topic_reply(conn, name)
+            return
+        entry = conn.members.get(name)
+        if entry is None:
+            conn.reply(n.ERR_NOTONCHANNEL, message.params[0], "You're not on that channel")
+            return
+        refused = await entry[0].set_topic(message.params[1])
+        if refused is not None:
+            self.seats.refused(conn, "TOPIC", refused, message.params[0])
+
+    async def do_names(self, conn: Connection, message: Message) -> None:
+        if not message.params:
+            conn.reply(n.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+            return
+        for target in message.params[0].split(","):
+            name = self.seats.channel_name(target)
+            if name is None or self.state.hub.channels.known(name) is None:
+                conn.reply(n.RPL_ENDOFNAMES, target, "End of /NAMES list")
+                continue
+            self.seats.names_reply(conn, name, await self.door.users(name))
+
+    async def do_who(self, conn: Connection, message: Message) -> None:
+        mask = message.params[0] if message.params else "*"
+        name = self.seats.channel_name(mask)
+        if name is not None and self.state.hub.channels.known(name) is not None:
+            ops = self.door.operators(name)
+            for user in await self.door.users(name):
+                self._who_line(conn, f"#{name}", user, "@" if user.lower() in ops else "")
+        elif not mask.startswith("#"):
+            other = self.door.connection_of(mask)
+            if other is not None:
+                self._who_line(conn, "*", other.nick, "")
+        conn.reply(n.RPL_ENDOFWHO, mask, "End of WHO list")
+
+    def _who_line(self, conn: Connection, channel: str, user: str, prefix: str) -> None:
+        other = self.door.connection_of(user)
+        flags = ("G" if other is not None and other.away else "H") + prefix
+        real = other.realname if other is not None else "web"
+        conn.reply(n.RPL_WHOREPLY, channel, user.lower(), self.door.name, self.door.name, user, flags, f"0 {real}")
+
+    async def do_whois(self, conn: Connection, message: Message) -> None:
+        if not message.params:
+            conn.reply(n.ERR_NONICKNAMEGIVEN, "No nickname given")
+            return
+        nick = message.params[-1]
+        other = self.door.connection_of(nick)
+        if other is None:
+            conn.reply(n.ERR_NOSUCHNICK, nick, "No such nick/channel")
+            conn.reply(n.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+            return
+        conn.reply(n.RPL_WHOISUSER, other.nick, other.nick.lower(), self.door.name, "*", other.realname)
+        if other.members:
+            ops = {name for name in other.members if other.key in self.door.operators(name)}
+            conn.reply(n.RPL_WHOISCHANNELS, other.nick,
+                       " ".join(("@" if name in ops else "") + f"#{name}" for name in sorted(other.members)))
+        conn.reply(n.RPL_WHOISSERVER, other.nick, self.door.name, "wsserver")
+        if other.account is not None:
+            conn.reply(n.RPL_WHOISACCOUNT, other.nick, other.account.handle, "is logged in as")
+        if other.away:
+            conn.reply(n.RPL_AWAY, other.nick, other.away)
+        conn.reply(n.RPL_WHOISIDLE, other.nick, str(int(time.monotonic() - other.heard)),
+                   str(int(self.door.started)), "seconds idle, signon time")
+        conn.reply(n.RPL_ENDOFWHOIS, other.nick, "End of /WHOIS list")
+
+    async def do_list(self, conn: Connection, message: Message) -> None:
+        wanted = {name.lstrip("#").lower() for name in message.params[0].split(",")} if message.params else None
+        conn.reply(n.RPL_LISTSTART, "Channel", "Users  Name")
+        try:
+            held = await self.state.store.registry.users()
+        except StoreError:
+            held = []
+        counts = {name: 0 for name in self.state.hub.channels.names()}
+        for entry in held:
+            if entry.channel in counts:
+                counts[entry.channel] += 1
+        for name, count in counts.items():
+            if wanted is None or name in wanted:
+                topic = self.door.topics.get(name, ("", "", ""))[0]
+                conn.reply(n.RPL_LIST, f"#{name}", str(count), topic)
+        conn.reply(n.RPL_LISTEND, "End of /LIST")
+
+    async def do_mode(self, conn: Connection, message: Message) -> None:
+        if not message.params:
+            conn.reply(n.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
+            return
+        target = message.params[0]
+        if not target.startswith("#"):
+            if target.lower() != conn.key:
+                conn.reply(n.ERR_USERSDONTMATCH, "Cant change mode for other users")
+            elif len(message.params) == 1:
+                conn.reply(n.RPL_UMODEIS, "+")
+            else:
+                conn.reply(n.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+            return
+        name = self.seats.channel_name(target)
+        if name is None or self.state.hub.channels.known(name) is None:
+            conn.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")
+            return
+        if len(message.params) == 1:
+            conn.reply(n.RPL_CHANNELMODEIS, target, "+nt")
+            conn.reply(n.RPL_CREATIONTIME, target, str(int(self.door.started)))
+            return
+        await self.door.modes.change(conn, name, target, message.params[1], message.params[2:])
+
+    async def do_kick(self, conn: Connection, message: Message) -> None:
+        if len(message.params) < 2:
+            conn.reply(n.ERR_NEEDMOREPARAMS, "KICK", "Not enough parameters")
+            return
+        found = self._member(conn, message.params[0], "KICK")
+        if found is None:
+            return
+        reason = message.params[2] if len(message.params) > 2 else ""
+        for nick in message.params[1].split(","):
+            refused = await found[1].moderate("kick", nick, reason)
+            if refused is None:
+                continue
+            if refused.code is Code.USER_NOT_FOUND:
+                conn.reply(n.ERR_USERNOTINCHANNEL, nick, message.params[0], "They aren't on that channel")
+            else:
+                self.seats.refused(conn, "KICK", refused, message.params[0])
+
+    # ------------------------------------------------------------ the server
+
+    async def do_lusers(self, conn: Connection, message: Message) -> None:
+        self.seats.lusers(conn)
+
+    async def do_motd(self, conn: Connection, message: Message) -> None:
+        self.seats.motd(conn)
+
+    async def do_version(self, conn: Connection, message: Message) -> None:
+        conn.reply(n.RPL_VERSION, "wsserver", self.door.name, "the IRC door of wsserver")
+        self.seats.isupport(conn)
+
+    async def do_time(self, conn: Connection, message: Message) -> None:
+        conn.reply(n.RPL_TIME, self.door.name, time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+
+    async def do_info(self, conn: Connection, message: Message) -> None:
+        conn.reply(n.RPL_INFO, "wsserver: a chat server whose channels are plain text logs")
+        conn.reply(n.RPL_ENDOFINFO, "End of /INFO list")
+
+    async def do_help(self, conn: Connection, message: Message) -> None:
+        subject = message.params[0].upper() if message.params else ""
+        text = HELP.get(subject)
+        if text is None:
+            conn.reply(n.ERR_HELPNOTFOUND, subject, "No help available on this topic")
+            return
+        conn.reply(n.RPL_HELPSTART, subject or "*", text[0])
+        for more in text[1:]:
+            conn.reply(n.RPL_HELPTXT, subject or "*", more)
+        conn.reply(n.RPL_ENDOFHELP, subject or "*", "End of /HELP")
+
+    async def do_helpop(self, conn: Connection, message: Message) -> None:
+        await self.do_help(conn, message)
+
+
+__all__ = ["ChannelCommands", "Refused"]

@@ -1,0 +1,258 @@
+"""What a channel sends one IRC connection: the same frames a web socket gets, said as IRC messages.
+
+A channel hands every member's outbox the frames it fans out (lines read
+back from the log, events, the users list); an :class:`IrcOutbox` is the
+outbox of one IRC connection in one channel, and turns each frame into the
+messages the client understands: a chat line into ``PRIVMSG`` from its author
+with ``time`` (the log's stamp) and ``msgid`` (the line's cursor), a change of
+the users list into ``JOIN`` and ``PART``, typing into ``TAGMSG +typing``,
+a deletion into ``REDACT``, an edit into a ``NOTICE`` naming the line.  The
+same bytes go to every web socket, so a frame is decoded once for all the
+IRC connections it reaches (the last one is kept).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..channels.fanout import Outbox, PresenceSource, Wire
+from ..errors import EscapeError
+from ..lines.logline import LINE_RE, PRESENCE_LINE_RE, SYSTEM, TOPIC_SET, unescape
+from .base import Client
+from .message import line
+
+ACTION_PREFIX = "/me "  # a chat line that is an action (CTCP ACTION): docs/protocol.md "IRC"
+NOTICE_PREFIX = "/notice "  # a chat line sent as a NOTICE (no automatic replies to it)
+ENCRYPTED = "[encrypted message]"
+DELETION_RECORD = re.compile(r"^the message of \S+ at .+ was (deleted|erased) by ")  # lines.moderation_log
+KICK_RECORD = re.compile(r"^(\S+) was removed by (\S+)(?: \((.*)\))?$")
+TEXT_BYTES = 400  # a chat line's text is split into messages of at most this many bytes
+
+_last: tuple[object, Any] = (None, None)  # the frame decoded last and what it said: fan-out sends one to many
+
+
+def decoded(frame: str | Wire) -> Any:
+    """Return the JSON of a frame (a web socket's), decoding each frame once for every IRC connection."""
+    global _last
+    if _last[0] is frame:
+        return _last[1]
+    text = frame if isinstance(frame, str) else bytes(frame.payload).decode("utf-8")
+    _last = (frame, json.loads(text))
+    return _last[1]
+
+
+def stamp_tag(stamp: str) -> str:
+    """Return the ``time`` tag of a log stamp ``YYYY-MM-DD HH:mm:ss`` (the server's zone is UTC on IRC: see docs)."""
+    return stamp.replace(" ", "T") + ".000Z"
+
+
+def split_text(text: str) -> Iterator[str]:
+    """Yield the IRC lines of a text: one per line of it, each cut to :data:`TEXT_BYTES` bytes at characters."""
+    for part in text.split("\n"):
+        part = part.replace("\r", "")
+        while len(part.encode("utf-8")) > TEXT_BYTES:
+            cut = TEXT_BYTES
+            while len(part[:cut].encode("utf-8")) > TEXT_BYTES:
+                cut -= 1
+            yield part[:cut]
+            part = part[cut:]
+        yield part or " "
+
+
+class IrcOutbox(Outbox):
+    """One IRC connection's outbox in one channel: frames in, IRC messages out, in order."""
+
+    __slots__ = ("channel", "conn", "direct", "pending", "users")
+
+    def __init__(self, conn: Client, channel: str, direct: bool = False) -> None:
+        self.conn = conn
+        self.channel = channel
+        self.direct = direct  # only the connection's direct lines (the home channel's private lines)
+        self.pending: list[str | Wire] | None = []  # frames before start: the backlog, the users list
+        self.users: set[str] = set()
+        self._presence: PresenceSource | None = None
+        self._presence_version = 0
+        self._presence_extra: str | None = None
+        self.stalled = False
+        self.heard = 0.0
+        self.pinged = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"{self.conn.nick}@{self.channel} (IRC)"
+
+    # ------------------------------------------------------------ the outbox's calls
+
+    def start(self) -> None:
+        """Say the join (JOIN, the topic, NAMES), then what came before it (a playback), then live frames."""
+        pending, self.pending = self.pending or [], None
+        self.conn.joined(self.channel, sorted(self.users, key=str.lower))
+        playback = self.conn.plays_back
+        for frame in pending:
+            self._say(frame, backlog=True, playback=playback)
+
+    def put(self, frame: str | Wire) -> None:
+        if self.stalled:
+            return
+        if self.pending is not None:
+            self.pending.append(frame)
+        else:
+            self._say(frame)
+
+    def put_first(self, frames: list[Wire]) -> None:
+        if self.pending is not None:
+            self.pending[:0] = frames
+        else:
+            for frame in frames:
+                self._say(frame)
+
+    def put_presence(self, presence: PresenceSource, handle: str) -> None:
+        wire, self._presence_extra = presence.with_joiner(handle)
+        self._presence, self._presence_version = presence, presence.version
+        self.users = set(decoded(wire)["data"].get("users", []))
+
+    def presence_changed(self) -> None:
+        presence = self._presence
+        if presence is None or self.stalled:
+            return
+        wire = presence.since(self._presence_version, self._presence_extra)
+        self._presence_version, self._presence_extra = presence.version, None
+        if wire is None:
+            return
+        data = decoded(wire)["data"]
+        me = self.conn.nick.lower()
+        if "users" in data:
+            now = set(data["users"])
+            joined, left = now - self.users, self.users - now
+        else:
+            joined, left = set(data.get("joined", [])), set(data.get("left", []))
+        for handle in sorted(joined):
+            if handle.lower() != me and handle not in self.users:
+                self.conn.gone.discard(handle.lower())
+                self.conn.send(self.conn.join_line(handle, self.channel))
+        for handle in sorted(left):
+            if handle.lower() != me and handle in self.users and handle.lower() not in self.conn.gone:
+                self.conn.send(line("PART", f"#{self.channel}", source=self.conn.mask(handle)))
+        self.users = (self.users | joined) - left
+
+    def close_after(self, code: int, reason: str) -> None:
+        """The member is closed (kicked, banned, signed out): leave the channel with why, keep the connection."""
+        self.stalled = True
+        self.conn.removed(self.channel, reason)
+
+    async def stop(self) -> None:
+        self.stalled = True
+
+    # ------------------------------------------------------------ frames as messages
+
+    def _say(self, frame: str | Wire, backlog: bool = False, playback: bool = False) -> None:
+        body = decoded(frame)
+        if self.direct:
+            if body.get("event") == "private" and not body["data"].get("history"):
+                self._private(body["data"])
+            return
+        if "event" not in body:
+            if not body.get("success"):
+                self.conn.fail(self.channel, body.get("message", ""))
+            elif not backlog or playback:
+                self._lines(body["data"], backlog)
+            return
+        event, data = body["event"], body.get("data", {})
+        if event == "private" and (not data.get("history") or playback):
+            self._private(data)
+        elif backlog:
+            return
+        elif event == "typing" and "message-tags" in self.conn.caps and data["handle"].lower() != self.conn.key:
+            state = "active" if data["typing"] else "done"
+            self.conn.send(line("TAGMSG", f"#{self.channel}", source=self.conn.mask(data["handle"]),
+                                tags={"+typing": state}))
+        elif event == "deleted" and "draft/message-redaction" in self.conn.caps:
+            action = self.conn.door.state.hub.moderator.state.deleted_in(self.channel).get(data["cursor"])
+            by = action.by if action is not None else SYSTEM
+            if by.lower() != self.conn.key or "echo-message" in self.conn.caps:
+                self.conn.send(line("REDACT", f"#{self.channel}", data["cursor"], source=self.conn.mask(by)))
+        elif event == "edited" and data.get("message") is not None:
+            text = data["message"]
+            self.conn.send(line("NOTICE", f"#{self.channel}", f"(edited {data['cursor']}) {text}",
+                                source=self.conn.server_name, tags=self.conn.tags(None, data["cursor"])))
+        elif event == "kept":
+            self.conn.send(line("NOTICE", self.conn.nick, data["message"], source=self.conn.server_name))
+        elif event == "reactions" and "message-tags" in self.conn.caps:
+            reactions = data.get("reactions", {})
+            before = self.conn.door.reactions_before(frame, data["cursor"], reactions)
+            self.conn.reactions(self.channel, data["cursor"], reactions, before)
+
+    def _lines(self, data: dict[str, Any], backlog: bool) -> None:
+        deleted = set(data.get("deleted", ()))
+        replies = data.get("reply_to", {})
+        for index, (raw, cursor) in enumerate(zip(data["message"].split("\n"), data["cursors"], strict=False)):
+            if index in deleted:
+                continue
+            match = LINE_RE.match(raw)
+            if match is None:
+                continue
+            stamp, handle, text = match.group(1), match.group(2), match.group(4)
+            if handle == SYSTEM:
+                self._system(stamp, cursor, text, backlog)
+                continue
+            if handle.lower() == self.conn.key and not backlog and "echo-message" not in self.conn.caps:
+                continue
+            tags = self.conn.tags(stamp, cursor)
+            parent = replies.get(str(index))
+            if parent is not None and "message-tags" in self.conn.caps:
+                tags["+draft/reply"] = parent
+            self.conn.say_text(handle, f"#{self.channel}", text_of(text), tags)
+
+    def _system(self, stamp: str, cursor: str, text: str, backlog: bool) -> None:
+        if PRESENCE_LINE_RE.match(f"[{stamp}] {SYSTEM}: {text}".encode()):
+            return  # joins and leaves are said from the users list
+        if TOPIC_SET in text:
+            who, _, topic = text.partition(TOPIC_SET)
+            topic = text_of(topic)
+            self.conn.door.topics[self.channel] = (topic, who, stamp)
+            if not backlog:
+                self.conn.send(line("TOPIC", f"#{self.channel}", topic, source=self.conn.mask(who),
+                                    tags=self.conn.tags(stamp, cursor)))
+            return
+        if backlog or DELETION_RECORD.match(text):
+            return  # a deletion is said by REDACT
+        kick = KICK_RECORD.match(text)
+        if kick is not None:
+            kicked, by, why = kick.group(1), kick.group(2), kick.group(3) or ""
+            if kicked.lower() != self.conn.key:  # the one kicked is told by its member's close
+                self.conn.gone.add(kicked.lower())
+                self.conn.send(line("KICK", f"#{self.channel}", kicked, text_of(why), source=self.conn.mask(by)))
+            return
+        self.conn.send(line("NOTICE", f"#{self.channel}", text_of(text), source=self.conn.server_name,
+                            tags=self.conn.tags(stamp, cursor)))
+
+    def _private(self, data: dict[str, Any]) -> None:
+        match = LINE_RE.match(data["message"])
+        if match is None:
+            return
+        cursor = data.get("cursor")
+        if cursor in self.conn.private_seen:
+            return  # the same line through the channel and as a direct line
+        if cursor:
+            self.conn.private_seen.append(cursor)
+        sender, recipient = data["from"], data["to"]
+        mine = sender.lower() == self.conn.key
+        if mine and not data.get("history") and "echo-message" not in self.conn.caps:
+            return
+        text = ENCRYPTED if data.get("encrypted") else text_of(match.group(4))
+        tags = self.conn.tags(match.group(1), None)
+        self.conn.say_text(sender, recipient, text, tags)
+
+
+def text_of(stored: str) -> str:
+    """Return a line's text as written (the log's escapes undone)."""
+    if stored.startswith("e2e1."):
+        return ENCRYPTED
+    try:
+        return unescape(stored)
+    except EscapeError:
+        return stored
+

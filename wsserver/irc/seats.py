@@ -1,0 +1,244 @@
+"""What IRC commands share: taking and giving back seats, private lines, refusals as IRC says them, and the
+replies a connection is sent of itself (ISUPPORT, LUSERS, the MOTD, a channel's topic and names).
+
+One more translator onto the member API (:mod:`wsserver.hub.member`): ``JOIN`` is :meth:`Member.join`,
+``PRIVMSG nick`` :meth:`Member.private`; a refusal is the chat's sentence, in the numeric IRC clients expect
+or in a ``FAIL``.  docs/protocol.md "IRC" lists every command.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..config import valid_channel
+from ..errors import JoinRefused, TooManyChannels
+from ..hub.accounts import Account
+from ..hub.member import Kept, Member
+from ..hub.seatless import post
+from ..protocol import Code, Refused
+from ..store.base import StoreError
+from . import numerics as n
+from .base import Place
+from .connection import Connection
+from .message import line
+from .outbox import ACTION_PREFIX, IrcOutbox
+
+log = logging.getLogger("wsserver.irc")
+
+MOTD = "Lines here are the channels' logs: what you send is kept, as the page's lines are."
+
+
+class Seats:
+    """Seats, private lines, refusals and the replies about the connection itself, for every command."""
+
+    def __init__(self, door: Place) -> None:
+        self.door = door
+        self.state = door.state
+
+    # ------------------------------------------------------------ shared replies
+
+    def isupport(self, conn: Connection) -> None:
+        config = self.state.config
+        tokens = ["AWAYLEN=200", "CASEMAPPING=ascii", "CHANLIMIT=#:", "CHANMODES=b,,,", "CHANNELLEN=33",
+                  "CHANTYPES=#", "CHATHISTORY=200", "ELIST=", "KICKLEN=200", "MAXTARGETS=1",
+                  "MODES=1", "MSGREFTYPES=msgid,timestamp", f"NETWORK={self.door.name}", "NICKLEN=16",
+                  "PREFIX=(o)@", "STATUSMSG=", "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1,JOIN:,PART:,KICK:1,NAMES:1,WHOIS:1",
+                  f"TOPICLEN={config.max_message_chars}", "UTF8ONLY", "BOT=B",
+                  "CLIENTTAGDENY=*,-draft/react,-draft/reply,-typing"]
+        for start in range(0, len(tokens), 12):
+            conn.reply(n.RPL_ISUPPORT, *tokens[start:start + 12], "are supported by this server")
+
+    def lusers(self, conn: Connection) -> None:
+        count = len(self.door.nicks)
+        conn.reply(n.RPL_LUSERCLIENT, f"There are {count} users and 0 invisible on 1 servers")
+        conn.reply(n.RPL_LUSEROP, "0", "operator(s) online")
+        conn.reply(n.RPL_LUSERUNKNOWN, str(max(0, len(self.door.connections) - count)), "unknown connection(s)")
+        conn.reply(n.RPL_LUSERCHANNELS, str(len(self.door.state.hub.channels.names())), "channels formed")
+        conn.reply(n.RPL_LUSERME, f"I have {count} clients and 0 servers")
+        conn.reply(n.RPL_LOCALUSERS, str(count), str(count), f"Current local users {count}, max {count}")
+        conn.reply(n.RPL_GLOBALUSERS, str(count), str(count), f"Current global users {count}, max {count}")
+
+    def motd(self, conn: Connection) -> None:
+        conn.reply(n.RPL_MOTDSTART, f"- {self.door.name} Message of the day -")
+        conn.reply(n.RPL_MOTD, f"- {MOTD}")
+        conn.reply(n.RPL_ENDOFMOTD, "End of /MOTD command")
+
+    def topic_reply(self, conn: Connection, channel: str, joining: bool = False) -> None:
+        known = self.door.topics.get(channel)
+        if known is None or not known[0]:
+            if not joining:
+                conn.reply(n.RPL_NOTOPIC, f"#{channel}", "No topic is set")
+            return
+        topic, who, stamp = known
+        conn.reply(n.RPL_TOPIC, f"#{channel}", topic)
+        conn.reply(n.RPL_TOPICWHOTIME, f"#{channel}", who, str(self.door.epoch(stamp)))
+
+    def names_reply(self, conn: Connection, channel: str, users: list[str]) -> None:
+        ops = self.door.operators(channel)
+        multi = "multi-prefix" in conn.caps
+        names = [("@" if user.lower() in ops else "") + (conn.mask(user) if "userhost-in-names" in conn.caps
+                                                          else user) for user in users]
+        del multi
+        for start in range(0, max(len(names), 1), 20):
+            chunk = names[start:start + 20]
+            if chunk:
+                conn.reply(n.RPL_NAMREPLY, "=", f"#{channel}", " ".join(chunk))
+        conn.reply(n.RPL_ENDOFNAMES, f"#{channel}", "End of /NAMES list")
+
+    # ------------------------------------------------------------ accounts and tokens
+
+    async def sign_in_by_pass(self, conn: Connection) -> bool:
+        assert conn.password is not None
+        handle, _, password = conn.password.partition(":")
+        return await self.check(conn, handle, password)
+
+    async def check(self, conn: Connection, handle: str, password: str) -> bool:
+        """Check an account's password (lockouts as for the page); on success the connection is that account."""
+        accounts = self.state.accounts
+        if accounts is None:
+            return False
+        try:
+            checked = await accounts.check_password(handle, password, conn.address)
+        except StoreError:
+            log.warning("could not check a password for IRC: the store did not answer", exc_info=True)
+            return False
+        if isinstance(checked, Refused | tuple):
+            refused = checked if isinstance(checked, Refused) else checked[0]
+            conn.send(line("NOTICE", conn.nick, refused.sentence, source=conn.server_name))
+            return False
+        conn.account = Account.of(checked)
+        conn.nick, conn.identity = conn.account.handle, True
+        conn.operator_of = conn.account.op or set(conn.account.ops)
+        return True
+
+    def token_identity(self, conn: Connection) -> bool:
+        """Take a site token from PASS: the nick is its ``sub``."""
+        import jwt  # with --jwt-secret only
+
+        config = self.state.config
+        try:
+            claims = jwt.decode(conn.password or "", config.jwt_secret, algorithms=["HS256"],
+                                options={"require": ["exp", "sub"]})
+        except jwt.PyJWTError:
+            return False
+        sub = claims.get("sub")
+        if not isinstance(sub, str):
+            return False
+        conn.nick, conn.identity = sub, True
+        conn.operator_of = bool(claims.get("op")) or set(claims.get("ops") or ())
+        return True
+
+    # ------------------------------------------------------------ seats
+
+    async def join(self, conn: Connection, name: str) -> None:
+        """Seat the connection in channel ``name`` (without ``#``)."""
+        if name in conn.members:
+            return
+        hub = self.state.hub
+        created = hub.channels.known(name) is None
+        try:
+            channel = hub.channels.channel(name)
+        except TooManyChannels:
+            conn.reply(n.ERR_NOSUCHCHANNEL, f"#{name}", Code.TOO_MANY_CHANNELS.sentence)
+            return
+        if channel is None:
+            conn.reply(n.ERR_NOSUCHCHANNEL, f"#{name}", Code.NO_CHANNEL.sentence)
+            return
+        if conn.account is not None and not conn.account.may_use(name):
+            conn.reply(n.ERR_NOSUCHCHANNEL, f"#{name}", Code.NOT_ALLOWED_HERE.sentence)
+            return
+        operator = self.door.operates(conn, name) or (created and self.state.accounts is None
+                                                      and not self.state.config.jwt_secret)
+        outbox = IrcOutbox(conn, name)
+        self.door.seated(conn, name, operator)  # before the join's NAMES reply
+        try:
+            member = await Member.join(hub, channel, conn.nick, outbox, self.state.limits,
+                                       history=self.state.config.history, shared=conn.identity, operator=operator)
+        except JoinRefused as refused:
+            self.door.unseated(conn, name)
+            numeric = n.ERR_BANNEDFROMCHAN if refused.refused.code is Code.BANNED else \
+                n.ERR_NICKNAMEINUSE if refused.refused.code is Code.HANDLE_IN_USE else n.ERR_NOSUCHCHANNEL
+            conn.reply(numeric, f"#{name}", refused.refused.sentence)
+            return
+        if conn.closing:
+            await member.leave()
+            return
+        conn.members[name] = (member, outbox)
+
+    async def leave(self, conn: Connection, name: str, reason: str = "") -> bool:
+        entry = conn.members.pop(name, None)
+        if entry is None:
+            return False
+        conn.answer(line("PART", f"#{name}", *([reason] if reason else []), source=conn.mask(conn.nick)))
+        self.door.unseated(conn, name)
+        await entry[0].leave()
+        return True
+
+    # ------------------------------------------------------------ lines
+
+    async def private(self, conn: Connection, to: str, text: str, notice: bool = False) -> None:
+        """A private line to ``to``: in the first channel both sit in, else in the home channel's private log."""
+        target = self.door.connection_of(to)
+        shared = sorted(set(conn.members) & set(target.members)) if target is not None else []
+        if not shared:
+            for name in sorted(conn.members):
+                seated = await self.state.membership.find(name, to)
+                if seated is not None:
+                    shared = [name]
+                    break
+        if shared:
+            sent = await conn.members[shared[0]][0].private(to, text)
+            if isinstance(sent, Kept):
+                conn.send(line("NOTICE", conn.nick, sent.sentence, source=conn.server_name))
+            elif sent is not None:
+                self.refused(conn, "PRIVMSG", sent, to)
+            return
+        # No channel in common: the home channel's private log, if the nick is anywhere (or is an account).
+        recipient = target.nick if target is not None else await self.door.anywhere(to)
+        if recipient is None:
+            if not notice:
+                conn.reply(n.ERR_NOSUCHNICK, to, "No such nick/channel")
+            return
+        home = self.door.home()
+        if home is None:
+            conn.reply(n.ERR_NOSUCHNICK, to, "No such nick/channel")
+            return
+        bucket = self.door.bucket(conn)
+        posted = await post(self.state.hub, home, conn.nick, text, self.state.limits, bucket, to=recipient)
+        if isinstance(posted, Refused):
+            self.refused(conn, "PRIVMSG", posted, to)
+
+    def refused(self, conn: Connection, command: str, refused: Refused, target: str) -> None:
+        """Say a refusal of the chat as IRC clients expect it."""
+        code = refused.code
+        if code is Code.USER_NOT_FOUND:
+            conn.reply(n.ERR_NOSUCHNICK, target, "No such nick/channel")
+        elif code in (Code.MUTED, Code.PLAIN_ONLY, Code.BANNED):
+            conn.reply(n.ERR_CANNOTSENDTOCHAN, target, refused.sentence)
+        elif code is Code.EMPTY_MESSAGE:
+            conn.reply(n.ERR_NOTEXTTOSEND, "No text to send")
+        elif code is Code.NOT_OPERATOR:
+            conn.reply(n.ERR_CHANOPRIVSNEEDED, target, refused.sentence)
+        elif code is Code.RATE_LIMITED:
+            conn.fail(command, refused.sentence, "RATE_LIMITED")
+            if self.door.strike(conn):
+                conn.error("Excess flood")
+        else:
+            conn.fail(command, refused.sentence)
+
+    @staticmethod
+    def channel_name(target: str) -> str | None:
+        """Return the channel a ``#name`` target names (lower-cased), or None if it cannot be one."""
+        if not target.startswith("#"):
+            return None
+        name = target[1:].lower()
+        return name if valid_channel(name) else None
+
+    @staticmethod
+    def chat_text(text: str) -> str:
+        """Return what a PRIVMSG's text is in the log: CTCP ACTION as ``/me``; other CTCP as sent."""
+        if text.startswith("\x01ACTION") and len(text) > 8:
+            return ACTION_PREFIX + text[8:].rstrip("\x01")
+        if text.startswith("\x01ACTION\x01"):
+            return ACTION_PREFIX.rstrip()
+        return text
