@@ -22,7 +22,7 @@ async def test_irc_and_a_page_share_a_channel_its_log_and_private_lines(start_se
     alice = await joined(await connect(server, "Alice"), "Alice")
     bob = await Irc.connect(port, "bob", caps="message-tags server-time")
     await bob.send("JOIN #general")
-    assert await bob.expect(r"JOIN #general$") == ":bob!bob@wsserver JOIN #general"
+    assert await bob.expect(r"JOIN #general$") == ":bob!user@wsserver JOIN #general"
     names = await bob.expect(r" 353 ")
     assert names.endswith(" 353 bob = #general :Alice bob")
     await alice.users_become(["Alice", "bob"])
@@ -117,7 +117,7 @@ async def test_accounts_sign_in_with_sasl_and_history_redact_and_topic(start_ser
     await irc.send("@label=h1 CHATHISTORY LATEST #general * 10")
     start = await irc.expect(r"BATCH \+\S+ chathistory #general")
     assert start.startswith("@label=h1 ") or "batch=" in start
-    await irc.expect(rf"msgid={re.escape(cursor)} :Alice!alice@wsserver PRIVMSG #general :?first$")
+    await irc.expect(rf"msgid={re.escape(cursor)} :Alice!\S+@wsserver PRIVMSG #general :?first$")
     await irc.expect(r"BATCH -")
 
     await irc.send(f"REDACT #general {cursor}")

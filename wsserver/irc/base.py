@@ -66,6 +66,7 @@ class Place(Protocol):
     connections: set[Any]
     started: float
     modes: Any
+    monitor: Any
 
     @property
     def commands(self) -> Serving: ...

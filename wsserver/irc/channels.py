@@ -41,7 +41,7 @@ class ChannelCommands:
         entry = conn.members.get(name) if name is not None else None
         if command == "NOTICE" and entry is None:
             return None  # no automatic reply to a NOTICE
-        if name is None or self.state.hub.channels.known(name) is None:
+        if name is None or not self.seats.exists(name):
             conn.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")
             return None
         if entry is None:
@@ -74,7 +74,7 @@ class ChannelCommands:
         reason = message.params[1] if len(message.params) > 1 else ""
         for target in message.params[0].split(","):
             name = self.seats.channel_name(target)
-            if name is None or self.state.hub.channels.known(name) is None:
+            if name is None or not self.seats.exists(name):
                 conn.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")
             elif not await self.seats.leave(conn, name, reason):
                 conn.reply(n.ERR_NOTONCHANNEL, target, "You're not on that channel")
@@ -156,7 +156,7 @@ class ChannelCommands:
             conn.reply(n.ERR_NEEDMOREPARAMS, "TOPIC", "Not enough parameters")
             return
         name = self.seats.channel_name(message.params[0])
-        if name is None or self.state.hub.channels.known(name) is None:
+        if name is None or not self.seats.exists(name):
             conn.reply(n.ERR_NOSUCHCHANNEL, message.params[0], "No such channel")
             return
         if len(message.params) == 1:
@@ -176,7 +176,7 @@ class ChannelCommands:
             return
         for target in message.params[0].split(","):
             name = self.seats.channel_name(target)
-            if name is None or self.state.hub.channels.known(name) is None:
+            if name is None or not self.seats.exists(name):
                 conn.reply(n.RPL_ENDOFNAMES, target, "End of /NAMES list")
                 continue
             self.seats.names_reply(conn, name, await self.door.users(name))
@@ -184,7 +184,7 @@ class ChannelCommands:
     async def do_who(self, conn: Connection, message: Message) -> None:
         mask = message.params[0] if message.params else "*"
         name = self.seats.channel_name(mask)
-        if name is not None and self.state.hub.channels.known(name) is not None:
+        if name is not None and self.seats.exists(name):
             ops = self.door.operators(name)
             for user in await self.door.users(name):
                 self._who_line(conn, f"#{name}", user, "@" if user.lower() in ops else "")
@@ -198,7 +198,8 @@ class ChannelCommands:
         other = self.door.connection_of(user)
         flags = ("G" if other is not None and other.away else "H") + prefix
         real = other.realname if other is not None else "web"
-        conn.reply(n.RPL_WHOREPLY, channel, user.lower(), self.door.name, self.door.name, user, flags, f"0 {real}")
+        ident = other.user if other is not None and other.user else user.lower()
+        conn.reply(n.RPL_WHOREPLY, channel, ident, self.door.name, self.door.name, user, flags, f"0 {real}")
 
     async def do_whois(self, conn: Connection, message: Message) -> None:
         if not message.params:
@@ -210,7 +211,7 @@ class ChannelCommands:
             conn.reply(n.ERR_NOSUCHNICK, nick, "No such nick/channel")
             conn.reply(n.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
             return
-        conn.reply(n.RPL_WHOISUSER, other.nick, other.nick.lower(), self.door.name, "*", other.realname)
+        conn.reply(n.RPL_WHOISUSER, other.nick, other.user or other.nick.lower(), self.door.name, "*", other.realname)
         if other.members:
             ops = {name for name in other.members if other.key in self.door.operators(name)}
             conn.reply(n.RPL_WHOISCHANNELS, other.nick,
@@ -255,7 +256,7 @@ class ChannelCommands:
                 conn.reply(n.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
             return
         name = self.seats.channel_name(target)
-        if name is None or self.state.hub.channels.known(name) is None:
+        if name is None or not self.seats.exists(name):
             conn.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")
             return
         if len(message.params) == 1:
@@ -271,7 +272,7 @@ class ChannelCommands:
         found = self._member(conn, message.params[0], "KICK")
         if found is None:
             return
-        reason = message.params[2] if len(message.params) > 2 else ""
+        reason = message.params[2] if len(message.params) > 2 else conn.nick  # IRC's default comment
         for nick in message.params[1].split(","):
             refused = await found[1].moderate("kick", nick, reason)
             if refused is None:

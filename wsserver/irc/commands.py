@@ -17,6 +17,7 @@ from .channels import ChannelCommands
 from .connection import Connection
 from .history import History
 from .message import Message
+from .monitor import Monitor
 from .registration import Registration
 from .seats import Seats
 
@@ -29,11 +30,11 @@ REGISTRATION = {"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTI
 class Commands:
     """Every IRC command, for every connection of a door."""
 
-    def __init__(self, door: Place, seats: Seats) -> None:
+    def __init__(self, door: Place, seats: Seats, monitor: Monitor) -> None:
         self.door = door
         self.history = History(door, seats)
         self.handlers: list[Any] = [Registration(door, seats), ChannelCommands(door, seats, self.history),
-                                    self.history]
+                                    self.history, monitor]
 
     def _handler(self, command: str) -> Callable[[Connection, Message], Awaitable[None]] | None:
         for handlers in self.handlers:

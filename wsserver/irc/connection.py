@@ -71,6 +71,7 @@ class Connection:
         self.closing = False
         self.heard = time.monotonic()
         self.follower: IrcOutbox | None = None  # its direct lines (the home channel's private log), once registered
+        self.monitoring: set[str] = set()  # nicks it MONITORs (lower-cased)
         self.quit_reason = "Connection closed"
         self.gone: set[str] = set()  # nicks this client was told quit (no PART for them as well)
         self.private_seen: deque[str] = deque(maxlen=64)  # cursors of private lines said (two outboxes may get one)
@@ -92,8 +93,10 @@ class Connection:
         return "server-time" in self.caps and "draft/chathistory" not in self.caps
 
     def mask(self, handle: str) -> str:
-        """Return the source of a handle's messages: ``nick!user@host`` (the same for every door)."""
-        return f"{handle}!{handle.lower()}@{self.door.name}"
+        """Return the source of a handle's messages: ``nick!user@host`` (an IRC client's USER, else the handle)."""
+        other = self.door.connection_of(handle)
+        user = other.user if other is not None and other.user else handle.lower()
+        return f"{handle}!{user}@{self.door.name}"
 
     def tags(self, stamp: str | None, cursor: str | None) -> dict[str, str]:
         """Return the tags of a line for this client: its time and msgid, as its caps allow."""
@@ -146,8 +149,9 @@ class Connection:
                 self.send(text)
         else:
             self.send(f"@label={label} " + line("BATCH", f"+{batch}", "labeled-response", source=self.server_name))
-            for text in held:
-                self.send(_tagged(text, f"batch={batch}"))
+            for text in held:  # a line of a batch of its own (chathistory's) is in that one
+                self.send(text if text.startswith(("@batch=", "@label=")) or ";batch=" in text.split(" ", 1)[0]
+                          else _tagged(text, f"batch={batch}"))
             self.send(line("BATCH", f"-{batch}", source=self.server_name))
 
     def fail(self, command: str, sentence: str, code: str = "REFUSED", *context: str) -> None:
@@ -190,7 +194,8 @@ class Connection:
             self.closing = True
             self.writer.transport.close()
             return
-        self.send(line("KICK", f"#{channel}", self.nick, reason, source=self.server_name))
+        why = reason.split(": ", 1)[1] if ": " in reason else reason  # Code.KICKED and its ": WHY"
+        self.send(line("KICK", f"#{channel}", self.nick, why, source=self.server_name))
         entry = self.members.pop(channel, None)
         if entry is not None:
             self.door.later(entry[0].leave())

@@ -27,6 +27,7 @@ from .commands import Commands
 from .connection import READ_LIMIT, Connection
 from .message import line
 from .modes import Modes
+from .monitor import Monitor
 from .outbox import IrcOutbox, text_of
 from .seats import Seats
 
@@ -51,7 +52,8 @@ class Door:
         self.ops: dict[str, set[str]] = {}  # channel: lower-cased nicks of its operators connected here
         self.started = time.time()
         self.seats = Seats(self)
-        self.commands = Commands(self, self.seats)
+        self.monitor = Monitor(self)
+        self.commands = Commands(self, self.seats, self.monitor)
         self.modes = Modes(self)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._strikes: dict[Connection, list[float]] = {}
@@ -116,6 +118,9 @@ class Door:
     def forget(self, conn: Connection) -> None:
         """The connection ended: its nick is free here again."""
         self.connections.discard(conn)
+        self.monitor.forget(conn)
+        if conn.registered and self.nicks.get(conn.key) is conn:
+            self.monitor.offline(conn)
         if self.nicks.get(conn.key) is conn:
             del self.nicks[conn.key]
         self._strikes.pop(conn, None)
@@ -140,6 +145,7 @@ class Door:
 
     def registered(self, conn: Connection) -> None:
         """A connection registered: it gets its direct lines (private lines of the home channel) from now on."""
+        self.monitor.online(conn)
         home = self.home()
         if home is not None:
             conn.follower = IrcOutbox(conn, home.name, direct=True)

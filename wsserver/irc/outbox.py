@@ -65,7 +65,7 @@ def split_text(text: str) -> Iterator[str]:
 class IrcOutbox(Outbox):
     """One IRC connection's outbox in one channel: frames in, IRC messages out, in order."""
 
-    __slots__ = ("channel", "conn", "direct", "pending", "users")
+    __slots__ = ("channel", "conn", "direct", "parted", "pending", "users")
 
     def __init__(self, conn: Client, channel: str, direct: bool = False) -> None:
         self.conn = conn
@@ -73,6 +73,7 @@ class IrcOutbox(Outbox):
         self.direct = direct  # only the connection's direct lines (the home channel's private lines)
         self.pending: list[str | Wire] | None = []  # frames before start: the backlog, the users list
         self.users: set[str] = set()
+        self.parted: set[str] = set()  # nicks whose PART (with its reason) this client was sent already
         self._presence: PresenceSource | None = None
         self._presence_version = 0
         self._presence_extra: str | None = None
@@ -134,7 +135,9 @@ class IrcOutbox(Outbox):
                 self.conn.gone.discard(handle.lower())
                 self.conn.send(self.conn.join_line(handle, self.channel))
         for handle in sorted(left):
-            if handle.lower() != me and handle in self.users and handle.lower() not in self.conn.gone:
+            told = handle.lower() in self.conn.gone or handle.lower() in self.parted
+            self.parted.discard(handle.lower())
+            if handle.lower() != me and handle in self.users and not told:
                 self.conn.send(line("PART", f"#{self.channel}", source=self.conn.mask(handle)))
         self.users = (self.users | joined) - left
 
@@ -156,8 +159,8 @@ class IrcOutbox(Outbox):
             return
         if "event" not in body:
             if not body.get("success"):
-                self.conn.fail(self.channel, body.get("message", ""))
-            elif not backlog or playback:
+                return  # a channel's error frame comes before the close that says it (close_after: a KICK)
+            if not backlog or playback:
                 self._lines(body["data"], backlog)
             return
         event, data = body["event"], body.get("data", {})

@@ -112,10 +112,12 @@ class Registration:
                           "CANNOT_CHANGE_NICK")
                 return
             old = conn.mask(conn.nick)
+            self.door.monitor.offline(conn)
             self.door.nicks.pop(conn.key, None)
             conn.nick = nick
             self.door.nicks[conn.key] = conn
             conn.answer(line("NICK", nick, source=old))
+            self.door.monitor.online(conn)
             return
         conn.nick = nick
         await conn.start_session()
@@ -127,7 +129,7 @@ class Registration:
         if len(message.params) < 4 or not message.params[0] or not message.params[3]:
             conn.reply(n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
             return
-        conn.user, conn.realname = message.params[0][:16], message.params[3]
+        conn.user, conn.realname = message.params[0][:10], message.params[3]
         await conn.start_session()
 
     async def do_authenticate(self, conn: Connection, message: Message) -> None:

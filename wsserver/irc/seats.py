@@ -43,7 +43,7 @@ class Seats:
                   "CHANTYPES=#", "CHATHISTORY=200", "ELIST=", "KICKLEN=200", "MAXTARGETS=1",
                   "MODES=1", "MSGREFTYPES=msgid,timestamp", f"NETWORK={self.door.name}", "NICKLEN=16",
                   "PREFIX=(o)@", "STATUSMSG=", "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1,JOIN:,PART:,KICK:1,NAMES:1,WHOIS:1",
-                  f"TOPICLEN={config.max_message_chars}", "UTF8ONLY", "BOT=B",
+                  f"TOPICLEN={config.max_message_chars}", "UTF8ONLY", "MONITOR=100",
                   "CLIENTTAGDENY=*,-draft/react,-draft/reply,-typing"]
         for start in range(0, len(tokens), 12):
             conn.reply(n.RPL_ISUPPORT, *tokens[start:start + 12], "are supported by this server")
@@ -130,12 +130,16 @@ class Seats:
 
     # ------------------------------------------------------------ seats
 
+    def exists(self, name: str) -> bool:
+        """Return whether channel ``name`` exists (configured, or made by a join on any process); never makes it."""
+        return name in self.state.hub.channels.names()
+
     async def join(self, conn: Connection, name: str) -> None:
         """Seat the connection in channel ``name`` (without ``#``)."""
         if name in conn.members:
             return
         hub = self.state.hub
-        created = hub.channels.known(name) is None
+        created = name not in hub.channels.names()  # a JOIN that makes it: on no process, in no log yet
         try:
             channel = hub.channels.channel(name)
         except TooManyChannels:
@@ -169,7 +173,13 @@ class Seats:
         entry = conn.members.pop(name, None)
         if entry is None:
             return False
-        conn.answer(line("PART", f"#{name}", *([reason] if reason else []), source=conn.mask(conn.nick)))
+        said = line("PART", f"#{name}", *([reason] if reason else []), source=conn.mask(conn.nick))
+        conn.answer(said)
+        for other in self.door.connections:  # IRC clients here hear the reason; the users list tells the others
+            seat = other.members.get(name)
+            if seat is not None and other is not conn:
+                seat[1].parted.add(conn.key)
+                other.send(said)
         self.door.unseated(conn, name)
         await entry[0].leave()
         return True
