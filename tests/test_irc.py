@@ -211,3 +211,23 @@ async def test_the_page_shows_an_irc_action_and_its_lines(start_server: Any, new
     assert (await irc.expect(r"PRIVMSG #general :\x01ACTION nods\x01$")).endswith(
         ":Judy!judy@wsserver PRIVMSG #general :\x01ACTION nods\x01")
     assert page.errors == []
+
+
+async def test_a_restart_is_not_a_leave_for_irc_clients_either(start_server: Any, tmp_path: Any) -> None:
+    """SIGTERM: the IRC client is told ERROR, its seat is left away (no leave line), and it comes back silently."""
+    server = await start_server("--irc-port", "0", "--rejoin-grace", "30")
+    kim = await Irc.connect(await irc_port(server), "kim")
+    await kim.send("JOIN #general")
+    await kim.expect(r" 366 ")
+    assert await server.stop() == 0
+    await kim.expect(r"^ERROR :Server shutting down$")
+    lines = [line[22:] for line in server.file_lines("general")]
+    assert lines == ["System: kim has joined the chat", "System: The server is restarting"], lines
+    again = await start_server("--irc-port", "0", "--rejoin-grace", "30", data_dir=server.data_dir)
+    back = await Irc.connect(await irc_port(again), "kim")
+    await back.send("JOIN #general")
+    await back.expect(r" 366 ")
+    await back.send("PRIVMSG #general :back")
+    await back.send("PING sync")
+    await back.expect(r"PONG \S+ sync")
+    assert "System: kim has joined the chat" not in [line[22:] for line in again.file_lines("general")][2:]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from ..channels.channel import Channel
 from ..config import valid_channel
 from ..errors import JoinRefused, TooManyChannels
 from ..hub.accounts import Account
@@ -157,7 +158,8 @@ class Seats:
         self.door.seated(conn, name, operator)  # before the join's NAMES reply
         try:
             member = await Member.join(hub, channel, conn.nick, outbox, self.state.limits,
-                                       history=self.state.config.history, shared=conn.identity, operator=operator)
+                                       history=self.state.config.history, since=await self._back(conn, channel),
+                                       shared=conn.identity, operator=operator)
         except JoinRefused as refused:
             self.door.unseated(conn, name)
             numeric = n.ERR_BANNEDFROMCHAN if refused.refused.code is Code.BANNED else \
@@ -168,6 +170,15 @@ class Seats:
             await member.leave()
             return
         conn.members[name] = (member, outbox)
+
+    async def _back(self, conn: Connection, channel: Channel) -> str | None:
+        """Return where a client away since a restart resumes (the log's end: IRC clients rejoin on their own)."""
+        try:
+            away = any(held.away and held.handle.lower() == conn.key
+                       for held in await self.state.store.registry.users(channel.name))
+        except StoreError:
+            return None
+        return channel.feed.cursor if away else None  # its seat back silently, as a page's resume
 
     async def leave(self, conn: Connection, name: str, reason: str = "") -> bool:
         entry = conn.members.pop(name, None)
