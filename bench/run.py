@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from channels import run_channels
+from irc import run_irc
 from restart import run_restart
 from search import run_search
 from servers import (
@@ -245,7 +246,7 @@ def plot_restart(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workloads", nargs="*", default=["W1", "W2", "B", "W3", "W4", "H", "HR", "R", "W5"],
-                        help="W1 W2 B W3 W4 W5 H HR R S C1k C10k A tiny R-tiny S-tiny C-tiny A-tiny "
+                        help="W1 W2 B W3 W4 W5 H HR R S C1k C10k A I tiny R-tiny S-tiny C-tiny A-tiny I-tiny "
                              "(default: all but S, C, A and the tiny ones)")
     parser.add_argument("--servers", default="wsserver,peer,ceiling,floor",
                         help="comma list (floor: the aiohttp floor, bench/floor.py, run on W4 only)")
@@ -269,6 +270,11 @@ def main() -> int:
         if name in ("C1k", "C10k", "C-tiny"):
             if "wsserver" in servers:
                 rows.append(run_channels({"C1k": 1000, "C10k": 10000, "C-tiny": 20}[name]))
+                print(json.dumps(rows[-1]), flush=True)
+            continue
+        if name in ("I", "I-tiny"):
+            if "wsserver" in servers:
+                rows.append(run_irc(1000 if name == "I" else 20))
                 print(json.dumps(rows[-1]), flush=True)
             continue
         if name in ("A", "A-tiny"):
@@ -332,6 +338,10 @@ def main() -> int:
               f"{row['signin_max_ms']} ms (slowest); chat p99 {row['chat_quiet_p99_ms']} ms quiet, "
               f"{row['chat_storm_p99_ms']} ms during the storm (max {row['chat_storm_max_ms']} ms); RSS "
               f"{row['rss_before_mb']} MB before, {row['rss_storm_peak_mb']} MB at the peak")
+    for row in (r for r in rows if r["workload"].startswith("I ")):
+        print(f"I: {row['workload']}: p99 to IRC {row['mixed_irc_p99_ms']} ms, to the web "
+              f"{row['mixed_web_p99_ms']} ms; web only p99 {row['web_only_p99_ms']} ms; "
+              f"IRC / web-only = {row['irc_p99_over_web_only_p99']}")
     for row in (r for r in rows if r["workload"] == "R restart storm"):
         print(f"R: last client back {row['back_s']} s after listening; storm peak RSS / RSS before = "
               f"{row['rss_ratio']}; loss {row['loss']}, duplicates {row['duplicates']}, "

@@ -79,3 +79,12 @@ def test_tiny_channels_benchmark_crosses_every_channel(tmp_path: Path) -> None:
     row = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
     assert (row["channels"], row["lines_sent"], row["lines_crossed"]) == (20, 20, 20)
     assert 4 <= row["redis_connections"] <= row["redis_clients_total"]
+
+
+def test_tiny_irc_benchmark_reaches_both_sides_alike(tmp_path: Path) -> None:
+    """bench/run.py I-tiny: every line reaches the IRC and the web receivers alike (figures are not asserted)."""
+    result = run_bench(tmp_path, "I-tiny", "--servers", "wsserver")
+    row = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
+    assert row["workload"] == "I 20 IRC + 20 web"
+    deliveries = row["deliveries"]
+    assert deliveries["mixed_irc"] == deliveries["mixed_web"] > 0 and deliveries["web_only"] > 0, deliveries
