@@ -110,6 +110,8 @@ class Config:
     sign_up: str = "invite"  # who may create an account: invite, open, closed
     public_url: str | None = None  # https://chat.example.org: links printed, the cookie's Secure
     session_days: int = 30  # a session cookie lives this long, renewed as it is used
+    password_min_chars: int = 10  # the shortest password an account may have
+    irc_guests: bool = False  # with accounts: IRC clients may also connect without signing in, as guests
     # Diagnostics
     log_level: str = "INFO"
     config: Path | None = None  # the config file the settings were read from (None: none)
@@ -218,6 +220,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("public_url", casts.public_url,
            "the address people use (https://chat.example.org): printed links, and the cookie's Secure", "URL"),
     Option("session_days", casts.integer(1, 3650), "days a sign-in lasts, renewed as it is used", "DAYS"),
+    Option("password_min_chars", casts.integer(1, 1024),
+           "the shortest password an account may have (default 10; lower only to bring accounts in)", "N"),
+    Option("irc_guests", casts.boolean,
+           "with --accounts: IRC clients may also connect without signing in, as guests (not with account handles)",
+           switch=True),
     Option("log_level", casts.log_level, "DEBUG, INFO, WARNING, ERROR or CRITICAL", "LEVEL"),
     Option("config", casts.path,
            f"TOML file of settings, its keys the long options' names (data-dir = \"/var/lib/wsserver\"); flags "

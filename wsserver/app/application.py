@@ -69,7 +69,8 @@ def make_app(config: Config) -> web.Application:
     files = FilesDir(config.uploads_dir, config.files_quota)
     hub = Hub(store, config.channels, config.timezone, config.allow_new_channels, config.max_channels, metrics,
               config.rejoin_grace, config.announce_limit, files)
-    accounts = Accounts(store.accounts, config.sign_up, config.session_days) if config.accounts else None
+    accounts = Accounts(store.accounts, config.sign_up, config.session_days,
+                        password_least=config.password_min_chars) if config.accounts else None
     app[STATE] = State(config, hub, AddressQuota(config.max_connections_per_ip), Heartbeat(config.heartbeat), files,
                        Limits.of(config), accounts)
     if accounts is not None:

@@ -79,8 +79,9 @@ class Accounts:
     """Sign people up and in, and tell who a session is."""
 
     def __init__(self, store: AccountStore, sign_up: str = "invite", session_days: int = 30,
-                 hasher: PasswordHasher | None = None) -> None:
+                 hasher: PasswordHasher | None = None, password_least: int = PASSWORD_LEAST) -> None:
         self.store = store
+        self.password_least = password_least  # --password-min-chars
         self.sign_up_mode = sign_up
         self.session_seconds = session_days * 86400
         from argon2 import PasswordHasher
@@ -123,11 +124,10 @@ class Accounts:
             return Refused.of(Code.BAD_HANDLE, hint=HANDLE_HINT)
         return None
 
-    @staticmethod
-    def password_problem(password: str) -> Refused | None:
+    def password_problem(self, password: str) -> Refused | None:
         """Return why ``password`` cannot be used: its length."""
-        if not PASSWORD_LEAST <= len(password) <= PASSWORD_MOST:
-            return Refused.of(Code.BAD_PASSWORD, least=PASSWORD_LEAST, most=PASSWORD_MOST)
+        if not self.password_least <= len(password) <= PASSWORD_MOST:
+            return Refused.of(Code.BAD_PASSWORD, least=self.password_least, most=PASSWORD_MOST)
         return None
 
     async def sign_up(self, handle: str, password: str, invite: str | None, address: str) -> SignedIn | Refused:

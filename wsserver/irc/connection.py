@@ -330,6 +330,10 @@ class Connection:
                 pass
             elif state.config.jwt_secret and self.password and self.door.seats.token_identity(self):
                 pass
+            elif state.config.irc_guests:  # a guest: an open handle, never an account's
+                if await self.door.anywhere_account(self.nick):
+                    self.reply(n.ERR_NICKNAMEINUSE, self.nick, "That nick is an account's: sign in with SASL")
+                    return
             else:
                 self.reply(n.ERR_SASLFAIL, "Sign in with SASL PLAIN (or PASS handle:password) first")
                 self.error("Authentication required")

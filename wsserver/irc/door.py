@@ -171,6 +171,13 @@ class Door:
             return None
         return None
 
+    async def anywhere_account(self, nick: str) -> bool:
+        """Return whether ``nick`` is an account's handle (removed ones included: their handles stay taken)."""
+        try:
+            return await self.state.store.accounts.get(nick) is not None
+        except StoreError:
+            return True  # unknown: not given to a guest
+
     async def users(self, channel: str) -> list[str]:
         try:
             return sorted({held.handle for held in await self.state.store.registry.users(channel)}, key=str.lower)

@@ -107,6 +107,9 @@ class Registration:
                        else f"Erroneous nickname: {HANDLE_HINT}")
             return
         if conn.registered:
+            if self.state.accounts is not None and await self.door.anywhere_account(nick):
+                conn.reply(n.ERR_NICKNAMEINUSE, nick, "That nick is an account's: sign in with SASL")
+                return
             if conn.members:
                 conn.fail("NICK", "A nick is a handle in the channels it sits in: part them to change it",
                           "CANNOT_CHANGE_NICK")
