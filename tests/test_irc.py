@@ -231,3 +231,22 @@ async def test_a_restart_is_not_a_leave_for_irc_clients_either(start_server: Any
     await back.send("PING sync")
     await back.expect(r"PONG \S+ sync")
     assert "System: kim has joined the chat" not in [line[22:] for line in again.file_lines("general")][2:]
+
+
+async def test_guests_beside_accounts_never_take_an_accounts_handle(start_server: Any, person: Any) -> None:
+    """--irc-guests: a client without a sign-in registers, unless its nick is an account's (433)."""
+    server = await start_server("--irc-port", "0", "--accounts", "--sign-up", "open", "--irc-guests",
+                                "--password-min-chars", "6")
+    assert (await sign_up(person(), server, "Alice", password="sesame"))[0] == 201
+    port = await irc_port(server)
+    guest = await Irc.connect(port, "zed")
+    await guest.send("JOIN #general")
+    await guest.expect(r" 366 zed #general ")
+    taken = await Irc.connect(port)
+    for line in ("NICK alice", "USER a 0 * :A"):
+        await taken.send(line)
+    await taken.expect(r" 433 \S+ alice :That nick is an account's: sign in with SASL")
+    await guest.send("NICK Alice")
+    await guest.expect(r" 433 zed Alice ")
+    short = await sign_up(person(), server, "Bobby", password="five5")
+    assert short == (400, {"error": "A password is 6 to 1024 characters"})
