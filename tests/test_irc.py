@@ -12,7 +12,8 @@ from .support import joined, run_cli
 from .support.accounts import PASSWORD, sign_up, socket
 from .support.irc import Irc, irc_port
 
-TAGS = "message-tags server-time echo-message batch labeled-response draft/chathistory draft/message-redaction"
+TAGS = ("message-tags server-time echo-message batch labeled-response draft/chathistory draft/message-redaction "
+        "draft/read-marker")
 
 
 async def test_irc_and_a_page_share_a_channel_its_log_and_private_lines(start_server: Any, connect: Any) -> None:
@@ -119,6 +120,11 @@ async def test_accounts_sign_in_with_sasl_and_history_redact_and_topic(start_ser
     assert start.startswith("@label=h1 ") or "batch=" in start
     await irc.expect(rf"msgid={re.escape(cursor)} :Alice!\S+@wsserver PRIVMSG #general :?first$")
     await irc.expect(r"BATCH -")
+
+    stamp = re.search(r"time=([^; ]+)", echo).group(1)  # type: ignore[union-attr]
+    await irc.send(f"MARKREAD #general timestamp={stamp}")
+    await irc.expect(rf"MARKREAD #general timestamp={re.escape(stamp)}$")
+    assert (await web.event("read"))["data"]["cursor"] == cursor, "the page's read position is the IRC client's"
 
     await irc.send(f"REDACT #general {cursor}")
     assert (await web.event("deleted"))["data"]["cursor"] == cursor

@@ -72,6 +72,7 @@ class Connection:
         self.heard = time.monotonic()
         self.follower: IrcOutbox | None = None  # its direct lines (the home channel's private log), once registered
         self.monitoring: set[str] = set()  # nicks it MONITORs (lower-cased)
+        self.join_markers: dict[str, str] = {}  # channel: the read marker to say on joining it (draft/read-marker)
         self.quit_reason = "Connection closed"
         self.gone: set[str] = set()  # nicks this client was told quit (no PART for them as well)
         self.private_seen: deque[str] = deque(maxlen=64)  # cursors of private lines said (two outboxes may get one)
@@ -182,8 +183,18 @@ class Connection:
     def joined(self, channel: str, users: list[str]) -> None:
         """Say this client joined ``channel``: JOIN, the topic, the names."""
         self.answer(self.join_line(self.nick, channel))
+        marker = self.join_markers.pop(channel, None)
+        if marker is not None:
+            self.send(line("MARKREAD", f"#{channel}", marker, source=self.server_name))
         self.door.seats.topic_reply(self, channel, joining=True)
         self.door.seats.names_reply(self, channel, users)
+
+    async def tell_marker(self, channel: str) -> None:
+        """Say the identity's read marker in ``channel`` (it moved: another session, or a page, moved it)."""
+        entry = self.members.get(channel)
+        if entry is not None:
+            marker = await self.door.seats.read_marker(self, entry[0].channel)
+            self.send(line("MARKREAD", f"#{channel}", marker, source=self.server_name))
 
     def removed(self, channel: str, reason: str) -> None:
         """The hub closed this client's member in ``channel`` (a kick, a ban, a sign-out): say so, and leave it."""

@@ -50,6 +50,8 @@ class Door:
         self.topics: dict[str, tuple[str, str, str]] = {}  # channel: topic, who set it, stamp
         self.reactions: OrderedDict[str, dict[str, list[str]]] = OrderedDict()
         self.ops: dict[str, set[str]] = {}  # channel: lower-cased nicks of its operators connected here
+        # Read markers IRC clients set here: (nick, channel): the timestamp= said, the line it named (or None).
+        self.markers: dict[tuple[str, str], tuple[str, str | None]] = {}
         self.started = time.time()
         self.seats = Seats(self)
         self.monitor = Monitor(self)
@@ -245,11 +247,11 @@ class Door:
         moment = pendulum.from_format(stamp, "YYYY-MM-DD HH:mm:ss", tz=self.state.config.timezone)
         return str(moment.in_timezone("UTC").format("YYYY-MM-DDTHH:mm:ss.SSS")) + "Z"
 
-    def local_stamp(self, utc: str) -> str:
-        """Return the log stamp (in --timezone) of a UTC time ``YYYY-MM-DD HH:mm:ss``."""
+    def local_stamp(self, utc: str, later: int = 0) -> str:
+        """Return the log stamp (in --timezone) of a UTC time ``YYYY-MM-DD HH:mm:ss``, ``later`` seconds on."""
         import pendulum
 
-        moment = pendulum.from_format(utc, "YYYY-MM-DD HH:mm:ss", tz="UTC")
+        moment = pendulum.from_format(utc, "YYYY-MM-DD HH:mm:ss", tz="UTC").add(seconds=later)
         return str(moment.in_timezone(self.state.config.timezone).format("YYYY-MM-DD HH:mm:ss"))
 
     def reactions_before(self, frame: object, cursor: str, reactions: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -15,7 +15,6 @@ from typing import Any
 from ..hub.member import Member
 from ..lines.logline import LINE_RE
 from ..protocol import Refused
-from ..store.base import StoreError
 from . import numerics as n
 from .base import Place
 from .connection import Connection
@@ -40,14 +39,18 @@ class History:
         entry = conn.members.get(name) if name is not None else None
         return entry[0] if entry is not None else None
 
-    async def _position(self, member: Member, ref: str) -> str | None:
-        """Return the position a ``msgid=`` or ``timestamp=`` names (None: neither, or no such line)."""
+    async def _position(self, member: Member, ref: str, past: bool = False) -> str | None:
+        """Return the position a ``msgid=`` or ``timestamp=`` names (None: neither, or no such line).
+
+        A time names the position before the first line stamped at it (``past``: after the last one
+        stamped at it: the log's stamps have seconds).
+        """
         if ref.startswith("msgid="):
             return ref[6:]
         match = _TIMESTAMP.match(ref)
         if match is None:
             return None
-        stamp = self.door.local_stamp(f"{match.group(1)} {match.group(2)}")
+        stamp = self.door.local_stamp(f"{match.group(1)} {match.group(2)}", 1 if past else 0)
         answer = await member.history(at=stamp, limit=1)
         if isinstance(answer, Refused):
             return None
@@ -84,6 +87,8 @@ class History:
             if sub == "BEFORE":
                 lines = await self._lines(member, before=at, limit=limit)
             elif sub == "AFTER":
+                if params[2].startswith("timestamp="):
+                    at = await self._position(member, params[2], past=True) or at
                 lines = await self._lines(member, after=at, limit=limit)
             else:
                 lines = await self._lines(member, around=at, limit=limit)
@@ -168,44 +173,39 @@ class History:
     # ------------------------------------------------------------ read markers
 
     async def markread(self, conn: Connection, message: Message) -> None:
+        """``MARKREAD target [timestamp=T]``: move the identity's read position to the last line at or before T."""
         if not message.params:
             conn.fail("MARKREAD", "Not enough parameters", "NEED_MORE_PARAMS")
             return
         target = message.params[0]
         member = self._member(conn, target)
-        if member is None:
-            conn.fail("MARKREAD", "Read markers of channels you sit in only", "INVALID_PARAMS")
-            return
         if len(message.params) > 1:
-            position = await self._position(member, message.params[1]) \
-                if message.params[1].startswith("timestamp=") else None
-            if position is None:
-                conn.fail("MARKREAD", "A read marker is timestamp=YYYY-MM-DDThh:mm:ss.sssZ", "INVALID_PARAMS")
+            wanted = message.params[1]
+            if not _TIMESTAMP.match(wanted):
+                conn.fail("MARKREAD", "A read marker is timestamp=YYYY-MM-DDThh:mm:ss.sssZ", "INVALID_PARAMS", target)
                 return
-            data = await self._page(member, before=position, limit=1)
-            cursors = _pairs(data)
-            if cursors:
-                refused = await member.read(cursors[-1][1])
-                if refused is not None:
-                    conn.fail("MARKREAD", refused.sentence, "INTERNAL_ERROR")
-                    return
-        await self.tell_marker(conn, member, target)
+            if member is None:
+                conn.fail("MARKREAD", "Read markers of channels you sit in only", "INVALID_PARAMS", target)
+                return
+            await self._set_marker(conn, member, wanted)
+        marker = await self.seats.read_marker(conn, member.channel) if member is not None else "*"
+        conn.answer(line("MARKREAD", target, marker, source=conn.server_name))
 
-    async def tell_marker(self, conn: Connection, member: Member, target: str) -> None:
-        """Send ``MARKREAD target timestamp=...`` (``*``: none) for the member's read position."""
-        stamp = "*"
-        try:
-            frame = await self.door.state.hub.reading.joined_frame(member.channel.name, member.handle)
-        except StoreError:
-            frame = None
-        if frame is not None:
-            cursor = json.loads(frame)["data"]["cursor"]
-            data = await self._page(member, before=cursor, limit=1)
-            found = _pairs(data)
-            match = LINE_RE.match(found[-1][0]) if found else None
-            if match is not None:
-                stamp = "timestamp=" + self.door.time_tag(match.group(1))
-        conn.answer(line("MARKREAD", target, stamp, source=conn.server_name))
+    async def _set_marker(self, conn: Connection, member: Member, wanted: str) -> None:
+        key = (conn.key, member.channel.name)
+        kept = self.door.markers.get(key)
+        if kept is not None and kept[0] >= wanted:
+            return  # a read marker only moves forward
+        position = await self._position(member, wanted, past=True)
+        found = _pairs(await self._page(member, before=position, limit=1)) if position is not None else []
+        cursor = found[-1][1] if found else None
+        self.door.markers[key] = (wanted, cursor)
+        if cursor is not None:
+            await member.read(cursor)  # the identity's position, as a page's: its other sessions are told
+        else:  # no line that early: only this door's other sessions of the identity hear of it
+            for other in self.door.connections:
+                if other is not conn and other.key == conn.key and member.channel.name in other.members:
+                    other.send(line("MARKREAD", f"#{member.channel.name}", wanted, source=other.server_name))
 
 
 def _pairs(data: dict[str, Any] | None) -> list[tuple[str, str]]:

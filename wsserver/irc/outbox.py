@@ -181,6 +181,8 @@ class IrcOutbox(Outbox):
             text = data["message"]
             self.conn.send(line("NOTICE", f"#{self.channel}", f"(edited {data['cursor']}) {text}",
                                 source=self.conn.server_name, tags=self.conn.tags(None, data["cursor"])))
+        elif event == "read" and "draft/read-marker" in self.conn.caps:
+            self.conn.door.later(self.conn.tell_marker(self.channel))  # another session moved it
         elif event == "kept":
             self.conn.send(line("NOTICE", self.conn.nick, data["message"], source=self.conn.server_name))
         elif event == "reactions" and "message-tags" in self.conn.caps:

@@ -8,6 +8,7 @@ or in a ``FAIL``.  docs/protocol.md "IRC" lists every command.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from ..channels.channel import Channel
@@ -16,6 +17,7 @@ from ..errors import JoinRefused, TooManyChannels
 from ..hub.accounts import Account
 from ..hub.member import Kept, Member
 from ..hub.seatless import post
+from ..lines.logline import LINE_RE
 from ..protocol import Code, Refused
 from ..store.base import StoreError
 from . import numerics as n
@@ -155,6 +157,8 @@ class Seats:
         operator = self.door.operates(conn, name) or (created and self.state.accounts is None
                                                       and not self.state.config.jwt_secret)
         outbox = IrcOutbox(conn, name)
+        if "draft/read-marker" in conn.caps:  # said between the JOIN and the NAMES
+            conn.join_markers[name] = await self.read_marker(conn, channel)
         self.door.seated(conn, name, operator)  # before the join's NAMES reply
         try:
             member = await Member.join(hub, channel, conn.nick, outbox, self.state.limits,
@@ -170,6 +174,27 @@ class Seats:
             await member.leave()
             return
         conn.members[name] = (member, outbox)
+
+    async def read_marker(self, conn: Connection, channel: Channel) -> str:
+        """Return ``timestamp=...`` for the identity's read position in ``channel`` (``*``: none).
+
+        The exact time an IRC client set is said back while the position is still the line it named
+        (this process keeps it); else the time of the line the position names (set by a page, say).
+        """
+        kept = self.door.markers.get((conn.key, channel.name))
+        try:
+            frame = await self.state.hub.reading.joined_frame(channel.name, conn.nick)
+        except StoreError:
+            frame = None
+        cursor = json.loads(frame)["data"]["cursor"] if frame is not None else None
+        if kept is not None and kept[1] == cursor:
+            return kept[0]
+        if cursor is not None:
+            picked = await channel.finder.pick([cursor])
+            match = LINE_RE.match(picked[0].decode("utf-8", errors="replace")) if picked and picked[0] else None
+            if match is not None:
+                return "timestamp=" + self.door.time_tag(match.group(1))
+        return kept[0] if kept is not None else "*"
 
     async def _back(self, conn: Connection, channel: Channel) -> str | None:
         """Return where a client away since a restart resumes (the log's end: IRC clients rejoin on their own)."""
