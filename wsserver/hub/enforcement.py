@@ -12,6 +12,8 @@ own source (:mod:`wsserver.ops.commands`), with :func:`locate` and
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 
@@ -36,6 +38,17 @@ class Moderator:
         self.channels = channels
         self.clock = clock
         self.state = state  # the moderation in force, folded here from the moderation log
+        self.pending: list[Action] = []  # appended here, not yet read back (and enforced)
+        self._enforced: asyncio.Event | None = None  # set when actions are read back (for settled())
+
+    async def settled(self, most: float = 2.0) -> None:
+        """Wait until every action appended here so far has been read back and enforced (at most ``most`` s)."""
+        waiting = list(self.pending)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(most):
+                while any(action in self.pending for action in waiting):
+                    self._enforced = self._enforced or asyncio.Event()
+                    await self._enforced.wait()
 
     async def start(self) -> None:
         """Fold every action so far, then follow the log."""
@@ -55,6 +68,11 @@ class Moderator:
             self.state.apply(action)
             if not replaced:
                 self._enforce(action)
+            if action in self.pending:
+                self.pending.remove(action)
+        if self._enforced is not None:
+            self._enforced.set()
+            self._enforced = None
 
     def _enforce(self, action: Action) -> None:
         channel = self.channels.get(action.channel)
@@ -73,9 +91,11 @@ class Moderator:
 
         Returns False if the action was not stored.
         """
+        self.pending.append(action)
         try:
             await self.actions.append(action)
         except StoreError:
+            self.pending.remove(action)
             log.exception("could not store a moderation action in %s", channel.name)
             return False
         # In force here at once (folding it again when the log brings it back changes nothing); it is
@@ -106,8 +126,9 @@ class Moderator:
         taken = Action(action, channel.name, actor, handle=handle, until=until, duration=duration, reason=reason)
         return None if await self.act(channel, taken) else Refused.of(Code.NOT_SAVED)
 
-    async def delete(self, channel: Channel, actor: str, operator: bool, cursor: str) -> Refused | None:
-        """Delete the line just before ``cursor`` for ``actor``; return the refusal, or None."""
+    async def delete(self, channel: Channel, actor: str, operator: bool, cursor: str,
+                     reason: str = "") -> Refused | None:
+        """Delete the line just before ``cursor`` for ``actor`` (saying why, if given); return the refusal, or None."""
         try:
             found = await locate(channel.finder, cursor)
         except StoreError:
@@ -122,5 +143,5 @@ class Moderator:
                 await withdraw_line(self.files, channel.finder, end)
             except (StoreError, OSError):
                 log.error("could not withdraw the file of a deleted line in %s", channel.name, exc_info=True)
-        action = Action("delete", channel.name, actor, handle=author, cursor=end, stamp=stamp)
+        action = Action("delete", channel.name, actor, handle=author, cursor=end, stamp=stamp, reason=reason)
         return None if await self.act(channel, action) else Refused.of(Code.NOT_SAVED)

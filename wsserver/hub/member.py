@@ -255,9 +255,10 @@ class Member:
         except StoreError:
             return self._store_failed("annotation")
 
-    async def delete(self, cursor: str) -> Refused | None:
+    async def delete(self, cursor: str, reason: str = "") -> Refused | None:
         """Delete the line before ``cursor``: the member's own within 15 minutes, or any as an operator."""
-        return self._rate() or await self.hub.moderator.delete(self.channel, self.handle, self.operator, cursor)
+        return self._rate() or await self.hub.moderator.delete(self.channel, self.handle, self.operator, cursor,
+                                                               reason)
 
     async def moderate(self, action: str, handle: str, reason: str = "", duration: str = "") -> Refused | None:
         """As a channel operator: kick, ban, unban, mute or unmute ``handle`` (``duration`` e.g. ``1h``)."""

@@ -140,7 +140,7 @@ class ChannelCommands:
         if entry is None:
             conn.fail("REDACT", "You're not on that channel", "INVALID_TARGET", target)
             return
-        refused = await entry[0].delete(msgid)
+        refused = await entry[0].delete(msgid, message.params[2] if len(message.params) > 2 else "")
         if refused is None:
             return
         code = "UNKNOWN_MSGID" if refused.code in (Code.BAD_AROUND, Code.BAD_CURSOR) else "REDACT_FORBIDDEN"

@@ -226,6 +226,9 @@ class Door:
         home = self.home()
         if home is not None:
             channels.append(home)
+        moderator = self.state.hub.moderator
+        if moderator.pending:  # a deletion, a kick, a ban: enforced when the moderation log is read back
+            await moderator.settled()
         for channel in channels:
             if channel.unsettled:
                 await channel.settled()

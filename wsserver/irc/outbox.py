@@ -20,7 +20,7 @@ from typing import Any
 
 from ..channels.fanout import Outbox, PresenceSource, Wire
 from ..errors import EscapeError
-from ..lines.logline import LINE_RE, PRESENCE_LINE_RE, SYSTEM, TOPIC_SET, unescape
+from ..lines.logline import JOINED, LINE_RE, PRESENCE_LINE_RE, SYSTEM, TOPIC_SET, unescape
 from .base import Client
 from .message import line
 
@@ -124,22 +124,32 @@ class IrcOutbox(Outbox):
         if wire is None:
             return
         data = decoded(wire)["data"]
-        me = self.conn.nick.lower()
         if "users" in data:
             now = set(data["users"])
             joined, left = now - self.users, self.users - now
         else:
             joined, left = set(data.get("joined", [])), set(data.get("left", []))
         for handle in sorted(joined):
-            if handle.lower() != me and handle not in self.users:
+            self._came(handle)
+        for handle in sorted(left):
+            self._went(handle)
+
+    def _came(self, handle: str) -> None:
+        """``handle`` joined (its join line, or the users list said so first): JOIN, once."""
+        if handle not in self.users:
+            self.users.add(handle)
+            if handle.lower() != self.conn.key:
                 self.conn.gone.discard(handle.lower())
                 self.conn.send(self.conn.join_line(handle, self.channel))
-        for handle in sorted(left):
-            told = handle.lower() in self.conn.gone or handle.lower() in self.parted
-            self.parted.discard(handle.lower())
-            if handle.lower() != me and handle in self.users and not told:
+
+    def _went(self, handle: str) -> None:
+        """``handle`` left (its leave line, or the users list): PART, once, unless a QUIT or PART said it."""
+        told = handle.lower() in self.conn.gone or handle.lower() in self.parted
+        self.parted.discard(handle.lower())
+        if handle in self.users:
+            self.users.discard(handle)
+            if handle.lower() != self.conn.key and not told:
                 self.conn.send(line("PART", f"#{self.channel}", source=self.conn.mask(handle)))
-        self.users = (self.users | joined) - left
 
     def close_after(self, code: int, reason: str) -> None:
         """The member is closed (kicked, banned, signed out): leave the channel with why, keep the connection."""
@@ -175,8 +185,9 @@ class IrcOutbox(Outbox):
         elif event == "deleted" and "draft/message-redaction" in self.conn.caps:
             action = self.conn.door.state.hub.moderator.state.deleted_in(self.channel).get(data["cursor"])
             by = action.by if action is not None else SYSTEM
+            why = [action.reason] if action is not None and action.reason else []
             if by.lower() != self.conn.key or "echo-message" in self.conn.caps:
-                self.conn.send(line("REDACT", f"#{self.channel}", data["cursor"], source=self.conn.mask(by)))
+                self.conn.send(line("REDACT", f"#{self.channel}", data["cursor"], *why, source=self.conn.mask(by)))
         elif event == "edited" and data.get("message") is not None:
             text = data["message"]
             self.conn.send(line("NOTICE", f"#{self.channel}", f"(edited {data['cursor']}) {text}",
@@ -212,8 +223,12 @@ class IrcOutbox(Outbox):
             self.conn.say_text(handle, f"#{self.channel}", text_of(text), tags)
 
     def _system(self, stamp: str, cursor: str, text: str, backlog: bool) -> None:
-        if PRESENCE_LINE_RE.match(f"[{stamp}] {SYSTEM}: {text}".encode()):
-            return  # joins and leaves are said from the users list
+        presence = PRESENCE_LINE_RE.match(f"[{stamp}] {SYSTEM}: {text}".encode())
+        if presence is not None:  # said as it comes (a PING after a JOIN finds it said); the users list fills in
+            if not backlog:
+                handle = presence.group(1).decode()
+                (self._came if presence.group(2) == JOINED.encode() else self._went)(handle)
+            return
         if TOPIC_SET in text:
             who, _, topic = text.partition(TOPIC_SET)
             topic = text_of(topic)
