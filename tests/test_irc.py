@@ -256,3 +256,29 @@ async def test_guests_beside_accounts_never_take_an_accounts_handle(start_server
     await guest.expect(r" 433 zed Alice ")
     short = await sign_up(person(), server, "Bobby", password="five5")
     assert short == (400, {"error": "A password is 6 to 1024 characters"})
+
+
+async def test_a_topic_is_the_channels_for_every_door(start_server: Any, connect: Any, new_page: Any) -> None:
+    """An operator's page sets it with /topic: the log line, IRC's TOPIC, a joiner's topic event, the page shows it."""
+    from .support import SECRET, token
+    from .support.browser import say
+
+    server = await start_server("--irc-port", "0", "--jwt-secret", SECRET, "--rate-limit", "0")
+    irc = await Irc.connect(await irc_port(server), "lee", password=token("lee"))
+    await irc.send("JOIN #general")
+    await irc.expect(r" 366 ")
+    mia = await joined(await connect(server, None, token=token("Mia")), "Mia")
+    await mia.send({"type": "topic", "topic": "not mine to set"})
+    assert (await mia.refusal())["message"] == Code.NOT_OPERATOR.sentence
+    page = await new_page(server.url + "/?channel=general&token=" + token("Ops", op=True))
+    await page.get_by_role("status").filter(has_text="Connected to general as Ops").wait_for()
+    await say(page, "/topic release on Friday")
+    await page.locator("#room-topic").filter(has_text="release on Friday").wait_for()
+    assert (await irc.expect(r"TOPIC #general")).endswith(":Ops!ops@wsserver TOPIC #general :release on Friday")
+    assert server.file_lines("general")[-1].endswith("] System: Ops set the topic: release on Friday")
+    late = await connect(server, None, token=token("Ned"))
+    event = await late.event("topic")
+    assert (event["data"]["topic"], event["data"]["by"]) == ("release on Friday", "Ops")
+    await irc.send("TOPIC #general")
+    await irc.expect(r" 332 lee #general :release on Friday$")
+    assert page.errors == []

@@ -72,7 +72,8 @@ export function createComposer(hooks) {
       showAlert(command.error);
       return;
     }
-    const request = command ? { type: "private", to: command.to, message: command.text } : { type: "chat", message: text };
+    const request = command?.topic !== undefined ? { type: "topic", topic: command.topic }
+      : command ? { type: "private", to: command.to, message: command.text } : { type: "chat", message: text };
     if (!command && replyCursor !== null) request.reply_to = replyCursor;
     const ready = await hooks.prepare(request); // encrypted when it must be; null: not to be sent (said why)
     if (!ready || !hooks.send(ready)) {

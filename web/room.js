@@ -18,6 +18,7 @@ export function createRoom(name, shared) {
     lastCursor: null,    // after the last line received: resume from here
     position: null,      // the read position the server keeps for us (a "read" event), or null
     baseline: null,      // without a stored position: the end of the first backlog counts as read (log.mark())
+    topic: "",           // the channel's topic (a "topic" event)
     privateUnread: 0,    // private lines to us not seen yet (they have no cursor: counted here)
     status: { state: "connecting", text: "Connecting…" },
     everAccepted: false,
@@ -109,6 +110,10 @@ export function createRoom(name, shared) {
         }
         break;
       }
+      case "topic": // on joining, and when an operator sets it (IRC's TOPIC too)
+        room.topic = data.topic;
+        shared.topic(room);
+        break;
       case "kept": // a private line to an account not here now: written, and shown to it when it joins
         room.log.notice(data.message);
         break;

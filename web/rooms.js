@@ -62,7 +62,7 @@ export function entryContent(name, counts, users, open) {
  * labelChannel(name, users) shows a channel's count where the page lists channels.
  */
 export function createRooms(parts, page) {
-  const ui = { list: $("rooms"), title: $("room-title"), state: $("state"), jumped: $("jumped"), drawer: $("drawer"),
+  const ui = { list: $("rooms"), title: $("room-title"), topic: $("room-topic"), state: $("state"), jumped: $("jumped"), drawer: $("drawer"),
     sidebar: $("sidebar") };
   const rooms = new Map();
   let active = null;
@@ -73,6 +73,9 @@ export function createRooms(parts, page) {
   const shared = {
     ...parts,
     shown: (room) => room === active,
+    topic(room) {
+      if (room === active) showTopic(room);
+    },
     state(room) {
       if (room.status.state === "connected") page.showChat(true); // the chat view, once a join was taken
       if (room === active) showState();
@@ -183,12 +186,19 @@ export function createRooms(parts, page) {
     active = room;
     bottomSince = 0;
     ui.title.textContent = room.name;
+    showTopic(room);
     room.log.divide(room.position, room.baseline);
     room.log.attach(ui.jumped);
     room.users.paint();
     showState();
     paintList();
     save();
+  }
+
+  /** The channel's topic under its name (docs/protocol.md "topic"); none: hidden. */
+  function showTopic(room) {
+    ui.topic.textContent = room.topic ?? "";
+    ui.topic.hidden = !room.topic;
   }
 
   /** Open `name` (a socket of its own) if it is not, and show it. */

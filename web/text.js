@@ -10,8 +10,10 @@ export function charCount(text) {
   return count;
 }
 
-/** Read "/msg HANDLE TEXT" into {to, text}; null if the text is not a /msg command. */
+/** Read "/msg HANDLE TEXT" into {to, text}, "/topic TEXT" into {topic}; null if the text is neither. */
 export function parseCommand(text) {
+  const topic = /^\/topic(?:\s([\s\S]*))?$/.exec(text);
+  if (topic) return { topic: (topic[1] ?? "").trim() };
   const match = /^\/msg\s+(\S+)\s([\s\S]*)$/.exec(text);
   if (!match) {
     return /^\/msg(\s|$)/.test(text) ? { error: "Write /msg HANDLE TEXT" } : null;

@@ -28,6 +28,7 @@ from .frames import (
     React,
     Read,
     Thread,
+    Topic,
     Typing,
     Upload,
 )
@@ -81,6 +82,8 @@ class Conversation:
             self._answer(await member.moderate(request.action, request.handle, request.reason, request.duration))
         elif isinstance(request, Delete):
             self._answer(await member.delete(request.cursor))
+        elif isinstance(request, Topic):
+            self._answer(await member.set_topic(request.text))
         elif isinstance(request, Upload):
             upload = await member.upload(request.name, request.size, request.caption)
             self._answer(upload if isinstance(upload, Refused) else event_frame(

@@ -12,6 +12,7 @@ Client to server (JSON text frames):
 * ``{"type": "edit", "cursor": C, "message": TEXT}``;
 * ``{"type": "thread", "cursor": ROOT, "limit": N, "after": C}``;
 * ``{"type": "delete", "cursor": C}``; ``{"type": "moderate", "action", "handle", "reason", "for"}``;
+* ``{"type": "topic", "topic": TEXT}``;
 * ``{"type": "upload", "name": "photo.jpg", "size": 123456, "caption": "the view"}``;
 * ``{"type": "key", "public": JWK, "device": ID}``;
 * ``{"type": "system", "message": "keepalive"}``.
@@ -118,6 +119,13 @@ class Moderate:
 
 
 @dataclass(frozen=True)
+class Topic:
+    """A channel operator sets the channel's topic (empty: cleared)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Delete:
     """Delete the line just before ``cursor``."""
 
@@ -168,7 +176,7 @@ class Upload:
 
 
 ClientFrame = (Chat | Private | Typing | History | Keepalive | Moderate | Delete | Read | React | Edit | Thread | Upload
-               | Key)
+               | Key | Topic)
 
 
 def _reject_constant(name: str) -> Any:
@@ -221,6 +229,11 @@ def parse_client_frame(raw: str) -> ClientFrame:
         return _history(payload)
     if kind == "moderate":
         return _moderate(payload)
+    if kind == "topic":
+        topic = payload.get("topic")
+        if not isinstance(topic, str):
+            raise BadFrame(Code.INVALID_FORMAT)
+        return Topic(topic)
     if kind in ("delete", "read"):
         cursor = payload.get("cursor")
         if not isinstance(cursor, str):

@@ -19,7 +19,15 @@ import time
 
 from ..channels.channel import Channel
 from ..lines.logline import SYSTEM, Clock
-from ..lines.moderation_log import Action, Moderation, audit_line, check_delete, locate, parse_duration
+from ..lines.moderation_log import (
+    Action,
+    Moderation,
+    audit_line,
+    check_delete,
+    locate,
+    parse_duration,
+    topic_frame,
+)
 from ..protocol import Code, Refused
 from ..store.base import ActionLog, Handles, StoreError
 from ..uploads.storage import FilesDir
@@ -85,6 +93,8 @@ class Moderator:
             channel.remove(action.handle, Code.BANNED.sentence + why)
         elif action.action == "delete":
             channel.send_deleted(action.cursor)
+        elif action.action == "topic":
+            channel.send_frame(topic_frame(action))
 
     async def act(self, channel: Channel, action: Action) -> bool:
         """Take ``action``: the moderation log (every process enforces it from there), the audit line.
@@ -126,6 +136,13 @@ class Moderator:
         taken = Action(action, channel.name, actor, handle=handle, until=until, duration=duration, reason=reason)
         return None if await self.act(channel, taken) else Refused.of(Code.NOT_SAVED)
 
+    async def set_topic(self, channel: Channel, actor: str, operator: bool, text: str) -> Refused | None:
+        """Set ``channel``'s topic for ``actor`` (an operator; empty: cleared); return the refusal, or None."""
+        if not operator:
+            return Refused.of(Code.NOT_OPERATOR)
+        return None if await self.act(channel, Action("topic", channel.name, actor, reason=text)) else \
+            Refused.of(Code.NOT_SAVED)
+
     async def delete(self, channel: Channel, actor: str, operator: bool, cursor: str,
                      reason: str = "") -> Refused | None:
         """Delete the line just before ``cursor`` for ``actor`` (saying why, if given); return the refusal, or None."""
@@ -145,3 +162,4 @@ class Moderator:
                 log.error("could not withdraw the file of a deleted line in %s", channel.name, exc_info=True)
         action = Action("delete", channel.name, actor, handle=author, cursor=end, stamp=stamp, reason=reason)
         return None if await self.act(channel, action) else Refused.of(Code.NOT_SAVED)
+

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config, valid_handle
 from ..errors import StoreError
-from ..lines.logline import SYSTEM, TOPIC_SET, format_line
 from ..protocol import CLOSE_POLICY, NAME_CHARS, Code, Refused
 from ..uploads.rules import TICKET_SECONDS, megabytes, valid_name
 from ..uploads.storage import new_id
@@ -224,14 +223,11 @@ class Member:
         return self._counted("private", None if saved else Refused.of(Code.NOT_SAVED)) or kept
 
     async def set_topic(self, text: str) -> Refused | None:
-        """As a channel operator: write ``[ts] System: HANDLE set the topic: TEXT`` (an empty text clears it)."""
-        if not self.operator:
-            return Refused.of(Code.NOT_OPERATOR)
-        refused = (text_problem(text, self.limits.max_chars) if text else None) or self._may_write(True)
+        """As a channel operator: set the topic (empty: cleared); the log says ``HANDLE set the topic: TEXT``."""
+        refused = (text_problem(text, self.limits.max_chars) if text else None) or self._rate()
         if refused is not None:
             return refused
-        saved = await self.channel.write(lambda stamp: format_line(stamp, SYSTEM, f"{self.handle}{TOPIC_SET}{text}"))
-        return None if saved else Refused.of(Code.NOT_SAVED)
+        return await self.hub.moderator.set_topic(self.channel, self.handle, self.operator, text)
 
     async def react(self, cursor: str, emoji: str, remove: bool = False) -> Refused | None:
         """Add (``remove``: take back) the member's ``emoji`` on the line before ``cursor``."""

@@ -35,7 +35,7 @@ from ..channels.presence_refresh import Refresher
 from ..config import valid_handle
 from ..errors import JoinRefused, StoreError
 from ..lines.logline import SYSTEM, joined_line, left_line
-from ..lines.moderation_log import Moderation
+from ..lines.moderation_log import Moderation, topic_frame
 from ..metrics import Metrics
 from ..protocol import CLOSE_TRY_AGAIN, SERVER_BACK, SERVER_RESTARTING, Code
 from ..store.base import Claim, Handles
@@ -165,7 +165,8 @@ class Membership:
         """Return what a joiner gets after the users list: its read position, then the present users' public keys."""
         read, keys = await asyncio.gather(self.reading.joined_frame(channel.name, handle),
                                           self.keyring.joined_frames(channel.name, channel.presence.members))
-        return ([read] if read is not None else []) + keys
+        topic = self.moderation.topics.get(channel.name)
+        return ([read] if read is not None else []) + keys + ([topic_frame(topic)] if topic is not None else [])
 
     async def _claim(self, seat: Seat, shared: bool) -> Claim | None:
         """Claim the seat's handle, or share the seat its identity has here (``shared``: None); count it."""

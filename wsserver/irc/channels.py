@@ -238,7 +238,8 @@ class ChannelCommands:
                 counts[entry.channel] += 1
         for name, count in counts.items():
             if wanted is None or name in wanted:
-                topic = self.door.topics.get(name, ("", "", ""))[0]
+                known = self.state.hub.moderator.state.topics.get(name)
+                topic = known.reason if known is not None else ""
                 conn.reply(n.RPL_LIST, f"#{name}", str(count), topic)
         conn.reply(n.RPL_LISTEND, "End of /LIST")
 

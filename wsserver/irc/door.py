@@ -6,7 +6,7 @@ page's sockets, through the same hub: seats, lines, history, moderation and
 accounts are the chat's, not the door's.  What the door keeps is only what
 IRC needs on top: the nicks registered here (a nick is free when no one here
 has it and, on joining, when no one holds it in that channel), the channel
-operators of its connections, the topics read from the logs, and the
+operators of its connections, the read markers its clients set, and the
 reactions each line had when last said.
 """
 
@@ -47,7 +47,6 @@ class Door:
         self.server: asyncio.Server | None = None
         self.connections: set[Connection] = set()
         self.nicks: dict[str, Connection] = {}
-        self.topics: dict[str, tuple[str, str, str]] = {}  # channel: topic, who set it, stamp
         self.reactions: OrderedDict[str, dict[str, list[str]]] = OrderedDict()
         self.ops: dict[str, set[str]] = {}  # channel: lower-cased nicks of its operators connected here
         # Read markers IRC clients set here: (nick, channel): the timestamp= said, the line it named (or None).
@@ -237,9 +236,6 @@ class Door:
 
     def text_of(self, stored: str) -> str:
         return text_of(stored)
-
-    def epoch(self, stamp: str) -> int:
-        return int(self.state.hub.clock.epoch(stamp))
 
     def time_tag(self, stamp: str) -> str:
         """Return the ``time`` tag (UTC, ISO 8601 with milliseconds) of a log stamp in --timezone."""

@@ -232,7 +232,6 @@ class IrcOutbox(Outbox):
         if TOPIC_SET in text:
             who, _, topic = text.partition(TOPIC_SET)
             topic = text_of(topic)
-            self.conn.door.topics[self.channel] = (topic, who, stamp)
             if not backlog:
                 self.conn.send(line("TOPIC", f"#{self.channel}", topic, source=self.conn.mask(who),
                                     tags=self.conn.tags(stamp, cursor)))

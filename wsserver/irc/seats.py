@@ -67,14 +67,13 @@ class Seats:
         conn.reply(n.RPL_ENDOFMOTD, "End of /MOTD command")
 
     def topic_reply(self, conn: Connection, channel: str, joining: bool = False) -> None:
-        known = self.door.topics.get(channel)
-        if known is None or not known[0]:
+        known = self.state.hub.moderator.state.topics.get(channel)  # folded from the moderation log
+        if known is None or not known.reason:
             if not joining:
                 conn.reply(n.RPL_NOTOPIC, f"#{channel}", "No topic is set")
             return
-        topic, who, stamp = known
-        conn.reply(n.RPL_TOPIC, f"#{channel}", topic)
-        conn.reply(n.RPL_TOPICWHOTIME, f"#{channel}", who, str(self.door.epoch(stamp)))
+        conn.reply(n.RPL_TOPIC, f"#{channel}", known.reason)
+        conn.reply(n.RPL_TOPICWHOTIME, f"#{channel}", known.by, str(int(known.at)))
 
     def names_reply(self, conn: Connection, channel: str, users: list[str]) -> None:
         ops = self.door.operators(channel)

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from ..protocol import Code, Refused
-from .logline import LINE_RE, Clock
+from ..protocol import Code, Refused, event_frame
+from .logline import LINE_RE, TOPIC_SET, Clock
 
-ACTIONS = ("kick", "ban", "unban", "mute", "unmute", "delete")
+ACTIONS = ("kick", "ban", "unban", "mute", "unmute", "delete", "topic")
 MODERATE = ("kick", "ban", "unban", "mute", "unmute")  # what a channel operator may send as a moderate frame
 OWN_LINE_SECONDS = 15 * 60  # everyone may delete their own lines this long after sending them
 REASON_CHARS = 200
@@ -76,6 +76,8 @@ class Action:
 def audit_line(action: Action) -> str:
     """Return the ``System`` line text that records ``action`` in the channel log."""
     by = action.by
+    if action.action == "topic":  # the reason is the topic (empty: cleared); lines.logline.TOPIC_SET
+        return f"{by}{TOPIC_SET}{action.reason}"
     why = f" ({action.reason})" if action.reason else ""
     if action.action == "kick":
         return f"{action.handle} was removed by {by}{why}"
@@ -110,12 +112,14 @@ class Moderation:
         self.bans: dict[tuple[str, str], Restriction] = {}
         self.mutes: dict[tuple[str, str], Restriction] = {}
         self.deleted: dict[str, dict[str, Action]] = {}  # channel -> cursor -> the delete action
+        self.topics: dict[str, Action] = {}  # channel -> the topic action in force (its reason is the topic)
 
     def reset(self) -> None:
         """Forget everything (the log is folded again from its start)."""
         self.bans.clear()
         self.mutes.clear()
         self.deleted.clear()
+        self.topics.clear()
 
     def apply(self, action: Action) -> None:
         """Fold one action in."""
@@ -127,6 +131,8 @@ class Moderation:
             (self.bans if action.action == "unban" else self.mutes).pop(key, None)
         elif action.action == "delete":
             self.deleted.setdefault(action.channel, {})[action.cursor] = action
+        elif action.action == "topic":
+            self.topics[action.channel] = action
 
     def banned(self, channel: str, handle: str, now: float | None = None) -> Restriction | None:
         """Return the ban on ``handle`` (any case) in ``channel`` if one is in force."""
@@ -194,3 +200,9 @@ def check_delete(state: Moderation, channel: str, found: tuple[str, str, str] | 
     if actor is None or author.lower() != actor.lower() or time.time() - clock.epoch(stamp) > OWN_LINE_SECONDS:
         return Refused.of(Code.NOT_YOURS)
     return None
+
+
+def topic_frame(action: Action) -> str:
+    """Return the ``topic`` event of a topic action: the text, who set it and when (Unix seconds)."""
+    return event_frame("topic", {"channel": action.channel, "topic": action.reason, "by": action.by,
+                                 "at": int(action.at)})
