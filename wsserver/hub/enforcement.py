@@ -19,15 +19,8 @@ import time
 
 from ..channels.channel import Channel
 from ..lines.logline import SYSTEM, Clock
-from ..lines.moderation_log import (
-    Action,
-    Moderation,
-    audit_line,
-    check_delete,
-    locate,
-    parse_duration,
-    topic_frame,
-)
+from ..lines import moderation_log
+from ..lines.moderation_log import Action, Moderation, audit_line, check_delete, locate, parse_duration
 from ..protocol import Code, Refused
 from ..store.base import ActionLog, Handles, StoreError
 from ..uploads.storage import FilesDir
@@ -94,7 +87,7 @@ class Moderator:
         elif action.action == "delete":
             channel.send_deleted(action.cursor)
         elif action.action == "topic":
-            channel.send_frame(topic_frame(action))
+            channel.send_frame(moderation_log.topic_frame(action))
 
     async def act(self, channel: Channel, action: Action) -> bool:
         """Take ``action``: the moderation log (every process enforces it from there), the audit line.
