@@ -18,8 +18,8 @@ import logging
 import time
 
 from ..channels.channel import Channel
-from ..lines.logline import SYSTEM, Clock
 from ..lines import moderation_log
+from ..lines.logline import SYSTEM, Clock
 from ..lines.moderation_log import Action, Moderation, audit_line, check_delete, locate, parse_duration
 from ..protocol import Code, Refused
 from ..store.base import ActionLog, Handles, StoreError
