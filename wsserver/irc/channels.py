@@ -105,6 +105,8 @@ class ChannelCommands:
         _, member = found
         reply_to = message.tags.get("+draft/reply") or message.tags.get("+reply")
         refused = await member.say(text, reply_to=reply_to if reply_to else None)
+        if refused is not None and reply_to and refused.code in (Code.BAD_AROUND, Code.BAD_CURSOR):
+            refused = await member.say(text)  # a reply tag naming no line here: the line, not a reply
         if refused is not None and not notice:
             self.seats.refused(conn, command, refused, target)
 

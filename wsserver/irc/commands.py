@@ -55,7 +55,7 @@ class Commands:
         if not conn.registered and command not in REGISTRATION:
             conn.reply(n.ERR_NOTREGISTERED, "You have not registered")
             return
-        handler = self._handler(command) if command.isalpha() else None
+        handler = self._handler(command)
         if label:
             conn.hold()
         try:

@@ -7,6 +7,7 @@ The grammar is RFC 1459's with IRCv3 message tags (https://ircv3.net/specs/exten
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 # Limits (IRCv3 message-tags): the line without its tags, and the tags a client may send
@@ -14,6 +15,7 @@ LINE_BYTES = 512  # with CR LF
 CLIENT_TAG_BYTES = 4096
 TAG_BYTES = 8191  # all tags a line may carry, the server's included
 
+_COMMAND = re.compile(r"[A-Za-z0-9_]{1,64}")  # a word: an unknown one is answered 421, anything else dropped
 _ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
 _UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 
@@ -66,7 +68,7 @@ def parse(line: str) -> Message | None:
         params.append(trailing)
     else:
         params = rest.split()
-    if not params or not params[0].isascii() or not params[0].isalnum():
+    if not params or not _COMMAND.fullmatch(params[0]):
         return None
     return Message(params[0].upper(), params[1:], tags, source)
 
