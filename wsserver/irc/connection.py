@@ -166,6 +166,9 @@ class Connection:
 
     def say_text(self, handle: str, target: str, text: str, tags: dict[str, str]) -> None:
         """Send a chat line as PRIVMSG (an action as CTCP ACTION), split into lines an IRC client takes."""
+        account = self.account_of(handle) if "account-tag" in self.caps else None
+        if account is not None:
+            tags = {**tags, "account": account}
         action, notice = text.startswith(ACTION_PREFIX), text.startswith(NOTICE_PREFIX)
         if action or notice:
             text = text[len(ACTION_PREFIX if action else NOTICE_PREFIX):]
@@ -174,10 +177,18 @@ class Connection:
                            source=self.mask(handle), tags=tags))
             tags = {key: value for key, value in tags.items() if key != "msgid"}  # the first part names the line
 
+    def account_of(self, handle: str) -> str | None:
+        """Return the account a handle's lines come from: with accounts every handle's, but a guest's (None)."""
+        if self.door.state.accounts is None:
+            return None
+        other = self.door.connection_of(handle)
+        return None if other is not None and other.account is None and not other.identity else handle
+
     def join_line(self, handle: str, channel: str) -> str:
         if "extended-join" in self.caps:
-            account = handle if self.door.state.accounts is not None else "*"
-            return line("JOIN", f"#{channel}", account, "", source=self.mask(handle))
+            other = self.door.connection_of(handle)
+            real = other.realname if other is not None and other.realname else "web"
+            return line("JOIN", f"#{channel}", self.account_of(handle) or "*", real, source=self.mask(handle))
         return line("JOIN", f"#{channel}", source=self.mask(handle))
 
     def joined(self, channel: str, users: list[str]) -> None:
