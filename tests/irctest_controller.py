@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
 from typing import Any, ClassVar
 
 from irctest.basecontrollers import BaseServerController, DirectoryBasedController, NotImplementedByController
@@ -88,6 +87,3 @@ class WsserverController(BaseServerController, DirectoryBasedController):
 
 def get_irctest_controller_class() -> type[WsserverController]:
     return WsserverController
-
-
-__all__ = ["get_irctest_controller_class", "subprocess"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from ..hub.member import Member
-from ..protocol import Code, Refused
+from ..protocol import Code
 from ..store.base import StoreError
 from . import numerics as n
 from .base import Place
@@ -39,16 +39,16 @@ class ChannelCommands:
         """Return the channel a target names and the connection's member there; None (said why) if not in it."""
         name = self.seats.channel_name(target)
         entry = conn.members.get(name) if name is not None else None
-        if command == "NOTICE" and entry is None:
+        if name is not None and entry is not None:
+            return name, entry[0]  # sat in: it exists (no look at the store for each line)
+        if command == "NOTICE":
             return None  # no automatic reply to a NOTICE
         if name is None or not self.seats.exists(name):
             conn.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")
             return None
-        if entry is None:
-            conn.reply(n.ERR_NOTONCHANNEL if command != "PRIVMSG" else n.ERR_CANNOTSENDTOCHAN, target,
-                       "You're not on that channel")
-            return None
-        return name, entry[0]
+        conn.reply(n.ERR_NOTONCHANNEL if command != "PRIVMSG" else n.ERR_CANNOTSENDTOCHAN, target,
+                   "You're not on that channel")
+        return None
 
     # ------------------------------------------------------------ seats
 
@@ -318,5 +318,3 @@ class ChannelCommands:
     async def do_helpop(self, conn: Connection, message: Message) -> None:
         await self.do_help(conn, message)
 
-
-__all__ = ["ChannelCommands", "Refused"]

@@ -131,10 +131,6 @@ class Connection:
         """Send a numeric reply to this client (its nick first)."""
         self.send(line(numeric, self.nick, *params, source=self.server_name))
 
-    def answer(self, text: str) -> None:
-        """Send a message that answers the command being served."""
-        self.send(text)
-
     def hold(self) -> None:
         """Hold what is sent from now on: it answers a labeled command (labeled-response)."""
         self.held = []
@@ -157,7 +153,7 @@ class Connection:
 
     def fail(self, command: str, sentence: str, code: str = "REFUSED", *context: str) -> None:
         """Say a command was refused: ``FAIL`` (standard replies) with its context and the chat's sentence."""
-        self.answer(line("FAIL", command, code, *context, sentence, source=self.server_name))
+        self.send(line("FAIL", command, code, *context, sentence, source=self.server_name))
 
     def error(self, reason: str) -> None:
         """Say ``ERROR :reason`` and end the connection."""
@@ -193,7 +189,7 @@ class Connection:
 
     def joined(self, channel: str, users: list[str]) -> None:
         """Say this client joined ``channel``: JOIN, the topic, the names."""
-        self.answer(self.join_line(self.nick, channel))
+        self.send(self.join_line(self.nick, channel))
         marker = self.join_markers.pop(channel, None)
         if marker is not None:
             self.send(line("MARKREAD", f"#{channel}", marker, source=self.server_name))

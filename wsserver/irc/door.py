@@ -28,7 +28,7 @@ from .connection import READ_LIMIT, Connection
 from .message import line
 from .modes import Modes
 from .monitor import Monitor
-from .outbox import IrcOutbox, text_of
+from .outbox import IrcOutbox
 from .seats import Seats
 
 log = logging.getLogger("wsserver.irc")
@@ -233,9 +233,6 @@ class Door:
                 await channel.settled()
 
     # ------------------------------------------------------------ text and time
-
-    def text_of(self, stored: str) -> str:
-        return text_of(stored)
 
     def time_tag(self, stamp: str) -> str:
         """Return the ``time`` tag (UTC, ISO 8601 with milliseconds) of a log stamp in --timezone."""

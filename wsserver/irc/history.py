@@ -15,11 +15,10 @@ from typing import Any
 from ..hub.member import Member
 from ..lines.logline import LINE_RE
 from ..protocol import Refused
-from . import numerics as n
 from .base import Place
 from .connection import Connection
 from .message import Message, line
-from .outbox import ENCRYPTED
+from .outbox import text_of
 from .seats import Seats
 
 HISTORY_MOST = 200  # lines of one CHATHISTORY answer (ISUPPORT CHATHISTORY)
@@ -146,7 +145,7 @@ class History:
         batch = f"h{next(_batches)}"
         uses_batch = "batch" in conn.caps
         if uses_batch:
-            conn.answer(line("BATCH", f"+{batch}", "chathistory", target, source=conn.server_name))
+            conn.send(line("BATCH", f"+{batch}", "chathistory", target, source=conn.server_name))
         for raw, cursor in lines:
             match = LINE_RE.match(raw)
             if match is None:
@@ -154,13 +153,13 @@ class History:
             tags = {"time": self.door.time_tag(match.group(1)), "msgid": cursor}
             if uses_batch:
                 tags = {"batch": batch, **tags}
-            conn.say_text(match.group(2), target, self.door.text_of(match.group(4)), tags)
+            conn.say_text(match.group(2), target, text_of(match.group(4)), tags)
         if uses_batch:
             conn.send(line("BATCH", f"-{batch}", source=conn.server_name))
 
     async def _targets(self, conn: Connection, params: list[str]) -> None:
         batch = f"t{next(_batches)}"
-        conn.answer(line("BATCH", f"+{batch}", "draft/chathistory-targets", source=conn.server_name))
+        conn.send(line("BATCH", f"+{batch}", "draft/chathistory-targets", source=conn.server_name))
         for name, (member, _) in sorted(conn.members.items()):
             found = await self._lines(member, newest=True, limit=1)
             if found:
@@ -189,7 +188,7 @@ class History:
                 return
             await self._set_marker(conn, member, wanted)
         marker = await self.seats.read_marker(conn, member.channel) if member is not None else "*"
-        conn.answer(line("MARKREAD", target, marker, source=conn.server_name))
+        conn.send(line("MARKREAD", target, marker, source=conn.server_name))
 
     async def _set_marker(self, conn: Connection, member: Member, wanted: str) -> None:
         key = (conn.key, member.channel.name)
@@ -220,5 +219,3 @@ def _pairs(data: dict[str, Any] | None) -> list[tuple[str, str]]:
             pairs.append((raw, cursor))
     return pairs
 
-
-__all__ = ["ENCRYPTED", "History", "n"]

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..channels.fanout import Outbox, PresenceSource, Wire
+from ..channels.private import ENVELOPE_START
 from ..errors import EscapeError
 from ..lines.logline import JOINED, LINE_RE, PRESENCE_LINE_RE, SYSTEM, TOPIC_SET, unescape
 from .base import Client
@@ -43,10 +44,6 @@ def decoded(frame: str | Wire) -> Any:
     _last = (frame, json.loads(text))
     return _last[1]
 
-
-def stamp_tag(stamp: str) -> str:
-    """Return the ``time`` tag of a log stamp ``YYYY-MM-DD HH:mm:ss`` (the server's zone is UTC on IRC: see docs)."""
-    return stamp.replace(" ", "T") + ".000Z"
 
 
 def split_text(text: str) -> Iterator[str]:
@@ -268,7 +265,7 @@ class IrcOutbox(Outbox):
 
 def text_of(stored: str) -> str:
     """Return a line's text as written (the log's escapes undone)."""
-    if stored.startswith("e2e1."):
+    if stored.startswith(ENVELOPE_START):
         return ENCRYPTED
     try:
         return unescape(stored)

@@ -20,6 +20,9 @@ from .seats import Seats
 log = logging.getLogger("wsserver.irc")
 
 SASL_PAYLOAD_MOST = 400 * 4  # bytes of a PLAIN payload (four AUTHENTICATE lines)
+# draft/account-registration's FAIL codes for the sign-up's refusals (the rest: REGISTRATION_DISABLED)
+REGISTER_FAILS = {Code.HANDLE_IN_USE: "ACCOUNT_EXISTS", Code.BAD_HANDLE: "BAD_ACCOUNT_NAME",
+                  Code.BAD_PASSWORD: "WEAK_PASSWORD"}
 
 
 class Registration:
@@ -58,14 +61,14 @@ class Registration:
             wanted = (message.params[1] if len(message.params) > 1 else "").split()
             names = [name.removeprefix("-") for name in wanted]
             if not wanted or any(name not in caps for name in names):
-                conn.answer(line("CAP", conn.nick, "NAK", " ".join(wanted), source=conn.server_name))
+                conn.send(line("CAP", conn.nick, "NAK", " ".join(wanted), source=conn.server_name))
                 return
             for word in wanted:
                 if word.startswith("-"):
                     conn.caps.discard(word[1:])
                 else:
                     conn.caps.add(word)
-            conn.answer(line("CAP", conn.nick, "ACK", " ".join(wanted), source=conn.server_name))
+            conn.send(line("CAP", conn.nick, "ACK", " ".join(wanted), source=conn.server_name))
         elif sub == "END":
             conn.negotiating = False
             await conn.start_session()
@@ -80,7 +83,7 @@ class Registration:
             chunks[-1].append(word)
         for index, chunk in enumerate(chunks):
             more = ["*"] if index < len(chunks) - 1 and conn.cap_version >= 302 else []
-            conn.answer(line("CAP", conn.nick, sub, *more, " ".join(chunk), source=conn.server_name))
+            conn.send(line("CAP", conn.nick, sub, *more, " ".join(chunk), source=conn.server_name))
 
     # ------------------------------------------------------------ who the client is
 
@@ -119,7 +122,7 @@ class Registration:
             self.door.nicks.pop(conn.key, None)
             conn.nick = nick
             self.door.nicks[conn.key] = conn
-            conn.answer(line("NICK", nick, source=old))
+            conn.send(line("NICK", nick, source=old))
             self.door.monitor.online(conn)
             return
         conn.nick = nick
@@ -186,15 +189,12 @@ class Registration:
             conn.fail("REGISTER", Code.UNAVAILABLE.sentence, "TEMPORARILY_UNAVAILABLE")
             return
         if isinstance(made, Refused):
-            code = "ACCOUNT_EXISTS" if "taken" in made.sentence else \
-                "WEAK_PASSWORD" if "password" in made.sentence.lower() else "BAD_ACCOUNT_NAME" \
-                if "handle" in made.sentence.lower() or "letters" in made.sentence else "REGISTRATION_DISABLED"
-            conn.fail("REGISTER", made.sentence, code)
+            conn.fail("REGISTER", made.sentence, REGISTER_FAILS.get(made.code, "REGISTRATION_DISABLED"))
             return
         await accounts.store.drop_sessions(made.account.handle)  # IRC keeps no cookie
         conn.account = made.account
         conn.nick, conn.identity = made.account.handle, True
-        conn.answer(line("REGISTER", "SUCCESS", made.account.handle, "Account created", source=conn.server_name))
+        conn.send(line("REGISTER", "SUCCESS", made.account.handle, "Account created", source=conn.server_name))
         if conn.registered:
             conn.reply(n.RPL_LOGGEDIN, conn.mask(conn.nick), conn.nick, f"You are now logged in as {conn.nick}")
 
@@ -205,7 +205,7 @@ class Registration:
             conn.reply(n.ERR_NEEDMOREPARAMS, "PING", "Not enough parameters")
             return
         await self.door.settled(conn)  # what it caused has reached every member here first
-        conn.answer(line("PONG", conn.server_name, message.params[0], source=conn.server_name))
+        conn.send(line("PONG", conn.server_name, message.params[0], source=conn.server_name))
 
     async def do_pong(self, conn: Connection, message: Message) -> None:
         return

@@ -134,7 +134,8 @@ class Seats:
 
     def exists(self, name: str) -> bool:
         """Return whether channel ``name`` exists (configured, or made by a join on any process); never makes it."""
-        return name in self.state.hub.channels.names()
+        channels = self.state.hub.channels
+        return name in channels or name in channels.names()  # open here, or else configured or in the store
 
     async def join(self, conn: Connection, name: str) -> None:
         """Seat the connection in channel ``name`` (without ``#``)."""
@@ -209,7 +210,7 @@ class Seats:
         if entry is None:
             return False
         said = line("PART", f"#{name}", *([reason] if reason else []), source=conn.mask(conn.nick))
-        conn.answer(said)
+        conn.send(said)
         for other in self.door.connections:  # IRC clients here hear the reason; the users list tells the others
             seat = other.members.get(name)
             if seat is not None and other is not conn:
