@@ -36,8 +36,10 @@ async def test_irc_and_a_page_share_a_channel_its_log_and_private_lines(start_se
     frame = await alice.until_line_frame("Alice: hello from the page")
     stamp = frame["message"][1:20].replace(" ", "T")
     said = await bob.expect("hello from the page")
-    assert said == (f"@time={stamp}.000Z;msgid={frame['cursor']} :Alice!alice@wsserver "
-                    "PRIVMSG #general :hello from the page")
+    logged = server.file_lines("general")
+    earlier = [line for line in logged[:logged.index(frame["message"])] if line.startswith(frame["message"][:21])]
+    assert said == (f"@time={stamp}.{len(earlier):03d}Z;msgid={frame['cursor']} :Alice!alice@wsserver "
+                    "PRIVMSG #general :hello from the page")  # the milliseconds: its order within its second
 
     await alice.send({"type": "private", "to": "bob", "message": "psst"})
     await alice.event("private")  # its own copy

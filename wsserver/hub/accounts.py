@@ -50,6 +50,7 @@ class Account:
     ops: tuple[str, ...] = ()  # operator of these
     bot: bool = False  # a bot's account: signed in by its API key
     channels: tuple[str, ...] | None = None  # a bot's channels (None: every channel)
+    created: float = 0.0  # when it was made (epoch seconds): its private history starts there
 
     def operates(self, channel: str) -> bool:
         """Return whether the account may moderate ``channel``."""
@@ -63,7 +64,8 @@ class Account:
     def of(cls, record: dict[str, Any]) -> Account:
         channels = record.get("channels")
         return cls(str(record["handle"]), bool(record.get("op")), tuple(str(c) for c in record.get("ops") or ()),
-                   bool(record.get("bot")), tuple(str(c) for c in channels) if channels else None)
+                   bool(record.get("bot")), tuple(str(c) for c in channels) if channels else None,
+                   float(record.get("created") or 0.0))
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ class Connection:
         self.held: list[str] | None = None  # labeled-response: what answers the command being served, held
         self.closing = False
         self.heard = time.monotonic()
+        self.opened = time.time()  # a guest's private history starts here (wsserver.irc.direct)
         self.follower: IrcOutbox | None = None  # its direct lines (the home channel's private log), once registered
         self.monitoring: set[str] = set()  # nicks it MONITORs (lower-cased)
         self.join_markers: dict[str, str] = {}  # channel: the read marker to say on joining it (draft/read-marker)
@@ -99,11 +100,11 @@ class Connection:
         user = other.user if other is not None and other.user else handle.lower()
         return f"{handle}!{user}@{self.door.name}"
 
-    def tags(self, stamp: str | None, cursor: str | None) -> dict[str, str]:
+    def tags(self, stamp: str | None, cursor: str | None, ordinal: int = 0) -> dict[str, str]:
         """Return the tags of a line for this client: its time and msgid, as its caps allow."""
         tags = {}
         if stamp is not None and "server-time" in self.caps:
-            tags["time"] = self.door.time_tag(stamp)
+            tags["time"] = self.door.time_tag(stamp, ordinal)
         if cursor is not None and "message-tags" in self.caps:
             tags["msgid"] = cursor
         return tags

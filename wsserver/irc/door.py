@@ -30,6 +30,7 @@ from .modes import Modes
 from .monitor import Monitor
 from .outbox import IrcOutbox
 from .seats import Seats
+from .stamps import Seconds
 
 log = logging.getLogger("wsserver.irc")
 
@@ -54,6 +55,7 @@ class Door:
         self.started = time.time()
         self.seats = Seats(self)
         self.monitor = Monitor(self)
+        self.seconds = Seconds()
         self.commands = Commands(self, self.seats, self.monitor)
         self.modes = Modes(self)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -234,14 +236,17 @@ class Door:
 
     # ------------------------------------------------------------ text and time
 
-    def time_tag(self, stamp: str) -> str:
-        """Return the ``time`` tag (UTC, ISO 8601 with milliseconds) of a log stamp in --timezone."""
+    def time_tag(self, stamp: str, ordinal: int = 0) -> str:
+        """Return the ``time`` tag (UTC, ISO 8601) of a log stamp in --timezone: its milliseconds are the ordinal.
+
+        (wsserver.irc.stamps: a line's order within its second.)
+        """
         if self.state.config.timezone == "UTC":
-            return stamp.replace(" ", "T") + ".000Z"
+            return f"{stamp.replace(' ', 'T')}.{ordinal:03d}Z"
         import pendulum
 
         moment = pendulum.from_format(stamp, "YYYY-MM-DD HH:mm:ss", tz=self.state.config.timezone)
-        return str(moment.in_timezone("UTC").format("YYYY-MM-DDTHH:mm:ss.SSS")) + "Z"
+        return f"{moment.in_timezone('UTC').format('YYYY-MM-DDTHH:mm:ss')}.{ordinal:03d}Z"
 
     def local_stamp(self, utc: str, later: int = 0) -> str:
         """Return the log stamp (in --timezone) of a UTC time ``YYYY-MM-DD HH:mm:ss``, ``later`` seconds on."""

@@ -15,14 +15,17 @@ from typing import Any
 from ..hub.member import Member
 from ..lines.logline import LINE_RE
 from ..protocol import Refused
+from ..store.base import StoreError
+from . import direct, stamps
 from .base import Place
 from .connection import Connection
 from .message import Message, line
 from .outbox import text_of
 from .seats import Seats
 
+Said = tuple[str, str, int]  # a chat line, its cursor and its ordinal within its second
 HISTORY_MOST = 200  # lines of one CHATHISTORY answer (ISUPPORT CHATHISTORY)
-_TIMESTAMP = re.compile(r"^timestamp=(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z?$")
+_TIMESTAMP = re.compile(r"^timestamp=(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d{1,3})\d*)?Z?$")
 _batches = itertools.count(1)
 
 
@@ -32,6 +35,7 @@ class History:
     def __init__(self, door: Place, seats: Seats) -> None:
         self.door = door
         self.seats = seats
+        self.conversations = direct.Conversations(door)
 
     def _member(self, conn: Connection, target: str) -> Member | None:
         name = self.seats.channel_name(target)
@@ -41,19 +45,36 @@ class History:
     async def _position(self, member: Member, ref: str, past: bool = False) -> str | None:
         """Return the position a ``msgid=`` or ``timestamp=`` names (None: neither, or no such line).
 
-        A time names the position before the first line stamped at it (``past``: after the last one
-        stamped at it: the log's stamps have seconds).
+        A time is a second and an ordinal within it (wsserver.irc.stamps): it names the position before
+        the line of that time (``past``: after it); with no such line, the position after the second's
+        last line.
         """
         if ref.startswith("msgid="):
             return ref[6:]
         match = _TIMESTAMP.match(ref)
         if match is None:
             return None
-        stamp = self.door.local_stamp(f"{match.group(1)} {match.group(2)}", 1 if past else 0)
-        answer = await member.history(at=stamp, limit=1)
-        if isinstance(answer, Refused):
+        stamp = self.door.local_stamp(f"{match.group(1)} {match.group(2)}")
+        ordinal = int((match.group(3) or "0").ljust(3, "0"))
+        data = await self._page(member, at=stamp, limit=min(ordinal + 20, HISTORY_MOST))
+        if data is None:
             return None
-        return str(json.loads(answer)["data"]["start"])
+        before = str(data["start"])
+        for raw, cursor in stamps.pairs(data):
+            said = stamps.public(raw)
+            if said is None:
+                before = cursor
+                continue
+            if said[0] != stamp:
+                break
+            if ordinal == 0:
+                return cursor if past else before
+            ordinal -= 1
+            before = cursor
+        if ordinal == 0 and not past:
+            return before
+        later = await self._page(member, at=self.door.local_stamp(f"{match.group(1)} {match.group(2)}", 1), limit=1)
+        return None if later is None else str(later["start"])
 
     async def do_chathistory(self, conn: Connection, message: Message) -> None:
         params = message.params
@@ -65,26 +86,28 @@ class History:
             await self._targets(conn, params)
             return
         target = params[1]
+        if not target.startswith("#"):
+            await self._direct(conn, sub, target, params)
+            return
         member = self._member(conn, target)
         if member is None:
-            conn.fail("CHATHISTORY", "History of channels you sit in only", "INVALID_TARGET")
+            conn.fail("CHATHISTORY", "History of channels you sit in only", "INVALID_TARGET", sub, target)
             return
-        try:
-            limit = max(0, min(int(params[-1]), HISTORY_MOST))
-        except ValueError:
-            conn.fail("CHATHISTORY", "The limit must be a number", "INVALID_PARAMS")
+        limit = _limit(conn, params[-1])
+        if limit is None:
             return
-        lines: list[tuple[str, str]] = []
+        lines: list[Said] = []
         if sub == "LATEST":
-            after = None if params[2] == "*" else await self._position(member, params[2])
+            after = None if params[2] == "*" else await self._position(member, params[2], past=True)
             lines = await self._lines(member, after=after, newest=True, limit=limit)
         elif sub in ("BEFORE", "AFTER", "AROUND") and len(params) >= 4:
             at = await self._position(member, params[2])
             if at is None:
                 conn.fail("CHATHISTORY", "No message at that reference", "INVALID_MSGREFTYPE")
                 return
-            if sub == "BEFORE":
-                lines = await self._lines(member, before=at, limit=limit)
+            if sub == "BEFORE":  # a msgid's position is after its line, which is left out; a time's is before it
+                named = params[2].startswith("msgid=")
+                lines = await self._lines(member, before=at, limit=limit, named=named)
             elif sub == "AFTER":
                 if params[2].startswith("timestamp="):
                     at = await self._position(member, params[2], past=True) or at
@@ -92,7 +115,8 @@ class History:
             else:
                 lines = await self._lines(member, around=at, limit=limit)
         elif sub == "BETWEEN" and len(params) >= 5:
-            start, end = await self._position(member, params[2]), await self._position(member, params[3])
+            start = await self._position(member, params[2], past=True)
+            end = await self._position(member, params[3], past=True)
             if start is None or end is None:
                 conn.fail("CHATHISTORY", "No message at that reference", "INVALID_MSGREFTYPE")
                 return
@@ -100,15 +124,36 @@ class History:
         else:
             conn.fail("CHATHISTORY", f"Unknown subcommand {sub[:20]}", "INVALID_PARAMS")
             return
-        self._batch(conn, target, lines)
+        self._batch(conn, target, [(self._time(raw, ordinal), cursor, raw) for raw, cursor, ordinal in lines])
+
+    async def _direct(self, conn: Connection, sub: str, nick: str, params: list[str]) -> None:
+        """CHATHISTORY of a private conversation (wsserver.irc.direct)."""
+        counts = {"LATEST": 4, "BEFORE": 4, "AFTER": 4, "AROUND": 4, "BETWEEN": 5}
+        if len(params) < counts.get(sub, 4) or sub not in counts:
+            conn.fail("CHATHISTORY", f"Unknown subcommand {sub[:20]}", "INVALID_PARAMS")
+            return
+        limit = _limit(conn, params[-1])
+        if limit is None:
+            return
+        try:
+            lines = await self.conversations.lines(conn, nick)
+        except StoreError:
+            conn.fail("CHATHISTORY", "The history could not be read: try again", "MESSAGE_ERROR", sub, nick)
+            return
+        chosen = direct.select(lines, sub, params[2:-1], limit)
+        if chosen is None:
+            conn.fail("CHATHISTORY", "No message at that reference", "INVALID_MSGREFTYPE")
+            return
+        self._batch(conn, nick, chosen)
 
     async def _page(self, member: Member, **ask: Any) -> dict[str, Any] | None:
         answer = await member.history(**ask)
         return None if isinstance(answer, Refused) else json.loads(answer)["data"]
 
     async def _lines(self, member: Member, before: str | None = None, after: str | None = None,
-                     around: str | None = None, newest: bool = False, limit: int = 50) -> list[tuple[str, str]]:
-        """Return (line, cursor) pairs of chat lines, oldest first."""
+                     around: str | None = None, newest: bool = False, limit: int = 50,
+                     named: bool = True) -> list[Said]:
+        """Return (line, cursor, ordinal) of chat lines, oldest first (the ordinal: wsserver.irc.stamps)."""
         if not limit:
             return []
         if newest and after is None:
@@ -121,8 +166,8 @@ class History:
             data = await self._page(member, after=after, limit=limit)
         else:
             data = await self._page(member, around=around, limit=limit)
-        found = _pairs(data)
-        if before is not None:
+        found = await self._said(member, data)
+        if before is not None and named:
             found = [pair for pair in found if pair[1] != before]  # BEFORE leaves the line it names out
         if around is not None and len(found) > limit:
             index = next((i for i, pair in enumerate(found) if pair[1] == around), len(found) // 2)
@@ -130,43 +175,86 @@ class History:
             found = found[start:start + limit]
         return found[-limit:] if (newest or before is not None) else found[:limit]
 
-    async def _between(self, member: Member, start: str, end: str, limit: int) -> list[tuple[str, str]]:
+    async def _said(self, member: Member, data: dict[str, Any] | None) -> list[Said]:
+        """Return the chat lines of a history answer with their ordinals (one look back for its first second)."""
+        found = _pairs(data)
+        if not found or data is None:
+            return []
+        every = list(stamps.pairs(data))
+        first = next(said[0] for said in (stamps.public(raw) for raw, _ in every) if said is not None)
+        earlier = 0
+        back = await self._page(member, before=str(data["start"]), limit=50)
+        if back is not None:
+            earlier = stamps.trailing(list(stamps.pairs(back)), first)
+        ordinals = stamps.ordinals(every, earlier)
+        return [(raw, cursor, ordinals.get(cursor, 0)) for raw, cursor in found]
+
+    async def _between(self, member: Member, start: str, end: str, limit: int) -> list[Said]:
         forward = await self._lines(member, after=start, limit=HISTORY_MOST)
-        cursors = [cursor for _, cursor in forward]
+        cursors = [said[1] for said in forward]
         if end in cursors:
             return forward[:cursors.index(end)][:limit]
         backward = await self._lines(member, after=end, limit=HISTORY_MOST)
-        back = [cursor for _, cursor in backward]
+        back = [said[1] for said in backward]
         if start in back:
             return backward[:back.index(start)][-limit:]
         return forward[:limit]
 
-    def _batch(self, conn: Connection, target: str, lines: list[tuple[str, str]]) -> None:
+    def _time(self, raw: str, ordinal: int) -> str:
+        return self.door.time_tag(raw[1:20], ordinal)
+
+    def _batch(self, conn: Connection, target: str, lines: list[direct.Said]) -> None:
+        """Send (time, msgid, line) in a ``chathistory`` batch (with ``batch``), each to ``target`` or its recipient."""
         batch = f"h{next(_batches)}"
         uses_batch = "batch" in conn.caps
         if uses_batch:
             conn.send(line("BATCH", f"+{batch}", "chathistory", target, source=conn.server_name))
-        for raw, cursor in lines:
+        for when, msgid, raw in lines:
             match = LINE_RE.match(raw)
             if match is None:
                 continue
-            tags = {"time": self.door.time_tag(match.group(1)), "msgid": cursor}
-            if uses_batch:
-                tags = {"batch": batch, **tags}
-            conn.say_text(match.group(2), target, text_of(match.group(4)), tags)
+            tags = {**({"batch": batch} if uses_batch else {}), "time": when, "msgid": msgid}
+            conn.say_text(match.group(2), match.group(3) or target, text_of(match.group(4)), tags)
         if uses_batch:
             conn.send(line("BATCH", f"-{batch}", source=conn.server_name))
 
     async def _targets(self, conn: Connection, params: list[str]) -> None:
+        """``CHATHISTORY TARGETS ts1 ts2 limit``: the channels and nicks whose latest line is between the two times.
+
+        Oldest first; lines of one second in different logs are ordered by when this process saw them come
+        (the log's stamps have seconds: wsserver.irc.stamps), when it did.
+        """
+        bounds = sorted(direct.time_of(ref[10:]) or "" for ref in params[1:3] if ref.startswith("timestamp="))
+        try:
+            limit = max(0, min(int(params[3]), HISTORY_MOST)) if len(params) > 3 else HISTORY_MOST
+        except ValueError:
+            limit = -1
+        if len(bounds) != 2 or limit < 0:
+            conn.fail("CHATHISTORY", "TARGETS takes two timestamp= and a limit", "INVALID_PARAMS", "TARGETS")
+            return
+        found: list[tuple[str, float, str]] = []  # time, when it came, target
+        for name, (member, _) in sorted(conn.members.items()):
+            latest = await self._lines(member, newest=True, limit=1)
+            match = LINE_RE.match(latest[-1][0]) if latest else None
+            if match is not None:
+                stamp, cursor, ordinal = match.group(1), latest[-1][1], latest[-1][2]
+                came = self.door.seconds.came(name, stamp, cursor) or 0.0
+                found.append((self.door.time_tag(stamp, ordinal), came, f"#{name}"))
+        try:
+            conversations = await self.conversations.all(conn)
+        except StoreError:
+            conversations = {}
+        for them, said in conversations.items():
+            match = LINE_RE.match(said[-1][2])
+            if match is not None:
+                nick = match.group(2) if match.group(2).lower() == them else str(match.group(3))
+                found.append((said[-1][0], self.conversations.came(said[-1]), nick))
+        found = sorted((entry for entry in found if bounds[0] < entry[0] < bounds[1]),
+                       key=lambda entry: (entry[0][:19], entry[1] or 0.0, entry[0]))[:limit]
         batch = f"t{next(_batches)}"
         conn.send(line("BATCH", f"+{batch}", "draft/chathistory-targets", source=conn.server_name))
-        for name, (member, _) in sorted(conn.members.items()):
-            found = await self._lines(member, newest=True, limit=1)
-            if found:
-                match = LINE_RE.match(found[-1][0])
-                if match is not None:
-                    conn.send(line("CHATHISTORY", "TARGETS", f"#{name}", self.door.time_tag(match.group(1)),
-                                   source=conn.server_name, tags={"batch": batch}))
+        for when, _, target in found:
+            conn.send(line("CHATHISTORY", "TARGETS", target, when, source=conn.server_name, tags={"batch": batch}))
         conn.send(line("BATCH", f"-{batch}", source=conn.server_name))
 
     # ------------------------------------------------------------ read markers
@@ -205,6 +293,15 @@ class History:
             for other in self.door.connections:
                 if other is not conn and other.key == conn.key and member.channel.name in other.members:
                     other.send(line("MARKREAD", f"#{member.channel.name}", wanted, source=other.server_name))
+
+
+def _limit(conn: Connection, given: str) -> int | None:
+    """Return a CHATHISTORY limit (at most :data:`HISTORY_MOST`); None, said, if it is not a number."""
+    try:
+        return max(0, min(int(given), HISTORY_MOST))
+    except ValueError:
+        conn.fail("CHATHISTORY", "The limit must be a number", "INVALID_PARAMS")
+        return None
 
 
 def _pairs(data: dict[str, Any] | None) -> list[tuple[str, str]]:

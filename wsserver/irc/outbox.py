@@ -24,6 +24,7 @@ from ..errors import EscapeError
 from ..lines.logline import JOINED, LINE_RE, PRESENCE_LINE_RE, SYSTEM, TOPIC_SET, unescape
 from .base import Client
 from .message import line
+from .stamps import pair_key, pairs, private_msgid, public
 
 ACTION_PREFIX = "/me "  # a chat line that is an action (CTCP ACTION): docs/protocol.md "IRC"
 NOTICE_PREFIX = "/notice "  # a chat line sent as a NOTICE (no automatic replies to it)
@@ -167,8 +168,9 @@ class IrcOutbox(Outbox):
         if "event" not in body:
             if not body.get("success"):
                 return  # a channel's error frame comes before the close that says it (close_after: a KICK)
+            found = self._ordinals(body["data"], backlog)
             if not backlog or playback:
-                self._lines(body["data"], backlog)
+                self._lines(body["data"], backlog, found)
             return
         event, data = body["event"], body.get("data", {})
         if event == "private" and (not data.get("history") or playback):
@@ -198,7 +200,19 @@ class IrcOutbox(Outbox):
             before = self.conn.door.reactions_before(frame, data["cursor"], reactions)
             self.conn.reactions(self.channel, data["cursor"], reactions, before)
 
-    def _lines(self, data: dict[str, Any], backlog: bool) -> None:
+    def _ordinals(self, data: dict[str, Any], backlog: bool) -> dict[str, int]:
+        """Return the ordinals within their second of the public lines of a frame (wsserver.irc.stamps)."""
+        seconds = self.conn.door.seconds
+        if backlog:
+            return dict(seconds.seed(self.channel, data))
+        found = {}
+        for raw, cursor in pairs(data):
+            said = public(raw)
+            if said is not None:
+                found[cursor] = seconds.ordinal(self.channel, said[0], cursor) or 0
+        return found
+
+    def _lines(self, data: dict[str, Any], backlog: bool, found: dict[str, int]) -> None:
         deleted = set(data.get("deleted", ()))
         replies = data.get("reply_to", {})
         for index, (raw, cursor) in enumerate(zip(data["message"].split("\n"), data["cursors"], strict=False)):
@@ -209,17 +223,17 @@ class IrcOutbox(Outbox):
                 continue
             stamp, handle, text = match.group(1), match.group(2), match.group(4)
             if handle == SYSTEM:
-                self._system(stamp, cursor, text, backlog)
+                self._system(stamp, cursor, text, backlog, found.get(cursor, 0))
                 continue
             if handle.lower() == self.conn.key and not backlog and "echo-message" not in self.conn.caps:
                 continue
-            tags = self.conn.tags(stamp, cursor)
+            tags = self.conn.tags(stamp, cursor, found.get(cursor, 0))
             parent = replies.get(str(index))
             if parent is not None and "message-tags" in self.conn.caps:
                 tags["+draft/reply"] = parent
             self.conn.say_text(handle, f"#{self.channel}", text_of(text), tags)
 
-    def _system(self, stamp: str, cursor: str, text: str, backlog: bool) -> None:
+    def _system(self, stamp: str, cursor: str, text: str, backlog: bool, ordinal: int) -> None:
         presence = PRESENCE_LINE_RE.match(f"[{stamp}] {SYSTEM}: {text}".encode())
         if presence is not None:  # said as it comes (a PING after a JOIN finds it said); the users list fills in
             if not backlog:
@@ -231,7 +245,7 @@ class IrcOutbox(Outbox):
             topic = text_of(topic)
             if not backlog:
                 self.conn.send(line("TOPIC", f"#{self.channel}", topic, source=self.conn.mask(who),
-                                    tags=self.conn.tags(stamp, cursor)))
+                                    tags=self.conn.tags(stamp, cursor, ordinal)))
             return
         if backlog or DELETION_RECORD.match(text):
             return  # a deletion is said by REDACT
@@ -243,7 +257,7 @@ class IrcOutbox(Outbox):
                 self.conn.send(line("KICK", f"#{self.channel}", kicked, text_of(why), source=self.conn.mask(by)))
             return
         self.conn.send(line("NOTICE", f"#{self.channel}", text_of(text), source=self.conn.server_name,
-                            tags=self.conn.tags(stamp, cursor)))
+                            tags=self.conn.tags(stamp, cursor, ordinal)))
 
     def _private(self, data: dict[str, Any]) -> None:
         match = LINE_RE.match(data["message"])
@@ -252,15 +266,26 @@ class IrcOutbox(Outbox):
         cursor = data.get("cursor")
         if cursor in self.conn.private_seen:
             return  # the same line through the channel and as a direct line
+        sender, recipient = data["from"], data["to"]
+        stamp, where = match.group(1), str(data.get("channel", self.channel))
+        ordinal = self.conn.door.seconds.ordinal(pair_key(where, sender, recipient), stamp, cursor) if cursor else 0
         if cursor:
             self.conn.private_seen.append(cursor)
-        sender, recipient = data["from"], data["to"]
         mine = sender.lower() == self.conn.key
-        if mine and not data.get("history") and "echo-message" not in self.conn.caps:
-            return
+        times = 1
+        if mine and not data.get("history"):  # said back to its sender only with echo-message (to itself: twice)
+            times = int("echo-message" in self.conn.caps) + int(recipient.lower() == self.conn.key)
         text = ENCRYPTED if data.get("encrypted") else text_of(match.group(4))
-        tags = self.conn.tags(match.group(1), None)
-        self.conn.say_text(sender, recipient, text, tags)
+        tags = self.conn.tags(stamp, private_msgid(where, cursor) if cursor else None, ordinal or 0)
+        for copy in range(times):
+            if copy:  # to itself: the delivery beside the echo, which is not part of a labeled answer
+                held, self.conn.held = self.conn.held, None
+                try:
+                    self.conn.say_text(sender, recipient, text, tags)
+                finally:
+                    self.conn.held = held
+            else:
+                self.conn.say_text(sender, recipient, text, tags)
 
 
 def text_of(stored: str) -> str:

@@ -1,0 +1,91 @@
+"""IRC history: time tags that tell a second's lines apart, and the history of private conversations."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .support import joined
+from .support.accounts import PASSWORD, sign_up, socket
+from .support.irc import Irc, irc_port
+
+CAPS = "message-tags server-time echo-message batch draft/chathistory"
+
+
+def tag(line: str, name: str) -> str:
+    found = re.search(rf"[@;]{name}=([^; ]+)", line)
+    assert found is not None, f"no {name} tag in {line!r}"
+    return found.group(1)
+
+
+async def batch(irc: Irc, command: str) -> list[str]:
+    """Send a CHATHISTORY command; return the lines of its batch (without BATCH + and -)."""
+    await irc.send(command)
+    start = await irc.expect(r" BATCH \+")
+    name = start.split(" BATCH +")[1].split()[0]
+    lines = []
+    while True:
+        said = await irc.expect(lambda line: True)
+        if said.endswith(f"BATCH -{name}"):
+            return lines
+        lines.append(said)
+
+
+async def test_a_seconds_lines_have_distinct_times_in_history_as_live(start_server: Any) -> None:
+    """Lines within one second: the milliseconds of ``time`` are their order; CHATHISTORY by time finds each."""
+    server = await start_server("--irc-port", "0", "--rate-limit", "0")
+    irc = await Irc.connect(await irc_port(server), "carol", caps=CAPS)
+    await irc.send("JOIN #general")
+    await irc.expect(r" 366 ")
+    echoes = []
+    for number in range(4):
+        await irc.send(f"PRIVMSG #general :line {number}")
+        echoes.append(await irc.expect(rf"PRIVMSG #general :?line {number}$"))
+    times = [tag(echo, "time") for echo in echoes]
+    msgids = [tag(echo, "msgid") for echo in echoes]
+    logged = server.file_lines("general")
+    for number, when in enumerate(times):
+        line = next(line for line in logged if line.endswith(f"carol: line {number}"))
+        same = [other for other in logged[:logged.index(line)] if other.startswith(line[:21])]
+        assert when == f"{line[1:20].replace(' ', 'T')}.{len(same):03d}Z"  # the n-th line of its second
+    assert len(set(times)) == 4
+
+    history = await batch(irc, "CHATHISTORY LATEST #general * 4")
+    assert [(tag(said, "time"), tag(said, "msgid")) for said in history] == list(zip(times, msgids, strict=True))
+    after = await batch(irc, f"CHATHISTORY AFTER #general timestamp={times[1]} 10")
+    assert [tag(said, "msgid") for said in after] == msgids[2:]
+    before = await batch(irc, f"CHATHISTORY BEFORE #general timestamp={times[2]} 10")
+    assert [tag(said, "msgid") for said in before][-2:] == msgids[:2]
+
+
+async def test_private_conversations_have_history_and_targets(start_server: Any, connect: Any, person: Any) -> None:
+    """CHATHISTORY of a nick: the two accounts' lines (an IRC client's and a page's), with the live tags."""
+    server = await start_server("--irc-port", "0", "--accounts", "--sign-up", "open", "--rate-limit", "0")
+    port = await irc_port(server)
+    page = person()
+    assert (await sign_up(page, server, "Alice", password=PASSWORD))[0] == 201
+    assert (await sign_up(person(), server, "Bob", password=PASSWORD))[0] == 201
+    alice = await Irc.connect(port, "Alice", caps=CAPS, password=f"Alice:{PASSWORD}")
+    bob = await Irc.connect(port, "Bob", caps=CAPS, password=f"Bob:{PASSWORD}")
+    said = []
+    for number in range(3):
+        await alice.send(f"PRIVMSG Bob :to bob {number}")
+        said.append(await bob.expect(rf"PRIVMSG Bob :?to bob {number}$"))
+    web = await joined(await socket(page, server), "Alice")
+    await web.send({"type": "private", "to": "Bob", "message": "from the page"})
+    said.append(await bob.expect(r"PRIVMSG Bob :from the page$"))
+    await bob.send("PRIVMSG Alice :back")
+    said.append(await bob.expect(r"PRIVMSG Alice :?back$"))  # the echo
+    tags = [(tag(line, "time"), tag(line, "msgid")) for line in said]
+    assert len({when for when, _ in tags}) == 5 and len({msgid for _, msgid in tags}) == 5
+
+    history = await batch(bob, "CHATHISTORY LATEST Alice * 10")
+    assert [(tag(line, "time"), tag(line, "msgid")) for line in history] == tags
+    assert history[-1].endswith(":Bob!user@wsserver PRIVMSG Alice back")
+    before = await batch(bob, f"CHATHISTORY BEFORE Alice msgid={tags[2][1]} 10")
+    assert [tag(line, "msgid") for line in before] == [tags[0][1], tags[1][1]]
+    assert await batch(alice, "CHATHISTORY LATEST Carol * 10") == []  # no conversation: an empty batch
+
+    targets = await batch(bob, "CHATHISTORY TARGETS timestamp=2020-01-01T00:00:00.000Z "
+                               "timestamp=2262-01-01T00:00:00.000Z 10")
+    assert [line.split(" TARGETS ")[1] for line in targets] == [f"Alice {tags[-1][0]}"]
