@@ -66,7 +66,8 @@ class WsserverController(BaseServerController, DirectoryBasedController):
         args = [command, "--data-dir", str(self.directory / "data"), "--host", hostname,
                 "--port", str(_free_port()), "--irc-port", str(port), "--irc-name", "My.Little.Server",
                 "--allow-new-channels", "--max-channels", "10000", "--rate-limit", "0",
-                "--rejoin-grace", "0", "--log-level", "WARNING"]
+                "--rejoin-grace", "0", "--log-level", "WARNING",
+                "--irc-operators", "operuser:operpassword"]  # the IRC operator irctest's tests OPER as
         if password is not None:
             args += ["--irc-password", password]
         if run_services:  # irctest's accounts have passwords such as "sesame", and its clients connect without SASL

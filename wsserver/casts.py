@@ -106,6 +106,18 @@ def irc_name(raw: str) -> str:
     return value
 
 
+def irc_operators(raw: str) -> tuple[tuple[str, str], ...]:
+    """``NAME:PASSWORD[,NAME:PASSWORD...]``: the IRC operators' names and passwords (for ``OPER``)."""
+    found = []
+    for entry in raw.split(","):
+        name, _, password = entry.strip().partition(":")
+        if not re.match(r"^[A-Za-z0-9_-]{1,32}$", name) or len(password) < 8:
+            raise ValueError("must be NAME:PASSWORD pairs, separated by commas, each password of 8 characters "
+                             "or more, such as alice:a-long-secret")
+        found.append((name, password))
+    return tuple(found)
+
+
 def secret(raw: str) -> str:
     if len(raw.encode()) < 32:
         raise ValueError("must be at least 32 bytes (HS256 wants a 256-bit key)")

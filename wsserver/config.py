@@ -72,6 +72,7 @@ class Config:
     irc_port: int | None = None  # the IRC door's port (None: no IRC listener)
     irc_name: str = "wsserver"  # the server name IRC clients are told
     irc_password: str | None = field(default=None, repr=False)  # PASS every IRC client must send (None: none)
+    irc_operators: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # OPER's names and passwords
     backlog: int = 4096  # listen queue: a reconnect storm must not overflow it (the kernel caps it at somaxconn)
     # Storage
     data_dir: Path = Path("data")
@@ -154,6 +155,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("irc_name", casts.irc_name, "the server name IRC clients are told (default wsserver)", "NAME"),
     Option("irc_password", str, "a password every IRC client must send with PASS (a private door)", "SECRET",
            secret=True),
+    Option("irc_operators", casts.irc_operators,
+           "IRC operators, NAME:PASSWORD[,...]: OPER NAME PASSWORD makes an IRC connection operator of every "
+           "channel for its session", "LIST", secret=True),
     Option("backlog", casts.integer(1, 65535),
            "connections the kernel queues before the server accepts them (capped by net.core.somaxconn)", "N"),
     Option("data_dir", casts.path, "directory of the channel logs and the users file; created if missing", "DIR"),

@@ -44,6 +44,11 @@ class Irc:
             await client.expect(r" 001 ")
         return client
 
+    async def join(self, channel: str = "#general") -> None:
+        """JOIN a channel and wait for the end of its NAMES."""
+        await self.send(f"JOIN {channel}")
+        await self.expect(r" 366 ")
+
     async def send(self, line: str | bytes) -> None:
         self.writer.write((line.encode() if isinstance(line, str) else line) + b"\r\n")
         await self.writer.drain()

@@ -64,6 +64,7 @@ class Place(Protocol):
     name: str
     state: Any  # the web app's State
     nicks: dict[str, Any]
+    most: int
     ops: dict[str, set[str]]
     markers: dict[tuple[str, str], tuple[str, str | None]]
     connections: set[Any]

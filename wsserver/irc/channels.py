@@ -1,5 +1,5 @@
 """The commands of a registered IRC connection about channels and lines: JOIN, PART, PRIVMSG, NOTICE, TAGMSG,
-TOPIC, NAMES, WHO, WHOIS, LIST, MODE, KICK, REDACT, MARKREAD, and the server's LUSERS, MOTD, VERSION, TIME, INFO,
+TOPIC, NAMES, LIST, MODE, KICK, REDACT, MARKREAD, and the server's LUSERS, MOTD, VERSION, TIME, INFO,
 HELP."""
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from .history import History
 from .message import Message
 from .outbox import ACTION_PREFIX, NOTICE_PREFIX
 from .seats import Seats
+from .users import UserCommands
 
 HELP = {
     "": ["wsserver's IRC door: the channels, lines and logs of the web page.",
          "Commands: JOIN PART PRIVMSG NOTICE TAGMSG TOPIC NAMES WHO WHOIS LIST MODE KICK REDACT MARKREAD",
-         "CHATHISTORY AWAY LUSERS MOTD VERSION TIME INFO HELP QUIT"],
+         "CHATHISTORY AWAY USERHOST OPER MONITOR LUSERS MOTD VERSION TIME INFO HELP QUIT"],
     "PRIVMSG": ["PRIVMSG <#channel|nick> :<text>: one line of the channel's log (or a private line)."],
     "JOIN": ["JOIN <#channel>[,<#channel>]: take a seat in channels (the join line, as the page's)."],
 }
@@ -29,10 +30,11 @@ HELP = {
 class ChannelCommands:
     """Channels, lines and the server's information."""
 
-    def __init__(self, door: Place, seats: Seats, history: History) -> None:
+    def __init__(self, door: Place, seats: Seats, history: History, users: UserCommands) -> None:
         self.door = door
         self.seats = seats
         self.history = history
+        self.users = users
         self.state = door.state
 
     def _member(self, conn: Connection, target: str, command: str) -> tuple[str, Member] | None:
@@ -183,50 +185,6 @@ class ChannelCommands:
                 continue
             self.seats.names_reply(conn, name, await self.door.users(name))
 
-    async def do_who(self, conn: Connection, message: Message) -> None:
-        mask = message.params[0] if message.params else "*"
-        name = self.seats.channel_name(mask)
-        if name is not None and self.seats.exists(name):
-            ops = self.door.operators(name)
-            for user in await self.door.users(name):
-                self._who_line(conn, f"#{name}", user, "@" if user.lower() in ops else "")
-        elif not mask.startswith("#"):
-            other = self.door.connection_of(mask)
-            if other is not None:
-                self._who_line(conn, "*", other.nick, "")
-        conn.reply(n.RPL_ENDOFWHO, mask, "End of WHO list")
-
-    def _who_line(self, conn: Connection, channel: str, user: str, prefix: str) -> None:
-        other = self.door.connection_of(user)
-        flags = ("G" if other is not None and other.away else "H") + prefix
-        real = other.realname if other is not None else "web"
-        ident = other.user if other is not None and other.user else user.lower()
-        conn.reply(n.RPL_WHOREPLY, channel, ident, self.door.name, self.door.name, user, flags, f"0 {real}")
-
-    async def do_whois(self, conn: Connection, message: Message) -> None:
-        if not message.params:
-            conn.reply(n.ERR_NONICKNAMEGIVEN, "No nickname given")
-            return
-        nick = message.params[-1]
-        other = self.door.connection_of(nick)
-        if other is None:
-            conn.reply(n.ERR_NOSUCHNICK, nick, "No such nick/channel")
-            conn.reply(n.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
-            return
-        conn.reply(n.RPL_WHOISUSER, other.nick, other.user or other.nick.lower(), self.door.name, "*", other.realname)
-        if other.members:
-            ops = {name for name in other.members if other.key in self.door.operators(name)}
-            conn.reply(n.RPL_WHOISCHANNELS, other.nick,
-                       " ".join(("@" if name in ops else "") + f"#{name}" for name in sorted(other.members)))
-        conn.reply(n.RPL_WHOISSERVER, other.nick, self.door.name, "wsserver")
-        if other.account is not None:
-            conn.reply(n.RPL_WHOISACCOUNT, other.nick, other.account.handle, "is logged in as")
-        if other.away:
-            conn.reply(n.RPL_AWAY, other.nick, other.away)
-        conn.reply(n.RPL_WHOISIDLE, other.nick, str(int(time.monotonic() - other.heard)),
-                   str(int(self.door.started)), "seconds idle, signon time")
-        conn.reply(n.RPL_ENDOFWHOIS, other.nick, "End of /WHOIS list")
-
     async def do_list(self, conn: Connection, message: Message) -> None:
         wanted = {name.lstrip("#").lower() for name in message.params[0].split(",")} if message.params else None
         conn.reply(n.RPL_LISTSTART, "Channel", "Users  Name")
@@ -251,12 +209,7 @@ class ChannelCommands:
             return
         target = message.params[0]
         if not target.startswith("#"):
-            if target.lower() != conn.key:
-                conn.reply(n.ERR_USERSDONTMATCH, "Cant change mode for other users")
-            elif len(message.params) == 1:
-                conn.reply(n.RPL_UMODEIS, "+")
-            else:
-                conn.reply(n.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+            self.users.user_mode(conn, target, message.params[1:])
             return
         name = self.seats.channel_name(target)
         if name is None or not self.seats.exists(name):

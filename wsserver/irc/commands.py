@@ -20,6 +20,7 @@ from .message import Message
 from .monitor import Monitor
 from .registration import Registration
 from .seats import Seats
+from .users import UserCommands
 
 log = logging.getLogger("wsserver.irc")
 
@@ -33,8 +34,9 @@ class Commands:
     def __init__(self, door: Place, seats: Seats, monitor: Monitor) -> None:
         self.door = door
         self.history = History(door, seats)
-        self.handlers: list[Any] = [Registration(door, seats), ChannelCommands(door, seats, self.history),
-                                    self.history, monitor]
+        users = UserCommands(door)
+        self.handlers: list[Any] = [Registration(door, seats), ChannelCommands(door, seats, self.history, users),
+                                    users, self.history, monitor]
 
     def _handler(self, command: str) -> Callable[[Connection, Message], Awaitable[None]] | None:
         for handlers in self.handlers:

@@ -66,6 +66,8 @@ class Connection:
         self.operator_of: set[str] | bool = False
         self.sasl: str | None = None  # a SASL exchange under way: its mechanism
         self.away: str | None = None
+        self.modes: set[str] = set()  # its user modes: i, B, o (wsserver.irc.users)
+        self.oper_failures = 0
         self.members: dict[str, tuple[Member, IrcOutbox]] = {}
         self.held: list[str] | None = None  # labeled-response: what answers the command being served, held
         self.closing = False
@@ -166,6 +168,9 @@ class Connection:
         account = self.account_of(handle) if "account-tag" in self.caps else None
         if account is not None:
             tags = {**tags, "account": account}
+        author = self.door.connection_of(handle)
+        if author is not None and "B" in author.modes and "message-tags" in self.caps:
+            tags = {**tags, "bot": ""}
         action, notice = text.startswith(ACTION_PREFIX), text.startswith(NOTICE_PREFIX)
         if action or notice:
             text = text[len(ACTION_PREFIX if action else NOTICE_PREFIX):]
@@ -327,7 +332,7 @@ class Connection:
         self.reply(n.RPL_WELCOME, f"Welcome to the {name} IRC door, {self.nick}")
         self.reply(n.RPL_YOURHOST, f"Your host is {name}, running wsserver")
         self.reply(n.RPL_CREATED, "This server was created at start-up")
-        self.reply(n.RPL_MYINFO, name, "wsserver", "i", "bo", "bo")
+        self.reply(n.RPL_MYINFO, name, "wsserver", "iBo", "bo", "bo")
         self.door.seats.isupport(self)
         self.door.seats.lusers(self)
         self.door.seats.motd(self)

@@ -48,6 +48,7 @@ class Door:
         self.server: asyncio.Server | None = None
         self.connections: set[Connection] = set()
         self.nicks: dict[str, Connection] = {}
+        self.most = 0  # the most registered connections at once (LUSERS)
         self.reactions: OrderedDict[str, dict[str, list[str]]] = OrderedDict()
         self.ops: dict[str, set[str]] = {}  # channel: lower-cased nicks of its operators connected here
         # Read markers IRC clients set here: (nick, channel): the timestamp= said, the line it named (or None).
@@ -149,6 +150,7 @@ class Door:
     def registered(self, conn: Connection) -> None:
         """A connection registered: it gets its direct lines (private lines of the home channel) from now on."""
         self.monitor.online(conn)
+        self.most = max(self.most, len(self.nicks))
         home = self.home()
         if home is not None:
             conn.follower = IrcOutbox(conn, home.name, direct=True)

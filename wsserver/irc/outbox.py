@@ -139,6 +139,9 @@ class IrcOutbox(Outbox):
             if handle.lower() != self.conn.key:
                 self.conn.gone.discard(handle.lower())
                 self.conn.send(self.conn.join_line(handle, self.channel))
+                other = self.conn.door.connection_of(handle)
+                if other is not None and other.away and "away-notify" in self.conn.caps:
+                    self.conn.send(line("AWAY", other.away, source=self.conn.mask(handle)))
 
     def _went(self, handle: str) -> None:
         """``handle`` left (its leave line, or the users list): PART, once, unless a QUIT or PART said it."""

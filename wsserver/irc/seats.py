@@ -46,7 +46,7 @@ class Seats:
                   "CHANTYPES=#", "CHATHISTORY=200", "ELIST=", "KICKLEN=200", "MAXTARGETS=1",
                   "MODES=1", "MSGREFTYPES=msgid,timestamp", f"NETWORK={self.door.name}", "NICKLEN=16",
                   "PREFIX=(o)@", "STATUSMSG=", "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1,JOIN:,PART:,KICK:1,NAMES:1,WHOIS:1",
-                  f"TOPICLEN={config.max_message_chars}", "UTF8ONLY", "MONITOR=100",
+                  f"TOPICLEN={config.max_message_chars}", "UTF8ONLY", "MONITOR=100", "WHOX", "BOT=B",
                   "CLIENTTAGDENY=*,-draft/react,-draft/reply,-typing"]
         for start in range(0, len(tokens), 12):
             conn.reply(n.RPL_ISUPPORT, *tokens[start:start + 12], "are supported by this server")
@@ -54,12 +54,14 @@ class Seats:
     def lusers(self, conn: Connection) -> None:
         count = len(self.door.nicks)
         conn.reply(n.RPL_LUSERCLIENT, f"There are {count} users and 0 invisible on 1 servers")
-        conn.reply(n.RPL_LUSEROP, "0", "operator(s) online")
+        opers = sum(1 for other in self.door.connections if "o" in other.modes)
+        conn.reply(n.RPL_LUSEROP, str(opers), "operator(s) online")
         conn.reply(n.RPL_LUSERUNKNOWN, str(max(0, len(self.door.connections) - count)), "unknown connection(s)")
         conn.reply(n.RPL_LUSERCHANNELS, str(len(self.door.state.hub.channels.names())), "channels formed")
         conn.reply(n.RPL_LUSERME, f"I have {count} clients and 0 servers")
-        conn.reply(n.RPL_LOCALUSERS, str(count), str(count), f"Current local users {count}, max {count}")
-        conn.reply(n.RPL_GLOBALUSERS, str(count), str(count), f"Current global users {count}, max {count}")
+        most = max(self.door.most, count)
+        conn.reply(n.RPL_LOCALUSERS, str(count), str(most), f"Current local users {count}, max {most}")
+        conn.reply(n.RPL_GLOBALUSERS, str(count), str(most), f"Current global users {count}, max {most}")
 
     def motd(self, conn: Connection) -> None:
         conn.reply(n.RPL_MOTDSTART, f"- {self.door.name} Message of the day -")
@@ -238,6 +240,8 @@ class Seats:
                 conn.send(line("NOTICE", conn.nick, sent.sentence, source=conn.server_name))
             elif sent is not None:
                 self.refused(conn, "PRIVMSG", sent, to)
+            elif target is not None and target.away and not notice:
+                conn.reply(n.RPL_AWAY, target.nick, target.away)
             return
         # No channel in common: the home channel's private log, if the nick is anywhere (or is an account).
         recipient = target.nick if target is not None else await self.door.anywhere(to)
@@ -253,6 +257,8 @@ class Seats:
         posted = await post(self.state.hub, home, conn.nick, text, self.state.limits, bucket, to=recipient)
         if isinstance(posted, Refused):
             self.refused(conn, "PRIVMSG", posted, to)
+        elif target is not None and target.away and not notice:
+            conn.reply(n.RPL_AWAY, target.nick, target.away)
 
     def refused(self, conn: Connection, command: str, refused: Refused, target: str) -> None:
         """Say a refusal of the chat as IRC clients expect it."""

@@ -1,0 +1,81 @@
+"""IRC commands about people: WHO with WHOX fields, OPER, user modes (+i, +B), USERHOST, AWAY's 301."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .support.irc import Irc, irc_port
+
+OPERATOR = "boss:a-long-secret"
+
+
+async def test_who_whox_userhost_and_invisible(start_server: Any) -> None:
+    server = await start_server("--irc-port", "0")
+    port = await irc_port(server)
+    alice = await Irc.connect(port, "alice")
+    bob = await Irc.connect(port, "bob")
+    await alice.join()
+    await bob.join()
+
+    await bob.send("WHO ali*")
+    assert (await bob.expect(r" 352 ")).endswith(" 352 bob * user wsserver wsserver alice H :0 Real Name")
+    await bob.expect(r" 315 bob ali\* :End of WHO list")
+    await bob.send("WHO #general %tcnfar,42")
+    rows = [await bob.expect(r" 354 "), await bob.expect(r" 354 ")]
+    assert [row.split(" 354 ")[1] for row in rows] == ["bob 42 #general alice H 0 :Real Name",
+                                                       "bob 42 #general bob H 0 :Real Name"]
+    await bob.send("USERHOST alice nobody")
+    assert (await bob.expect(r" 302 ")).endswith(" 302 bob alice=+user@wsserver")
+
+    await alice.send("MODE alice +i")
+    await alice.expect(r"MODE alice :?\+i$")
+    carol = await Irc.connect(port, "carol")  # shares no channel with alice
+    await carol.send("WHO a*")
+    assert (await carol.expect(r" 315 | 352 ")).split()[1] == "315", "an invisible nick is not found by a mask"
+    await carol.send("WHO alice")
+    await carol.expect(r" 352 carol \* user wsserver wsserver alice H ")  # but by its exact nick
+    await bob.send("WHO a*")
+    await bob.expect(r" 352 bob \* user wsserver wsserver alice H ")  # and by those who share a channel
+
+    await alice.send("AWAY :lunch")
+    await alice.expect(r" 306 ")
+    await carol.send("PRIVMSG alice :there?")
+    assert (await carol.expect(r" 301 ")).endswith(" 301 carol alice lunch")
+
+
+async def test_oper_operates_every_channel_and_a_bot_is_tagged(start_server: Any) -> None:
+    server = await start_server("--irc-port", "0", "--irc-operators", OPERATOR, "--rate-limit", "0")
+    port = await irc_port(server)
+    alice = await Irc.connect(port, "alice")
+    await alice.join()
+    mallory = await Irc.connect(port, "mallory")
+    await mallory.send("OPER boss wrong")
+    await mallory.expect(r" 464 mallory :Password incorrect")
+    await mallory.join()
+    await mallory.send("KICK #general alice")
+    await mallory.expect(r" 482 mallory #general ")
+
+    boss = await Irc.connect(port, "boss", caps="message-tags")
+    await boss.join()
+    await boss.send("OPER boss a-long-secret")
+    await boss.expect(r" 381 boss :You are now an IRC operator")
+    await boss.expect(r"MODE boss :?\+o$")
+    await boss.send("WHOIS boss")
+    await boss.expect(r" 313 boss boss :is an IRC operator")
+    await boss.send("KICK #general mallory :spam")
+    await boss.expect(r"KICK #general mallory :?spam$")
+    assert any(line.endswith("] System: mallory was removed by boss (spam)") for line in server.file_lines("general"))
+
+    await alice.send("MODE alice +B")
+    await alice.expect(r"MODE alice :?\+B$")
+    await alice.send("PRIVMSG #general :beep")
+    said = await boss.expect(r"PRIVMSG #general :?beep$")
+    assert said.startswith("@") and "bot" in said.split()[0][1:].split(";")
+    await boss.send("MODE boss")
+    await boss.expect(r" 221 boss :?\+o$")
+
+    for nick in ("dave1", "dave2"):
+        other = await Irc.connect(port, nick)
+        for _ in range(3):
+            await other.send("OPER boss nope")
+        await other.expect(r"ERROR :Too many wrong OPER passwords")
