@@ -12,9 +12,13 @@ Not a test module of the project's own suite (pytest does not collect it).
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
+import time
+import urllib.error
+import urllib.request
 from typing import Any, ClassVar
 
 from irctest.basecontrollers import BaseServerController, DirectoryBasedController, NotImplementedByController
@@ -38,7 +42,8 @@ class WsserverController(BaseServerController, DirectoryBasedController):
     capabilities = frozenset((
         Capabilities.ACCOUNT_TAG, Capabilities.AWAY_NOTIFY, Capabilities.BATCH, Capabilities.ECHO_MESSAGE,
         Capabilities.EXTENDED_JOIN, Capabilities.LABELED_RESPONSE, Capabilities.MESSAGE_TAGS,
-        Capabilities.MULTI_PREFIX, Capabilities.READ_MARKER, Capabilities.SERVER_TIME,
+        Capabilities.MULTI_PREFIX, Capabilities.READ_MARKER, Capabilities.SERVER_TIME, Capabilities.EXTENDED_MONITOR,
+        Capabilities.SETNAME,
     ))
     optional_behaviors = frozenset((OptionalBehaviors.SASL_AFTER_REGISTRATION,))
     isupport: ClassVar[dict[str, Any]] = {"CASEMAPPING": "ascii", "CHANTYPES": "#", "PREFIX": "(o)@", "UTF8ONLY": None}
@@ -63,8 +68,9 @@ class WsserverController(BaseServerController, DirectoryBasedController):
         assert self.directory is not None
         self.hostname, self.port = hostname, port
         self.run_services = run_services
+        self.web_port = _free_port()
         args = [command, "--data-dir", str(self.directory / "data"), "--host", hostname,
-                "--port", str(_free_port()), "--irc-port", str(port), "--irc-name", "My.Little.Server",
+                "--port", str(self.web_port), "--irc-port", str(port), "--irc-name", "My.Little.Server",
                 "--allow-new-channels", "--max-channels", "10000", "--rate-limit", "0",
                 "--rejoin-grace", "0", "--log-level", "WARNING",
                 "--irc-operators", "operuser:operpassword"]  # the IRC operator irctest's tests OPER as
@@ -78,20 +84,25 @@ class WsserverController(BaseServerController, DirectoryBasedController):
         """Accounts are the server's own: nothing more to wait for."""
 
     def registerUser(self, case: BaseServerTestCase, username: str, password: str | None = None) -> None:
-        """Create an account as a client would: ``REGISTER`` (draft/account-registration, sign-up open)."""
+        """Create an account as the page does: ``POST /api/accounts`` on the web port (sign-up open).
+
+        (Not ``REGISTER`` over IRC: a password of 592 characters does not fit in an IRC line.)
+        """
         if not getattr(self, "run_services", False):
             raise ValueError("Attempted to register a nick, but `run_services` is not True.")
-        client = case.addClient(show_io=False)
-        case.sendLine(client, "CAP LS 302")
-        case.sendLine(client, "CAP REQ :draft/account-registration")
-        case.sendLine(client, f"REGISTER {username} * {password or 'a password long enough'}")
-        while True:
-            message = case.getRegistrationMessage(client)
-            if message.command == "REGISTER" or message.command == "FAIL":
-                assert message.command == "REGISTER", message
-                break
-        case.sendLine(client, "QUIT")
-        case.assertDisconnected(client)
+        body = json.dumps({"handle": username, "password": password or "a password long enough"}).encode()
+        request = urllib.request.Request(f"http://{self.hostname}:{self.web_port}/api/accounts", data=body,
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        for _ in range(200):  # the web port may open a moment after the IRC port irctest waited for
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    assert answer.status == 201, answer.status
+                    return
+            except urllib.error.URLError as error:
+                if not isinstance(error.reason, ConnectionRefusedError):
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("the web port did not open")
 
 
 def get_irctest_controller_class() -> type[WsserverController]:

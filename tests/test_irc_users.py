@@ -79,3 +79,41 @@ async def test_oper_operates_every_channel_and_a_bot_is_tagged(start_server: Any
         for _ in range(3):
             await other.send("OPER boss nope")
         await other.expect(r"ERROR :Too many wrong OPER passwords")
+
+
+async def test_setname_extended_monitor_and_invite(start_server: Any) -> None:
+    server = await start_server("--irc-port", "0")
+    port = await irc_port(server)
+    watcher = await Irc.connect(port, "watcher", caps="extended-monitor away-notify setname")
+    await watcher.send("MONITOR + dana")
+    await watcher.expect(r" 731 watcher :?dana$")
+    dana = await Irc.connect(port, "dana", caps="setname")
+    await watcher.expect(r" 730 watcher :?dana!user@wsserver$")
+    await dana.send("AWAY :back soon")
+    await watcher.expect(r"^:dana!user@wsserver AWAY :back soon$")  # told though they share no channel
+    await dana.send("SETNAME :Dana Scully")
+    await dana.expect(r"^:dana!user@wsserver SETNAME :Dana Scully$")
+    await watcher.expect(r"^:dana!user@wsserver SETNAME :Dana Scully$")
+    await dana.send("SETNAME :" + "x" * 101)
+    await dana.expect(r"FAIL SETNAME INVALID_REALNAME :A real name is 1 to 100 characters")
+
+    await dana.join()
+    await dana.send("INVITE watcher #general")
+    await dana.expect(r" 341 dana watcher #general$")
+    await watcher.expect(r"^:dana!user@wsserver INVITE watcher #general$")
+    await dana.send("INVITE nobody #general")
+    await dana.expect(r" 401 dana nobody ")
+    await watcher.send("INVITE dana #general")
+    await watcher.expect(r" 442 watcher #general ")
+
+
+async def test_registering_during_sasl_aborts_it(start_server: Any) -> None:
+    server = await start_server("--irc-port", "0", "--accounts", "--irc-guests")
+    irc = await Irc.connect(await irc_port(server))
+    for line in ("CAP LS 302", "CAP REQ :sasl", "AUTHENTICATE PLAIN"):
+        await irc.send(line)
+    await irc.expect(r"^AUTHENTICATE \+$")
+    for line in ("NICK guest1", "USER g 0 * :G", "CAP END"):
+        await irc.send(line)
+    await irc.expect(r" 906 guest1 :SASL authentication aborted")
+    await irc.expect(r" 001 guest1 ")

@@ -13,14 +13,14 @@ from . import numerics as n
 from .base import Place
 from .connection import Connection
 from .history import History
-from .message import Message
+from .message import Message, line
 from .outbox import ACTION_PREFIX, NOTICE_PREFIX
 from .seats import Seats
 from .users import UserCommands
 
 HELP = {
     "": ["wsserver's IRC door: the channels, lines and logs of the web page.",
-         "Commands: JOIN PART PRIVMSG NOTICE TAGMSG TOPIC NAMES WHO WHOIS LIST MODE KICK REDACT MARKREAD",
+         "Commands: JOIN PART PRIVMSG NOTICE TAGMSG TOPIC NAMES WHO WHOIS LIST MODE KICK INVITE REDACT MARKREAD",
          "CHATHISTORY AWAY USERHOST OPER MONITOR LUSERS MOTD VERSION TIME INFO HELP QUIT"],
     "PRIVMSG": ["PRIVMSG <#channel|nick> :<text>: one line of the channel's log (or a private line)."],
     "JOIN": ["JOIN <#channel>[,<#channel>]: take a seat in channels (the join line, as the page's)."],
@@ -184,6 +184,31 @@ class ChannelCommands:
                 conn.reply(n.RPL_ENDOFNAMES, target, "End of /NAMES list")
                 continue
             self.seats.names_reply(conn, name, await self.door.users(name))
+
+    async def do_invite(self, conn: Connection, message: Message) -> None:
+        """``INVITE nick #c``: the nick is told (an IRC client of this process: ``INVITE``); channels need none."""
+        if len(message.params) < 2:
+            conn.reply(n.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
+            return
+        nick, target = message.params[0], message.params[1]
+        name = self.seats.channel_name(target)
+        if name is None or not self.seats.exists(name):
+            conn.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")
+            return
+        if name not in conn.members:
+            conn.reply(n.ERR_NOTONCHANNEL, target, "You're not on that channel")
+            return
+        other = self.door.connection_of(nick)
+        if other is None or not other.registered:
+            conn.reply(n.ERR_NOSUCHNICK, nick, "No such nick/channel")
+            return
+        if name in other.members:
+            conn.reply(n.ERR_USERONCHANNEL, other.nick, f"#{name}", "is already on channel")
+            return
+        conn.reply(n.RPL_INVITING, other.nick, f"#{name}")
+        account = conn.account_of(conn.nick) if "account-tag" in other.caps else None
+        other.send(line("INVITE", other.nick, f"#{name}", source=conn.mask(conn.nick),
+                        tags={"account": account} if account else None))
 
     async def do_list(self, conn: Connection, message: Message) -> None:
         wanted = {name.lstrip("#").lower() for name in message.params[0].split(",")} if message.params else None

@@ -31,6 +31,7 @@ from .outbox import ACTION_PREFIX, NOTICE_PREFIX, IrcOutbox, split_text
 log = logging.getLogger("wsserver.irc")  # docs/operations.md
 
 # Timeouts
+REALNAME_MOST = 100  # characters of a real name (USER, SETNAME; ISUPPORT NAMELEN)
 REGISTRATION_SECONDS = 60.0  # to send NICK and USER (and CAP END, SASL)
 PING_AFTER = 90.0  # quiet this long: the server pings
 PING_TIMEOUT = 60.0  # then this long without an answer: closed
@@ -42,7 +43,8 @@ CAPS: dict[str, str | None] = {
     "message-tags": None, "server-time": None, "echo-message": None, "batch": None, "labeled-response": None,
     "account-tag": None, "extended-join": None, "multi-prefix": None, "away-notify": None,
     "draft/chathistory": None, "draft/read-marker": None, "draft/message-redaction": None,
-    "cap-notify": None, "userhost-in-names": None,
+    "cap-notify": None, "userhost-in-names": None, "extended-monitor": None,
+    "setname": None,
 }
 
 
@@ -340,8 +342,11 @@ class Connection:
 
     async def start_session(self) -> None:
         """Registration is complete on our side (NICK, USER, CAP END, the account): welcome, or refuse."""
-        if self.registered or self.negotiating or self.user is None or self.nick == "*" or self.sasl is not None:
+        if self.registered or self.negotiating or self.user is None or self.nick == "*":
             return
+        if self.sasl is not None:  # registration completed during a SASL exchange: it is aborted (SASL 3.1)
+            self.sasl = None
+            self.reply(n.ERR_SASLABORTED, "SASL authentication aborted")
         state = self.door.state
         if state.config.irc_password is not None:
             if self.password is None or not secrets.compare_digest(self.password.encode(),

@@ -288,11 +288,12 @@ class History:
         cursor = found[-1][1] if found else None
         self.door.markers[key] = (wanted, cursor)
         if cursor is not None:
-            await member.read(cursor)  # the identity's position, as a page's: its other sessions are told
-        else:  # no line that early: only this door's other sessions of the identity hear of it
-            for other in self.door.connections:
-                if other is not conn and other.key == conn.key and member.channel.name in other.members:
-                    other.send(line("MARKREAD", f"#{member.channel.name}", wanted, source=other.server_name))
+            await member.read(cursor)  # the identity's position, as a page's: its sessions in the channel are told
+        name = member.channel.name
+        for other in self.door.connections:  # its sessions here that the read event does not reach
+            if other is not conn and other.key == conn.key and "draft/read-marker" in other.caps and \
+                    (cursor is None or name not in other.members):
+                other.send(line("MARKREAD", f"#{name}", wanted, source=other.server_name))
 
 
 def _limit(conn: Connection, given: str) -> int | None:

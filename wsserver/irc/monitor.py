@@ -1,7 +1,9 @@
 """IRCv3 MONITOR: a client's list of nicks it is told of when they come and go.
 
 A nick is online while an IRC connection of this process is registered with it (``730 RPL_MONONLINE``
-with its mask), offline otherwise (``731``); at most :data:`MONITOR_MOST` nicks a connection.
+with its mask), offline otherwise (``731``); at most :data:`MONITOR_MOST` nicks a connection.  With
+``extended-monitor``, a watcher is also told what those who share a channel with the nick are
+(``AWAY`` with ``away-notify``, ``SETNAME`` with ``setname``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ class Monitor:
         for watcher in self.watchers.get(conn.key, set()):
             if watcher is not conn:
                 watcher.send(line(RPL_MONOFFLINE, watcher.nick, conn.nick, source=watcher.server_name))
+
+    def tell(self, conn: Connection, message: str, cap: str, itself: bool = False) -> None:
+        """Say a change of ``conn`` (``AWAY``, ``SETNAME``) to the connections here that have ``cap``
+        and share a channel with it or monitor it with ``extended-monitor``: once each (``itself``: to it too)."""
+        told = {conn}
+        watching = [other for other in self.watchers.get(conn.key, set()) if "extended-monitor" in other.caps]
+        for other in [*self.door.sharing(conn), *watching]:
+            if other not in told and cap in other.caps:
+                told.add(other)
+                other.send(message)
+        if itself and cap in conn.caps:
+            conn.send(message)
 
     def forget(self, conn: Connection) -> None:
         """The connection ended: it monitors nothing any more."""

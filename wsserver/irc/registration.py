@@ -13,7 +13,7 @@ from ..protocol import Code, Refused
 from ..store.base import StoreError
 from . import numerics as n
 from .base import Place
-from .connection import CAPS, Connection
+from .connection import CAPS, REALNAME_MOST, Connection
 from .message import Message, line
 from .seats import Seats
 
@@ -117,16 +117,21 @@ class Registration:
                 conn.fail("NICK", "A nick is a handle in the channels it sits in: part them to change it",
                           "CANNOT_CHANGE_NICK")
                 return
-            old = conn.mask(conn.nick)
-            self.door.monitor.offline(conn)
-            self.door.nicks.pop(conn.key, None)
-            conn.nick = nick
-            self.door.nicks[conn.key] = conn
-            conn.send(line("NICK", nick, source=old))
-            self.door.monitor.online(conn)
+            self._rename(conn, nick)
             return
         conn.nick = nick
         await conn.start_session()
+
+    def _rename(self, conn: Connection, nick: str) -> None:
+        """A registered connection in no channel takes another nick: ``NICK``, and MONITOR's watchers are told."""
+        old = conn.mask(conn.nick)
+        self.door.monitor.offline(conn)
+        if self.door.nicks.get(conn.key) is conn:
+            del self.door.nicks[conn.key]
+        conn.nick = nick
+        self.door.nicks[conn.key] = conn
+        conn.send(line("NICK", nick, source=old))
+        self.door.monitor.online(conn)
 
     async def do_user(self, conn: Connection, message: Message) -> None:
         if conn.registered:
@@ -135,7 +140,7 @@ class Registration:
         if len(message.params) < 4 or not message.params[0] or not message.params[3]:
             conn.reply(n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
             return
-        conn.user, conn.realname = message.params[0][:10], message.params[3]
+        conn.user, conn.realname = message.params[0][:10], message.params[3][:REALNAME_MOST]
         await conn.start_session()
 
     async def do_authenticate(self, conn: Connection, message: Message) -> None:
@@ -158,21 +163,31 @@ class Registration:
             conn.sasl = None
             conn.reply(n.ERR_SASLABORTED, "SASL authentication aborted")
             return
-        if len(payload) > 400 or len(conn.sasl) + len(payload) > SASL_PAYLOAD_MOST:
+        if len(payload) > 400:
             conn.sasl = None
             conn.reply(n.ERR_SASLTOOLONG, "SASL message too long")
+            return
+        if len(conn.sasl) + len(payload) > SASL_PAYLOAD_MOST:  # lines of 400 past what PLAIN can need
+            conn.sasl = None
+            conn.reply(n.ERR_SASLFAIL, "SASL authentication failed")
             return
         conn.sasl += "" if payload == "+" else payload
         if len(payload) == 400:
             return  # more to come
         data, conn.sasl = conn.sasl, None
         plain = decode_plain(data)
+        if plain is not None and conn.registered and conn.members and plain[0].lower() != conn.key:
+            conn.send(line("NOTICE", conn.nick, "Signing in makes the nick the account's handle: part your "
+                           "channels first", source=conn.server_name))
+            plain = None
         if plain is None or not await self.seats.check(conn, *plain):
             conn.reply(n.ERR_SASLFAIL, "SASL authentication failed")
             return
-        conn.reply(n.RPL_LOGGEDIN, conn.mask(conn.account.handle), conn.account.handle,
-                   f"You are now logged in as {conn.account.handle}")
+        handle = conn.account.handle
+        conn.reply(n.RPL_LOGGEDIN, conn.mask(handle), handle, f"You are now logged in as {handle}")
         conn.reply(n.RPL_SASLSUCCESS, "SASL authentication successful")
+        if conn.registered and handle != conn.nick:  # signed in after registering: the nick becomes the handle
+            self._rename(conn, handle)
 
     async def do_register(self, conn: Connection, message: Message) -> None:
         """draft/account-registration: ``REGISTER <account> <email> <password>`` under the sign-up mode."""
@@ -223,9 +238,17 @@ class Registration:
             conn.reply(n.RPL_UNAWAY, "You are no longer marked as being away")
         else:
             conn.reply(n.RPL_NOWAWAY, "You have been marked as being away")
-        for other in self.door.sharing(conn):
-            if "away-notify" in other.caps:
-                other.send(line("AWAY", *([text] if text else []), source=conn.mask(conn.nick)))
+        said = line("AWAY", *([text] if text else []), source=conn.mask(conn.nick))
+        self.door.monitor.tell(conn, said, "away-notify")
+
+    async def do_setname(self, conn: Connection, message: Message) -> None:
+        """IRCv3 ``setname``: ``SETNAME :new real name`` (at most :data:`REALNAME_MOST` characters)."""
+        name = message.params[0] if message.params else ""
+        if not name.strip() or len(name) > REALNAME_MOST:
+            conn.fail("SETNAME", f"A real name is 1 to {REALNAME_MOST} characters", "INVALID_REALNAME")
+            return
+        conn.realname = name
+        self.door.monitor.tell(conn, line("SETNAME", name, source=conn.mask(conn.nick)), "setname", itself=True)
 
 
 def decode_plain(payload: str) -> tuple[str, str] | None:

@@ -22,7 +22,7 @@ from ..protocol import Code, Refused
 from ..store.base import StoreError
 from . import numerics as n
 from .base import Place
-from .connection import Connection
+from .connection import REALNAME_MOST, Connection
 from .message import line
 from .outbox import ACTION_PREFIX, IrcOutbox
 
@@ -47,6 +47,7 @@ class Seats:
                   "MODES=1", "MSGREFTYPES=msgid,timestamp", f"NETWORK={self.door.name}", "NICKLEN=16",
                   "PREFIX=(o)@", "STATUSMSG=", "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1,JOIN:,PART:,KICK:1,NAMES:1,WHOIS:1",
                   f"TOPICLEN={config.max_message_chars}", "UTF8ONLY", "MONITOR=100", "WHOX", "BOT=B",
+                  f"NAMELEN={REALNAME_MOST}",
                   "CLIENTTAGDENY=*,-draft/react,-draft/reply,-typing"]
         for start in range(0, len(tokens), 12):
             conn.reply(n.RPL_ISUPPORT, *tokens[start:start + 12], "are supported by this server")
@@ -111,7 +112,9 @@ class Seats:
             conn.send(line("NOTICE", conn.nick, refused.sentence, source=conn.server_name))
             return False
         conn.account = Account.of(checked)
-        conn.nick, conn.identity = conn.account.handle, True
+        conn.identity = True
+        if not conn.registered:  # a registered connection's nick changes with a NICK (Registration._rename)
+            conn.nick = conn.account.handle
         conn.operator_of = conn.account.op or set(conn.account.ops)
         return True
 
