@@ -89,3 +89,25 @@ async def test_private_conversations_have_history_and_targets(start_server: Any,
     targets = await batch(bob, "CHATHISTORY TARGETS timestamp=2020-01-01T00:00:00.000Z "
                                "timestamp=2262-01-01T00:00:00.000Z 10")
     assert [line.split(" TARGETS ")[1] for line in targets] == [f"Alice {tags[-1][0]}"]
+
+
+async def test_event_playback_replays_joins_and_topics(start_server: Any) -> None:
+    """With draft/event-playback a history answer holds the channel's events as they were said live."""
+    server = await start_server("--irc-port", "0", "--rate-limit", "0", "--allow-new-channels")
+    port = await irc_port(server)
+    irc = await Irc.connect(port, "erin", caps=CAPS + " draft/event-playback")
+    await irc.send("JOIN #lab")
+    joined = await irc.expect(r"JOIN #lab$")
+    await irc.send("TOPIC #lab :lab experiments")
+    topic = await irc.expect(r"TOPIC #lab :lab experiments$")
+    await irc.send("PRIVMSG #lab :first line")
+    said = await irc.expect(r"PRIVMSG #lab :first line$")
+    history = await batch(irc, "CHATHISTORY LATEST #lab * 10")
+    assert [line.split(" ", 2)[2] for line in history] == [
+        "JOIN #lab", "TOPIC #lab :lab experiments", "PRIVMSG #lab :first line"]
+    assert [tag(line, "msgid") for line in history[1:]] == [tag(topic, "msgid"), tag(said, "msgid")]
+    assert joined.startswith(":erin!")  # the live JOIN carries no tags; its replay does
+    plain = await Irc.connect(port, "frank", caps=CAPS)
+    await plain.join("#lab")
+    assert [line.split(" ", 2)[2] for line in await batch(plain, "CHATHISTORY LATEST #lab * 10")] == [
+        "PRIVMSG #lab :first line"]

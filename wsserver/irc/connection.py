@@ -42,7 +42,7 @@ READ_LIMIT = LINE_BYTES + CLIENT_TAG_BYTES + 4096  # a line longer than this is 
 CAPS: dict[str, str | None] = {
     "message-tags": None, "server-time": None, "echo-message": None, "batch": None, "labeled-response": None,
     "account-tag": None, "extended-join": None, "multi-prefix": None, "away-notify": None,
-    "draft/chathistory": None, "draft/read-marker": None, "draft/message-redaction": None,
+    "draft/chathistory": None, "draft/event-playback": None, "draft/read-marker": None, "draft/message-redaction": None,
     "cap-notify": None, "userhost-in-names": None, "extended-monitor": None,
     "setname": None,
 }

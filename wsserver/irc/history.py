@@ -13,14 +13,14 @@ import re
 from typing import Any
 
 from ..hub.member import Member
-from ..lines.logline import LINE_RE
+from ..lines.logline import LINE_RE, SYSTEM
 from ..protocol import Refused
 from ..store.base import StoreError
 from . import direct, stamps
 from .base import Place
 from .connection import Connection
 from .message import Message, line
-from .outbox import text_of
+from .outbox import DELETION_RECORD, event_of, text_of
 from .seats import Seats
 
 Said = tuple[str, str, int]  # a chat line, its cursor and its ordinal within its second
@@ -97,9 +97,10 @@ class History:
         if limit is None:
             return
         lines: list[Said] = []
+        events = "draft/event-playback" in conn.caps  # topics, joins, leaves and kicks too
         if sub == "LATEST":
             after = None if params[2] == "*" else await self._position(member, params[2], past=True)
-            lines = await self._lines(member, after=after, newest=True, limit=limit)
+            lines = await self._lines(member, after=after, newest=True, limit=limit, events=events)
         elif sub in ("BEFORE", "AFTER", "AROUND") and len(params) >= 4:
             at = await self._position(member, params[2])
             if at is None:
@@ -107,20 +108,20 @@ class History:
                 return
             if sub == "BEFORE":  # a msgid's position is after its line, which is left out; a time's is before it
                 named = params[2].startswith("msgid=")
-                lines = await self._lines(member, before=at, limit=limit, named=named)
+                lines = await self._lines(member, before=at, limit=limit, named=named, events=events)
             elif sub == "AFTER":
                 if params[2].startswith("timestamp="):
                     at = await self._position(member, params[2], past=True) or at
-                lines = await self._lines(member, after=at, limit=limit)
+                lines = await self._lines(member, after=at, limit=limit, events=events)
             else:
-                lines = await self._lines(member, around=at, limit=limit)
+                lines = await self._lines(member, around=at, limit=limit, events=events)
         elif sub == "BETWEEN" and len(params) >= 5:
             start = await self._position(member, params[2], past=True)
             end = await self._position(member, params[3], past=True)
             if start is None or end is None:
                 conn.fail("CHATHISTORY", "No message at that reference", "INVALID_MSGREFTYPE")
                 return
-            lines = await self._between(member, start, end, limit)
+            lines = await self._between(member, start, end, limit, events)
         else:
             conn.fail("CHATHISTORY", f"Unknown subcommand {sub[:20]}", "INVALID_PARAMS")
             return
@@ -152,7 +153,7 @@ class History:
 
     async def _lines(self, member: Member, before: str | None = None, after: str | None = None,
                      around: str | None = None, newest: bool = False, limit: int = 50,
-                     named: bool = True) -> list[Said]:
+                     named: bool = True, events: bool = False) -> list[Said]:
         """Return (line, cursor, ordinal) of chat lines, oldest first (the ordinal: wsserver.irc.stamps)."""
         if not limit:
             return []
@@ -166,7 +167,7 @@ class History:
             data = await self._page(member, after=after, limit=limit)
         else:
             data = await self._page(member, around=around, limit=limit)
-        found = await self._said(member, data)
+        found = await self._said(member, data, events)
         if before is not None and named:
             found = [pair for pair in found if pair[1] != before]  # BEFORE leaves the line it names out
         if around is not None and len(found) > limit:
@@ -175,9 +176,9 @@ class History:
             found = found[start:start + limit]
         return found[-limit:] if (newest or before is not None) else found[:limit]
 
-    async def _said(self, member: Member, data: dict[str, Any] | None) -> list[Said]:
+    async def _said(self, member: Member, data: dict[str, Any] | None, events: bool = False) -> list[Said]:
         """Return the chat lines of a history answer with their ordinals (one look back for its first second)."""
-        found = _pairs(data)
+        found = _pairs(data, events)
         if not found or data is None:
             return []
         every = list(stamps.pairs(data))
@@ -189,12 +190,12 @@ class History:
         ordinals = stamps.ordinals(every, earlier)
         return [(raw, cursor, ordinals.get(cursor, 0)) for raw, cursor in found]
 
-    async def _between(self, member: Member, start: str, end: str, limit: int) -> list[Said]:
-        forward = await self._lines(member, after=start, limit=HISTORY_MOST)
+    async def _between(self, member: Member, start: str, end: str, limit: int, events: bool) -> list[Said]:
+        forward = await self._lines(member, after=start, limit=HISTORY_MOST, events=events)
         cursors = [said[1] for said in forward]
         if end in cursors:
             return forward[:cursors.index(end)][:limit]
-        backward = await self._lines(member, after=end, limit=HISTORY_MOST)
+        backward = await self._lines(member, after=end, limit=HISTORY_MOST, events=events)
         back = [said[1] for said in backward]
         if start in back:
             return backward[:back.index(start)][-limit:]
@@ -214,7 +215,10 @@ class History:
             if match is None:
                 continue
             tags = {**({"batch": batch} if uses_batch else {}), "time": when, "msgid": msgid}
-            conn.say_text(match.group(2), match.group(3) or target, text_of(match.group(4)), tags)
+            if match.group(2) == SYSTEM:
+                conn.send(event_of(conn, target, raw, tags))
+            else:
+                conn.say_text(match.group(2), match.group(3) or target, text_of(match.group(4)), tags)
         if uses_batch:
             conn.send(line("BATCH", f"-{batch}", source=conn.server_name))
 
@@ -305,15 +309,18 @@ def _limit(conn: Connection, given: str) -> int | None:
         return None
 
 
-def _pairs(data: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """Return the (line, cursor) pairs of chat lines of a history answer (system lines left out)."""
+def _pairs(data: dict[str, Any] | None, events: bool = False) -> list[tuple[str, str]]:
+    """Return the (line, cursor) pairs of chat lines of a history answer (system lines too with ``events``,
+    but deletion records: a deletion is not replayed)."""
     if not data or not data.get("message"):
         return []
     deleted = set(data.get("deleted", ()))
     pairs = []
     for index, (raw, cursor) in enumerate(zip(data["message"].split("\n"), data.get("cursors", []), strict=False)):
         match = LINE_RE.match(raw)
-        if index not in deleted and match is not None and match.group(2) != "System":
+        if index in deleted or match is None:
+            continue
+        if match.group(2) != SYSTEM or (events and not DELETION_RECORD.match(match.group(4))):
             pairs.append((raw, cursor))
     return pairs
 

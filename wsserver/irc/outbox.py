@@ -291,6 +291,27 @@ class IrcOutbox(Outbox):
                 self.conn.say_text(sender, recipient, text, tags)
 
 
+def event_of(conn: Client, target: str, raw: str, tags: dict[str, str]) -> str:
+    """Return a system line of the log as the IRC event it was (draft/event-playback): a join ``JOIN``, a leave
+    ``PART``, a topic ``TOPIC``, a kick ``KICK``, any other a ``NOTICE`` from the server."""
+    stamp_end = raw.index("] ") + 2
+    text = raw[stamp_end + len(SYSTEM) + 2:]
+    presence = PRESENCE_LINE_RE.match(raw.encode())
+    if presence is not None:
+        handle = presence.group(1).decode()
+        if presence.group(2) == JOINED.encode():
+            return line("JOIN", target, source=conn.mask(handle), tags=tags)
+        return line("PART", target, source=conn.mask(handle), tags=tags)
+    if TOPIC_SET in text:
+        who, _, topic = text.partition(TOPIC_SET)
+        return line("TOPIC", target, text_of(topic), source=conn.mask(who), tags=tags)
+    kick = KICK_RECORD.match(text)
+    if kick is not None:
+        return line("KICK", target, kick.group(1), text_of(kick.group(3) or ""), source=conn.mask(kick.group(2)),
+                    tags=tags)
+    return line("NOTICE", target, text_of(text), source=conn.server_name, tags=tags)
+
+
 def text_of(stored: str) -> str:
     """Return a line's text as written (the log's escapes undone)."""
     if stored.startswith(ENVELOPE_START):

@@ -159,8 +159,7 @@ class Seats:
         if conn.account is not None and not conn.account.may_use(name):
             conn.reply(n.ERR_NOSUCHCHANNEL, f"#{name}", Code.NOT_ALLOWED_HERE.sentence)
             return
-        operator = self.door.operates(conn, name) or (created and self.state.accounts is None
-                                                      and not self.state.config.jwt_secret)
+        operator = self.door.operates(conn, name) or (created and not self.state.config.jwt_secret)
         outbox = IrcOutbox(conn, name)
         if "draft/read-marker" in conn.caps:  # said between the JOIN and the NAMES
             conn.join_markers[name] = await self.read_marker(conn, channel)
