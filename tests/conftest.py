@@ -16,6 +16,7 @@ from .support import Client, RedisServer, Server, missing
 from .support.browser import ChatStore, launch_chromium
 from .support.cluster import REDIS_CLI, RedisCluster
 from .support.redis import REDIS
+from .support.weechat import weechat_starter
 
 # Markers put on tests by what they need (`pytest -m "not browser and not redis and not nginx and not bench"`
 # runs the fast part): by the fixtures a test uses, or by its file.
@@ -163,6 +164,13 @@ async def new_page(browser: Any) -> AsyncIterator[Any]:
     yield open_page
     for context in contexts:
         await context.close()
+
+
+@pytest.fixture
+async def weechat(tmp_path: Path) -> AsyncIterator[Any]:
+    """Start WeeChat on a server's IRC port: ``await weechat(port)`` (skips without weechat-headless)."""
+    async with weechat_starter(tmp_path) as start:
+        yield start
 
 
 @pytest.fixture(params=["file", "redis"])

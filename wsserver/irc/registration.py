@@ -125,6 +125,10 @@ class Registration:
     def _rename(self, conn: Connection, nick: str) -> None:
         """A registered connection in no channel takes another nick: ``NICK``, and MONITOR's watchers are told."""
         old = conn.mask(conn.nick)
+        if nick.lower() == conn.key:  # only its case: the same nick for MONITOR
+            conn.nick = nick
+            conn.send(line("NICK", nick, source=old))
+            return
         self.door.monitor.offline(conn)
         if self.door.nicks.get(conn.key) is conn:
             del self.door.nicks[conn.key]
