@@ -22,7 +22,7 @@ from .support.weechat import weechat_starter
 # runs the fast part): by the fixtures a test uses, or by its file.
 MARKED_BY_FIXTURE = {"new_page": "browser", "browser": "browser", "redis_server": "redis", "nodes": "redis",
                      "redis_cluster": "redis", "nginx": "nginx"}
-MARKED_BY_FILE = {"test_bench.py": "bench", "test_deploy.py": "nginx"}
+MARKED_BY_FILE = {"test_bench.py": "bench", "test_deploy.py": "nginx", "test_deploy_irc.py": "nginx"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
