@@ -3,6 +3,7 @@
 // them on a rendered line (chips, a quote of the parent, "N replies", "(edited)") and offers the
 // actions (React, Reply, Edit) on hover and on keyboard focus. Cursors stay opaque.
 import { $ } from "./dom.js";
+import { loadDraft, saveDraft } from "./drafts.js";
 import { fillText } from "./render.js";
 import { isEnvelope } from "./e2e.js";
 import { unescapeText } from "./loglines.js";
@@ -169,6 +170,7 @@ export function createAnnotations(hooks) {
       hooks.showAlert("Not connected: nothing was done.");
       return;
     }
+    thread.message.value = loadDraft(hooks.channel(), root);
     if (!thread.dialog.open) thread.dialog.showModal();
     thread.message.focus();
   }
@@ -185,6 +187,7 @@ export function createAnnotations(hooks) {
     if (!text.trim() || !thread.root) return;
     if (hooks.send({ type: "chat", message: text, reply_to: thread.last ?? thread.root })) {
       thread.message.value = "";
+      saveDraft(hooks.channel(), "", thread.root);
     } else {
       hooks.showAlert("Not connected: nothing was done.");
     }
@@ -192,6 +195,9 @@ export function createAnnotations(hooks) {
   thread.form.addEventListener("submit", (event) => {
     event.preventDefault();
     sendInThread();
+  });
+  thread.message.addEventListener("input", () => {
+    if (thread.root) saveDraft(hooks.channel(), thread.message.value, thread.root);
   });
   thread.message.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {

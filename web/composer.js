@@ -2,6 +2,7 @@
 // completion), and the typing signal. It sends on the socket of the channel on screen.
 import { createCompletion } from "./complete.js";
 import { $, clearAlert, showAlert } from "./dom.js";
+import { loadDraft, saveDraft } from "./drafts.js";
 import { EMPTY_MESSAGE, TOO_LONG, fill } from "./sentences.js";
 import { serverRules } from "./session.js";
 import { charCount, parseCommand } from "./text.js";
@@ -11,7 +12,7 @@ const TYPING_EVERY = 2000; // ms between "still typing" refreshes (the server fo
 /**
  * hooks: send(request) -> whether it went out on the open socket; prepare(request) -> a promise of the request
  * to send (encrypted as it must be) or null; sent() after a message left;
- * handles() -> the handles of the channel on screen (for completion).
+ * handles() -> the handles of the channel on screen (for completion); channel() -> its name (for its draft).
  */
 export function createComposer(hooks) {
   const ui = { compose: $("compose"), message: $("message"), send: $("send"), remaining: $("remaining") };
@@ -82,6 +83,7 @@ export function createComposer(hooks) {
     clearAlert();
     setTyping(false);
     ui.message.value = "";
+    saveDraft(hooks.channel(), "");
     setReply(null, "");
     updateRemaining();
     hooks.sent();
@@ -104,6 +106,7 @@ export function createComposer(hooks) {
     }
   });
   ui.message.addEventListener("input", () => {
+    saveDraft(hooks.channel(), ui.message.value);
     updateRemaining();
     setTyping(ui.message.value.trim() !== "" && !ui.message.value.startsWith("/"));
   });
@@ -125,16 +128,22 @@ export function createComposer(hooks) {
       ui.compose.setAttribute("aria-busy", String(held));
       updateRemaining();
     },
-    /** Another channel comes on screen: the old one is told we stopped typing; the text stays. */
+    /** Another channel comes on screen: the old one is told we stopped typing; its text stays its draft. */
     switching() {
       setReply(null, "");
       setTyping(false);
       typingSince = 0;
       completion.close();
     },
+    /** A channel is on screen: its box shows its draft. */
+    restore(channel) {
+      ui.message.value = loadDraft(channel);
+      updateRemaining();
+    },
     /** Start a private message to `handle`. */
     startPrivate(handle) {
       ui.message.value = `/msg ${handle} `;
+      saveDraft(hooks.channel(), ui.message.value);
       updateRemaining();
       ui.message.focus();
     },

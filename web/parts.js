@@ -49,6 +49,7 @@ export function composeParts(page) {
     prepare: (request) => (onScreen() ? secrets.prepare(onScreen(), request) : Promise.resolve(request)),
     sent: () => onScreen()?.log.toBottom(),
     handles: () => (onScreen()?.users.names() ?? []).filter((handle) => handle !== myHandle()),
+    channel: () => onScreen()?.name ?? null,
   });
 
   const files = createFiles({
@@ -71,6 +72,7 @@ export function composeParts(page) {
     // Edits and a thread's replies are text of the channel: encrypted as the message box's are.
     send: (request) => (request.type === "edit" || request.type === "chat" ? sendPrepared(request) : sendJoined(request)),
     me: () => myHandle(),
+    channel: () => onScreen()?.name ?? null,
     lists: () => [onScreen()?.log.list, $("jumped")].filter(Boolean),
     jumpAround: (cursor) => finder.jumpAround(cursor),
     replyTo: (cursor, label) => composer.replyTo(cursor, label),

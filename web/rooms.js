@@ -184,6 +184,7 @@ export function createRooms(parts, page) {
       active.log.detach();
     }
     active = room;
+    parts.composer.restore(room.name);
     bottomSince = 0;
     ui.title.textContent = room.name;
     showTopic(room);
