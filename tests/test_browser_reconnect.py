@@ -10,6 +10,7 @@ import pytest
 
 from .support import Server, eventually, free_port, joined
 from .support.browser import ChatStore, connect_by_form, say, shown_lines, wait_for_line
+from .support.clients import version_of
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -22,6 +23,8 @@ async def test_restart_reconnects_without_duplicates(chat_store: ChatStore, new_
     await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
     await say(page, "before restart")
     await wait_for_line(page, "before restart")
+    sockets: list[str] = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
     assert await first.stop(signal.SIGTERM) == 0
     await page.get_by_role("status").filter(has_text=re.compile(r"Reconnecting in \d+ s")).wait_for()
     await chat_store.start("--port", str(port), "--rate-limit", "0")
@@ -29,6 +32,10 @@ async def test_restart_reconnects_without_duplicates(chat_store: ChatStore, new_
     await say(page, "after restart")
     await wait_for_line(page, "after restart")
     assert await shown_lines(page) == chat_store.lines("general"), "each line of the log once, in order"
+    # It resumed with the version of the users list it held (the same set: its seat was kept), so it was sent
+    # no list, and still shows it.
+    assert f"presence={version_of(['Alice'])}" in sockets[-1] and "since=" in sockets[-1]
+    await page.get_by_role("list", name="Users").get_by_role("button", name="Alice", exact=True).wait_for()
     assert await page.get_by_text("may not be shown").count() == 0
     assert page.errors == []
 

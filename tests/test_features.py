@@ -8,14 +8,18 @@ from typing import Any
 import aiohttp
 
 from .support import Server, joined, seed_log
+from .support.clients import version_of
 
 
 def presence(users: list[str], channel: str = "general") -> dict[str, Any]:
-    return {"success": True, "event": "presence", "data": {"channel": channel, "users": users}}
+    return {"success": True, "event": "presence",
+            "data": {"channel": channel, "users": users, "version": version_of(users)}}
 
 
-def delta(joined: list[str] | None = None, left: list[str] | None = None, channel: str = "general") -> dict[str, Any]:
-    data = {"channel": channel, "joined": joined or [], "left": left or []}
+def delta(now: list[str], joined: list[str] | None = None, left: list[str] | None = None,
+          channel: str = "general") -> dict[str, Any]:
+    """The delta that leaves the users list ``now``."""
+    data = {"channel": channel, "joined": joined or [], "left": left or [], "version": version_of(now)}
     return {"success": True, "event": "presence", "data": data}
 
 
@@ -27,9 +31,9 @@ async def test_presence_after_history_then_deltas_on_every_join_and_leave(server
     history = await bob.any_frame()
     assert history["data"]["message"].endswith("System: Alice has joined the chat")
     assert await bob.any_frame() == presence(["Alice", "bob"])
-    assert await alice.event("presence") == delta(joined=["bob"])
+    assert await alice.event("presence") == delta(["Alice", "bob"], joined=["bob"])
     await bob.ws.close()
-    assert await alice.event("presence") == delta(left=["bob"])
+    assert await alice.event("presence") == delta(["Alice"], left=["bob"])
     assert alice.users == ["Alice"]
 
 

@@ -77,12 +77,12 @@ def test_frame_parser_never_raises_on_json(value: object) -> None:
         pass
 
 
-@given(st.text(max_size=20), st.lists(st.text(max_size=20), max_size=10))
-def test_presence_frame_spliced_from_json_is_the_event_frame(channel: str, users: list[str]) -> None:
+@given(st.text(max_size=20), st.lists(st.text(max_size=20), max_size=10), st.from_regex(r"\A[0-9]+\.[0-9a-f]{16}\Z"))
+def test_presence_frame_spliced_from_json_is_the_event_frame(channel: str, users: list[str], version: str) -> None:
     """The cheap presence frame (handles encoded once, then spliced) is exactly the general event frame."""
     import json
 
     from wsserver.protocol import event_frame, presence_frame
 
-    spliced = presence_frame(channel, [json.dumps(user, ensure_ascii=False) for user in users])
-    assert spliced == event_frame("presence", {"channel": channel, "users": users})
+    spliced = presence_frame(channel, [json.dumps(user, ensure_ascii=False) for user in users], version)
+    assert spliced == event_frame("presence", {"channel": channel, "users": users, "version": version})

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from wsserver.channels.presence import DELTAS_KEPT, PresenceList, sort_handles
 
 from .support import Client, Server, joined
+from .support.clients import version_of
 
 NAMES = ["Ann", "ben", "Cid", "dee", "Eve", "fay", "Gus", "hal", "Ivy", "jo_1", "Kim", "lee"]
 
@@ -135,8 +136,8 @@ def test_since_brings_any_earlier_version_to_the_current_list(lists: list[set[st
         if presence.update(list(users)):  # in any order
             history.append(list(presence.users or []))
         assert presence.users == sort_handles(list(users))  # spliced or rebuilt, always the sorted list
-        whole = json.loads(bytes(presence.full().payload))["data"]["users"]
-        assert whole == presence.users
+        whole = json.loads(bytes(presence.full().payload))["data"]
+        assert whole["users"] == presence.users and whole["version"] == version_of(presence.users)
     version = data.draw(st.integers(0, presence.version))
     extra = data.draw(st.sampled_from([None, "Zed", "Ann"]))
     had = set(history[version]) | ({extra} if extra else set())
@@ -145,6 +146,7 @@ def test_since_brings_any_earlier_version_to_the_current_list(lists: list[set[st
         assert had == set(presence.users or [])
         return
     event = json.loads(bytes(frame.payload))["data"]
+    assert event["version"] == version_of(presence.users or [])  # the set's version, however it was reached
     if "users" in event:
         assert event["users"] == presence.users
     else:
@@ -158,9 +160,11 @@ def test_a_connection_further_behind_than_the_deltas_kept_gets_the_whole_list() 
     for i in range(DELTAS_KEPT + 5):
         presence.update([f"user{i}"])
     whole = json.loads(bytes(presence.since(1).payload))["data"]  # type: ignore[union-attr]
-    assert whole == {"channel": "general", "users": [f"user{DELTAS_KEPT + 4}"]}
+    version = version_of([f"user{DELTAS_KEPT + 4}"])
+    assert whole == {"channel": "general", "users": [f"user{DELTAS_KEPT + 4}"], "version": version}
     near = json.loads(bytes(presence.since(presence.version - 2).payload))["data"]  # type: ignore[union-attr]
-    assert near == {"channel": "general", "joined": [f"user{DELTAS_KEPT + 4}"], "left": [f"user{DELTAS_KEPT + 2}"]}
+    assert near == {"channel": "general", "joined": [f"user{DELTAS_KEPT + 4}"], "left": [f"user{DELTAS_KEPT + 2}"],
+                    "version": version}
 
 
 @pytest.mark.parametrize("extra", ["Ann", "Zed"])
@@ -169,6 +173,7 @@ def test_a_joiners_own_name_is_not_sent_back_to_it(extra: str) -> None:
     presence = PresenceList("general")
     presence.update(["Bob"])
     wire, spliced = presence.with_joiner(extra)
-    assert json.loads(bytes(wire.payload))["data"]["users"] == sort_handles(["Bob", extra])
+    first = json.loads(bytes(wire.payload))["data"]
+    assert first["users"] == sort_handles(["Bob", extra]) and first["version"] == version_of(["Bob", extra])
     presence.update(sort_handles(["Bob", extra]))
     assert presence.since(presence.version - 1, spliced) is None

@@ -11,7 +11,8 @@ const REMOVED = [KICKED, BANNED];
 const SESSION_ENDED = new Set([SIGNED_OUT, ACCOUNT_CLOSED]); // the page shows the sign-in screen again
 
 /**
- * place: {name, lastCursor, token()}: the channel, where to resume from, the token to join with.
+ * place: {name, lastCursor, presenceVersion, token()}: the channel, where to resume from, the version of the
+ * users list it holds, the token to join with.
  * hooks: state(name, text) shows the connection state; opening() before each attempt;
  * accepted() when the server took the join; frame(frame) for each frame after that (and refusals);
  * closed() when a socket ended.
@@ -30,6 +31,7 @@ export function createConnection(place, hooks) {
     const query = new URLSearchParams({ channel: place.name, handle: myHandle() });
     if (place.lastCursor) {
       query.set("since", place.lastCursor); // resume: the server replays exactly what we missed
+      if (place.presenceVersion) query.set("presence", place.presenceVersion); // and no users list if unchanged
     }
     const token = place.token();
     if (token) {

@@ -16,6 +16,7 @@ export function createRoom(name, shared) {
   const room = {
     name,
     lastCursor: null,    // after the last line received: resume from here
+    presenceVersion: null, // the version of the users list we hold: a resume sends it (no list if unchanged)
     position: null,      // the read position the server keeps for us (a "read" event), or null
     baseline: null,      // without a stored position: the end of the first backlog counts as read (log.mark())
     topic: "",           // the channel's topic (a "topic" event)
@@ -90,6 +91,7 @@ export function createRoom(name, shared) {
       case "presence":
         // The whole list when joining (or when far behind), then only what changed.
         if (Array.isArray(data.users)) room.users.show(data.users); else room.users.apply(data.joined ?? [], data.left ?? []);
+        if (typeof data.version === "string") room.presenceVersion = data.version;
         if (fresh) {
           fresh = false;
           room.baseline = room.log.mark(); // the backlog came first: without a stored position it counts as read

@@ -213,24 +213,26 @@ def event_frame(event: str, data: dict[str, Any]) -> str:
     return json.dumps({"success": True, "event": event, "data": data}, ensure_ascii=False)
 
 
-def presence_delta_frame(channel: str, joined_json: list[str], left_json: list[str]) -> str:
-    """Return a presence event that says what changed since the list the client has: ``joined`` and ``left``.
+def presence_delta_frame(channel: str, joined_json: list[str], left_json: list[str], version: str) -> str:
+    """Return a presence event that says what changed since the list the client has: ``joined`` and ``left``,
+    and the ``version`` of the list they make (wsserver.channels.presence: the member set's digest).
 
     The handles come already encoded as JSON strings (cheap to splice, as for :func:`presence_frame`).
     """
     return (
         '{"success": true, "event": "presence", "data": {"channel": '
         + json.dumps(channel, ensure_ascii=False)
-        + ', "joined": [' + ", ".join(joined_json) + '], "left": [' + ", ".join(left_json) + "]}}"
+        + ', "joined": [' + ", ".join(joined_json) + '], "left": [' + ", ".join(left_json)
+        + '], "version": "' + version + '"}}'
     )
 
 
-def presence_frame(channel: str, users_json: list[str]) -> str:
+def presence_frame(channel: str, users_json: list[str], version: str) -> str:
     """Return ``event_frame("presence", ...)`` from handles already encoded as JSON strings (cheap to splice)."""
     return (
         '{"success": true, "event": "presence", "data": {"channel": '
         + json.dumps(channel, ensure_ascii=False)
         + ', "users": ['
         + ", ".join(users_json)
-        + "]}}"
+        + '], "version": "' + version + '"}}'
     )

@@ -9,7 +9,17 @@ from typing import Any
 
 import aiohttp
 
+from wsserver.channels.presence import handle_hash, set_version
+
 from .servers import TIMEOUT
+
+
+def version_of(users: list[str]) -> str:
+    """The version of a users list, computed from scratch (the server keeps it incrementally)."""
+    digest = 0
+    for handle in users:
+        digest ^= handle_hash(handle)
+    return set_version(len(users), digest)
 
 
 class Client:
@@ -21,6 +31,7 @@ class Client:
         self.frames: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.users: list[str] | None = None  # the users list as presence events built it: a whole list, then deltas
+        self.presence_version: str | None = None  # the version the last presence event gave that list
         self._inbox: asyncio.Queue[aiohttp.WSMessage] = asyncio.Queue()
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
@@ -60,7 +71,13 @@ class Client:
         return frame
 
     def _apply_presence(self, data: dict[str, Any]) -> None:
-        """Apply a presence event as a client must: a whole list replaces, a delta changes exactly what it says."""
+        """Apply a presence event as a client must: a whole list replaces, a delta changes exactly what it says;
+        its version must be the version of the list it leaves (every test that reads presence checks it)."""
+        self._apply_users(data)
+        assert data.get("version") == version_of(self.users or []), f"a version that is not its list's: {data}"
+        self.presence_version = data["version"]
+
+    def _apply_users(self, data: dict[str, Any]) -> None:
         if "users" in data:
             self.users = list(data["users"])
             return

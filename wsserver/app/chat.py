@@ -103,7 +103,7 @@ async def _join(request: web.Request, ws: web.WebSocketResponse, state: State,
     try:
         member = await Member.join(state.hub, channel, handle, outbox, state.limits, history=state.config.history,
                                    since=request.query.get("since"), first=first, shared=identity is not None,
-                                   operator=operator)
+                                   operator=operator, presence=request.query.get("presence", "")[:64] or None)
     except JoinRefused as refused:
         await _reject(ws, state, refused.refused, refused.why, refused.code)
         return None

@@ -77,6 +77,9 @@ class PresenceSource(Protocol):
     def with_joiner(self, handle: str) -> tuple[Wire, str | None]:
         """Return the whole list with ``handle`` in it, and ``handle`` if the current version lacks it."""
 
+    def tag_with(self, handle: str) -> str:
+        """Return the version (the member set's) of the whole list with ``handle`` in it."""
+
     def since(self, version: int, extra: str | None = None) -> Wire | None:
         """Return what a connection at ``version`` (plus ``extra``) needs now; None if nothing."""
 
@@ -217,11 +220,16 @@ class Outbox:
         self._frames.extendleft(reversed(frames))
         self._wake_writer()
 
-    def put_presence(self, presence: PresenceSource, handle: str) -> None:
-        """Send the whole users list of ``presence``, with ``handle`` (the joiner) in it: the first list, in order."""
+    def put_presence(self, presence: PresenceSource, handle: str, known: str | None = None) -> None:
+        """Send the whole users list of ``presence``, with ``handle`` (the joiner) in it: the first list, in order.
+
+        ``known``: the version of the list the client says it has (a resume's ``presence=``); when it is that
+        list's, nothing is sent, and the deltas go on from it.
+        """
         frame, self._presence_extra = presence.with_joiner(handle)
         self._presence, self._presence_version = presence, presence.version
-        self.put(frame)
+        if known is None or known != presence.tag_with(handle):
+            self.put(frame)
 
     def presence_changed(self) -> None:
         """Send the connection what changed in its channel's users list: a delta now, or once its queue drains.

@@ -11,6 +11,14 @@ it is further behind than the deltas kept.  So a client that applies what it
 gets in order always holds the current list, and a change costs each
 receiver a few bytes, not the whole list.
 
+Every presence frame also carries the *version* of the list it leaves the
+client with: ``COUNT.DIGEST``, the XOR of a 64-bit BLAKE2b hash of each handle
+(:func:`set_version`).  It names the member set alone (not the order of
+changes, not this process's counter), so every process and node says the same
+version for the same set, and it is kept up to date by XOR-ing the handles that
+come and go.  A client that resumes (``since=``) and sends the version it last
+applied (``presence=``) is sent no list when its set is still the channel's.
+
 A joiner gets the whole list with itself in it:
 :meth:`PresenceList.with_joiner` splices it into the last list (cached as sort
 keys and encoded handles) instead of sorting and encoding thousands per join.
@@ -19,6 +27,7 @@ keys and encoded handles) instead of sorting and encoding thousands per join.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 from collections import deque
 from collections.abc import Collection
@@ -33,6 +42,16 @@ PRESENCE_SPACING = 0.25  # least seconds between two presence broadcasts: a join
 PRESENCE_SCALE = 1000  # users in a channel from which the spacing grows with its size ...
 PRESENCE_SPACING_MAX = 2.0  # ... up to this: a delta to N users is N frames
 DELTAS_KEPT = 256  # versions a connection may be behind and still get a delta; further behind, the whole list
+
+
+def handle_hash(handle: str) -> int:
+    """Return a handle's 64-bit hash (BLAKE2b of its UTF-8): the same on every process."""
+    return int.from_bytes(hashlib.blake2b(handle.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def set_version(count: int, digest: int) -> str:
+    """Return the version of a member set of ``count`` handles whose hashes XOR to ``digest``."""
+    return f"{count}.{digest:016x}"
 
 
 def handle_key(handle: str) -> tuple[str, str]:
@@ -62,7 +81,8 @@ class PresenceList:
         self.channel = channel
         self.users: list[str] | None = None  # sorted; None before the first read
         self.members: frozenset[str] = frozenset()
-        self.version = 0
+        self.version = 0  # this process's counter of lists (what deltas are kept by)
+        self.digest = 0  # the XOR of the members' hashes (their set's version: set_version)
         self._keys: list[tuple[str, str]] = []
         self._json: list[str] = []
         self._full: Wire | None = None  # the whole list of this version, encoded when first asked for
@@ -100,18 +120,31 @@ class PresenceList:
                 self._json.insert(at, json.dumps(handle, ensure_ascii=False))
             self.users = users_now
         self.members = new
+        for handle in (*joined, *left):
+            self.digest ^= handle_hash(handle)
         self.version += 1
         self._deltas.append((self.version, joined, left))
         self._full = None
-        self._delta = Wire(protocol.presence_delta_frame(self.channel, _encoded(joined), _encoded(left)))
+        self._delta = Wire(protocol.presence_delta_frame(self.channel, _encoded(joined), _encoded(left), self.tag))
         self._merged.clear()
         self._merged_wires.clear()
         return True
 
+    @property
+    def tag(self) -> str:
+        """The version of the current member set (the same on every process for the same set)."""
+        return set_version(len(self.members), self.digest)
+
+    def tag_with(self, handle: str) -> str:
+        """The version of the member set with ``handle`` in it (what a joiner's first list is)."""
+        if handle in self.members:
+            return self.tag
+        return set_version(len(self.members) + 1, self.digest ^ handle_hash(handle))
+
     def full(self) -> Wire:
         """Return the whole list of the current version as a presence frame."""
         if self._full is None:
-            self._full = Wire(protocol.presence_frame(self.channel, self._json))
+            self._full = Wire(protocol.presence_frame(self.channel, self._json, self.tag))
         return self._full
 
     def with_joiner(self, handle: str) -> tuple[Wire, str | None]:
@@ -121,7 +154,7 @@ class PresenceList:
         if at < len(self._keys) and self._keys[at] == key:
             return self.full(), None
         users = [*self._json[:at], json.dumps(handle, ensure_ascii=False), *self._json[at:]]
-        return Wire(protocol.presence_frame(self.channel, users)), handle
+        return Wire(protocol.presence_frame(self.channel, users, self.tag_with(handle))), handle
 
     def since(self, version: int, extra: str | None = None) -> Wire | None:
         """Return what a connection that has ``version`` (plus ``extra``) needs now; None if nothing.
@@ -144,7 +177,7 @@ class PresenceList:
             wire = self._merged_wires.get(version)
             if wire is None and (joined or left):
                 wire = self._merged_wires[version] = Wire(protocol.presence_delta_frame(self.channel, joined_json,
-                                                                                         left_json))
+                                                                                         left_json, self.tag))
             return wire
         # The connection's list had ``extra`` in it (spliced in for a joiner) though that version did not:
         # it is no news that it joined, and news if it left. The encoded lists are spliced, not rebuilt.
@@ -157,7 +190,7 @@ class PresenceList:
             left = [*left[:at], extra, *left[at:]]
         if not joined and not left:
             return None
-        return Wire(protocol.presence_delta_frame(self.channel, joined_json, left_json))
+        return Wire(protocol.presence_delta_frame(self.channel, joined_json, left_json, self.tag))
 
     def _merge(self, version: int) -> tuple[list[str], list[str], list[str], list[str]]:
         """Return (joined, left), each sorted, from ``version`` to the current one, merged from the deltas kept."""

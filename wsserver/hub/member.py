@@ -109,12 +109,14 @@ class Member:
     @classmethod
     async def join(cls, hub: Hub, channel: Channel, handle: str, outbox: Outbox, limits: Limits, *,
                    history: int, since: str | None = None, first: Iterable[str] = (), shared: bool = False,
-                   operator: bool = False) -> Member:
+                   operator: bool = False, presence: str | None = None) -> Member:
         """Seat ``handle`` in ``channel`` (:meth:`~wsserver.hub.membership.Membership.join`); return the member.
 
+        ``presence``: the version of the users list a resuming client has (none sent if it is the channel's).
         Raises :class:`~wsserver.errors.JoinRefused` with the refusal and close code.
         """
-        seat = await hub.membership.join(channel, handle, outbox, history, since, first, shared=shared)
+        seat = await hub.membership.join(channel, handle, outbox, history, since, first, shared=shared,
+                                         presence=presence)
         return cls(hub, seat, limits, operator)
 
     async def leave(self) -> None:

@@ -111,7 +111,7 @@ class Membership:
         return self.stopping and self.rejoin_grace > 0
 
     async def join(self, channel: Channel, handle: str, outbox: Outbox, history: int, since: str | None,
-                   first: Iterable[str] = (), shared: bool = False) -> Seat:
+                   first: Iterable[str] = (), shared: bool = False, presence: str | None = None) -> Seat:
         """Seat ``handle`` in ``channel``: claim it, send the backlog, the users and ``first``, write the join line.
 
         ``outbox`` is started here, after the backlog and the users list (and
@@ -141,7 +141,7 @@ class Membership:
         self.metrics.connections.labels(name).inc()
         # From the last list read, with the joiner added: no read of the users
         # file per join. The next refresh (under a second) corrects it if needed.
-        outbox.put_presence(channel.presence, handle)
+        outbox.put_presence(channel.presence, handle, presence)
         outbox.start()
         for frame in first:
             outbox.put(frame)

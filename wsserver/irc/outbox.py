@@ -108,7 +108,7 @@ class IrcOutbox(Outbox):
             for frame in frames:
                 self._say(frame)
 
-    def put_presence(self, presence: PresenceSource, handle: str) -> None:
+    def put_presence(self, presence: PresenceSource, handle: str, known: str | None = None) -> None:
         wire, self._presence_extra = presence.with_joiner(handle)
         self._presence, self._presence_version = presence, presence.version
         self.users = set(decoded(wire)["data"].get("users", []))
