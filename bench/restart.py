@@ -28,11 +28,13 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return round(int(next(line.split()[1] for line in status.splitlines() if line.startswith(field + ":"))) / 1024, 1)
 
 
-def run_restart(clients: int = 5000, during: int = 3, window_ms: int = 1000, grace: bool = True) -> dict[str, Any]:
+def run_restart(clients: int = 5000, during: int = 3, window_ms: int = 1000, grace: bool = True,
+                presence: bool = True) -> dict[str, Any]:
     """Run R with ``clients`` clients over general and tech; return its row.
 
     ``grace`` False runs the server with ``--rejoin-grace 0``: the behaviour before issue 14 (a leave line
-    per client at SIGTERM, a join line per client coming back), for comparison.
+    per client at SIGTERM, a join line per client coming back), for comparison.  ``presence`` False: the
+    clients resume without ``presence=`` (issue 23's behaviour: each is sent the whole users list again).
     """
     modules = node_modules()
     server = Server("wsserver", extra=() if grace else ("--rejoin-grace", "0"))
@@ -40,7 +42,7 @@ def run_restart(clients: int = 5000, during: int = 3, window_ms: int = 1000, gra
     storm = None
     try:
         config = {
-            "url": server.url, "count": 5, "windowMs": window_ms, "connectConcurrency": 200,
+            "url": server.url, "count": 5, "windowMs": window_ms, "connectConcurrency": 200, "presence": presence,
             "clients": [{"channel": ("general", "tech")[i % 2], "handle": f"storm{i:05d}",
                          "senderId": i if i < 4 else None} for i in range(clients)],
         }
@@ -92,7 +94,9 @@ def run_restart(clients: int = 5000, during: int = 3, window_ms: int = 1000, gra
         final = command("final")
         churn = len(churned)
         return {
-            "server": "wsserver" if grace else "wsserver grace 0", "workload": "R restart storm", "connections": clients, "clients_back": back["back"],
+            "server": ("wsserver" if grace else "wsserver grace 0") + ("" if presence else " no presence="),
+            "workload": "R restart storm", "connections": clients, "clients_back": back["back"],
+            "users_lists_sent": back["lists"],
             "start_s": round(listening_ms / 1000 - started, 2), "back_s": round(back_s, 2),
             "rss_before_mb": rss_before, "storm_peak_rss_mb": peak, "rss_ratio": round(peak / rss_before, 2),
             "deliveries_expected": final["expected"], "deliveries_received": final["received"],

@@ -261,10 +261,12 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     for name in args.workloads:
         if name in ("R", "R-tiny"):
-            for grace in (True, False) if "wsserver" in servers else ():
-                # R: 10,000 clients ride out a restart within the grace; without it, 5,000 (issue 23's rows).
+            runs = ((True, True), (True, False), (False, True)) if "wsserver" in servers else ()
+            for grace, presence in runs:
+                # R: 10,000 clients ride out a restart within the grace, with presence= and (issue 23's way)
+                # without; without the grace, 5,000 (issue 23's rows).
                 clients = 6 if name == "R-tiny" else 10_000 if grace else 5000
-                rows.append(run_restart(clients, grace=grace))
+                rows.append(run_restart(clients, grace=grace, presence=presence))
                 print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
             continue
         if name in ("C1k", "C10k", "C-tiny"):

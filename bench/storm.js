@@ -3,7 +3,8 @@
 // delivery once per client. Commands come on stdin, one per line; each answer is one JSON line.
 //
 // Config (JSON file, argv[2]): {url, clients: [{channel, handle, senderId|null}], count, windowMs,
-//   connectConcurrency}
+//   connectConcurrency, presence}: with presence (the default), a reconnect also sends presence=<the version
+//   of the users list it holds> (docs/protocol.md "Versions"), and a server that has that set sends no list.
 'use strict';
 const WebSocket = require('ws');
 const readline = require('readline');
@@ -12,7 +13,7 @@ const { eachLimited } = require('./pool.js');
 const cfg = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));
 const MARK = /m:(\d+):(\d+)/g;
 const state = cfg.clients.map(() => ({ ws: null, cursor: null, seen: new Set(), dup: 0, backAt: null,
-  recovered: null, closedAt: null }));
+  recovered: null, closedAt: null, presence: null, lists: 0 }));
 let restarting = false;
 let phase = 0;
 
@@ -24,6 +25,7 @@ function open(index, since) {
     const s = state[index];
     const query = new URLSearchParams({ channel: client.channel, handle: client.handle });
     if (since) query.set('since', since);
+    if (since && s.presence && cfg.presence !== false) query.set('presence', s.presence);
     const ws = new WebSocket(`${cfg.url}?${query}`, { perMessageDeflate: false });
     let first = true;
     s.ws = ws;
@@ -35,6 +37,10 @@ function open(index, since) {
         if (restarting && s.backAt === null && frame.success !== false) s.backAt = Date.now();
       }
       if (frame.event === 'resumed') s.recovered = frame.data.recovered;
+      if (frame.event === 'presence') {
+        s.presence = frame.data.version;
+        if (frame.data.users && restarting) s.lists += 1;  // a whole list after the restart
+      }
       if (frame.success === false) return;
       if (!frame.event && frame.data && typeof frame.data.message === 'string') {
         s.cursor = frame.data.cursor;
@@ -110,6 +116,7 @@ function until(test, timeoutMs) {
       await until(() => state.every((s) => s.backAt !== null), 120000);
       const backs = state.map((s) => s.backAt).filter((t) => t !== null);
       say({ back: backs.length, last_back_ms: Math.max(...backs), back_ms: backs,
+        lists: state.reduce((sum, s) => sum + s.lists, 0),
         first_close_ms: Math.min(...state.map((s) => s.closedAt || Infinity)) });
       restarting = false;
     } else if (command === 'during') {

@@ -51,14 +51,18 @@ def test_tiny_restart_storm_loses_nothing_and_writes_no_leave_or_join(tmp_path: 
     """R-tiny: clients ride out a SIGTERM and restart with since=; every line once, no leave or join lines."""
     result = run_bench(tmp_path, "R-tiny", "--servers", "wsserver")
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert [row["server"] for row in rows] == ["wsserver", "wsserver grace 0"]
+    assert [row["server"] for row in rows] == ["wsserver", "wsserver no presence=", "wsserver grace 0"]
     row = rows[0]
     assert row["workload"] == "R restart storm" and row["clients_back"] == 6
+    # With presence=, no client is sent the users list again (its set is the same: the seats were kept);
+    # without, each is sent it once.
+    assert (row["users_lists_sent"], rows[1]["users_lists_sent"]) == (0, 6)
+    assert (rows[1]["loss"], rows[1]["duplicates"], rows[1]["leave_or_join_lines_after_restart"]) == (0, 0, 0)
     # 2 senders a channel x 5 lines, before and after the restart, and 3 lines written while it was down.
     assert (row["deliveries_expected"], row["deliveries_received"], row["duplicates"]) == (138, 138, 0)
     assert row["recovered_false"] == 0 and row["leave_or_join_lines_after_restart"] == 0
     # Without the grace (the behaviour before it) each client leaves and joins again: 12 lines.
-    assert (rows[1]["loss"], rows[1]["duplicates"], rows[1]["leave_or_join_lines_after_restart"]) == (0, 0, 12)
+    assert (rows[2]["loss"], rows[2]["duplicates"], rows[2]["leave_or_join_lines_after_restart"]) == (0, 0, 12)
 
 
 def test_tiny_search_benchmark_finds_what_it_planted(tmp_path: Path) -> None:

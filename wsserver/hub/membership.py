@@ -104,6 +104,30 @@ class Membership:
         self.stopping = False  # set at shutdown: seats left from then on are left away (with a grace)
         self.seated: dict[tuple[str, str], int] = {}  # (channel, lower handle) -> connections in that seat here
         self._claiming: dict[tuple[str, str], asyncio.Future[None]] = {}  # seats whose claim is under way
+        self._first_lists: dict[str, asyncio.Future[None]] = {}  # channels whose users list is read the first time
+
+    async def _first_list(self, channel: Channel) -> None:
+        """Read the users of a channel this process has not read yet (once, whoever joins meanwhile).
+
+        So a joiner's first list is the channel's, not just itself: after a restart the resuming clients' lists
+        have the version they had (docs/protocol.md "Versions"), and are not sent again.
+        """
+        if channel.presence.users is not None:
+            return
+        reading = self._first_lists.get(channel.name)
+        if reading is None:
+            reading = self._first_lists[channel.name] = asyncio.ensure_future(self._read_list(channel))
+        await asyncio.shield(reading)
+
+    async def _read_list(self, channel: Channel) -> None:
+        try:
+            entries = await self.registry.users_in([channel.name])
+            if channel.presence.users is None:
+                channel.send_presence([entry.handle for entry in entries if entry.channel == channel.name])
+        except StoreError:
+            log.warning("could not read the users of %s: its first list is the joiner's", channel.name)
+        finally:
+            self._first_lists.pop(channel.name, None)
 
     @property
     def leaves_away(self) -> bool:
@@ -141,6 +165,7 @@ class Membership:
         self.metrics.connections.labels(name).inc()
         # From the last list read, with the joiner added: no read of the users
         # file per join. The next refresh (under a second) corrects it if needed.
+        await self._first_list(channel)
         outbox.put_presence(channel.presence, handle, presence)
         outbox.start()
         for frame in first:
