@@ -91,6 +91,17 @@ async function sendPhase(perChannelBefore) {
   return perChannel;
 }
 
+function converged() {  // every client holds a list, and the same one as the others of its channel
+  const held = {};
+  for (let i = 0; i < cfg.clients.length; i += 1) {
+    const channel = cfg.clients[i].channel;
+    const version = state[i].presence;
+    if (version === null || (channel in held && held[channel] !== version)) return false;
+    held[channel] = version;
+  }
+  return true;
+}
+
 function until(test, timeoutMs) {
   const start = Date.now();
   return new Promise((resolve) => {
@@ -111,6 +122,9 @@ function until(test, timeoutMs) {
       perChannel = await sendPhase(perChannel);
       say({ sent: true, phase });
     } else if (command === 'restart') {
+      // Presence is coalesced (a delta at most every 0.25 s): let every client hold its channel's last list
+      // first, as clients that have been connected a while do; one that does not is sent the list again.
+      await until(converged, 5000);
       restarting = true;
       say({ armed: true });
       await until(() => state.every((s) => s.backAt !== null), 120000);
