@@ -55,8 +55,7 @@ class ChannelCommands:
     # ------------------------------------------------------------ seats
 
     async def do_join(self, conn: Connection, message: Message) -> None:
-        if not message.params:
-            conn.reply(n.ERR_NEEDMOREPARAMS, "JOIN", "Not enough parameters")
+        if conn.lacks(message):
             return
         if message.params[0] == "0":
             for name in list(conn.members):
@@ -70,8 +69,7 @@ class ChannelCommands:
             await self.seats.join(conn, wanted)
 
     async def do_part(self, conn: Connection, message: Message) -> None:
-        if not message.params:
-            conn.reply(n.ERR_NEEDMOREPARAMS, "PART", "Not enough parameters")
+        if conn.lacks(message):
             return
         reason = message.params[1] if len(message.params) > 1 else ""
         for target in message.params[0].split(","):
@@ -116,8 +114,7 @@ class ChannelCommands:
         await self.do_privmsg(conn, message, notice=True)
 
     async def do_tagmsg(self, conn: Connection, message: Message) -> None:
-        if not message.params:
-            conn.reply(n.ERR_NEEDMOREPARAMS, "TAGMSG", "Not enough parameters")
+        if conn.lacks(message):
             return
         if not message.params[0].startswith("#"):
             return  # typing and reactions to a person: nothing of the chat's
@@ -135,8 +132,7 @@ class ChannelCommands:
                 self.seats.refused(conn, "TAGMSG", refused, message.params[0])
 
     async def do_redact(self, conn: Connection, message: Message) -> None:
-        if len(message.params) < 2:
-            conn.reply(n.ERR_NEEDMOREPARAMS, "REDACT", "Not enough parameters")
+        if conn.lacks(message, 2):
             return
         target, msgid = message.params[0], message.params[1]
         name = self.seats.channel_name(target)
@@ -156,8 +152,7 @@ class ChannelCommands:
     # ------------------------------------------------------------ channel state
 
     async def do_topic(self, conn: Connection, message: Message) -> None:
-        if not message.params:
-            conn.reply(n.ERR_NEEDMOREPARAMS, "TOPIC", "Not enough parameters")
+        if conn.lacks(message):
             return
         name = self.seats.channel_name(message.params[0])
         if name is None or not self.seats.exists(name):
@@ -187,8 +182,7 @@ class ChannelCommands:
 
     async def do_invite(self, conn: Connection, message: Message) -> None:
         """``INVITE nick #c``: the nick is told (an IRC client of this process: ``INVITE``); channels need none."""
-        if len(message.params) < 2:
-            conn.reply(n.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
+        if conn.lacks(message, 2):
             return
         nick, target = message.params[0], message.params[1]
         name = self.seats.channel_name(target)
@@ -229,8 +223,7 @@ class ChannelCommands:
         conn.reply(n.RPL_LISTEND, "End of /LIST")
 
     async def do_mode(self, conn: Connection, message: Message) -> None:
-        if not message.params:
-            conn.reply(n.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
+        if conn.lacks(message):
             return
         target = message.params[0]
         if not target.startswith("#"):
@@ -247,8 +240,7 @@ class ChannelCommands:
         await self.door.modes.change(conn, name, target, message.params[1], message.params[2:])
 
     async def do_kick(self, conn: Connection, message: Message) -> None:
-        if len(message.params) < 2:
-            conn.reply(n.ERR_NEEDMOREPARAMS, "KICK", "Not enough parameters")
+        if conn.lacks(message, 2):
             return
         found = self._member(conn, message.params[0], "KICK")
         if found is None:

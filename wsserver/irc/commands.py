@@ -34,7 +34,7 @@ class Commands:
     def __init__(self, door: Place, seats: Seats, monitor: Monitor) -> None:
         self.door = door
         self.history = History(door, seats)
-        users = UserCommands(door)
+        users = UserCommands(door, seats)
         self.handlers: list[Any] = [Registration(door, seats), ChannelCommands(door, seats, self.history, users),
                                     users, self.history, monitor]
 

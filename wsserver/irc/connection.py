@@ -156,6 +156,13 @@ class Connection:
                           else _tagged(text, f"batch={batch}"))
             self.send(line("BATCH", f"-{batch}", source=self.server_name))
 
+    def lacks(self, message: Message, count: int = 1) -> bool:
+        """Return whether ``message`` has fewer than ``count`` parameters, said with ``461``."""
+        if len(message.params) >= count:
+            return False
+        self.reply(n.ERR_NEEDMOREPARAMS, message.command, "Not enough parameters")
+        return True
+
     def fail(self, command: str, sentence: str, code: str = "REFUSED", *context: str) -> None:
         """Say a command was refused: ``FAIL`` (standard replies) with its context and the chat's sentence."""
         self.send(line("FAIL", command, code, *context, sentence, source=self.server_name))

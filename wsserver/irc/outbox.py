@@ -24,7 +24,7 @@ from ..errors import EscapeError
 from ..lines.logline import JOINED, LINE_RE, PRESENCE_LINE_RE, SYSTEM, TOPIC_SET, unescape
 from .base import Client
 from .message import line
-from .stamps import pair_key, pairs, private_msgid, public
+from .stamps import pair_key, private_msgid
 
 ACTION_PREFIX = "/me "  # a chat line that is an action (CTCP ACTION): docs/protocol.md "IRC"
 NOTICE_PREFIX = "/notice "  # a chat line sent as a NOTICE (no automatic replies to it)
@@ -171,7 +171,8 @@ class IrcOutbox(Outbox):
         if "event" not in body:
             if not body.get("success"):
                 return  # a channel's error frame comes before the close that says it (close_after: a KICK)
-            found = self._ordinals(body["data"], backlog)
+            # A backlog's ordinals are counted from it (and start the live count); live ones line by line, below.
+            found = self.conn.door.seconds.seed(self.channel, body["data"]) if backlog else None
             if not backlog or playback:
                 self._lines(body["data"], backlog, found)
             return
@@ -203,34 +204,28 @@ class IrcOutbox(Outbox):
             before = self.conn.door.reactions_before(frame, data["cursor"], reactions)
             self.conn.reactions(self.channel, data["cursor"], reactions, before)
 
-    def _ordinals(self, data: dict[str, Any], backlog: bool) -> dict[str, int]:
-        """Return the ordinals within their second of the public lines of a frame (wsserver.irc.stamps)."""
-        seconds = self.conn.door.seconds
-        if backlog:
-            return dict(seconds.seed(self.channel, data))
-        found = {}
-        for raw, cursor in pairs(data):
-            said = public(raw)
-            if said is not None:
-                found[cursor] = seconds.ordinal(self.channel, said[0], cursor) or 0
-        return found
-
-    def _lines(self, data: dict[str, Any], backlog: bool, found: dict[str, int]) -> None:
+    def _lines(self, data: dict[str, Any], backlog: bool, found: dict[str, int] | None) -> None:
+        """Say a frame's lines; ``found``: their ordinals within their second (None: live, counted here)."""
         deleted = set(data.get("deleted", ()))
         replies = data.get("reply_to", {})
+        seconds = self.conn.door.seconds
         for index, (raw, cursor) in enumerate(zip(data["message"].split("\n"), data["cursors"], strict=False)):
-            if index in deleted:
-                continue
             match = LINE_RE.match(raw)
             if match is None:
                 continue
             stamp, handle, text = match.group(1), match.group(2), match.group(4)
+            if found is not None:
+                ordinal = found.get(cursor, 0)
+            else:  # a deleted line counts too: the history's count has it (wsserver.irc.stamps)
+                ordinal = (seconds.ordinal(self.channel, stamp, cursor) or 0) if match.group(3) is None else 0
+            if index in deleted:
+                continue
             if handle == SYSTEM:
-                self._system(stamp, cursor, text, backlog, found.get(cursor, 0))
+                self._system(stamp, cursor, text, backlog, ordinal)
                 continue
             if handle.lower() == self.conn.key and not backlog and "echo-message" not in self.conn.caps:
                 continue
-            tags = self.conn.tags(stamp, cursor, found.get(cursor, 0))
+            tags = self.conn.tags(stamp, cursor, ordinal)
             parent = replies.get(str(index))
             if parent is not None and "message-tags" in self.conn.caps:
                 tags["+draft/reply"] = parent

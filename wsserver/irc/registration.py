@@ -220,8 +220,7 @@ class Registration:
     # ------------------------------------------------------------ the line itself
 
     async def do_ping(self, conn: Connection, message: Message) -> None:
-        if not message.params:
-            conn.reply(n.ERR_NEEDMOREPARAMS, "PING", "Not enough parameters")
+        if conn.lacks(message):
             return
         await self.door.settled(conn)  # what it caused has reached every member here first
         conn.send(line("PONG", conn.server_name, message.params[0], source=conn.server_name))

@@ -20,6 +20,7 @@ from . import numerics as n
 from .base import Place
 from .connection import Connection
 from .message import Message, line
+from .seats import Seats
 
 log = logging.getLogger("wsserver.irc")
 
@@ -36,8 +37,9 @@ def mask_matches(mask: str) -> re.Pattern[str]:
 class UserCommands:
     """WHO, WHOIS, OPER and user modes."""
 
-    def __init__(self, door: Place) -> None:
+    def __init__(self, door: Place, seats: Seats) -> None:
         self.door = door
+        self.seats = seats
         self.state = door.state
 
     # ------------------------------------------------------------ WHO
@@ -53,9 +55,9 @@ class UserCommands:
 
     async def _rows(self, conn: Connection, mask: str) -> list[tuple[str, str, str]]:
         """Return (channel shown, nick, channel prefix) of the people a WHO mask names."""
-        name = mask[1:].lower() if mask.startswith("#") else None
-        if name is not None:
-            if name not in self.state.hub.channels and name not in self.state.hub.channels.names():
+        if mask.startswith("#"):
+            name = self.seats.channel_name(mask)
+            if name is None or not self.seats.exists(name):
                 return []
             ops = self.door.operators(name)
             inside = name in conn.members
@@ -131,8 +133,7 @@ class UserCommands:
 
     async def do_userhost(self, conn: Connection, message: Message) -> None:
         """``USERHOST nick...`` (at most 5): ``nick[*]=+user@host`` (``-`` away, ``*`` an IRC operator)."""
-        if not message.params:
-            conn.reply(n.ERR_NEEDMOREPARAMS, "USERHOST", "Not enough parameters")
+        if conn.lacks(message):
             return
         found = []
         for nick in message.params[:5]:
@@ -145,8 +146,7 @@ class UserCommands:
     # ------------------------------------------------------------ OPER and user modes
 
     async def do_oper(self, conn: Connection, message: Message) -> None:
-        if len(message.params) < 2:
-            conn.reply(n.ERR_NEEDMOREPARAMS, "OPER", "Not enough parameters")
+        if conn.lacks(message, 2):
             return
         configured = self.state.config.irc_operators
         if not configured:
