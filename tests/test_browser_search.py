@@ -75,3 +75,31 @@ async def test_jump_view_pages_back_and_forward(start_server: Any, new_page: Any
     # Older pages of 100 (one, or two if the view stayed at its top) and newer ones to the end: no gap, no repeat.
     everything = [f"{line[12:20]} {line[22:].replace(': ', ' ', 1)}" for line in SEARCHABLE]
     assert shown[:-1] in (everything[20:], everything)
+
+
+async def test_all_channels_finds_in_each_and_a_result_opens_its_channel(start_server: Any, new_page: Any,
+                                                                         tmp_path: Path) -> None:
+    """All channels: results of every channel, newest first, each naming its channel; one of another channel
+    opens that channel and shows its line in context."""
+    data = seed_log(tmp_path / "data", "general", SEARCHABLE)
+    seed_log(data, "random", ["[2026-11-22 10:05:00] Erin: a deploy in random", "[2026-11-22 10:05:01] Erin: after"])
+    server = await start_server("--channels", "general,random", data_dir=data)
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
+    await page.get_by_label("All channels").check()
+    await page.get_by_label("Search", exact=True).fill("deploy")
+    await page.get_by_label("Search", exact=True).press("Enter")
+    await page.get_by_role("status").filter(has_text="3 lines found").wait_for()
+    results = page.get_by_role("list", name="Search results").get_by_role("button")
+    assert await results.all_text_contents() == ["2026-11-22 10:05:00 #random Erin a deploy in random",
+                                                 "2026-11-22 10:04:50 #general Carol DEPLOY done",
+                                                 "2026-11-22 10:00:10 #general Bob the deploy is at noon"]
+    await results.first.click()
+    await page.get_by_text("Lines around a search result in #random").wait_for()
+    assert await page.locator("#room-title").text_content() == "random"
+    assert await page.locator("#jumped li.marked span.text").text_content() == "a deploy in random"
+    assert await results.count() == 3  # every channel's results stay while moving between channels
+    await results.nth(1).click()
+    await page.get_by_text("Lines around a search result in #general").wait_for()
+    assert await page.locator("#jumped li.marked span.text").text_content() == "DEPLOY done"
+    assert page.errors == []

@@ -16,7 +16,7 @@ PACKAGE = REPO / "wsserver"
 MODULE_LINES = 400
 # What an operator command may import of the package: the store's face, the settings, the line
 # format, the moderation actions and the error tree. Never the server (aiohttp, the hub, channels).
-OPS_MAY_IMPORT = {"wsserver.store", "wsserver.store.base", "wsserver.config", "wsserver.lines",
+OPS_MAY_IMPORT = {"wsserver.store", "wsserver.store.base", "wsserver.store.merged", "wsserver.config", "wsserver.lines",
                   "wsserver.lines.logline", "wsserver.lines.moderation_log", "wsserver.errors", "wsserver.background",
                   "wsserver.ops",
                   "wsserver.ops.channel_commands", "wsserver.ops.moderation_commands", "wsserver.ops.exporting",

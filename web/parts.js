@@ -34,6 +34,8 @@ export function composeParts(page) {
   const finder = createFinder({
     channel: () => onScreen()?.name ?? $("channel").value,
     token: () => onScreen()?.token() ?? siteToken(),
+    siteToken,
+    open: (name) => rooms.open(name),
     send: sendJoined,
     renderFrame: (data) => onScreen().log.renderFrame(data),
     decrypted: () => secrets.decrypted(onScreen()),

@@ -79,6 +79,7 @@ export function createRooms(parts, page) {
     state(room) {
       if (room.status.state === "connected") page.showChat(true); // the chat view, once a join was taken
       if (room === active) showState();
+      if (room === active && room.status.state === "connected") parts.finder.joined(room.name);
     },
     changed() {
       // Many lines a second in busy channels: the sidebar and the title are painted at most every 50 ms.

@@ -10,19 +10,22 @@ const JUMP_REFUSALS = new Set([BAD_AROUND, BAD_AFTER]);
 const PAGE = 50;
 
 /**
- * hooks: channel() -> the channel to search; token() -> a token for the API or null;
+ * hooks: channel() -> the channel to search; token() -> a token for the API or null; siteToken() -> the
+ * token for a search of every channel (null: the channel's, or the session cookie); open(name) shows a channel;
  * send(request) -> whether it went out on the open socket; renderFrame(data) -> [<li>] for a history answer;
  * showAlert(text); onLive() (the live list is shown again); decrypted() -> [{item, text}] of the lines this
  * page decrypted (searched here: the server cannot).
  */
 export function createFinder(hooks) {
   const ui = {
-    form: $("search-form"), input: $("search"), status: $("search-status"), results: $("results"),
+    form: $("search-form"), input: $("search"), all: $("search-all"), status: $("search-status"), results: $("results"),
     more: $("more-results"), gotoForm: $("goto-form"), gotoInput: $("goto"), log: $("log"),
     jumped: $("jumped"), bar: $("jump-bar"), where: $("jump-where"), live: $("live"), newLines: $("jump"),
   };
   let query = "";
-  let next = null;        // cursor to search on from
+  let next = null;        // cursor (one channel) or token (every channel) to search on from
+  let everywhere = false; // the results on show are of every channel
+  let waiting = null;     // {channel, cursor}: a result of another channel, to show once that channel is joined
   let searching = false;
   let pending = null;     // "new" or "newer": the jump request on its way
   let where = "";
@@ -40,6 +43,7 @@ export function createFinder(hooks) {
     if (!more) {
       query = ui.input.value;
       next = null;
+      everywhere = ui.all.checked;
       ui.results.replaceChildren();
     }
     if (!query.trim()) {
@@ -50,9 +54,10 @@ export function createFinder(hooks) {
     ui.status.textContent = "Searching…";
     const params = new URLSearchParams({ q: query, limit: String(PAGE) });
     if (next) params.set("before", next);
-    const token = hooks.token();
+    const token = everywhere ? hooks.siteToken() ?? hooks.token() : hooks.token();
+    const path = everywhere ? "/api/search" : `/api/channels/${encodeURIComponent(channel)}/search`;
     try {
-      const response = await fetch(`/api/channels/${encodeURIComponent(channel)}/search?${params}`, {
+      const response = await fetch(`${path}?${params}`, {
         headers: token ? { Authorization: `Bearer ${token}` } : {},
       });
       const body = await response.json();
@@ -61,11 +66,12 @@ export function createFinder(hooks) {
         return;
       }
       ui.results.append(...body.results.map((result) => resultItem(result)));
-      if (!more) ui.results.append(...decryptedResults(query)); // encrypted lines: only this page can read them
+      if (!more && !everywhere) ui.results.append(...decryptedResults(query)); // only this page can read them
       next = body.next;
       const count = ui.results.children.length;
       const found = count === 0 ? "No lines found" : `${count} ${count === 1 ? "line" : "lines"} found`;
-      ui.status.textContent = next ? `${found} so far` : found;
+      const skipped = everywhere && body.encrypted?.length ? ` (not searched, encrypted: ${body.encrypted.join(", ")})` : "";
+      ui.status.textContent = `${next ? `${found} so far` : found}${skipped}`;
       ui.more.hidden = !next;
     } catch {
       ui.status.textContent = "Search failed: the server did not answer.";
@@ -96,6 +102,12 @@ export function createFinder(hooks) {
       time.textContent = `${parsed.date} ${parsed.time}`;
       button.append(time, " ");
     }
+    if (result.channel) {
+      const where = document.createElement("span");
+      where.className = "in-channel";
+      where.textContent = `#${result.channel}`;
+      button.append(where, " ");
+    }
     const who = document.createElement("span");
     who.className = "handle";
     who.textContent = parsed.handle || "?";
@@ -111,9 +123,27 @@ export function createFinder(hooks) {
       }
     }
     button.append(who, " ", text);
-    button.addEventListener("click", () => jump({ around: result.cursor }, "Lines around a search result"));
+    button.addEventListener("click", () => {
+      if (result.channel && result.channel !== hooks.channel()) {
+        waiting = { channel: result.channel, cursor: result.cursor };
+        hooks.open(result.channel); // shown once its join is taken (joined() below)
+        joined(result.channel);
+        return;
+      }
+      jump({ around: result.cursor }, "Lines around a search result");
+    });
     item.append(button);
     return item;
+  }
+
+  /** A channel's join was taken: show the result of it that was chosen, if one waits for it. */
+  function joined(channel) {
+    if (!waiting || waiting.channel !== channel || hooks.channel() !== channel) return;
+    if (hooks.send({ type: "history", limit: PAGE, around: waiting.cursor })) {
+      waiting = null;
+      pending = "new";
+      where = `Lines around a search result in #${channel}`;
+    }
   }
 
   function jump(request, description) {
@@ -229,9 +259,11 @@ export function createFinder(hooks) {
     jumpAround(cursor) {
       jump({ around: cursor }, "Lines around the message replied to");
     },
-    /** A new channel or connection: back to the live list, results of the old channel gone. */
+    joined,
+    /** A new channel or connection: back to the live list, results of the old channel gone (not every channel's). */
     reset() {
       if (active()) backToLive();
+      if (everywhere) return;
       ui.results.replaceChildren();
       ui.status.textContent = "";
       ui.more.hidden = true;

@@ -128,6 +128,8 @@ class Code(enum.Enum):
     BAD_SEARCH_FROM = "from must be a handle: {hint}"
     BAD_SEARCH_LIMIT = "limit must be a whole number from 1 to {most}"
     BAD_SEARCH_BEFORE = "before is not a cursor of this channel's log (it may have been rotated)"
+    BAD_SEARCH_PAGE = "before must be the next of an earlier answer of a search of every channel"
+    BAD_SEARCH_CHANNELS = "channels must be a comma-separated list of channel names: {problem}"
     # Accounts (the HTTP API's, as {"error": ...}; the last two are close reasons of a signed-in socket)
     BAD_ACCOUNT_REQUEST = "Invalid request: {problem}"
     HANDLE_IN_USE = "That handle is taken"
@@ -140,6 +142,7 @@ class Code(enum.Enum):
     TOO_MANY_ATTEMPTS = "Too many sign-in attempts, try again in {minutes} minutes"
     ACCOUNT_DISABLED = "This account is disabled"
     NOT_ALLOWED_HERE = "Not allowed in this channel"
+    NOT_ALLOWED_IN = "Not allowed in channel {name}"
     PASSKEY_REFUSED = "Passkey not accepted"
     PASSKEYS_NEED_A_NAME = "Passkeys need the server to be reached by a host name, not an IP address"
     NO_SUCH_PASSKEY = "No passkey of this account has that id"

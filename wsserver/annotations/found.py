@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..lines.annotation import EDIT, MARKERS, annotatable, marked, parse_annotation
 from ..store.base import Finder
-from .index import Index
+from .index import Index as Index  # re-exported: what index_of returns
 
 
 async def index_of(finder: Finder) -> Index:
@@ -30,10 +30,16 @@ async def current(hits: list[tuple[str, str]], index: Index, finder: Finder) -> 
 
     Raises StoreError if reading an edited line back failed.
     """
-    results: list[tuple[str, str, bool] | None] = []
+    return [result for _, result in await current_of(hits, index, finder)]
+
+
+async def current_of(hits: list[tuple[str, str]], index: Index,
+                     finder: Finder) -> list[tuple[int, tuple[str, str, bool]]]:
+    """Return :func:`current`'s results, each with the index in ``hits`` of the hit it comes from."""
+    results: list[tuple[int, tuple[str, str, bool] | None]] = []
     edited: list[tuple[int, str, str]] = []  # (where in results, the edited line's cursor, its new text)
     seen: set[str] = set()
-    for line, cursor in hits:
+    for at, (line, cursor) in enumerate(hits):
         edit = parse_annotation(line) if marked(line.encode()) else None
         if edit is not None:
             located = finder.locate(cursor)
@@ -43,18 +49,17 @@ async def current(hits: list[tuple[str, str]], index: Index, finder: Finder) -> 
                 continue  # not an edit, or not the latest one of its line
             seen.add(target)
             edited.append((len(results), target, edit.text))
-            results.append(None)
+            results.append((at, None))
             continue
         entry = index.lines.get(cursor)
         if cursor in seen or (entry is not None and entry.edit is not None):
             continue
         seen.add(cursor)
-        results.append((line, cursor, False))
+        results.append((at, (line, cursor, False)))
     if edited:
         picked = await finder.pick([target for _, target, _ in edited])
-        for (at, target, text), raw in zip(edited, picked, strict=True):
+        for (where, target, text), raw in zip(edited, picked, strict=True):
             match = annotatable(raw)
             if match is not None:
-                results[at] = (f"[{match.group(1)}] {match.group(2)}: {text}", target, True)
-    return [result for result in results if result is not None]
-
+                results[where] = (results[where][0], (f"[{match.group(1)}] {match.group(2)}: {text}", target, True))
+    return [(at, result) for at, result in results if result is not None]

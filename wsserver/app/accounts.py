@@ -159,11 +159,7 @@ async def identity(request: web.Request, channel: str) -> security.Identity | No
     config = state.config
     if state.accounts is None:
         return security.token_identity(request, config.jwt_secret, channel) if config.jwt_secret else None
-    try:
-        found = await signed_in(request)
-    except StoreError:
-        log.warning("could not check a session: the store did not answer", exc_info=True)
-        raise Refusal(503, Code.UNAVAILABLE) from None
+    found = await _signed_in_or_503(request)
     if found is not None:
         account, session = found
         if not account.may_use(channel):
@@ -172,6 +168,41 @@ async def identity(request: web.Request, channel: str) -> security.Identity | No
     if config.jwt_secret and bot_key(request) is None:
         return security.token_identity(request, config.jwt_secret, channel)
     raise Refusal(401, Code.AUTH_FAILED)
+
+
+async def _signed_in_or_503(request: web.Request) -> tuple[Account, str] | None:
+    try:
+        return await signed_in(request)
+    except StoreError:
+        log.warning("could not check a session: the store did not answer", exc_info=True)
+        raise Refusal(503, Code.UNAVAILABLE) from None
+
+
+async def readable(request: web.Request, names: list[str]) -> list[str]:
+    """Return the channels of ``names`` the request may read (search), in order: as :func:`identity` says of each.
+
+    Raises :class:`Refusal` as it does: 401 when no valid sign-in or token lets it read any, 503.
+    """
+    state = request.app[STATE]
+    config = state.config
+    if state.accounts is not None:
+        found = await _signed_in_or_503(request)
+        if found is not None:
+            return [name for name in names if found[0].may_use(name)]
+        if not config.jwt_secret or bot_key(request) is not None:
+            raise Refusal(401, Code.AUTH_FAILED)
+    elif not config.jwt_secret:
+        return list(names)
+    allowed = []
+    for name in names:  # a site token reads every channel, a resume token its own
+        try:
+            security.token_identity(request, config.jwt_secret, name)
+        except Refusal:
+            continue
+        allowed.append(name)
+    if not allowed:
+        raise Refusal(401, Code.AUTH_FAILED)
+    return allowed
 
 
 async def who(request: web.Request) -> web.Response:

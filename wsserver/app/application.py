@@ -30,7 +30,7 @@ from .accounts import add_routes as add_account_routes
 from .accounts import sweep_sessions
 from .chat import chat_socket, renew_resume_tokens
 from .heartbeat import Heartbeat
-from .search import search
+from .search import search, search_all
 from .security import AddressQuota
 from .state import STATE, State
 from .uploads import get_file, put_upload
@@ -84,6 +84,7 @@ def make_app(config: Config) -> web.Application:
     app.router.add_get("/api/channels", list_channels)
     app.router.add_get("/api/channels/{name}/users", channel_users)
     app.router.add_get("/api/channels/{name}/search", search)
+    app.router.add_get("/api/search", search_all)
     app.router.add_get("/api/settings", client_settings)
     app.router.add_put("/api/uploads/{id}", put_upload)
     app.router.add_get("/files/{id}/{name}", get_file)

@@ -40,9 +40,9 @@ def refusal_response(refusal: Refusal) -> web.Response:
     return web.Response(status=refusal.status, text=refusal.sentence + "\n")
 
 
-def check_query(request: web.Request) -> None:
-    """Refuse a query string over :data:`MAX_QUERY_BYTES` (414)."""
-    if len(request.query_string.encode()) > MAX_QUERY_BYTES:
+def check_query(request: web.Request, most: int = MAX_QUERY_BYTES) -> None:
+    """Refuse a query string over ``most`` bytes (414)."""
+    if len(request.query_string.encode()) > most:
         raise Refusal(414, Code.QUERY_TOO_LONG)
 
 

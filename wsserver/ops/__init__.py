@@ -54,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--json", action="store_true",
                         help="one JSON object a line, reactions, edits and replies folded in (see docs/operations.md)")
     search = subcommands.add_parser("search", help="print a channel's lines holding TEXT (case-insensitive), "
-                                    "newest first, as the log holds them (file or Redis)")
-    search.add_argument("channel")
+                                    "newest first, as the log holds them (file or Redis); without CHANNEL, "
+                                    "every channel's, each after its channel's name")
+    search.add_argument("channel", nargs="?")
     search.add_argument("text")
     search.add_argument("--from", dest="handle", metavar="HANDLE", help="only lines of this handle")
     search.add_argument("--limit", type=int, default=50, metavar="N", help="lines printed at most (default 50; 0: all)")

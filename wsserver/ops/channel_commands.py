@@ -17,12 +17,13 @@ from typing import TextIO
 
 import pendulum
 
-from ..annotations.found import current, index_of
+from ..annotations.found import Index, current, index_of
 from ..background import Backoff
 from ..config import CHANNEL_RE, HANDLE_RE, valid_channel
 from ..errors import CommandError
 from ..lines.logline import LINE_RE, SYSTEM, Clock, format_line, is_unicode, readable
 from ..lines.query import QUERY_CHARS, Query
+from ..store import merged
 from ..store.base import Admin, StoreError
 from ..uploads.storage import FilesDir
 from .exporting import export_json
@@ -170,30 +171,36 @@ async def export(source: Admin, channel: str, since: str | None, timezone: str, 
 SEARCH_SECONDS = 10.0  # one round of a search; the command goes on from where each round stopped
 
 
-async def search(source: Admin, channel: str, text: str, handle: str | None, limit: int, out: TextIO) -> int:
+async def search(source: Admin, channel: str | None, text: str, handle: str | None, limit: int, out: TextIO) -> int:
     """Print the lines of ``channel`` holding ``text`` (from ``handle``) as the log holds them, newest first.
 
-    ``limit`` 0 prints every one.  Returns how many were printed.
+    Without a channel, every channel's, merged newest first, each line after
+    its channel's name and ``": "``.  ``limit`` 0 prints every one.  Returns
+    how many were printed.
     """
-    await existing_channel(source, channel)
+    if channel is not None:
+        await existing_channel(source, channel)
     if not text.strip() or len(text) > QUERY_CHARS:
         raise CommandError(f"the text to find must be 1 to {QUERY_CHARS} characters")
     if handle is not None and not HANDLE_RE.match(handle):
         raise CommandError(f"invalid --from value {handle!r}: must be a handle (3 to 16 letters, digits or _)")
     if limit < 0:
         raise CommandError(f"invalid --limit value {limit}: must be 0 (no limit) or more")
-    finder, query = source.finder(channel), Query(text, handle)
-    index = await index_of(finder)  # an edited line is found by its current text
-    printed, before = 0, None
-    while True:
+    names = [channel] if channel is not None else await source.channel_names()
+    finders = {name: source.finder(name) for name in names}
+    indexes: dict[str, Index] = {}  # an edited line is found by its current text
+    positions: dict[str, str] | None = dict.fromkeys(names, merged.FROM_END)
+    printed = 0
+    while positions:
         wanted = 1000 if limit == 0 else min(1000, limit - printed)
-        found = await finder.search(query, before, wanted, SEARCH_SECONDS)
-        if found is None:  # the log was rotated between two rounds: what was found stands
-            return printed
-        hits = await current(found.hits, index, finder)
-        for line, _cursor, _edited in hits:
-            out.write(line + "\n")
-        printed += len(hits)
-        before = found.next
-        if before is None or printed == limit:
-            return printed
+        page = await merged.search(finders, positions, Query(text, handle), wanted, SEARCH_SECONDS)
+        for name, line, cursor in page.hits:
+            if name not in indexes:
+                indexes[name] = await index_of(finders[name])
+            for shown, _cursor, _edited in await current([(line, cursor)], indexes[name], finders[name]):
+                out.write(shown + "\n" if channel is not None else f"{name}: {shown}\n")
+                printed += 1
+        positions = page.positions
+        if printed == limit:
+            break
+    return printed
