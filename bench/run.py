@@ -21,6 +21,7 @@ from channels import run_channels
 from irc import run_irc
 from restart import run_restart
 from search import run_search
+from search_channels import run_search_channels
 from servers import (
     HERE,
     RESULTS,
@@ -246,8 +247,8 @@ def plot_restart(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workloads", nargs="*", default=["W1", "W2", "B", "W3", "W4", "H", "HR", "R", "W5"],
-                        help="W1 W2 B W3 W4 W5 H HR R S C1k C10k A I tiny R-tiny S-tiny C-tiny A-tiny I-tiny "
-                             "(default: all but S, C, A and the tiny ones)")
+                        help="W1 W2 B W3 W4 W5 H HR R S SA C1k C10k A I tiny R-tiny S-tiny SA-tiny C-tiny A-tiny "
+                             "I-tiny (default: all but S, SA, C, A and the tiny ones)")
     parser.add_argument("--servers", default="wsserver,peer,ceiling,floor",
                         help="comma list (floor: the aiohttp floor, bench/floor.py, run on W4 only)")
     parser.add_argument("--workers", type=int, default=0, help="also run W2 and W3 with wsserver --workers N")
@@ -287,6 +288,11 @@ def main() -> int:
         if name in ("S", "S-tiny"):
             if "wsserver" in servers:
                 rows.append(run_search(1 << 30 if name == "S" else 2 << 20, 5 if name == "S" else 1))
+                print(json.dumps(rows[-1]), flush=True)
+            continue
+        if name in ("SA", "SA-tiny"):  # 1 GiB in 100 channels, searched as one (GET /api/search)
+            if "wsserver" in servers:
+                rows.append(run_search_channels(1 << 30 if name == "SA" else 2 << 20, 5 if name == "SA" else 1))
                 print(json.dumps(rows[-1]), flush=True)
             continue
         if name in ("H", "HR"):  # HR: the same log with 20,000 reactions spread over it (issue 25)
@@ -335,6 +341,10 @@ def main() -> int:
         print(f"S: {row['log_bytes'] / 2**30:.2f} GiB; first page of a common word {row['common_first_page_ms']} ms; "
               f"a rare word, whole file {row['rare_scan_ms']} ms against grep -c -i {row['grep_ms']} ms "
               f"({row['rare_vs_grep']}x); at {row['at_ms']} ms; RSS growth {row['rss_growth_mb']} MB")
+    for row in (r for r in rows if r["workload"] == "SA search every channel"):
+        print(f"SA: {row['log_bytes'] / 2**30:.2f} GiB in {row['channels']} channels; first page of a common word "
+              f"{row['common_first_page_ms']} ms; a word in {row['rare_hits']} lines, every log scanned "
+              f"{row['rare_scan_ms']} ms against grep -rF {row['grep_ms']} ms ({row['rare_vs_grep']}x)")
     for row in (r for r in rows if r["workload"].startswith("A ")):
         print(f"A: {row['signins']} sign-ins at once answered in {row['signin_p50_ms']} ms (median), "
               f"{row['signin_max_ms']} ms (slowest); chat p99 {row['chat_quiet_p99_ms']} ms quiet, "

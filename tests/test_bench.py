@@ -75,6 +75,17 @@ def test_tiny_search_benchmark_finds_what_it_planted(tmp_path: Path) -> None:
     assert "S: 0.00 GiB; first page of a common word" in result.stdout
 
 
+def test_tiny_search_every_channel_benchmark_finds_what_it_planted(tmp_path: Path) -> None:
+    """SA-tiny: 100 generated channel logs of 20 KB; the common word's first page newest first, the rare word in
+    its 10 channels, grep -rF agreeing."""
+    result = run_bench(tmp_path, "SA-tiny", "--servers", "wsserver")
+    row = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("{")))
+    assert row["workload"] == "SA search every channel" and 1_900_000 <= row["log_bytes"] <= 2_300_000
+    assert (row["common_hits"], row["common_newest_first"]) == (50, True)
+    assert (row["rare_hits"], row["rare_channels"], row["grep_count"]) == (10, 10, 10)
+    assert "SA: 0.00 GiB in 100 channels; first page of a common word" in result.stdout
+
+
 def test_tiny_channels_benchmark_crosses_every_channel(tmp_path: Path) -> None:
     """C-tiny: 20 channels on two nodes sharing Redis; a line crosses in each; the connections are counted."""
     if not shutil.which("redis-server"):

@@ -128,14 +128,14 @@ async def test_scans_cut_off_say_partial_and_following_next_still_finds_each_onc
 ) -> None:
     data = seed(tmp_path / "data")
     filler = [f"[2026-11-22 09:{minute:02d}:00] Gina: filler line {i} " + "x" * 80
-              for i, minute in enumerate(range(30, 59)) for _ in range(1300)]  # 3.5 MB: four blocks of 1 MiB
+              for i, minute in enumerate(range(30, 59)) for _ in range(1300)]  # 3.5 MB: three rounds
     big = ["[2026-11-22 09:00:00] Gina: an old deploy, far back"] + filler + CHANNELS["tech"]
     (data / "channel_tech.log").write_text("".join(line + "\n" for line in big))
     server = await start_server("--channels", "general,random,tech", "--search-seconds", "0", data_dir=data)
     first = await get(session, server, q="deploy", limit="50")
     found, requests = await every_page(session, server, q="deploy", limit="50")
     expected = [*reference("deploy"), ("tech", big[0])]
-    assert found == expected and requests >= 4
+    assert found == expected and requests >= 3
     assert first["partial"] is True and len(first["results"]) < len(expected)
 
 

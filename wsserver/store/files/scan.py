@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from ...lines.query import Query
 
-SCAN_BLOCK = 1024 * 1024  # bytes read and lower-cased at a time by a search
+SCAN_BLOCK = 1024 * 1024  # bytes read and lower-cased at a time by a search, once under way
+FIRST_BLOCK = 64 * 1024  # the first block of a search; each next one twice the last, up to SCAN_BLOCK
 PROBE = 512  # bytes read at a time while bisecting (lines are usually shorter)
 
 
@@ -47,8 +48,10 @@ class Scan:
 def search_backwards(fd: int, end: int, query: Query, limit: int, deadline: float) -> Scan:
     """Return up to ``limit`` lines before byte ``end`` (a line start) that ``query`` matches, newest first.
 
-    Stops at ``deadline`` (``time.monotonic()``) after at least one block,
-    with ``partial`` set and ``resume`` where it stopped.
+    Stops at ``deadline`` (``time.monotonic()``) after at least :data:`SCAN_BLOCK`
+    bytes, with ``partial`` set and ``resume`` where it stopped.  The first
+    block read is :data:`FIRST_BLOCK` and each next one twice the last: a
+    page of a common word near the end costs a small read.
     """
     needle = query.needle
     finder = _AsciiFinder(needle) if needle.isascii() else None
@@ -56,10 +59,14 @@ def search_backwards(fd: int, end: int, query: Query, limit: int, deadline: floa
     hits: list[tuple[bytes, int]] = []
     position = end  # the bytes from here on are done; always a line start
     scanned = 0
+    block = min(FIRST_BLOCK, SCAN_BLOCK)  # the newest hits are usually near the end: a page of them, a small read
+    asked = 0
     while position > 0:
-        if scanned and time.monotonic() >= deadline:
+        if asked >= SCAN_BLOCK and time.monotonic() >= deadline:  # at least a whole block, however it grew
             return Scan(hits, position, True, scanned)
-        chunk, base = _block_before(fd, position)
+        chunk, base = _block_before(fd, position, block)
+        asked += block
+        block = min(block * 2, SCAN_BLOCK)
         scanned += position - base
         # chunk[first:] holds whole lines from offset `base`, each with its newline;
         # blocks overlap by the piece of a line before `first`, read again next time.
@@ -80,12 +87,11 @@ def search_backwards(fd: int, end: int, query: Query, limit: int, deadline: floa
     return Scan(hits, None, False, scanned)
 
 
-def _block_before(fd: int, position: int) -> tuple[bytes, int]:
-    """Read about a block ending at ``position``; return it and the offset of its first line start.
+def _block_before(fd: int, position: int, size: int = SCAN_BLOCK) -> tuple[bytes, int]:
+    """Read about ``size`` bytes ending at ``position``; return them and the offset of their first line start.
 
     A line longer than a block makes the block grow until it holds a line start.
     """
-    size = SCAN_BLOCK
     while True:
         start = max(0, position - size)
         chunk = os.pread(fd, position - start, start)
