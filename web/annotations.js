@@ -145,8 +145,16 @@ export function createAnnotations(hooks) {
       const lists = [...hooks.lists(), thread.lines];
       const source = lists.map((list) => byCursor(list, parent)[0]).find(Boolean);
       const who = source?.dataset.author;
-      if (who) button.textContent = `↪ ${who}: ${source.querySelector(":scope > .text")?.textContent ?? ""}`;
+      if (who) showQuote(button, who, source.querySelector(":scope > .text"));
     });
+  }
+
+  /** A quote's text: the parent's, formatted as it is when it is one paragraph (a button holds no blocks). */
+  function showQuote(button, who, text) {
+    const inline = text && !text.querySelector("p, div, pre, ul, ol, blockquote, button");
+    button.replaceChildren(`↪ ${who}: `, ...(inline ? [...text.childNodes].map((node) => node.cloneNode(true))
+      : [text?.textContent ?? ""]));
+    for (const link of button.querySelectorAll("a")) link.replaceWith(link.textContent); // no link in a button
   }
 
   function replies(item, summary) {

@@ -26,6 +26,7 @@ export function createComposer(hooks) {
     replyBar.hidden = cursor === null;
     $("reply-to").textContent = cursor === null ? "" : `Replying to ${label}`;
   }
+  $("format-help").addEventListener("click", () => $("format-dialog").showModal());
   $("reply-cancel").addEventListener("click", () => {
     setReply(null, "");
     ui.message.focus();

@@ -1,14 +1,22 @@
-// One log line as a list item: its time, its author, its text as text (links and @mentions marked,
-// never HTML), and what the conversation view needs to group it (author, date, seconds).
+// One log line as a list item: its time, its author, its text formatted (markdown.js: a subset of
+// Markdown, links and @mentions marked, never HTML of the text), and what the conversation view needs
+// to group it (author, date, seconds).
 import { parseLine, presenceChange, stampSeconds } from "./loglines.js";
 import { isBot, myHandle, serverRules } from "./session.js";
 import { textPieces } from "./text.js";
+import { copyButton, fillFormatted } from "./markdown.js";
 
 // A moderator's record of a deletion: the deleted line itself already says "message deleted".
 const DELETION_RECORD = /^the message of \S+ at .+ was (deleted|erased) by /;
 
-/** Append `text` to `node` as text nodes, links and mention marks; return whether it mentions us. */
+/** Append `text` to `node` formatted: elements of the subset, text nodes, links and mention marks; return
+ * whether it mentions us (not inside code). */
 export function fillText(node, text) {
+  return fillFormatted(node, text, fillPlain, copyButton); // the subset of Markdown (markdown.js)
+}
+
+/** Append a run of plain text: links and mentions (text.js); whether it mentions this page's handle. */
+function fillPlain(node, text) {
   let mentioned = false;
   for (const piece of textPieces(text, myHandle(), serverRules().handle)) {
     if (piece.kind === "link") {

@@ -5,6 +5,7 @@ import { $ } from "./dom.js";
 import { BAD_AFTER, BAD_AROUND, BAD_HISTORY, prefix } from "./sentences.js";
 import { parseLine } from "./loglines.js";
 import { markMatches } from "./text.js";
+import { fillFormatted } from "./markdown.js";
 
 const JUMP_REFUSALS = new Set([BAD_AROUND, BAD_AFTER]);
 const PAGE = 50;
@@ -113,15 +114,17 @@ export function createFinder(hooks) {
     who.textContent = parsed.handle || "?";
     const text = document.createElement("span");
     text.className = "text";
-    for (const piece of markMatches(parsed.text, query)) {
-      if (piece.match) {
-        const mark = document.createElement("mark");
-        mark.textContent = piece.text;
-        text.append(mark);
-      } else {
-        text.append(piece.text);
+    fillFormatted(text, parsed.text, (node, run) => { // formatted as in the log, the matches marked
+      for (const piece of markMatches(run, query)) {
+        if (piece.match) {
+          const mark = document.createElement("mark");
+          mark.textContent = piece.text;
+          node.append(mark);
+        } else {
+          node.append(piece.text);
+        }
       }
-    }
+    });
     button.append(who, " ", text);
     button.addEventListener("click", () => {
       if (result.channel && result.channel !== hooks.channel()) {
