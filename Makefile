@@ -15,7 +15,7 @@ SELF    := $(PIP) --no-deps --no-build-isolation -e .
 # The lock's own tool, pinned; used only by `make lock`.
 UV_VERSION := 0.13.9
 
-.PHONY: run test test-fast lint clean screenshot bench lock irctest
+.PHONY: run test test-fast lint clean screenshot icons bench lock irctest
 
 # The server alone: only its runtime dependencies are installed.
 run: $(RUNTIME)
@@ -88,3 +88,7 @@ bench: $(BENCH)
 
 screenshot: $(STAMP)
 	$(BIN)/python -m tests.screenshot docs/screenshot.png
+
+# The app icons of the manifest, drawn from web/favicon.svg (committed; rerun after changing it).
+icons: $(STAMP)
+	$(BIN)/python -m tests.icons

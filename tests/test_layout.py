@@ -170,9 +170,9 @@ def readme_map() -> set[str]:
             continue
         where = "".join(folder for _, folder in folders)
         for word in words:
-            if re.fullmatch(r"[\w.]+\.(py|js|html|css|svg)", word):
+            if re.fullmatch(r"[\w.-]+\.(py|js|html|css|svg|png|webmanifest)", word):
                 named.add(where + word)
-            elif not re.fullmatch(r"[\w.]+\.\w+", word):
+            elif not re.fullmatch(r"[\w.-]+\.\w+", word):
                 break  # the description starts
     return named
 

@@ -216,9 +216,12 @@ async def test_static_files_with_content_types(server: Server, session: aiohttp.
         relative = path.relative_to(REPO / "web").as_posix()
         async with session.get(f"{server.url}/{relative}") as response:
             assert response.status == 200
-            expected = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".png": "image/png",
-                        ".svg": "image/svg+xml", ".ico": "image/vnd.microsoft.icon"}[path.suffix]
+            expected = {".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript",
+                        ".css": "text/css", ".png": "image/png", ".svg": "image/svg+xml",
+                        ".ico": "image/vnd.microsoft.icon", ".webmanifest": "application/manifest+json",
+                        ".md": "text/markdown", ".txt": "text/plain"}[path.suffix]
             assert response.content_type == expected
+            assert (response.headers.get("Cache-Control") == "no-cache") == (relative == "sw.js")
     for bad in ("/missing.js", "/../pyproject.toml", "/%2e%2e/pyproject.toml", "/..%2fpyproject.toml"):
         async with session.get(server.url + bad) as response:
             assert response.status == 404

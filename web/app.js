@@ -5,6 +5,7 @@ import { setUpAccounts, whoAmI } from "./account.js";
 import { composeParts } from "./parts.js";
 import { setUpNotifications, setUpTheme } from "./prefs.js";
 import { NO_CHANNEL } from "./sentences.js";
+import { registerWorker, waitForServer } from "./offline.js";
 import { channelAllowed, channelProblem, handleProblem, rulesFrom } from "./rules.js";
 import { myHandle, serverRules, setBots, setMyHandle, setRules, setSiteToken, siteToken, tokenClaims } from "./session.js";
 
@@ -139,9 +140,17 @@ async function loadChannels(preferred, { quiet = false } = {}) {
 
 /** Take the server's rules (patterns, limits, the own-line window) from /api/settings. */
 async function loadSettings() {
+  let response;
   try {
-    const response = await fetch("/api/settings");
-    setRules(rulesFrom(await response.json()));
+    response = await fetch("/api/settings");
+  } catch {
+    return false; // the server did not answer: offline (the page itself came from the service worker)
+  }
+  if ([502, 503, 504].includes(response.status)) return false; // a proxy in front of a server that is down
+  try {
+    const settings = await response.json();
+    setRules(rulesFrom(settings));
+    registerWorker(settings.page_version);
     // The hints under the fields are the server's own words for its rules (/api/settings).
     $("handle-rule").textContent = serverRules().handleHint;
     $("new-channel-rule").textContent = serverRules().channelHint && `optional: ${serverRules().channelHint} (creates it)`;
@@ -150,6 +159,7 @@ async function loadSettings() {
   } catch {
     // no rules: the page checks nothing first, and the server refuses what it must
   }
+  return true;
 }
 
 async function start() {
@@ -160,7 +170,11 @@ async function start() {
   const handle = (typeof subject === "string" ? subject : null) ?? params.get("handle") ?? stored;
   if (handle) ui.handle.value = handle;
   if (siteToken()) ui.handle.readOnly = true; // the token names the handle; the server ignores any other
-  await Promise.all([loadChannels(channel, { quiet: true }), loadSettings()]);
+  const [, reached] = await Promise.all([loadChannels(channel, { quiet: true }), loadSettings()]);
+  if (!reached) {
+    waitForServer(); // nothing can be joined: the page says so and starts again once the server answers
+    return;
+  }
   setInterval(() => loadChannels(null, { quiet: true }), CHANNELS_EVERY);
   if (serverRules().accounts) {
     // With accounts the handle is the account's: sign in first (the cookie may already say who).

@@ -3,6 +3,7 @@
 import { $, remember, remembered } from "./dom.js";
 
 const THEME_KEY = "wsserver.theme";
+const BAR = { light: "#0b5cad", dark: "#15171c" }; // the theme-color of each theme (index.html, the manifest)
 const NOTIFY_KEY = "wsserver.notify";
 
 /** The theme toggle: pressed means dark. Without a choice made here, the system's preference. */
@@ -14,6 +15,10 @@ export function setUpTheme() {
     const dark = choice ? choice === "dark" : media.matches;
     document.documentElement.dataset.theme = dark ? "dark" : "light";
     button.setAttribute("aria-pressed", String(dark));
+    for (const meta of document.querySelectorAll('meta[name="theme-color"]')) {
+      // Chosen here: the browser's bar follows the choice; else each media query's own colour.
+      meta.content = choice ? BAR[dark ? "dark" : "light"] : BAR[meta.media.includes("dark") ? "dark" : "light"];
+    }
   };
   button.addEventListener("click", () => {
     remember(THEME_KEY, document.documentElement.dataset.theme === "dark" ? "light" : "dark");

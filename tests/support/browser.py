@@ -44,6 +44,25 @@ async def launch_chromium() -> AsyncIterator[Any]:
             await browser.close()
 
 
+@contextlib.asynccontextmanager
+async def persistent_page(profile: Path, url: str) -> AsyncIterator[Any]:
+    """Yield a page of a headless Chromium with a profile on disk (not incognito: what installing needs)."""
+    require_chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS, viewport={"width": 1100, "height": 800})
+        try:
+            page = context.pages[0] if context.pages else await context.new_page()
+            page.errors = []
+            page.on("pageerror", lambda error: page.errors.append(str(error)))
+            await page.goto(url)
+            yield page
+        finally:
+            await context.close()
+
+
 def log_texts(page: Any) -> Any:
     return page.get_by_role("log").locator("li .text")
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import mimetypes
 import time
-from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -30,36 +28,13 @@ from .accounts import add_routes as add_account_routes
 from .accounts import sweep_sessions
 from .chat import chat_socket, renew_resume_tokens
 from .heartbeat import Heartbeat
+from .page import page_files, static_file
 from .search import search, search_all
 from .security import AddressQuota
 from .state import STATE, State
 from .uploads import get_file, put_upload
 
 log = logging.getLogger("wsserver.app")  # the name operators know from the log (docs/operations.md)
-
-# Types for the client's files; aiohttp's own guess says application/javascript,
-# where RFC 9239 names text/javascript.
-CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".ico": "image/vnd.microsoft.icon",
-    ".json": "application/json",
-    ".webmanifest": "application/manifest+json",
-}
-
-
-def web_root() -> Path:
-    """Return the browser client's folder: inside the installed package, else the checkout's ``web/``."""
-    package = Path(__file__).resolve().parent.parent  # wsserver/
-    packaged = package / "web"  # wsserver/web in a wheel (pyproject.toml)
-    if packaged.is_dir():
-        return packaged
-    return package.parent / "web"
-
 
 def make_app(config: Config) -> web.Application:
     """Build the application for ``config``; files are opened when it starts."""
@@ -192,24 +167,6 @@ async def client_settings(request: web.Request) -> web.Response:
         "edit_line_seconds": EDIT_SECONDS,
         "reactions_most": REACTIONS_MOST,
         "max_upload_bytes": config.max_upload_bytes,
+        # The page's own files and their version: what its service worker keeps (web/sw.js).
+        **page_files(),
     })
-
-
-async def static_file(request: web.Request) -> web.StreamResponse:
-    """Serve a file of the browser client; ``/`` is ``index.html``."""
-    root = web_root().resolve()
-    relative = request.match_info["path"] or "index.html"
-    if "\x00" in relative:  # no file has one in its name; resolve() would raise on it
-        raise web.HTTPNotFound(text=protocol.NOT_FOUND_NUL + "\n")
-    try:
-        target = (root / relative).resolve()
-        if target.is_dir():
-            target = target / "index.html"
-        found = target.is_relative_to(root) and target.is_file()
-    except OSError:  # a name longer than the file system allows (ENAMETOOLONG), a path too deep: no such file
-        found = False
-    if not found:
-        raise web.HTTPNotFound(text=protocol.NOT_FOUND_PATH.format(path=relative[:200]) + "\n")
-    content_type = CONTENT_TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
-    headers = {"Content-Type": content_type or "application/octet-stream", "X-Content-Type-Options": "nosniff"}
-    return web.FileResponse(target, headers=headers)
