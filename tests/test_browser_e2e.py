@@ -111,7 +111,7 @@ async def test_a_passphrase_channel_reads_only_with_the_passphrase(server: Serve
     await mine.get_by_role("button", name="Edit your line").click()
     await pages["Alice"].get_by_label("New text of your line").fill("meet at dusk")
     await pages["Alice"].get_by_label("New text of your line").press("Enter")
-    await wait_for_line(pages["Bob"], "meet at dusk")
+    await pages["Bob"].get_by_role("log").locator("li.line.decrypted .text", has_text="meet at dusk (edited)").wait_for()
     log = (server.data_dir / "channel_tech.log").read_text(encoding="utf-8")
     assert "dawn" not in log and "dusk" not in log and "see you there" not in log
     assert re.search(r"Alice: e2e1\.", log) and re.search(r"Alice edited Alice's line of .*: e2e1\.", log)

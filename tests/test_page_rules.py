@@ -64,11 +64,13 @@ async def test_settings_carry_the_rules_the_server_applies(server: Server, sessi
     """GET /api/settings gives the handle and channel patterns, the reserved handles and the own-line window."""
     async with session.get(server.url + "/api/settings") as response:
         body: dict[str, Any] = await response.json()
+    page = {"page_version": body.pop("page_version"), "page_files": body.pop("page_files")}
+    assert re.fullmatch(r"[0-9a-f]{16}", page["page_version"]) and "index.html" in page["page_files"]
     assert body == {
         "max_message_chars": 2000, "rate_limit": 0.0, "rate_burst": 10, "history": 100, "allow_new_channels": False,
         "handle_pattern": HANDLE_RE.pattern, "reserved_handles": ["System"], "channel_pattern": CHANNEL_RE.pattern,
         "handle_hint": "3 to 16 letters, digits, underscores or dashes, not starting with a dash",
         "channel_hint": "1 to 32 of a-z, 0-9, - and _, starting with a letter or digit",
         "own_line_seconds": OWN_LINE_SECONDS, "edit_line_seconds": 24 * 3600, "reactions_most": 20,
-        "max_upload_bytes": 10 * 1024 * 1024,
+        "max_upload_bytes": 10 * 1024 * 1024, "timezone": "UTC",
     }

@@ -4,9 +4,9 @@
 // actions (React, Reply, Edit) on hover and on keyboard focus. Cursors stay opaque.
 import { $ } from "./dom.js";
 import { loadDraft, saveDraft } from "./drafts.js";
-import { fillText } from "./render.js";
+import { fillText, markEdited } from "./render.js";
 import { isEnvelope } from "./e2e.js";
-import { unescapeText } from "./loglines.js";
+import { shownTime, unescapeText } from "./loglines.js";
 import { serverRules } from "./session.js";
 
 const CHOICES = ["👍", "❤️", "😂", "🎉", "😮", "🙏"]; // offered first; any other emoji can be typed
@@ -88,13 +88,15 @@ export function createAnnotations(hooks) {
     const span = item.querySelector(":scope > .text");
     if (!span) return;
     span.replaceChildren();
+    item.dataset.edited = "true";
     if (isEnvelope(text)) hooks.revealText(item, text); // an encrypted edit: in clear if this page can read it
     else fillText(span, unescapeText(text));
-    if (!item.querySelector(":scope > .edited")) {
-      const mark = document.createElement("span");
-      mark.className = "edited";
-      mark.textContent = "(edited)";
-      span.after(" ", mark);
+    markEdited(item);
+    // The quotes of this line in replies follow its text.
+    for (const list of [...hooks.lists(), thread.lines]) {
+      for (const button of list.querySelectorAll(`.quote[data-parent="${CSS.escape(item.dataset.cursor ?? "")}"]`)) {
+        showQuote(button, item.dataset.author, span);
+      }
     }
   }
 
@@ -104,8 +106,8 @@ export function createAnnotations(hooks) {
     const editor = document.createElement("textarea");
     editor.className = "editor";
     editor.rows = 2;
-    editor.value = span.textContent;
-    editor.setAttribute("aria-label", `New text of your line of ${parsed.time}: Enter saves, Escape cancels`);
+    editor.value = span.dataset.source ?? span.textContent;
+    editor.setAttribute("aria-label", `New text of your line of ${shownTime(parsed)}: Enter saves, Escape cancels`);
     span.hidden = true;
     span.after(editor);
     editor.focus();
@@ -122,7 +124,7 @@ export function createAnnotations(hooks) {
         done();
       } else if (event.key === "Enter" && !event.shiftKey) {
         event.preventDefault();
-        if (editor.value.trim() && editor.value !== span.textContent
+        if (editor.value.trim() && editor.value !== (span.dataset.source ?? span.textContent)
             && !hooks.send({ type: "edit", cursor: item.dataset.cursor, message: editor.value })) {
           hooks.showAlert("Not connected: nothing was done.");
         }
@@ -137,6 +139,7 @@ export function createAnnotations(hooks) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "quote";
+    button.dataset.parent = parent;
     button.textContent = "↪ an earlier message";
     button.addEventListener("click", () => hooks.jumpAround(parent));
     item.querySelector(":scope > .handle, :scope > .text")?.before(button);
@@ -153,8 +156,11 @@ export function createAnnotations(hooks) {
   function showQuote(button, who, text) {
     const inline = text && !text.querySelector("p, div, pre, ul, ol, blockquote, button");
     button.replaceChildren(`↪ ${who}: `, ...(inline ? [...text.childNodes].map((node) => node.cloneNode(true))
-      : [text?.textContent ?? ""]));
+      : [text?.dataset.source ?? text?.textContent ?? ""]));
     for (const link of button.querySelectorAll("a")) link.replaceWith(link.textContent); // no link in a button
+    for (const mark of button.querySelectorAll(".edited")) mark.remove();
+    button.normalize();
+    if (button.lastChild?.nodeType === Node.TEXT_NODE) button.lastChild.textContent = button.lastChild.textContent.trimEnd();
   }
 
   function replies(item, summary) {
@@ -228,22 +234,23 @@ export function createAnnotations(hooks) {
       button.addEventListener("click", run);
       row.append(button);
     };
-    add("React", "react", `React to ${parsed.handle}, ${parsed.time}`, () => {
+    add("React", "react", `React to ${parsed.handle}, ${shownTime(parsed)}`, () => {
       reacting = item.dataset.cursor;
       react.other.value = "";
       react.dialog.showModal();
       react.choices.querySelector("button")?.focus();
     });
-    add("Reply", "reply", `Reply to ${parsed.handle}, ${parsed.time}`, () => {
+    add("Reply", "reply", `Reply to ${parsed.handle}, ${shownTime(parsed)}`, () => {
       if (thread.dialog.open) {
         thread.message.focus();
       } else {
-        hooks.replyTo(item.dataset.cursor, `${parsed.handle}: ${item.querySelector(":scope > .text")?.textContent ?? ""}`);
+        const text = item.querySelector(":scope > .text");
+        hooks.replyTo(item.dataset.cursor, `${parsed.handle}: ${text?.dataset.source ?? text?.textContent ?? ""}`);
       }
     });
     const sent = Number(item.dataset.at) * 1000;
     if (same(parsed.handle, hooks.me()) && (live || Date.now() - sent < serverRules().editLineMs)) {
-      add("Edit", "edit", `Edit your line of ${parsed.time}`, () => startEdit(item, parsed));
+      add("Edit", "edit", `Edit your line of ${shownTime(parsed)}`, () => startEdit(item, parsed));
     }
     item.append(" ", row);
   }

@@ -6,6 +6,7 @@ import { composeParts } from "./parts.js";
 import { setUpNotifications, setUpTheme } from "./prefs.js";
 import { NO_CHANNEL } from "./sentences.js";
 import { registerWorker, waitForServer } from "./offline.js";
+import { setServerZone } from "./loglines.js";
 import { channelAllowed, channelProblem, handleProblem, rulesFrom } from "./rules.js";
 import { myHandle, serverRules, setBots, setMyHandle, setRules, setSiteToken, siteToken, tokenClaims } from "./session.js";
 
@@ -150,6 +151,7 @@ async function loadSettings() {
   try {
     const settings = await response.json();
     setRules(rulesFrom(settings));
+    setServerZone(settings.timezone ?? "UTC"); // the log's stamps are in it; the page shows the browser's
     registerWorker(settings.page_version);
     // The hints under the fields are the server's own words for its rules (/api/settings).
     $("handle-rule").textContent = serverRules().handleHint;

@@ -70,7 +70,10 @@ export function createFiles(hooks) {
       }
       if (xhr.status === 201) {
         ui.status.textContent = `Shared ${answer.name}.`;
-        if (item.caption) ui.message.value = "";
+        if (item.caption) {
+          ui.message.value = "";
+          ui.message.dispatchEvent(new Event("input")); // the counter and the draft follow the box
+        }
         hooks.clearAlert();
       } else {
         ui.status.textContent = "";
@@ -109,6 +112,10 @@ export function createFiles(hooks) {
   }
 
   return {
+    /** Another channel comes on screen: what was said of a finished upload is the old channel's. */
+    switching() {
+      if (ui.progress.hidden) ui.status.textContent = "";
+    },
     /** The server gave the URL for the first file waiting: send its bytes. */
     ticket(data) {
       const item = waiting.shift();

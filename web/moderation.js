@@ -3,6 +3,7 @@
 // name in the Users list, each confirmed in a dialog. The server decides; the page only offers.
 import { $ } from "./dom.js";
 import { serverRules, tokenClaims } from "./session.js";
+import { shownTime } from "./loglines.js";
 
 const ACTIONS = { kick: "Kick", ban: "Ban", mute: "Mute" };
 
@@ -80,7 +81,7 @@ export function createModeration(hooks) {
       button.type = "button";
       button.className = "delete";
       button.textContent = "Delete";
-      button.setAttribute("aria-label", `Delete the line of ${parsed.handle} at ${parsed.time}`);
+      button.setAttribute("aria-label", `Delete the line of ${parsed.handle} at ${shownTime(parsed)}`);
       if (own && live && !operator) {
         item.dataset.until = String(Date.now() + serverRules().ownLineMs); // the server's own-line window
       }

@@ -1,7 +1,7 @@
 // One log line as a list item: its time, its author, its text formatted (markdown.js: a subset of
 // Markdown, links and @mentions marked, never HTML of the text), and what the conversation view needs
 // to group it (author, date, seconds).
-import { parseLine, presenceChange, stampSeconds } from "./loglines.js";
+import { localTime, parseLine, presenceChange } from "./loglines.js";
 import { isBot, myHandle, serverRules } from "./session.js";
 import { textPieces } from "./text.js";
 import { copyButton, fillFormatted } from "./markdown.js";
@@ -12,6 +12,7 @@ const DELETION_RECORD = /^the message of \S+ at .+ was (deleted|erased) by /;
 /** Append `text` to `node` formatted: elements of the subset, text nodes, links and mention marks; return
  * whether it mentions us (not inside code). */
 export function fillText(node, text) {
+  node.dataset.source = text; // as typed: what Edit starts from (the formatting hides the syntax)
   return fillFormatted(node, text, fillPlain, copyButton); // the subset of Markdown (markdown.js)
 }
 
@@ -39,6 +40,40 @@ function fillPlain(node, text) {
   return mentioned;
 }
 
+const BLOCKS = new Set(["P", "UL", "OL", "LI", "BLOCKQUOTE"]);
+
+/** Say "(edited)" at the end of a line's text, inline with its last words (once, wherever the text was filled). */
+export function markEdited(item) {
+  const span = item.querySelector(":scope > .text");
+  if (!span) return;
+  span.querySelector(".edited")?.remove();
+  let host = span;
+  while (host.lastElementChild && BLOCKS.has(host.lastElementChild.tagName)) host = host.lastElementChild;
+  const mark = document.createElement("span");
+  mark.className = "edited";
+  mark.textContent = "(edited)";
+  host.append(" ", mark);
+}
+
+/**
+ * A line's <time>: `text` shown, the full date and time with the zone as its tooltip and said in its place
+ * (a screen reader reads the words, the eye sees the short form); `data-stamp` keeps the log's own stamp.
+ */
+export function timeElement(parsed, shown, text) {
+  const time = document.createElement("time");
+  time.dateTime = shown.iso;
+  time.title = shown.full;
+  time.dataset.stamp = `${parsed.date} ${parsed.time}`;
+  const visible = document.createElement("span");
+  visible.setAttribute("aria-hidden", "true");
+  visible.textContent = text;
+  const said = document.createElement("span");
+  said.className = "visually-hidden";
+  said.textContent = shown.full;
+  time.append(visible, said);
+  return time;
+}
+
 /** Render one log line (a private one too): an <li class="line"> with data-who, data-date and data-at. */
 export function renderLine(line) {
   const parsed = parseLine(line);
@@ -56,13 +91,10 @@ export function renderLine(line) {
     item.classList.add("own");
   }
   if (parsed.time) {
-    const time = document.createElement("time");
-    time.dateTime = `${parsed.date}T${parsed.time}`;
-    time.textContent = parsed.time;
-    time.title = `${parsed.date} ${parsed.time}`;
-    item.append(time, " ");
-    item.dataset.date = parsed.date;
-    item.dataset.at = String(stampSeconds(parsed.date, parsed.time));
+    const shown = localTime(parsed.date, parsed.time); // in this browser's zone (the log's is the server's)
+    item.append(timeElement(parsed, shown, shown.time), " ");
+    item.dataset.date = shown.date;
+    item.dataset.at = String(shown.ms / 1000);
   }
   if (parsed.to) {
     item.classList.add("private");

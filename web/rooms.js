@@ -22,14 +22,14 @@ function span(text, className) {
 }
 
 /**
- * The content of a channel's entry: what it shows ("# tech 3 @1 2") with the words a screen reader
- * says between ("tech, 3 unread, 1 mention, 2 users"), its accessible name. The name is its content,
- * not an aria-label, so that it holds the visible text in the same order (WCAG 2.5.3, Label in Name:
- * speech-input users say what they see). The words are inline and take no room (.said); the symbols
- * (# of an open channel, @ of mentions) are for the eye only.
+ * The content of a channel's entry: its name on a line of its own (never cut short for its counts), and
+ * under it the counts with their words ("3 unread, @1 mention, 2 users"), its accessible name
+ * ("tech, 3 unread, 1 mention, 2 users"). The name is its content, not an aria-label, so that it holds
+ * the visible text in the same order (WCAG 2.5.3, Label in Name: speech-input users say what they see).
+ * The comma after the name is said, not shown (.said); the symbols (# of an open channel, @ of mentions)
+ * are for the eye only.
  */
 export function entryContent(name, counts, users, open) {
-  const said = (text) => span(text, "said");
   const symbol = (text) => {
     const node = span(text, "symbol");
     node.setAttribute("aria-hidden", "true");
@@ -37,22 +37,18 @@ export function entryContent(name, counts, users, open) {
   };
   const label = span(name, "room-name");
   if (open) label.prepend(symbol("# "));
-  const shown = []; // [what is shown, the words said after it]
+  const shown = []; // [what is shown, the words after it]
   if (counts?.unread) shown.push([span(String(counts.unread), "badge"), " unread"]);
   if (counts?.mentions) {
     const mention = span(String(counts.mentions), "badge mention");
     mention.prepend(symbol("@"));
     shown.push([mention, counts.mentions === 1 ? " mention" : " mentions"]);
   }
-  if (users !== undefined) {
-    const count = span(String(users), "room-users");
-    count.title = plural(users, "user");
-    shown.push([count, users === 1 ? " user" : " users"]);
-  }
+  if (users !== undefined) shown.push([span(String(users), "room-users"), users === 1 ? " user" : " users"]);
   if (!shown.length) return [label];
-  label.append(said(","));
+  label.append(span(",", "said"));
   const rest = span("", "room-counts");
-  shown.forEach(([node, words], i) => rest.append(node, said(i < shown.length - 1 ? `${words}, ` : words)));
+  shown.forEach(([node, words], i) => rest.append(node, span(i < shown.length - 1 ? `${words}, ` : words, "words")));
   return [label, rest];
 }
 
@@ -181,6 +177,7 @@ export function createRooms(parts, page) {
     parts.secrets.shown(room);
     if (active) {
       parts.composer.switching();
+      parts.files.switching();
       parts.finder.reset();
       active.log.detach();
     }

@@ -3,7 +3,8 @@
 // arriving in the hidden live list. Cursors stay opaque: kept as the server sent them, sent back.
 import { $ } from "./dom.js";
 import { BAD_AFTER, BAD_AROUND, BAD_HISTORY, prefix } from "./sentences.js";
-import { parseLine } from "./loglines.js";
+import { localTime, parseLine, serverStamp } from "./loglines.js";
+import { timeElement } from "./render.js";
 import { markMatches } from "./text.js";
 import { fillFormatted } from "./markdown.js";
 
@@ -98,10 +99,8 @@ export function createFinder(hooks) {
     button.type = "button";
     button.className = "result";
     if (parsed.time) {
-      const time = document.createElement("time");
-      time.dateTime = `${parsed.date}T${parsed.time}`;
-      time.textContent = `${parsed.date} ${parsed.time}`;
-      button.append(time, " ");
+      const shown = localTime(parsed.date, parsed.time);
+      button.append(timeElement(parsed, shown, `${shown.date} ${shown.time}`), " ");
     }
     if (result.channel) {
       const where = document.createElement("span");
@@ -205,7 +204,7 @@ export function createFinder(hooks) {
       hooks.showAlert("Choose a date and time to go to.");
       return;
     }
-    jump({ at: value.replace("T", " ") }, `Lines from ${value.replace("T", " ")}`);
+    jump({ at: serverStamp(value) }, `Lines from ${value.replace("T", " ")}`); // the picker is local, the log the server's
   });
   ui.live.addEventListener("click", () => {
     backToLive();

@@ -8,9 +8,10 @@ import {
   decryptChannel, decryptPrivate, encryptChannel, encryptPrivate, fingerprint, identity, isEnvelope, passphraseKey,
   safetyNumber,
 } from "./e2e.js";
-import { fillText } from "./render.js";
+import { fillText, markEdited } from "./render.js";
 import { myHandle, serverRules } from "./session.js";
 
+const WRONG_PASSPHRASE = "This passphrase does not open the channel's messages";
 const PINS = "wsserver-key-pins"; // channel/handle -> device -> fingerprint: the keys first seen (trust on first use)
 const lower = (handle) => handle.toLowerCase();
 
@@ -92,15 +93,27 @@ export function createSecrets(hooks) {
       } else if (room.passphrase) {
         plain = await decryptChannel(await room.passphrase, room.name, parsed.handle, envelope);
       } else {
-        return;
+        return false;
       }
       text.replaceChildren();
       fillText(text, plain);
+      if (item.dataset.edited) markEdited(item);
       item.classList.replace("encrypted", "decrypted");
       markLocked(item);
+      if (!parsed.to) room.opened = true;
+      return true;
     } catch {
       // another device's, another passphrase's, or not for us: it stays "Encrypted message"
+      if (!parsed.to && room.passphrase && !room.opened && !room.checking) wrongPassphrase(room);
+      return false;
     }
+  }
+
+  /** Say once, in the alert box, that the passphrase opens none of the channel's encrypted lines. */
+  function wrongPassphrase(room) {
+    if (room.saidWrong) return;
+    room.saidWrong = true;
+    hooks.showAlert(room === hooks.active() ? WRONG_PASSPHRASE : `${room.name}: ${WRONG_PASSPHRASE}`);
   }
 
   async function readers(room, to) {
@@ -165,9 +178,15 @@ export function createSecrets(hooks) {
     if (hooks.active() === room) ui.passToggle.setAttribute("aria-pressed", String(Boolean(room.passphrase)));
     hooks.hold(room, false);
     if (!room.passphrase) return;
-    for (const item of room.log.list.querySelectorAll("li.line.encrypted")) {
-      reveal(room, item, { handle: item.dataset.author, to: null }, item.dataset.envelope);
-    }
+    // A new passphrase: said wrong (once) if it opens none of the encrypted lines on screen, or of the next ones.
+    room.opened = false;
+    room.saidWrong = false;
+    room.checking = true;
+    const channelLines = [...room.log.list.querySelectorAll("li.line.encrypted:not(.private)")];
+    const opened = await Promise.all(channelLines.map((item) =>
+      reveal(room, item, { handle: item.dataset.author, to: null }, item.dataset.envelope)));
+    room.checking = false;
+    if (channelLines.length && !opened.some(Boolean)) wrongPassphrase(room);
   });
 
   return {
@@ -196,7 +215,7 @@ export function createSecrets(hooks) {
     /** The lines of `room` this page decrypted: [{item, text}], for a search the server cannot do. */
     decrypted(room) {
       return [...(room?.log.list.querySelectorAll("li.line.decrypted[data-cursor]") ?? [])]
-        .map((item) => ({ item, text: item.querySelector(":scope > .text")?.textContent ?? "" }));
+        .map((item) => ({ item, text: item.querySelector(":scope > .text")?.dataset.source ?? "" }));
     },
     /** The room on screen changed: the passphrase toggle shows its state. */
     shown(room) {

@@ -93,7 +93,7 @@ async def say(page: Any, text: str) -> None:
 async def shown_lines(page: Any) -> list[str]:
     """Return the log lines the page shows, rebuilt from what it renders (time title, handle, text)."""
     return list(await page.get_by_role("log").locator("li.line:not(.notice)").evaluate_all("""items => items.map(i => {
-        const stamp = i.querySelector("time").title;
+        const stamp = i.querySelector("time").dataset.stamp;
         const who = i.classList.contains("system") ? "System" : i.querySelector(".handle").textContent;
         return `[${stamp}] ${who}: ${i.querySelector(".text").textContent}`;
     })"""))
@@ -147,10 +147,19 @@ SEARCHABLE = [stamped(i, {10: "Bob: the deploy is at noon", 290: "Carol: DEPLOY 
               for i in range(300)]
 
 
+async def seen_texts(locator: Any) -> list[str]:
+    """Return each element's text as the eye reads it: a time's words for screen readers left out."""
+    return list(await locator.evaluate_all("""nodes => nodes.map((node) => {
+        const copy = node.cloneNode(true);
+        copy.querySelectorAll("time .visually-hidden").forEach((said) => said.remove());
+        return copy.textContent;
+    })"""))
+
+
 async def jumped_lines(page: Any) -> list[str]:
-    """Return the text of the jump view's rows as read, without the lines' action buttons."""
+    """Return the text of the jump view's rows as read, without the lines' action buttons (and times as shown)."""
     return list(await page.locator("#jumped li").evaluate_all("""items => items.map(i => {
         const row = i.cloneNode(true);
-        row.querySelectorAll(".actions").forEach((actions) => actions.remove());
+        row.querySelectorAll(".actions, time .visually-hidden").forEach((node) => node.remove());
         return row.textContent.trimEnd();
     })"""))

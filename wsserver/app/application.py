@@ -167,6 +167,7 @@ async def client_settings(request: web.Request) -> web.Response:
         "edit_line_seconds": EDIT_SECONDS,
         "reactions_most": REACTIONS_MOST,
         "max_upload_bytes": config.max_upload_bytes,
+        "timezone": config.timezone,  # the zone of the log's stamps: the page shows them in the reader's own
         # The page's own files and their version: what its service worker keeps (web/sw.js).
         **page_files(),
     })
