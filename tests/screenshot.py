@@ -1,4 +1,5 @@
-"""Take the README's screenshot (docs/screenshot.png) with the browser tests' Chromium: ``make screenshot``."""
+"""Take the README's screenshots (docs/screenshot.png, and docs/screenshot-phone.png at 375 x 740) with the browser
+tests' Chromium: ``make screenshot``."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ async def main(out: Path) -> None:
                 await bob.get_by_role("status").filter(has_text="Connected to general").wait_for()
                 for page, text in ((alice, "Hi Bob! The log file is the source of truth here."),
                                    (alice, "Notes: https://example.org/wsserver"),
-                                   (bob, "Nice: I can grep it at 3 a.m.\nAnd tail -f it too."),
+                                   (bob, "Nice: I can grep it at 3 a.m.\nAnd `tail -f` it **too**."),
                                    (carol, "@Bob <b>markup</b> stays text, and ünïcödé 🎉 is fine.")):
                     await say(page, text)
                     await page.get_by_role("log").locator("li").filter(has_text=text.split("\n")[0][-12:]).wait_for()
@@ -58,9 +59,15 @@ async def main(out: Path) -> None:
                 await alice.get_by_label("Message").press_sequentially("Thanks @Ca")
                 await alice.get_by_role("listbox", name="People to mention").wait_for()
                 await alice.screenshot(path=str(out))
+                phone = await browser.new_page(viewport={"width": 375, "height": 740}, device_scale_factor=2)
+                await phone.goto(f"{server.url}/?channel=general&handle=Dave")
+                await phone.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
+                await phone.get_by_role("log").locator("li").filter(has_text="grep for the reply").wait_for()
+                await phone.get_by_label("Message").press_sequentially("On my phone: **all** of it")
+                await phone.screenshot(path=str(out.with_name(f"{out.stem}-phone{out.suffix}")))
         finally:
             await server.stop()
-    print(f"wrote {out}")
+    print(f"wrote {out} and {out.with_name(f'{out.stem}-phone{out.suffix}')}")
 
 
 if __name__ == "__main__":

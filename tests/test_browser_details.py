@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from .support import Server, joined, seed_log
-from .support.browser import chat_page, say, seen_texts, wait_for_line
+from .support.browser import chat_page, say, seen_texts, set_passphrase, wait_for_line
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -124,10 +124,7 @@ async def test_a_wrong_passphrase_is_said_once(server: Server, new_page: Any) ->
     alice = await chat_page(new_page, server, "Alice", "tech")
     bob = await chat_page(new_page, server, "Bob", "tech")
     for page, passphrase in ((alice, "correct horse battery"), (bob, "a wrong one")):
-        await page.get_by_role("button", name="Encrypt with passphrase").click()
-        await page.get_by_label("Passphrase", exact=True).fill(passphrase)
-        await page.get_by_label("Passphrase", exact=True).press("Enter")
-        await page.wait_for_function("document.getElementById('encrypt-toggle').getAttribute('aria-pressed') === 'true'")
+        await set_passphrase(page, passphrase)
     for text in ("first secret", "second secret"):
         await say(alice, text)
     await bob.locator("#lines li.line.encrypted").nth(1).wait_for()

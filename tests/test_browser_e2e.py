@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .support import SECRET, Server, joined, token
-from .support.browser import axe_violations, chat_page, say, wait_for_line
+from .support.browser import axe_violations, chat_page, say, set_passphrase, wait_for_line
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -86,12 +86,7 @@ async def test_a_passphrase_channel_reads_only_with_the_passphrase(server: Serve
     pages = {handle: await chat_page(new_page, server, handle, "tech") for handle in ("Alice", "Bob", "Carol")}
     for handle, passphrase in (("Alice", "correct horse battery"), ("Bob", "correct horse battery"),
                                ("Carol", "another one")):
-        page = pages[handle]
-        await page.get_by_role("button", name="Encrypt with passphrase").click()
-        await page.get_by_label("Passphrase", exact=True).fill(passphrase)
-        await page.get_by_label("Passphrase", exact=True).press("Enter")
-        await page.wait_for_function(
-            "document.getElementById('encrypt-toggle').getAttribute('aria-pressed') === 'true'")
+        await set_passphrase(pages[handle], passphrase)
     await say(pages["Alice"], "meet at dawn")
     await wait_for_line(pages["Bob"], "meet at dawn")
     assert await pages["Bob"].get_by_role("log").locator("li.line", has_text="meet at dawn").get_by_role(
@@ -148,10 +143,7 @@ async def test_an_encrypted_channel_refuses_plain_chat_on_the_page(start_server:
     page = await chat_page(new_page, server, "Alice")
     await say(page, "plain hello")
     await page.get_by_role("alert").filter(has_text="This channel accepts only encrypted messages").wait_for()
-    await page.get_by_role("button", name="Encrypt with passphrase").click()
-    await page.get_by_label("Passphrase", exact=True).fill("a long passphrase")
-    await page.get_by_label("Passphrase", exact=True).press("Enter")
-    await page.wait_for_function("document.getElementById('encrypt-toggle').getAttribute('aria-pressed') === 'true'")
+    await set_passphrase(page, "a long passphrase")
     await say(page, "secret hello")
     await wait_for_line(page, "secret hello")
     assert "secret hello" not in (server.data_dir / "channel_general.log").read_text(encoding="utf-8")
@@ -174,7 +166,8 @@ async def test_nothing_is_sent_in_plain_text_while_the_passphrase_key_is_derived
     bob = await joined(await connect(server, "Bob", "tech"), "Bob")
     await bob.chat("a root line")
     await wait_for_line(page, "a root line")
-    await page.get_by_role("button", name="Encrypt with passphrase").click()
+    await page.get_by_role("button", name="Channel menu").click()
+    await page.get_by_role("menuitemcheckbox", name="Encrypt with passphrase").click()
     await page.get_by_label("Passphrase", exact=True).fill("correct horse battery")
     await page.get_by_label("Passphrase", exact=True).press("Enter")
     await say(page, "locked line one")  # at once, as a person types on

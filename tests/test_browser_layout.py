@@ -30,25 +30,108 @@ async def test_keyboard_only(server: Server, new_page: Any) -> None:
 
 
 async def test_phone_width(server: Server, new_page: Any) -> None:
-    """At 375 px wide nothing overflows sideways and every control is on screen, on both screens."""
+    """At 375 px wide the connect screen's controls are on screen and nothing overflows sideways."""
     page = await new_page(server.url + "/", width=375, height=700)
     await page.get_by_label("Channel", exact=True).locator("option").first.wait_for(state="attached")
     await _on_screen(page, page.get_by_label("Channel", exact=True), page.get_by_label("Handle"),
                      page.get_by_role("button", name="Connect"))
-    page = await new_page(server.url + "/?channel=general&handle=Phone", width=375, height=700)
+
+
+async def test_the_phone_layout_gives_the_log_the_screen(server: Server, new_page: Any, connect: Any) -> None:
+    """At 375 x 740: one header row, the log at least 60 % of the height, the message box on screen in one row,
+    nothing sideways; the channel's menu holds the rest and works by keyboard; Search is a panel over the log and
+    Users a drawer, each closed by Escape."""
+    page = await new_page(server.url + "/?channel=general&handle=Alice", width=375, height=740)
     await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
-    await _on_screen(page, page.get_by_label("Message"), page.get_by_role("button", name="Channels"),
-                     page.get_by_role("button", name="Disconnect"), page.get_by_role("button", name="Send"),
-                     page.get_by_label("Search", exact=True), page.get_by_role("button", name="Find"),
-                     page.get_by_label("Go to date"), page.get_by_role("button", name="Go", exact=True))
+    await joined(await connect(server, "Bob"), "Bob")
+    await page.get_by_role("button", name="general users").wait_for()
+    channels, name = page.get_by_role("button", name="Channels"), page.get_by_role("button", name="general users")
+    menu_button = page.get_by_role("button", name="Channel menu")
+    assert await menu_button.get_attribute("aria-haspopup") == "menu"
+    row = [await control.bounding_box() for control in (channels, name, menu_button)]
+    assert all(box is not None for box in row)
+    assert max(box["y"] + box["height"] / 2 for box in row) - min(box["y"] + box["height"] / 2 for box in row) < 4
+    log = await page.get_by_role("log").bounding_box()
+    assert log is not None and log["height"] / 740 >= 0.6, f"the log has {log['height'] / 740:.0%} of the height"
+    message, attach, send = page.get_by_label("Message"), page.get_by_label("Attach"), page.get_by_role("button", name="Send")
+    await _on_screen(page, channels, name, menu_button, message, page.locator(".attach label"), send, height=740)
+    boxes = [await locator.bounding_box() for locator in (page.locator(".attach label"), message, send)]
+    assert max(b["y"] + b["height"] for b in boxes) - min(b["y"] for b in boxes) < 60, "the message box is one row"
+    assert await page.locator("#encrypt-toggle").is_hidden()
+    # Every control by keyboard: Tab reaches the header's three buttons, the log, the box, Attach and Send.
+    reached = set()
+    await page.locator("body").focus()
+    for _ in range(12):
+        await page.keyboard.press("Tab")
+        reached.add(await page.evaluate("document.activeElement.id || document.activeElement.className"))
+    assert {"drawer", "people-toggle", "channel-menu-button", "log", "message", "attach", "send"} <= reached, reached
+    # The menu: Enter opens it on its first item, arrows move, Escape closes back to its button.
+    await menu_button.focus()
+    await page.keyboard.press("Enter")
+    items = page.get_by_role("menu", name="Channel menu").get_by_role(re.compile("menuitem"))
+    assert await page.get_by_role("menu", name="Channel menu").locator("[role^=menuitem]:visible").all_text_contents() == [
+        "Encrypt with passphrase", "Users", "Search", "Go to date", "Notifications", "Dark theme", "Formatting help",
+        "Disconnect"]
+    assert await page.evaluate("document.activeElement.textContent") == "Encrypt with passphrase"
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowDown")
+    assert await page.evaluate("document.activeElement.textContent") == "Search"
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "search"
+    await page.keyboard.type("Bob")
+    await page.keyboard.press("Enter")
+    await page.get_by_role("status").filter(has_text="1 line found").wait_for()
+    await _on_screen(page, page.get_by_label("Search", exact=True), height=740)
+    await page.keyboard.press("Escape")
+    await page.get_by_label("Search", exact=True).wait_for(state="hidden")
+    assert await page.evaluate("document.activeElement.id") == "channel-menu-button"
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("End")
+    assert await page.evaluate("document.activeElement.textContent") == "Disconnect"
+    await page.keyboard.press("Escape")
+    assert await items.first.is_hidden() and await page.evaluate("document.activeElement.id") == "channel-menu-button"
+    # Users: the channel's name opens the drawer; Escape closes it back to the name.
+    await name.click()
+    users = page.get_by_role("list", name="Users")
+    await users.get_by_role("button", name="Bob", exact=True).wait_for()
+    assert await name.get_attribute("aria-expanded") == "true"
+    await page.keyboard.press("Escape")
+    await users.wait_for(state="hidden")
+    assert await page.evaluate("document.activeElement.id") == "people-toggle"
+    assert await axe_violations(page) == []
+    assert page.errors == []
 
 
-async def _on_screen(page: Any, *locators: Any) -> None:
+@pytest.mark.parametrize("motion", ["reduce", "no-preference"])
+async def test_the_drawers_respect_reduced_motion(server: Server, new_page: Any, motion: str) -> None:
+    page = await new_page(server.url + "/?channel=general&handle=Alice", width=375, height=740, reduced_motion=motion)
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
+    await page.get_by_role("button", name="general users").click()
+    animation = await page.locator("#people").evaluate("p => getComputedStyle(p).animationName")
+    assert animation == ("none" if motion == "reduce" else "slide-from-right")
+
+
+async def test_the_wide_layout_keeps_its_controls_and_the_menu_holds_the_passphrase(server: Server,
+                                                                                 new_page: Any) -> None:
+    page = await new_page(server.url + "/?channel=general&handle=Alice", width=1280, height=800)
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
+    for control in (page.get_by_label("Search", exact=True), page.get_by_label("Go to date"),
+                    page.get_by_role("button", name="Disconnect"), page.get_by_role("button", name="Dark theme"),
+                    page.get_by_role("list", name="Users"), page.get_by_role("button", name="Formatting help")):
+        assert await control.is_visible()
+    assert await page.locator("#encrypt-toggle").is_hidden()
+    await page.get_by_role("button", name="Channel menu").click()
+    menu = page.get_by_role("menu", name="Channel menu")
+    assert await menu.locator("[role^=menuitem]:visible").all_text_contents() == ["Encrypt with passphrase"]
+    assert await axe_violations(page) == []
+
+
+async def _on_screen(page: Any, *locators: Any, height: int = 700) -> None:
     assert await page.evaluate("document.documentElement.scrollWidth") <= 375
     for locator in locators:
         box = await locator.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
-        assert box["y"] >= 0 and box["y"] + box["height"] <= 700, "on screen without scrolling"
+        assert box["y"] >= 0 and box["y"] + box["height"] <= height, "on screen without scrolling"
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -70,12 +153,19 @@ async def test_accessibility_audit(server: Server, new_page: Any, connect: Any, 
         await page.get_by_role("button", name="Channels").click()
         await page.get_by_role("navigation", name="Channels").get_by_role("button", name="Leave general").wait_for()
         assert await axe_violations(page) == []
-        await page.get_by_role("button", name="Channels").click()
+        await page.get_by_role("button", name="Close channels").click()
     await say(page, "/msg Bob a private line")
     await page.get_by_role("button", name="Send unencrypted").click()  # Bob's client publishes no key
     await page.locator("li.private", has_text="a private line").wait_for()
+    if width == 375:
+        await page.get_by_role("button", name="general users").click()
     await page.get_by_role("list", name="Users").get_by_role("button", name="Bob", exact=True).wait_for()
     assert await axe_violations(page) == []
+    if width == 375:
+        await page.keyboard.press("Escape")
+        await page.get_by_role("button", name="Channel menu").click()
+        assert await axe_violations(page) == []
+        await page.get_by_role("menuitem", name="Search").click()
     await page.get_by_label("Search", exact=True).fill("line")
     await page.get_by_role("button", name="Find").click()
     await page.get_by_role("status").filter(has_text="1 line found").wait_for()
@@ -110,8 +200,13 @@ async def test_the_message_box_is_on_screen_and_the_log_reads_as_a_conversation(
     assert (await link.get_attribute("rel"), await link.get_attribute("target")) == ("noopener noreferrer nofollow",
                                                                                       "_blank")
     assert await link.get_attribute("href") == "https://example.org/a?b=1"
-    theme = page.get_by_role("button", name="Dark theme")
-    assert await theme.get_attribute("aria-pressed") == "false"
+    if width == 375:  # in the channel's menu
+        await page.get_by_role("button", name="Channel menu").click()
+        theme = page.get_by_role("menuitemcheckbox", name="Dark theme")
+        assert await theme.get_attribute("aria-checked") == "false"
+    else:
+        theme = page.get_by_role("button", name="Dark theme")
+        assert await theme.get_attribute("aria-pressed") == "false"
     await theme.click()
     assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
     await page.reload()

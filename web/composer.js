@@ -35,7 +35,14 @@ export function createComposer(hooks) {
   let live = false; // the socket of the channel on screen is open
   let held = false; // its passphrase's key is being derived: nothing may be sent until it is there
 
+  /** The box grows with its text up to a few lines (CSS max-height), and shrinks back when it is sent. */
+  function fit() {
+    ui.message.style.height = "auto";
+    ui.message.style.height = `${ui.message.scrollHeight + 2}px`;
+  }
+
   function updateRemaining() {
+    fit();
     if (held) {
       ui.remaining.textContent = "Making the passphrase's key: sending waits";
       return;

@@ -8,6 +8,7 @@ import { createSecrets } from "./secrets.js";
 import { createModeration, tokenOperator } from "./moderation.js";
 import { createRooms } from "./rooms.js";
 import { createFinder } from "./search.js";
+import { setUpMenu } from "./menu.js";
 import { myHandle, siteToken } from "./session.js";
 
 const FILES_NOT_ENCRYPTED = "Files are not encrypted: turn the passphrase off to share one";
@@ -31,7 +32,9 @@ export function composeParts(page) {
   });
   setInterval(() => moderation.sweep(), 30_000);
 
+  const menu = setUpMenu();
   const finder = createFinder({
+    jumped: () => menu.done(),
     channel: () => onScreen()?.name ?? $("channel").value,
     token: () => onScreen()?.token() ?? siteToken(),
     siteToken,

@@ -185,6 +185,7 @@ export function createRooms(parts, page) {
     parts.composer.restore(room.name);
     bottomSince = 0;
     ui.title.textContent = room.name;
+    $("people-toggle-name").textContent = room.name; // the phone's header: the name opens the Users drawer
     showTopic(room);
     room.log.divide(room.position, room.baseline);
     room.log.attach(ui.jumped);
@@ -239,6 +240,14 @@ export function createRooms(parts, page) {
       drawer(false);
       ui.drawer.focus();
     }
+  });
+  // The open drawer covers the button that opened it: it closes from its own button, or a tap beside it.
+  $("drawer-close").addEventListener("click", () => {
+    drawer(false);
+    ui.drawer.focus();
+  });
+  $("room").addEventListener("click", (event) => {
+    if (ui.sidebar.classList.contains("open") && !event.target.closest("#drawer")) drawer(false);
   });
 
   // Reading: the bottom of the log on screen for a second, while the tab is visible, marks it read.

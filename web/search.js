@@ -158,6 +158,7 @@ export function createFinder(hooks) {
   }
 
   function show(data) {
+    hooks.jumped?.(); // the phone's search panel gives the log back
     ui.jumped.replaceChildren(...hooks.renderFrame(data));
     start = data.cursor;
     end = data.end;

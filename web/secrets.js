@@ -147,7 +147,7 @@ export function createSecrets(hooks) {
     if (!room) return;
     if (room.passphrase) {
       room.passphrase = null;
-      ui.passToggle.setAttribute("aria-pressed", "false");
+      ui.passToggle.setAttribute("aria-checked", "false");
       return;
     }
     ui.passInput.value = "";
@@ -175,7 +175,7 @@ export function createSecrets(hooks) {
     }
     room.deriving = false;
     if (room.passphrase === deriving) room.passphrase = key; // unless turned off meanwhile
-    if (hooks.active() === room) ui.passToggle.setAttribute("aria-pressed", String(Boolean(room.passphrase)));
+    if (hooks.active() === room) ui.passToggle.setAttribute("aria-checked", String(Boolean(room.passphrase)));
     hooks.hold(room, false);
     if (!room.passphrase) return;
     // A new passphrase: said wrong (once) if it opens none of the encrypted lines on screen, or of the next ones.
@@ -219,7 +219,7 @@ export function createSecrets(hooks) {
     },
     /** The room on screen changed: the passphrase toggle shows its state. */
     shown(room) {
-      ui.passToggle.setAttribute("aria-pressed", String(Boolean(room?.passphrase) && !room.deriving));
+      ui.passToggle.setAttribute("aria-checked", String(Boolean(room?.passphrase) && !room.deriving));
       hooks.hold(room, Boolean(room?.deriving));
     },
     /** Whether `room` has its passphrase on: what is shared there would not be encrypted. */

@@ -90,6 +90,15 @@ async def say(page: Any, text: str) -> None:
     await page.get_by_label("Message").press("Enter")
 
 
+async def set_passphrase(page: Any, passphrase: str) -> None:
+    """Turn the channel's passphrase on from the channel's menu, and wait until its key is made."""
+    await page.get_by_role("button", name="Channel menu").click()
+    await page.get_by_role("menuitemcheckbox", name="Encrypt with passphrase").click()
+    await page.get_by_label("Passphrase", exact=True).fill(passphrase)
+    await page.get_by_label("Passphrase", exact=True).press("Enter")
+    await page.wait_for_function("document.getElementById('encrypt-toggle').getAttribute('aria-checked') === 'true'")
+
+
 async def shown_lines(page: Any) -> list[str]:
     """Return the log lines the page shows, rebuilt from what it renders (time title, handle, text)."""
     return list(await page.get_by_role("log").locator("li.line:not(.notice)").evaluate_all("""items => items.map(i => {
