@@ -44,12 +44,12 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def run_workload(kind: str, workload: Workload, workers: int = 1, nodes: int = 0,
-                 layout: str = "redis") -> dict[str, Any]:
+                 layout: str = "redis", options: tuple[str, ...] = ()) -> dict[str, Any]:
     modules = node_modules()
     channels = ["general", "tech", "lobby", "random"][: workload.channels]
     # wsserver serves general and tech by default; more channels are configured (W5).
     extra = ("--channels", ",".join(channels)) if kind == "wsserver" and len(channels) > 2 else ()
-    server = Server(kind, workers, nodes, extra=extra, layout=layout)
+    server = Server(kind, workers, nodes, extra=extra + options, layout=layout)
     server.start()
     try:
         clients = []
@@ -90,7 +90,7 @@ def run_workload(kind: str, workload: Workload, workers: int = 1, nodes: int = 0
         latencies = sorted(x for r in results for x in r["latencies"])
         received = sum(r["received"] for r in results)
         return {
-            "server": server.name,
+            "server": " ".join((server.name, *options)),
             "workload": workload.name,
             "connections": len(clients),
             "connect_s": round(connect_s, 2),
@@ -166,6 +166,9 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
     for (workload, name), ours in by.items():
         if not name.startswith("wsserver"):
             continue
+        off = by.get((workload, "wsserver --fsync off"))
+        if "--fsync" in name and not name.endswith(" off") and off and off.get("p99_ms"):
+            out.append(f"{workload}: p99 {name}/--fsync off = {ours['p99_ms'] / off['p99_ms']:.2f}")
         for other in ("peer", "ceiling", "floor"):
             theirs = by.get((workload, other))
             if not theirs:
@@ -255,6 +258,8 @@ def main() -> int:
     parser.add_argument("--cluster", type=int, default=0,
                         help="also run W2 and W3 on one node, on N nodes sharing one Redis, and on N nodes "
                              "sharing a 3-master Redis Cluster (needs redis-server and redis-cli)")
+    parser.add_argument("--fsync", default="",
+                        help="comma list of --fsync modes (always,batch,off): also run W1, W2 and B with each")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to save figures and the plot")
     args = parser.parse_args()
     raise_fd_limit()
@@ -313,6 +318,9 @@ def main() -> int:
                                   "skipped": "the peer does not get through this (see the issue)"}), flush=True)
                 continue
             rows.append(run_workload(kind, WORKLOADS[name]))
+            print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
+        for mode in [m for m in args.fsync.split(",") if m] if name in ("W1", "W2", "B") and "wsserver" in servers else []:
+            rows.append(run_workload("wsserver", WORKLOADS[name], options=("--fsync", mode)))
             print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
         extra = [(args.workers, 0, "redis")] if args.workers > 1 else []
         extra += [(1, 1, "redis"), (1, args.cluster, "redis"), (1, args.cluster, "cluster")] if args.cluster > 0 else []

@@ -81,6 +81,7 @@ class Config:
     allow_new_channels: bool = False
     timezone: str = "UTC"
     store: str = "file"  # or a redis:// URL: channel logs in Redis Streams, for nodes on several machines
+    fsync: str = "batch"  # when a file store's append is on the disk: always, batch (group commit), off
     stream_maxlen: int = 1_000_000
     mirror_dir: Path | None = None
     files_dir: Path | None = None  # shared files; None: DATA_DIR/files (see uploads_dir)
@@ -166,6 +167,9 @@ OPTIONS: tuple[Option, ...] = (
            "redis+sentinel://HOST:26379[,HOST...]/SERVICE[/DB], redis+cluster://HOST:PORT[,HOST:PORT...], "
            "redis+shards://HOST:PORT[,HOST:PORT...][/DB]): nodes on several machines share the channels", "URL",
            redact=True),
+    Option("fsync", casts.choice("always", "batch", "off"),
+           "file store: when an append is on the disk before its ok: always (each line), batch (one flush "
+           "for the appends of 50 ms, the default) or off (the kernel's page cache)", "MODE"),
     Option("stream_maxlen", casts.integer(1000, 10**10),
            "with a Redis store, the lines each channel stream keeps (approximately); older ones are trimmed", "N"),
     Option("mirror_dir", casts.path,

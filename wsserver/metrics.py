@@ -41,6 +41,10 @@ class Metrics:
             "wsserver_searches", "Searches answered: done, or partial (cut off by --search-seconds)", ["result"],
             registry=r,
         )
+        self.log_flushes = Counter(
+            "wsserver_log_flushes", "Flushes of the logs to disk (--fsync always: per line; batch: per round), "
+            "done or failed", ["result"], registry=r,
+        )
 
         self.redis_connections = Gauge(
             "wsserver_redis_connections", "Connections Redis has from this node (CLIENT LIST), at scrape time",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ..errors import StoreError
+from ..errors import AppendError, StoreError
 from ..lines.annotation import shared_line
 from ..lines.logline import format_line
 from ..protocol import Code, Refused
@@ -45,6 +45,10 @@ async def post(hub: Hub, channel: Channel, handle: str, text: str, limits: Limit
         return Refused.of(Code.PLAIN_ONLY)
     cursor = await channel.say(handle, text, to=to)
     if cursor is None:
+        return Refused.of(Code.NOT_SAVED)
+    try:
+        await hub.store.durable()  # the ok of an explicit ok (the 201) waits for the line's flush (--fsync)
+    except AppendError:
         return Refused.of(Code.NOT_SAVED)
     hub.metrics.messages.labels("chat" if to is None else "private").inc()
     return cursor

@@ -28,7 +28,7 @@ def open_store(config: Config, metrics: Metrics) -> Store:
     if config.store == "file":
         from .files.store import FileStore
 
-        return FileStore(config.data_dir, metrics)
+        return FileStore(config.data_dir, metrics, config.fsync)
     from .redis.store import RedisStore
 
     return RedisStore(config, metrics)

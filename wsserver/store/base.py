@@ -302,6 +302,13 @@ class Store(Protocol):
     async def stop(self) -> None:
         """Stop what :meth:`start` started."""
 
+    async def durable(self) -> None:
+        """Return once the appends made so far are on the disk as the store promises (an explicit ok waits).
+
+        The file store: as ``--fsync`` says; Redis: its own ``appendfsync``.  Raises AppendError when the
+        flush failed.
+        """
+
     def channel_names(self) -> list[str]:
         """Return the names of channels that have a log in the store."""
 

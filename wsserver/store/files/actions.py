@@ -30,7 +30,8 @@ POLL = 1.0  # seconds between looks at the file when the watcher says nothing
 class FileActions:
     """Append actions to ``moderation.log``, read it whole, and follow it."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, flush: bool = False) -> None:
+        self.flush = flush  # an action is on the disk before it is answered (--fsync other than off)
         self.path = data_dir / ACTIONS_FILE
         self._identity: tuple[int, int] | None = None
         self._offset = 0  # bytes of the file read (whole lines)
@@ -52,6 +53,8 @@ class FileActions:
                     os.fchown(fd, owner.st_uid, owner.st_gid)
                 if os.write(fd, data) != len(data):
                     raise OSError("short write (disk full?)")
+                if self.flush:
+                    os.fdatasync(fd)
             finally:
                 os.close(fd)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..base import AppendError, Lines
 from . import moved
+from .durable import Flusher
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,15 @@ def private_path(data_dir: Path, channel: str) -> Path:
 class ChannelLog:
     """The writing end of one channel log."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, flusher: Flusher | None = None) -> None:
         self.path = path
         self._fd: int | None = None
         self.identity = (0, 0)  # of the file appended to (its cursors name it)
+        self.flusher = flusher or Flusher("off")
+
+    @property
+    def fd(self) -> int | None:
+        return self._fd
 
     def open(self) -> None:
         """Open (creating if needed) the file for appending."""
@@ -98,11 +104,13 @@ class ChannelLog:
         old = self._fd
         self.open()
         if old is not None:
+            self.flusher.before_close(old)
             os.close(old)
 
     def close(self) -> None:
         """Close the descriptor; appends fail until :meth:`open`."""
         if self._fd is not None:
+            self.flusher.before_close(self._fd)
             os.close(self._fd)
             self._fd = None
 

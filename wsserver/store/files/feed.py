@@ -28,6 +28,7 @@ from .channellog import (
     read_lines_between,
     repair_torn_tail,
 )
+from .durable import Flusher
 from .tailer import Tailer
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,11 @@ class FileFeed:
 
     def __init__(
         self, path: Path, deliver: Deliver, gather: Callable[[], float] | None = None,
-        appended: Callable[[bool], None] = lambda ok: None,
+        appended: Callable[[bool], None] = lambda ok: None, flusher: Flusher | None = None,
     ) -> None:
         self._appended = appended  # told whether each append went through (for /healthz)
         self._deliver = deliver
-        self.log = ChannelLog(path)
+        self.log = ChannelLog(path, flusher)
         self.tailer = Tailer(path, self._read_back, self.log.reopen, gather)
         self.recent = Recent()
 
@@ -85,14 +86,21 @@ class FileFeed:
         self.tailer.wake()
 
     async def append(self, line: str) -> str:
-        """Write the line with one ``write(2)`` and wake the tailer; return its cursor; raises AppendError."""
+        """Write the line with one ``write(2)`` and wake the tailer; return its cursor; raises AppendError.
+
+        ``--fsync`` (wsserver.store.files.durable): ``always`` flushes it before returning, ``batch``
+        marks it for the next round (what waits for an explicit ok waits with ``Store.durable``).
+        """
         try:
             end = self.log.append(line)
         except AppendError:
             self._appended(False)
             raise
         self._appended(True)
+        fd = self.log.fd
         self.tailer.wake()
+        if fd is not None:
+            await self.log.flusher.appended(fd)
         return str(Cursor(self.log.identity, end))
 
     @property

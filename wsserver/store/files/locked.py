@@ -14,10 +14,11 @@ from pathlib import Path
 READ_LIMIT = 1 << 20  # more than any such file holds
 
 
-def rewrite_locked(path: Path, change: Callable[[bytes], bytes | None]) -> bool:
+def rewrite_locked(path: Path, change: Callable[[bytes], bytes | None], flush: bool = False) -> bool:
     """Give ``change`` the file's bytes (empty if new) under the lock; write what it returns (None: leave it).
 
-    Returns whether the file was written.  Raises OSError.
+    ``flush``: on the disk before returning (``fdatasync``).  Returns whether the file was written.
+    Raises OSError.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -28,6 +29,8 @@ def rewrite_locked(path: Path, change: Callable[[bytes], bytes | None]) -> bool:
             return False
         os.pwrite(fd, data, 0)
         os.ftruncate(fd, len(data))
+        if flush:
+            os.fdatasync(fd)
         return True
     finally:
         os.close(fd)  # closing releases the lock

@@ -25,8 +25,9 @@ KEY_DIR = "keys"
 class FileKeys:
     """Public keys as small JSON files under ``<data dir>/keys/``."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, flush: bool = False) -> None:
         self.root = data_dir / KEY_DIR
+        self.flush = flush  # a key change is on the disk before it is answered (--fsync other than off)
         # Every join asks for the present users' keys: a storm of them is one thread call, not thousands.
         self._asks = ThreadBatch("public keys", self._read_all, self._failed)
 
@@ -47,7 +48,7 @@ class FileKeys:
             return json.dumps({"handle": handle, "devices": stored}).encode()
 
         try:
-            await asyncio.to_thread(rewrite_locked, path, change)
+            await asyncio.to_thread(rewrite_locked, path, change, self.flush)
         except OSError as exc:
             raise StoreError(f"storing a public key in {path} failed: {exc}") from exc
 

@@ -21,6 +21,7 @@ from . import moved
 from .accounts import FileAccounts
 from .actions import ACTIONS_FILE, FileActions
 from .channellog import log_path, private_path
+from .durable import Flusher
 from .events import FileEvents
 from .feed import FileFeed
 from .finder import FileFinder
@@ -38,15 +39,17 @@ log = logging.getLogger(__name__)
 class FileStore:
     """Channel logs as files in ``data_dir``, the users file, and the watcher over both."""
 
-    def __init__(self, data_dir: Path, metrics: Metrics) -> None:
+    def __init__(self, data_dir: Path, metrics: Metrics, fsync: str = "batch") -> None:
         self.data_dir = data_dir
+        # --fsync: when an append is on the disk (wsserver.store.files.durable)
+        self.flusher = Flusher(fsync, counted=lambda ok: metrics.log_flushes.labels("done" if ok else "failed").inc())
         self.registry = FileHandles(data_dir)
-        self.actions = FileActions(data_dir)
+        self.actions = FileActions(data_dir, flush=fsync != "off")
         self.events = FileEvents(data_dir)
         self.reads = FileReads(data_dir)
         self.indexes = FileIndexes(data_dir)
         self.tickets = FileTickets(data_dir)
-        self.keys = FileKeys(data_dir)
+        self.keys = FileKeys(data_dir, flush=fsync != "off")
         self.accounts = FileAccounts(data_dir)
         self._tailers: dict[str, Tailer] = {}
         self._users_changed: Callable[[set[str] | None], None] = lambda channels: None
@@ -57,7 +60,7 @@ class FileStore:
     def feed(self, channel: str, private: bool, deliver: Deliver, gather: Callable[[], float] | None = None) -> Feed:
         """Return the feed of ``channel_<name>.log`` or ``private_<name>.log``."""
         path = (private_path if private else log_path)(self.data_dir, channel)
-        feed = FileFeed(path, deliver, gather, self._appended)
+        feed = FileFeed(path, deliver, gather, self._appended, self.flusher)
         self._tailers[path.name] = feed.tailer
         return feed
 
@@ -69,6 +72,10 @@ class FileStore:
         if dropped:
             log.info("reclaimed %d handles left by processes that are gone", dropped)
         self._watcher.start()
+
+    async def durable(self) -> None:
+        """Wait for the flush round that covers the appends so far (``--fsync batch``); raises AppendError."""
+        await self.flusher.settled()
 
     async def stop(self) -> None:
         """Stop watching."""

@@ -89,6 +89,9 @@ class RedisStore:
         ]
         log.info("storing channels in Redis at %s as node %s", redacted(self.url), self.handles.node)
 
+    async def durable(self) -> None:
+        """Nothing to wait for here: Redis's ``appendfsync`` decides (docs/operations.md "Durability")."""
+
     async def stop(self) -> None:
         """Stop the heartbeat and close the pools (the node's key then expires)."""
         await cancel_and_wait(self._tasks)
