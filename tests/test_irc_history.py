@@ -111,3 +111,27 @@ async def test_event_playback_replays_joins_and_topics(start_server: Any) -> Non
     await plain.join("#lab")
     assert [line.split(" ", 2)[2] for line in await batch(plain, "CHATHISTORY LATEST #lab * 10")] == [
         "PRIVMSG #lab :first line"]
+
+
+async def test_a_private_conversation_has_a_read_marker_that_never_goes_back(start_server: Any, person: Any,
+                                                                              nodes: Any) -> None:
+    """MARKREAD nick: a time kept per identity and nick (both stores), said back, never moved back, and told to
+    the identity's other session."""
+    for server in (await start_server("--irc-port", "0", "--accounts", "--sign-up", "open"),
+                   await nodes("a", "--irc-port", "0", "--accounts", "--sign-up", "open")):
+        port = await irc_port(server)
+        assert (await sign_up(person(), server, "Alice", password=PASSWORD))[0] == 201
+        caps = "draft/read-marker message-tags"
+        laptop = await Irc.connect(port, "Alice", caps=caps, password=f"Alice:{PASSWORD}")
+        phone = await Irc.connect(port, "Alice", caps=caps, password=f"Alice:{PASSWORD}")
+        await laptop.send("MARKREAD bob")
+        await laptop.expect(r" MARKREAD bob \*$")
+        await laptop.send("MARKREAD bob timestamp=2026-11-22T10:00:00.500Z")
+        await laptop.expect(r" MARKREAD bob timestamp=2026-11-22T10:00:00\.500Z$")
+        await phone.expect(r" MARKREAD bob timestamp=2026-11-22T10:00:00\.500Z$")
+        await laptop.send("MARKREAD Bob timestamp=2026-11-21T09:00:00.000Z")  # earlier: it stays
+        await laptop.expect(r" MARKREAD Bob timestamp=2026-11-22T10:00:00\.500Z$")
+        await phone.send("MARKREAD bob")
+        await phone.expect(r" MARKREAD bob timestamp=2026-11-22T10:00:00\.500Z$")
+        await laptop.send("MARKREAD bob timestamp=yesterday")
+        await laptop.expect(r" FAIL MARKREAD INVALID_PARAMS bob :A read marker is timestamp=")

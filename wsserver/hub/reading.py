@@ -10,6 +10,11 @@ told its stored position after its backlog.
 The identity is the handle: with tokens the token's subject, without tokens
 whatever handle the connection took (a handle is not owned, so neither is
 its read position; docs/protocol.md says so).
+
+A private conversation has a read position too (IRC's ``MARKREAD nick``): a
+time, not a line (its lines are in the private logs of several channels),
+kept in the same store under ``@nick`` where a channel's name goes (no
+channel name starts with ``@``), ordered by the time's digits.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import logging
 
 from .. import protocol
 from ..channels.channel import Channel
-from ..store.base import Events, Reads, StoreError
+from ..store.base import Events, Place, Reads, StoreError
 
 log = logging.getLogger("wsserver.reading")  # the name operators know from the log (docs/operations.md)
 
@@ -51,3 +56,22 @@ class Reading:
             channel.send_read(handle, cursor)
             self._events.publish({"type": "read", "channel": channel.name, "handle": handle, "cursor": cursor})
         return True
+
+    async def conversation(self, handle: str, nick: str) -> str | None:
+        """Return the time (``YYYY-MM-DDThh:mm:ss.sssZ``) ``handle`` has read its conversation with ``nick`` to.
+
+        Raises StoreError.
+        """
+        return await self._reads.get(CONVERSATION + nick.lower(), handle.lower())
+
+    async def read_conversation(self, handle: str, nick: str, stamp: str) -> bool:
+        """Move ``handle``'s position in its conversation with ``nick`` to the time ``stamp`` if that is later.
+
+        Returns whether it moved; raises StoreError.
+        """
+        place = Place(CONVERSATION_LOG, "".join(c for c in stamp if c.isdigit()))
+        return await self._reads.advance(CONVERSATION + nick.lower(), handle.lower(), stamp, place)
+
+
+CONVERSATION = "@"  # where a channel's name goes, for a private conversation's position (no channel starts with @)
+CONVERSATION_LOG = "conversation"  # the "log" of its places: times, one order for them all

@@ -328,7 +328,10 @@ class Connection:
         if not valid_handle(nick):
             return n.ERR_ERRONEUSNICKNAME
         holder = self.door.nicks.get(nick.lower())
-        if holder is not None and holder is not self and not (self.identity and holder.identity):
+        # An identity's sessions share its nick; so may one that signs in as it with PASS handle:password
+        # (checked when registration ends: a wrong password is refused then).
+        signing_in = bool(self.password) and (self.password or "").lower().startswith(nick.lower() + ":")
+        if holder is not None and holder is not self and not ((self.identity or signing_in) and holder.identity):
             return n.ERR_NICKNAMEINUSE
         return None
 

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from ..config import valid_handle
 from ..hub.member import Member
 from ..lines.logline import LINE_RE, SYSTEM
 from ..protocol import Refused
@@ -270,6 +271,9 @@ class History:
             return
         target = message.params[0]
         member = self._member(conn, target)
+        if member is None and not target.startswith("#") and valid_handle(target):
+            await self._conversation_marker(conn, target, message.params[1:])
+            return
         if len(message.params) > 1:
             wanted = message.params[1]
             if not _TIMESTAMP.match(wanted):
@@ -281,6 +285,25 @@ class History:
             await self._set_marker(conn, member, wanted)
         marker = await self.seats.read_marker(conn, member.channel) if member is not None else "*"
         conn.send(line("MARKREAD", target, marker, source=conn.server_name))
+
+    async def _conversation_marker(self, conn: Connection, nick: str, given: list[str]) -> None:
+        """``MARKREAD nick [timestamp=T]``: the read position of a private conversation (a time; never back)."""
+        reading = self.door.state.hub.reading
+        try:
+            if given:
+                if not _TIMESTAMP.match(given[0]):
+                    conn.fail("MARKREAD", "A read marker is timestamp=YYYY-MM-DDThh:mm:ss.sssZ", "INVALID_PARAMS", nick)
+                    return
+                if await reading.read_conversation(conn.nick, nick, given[0].removeprefix("timestamp=")):
+                    for other in self.door.connections:  # the identity's other sessions here
+                        if other is not conn and other.key == conn.key and "draft/read-marker" in other.caps:
+                            other.send(line("MARKREAD", nick, given[0], source=other.server_name))
+            stored = await reading.conversation(conn.nick, nick)
+        except StoreError:
+            conn.fail("MARKREAD", "The read marker could not be read or stored; try again", "TEMPORARILY_UNAVAILABLE",
+                      nick)
+            return
+        conn.send(line("MARKREAD", nick, f"timestamp={stored}" if stored else "*", source=conn.server_name))
 
     async def _set_marker(self, conn: Connection, member: Member, wanted: str) -> None:
         key = (conn.key, member.channel.name)
