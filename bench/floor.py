@@ -3,7 +3,9 @@
 In-memory fan-out, nothing else: ``ws.prepare``, a set of sockets per channel,
 ``async for`` over each socket's frames, and every chat message sent to
 everyone in the channel as ``{"success": true, "data": {"channel", "message"}}``.
-No files, no handles, no history. Run: ``python bench/floor.py PORT``.
+No files, no handles, no history. Run: ``python bench/floor.py PORT`` (``PORT reuse``: with
+``SO_REUSEPORT``, so that two of them share the port, as two workers do: each fans out to its own
+sockets only).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ async def socket(request: web.Request) -> web.WebSocketResponse:
 def main() -> None:
     app = web.Application()
     app.router.add_get("/", socket)
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), backlog=4096, print=None, access_log=None)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), backlog=4096, print=None, access_log=None,
+                reuse_port=sys.argv[2:3] == ["reuse"])
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ WORKLOADS = {
     "B": Workload("B burst", 2, 250, 2, 0, 1000),
     "W3": Workload("W3 many", 2, 1000, 1, 10, 40),
     "W4": Workload("W4 ten thousand", 2, 5000, 1, 5, 30, processes=4),
-    "W5": Workload("W5 twenty thousand", 4, 5000, 1, 5, 30, processes=4),  # wsserver --workers 2 only
+    # 20,000 sockets in two channels, two load generators of 10,000: wsserver --workers 2 beside two floors
+    "W5": Workload("W5 twenty thousand", 2, 10_000, 1, 5, 30, processes=2),
     "tiny": Workload("tiny", 2, 5, 1, 20, 10, processes=1),
 }
 
@@ -260,6 +261,13 @@ class Server:
             command = [sys.executable, "-m", "wsserver", "--port", str(self.port), "--data-dir", str(self.data),
                        "--rate-limit", "0", "--log-level", "WARNING", "--workers", str(self.workers), *self.extra]
             cwd = REPO
+        elif self.kind == "floor" and self.workers > 1:  # the floor of --workers N: N processes on one port
+            self.process, *self.others = [
+                subprocess.Popen([sys.executable, str(HERE / "floor.py"), str(self.port), "reuse"], cwd=REPO, env=env,
+                                 stdout=subprocess.DEVNULL, preexec_fn=raise_fd_limit)
+                for _ in range(self.workers)]
+            wait_port(self.port)
+            return
         elif self.kind == "floor":
             command, cwd = [sys.executable, str(HERE / "floor.py"), str(self.port)], REPO
         elif self.kind == "peer":
