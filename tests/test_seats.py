@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wsserver.store.base import Claim
-from wsserver.store.files.handles import Entry, FileHandles, Owner, _start_time
+from wsserver.store.files.handles import FileHandles
+from wsserver.store.files.userlines import Entry, Owner, _start_time
 
 OPERATIONS = st.lists(st.tuples(st.sampled_from(["claim", "share", "release"]), st.integers(0, 1),
                                 st.sampled_from(["Alice", "alice", "Bob"])), max_size=25)
@@ -66,3 +67,36 @@ def test_seats_follow_the_model(tmp_path_factory: Any, other_owner: Owner, ops: 
         assert sorted(h.handle.lower() for h in seats) == sorted(key for key, holders in model.items() if holders)
 
     asyncio.run(run())
+
+
+async def test_another_processs_appends_are_read_on_and_a_rewrite_read_whole(tmp_path: Path,
+                                                                            other_owner: Owner) -> None:
+    """A process reads on from where it read the users file: appended lines (claims) alone, a half-written
+    line not until it is whole, a rewrite (a release: a new file) whole again, and the same entries as a fresh
+    read every time."""
+    mine, theirs = FileHandles(tmp_path), FileHandles(tmp_path)
+    theirs.owner = other_owner
+
+    async def seen() -> list[tuple[str, str]]:
+        fresh = FileHandles(tmp_path)
+        held = sorted((h.handle, h.channel) for h in await mine.users())
+        assert held == sorted((h.handle, h.channel) for h in await fresh.users())
+        return held
+
+    assert await mine.claim("Alice", "general") == Claim.TAKEN
+    assert await seen() == [("Alice", "general")]
+    read_before = mine._cache
+    for handle in ("Bob", "Carol"):
+        assert await theirs.claim(handle, "general") == Claim.TAKEN
+    assert await seen() == [("Alice", "general"), ("Bob", "general"), ("Carol", "general")]
+    assert mine._cache is not None and read_before is not None and mine._cache.entries[:1] == read_before.entries
+    with (tmp_path / "registered_users.log").open("a") as users:  # a line half written, as a reader may see it
+        users.write("Dave|gen")
+    assert await seen() == [("Alice", "general"), ("Bob", "general"), ("Carol", "general")]
+    with (tmp_path / "registered_users.log").open("a") as users:
+        users.write(f"eral|{other_owner.host}|{other_owner.pid}|{other_owner.start}\n")
+    assert await seen() == [("Alice", "general"), ("Bob", "general"), ("Carol", "general"), ("Dave", "general")]
+    assert await theirs.release("Bob", "general")  # rewritten: a new file
+    assert await seen() == [("Alice", "general"), ("Carol", "general"), ("Dave", "general")]
+    assert await mine.claim("Erin", "tech") == Claim.TAKEN
+    assert await seen() == [("Alice", "general"), ("Carol", "general"), ("Dave", "general"), ("Erin", "tech")]

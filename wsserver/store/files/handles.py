@@ -29,7 +29,6 @@ import fcntl
 import functools
 import logging
 import os
-import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from typing import TypeVar
 
 from ...background import ThreadBatch
 from ..base import Claim, Held, StoreError
+from .userlines import HEAD, Entry, Owner, UsersRead
 
 log = logging.getLogger(__name__)
 
@@ -46,96 +46,6 @@ T = TypeVar("T")
 USERS_FILE = "registered_users.log"
 LOCK_FILE = "registered_users.lock"
 LAST, KEPT = "last", "kept"  # what a release found: the seat is empty now, or another process still holds it
-
-
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """A process that can hold handles: host name, pid and kernel start time."""
-
-    host: str
-    pid: int
-    start: str
-
-    @classmethod
-    def current(cls) -> Owner:
-        """Return the owner that stands for this process."""
-        return cls(socket.gethostname(), os.getpid(), _start_time(os.getpid()) or "")
-
-    def alive(self) -> bool:
-        """Return whether the owning process still runs; entries of other hosts always count as alive."""
-        if self.host != socket.gethostname():
-            return True
-        if self.pid <= 0:
-            return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        start = _start_time(self.pid)
-        return start is None or start == self.start
-
-
-def _start_time(pid: int) -> str | None:
-    """Return the kernel's start time of ``pid``, which tells a reused pid apart."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return fields[19].decode() if len(fields) > 19 else None
-
-
-@dataclass(frozen=True, slots=True)  # one per user in the parsed file: 10,000 at W4
-class Entry:
-    """One line of the users file: ``handle|channel|host|pid|start``, then ``|away-until|announced`` if away.
-
-    A shared claim's line has all eight fields, the last ``1`` (``away-until`` empty unless away).
-    """
-
-    handle: str
-    channel: str
-    owner: Owner | None
-    away_until: float | None = None  # Unix time the grace ends, for a handle whose server stopped
-    announced: bool = False  # the server's return was announced in this channel
-    shared: bool = False  # a token identity's: other processes may hold the same seat
-    # Computed once: every batch of claims indexes the whole file by it (py-spy: 9 % of a join storm).
-    key: tuple[str, str] = dataclasses.field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "key", (self.handle.lower(), self.channel))
-
-    def format(self) -> str:
-        if self.owner is None:
-            return f"{self.handle}|{self.channel}"
-        line = f"{self.handle}|{self.channel}|{self.owner.host}|{self.owner.pid}|{self.owner.start}"
-        if self.away_until is not None or self.shared:
-            away = "" if self.away_until is None else f"{self.away_until:.3f}"
-            line += f"|{away}|{int(self.announced)}"
-        if self.shared:
-            line += "|1"
-        return line
-
-    @classmethod
-    def parse(cls, line: str) -> Entry | None:
-        fields = line.rstrip("\n").split("|")
-        if len(fields) < 2 or not fields[0] or not fields[1]:
-            return None
-        owner = None
-        if len(fields) >= 5:
-            try:
-                owner = Owner(fields[2], int(fields[3]), fields[4])
-            except ValueError:
-                owner = None
-        away_until = None
-        if len(fields) >= 6:
-            try:
-                away_until = float(fields[5])
-            except ValueError:
-                away_until = None
-        return cls(fields[0], fields[1], owner, away_until, len(fields) >= 7 and fields[6] == "1",
-                   len(fields) >= 8 and fields[7] == "1")
 
 
 @dataclass
@@ -153,9 +63,12 @@ class FileHandles:
         self.path = data_dir / USERS_FILE
         self._lock_path = data_dir / LOCK_FILE
         self.owner = Owner.current()
-        # The parsed file, and what it looked like when parsed (inode, size,
-        # mtime): re-read only when another process changed it.
-        self._cache: tuple[tuple[int, int, int], list[Entry]] | None = None
+        # The parsed file as this process last read it: lines another process appended since are
+        # read and parsed alone (a join storm on two workers re-parsed 20,000 lines per batch: py-spy).
+        self._cache: UsersRead | None = None
+        # Each seat's holders as the last batch left them, and the list they index (its length, first and last).
+        self._indexed: tuple[int, Entry, Entry, dict[tuple[str, str], list[Entry]]] | None = None
+        self._added_only = False  # the change under the lock only added claims of new seats (_apply says)
         # Claims and releases that arrive together: one locked round of the file, in a thread.
         self._batch = ThreadBatch("users file", self._apply_locked, self._failed)
 
@@ -236,13 +149,6 @@ class FileHandles:
 
     # ------------------------------------------------------------ in a thread
 
-    def _read(self) -> list[Entry]:
-        try:
-            with open(self.path, encoding="utf-8", errors="replace") as users:
-                return [e for e in map(Entry.parse, users) if e is not None]
-        except FileNotFoundError:
-            return []
-
     def _locked(self, change: Callable[[list[Entry]], T]) -> T:
         """Run ``change(entries)`` under the lock; it edits the list in place and returns a result."""
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -250,9 +156,13 @@ class FileHandles:
             fcntl.flock(fd, fcntl.LOCK_EX)
             entries = self._read_cached()
             before = list(entries)
+            self._added_only = False
             result = change(entries)
-            if entries[: len(before)] == before and len(entries) > len(before):
-                # Only claims: append them (one write, under the lock) rather
+            if not self._added_only:
+                self._indexed = None  # a change other than a batch's: the seats are indexed anew next time
+            if self._added_only or (len(entries) > len(before)
+                                    and all(a is b for a, b in zip(entries, before, strict=False))):
+                # Only claims of new seats: append them (one write, under the lock) rather
                 # than rewrite a file of thousands of lines per join.
                 self._append(entries[len(before) :], entries)
             elif entries != before:
@@ -261,58 +171,81 @@ class FileHandles:
         finally:
             os.close(fd)  # closing releases the lock
 
-    @staticmethod
-    def _signature(stat: os.stat_result) -> tuple[int, int, int]:
-        return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
     def _read_cached(self) -> list[Entry]:
+        """Return the file's entries: those read before, and the lines appended since, read alone."""
         try:
-            signature = self._signature(os.stat(self.path))
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return []
-        if self._cache is not None and self._cache[0] == signature:
-            return list(self._cache[1])
-        entries = self._read()
-        self._cache = (signature, list(entries))
-        return entries
+        try:
+            size = os.fstat(fd).st_size
+            cached = self._cache
+            if cached is not None and cached.same_file(fd, size):
+                if cached.offset == size:
+                    return list(cached.entries)
+                snapshot = cached.grown(fd, os.pread(fd, size - cached.offset, cached.offset))
+            else:
+                snapshot = UsersRead.of(os.fstat(fd).st_ino, os.pread(fd, size, 0))
+        finally:
+            os.close(fd)
+        self._cache = snapshot
+        return list(snapshot.entries)
 
     def _append(self, added: list[Entry], entries: list[Entry]) -> None:
-        with open(self.path, "a", encoding="utf-8") as out:
-            out.write("".join(entry.format() + "\n" for entry in added))
+        data = "".join(entry.format() + "\n" for entry in added).encode("utf-8")
+        with open(self.path, "ab") as out:
+            out.write(data)
             out.flush()
-            self._cache = (self._signature(os.fstat(out.fileno())), list(entries))
+            cached = self._cache  # read under the lock just now: the file was exactly that before this write
+            inode, size = os.fstat(out.fileno()).st_ino, os.fstat(out.fileno()).st_size
+        if cached is not None and cached.inode == inode and cached.offset + len(data) == size:
+            head = cached.head if len(cached.head) == HEAD else (cached.head + data)[:HEAD]
+            self._cache = UsersRead(inode, size, head, (cached.tail + data)[-HEAD:], tuple(entries))
+        else:
+            self._cache = None
 
     def _write(self, entries: Iterable[Entry]) -> None:
         kept = list(entries)
+        data = "".join(entry.format() + "\n" for entry in kept).encode("utf-8")
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        with open(temporary, "w", encoding="utf-8") as out:
-            out.writelines(entry.format() + "\n" for entry in kept)
+        with open(temporary, "wb") as out:
+            out.write(data)
             out.flush()
-            signature = self._signature(os.fstat(out.fileno()))
+            inode = os.fstat(out.fileno()).st_ino
         os.replace(temporary, self.path)
-        self._cache = (signature, kept)
+        self._cache = UsersRead(inode, len(data), data[:HEAD], data[-HEAD:], tuple(kept))
 
     def _live(self, entry: Entry) -> bool:
         return entry.owner is not None and entry.owner.alive()
 
+    def _seats(self, entries: list[Entry]) -> dict[tuple[str, str], list[Entry]]:
+        """Return each seat's holders among ``entries``: the last batch's index, with what was appended since.
+
+        ``entries`` extends the list the last batch left when its first and last entries then are the
+        same objects (lines read on are added to the same objects; a file another process rewrote is
+        parsed anew, and any other change of this process drops the index).
+        """
+        known = self._indexed
+        if known is not None:
+            count, first, last, index = known
+            if 0 < count <= len(entries) and entries[0] is first and entries[count - 1] is last:
+                for entry in entries[count:]:
+                    index.setdefault(entry.key, []).append(entry)
+                return index
+        index = {}
+        for entry in entries:
+            index.setdefault(entry.key, []).append(entry)
+        return index
+
     def _apply(self, entries: list[Entry], *, batch: list[_Op]) -> list[str]:
-        # A seat's holders: from a dict of entries, or lists by seat when some seat has several.
-        single = {e.key: e for e in entries}
-        groups: dict[tuple[str, str], list[Entry]] | None = None
-        if len(single) != len(entries):
-            groups = {}
-            for entry in entries:
-                groups.setdefault(entry.key, []).append(entry)
+        # Each seat's holders, kept from batch to batch: a join storm on two workers rebuilt it from 20,000
+        # entries for every batch of a few claims (py-spy, docs/performance.md).
+        index = self._seats(entries)
         touched: dict[tuple[str, str], list[Entry]] = {}
         results = []
         for op in batch:
             key = op.entry.key
-            if key in touched:
-                holders = touched[key]
-            elif groups is not None:
-                holders = groups.get(key, [])
-            else:
-                holders = [single[key]] if key in single else []
+            holders = touched[key] if key in touched else index.get(key, [])
             if op.claim:
                 result, holders = self._claim(op.entry, holders)
             else:
@@ -321,8 +254,18 @@ class FileHandles:
             touched[key] = holders
             results.append(result)
         # Untouched seats keep their place; so a batch of new claims only appends (_locked writes just those).
-        kept = [e for e in entries if e.key not in touched]
-        entries[:] = kept + [entry for holders in touched.values() for entry in holders]
+        if any(key in index for key in touched):
+            kept = [e for e in entries if e.key not in touched]
+            entries[:] = kept + [entry for holders in touched.values() for entry in holders]
+        else:
+            entries.extend(entry for holders in touched.values() for entry in holders)
+            self._added_only = True
+        for key, holders in touched.items():
+            if holders:
+                index[key] = holders
+            else:
+                index.pop(key, None)
+        self._indexed = (len(entries), entries[0], entries[-1], index) if entries else None
         return results
 
     def _claim(self, entry: Entry, holders: list[Entry]) -> tuple[str, list[Entry]]:
