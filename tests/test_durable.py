@@ -21,13 +21,12 @@ from .support import joined
 from .support.cli import run_cli
 
 
-def counting(monkeypatch: Any, pause: float = 0.0) -> list[tuple[int, float]]:
-    """Replace os.fdatasync with one that records (fd, when) and takes ``pause`` seconds."""
+def counting(monkeypatch: Any) -> list[tuple[int, float]]:
+    """Replace os.fdatasync with one that records (fd, when)."""
     calls: list[tuple[int, float]] = []
 
     def fdatasync(fd: int) -> None:
         calls.append((fd, time.monotonic()))
-        time.sleep(pause)
 
     monkeypatch.setattr(durable.os, "fdatasync", fdatasync)
     return calls
@@ -41,6 +40,12 @@ async def flush_rounds(server: Any) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+async def flushed(flusher: Flusher, fd: int) -> None:
+    """Write-and-wait as an explicit ok does: mark ``fd`` written, then wait for the round that covers it."""
+    await flusher.appended(fd)
+    await flusher.settled()
+
+
 def opened(tmp_path: Path, name: str) -> int:
     return os.open(tmp_path / name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
@@ -49,9 +54,9 @@ async def test_batch_flushes_the_appends_of_an_interval_once(monkeypatch: Any, t
     calls = counting(monkeypatch)
     flusher = Flusher("batch", interval=0.05)
     first, second = opened(tmp_path, "a.log"), opened(tmp_path, "b.log")
-    await asyncio.gather(*(flusher.flushed(fd) for fd in [first] * 20 + [second] * 5))
+    await asyncio.gather(*(flushed(flusher, fd) for fd in [first] * 20 + [second] * 5))
     assert flusher.rounds == 1 and sorted(fd for fd, _ in calls) == sorted([first, second])
-    await flusher.flushed(first)  # the next round: not sooner than the interval after the first
+    await flushed(flusher, first)  # the next round: not sooner than the interval after the first
     assert flusher.rounds == 2 and calls[-1][1] - calls[0][1] >= 0.045
 
 
@@ -68,10 +73,10 @@ async def test_an_append_during_a_flush_waits_for_the_next_one(monkeypatch: Any,
     monkeypatch.setattr(durable.os, "fdatasync", fdatasync)
     flusher = Flusher("batch", interval=0.0)
     fd = opened(tmp_path, "a.log")
-    early = asyncio.create_task(flusher.flushed(fd))
+    early = asyncio.create_task(flushed(flusher, fd))
     assert await asyncio.to_thread(started.wait, 10)  # the first round is in its fdatasync
-    late = asyncio.create_task(flusher.flushed(fd))
-    await asyncio.sleep(0)
+    late = asyncio.create_task(flushed(flusher, fd))
+    await asyncio.sleep(0)  # one turn of the loop: the late append is made (not a wait on time)
     release.set()
     await early
     await late

@@ -56,6 +56,7 @@ class Flusher:
         self._last = -interval  # when the last round started (monotonic)
         self.rounds = 0  # flush rounds done (for tests and benchmarks)
         self.failures = 0  # rounds or appends whose flush failed (logged)
+        self._rounds: set[asyncio.Task[None]] = set()  # the round running (held: the loop keeps tasks weakly)
 
     async def appended(self, fd: int) -> None:
         """A line was written to ``fd``: ``always`` flushes it now; ``batch`` marks it for the next round.
@@ -72,11 +73,6 @@ class Flusher:
             self._pending.add(fd)
             self._schedule()
 
-    async def flushed(self, fd: int) -> None:
-        """What was written to ``fd`` is on the disk as the mode promises (``batch``: raises AppendError on failure)."""
-        await self.appended(fd)
-        await self.settled()
-
     async def settled(self) -> None:
         """Return once every append made so far is on the disk (``batch``: the round that covers it).
 
@@ -89,17 +85,17 @@ class Flusher:
     def _schedule(self) -> None:
         if self._next is not None:
             return
-        loop = asyncio.get_running_loop()
-        self._next = loop.create_future()
-        wait = max(0.0, self._last + self.interval - time.monotonic())
+        self._next = asyncio.get_running_loop().create_future()
         if self._flying is not None:  # one round at a time: the next starts when this one is done
-            self._flying.add_done_callback(lambda _: loop.call_later(
-                max(0.0, self._last + self.interval - time.monotonic()), self._start))
+            self._flying.add_done_callback(lambda _: self._start_later())
         else:
-            loop.call_later(wait, self._start)
+            self._start_later()
 
-    def _start(self) -> None:
-        asyncio.get_running_loop().create_task(self._commit())
+    def _start_later(self) -> None:
+        """Start the next round once the interval since the last one's start has passed."""
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(0.0, self._last + self.interval - time.monotonic()),
+                        lambda: self._rounds.add(loop.create_task(self._commit())))
 
     async def _commit(self) -> None:
         """One round: flush every descriptor written since the last, then release what waits for it."""
@@ -111,6 +107,7 @@ class Flusher:
         self.rounds += 1
         self._counted(not failed)
         self._flying = None
+        self._rounds.clear()  # this round's task ends here
         if failed:
             self._failed(failed)
             done.set_exception(AppendError(f"flushing to disk failed: {failed}"))
