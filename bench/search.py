@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -96,20 +97,35 @@ class Sampler:
         self._thread.join()
 
 
-async def search_all(session: aiohttp.ClientSession, url: str, query: str) -> tuple[list[str], int]:
-    """Follow ``next`` to the start of the log; return the lines found and the requests made."""
-    found: list[str] = []
+async def pages(session: aiohttp.ClientSession, url: str, query: str) -> AsyncIterator[dict[str, Any]]:
+    """Yield each answer of a search (pages of 50), following ``next`` to the end."""
     before = None
-    requests = 0
     while True:
         params = {"q": query, "limit": "50", **({"before": before} if before else {})}
         async with session.get(url, params=params) as response:
             body = await response.json()
-        requests += 1
-        found += [result["line"] for result in body["results"]]
+            assert response.status == 200, body
+        yield body
         before = body["next"]
         if before is None:
-            return found, requests
+            return
+
+
+async def first_page(session: aiohttp.ClientSession, url: str, query: str, rounds: int) -> tuple[dict[str, Any], float]:
+    """Ask for the first page of ``query`` ``rounds`` times; return the last answer and the median in ms."""
+    times = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        async with session.get(url, params={"q": query, "limit": "50"}) as response:
+            body = await response.json()
+        times.append(time.perf_counter() - began)
+    return body, median_ms(times)
+
+
+async def search_all(session: aiohttp.ClientSession, url: str, query: str) -> tuple[list[str], int]:
+    """Follow ``next`` to the start of the log; return the lines found and the requests made."""
+    answers = [body async for body in pages(session, url, query)]
+    return [result["line"] for body in answers for result in body["results"]], len(answers)
 
 
 def median_ms(samples: list[float]) -> float:
@@ -124,14 +140,8 @@ async def measure(server: Server, info: dict[str, Any], rounds: int) -> dict[str
         pid = server.process.pid
         before_rss = rss_mb(pid)
         with Sampler(pid) as sampler:
-            times = []
-            for _ in range(rounds):
-                began = time.perf_counter()
-                async with session.get(url, params={"q": COMMON, "limit": "50"}) as response:
-                    body = await response.json()
-                times.append(time.perf_counter() - began)
+            body, row["common_first_page_ms"] = await first_page(session, url, COMMON, rounds)
             row["common_hits"] = len(body["results"])
-            row["common_first_page_ms"] = median_ms(times)
 
             health: list[float] = []
             stop = asyncio.Event()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from search import HANDLES, START, WORDS, median_ms, stamp
+from search import HANDLES, START, WORDS, first_page, median_ms, pages, stamp
 from servers import REPO, Server
 
 RARE = "zanzibar"  # in 10 lines: one in each of 10 channels, at different depths
@@ -59,37 +59,20 @@ def generate(data: Path, size: int, channels: int = CHANNELS) -> dict[str, Any]:
 
 async def follow(session: aiohttp.ClientSession, url: str, query: str) -> tuple[list[tuple[str, str]], int, int]:
     """Follow ``next`` to the end; return (channel, line) of every hit, the requests, and the partial answers."""
-    found: list[tuple[str, str]] = []
-    before = None
-    requests = partial = 0
-    while True:
-        params = {"q": query, "limit": "50", **({"before": before} if before else {})}
-        async with session.get(url, params=params) as response:
-            body = await response.json()
-            assert response.status == 200, body
-        requests += 1
-        partial += bool(body["partial"])
-        found += [(result["channel"], result["line"]) for result in body["results"]]
-        before = body["next"]
-        if before is None:
-            return found, requests, partial
+    answers = [body async for body in pages(session, url, query)]
+    found = [(result["channel"], result["line"]) for body in answers for result in body["results"]]
+    return found, len(answers), sum(bool(body["partial"]) for body in answers)
 
 
 async def measure(server: Server, rounds: int) -> dict[str, Any]:
     url = f"http://127.0.0.1:{server.port}/api/search"
     row: dict[str, Any] = {}
     async with aiohttp.ClientSession() as session:
-        times = []
-        for _ in range(rounds):
-            began = time.perf_counter()
-            async with session.get(url, params={"q": COMMON, "limit": "50"}) as response:
-                body = await response.json()
-            times.append(time.perf_counter() - began)
+        body, row["common_first_page_ms"] = await first_page(session, url, COMMON, rounds)
         stamps = [result["line"][1:20] for result in body["results"]]
         row["common_hits"] = len(body["results"])
         row["common_channels"] = len({result["channel"] for result in body["results"]})
         row["common_newest_first"] = stamps == sorted(stamps, reverse=True)
-        row["common_first_page_ms"] = median_ms(times)
         times, found, requests, partial = [], [], 0, 0
         for _ in range(rounds):
             began = time.perf_counter()

@@ -5,7 +5,7 @@ import { setUpAccounts, whoAmI } from "./account.js";
 import { composeParts } from "./parts.js";
 import { setUpNotifications, setUpTheme } from "./prefs.js";
 import { NO_CHANNEL } from "./sentences.js";
-import { registerWorker, waitForServer } from "./offline.js";
+import { proxyDown, registerWorker, waitForServer } from "./offline.js";
 import { setServerZone } from "./loglines.js";
 import { channelAllowed, channelProblem, handleProblem, rulesFrom } from "./rules.js";
 import { myHandle, serverRules, setBots, setMyHandle, setRules, setSiteToken, siteToken, tokenClaims } from "./session.js";
@@ -147,7 +147,7 @@ async function loadSettings() {
   } catch {
     return false; // the server did not answer: offline (the page itself came from the service worker)
   }
-  if ([502, 503, 504].includes(response.status)) return false; // a proxy in front of a server that is down
+  if (proxyDown(response.status)) return false; // a proxy in front of a server that is down
   try {
     const settings = await response.json();
     setRules(rulesFrom(settings));

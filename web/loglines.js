@@ -35,11 +35,6 @@ export function presenceChange(parsed) {
 
 export const GROUP_SECONDS = 5 * 60; // lines of one author this close together share one name and time
 
-/** Seconds since the epoch of a line's date and time (as UTC: only differences matter). */
-export function stampSeconds(date, time) {
-  return Date.parse(`${date}T${time}Z`) / 1000;
-}
-
 // ---------------------------------------------------------------- the server's zone and the reader's
 
 // The log's stamps are wall-clock times in the server's zone (--timezone, told by /api/settings); the page

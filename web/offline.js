@@ -4,6 +4,11 @@ import { $ } from "./dom.js";
 
 const RETRY_MS = 3000;
 
+/** Whether an HTTP status is a proxy's answer for a server that is down (NGINX: 502, 503, 504). */
+export function proxyDown(status) {
+  return status >= 502 && status <= 504;
+}
+
 /** Register the service worker for `version` (from /api/settings); a new version replaces the old one. */
 export function registerWorker(version) {
   if (!("serviceWorker" in navigator) || !version) return;
@@ -20,7 +25,7 @@ export function waitForServer() {
   const retry = async () => {
     try {
       const response = await fetch("/api/settings", { cache: "no-store" });
-      if (![502, 503, 504].includes(response.status)) {
+      if (!proxyDown(response.status)) {
         location.reload();
         return;
       }

@@ -10,6 +10,8 @@ since is found only through its edit.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from ..lines.annotation import EDIT, MARKERS, annotatable, marked, parse_annotation
 from ..store.base import Finder
 from .index import Index as Index  # re-exported: what index_of returns
@@ -63,3 +65,23 @@ async def current_of(hits: list[tuple[str, str]], index: Index,
             if match is not None:
                 results[where] = (results[where][0], (f"[{match.group(1)}] {match.group(2)}: {text}", target, True))
     return [(at, result) for at, result in results if result is not None]
+
+
+Shown = tuple[str, str, bool]  # a hit as it reads now: line, cursor, edited
+ShownOf = Callable[[str, list[tuple[str, str]]], Awaitable[list[tuple[int, Shown]]]]
+
+
+async def current_merged(hits: list[tuple[str, str, str]], shown_of: ShownOf) -> list[tuple[str, str, str, bool]]:
+    """Return hits of several logs, merged (``(log, line, cursor)``), as they read now, in their order.
+
+    ``shown_of(log, hits)`` turns one log's hits into :func:`current_of`'s answer (with the
+    filters its caller adds); it is asked once per log.  Raises StoreError.
+    """
+    places: dict[str, list[int]] = {}  # where in ``hits`` each log's are
+    for at, (name, _, _) in enumerate(hits):
+        places.setdefault(name, []).append(at)
+    shown: dict[int, tuple[str, str, str, bool]] = {}
+    for name, ats in places.items():
+        for at, (line, cursor, edited) in await shown_of(name, [hits[place][1:] for place in ats]):
+            shown[ats[at]] = (name, line, cursor, edited)
+    return [shown[at] for at in sorted(shown)]

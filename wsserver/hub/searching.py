@@ -15,6 +15,7 @@ paged with one ``before`` token over all of them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -110,20 +111,13 @@ async def search_all(hub: Hub, names: list[str], text: str, handle: str | None, 
     try:
         answer = await merged.search({name: hub.store.finder(name) for name in positions}, positions,
                                      Query(text, handle), limit, seconds, _turns)
-        by_channel: dict[str, list[int]] = {}  # where in the page each channel's hits are
-        for at, (name, _, _) in enumerate(answer.hits):
-            by_channel.setdefault(name, []).append(at)
-        shown: dict[int, tuple[str, str, str, bool]] = {}
-        for name, places in by_channel.items():
-            hits = [answer.hits[at][1:] for at in places]
-            for at, hit in await _shown_of(hub, name, hits):
-                shown[places[at]] = (name, *hit)
+        # Left out: deleted lines, and edited lines found by their old text.
+        hits = await found.current_merged(answer.hits, functools.partial(_shown_of, hub))
     except StoreError:
         log.warning("a search of %d channels failed", len(positions), exc_info=True)
         return Refused.of(Code.UNAVAILABLE)
     hub.metrics.searches.labels("partial" if answer.partial else "done").inc()
-    # Left out: deleted lines, and edited lines found by their old text.
-    return AllResults([shown[at] for at in sorted(shown)], answer.next, answer.partial)
+    return AllResults(hits, answer.next, answer.partial)
 
 
 async def _shown(hub: Hub, name: str, hits: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:

@@ -17,7 +17,7 @@ from typing import TextIO
 
 import pendulum
 
-from ..annotations.found import Index, current, index_of
+from ..annotations.found import Index, Shown, current_merged, current_of, index_of
 from ..background import Backoff
 from ..config import CHANNEL_RE, HANDLE_RE, valid_channel
 from ..errors import CommandError
@@ -189,17 +189,20 @@ async def search(source: Admin, channel: str | None, text: str, handle: str | No
     names = [channel] if channel is not None else await source.channel_names()
     finders = {name: source.finder(name) for name in names}
     indexes: dict[str, Index] = {}  # an edited line is found by its current text
+
+    async def shown_of(name: str, hits: list[tuple[str, str]]) -> list[tuple[int, Shown]]:
+        if name not in indexes:
+            indexes[name] = await index_of(finders[name])
+        return await current_of(hits, indexes[name], finders[name])
+
     positions: dict[str, str] | None = dict.fromkeys(names, merged.FROM_END)
     printed = 0
     while positions:
         wanted = 1000 if limit == 0 else min(1000, limit - printed)
         page = await merged.search(finders, positions, Query(text, handle), wanted, SEARCH_SECONDS)
-        for name, line, cursor in page.hits:
-            if name not in indexes:
-                indexes[name] = await index_of(finders[name])
-            for shown, _cursor, _edited in await current([(line, cursor)], indexes[name], finders[name]):
-                out.write(shown + "\n" if channel is not None else f"{name}: {shown}\n")
-                printed += 1
+        for name, shown, _cursor, _edited in await current_merged(page.hits, shown_of):
+            out.write(shown + "\n" if channel is not None else f"{name}: {shown}\n")
+            printed += 1
         positions = page.positions
         if printed == limit:
             break

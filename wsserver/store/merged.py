@@ -63,8 +63,7 @@ class _Stream:
     name: str
     position: str
     hits: list[tuple[str, str]] = field(default_factory=list)
-    rest: str | None = None  # the position after the found hits; None: none left
-    partial: bool = False
+    rest: str | None = None  # the position after the found hits; None: none left (a scan cut off leaves one)
     taken: str | None = None  # the cursor of the last hit the page took
 
 
@@ -118,7 +117,7 @@ async def search(finders: Mapping[str, Finder], positions: Mapping[str, str], qu
         hits = found.hits
         if kind == PAST and hits and hits[0][1] == cursor:
             hits = hits[1:]  # given already
-        stream.hits, stream.partial = hits, found.partial
+        stream.hits = hits
         stream.rest = None if found.next is None else BEFORE + found.next
 
     await asyncio.gather(*(scan(stream) for stream in streams))

@@ -178,14 +178,14 @@ class FileHandles:
         except FileNotFoundError:
             return []
         try:
-            size = os.fstat(fd).st_size
-            cached = self._cache
-            if cached is not None and cached.same_file(fd, size):
+            stat = os.fstat(fd)
+            size, cached = stat.st_size, self._cache
+            if cached is not None and cached.same_file(fd, stat):
                 if cached.offset == size:
                     return list(cached.entries)
                 snapshot = cached.grown(fd, os.pread(fd, size - cached.offset, cached.offset))
             else:
-                snapshot = UsersRead.of(os.fstat(fd).st_ino, os.pread(fd, size, 0))
+                snapshot = UsersRead.of(stat.st_ino, os.pread(fd, size, 0))
         finally:
             os.close(fd)
         self._cache = snapshot
@@ -197,7 +197,8 @@ class FileHandles:
             out.write(data)
             out.flush()
             cached = self._cache  # read under the lock just now: the file was exactly that before this write
-            inode, size = os.fstat(out.fileno()).st_ino, os.fstat(out.fileno()).st_size
+            stat = os.fstat(out.fileno())
+            inode, size = stat.st_ino, stat.st_size
         if cached is not None and cached.inode == inode and cached.offset + len(data) == size:
             head = cached.head if len(cached.head) == HEAD else (cached.head + data)[:HEAD]
             self._cache = UsersRead(inode, size, head, (cached.tail + data)[-HEAD:], tuple(entries))

@@ -130,8 +130,8 @@ class UsersRead:
         whole = data[: data.rfind(b"\n") + 1]
         return cls(inode, len(whole), whole[:HEAD], whole[-HEAD:], tuple(_parse(whole)))
 
-    def same_file(self, fd: int, size: int) -> bool:
-        return (os.fstat(fd).st_ino == self.inode and size >= self.offset
+    def same_file(self, fd: int, stat: os.stat_result) -> bool:
+        return (stat.st_ino == self.inode and stat.st_size >= self.offset
                 and os.pread(fd, len(self.head), 0) == self.head
                 and os.pread(fd, len(self.tail), self.offset - len(self.tail)) == self.tail)
 
