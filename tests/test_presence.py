@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wsserver import protocol
 from wsserver.channels.presence import DELTAS_KEPT, PresenceList, sort_handles
 
 from .support import Client, Server, joined
@@ -177,3 +178,20 @@ def test_a_joiners_own_name_is_not_sent_back_to_it(extra: str) -> None:
     assert first["users"] == sort_handles(["Bob", extra]) and first["version"] == version_of(["Bob", extra])
     presence.update(sort_handles(["Bob", extra]))
     assert presence.since(presence.version - 1, spliced) is None
+
+
+@given(st.lists(st.text(alphabet="aBcé_9\u00df", min_size=1, max_size=4), max_size=12, unique=True),
+       st.text(alphabet="aBcé_9\u00df", min_size=1, max_size=4))
+@settings(max_examples=200, deadline=None)
+def test_a_joiners_list_is_spliced_as_the_frame_that_lists_everyone(users: list[str], joiner: str) -> None:
+    """The bytes spliced for a joiner (anywhere: first, between, last, into an empty list) are a whole list's frame."""
+    presence = PresenceList("général")
+    presence.update(users)
+    wire, _ = presence.with_joiner(joiner)
+    everyone = sort_handles(list({*users, joiner}))
+    expected = protocol.presence_frame("général", [json.dumps(u, ensure_ascii=False) for u in everyone],
+                                       version_of(everyone))
+    assert bytes(wire.payload).decode("utf-8") == expected
+    assert wire.wire[: len(wire.wire) - len(wire.payload)][0] == 0x81  # one final text frame
+    assert bytes(presence.full().payload).decode("utf-8") == protocol.presence_frame(
+        "général", [json.dumps(u, ensure_ascii=False) for u in sort_handles(users)], version_of(users))

@@ -40,12 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_logging(level: str, worker: str | None = None) -> None:
     """Send one line per event to stderr with level and logger name (and worker), as journald expects."""
-    who = f" worker {worker}[%(process)d]" if worker is not None else ""
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format=f"%(asctime)s %(levelname)s{who} %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(level=getattr(logging, level), format=workers.log_format(worker), stream=sys.stderr)
     # Both report every request or batch of file events at INFO: noise in a journal.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
@@ -74,9 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"wsserver: cannot create --data-dir {str(config.data_dir)!r}: {exc.strerror}", file=sys.stderr)
         return 2
-    configure_logging(config.log_level, os.environ.get("WSSERVER_WORKER"))
     if config.workers > 1:
-        return workers.supervise(args, config.workers)
+        workers.become_supervisor(args, config.workers, config.log_level)
+    configure_logging(config.log_level, os.environ.get("WSSERVER_WORKER"))
     try:
         return asyncio.run(serve(config))
     except (StoreUnavailable, CannotListen) as exc:

@@ -232,10 +232,11 @@ def presence_delta_frame(channel: str, joined_json: list[str], left_json: list[s
 
 def presence_frame(channel: str, users_json: list[str], version: str) -> str:
     """Return ``event_frame("presence", ...)`` from handles already encoded as JSON strings (cheap to splice)."""
-    return (
-        '{"success": true, "event": "presence", "data": {"channel": '
-        + json.dumps(channel, ensure_ascii=False)
-        + ', "users": ['
-        + ", ".join(users_json)
-        + '], "version": "' + version + '"}}'
-    )
+    head, tail = presence_frame_ends(channel, version)
+    return f"{head}{', '.join(users_json)}{tail}"
+
+
+def presence_frame_ends(channel: str, version: str) -> tuple[str, str]:
+    """Return what comes before and after the handles (each a JSON string, ", " between them) of a whole list."""
+    return ('{"success": true, "event": "presence", "data": {"channel": ' + json.dumps(channel, ensure_ascii=False)
+            + ', "users": [', '], "version": "' + version + '"}}')

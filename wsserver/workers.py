@@ -6,6 +6,12 @@ them (every worker tails every log).  The parent only supervises: it
 restarts a worker that dies (whose handles the new worker reclaims at
 start-up, as any join blocked by them would), and passes SIGTERM, SIGINT and
 SIGHUP on to the workers.
+
+Once the command line is checked, ``wsserver --workers N`` replaces itself
+(``exec``, same process id for systemd) with ``python -m wsserver.workers``:
+this module alone, on the standard library, so the supervisor holds about
+10 MB instead of the whole server's imports (aiohttp, the store, the
+accounts) that it never uses.
 """
 
 from __future__ import annotations
@@ -20,13 +26,33 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("wsserver.workers")  # not __name__: "__main__" when run by -m
 
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 # Timeouts
 RESTART_PAUSE = 1.0  # seconds before restarting a worker that died young, so a crash loop cannot spin
 YOUNG = 5.0  # a worker that dies within this many seconds of starting died young
+
+
+def log_format(worker: str | None = None) -> str:
+    """Return the format of the log lines: level, logger name (and worker), as journald expects."""
+    who = f" worker {worker}[%(process)d]" if worker is not None else ""
+    return f"%(asctime)s %(levelname)s{who} %(name)s: %(message)s"
+
+
+def become_supervisor(args: Sequence[str], count: int, level: str) -> None:
+    """Replace this process with a lean supervisor of ``count`` workers with the server ``args``; never returns."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "wsserver.workers", str(count), level, "--", *args])
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m wsserver.workers COUNT LEVEL -- ARGS...``: supervise (as :func:`become_supervisor` runs it)."""
+    count, level, _, *args = argv
+    logging.basicConfig(level=getattr(logging, level), format=log_format(), stream=sys.stderr)
+    return supervise(args, int(count))
 
 
 def supervise(args: Sequence[str], count: int) -> int:
@@ -83,3 +109,7 @@ def _describe(status: int) -> str:
     if os.WIFSIGNALED(status):
         return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
     return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

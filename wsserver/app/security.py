@@ -8,6 +8,10 @@
 
 Each check answers with an HTTP status and a sentence, so a refused
 browser never gets a socket at all.
+
+PyJWT is imported where a token is first checked or made, not with this
+module: it brings the ``cryptography`` package (about 9 MB a process) that a
+server without ``--jwt-secret`` never uses.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import jwt
 from aiohttp import web
 
 from ..config import Network, valid_handle
@@ -107,6 +110,8 @@ def token_identity(request: web.Request, secret: str, channel: str | None = None
         token = value.strip() if scheme.lower() == "bearer" else ""
     if not token:
         raise Refusal(401, Code.AUTH_FAILED)
+    import jwt  # late: see the module's docstring
+
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
     except jwt.PyJWTError:
@@ -128,6 +133,8 @@ def _resume_key(secret: str) -> bytes:
 
 
 def _resume_claims(token: str, secret: str, channel: str) -> dict[str, object]:
+    import jwt  # late: see the module's docstring
+
     try:
         claims: dict[str, object] = jwt.decode(token, _resume_key(secret), algorithms=["HS256"],
                                                options={"require": ["exp", "sub", "ch", "typ"]})
@@ -147,6 +154,8 @@ def resume_token(secret: str, handle: str, channel: str, ttl: int, operator: boo
     claims: dict[str, object] = {"sub": handle, "ch": channel, "typ": "resume", "exp": expires}
     if operator:
         claims["op"] = True
+    import jwt  # late: see the module's docstring
+
     return jwt.encode(claims, _resume_key(secret), algorithm="HS256"), expires
 
 

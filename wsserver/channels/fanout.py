@@ -52,8 +52,17 @@ class Wire:
     __slots__ = ("opcode", "payload", "wire")
 
     def __init__(self, text: str, opcode: Opcode = Opcode.TEXT) -> None:
-        encoded = text.encode("utf-8")  # freed once the frame is built
-        size = len(encoded)
+        self._build([text.encode("utf-8")], opcode)  # the encoded text is freed once the frame is built
+
+    @classmethod
+    def of_parts(cls, parts: list[bytes | memoryview], opcode: Opcode = Opcode.TEXT) -> Wire:
+        """Return the frame whose payload is ``parts`` (UTF-8) one after the other: one copy of them, into the frame."""
+        wire = cls.__new__(cls)
+        wire._build(parts, opcode)
+        return wire
+
+    def _build(self, parts: list[bytes | memoryview], opcode: Opcode) -> None:
+        size = sum(map(len, parts))  # views are of bytes: their len is in bytes
         first = 0x80 | int(opcode)  # final frame
         if size < 126:
             header = bytes((first, size))
@@ -62,7 +71,7 @@ class Wire:
         else:
             header = bytes((first, 127)) + size.to_bytes(8, "big")
         self.opcode = opcode
-        self.wire = header + encoded
+        self.wire = b"".join([header, *parts])
         self.payload = memoryview(self.wire)[len(header) :]
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-import emoji as emoji_data  # the Unicode emoji list and its sequences, kept up to date by its maintainers
-
 from ..lines.logline import is_unicode
 from ..protocol import Code, Refused
 
@@ -49,4 +47,10 @@ def message_problem(text: str, max_chars: int, encrypted: bool) -> Refused | Non
 
 def single_emoji(text: object) -> bool:
     """Return whether ``text`` is exactly one emoji: a code point or one sequence (flag, skin tone, ZWJ, keycap)."""
-    return isinstance(text, str) and bool(emoji_data.is_emoji(text))
+    if not isinstance(text, str):
+        return False
+    # The Unicode emoji list and its sequences, kept up to date by its maintainers; imported at the first
+    # reaction, not with the server (its tables are about 3.5 MB a process).
+    import emoji
+
+    return bool(emoji.is_emoji(text))

@@ -7,8 +7,10 @@ parsed alone, not the whole file again (wsserver.store.files.handles keeps one).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import socket
+import sys
 from dataclasses import dataclass
 
 
@@ -68,7 +70,8 @@ class Entry:
     key: tuple[str, str] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key", (self.handle.lower(), self.channel))
+        lower = self.handle.lower()
+        object.__setattr__(self, "key", (self.handle if lower == self.handle else lower, self.channel))
 
     def format(self) -> str:
         if self.owner is None:
@@ -89,7 +92,7 @@ class Entry:
         owner = None
         if len(fields) >= 5:
             try:
-                owner = Owner(fields[2], int(fields[3]), fields[4])
+                owner = _owner(fields[2], int(fields[3]), fields[4])
             except ValueError:
                 owner = None
         away_until = None
@@ -98,8 +101,18 @@ class Entry:
                 away_until = float(fields[5])
             except ValueError:
                 away_until = None
-        return cls(fields[0], fields[1], owner, away_until, len(fields) >= 7 and fields[6] == "1",
+        return cls(fields[0], sys.intern(fields[1]), owner, away_until, len(fields) >= 7 and fields[6] == "1",
                    len(fields) >= 8 and fields[7] == "1")
+
+
+@functools.lru_cache(maxsize=1024)
+def _owner(host: str, pid: int, start: str) -> Owner:
+    """Return the owner of these fields: one object for all the lines of one process.
+
+    A parsed file holds thousands of lines of a few processes: shared, their owner costs nothing a
+    line, where an owner of its own (with its host and start strings) cost about 220 bytes.
+    """
+    return Owner(host, pid, start)
 
 
 HEAD = 64  # bytes of the file's start and of the end of what was read, compared before reading on
