@@ -5,7 +5,9 @@ The helpers they use live in :mod:`tests.support`, by concern.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,18 @@ async def connect(session: aiohttp.ClientSession) -> AsyncIterator[Callable[...,
     yield open_socket
     for client in clients:
         await client.ws.close()
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs mounted for the test (root only): a disk that fills up for real."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs",
+                                                         str(folder)], capture_output=True).returncode != 0:
+        missing("mounting a tmpfs needs root (mount -t tmpfs)")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wsserver.errors import AppendError
 from wsserver.store.files import channellog
 from wsserver.store.files.channellog import ChannelLog, Cursor, read_last_lines, repair_torn_tail
 
@@ -122,6 +123,27 @@ except AppendError as exc:
     result = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=30)
     assert result.stdout == "refused: file size limit reached writes: 0\n", result.stderr
     assert path.read_bytes() == b"x" * 40 + b"\n"
+
+
+def test_a_full_disk_leaves_whole_lines_only(full_disk: Path) -> None:
+    """On a disk that fills up for real, lines that fit in the last block and lines that need a new one alike:
+    each append is whole or refused, and the file holds exactly the accepted lines."""
+    log = ChannelLog(full_disk / "channel_full.log")
+    log.open()
+    accepted: list[bytes] = []
+    for number in range(100_000):
+        line = f"[2026-12-06 12:00:00] Alice: {number} " + "x" * (number * 37 % 300)
+        try:
+            log.append(line)
+        except AppendError as exc:
+            assert "No space left on device" in str(exc)
+            break
+        accepted.append(line.encode() + b"\n")
+    else:
+        pytest.fail("a 1 MiB disk never filled up")
+    assert len(accepted) > 1000
+    assert (full_disk / "channel_full.log").read_bytes() == b"".join(accepted)
+    log.close()
 
 
 @settings(max_examples=80, deadline=None)

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-from .support import joined, missing, run_cli, two_processes
+from .support import joined, run_cli, two_processes
 from .test_uploads import ask, fetch, png_with_text, put, shared
-
-
-@pytest.fixture
-def full_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs mounted for the test (root only): a disk that fills up for real."""
-    folder = tmp_path / "small"
-    folder.mkdir()
-    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs",
-                                                         str(folder)], capture_output=True).returncode != 0:
-        missing("mounting a tmpfs needs root (mount -t tmpfs)")
-    yield folder
-    subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 async def _chunked(body: bytes) -> AsyncIterator[bytes]:
