@@ -6,7 +6,10 @@ import os
 import re
 import signal
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
+
+from wsserver import cli
 
 from .support import Client, Server, eventually, free_port, joined
 
@@ -84,3 +87,33 @@ async def test_killed_worker_is_restarted_and_its_handles_freed(start_server: An
     general = server.file_lines("general")
     assert sum(line.endswith("] System: The server is restarting") for line in general) == 1
     assert general[-1].endswith("] System: The server is restarting")  # and no leave line after the joins
+
+
+class _Libc:
+    def __init__(self, calls: list[tuple[int, int]]) -> None:
+        self.calls = calls
+
+    def mallopt(self, parameter: int, value: int) -> int:
+        self.calls.append((parameter, value))
+        return 1
+
+
+def test_a_server_keeps_two_malloc_arenas_unless_the_operator_chose(monkeypatch: Any) -> None:
+    """glibc's mallopt(M_ARENA_MAX, 2) at start; an operator's MALLOC_ARENA_MAX is left to glibc alone."""
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(cli.ctypes, "CDLL", lambda name: _Libc(calls))
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    cli.few_malloc_arenas()
+    assert calls == [(-8, 2)]
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    cli.few_malloc_arenas()
+    assert calls == [(-8, 2)]
+
+
+async def test_the_supervisor_is_the_lean_module_under_the_same_pid(start_server: Any) -> None:
+    """--workers 2: the process started is the supervisor (exec'd in place), without the server's imports."""
+    server = await start_server("--workers", "2", "--port", str(free_port()))
+    assert server.process is not None
+    proc = Path(f"/proc/{server.process.pid}")
+    assert (proc / "cmdline").read_bytes().split(b"\0")[1:4] == [b"-m", b"wsserver.workers", b"2"]
+    assert "aiohttp" not in (proc / "maps").read_text(), "the supervisor loaded the server's C extensions"
