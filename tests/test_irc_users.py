@@ -1,9 +1,12 @@
-"""IRC commands about people: WHO with WHOX fields, OPER, user modes (+i, +B), USERHOST, AWAY's 301."""
+"""IRC commands about people: WHO with WHOX fields, OPER, user modes (+i, +B), USERHOST, AWAY's 301; an
+account's channels joined again when it signs in."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .support import run_cli
+from .support.accounts import PASSWORD, sign_up
 from .support.irc import Irc, irc_port
 
 OPERATOR = "boss:a-long-secret"
@@ -117,3 +120,37 @@ async def test_registering_during_sasl_aborts_it(start_server: Any) -> None:
         await irc.send(line)
     await irc.expect(r" 906 guest1 :SASL authentication aborted")
     await irc.expect(r" 001 guest1 ")
+
+
+async def test_an_accounts_session_is_joined_again_to_its_channels(start_server: Any, person: Any) -> None:
+    """Always-on: an account's IRC session starts in the channels its sessions sat in, not those it left or was
+    kicked from; with draft/read-marker each with its MARKREAD before the NAMES, as a JOIN's."""
+    server = await start_server("--irc-port", "0", "--accounts", "--sign-up", "open", "--rate-limit", "0")
+    assert (await sign_up(person(), server, "Alice", password=PASSWORD))[0] == 201
+    port = await irc_port(server)
+    first = await Irc.connect(port, "Alice", caps="draft/read-marker", password=f"Alice:{PASSWORD}")
+    for channel in ("#general", "#tech"):
+        await first.join(channel)
+    await first.send("PART #tech")
+    await first.expect(r"PART #tech")
+    first.close()
+
+    second = await Irc.connect(port, "Alice", caps="draft/read-marker", password=f"Alice:{PASSWORD}")
+    await second.expect(r"^:Alice!\S+ JOIN #general$")
+    await second.expect(r"^:\S+ MARKREAD #general \*$")
+    await second.expect(r" 366 Alice #general ")
+    await second.send("PING :burst-done")
+    await second.expect(r"PONG \S+ :?burst-done")
+    assert not [text for text in second.lines if "#tech" in text], "a parted channel is not joined again"
+    await second.send("JOIN #general")  # what a client that joins by itself does: nothing more happens
+    await second.send("PING :again")
+    await second.expect(r"PONG \S+ :?again")
+
+    data = str(server.data_dir)
+    assert (await run_cli("kick", "general", "Alice", "--reason", "cool off", "--data-dir", data))[0] == 0
+    await second.expect(r"KICK #general Alice :?cool off")
+    second.close()
+    third = await Irc.connect(port, "Alice", password=f"Alice:{PASSWORD}")
+    await third.send("PING :burst-done")
+    await third.expect(r"PONG \S+ :?burst-done")
+    assert not [text for text in third.lines if " JOIN " in text], "kicked: not joined again"

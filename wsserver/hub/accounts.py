@@ -98,6 +98,18 @@ class Accounts:
         """Let the hashing threads go."""
         self.pool.shutdown(wait=False, cancel_futures=True)
 
+    async def irc_channels(self, handle: str) -> list[str]:
+        """Return the channels the account's IRC sessions sit in, to join again when one signs in."""
+        record = await self.store.get(handle)
+        return [str(name) for name in (record or {}).get("irc_channels") or ()]
+
+    async def keep_irc_channel(self, handle: str, channel: str, kept: bool) -> None:
+        """Add ``channel`` to the account's IRC channels (a JOIN), or drop it (a PART, a kick, a refusal)."""
+        channels = await self.irc_channels(handle)
+        if (channel in channels) != kept:
+            await self.store.change(handle, {"irc_channels": sorted({*channels, channel} if kept
+                                                                    else set(channels) - {channel})})
+
     async def _hash(self, password: str) -> str:
         return await asyncio.get_running_loop().run_in_executor(self.pool, self.hasher.hash, password)
 

@@ -232,6 +232,7 @@ class Connection:
         entry = self.members.pop(channel, None)
         if entry is not None:
             self.door.later(entry[0].leave())
+            self.door.later(self.door.seats.keep(self, channel, False))  # kicked or banned: not joined again
 
     def reactions(self, channel: str, cursor: str, reactions: dict[str, list[str]], seen: dict[str, list[str]]) -> None:
         """Say a line's reactions changed: a TAGMSG ``+draft/react`` for each one not in ``seen`` (the state before)."""
@@ -385,6 +386,7 @@ class Connection:
                        else "Erroneous nickname")
             return
         self.welcome()
+        await self.door.seats.rejoin(self)
 
 
 def _tagged(text: str, tag: str) -> str:

@@ -178,6 +178,33 @@ class Seats:
             await member.leave()
             return
         conn.members[name] = (member, outbox)
+        await self.keep(conn, name, True)
+
+    async def keep(self, conn: Connection, name: str, kept: bool) -> None:
+        """Keep (or drop) ``name`` among the channels an account's IRC sessions are joined to when they sign in."""
+        accounts = self.state.accounts
+        if conn.account is None or accounts is None:
+            return
+        try:
+            await accounts.keep_irc_channel(conn.account.handle, name, kept)
+        except StoreError:
+            log.warning("could not keep the IRC channels of %s", conn.account.handle, exc_info=True)
+
+    async def rejoin(self, conn: Connection) -> None:
+        """Join a signed-in account's session to the channels its sessions sat in (always-on, as a bouncer does)."""
+        accounts = self.state.accounts
+        if conn.account is None or accounts is None:
+            return
+        try:
+            names = await accounts.irc_channels(conn.account.handle)
+        except StoreError:
+            log.warning("could not read the IRC channels of %s", conn.account.handle, exc_info=True)
+            return
+        for name in names:
+            if self.exists(name):
+                await self.join(conn, name)
+            if name not in conn.members and not conn.closing:  # gone, banned, no longer allowed: not again
+                await self.keep(conn, name, False)
 
     async def read_marker(self, conn: Connection, channel: Channel) -> str:
         """Return ``timestamp=...`` for the identity's read position in ``channel`` (``*``: none).
@@ -222,6 +249,7 @@ class Seats:
                 other.send(said)
         self.door.unseated(conn, name)
         await entry[0].leave()
+        await self.keep(conn, name, False)
         return True
 
     # ------------------------------------------------------------ lines
