@@ -230,4 +230,12 @@ async def test_a_refused_write_refuses_every_line_of_its_turn(tmp_path: Path, mo
     assert [str(result) for result in results] == [f"{path}: No space left on device"] * 3
     assert all(isinstance(result, AppendError) for result in results) and told == [False] * 3
     assert path.read_bytes() == b""
+
+    def fail(line: str) -> int:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(feed.log, "append", fail)  # any other failure: every waiting append raises it, none hangs
+    results = await asyncio.gather(*(feed.append(f"[2026-12-06 12:00:00] Ann: {i}") for i in range(2)),
+                                   return_exceptions=True)
+    assert [type(result) for result in results] == [OSError, OSError]
     await feed.stop()

@@ -28,6 +28,8 @@ from .outbox import ACTION_PREFIX, IrcOutbox
 
 log = logging.getLogger("wsserver.irc")
 
+GONE_FOR_GOOD = (Code.NO_CHANNEL, Code.BANNED, Code.NOT_ALLOWED_HERE)  # an always-on channel dropped on these
+
 MOTD = "Lines here are the channels' logs: what you send is kept, as the page's lines are."
 
 
@@ -142,23 +144,23 @@ class Seats:
         channels = self.state.hub.channels
         return name in channels or name in channels.names()  # open here, or else configured or in the store
 
-    async def join(self, conn: Connection, name: str) -> None:
-        """Seat the connection in channel ``name`` (without ``#``)."""
+    async def join(self, conn: Connection, name: str) -> Code | None:
+        """Seat the connection in channel ``name`` (without ``#``); return why not (told to the client), or None."""
         if name in conn.members:
-            return
+            return None
         hub = self.state.hub
         created = name not in hub.channels.names()  # a JOIN that makes it: on no process, in no log yet
         try:
             channel = hub.channels.channel(name)
         except TooManyChannels:
             conn.reply(n.ERR_NOSUCHCHANNEL, f"#{name}", Code.TOO_MANY_CHANNELS.sentence)
-            return
+            return Code.TOO_MANY_CHANNELS
         if channel is None:
             conn.reply(n.ERR_NOSUCHCHANNEL, f"#{name}", Code.NO_CHANNEL.sentence)
-            return
+            return Code.NO_CHANNEL
         if conn.account is not None and not conn.account.may_use(name):
             conn.reply(n.ERR_NOSUCHCHANNEL, f"#{name}", Code.NOT_ALLOWED_HERE.sentence)
-            return
+            return Code.NOT_ALLOWED_HERE
         operator = self.door.operates(conn, name) or (created and not self.state.config.jwt_secret)
         outbox = IrcOutbox(conn, name)
         if "draft/read-marker" in conn.caps:  # said between the JOIN and the NAMES
@@ -173,12 +175,13 @@ class Seats:
             numeric = n.ERR_BANNEDFROMCHAN if refused.refused.code is Code.BANNED else \
                 n.ERR_NICKNAMEINUSE if refused.refused.code is Code.HANDLE_IN_USE else n.ERR_NOSUCHCHANNEL
             conn.reply(numeric, f"#{name}", refused.refused.sentence)
-            return
+            return refused.refused.code
         if conn.closing:
             await member.leave()
-            return
+            return None
         conn.members[name] = (member, outbox)
         await self.keep(conn, name, True)
+        return None
 
     async def keep(self, conn: Connection, name: str, kept: bool) -> None:
         """Keep (or drop) ``name`` among the channels an account's IRC sessions are joined to when they sign in."""
@@ -201,9 +204,8 @@ class Seats:
             log.warning("could not read the IRC channels of %s", conn.account.handle, exc_info=True)
             return
         for name in names:
-            if self.exists(name):
-                await self.join(conn, name)
-            if name not in conn.members and not conn.closing:  # gone, banned, no longer allowed: not again
+            refused = await self.join(conn, name) if self.exists(name) else Code.NO_CHANNEL
+            if refused in GONE_FOR_GOOD:  # not again; a store that did not answer is asked next time
                 await self.keep(conn, name, False)
 
     async def read_marker(self, conn: Connection, channel: Channel) -> str:

@@ -113,11 +113,11 @@ class FileFeed:
         waiting, self._waiting = self._waiting or [], None
         try:
             end = self.log.append("\n".join(line for line, _ in waiting))
-        except AppendError as exc:
+        except Exception as exc:  # each waiting append gets it: none may wait forever
             for _, written in waiting:
                 self._appended(False)
                 if not written.done():
-                    written.set_exception(AppendError(*exc.args))
+                    written.set_exception(AppendError(*exc.args) if isinstance(exc, AppendError) else exc)
             return
         identity = self.log.identity
         self.tailer.wake()
