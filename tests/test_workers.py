@@ -114,6 +114,15 @@ async def test_the_supervisor_is_the_lean_module_under_the_same_pid(start_server
     """--workers 2: the process started is the supervisor (exec'd in place), without the server's imports."""
     server = await start_server("--workers", "2", "--port", str(free_port()))
     assert server.process is not None
-    proc = Path(f"/proc/{server.process.pid}")
-    assert (proc / "cmdline").read_bytes().split(b"\0")[1:4] == [b"-m", b"wsserver.workers", b"2"]
-    assert "aiohttp" not in (proc / "maps").read_text(), "the supervisor loaded the server's C extensions"
+    pid = str(server.process.pid)
+    assert _proc(pid, "cmdline").split("\0")[1:4] == ["-m", "wsserver.workers", "2"]
+    assert "aiohttp" not in _proc(pid, "maps"), "the supervisor loaded the server's C extensions"
+    await eventually(lambda: len(worker_pids(server)) == 2, what="both workers listening")
+    for pid in worker_pids(server).values():  # a worker at rest has not loaded what only tokens, images or reactions need
+        maps = _proc(pid, "maps")
+        assert "/cryptography/" not in maps and "/PIL/" not in maps, f"worker {pid} loaded PyJWT or Pillow"
+
+
+def _proc(pid: str, name: str) -> str:
+    """Return a file of /proc about process ``pid``."""
+    return Path(f"/proc/{pid}/{name}").read_text()
