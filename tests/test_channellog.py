@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from hypothesis import strategies as st
 from wsserver.errors import AppendError
 from wsserver.store.files import channellog
 from wsserver.store.files.channellog import ChannelLog, Cursor, read_last_lines, repair_torn_tail
-from wsserver.store.files.feed import FileFeed
 
 from .support import REPO
 
@@ -188,54 +186,3 @@ def test_recent_lines_in_memory_give_what_the_file_gives(tmp_path_factory: Any, 
             assert kept.batches[0].start == read.batches[0].start and kept.batches[-1].end == read.batches[-1].end
     finally:
         os.close(fd)
-
-
-async def test_appends_of_one_turn_are_one_write_each_with_its_own_cursor(tmp_path: Path, monkeypatch: Any) -> None:
-    """Lines appended together (a join storm's) go out as one write(2), in order; each gets the cursor after it."""
-    path = tmp_path / "channel_t.log"
-    feed = FileFeed(path, lambda lines: None)
-    feed.start()
-    writes: list[bytes] = []
-    real_write = os.write
-
-    def counting(fd: int, data: bytes) -> int:
-        if fd == feed.log.fd:
-            writes.append(bytes(data))
-        return real_write(fd, data)
-
-    monkeypatch.setattr(os, "write", counting)
-    lines = [f"[2026-12-06 12:00:00] System: user{i} joined" for i in range(5)] + ["[2026-12-06 12:00:00] Zoë: é"]
-    cursors = await asyncio.gather(*(feed.append(line) for line in lines))
-    data = path.read_bytes()
-    assert writes == [data] and data == "".join(line + "\n" for line in lines).encode()
-    ends = [parsed.offset for parsed in map(Cursor.parse, cursors) if parsed is not None]
-    assert ends == [data.index(line.encode()) + len(line.encode()) + 1 for line in lines]
-    assert await feed.append("[2026-12-06 12:00:01] Ann: later") and len(writes) == 2, "a later turn: a write of its own"
-    await feed.stop()
-
-
-async def test_a_refused_write_refuses_every_line_of_its_turn(tmp_path: Path, monkeypatch: Any) -> None:
-    """When the one write is refused (a full disk), every line of it is told so and none is in the log."""
-    path = tmp_path / "channel_t.log"
-    told: list[bool] = []
-    feed = FileFeed(path, lambda lines: None, appended=told.append)
-    feed.start()
-
-    def refuse(line: str) -> int:
-        raise AppendError(f"{path}: No space left on device")
-
-    monkeypatch.setattr(feed.log, "append", refuse)
-    results = await asyncio.gather(*(feed.append(f"[2026-12-06 12:00:00] Ann: {i}") for i in range(3)),
-                                   return_exceptions=True)
-    assert [str(result) for result in results] == [f"{path}: No space left on device"] * 3
-    assert all(isinstance(result, AppendError) for result in results) and told == [False] * 3
-    assert path.read_bytes() == b""
-
-    def fail(line: str) -> int:
-        raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr(feed.log, "append", fail)  # any other failure: every waiting append raises it, none hangs
-    results = await asyncio.gather(*(feed.append(f"[2026-12-06 12:00:00] Ann: {i}") for i in range(2)),
-                                   return_exceptions=True)
-    assert [type(result) for result in results] == [OSError, OSError]
-    await feed.stop()

@@ -50,7 +50,6 @@ class FileFeed:
         self.log = ChannelLog(path, flusher)
         self.tailer = Tailer(path, self._read_back, self.log.reopen, gather)
         self.recent = Recent()
-        self._waiting: list[tuple[str, asyncio.Future[Cursor]]] | None = None  # lines for this turn's write
 
     def _read_back(self, data: bytes, end: Cursor) -> None:
         lines = file_lines(end.identity, end.offset - len(data), data[:-1])
@@ -87,45 +86,22 @@ class FileFeed:
         self.tailer.wake()
 
     async def append(self, line: str) -> str:
-        """Write the line and wake the tailer; return its cursor; raises AppendError.
-
-        The lines appended in one turn of the event loop go out together, in the order they came, as
-        one ``write(2)`` (whole or refused, as one line is): a join storm's join lines, released
-        together by a batch of the users file, cost one system call, not one each (py-spy: the
-        ``write(2)`` of each join line was 8-10 % of a worker in W5's storm).
+        """Write the line with one ``write(2)`` and wake the tailer; return its cursor; raises AppendError.
 
         ``--fsync`` (wsserver.store.files.durable): ``always`` flushes it before returning, ``batch``
         marks it for the next round (what waits for an explicit ok waits with ``Store.durable``).
         """
-        loop = asyncio.get_running_loop()
-        if self._waiting is None:
-            self._waiting = []
-            loop.call_soon(self._write_waiting)
-        written: asyncio.Future[Cursor] = loop.create_future()
-        self._waiting.append((line, written))
-        cursor = await written
+        try:
+            end = self.log.append(line)
+        except AppendError:
+            self._appended(False)
+            raise
+        self._appended(True)
         fd = self.log.fd
+        self.tailer.wake()
         if fd is not None:
             await self.log.flusher.appended(fd)
-        return str(cursor)
-
-    def _write_waiting(self) -> None:
-        waiting, self._waiting = self._waiting or [], None
-        try:
-            end = self.log.append("\n".join(line for line, _ in waiting))
-        except Exception as exc:  # each waiting append gets it: none may wait forever
-            for _, written in waiting:
-                self._appended(False)
-                if not written.done():
-                    written.set_exception(AppendError(*exc.args) if isinstance(exc, AppendError) else exc)
-            return
-        identity = self.log.identity
-        self.tailer.wake()
-        for line, written in reversed(waiting):  # each line ends where the next one begins
-            self._appended(True)
-            if not written.done():
-                written.set_result(Cursor(identity, end))
-            end -= len(line.encode("utf-8")) + 1
+        return str(Cursor(self.log.identity, end))
 
     @property
     def cursor(self) -> str:
