@@ -82,7 +82,8 @@ def test_presence_frame_spliced_from_json_is_the_event_frame(channel: str, users
     """The cheap presence frame (handles encoded once, then spliced) is exactly the general event frame."""
     import json
 
-    from wsserver.protocol import event_frame, presence_frame
+    from wsserver.protocol import event_frame, presence_frame_ends
 
-    spliced = presence_frame(channel, [json.dumps(user, ensure_ascii=False) for user in users], version)
+    head, tail = presence_frame_ends(channel, version)
+    spliced = head + ", ".join(json.dumps(user, ensure_ascii=False) for user in users) + tail
     assert spliced == event_frame("presence", {"channel": channel, "users": users, "version": version})

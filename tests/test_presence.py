@@ -189,9 +189,9 @@ def test_a_joiners_list_is_spliced_as_the_frame_that_lists_everyone(users: list[
     presence.update(users)
     wire, _ = presence.with_joiner(joiner)
     everyone = sort_handles(list({*users, joiner}))
-    expected = protocol.presence_frame("général", [json.dumps(u, ensure_ascii=False) for u in everyone],
-                                       version_of(everyone))
+    expected = protocol.event_frame("presence", {"channel": "général", "users": everyone,
+                                                 "version": version_of(everyone)})
     assert bytes(wire.payload).decode("utf-8") == expected
     assert wire.wire[: len(wire.wire) - len(wire.payload)][0] == 0x81  # one final text frame
-    assert bytes(presence.full().payload).decode("utf-8") == protocol.presence_frame(
-        "général", [json.dumps(u, ensure_ascii=False) for u in sort_handles(users)], version_of(users))
+    assert bytes(presence.full().payload).decode("utf-8") == protocol.event_frame(
+        "presence", {"channel": "général", "users": sort_handles(users), "version": version_of(users)})

@@ -144,8 +144,11 @@ class Seats:
         channels = self.state.hub.channels
         return name in channels or name in channels.names()  # open here, or else configured or in the store
 
-    async def join(self, conn: Connection, name: str) -> Code | None:
-        """Seat the connection in channel ``name`` (without ``#``); return why not (told to the client), or None."""
+    async def join(self, conn: Connection, name: str, remember: bool = True) -> Code | None:
+        """Seat the connection in channel ``name`` (without ``#``); return why not (told to the client), or None.
+
+        ``remember``: keep the channel among an account's always-on channels (a rejoin has it there already).
+        """
         if name in conn.members:
             return None
         hub = self.state.hub
@@ -180,7 +183,8 @@ class Seats:
             await member.leave()
             return None
         conn.members[name] = (member, outbox)
-        await self.keep(conn, name, True)
+        if remember:
+            await self.keep(conn, name, True)
         return None
 
     async def keep(self, conn: Connection, name: str, kept: bool) -> None:
@@ -204,7 +208,7 @@ class Seats:
             log.warning("could not read the IRC channels of %s", conn.account.handle, exc_info=True)
             return
         for name in names:
-            refused = await self.join(conn, name) if self.exists(name) else Code.NO_CHANNEL
+            refused = await self.join(conn, name, remember=False) if self.exists(name) else Code.NO_CHANNEL
             if refused in GONE_FOR_GOOD:  # not again; a store that did not answer is asked next time
                 await self.keep(conn, name, False)
 

@@ -153,7 +153,7 @@ if _libc is not None:
     _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
 
 
-def _make_room(fd: int, size: int, block: int = 0) -> None:
+def _make_room(fd: int, size: int, block: int) -> None:
     """Make sure ``size`` more bytes can be appended to ``fd`` whole; raise OSError (nothing written) if not.
 
     A write that runs out of room half way leaves a torn line that ``tail -f`` or
