@@ -42,6 +42,30 @@ async def test_deleting_ones_own_line_in_the_page(server: Server, new_page: Any,
     assert page.errors == []
 
 
+async def test_deleting_ones_own_private_line_in_the_page(server: Server, new_page: Any, connect: Any) -> None:
+    """A private line of one's own has a Delete control; the other end is told, and both show it deleted."""
+    bob = await joined(await connect(server, "Bob"), "Bob")
+    page = await new_page(server.url + "/?channel=general&handle=Alice")
+    await page.get_by_role("status").filter(has_text=re.compile("^Connected to ")).wait_for()
+    await bob.send({"type": "private", "to": "Alice", "message": "a private line of Bob"})
+    await wait_for_line(page, "a private line of Bob")
+    await say(page, "/msg Bob the wrong password")
+    await page.get_by_role("button", name="Send unencrypted").click()  # Bob's socket has no key
+    sent = (await bob.event("private", to="Bob"))["data"]
+    await wait_for_line(page, "the wrong password")
+    assert await page.locator("li", has_text="a private line of Bob").get_by_role("button", name="Delete").count() == 0
+    await page.locator("li.private", has_text="the wrong password").get_by_role(
+        "button", name=re.compile("^Delete the line of Alice")).click()
+    dialog = page.get_by_role("dialog", name="Delete this message?")
+    await dialog.get_by_role("button", name="Delete", exact=True).click()
+    assert (await bob.event("deleted"))["data"] == {"channel": "general", "cursor": sent["cursor"], "private": True}
+    deleted = page.locator("li.private.deleted")
+    await deleted.locator(".text", has_text="message deleted").wait_for()
+    assert await deleted.get_attribute("data-private") == sent["cursor"]
+    assert await page.get_by_role("log").get_by_text("the wrong password").count() == 0
+    assert page.errors == []
+
+
 async def test_a_channel_operator_bans_from_the_users_list_by_keyboard(start_server: Any, new_page: Any,
                                                                        connect: Any) -> None:
     """An operator's page has Kick, Ban and Mute beside each name; Ban asks for how long and why."""

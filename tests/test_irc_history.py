@@ -91,6 +91,44 @@ async def test_private_conversations_have_history_and_targets(start_server: Any,
     assert [line.split(" TARGETS ")[1] for line in targets] == [f"Alice {tags[-1][0]}"]
 
 
+async def test_a_deleted_private_line_is_redacted_for_its_two_ends_and_leaves_the_conversation(
+        start_server: Any, person: Any) -> None:
+    """REDACT of a nick's line (its sender's only); the page's own deletion reaches IRC as REDACT."""
+    server = await start_server("--irc-port", "0", "--accounts", "--sign-up", "open", "--rate-limit", "0")
+    port = await irc_port(server)
+    page = person()
+    assert (await sign_up(page, server, "Alice", password=PASSWORD))[0] == 201
+    assert (await sign_up(person(), server, "Bob", password=PASSWORD))[0] == 201
+    caps = CAPS + " draft/message-redaction"
+    alice = await Irc.connect(port, "Alice", caps=caps, password=f"Alice:{PASSWORD}")
+    bob = await Irc.connect(port, "Bob", caps=caps, password=f"Bob:{PASSWORD}")
+    web = await joined(await socket(page, server), "Alice")
+    await alice.send("PRIVMSG Bob :the code is 1234")
+    msgid = tag(await alice.expect(r"PRIVMSG Bob :?the code is 1234$"), "msgid")
+    await bob.expect(r"PRIVMSG Bob :?the code is 1234$")
+    await alice.send("PRIVMSG Bob :kept")
+    kept = tag(await bob.expect(r"PRIVMSG Bob :?kept$"), "msgid")
+    channel, cursor = msgid.split("/", 1)
+    assert channel == "general"
+
+    await bob.send(f"REDACT Alice {msgid}")
+    await bob.expect(rf"FAIL REDACT REDACT_FORBIDDEN Alice {re.escape(msgid)} :You may only delete your own lines")
+    await alice.send("REDACT Bob general/0-0-0")
+    await alice.expect(r"FAIL REDACT UNKNOWN_MSGID Bob general/0-0-0 :No line at that cursor")
+    await alice.send(f"REDACT Bob {msgid} :wrong person")
+    said = f"REDACT Bob {msgid} :?wrong person$"
+    assert (await alice.expect(said)).startswith(":Alice!"), "with echo-message, to its sender too"
+    assert (await bob.expect(said)).startswith(":Alice!")
+    assert (await web.event("deleted"))["data"] == {"channel": "general", "cursor": cursor, "private": True}
+    history = await batch(bob, "CHATHISTORY LATEST Alice * 10")
+    assert [tag(line, "msgid") for line in history] == [kept]
+
+    await web.send({"type": "private", "to": "Bob", "message": "from the page"})
+    from_page = tag(await bob.expect(r"PRIVMSG Bob :from the page$"), "msgid")
+    await web.send({"type": "delete", "cursor": from_page.split("/", 1)[1], "private": True})
+    assert (await bob.expect(r" REDACT Bob ")).endswith(f":Alice!user@wsserver REDACT Bob {from_page}")
+
+
 async def test_event_playback_replays_joins_and_topics(start_server: Any) -> None:
     """With draft/event-playback a history answer holds the channel's events as they were said live."""
     server = await start_server("--irc-port", "0", "--rate-limit", "0", "--allow-new-channels")

@@ -9,7 +9,8 @@ import { renderLine } from "./render.js";
 /**
  * hooks: decorate(item, parsed, cursor, deleted, live) adds moderation controls; annotate(item, parsed,
  * cursor, index, data, live) shows reactions, replies and edits and offers their actions; reveal(item,
- * parsed) decrypts a private line; jumpActive() says a
+ * parsed) decrypts a private line; decoratePrivate(item, parsed, cursor, live) offers our own live private
+ * line's Delete; jumpActive() says a
  * jump view hides the live list; send(request) -> whether it went out; shown() -> whether this
  * channel is the one on screen; me() -> our handle.
  */
@@ -53,6 +54,7 @@ export function createLogView(hooks) {
       const { item, parsed } = renderLine(data.message);
       if (data.cursor) item.dataset.private = data.cursor;
       hooks.reveal(item, parsed);
+      hooks.decoratePrivate(item, parsed, data.cursor, !data.history);
       return { item, parsed };
     });
   }

@@ -1,5 +1,5 @@
-// Moderation on the page: "message deleted" lines, a Delete control on one's own recent lines (and
-// on every line for a channel operator), and a channel operator's Kick, Ban and Mute beside each
+// Moderation on the page: "message deleted" lines, a Delete control on one's own recent lines, private
+// ones too (and on every line of the channel for a channel operator), and a channel operator's Kick, Ban and Mute beside each
 // name in the Users list, each confirmed in a dialog. The server decides; the page only offers.
 import { $ } from "./dom.js";
 import { serverRules, tokenClaims } from "./session.js";
@@ -64,6 +64,18 @@ export function createModeration(hooks) {
     if (text) text.textContent = "message deleted";
   }
 
+  /** Add a Delete control that asks to send `request`; `windowed`: gone after the server's own-line window. */
+  function addDelete(item, parsed, request, windowed) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "delete";
+    button.textContent = "Delete";
+    button.setAttribute("aria-label", `Delete the line of ${parsed.handle} at ${shownTime(parsed)}`);
+    if (windowed) item.dataset.until = String(Date.now() + serverRules().ownLineMs); // the server's own-line window
+    button.addEventListener("click", () => ask(request, "Delete this message?", "Delete", false));
+    item.append(" ", button);
+  }
+
   return {
     markDeleted,
     /** Give a rendered line (of `room`'s log) its cursor, its deleted state, and a Delete control where allowed. */
@@ -77,21 +89,22 @@ export function createModeration(hooks) {
       const own = parsed.handle === hooks.me() && !parsed.to && !parsed.system;
       const operator = hooks.operator(room);
       if (!(operator && !parsed.to) && !(own && live)) return;
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "delete";
-      button.textContent = "Delete";
-      button.setAttribute("aria-label", `Delete the line of ${parsed.handle} at ${shownTime(parsed)}`);
-      if (own && live && !operator) {
-        item.dataset.until = String(Date.now() + serverRules().ownLineMs); // the server's own-line window
-      }
-      button.addEventListener("click", () => ask({ type: "delete", cursor }, "Delete this message?", "Delete", false));
-      item.append(" ", button);
+      addDelete(item, parsed, { type: "delete", cursor }, own && live && !operator);
     },
-    /** A deleted event: hide that line in `lists` (a channel's lines, and the jump view if it is that channel's). */
-    deleted(cursor, lists) {
+    /** Give a rendered private line (`cursor`: of the private log) a Delete control if it is our own and live. */
+    decoratePrivate(item, parsed, cursor, live) {
+      if (cursor && live && parsed.handle === hooks.me()) {
+        addDelete(item, parsed, { type: "delete", cursor, private: true }, true); // only its sender may
+      }
+    },
+    /**
+     * A deleted event: hide that line in `lists` (a channel's lines, and the jump view if it is that channel's);
+     * `isPrivate`: the cursor is of the private log (only the line's two ends are told).
+     */
+    deleted(cursor, lists, isPrivate = false) {
+      const selector = `li[data-${isPrivate ? "private" : "cursor"}="${CSS.escape(cursor)}"]`;
       for (const list of lists) {
-        for (const item of list.querySelectorAll(`li[data-cursor="${CSS.escape(cursor)}"]`)) markDeleted(item);
+        for (const item of list.querySelectorAll(selector)) markDeleted(item);
       }
     },
     /** Drop Delete controls of own lines older than the server allows. */

@@ -50,6 +50,7 @@ export function createRoom(name, shared) {
 
   room.log = createLogView({
     decorate: (item, parsed, cursor, deleted, live) => shared.moderation.decorate(item, parsed, cursor, deleted, live, room),
+    decoratePrivate: (item, parsed, cursor, live) => shared.moderation.decoratePrivate(item, parsed, cursor, live),
     annotate: (item, parsed, cursor, index, data, live) => {
       shared.secrets.reveal(room, item, parsed);
       shared.annotations.annotate(item, parsed, cursor, index, data, live);
@@ -120,7 +121,8 @@ export function createRoom(name, shared) {
         room.log.notice(data.message);
         break;
       case "deleted":
-        shared.moderation.deleted(data.cursor, shown() ? [room.log.list, document.getElementById("jumped")] : [room.log.list]);
+        shared.moderation.deleted(data.cursor, shown() ? [room.log.list, document.getElementById("jumped")] : [room.log.list],
+          data.private === true);
         shared.changed(room);
         break;
       case "reactions":

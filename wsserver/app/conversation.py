@@ -81,7 +81,7 @@ class Conversation:
         elif isinstance(request, Moderate):
             self._answer(await member.moderate(request.action, request.handle, request.reason, request.duration))
         elif isinstance(request, Delete):
-            self._answer(await member.delete(request.cursor))
+            self._answer(await member.delete(request.cursor, private=request.private))
         elif isinstance(request, Topic):
             self._answer(await member.set_topic(request.text))
         elif isinstance(request, Upload):

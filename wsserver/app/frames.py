@@ -11,7 +11,8 @@ Client to server (JSON text frames):
 * ``{"type": "react", "cursor": C, "emoji": "👍"}`` (``"remove": true`` takes it back);
 * ``{"type": "edit", "cursor": C, "message": TEXT}``;
 * ``{"type": "thread", "cursor": ROOT, "limit": N, "after": C}``;
-* ``{"type": "delete", "cursor": C}``; ``{"type": "moderate", "action", "handle", "reason", "for"}``;
+* ``{"type": "delete", "cursor": C}`` (``"private": true``: C is of a private line);
+* ``{"type": "moderate", "action", "handle", "reason", "for"}``;
 * ``{"type": "topic", "topic": TEXT}``;
 * ``{"type": "upload", "name": "photo.jpg", "size": 123456, "caption": "the view"}``;
 * ``{"type": "key", "public": JWK, "device": ID}``;
@@ -127,9 +128,10 @@ class Topic:
 
 @dataclass(frozen=True)
 class Delete:
-    """Delete the line just before ``cursor``."""
+    """Delete the line just before ``cursor`` (``private``: of the channel's private log)."""
 
     cursor: str
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,12 @@ def parse_client_frame(raw: str) -> ClientFrame:
         cursor = payload.get("cursor")
         if not isinstance(cursor, str):
             raise BadFrame(Code.INVALID_FORMAT if kind == "delete" else Code.BAD_READ)
-        return Delete(cursor) if kind == "delete" else Read(cursor)
+        if kind == "read":
+            return Read(cursor)
+        private = payload.get("private", False)
+        if not isinstance(private, bool):
+            raise BadFrame(Code.INVALID_FORMAT)
+        return Delete(cursor, private)
     if kind == "system":
         if message == "keepalive":
             return Keepalive()

@@ -26,7 +26,14 @@ from ..metrics import Metrics
 from ..store.base import Lines, Store, StoreError
 from .fanout import Outbox, Wire, broadcast
 from .presence import PresenceList, quiet_lines
-from .private import private_between, private_data, private_window, stamp_before, stamp_of
+from .private import (
+    deleted_private_data,
+    private_between,
+    private_data,
+    private_window,
+    stamp_before,
+    stamp_of,
+)
 from .showing import View, joined
 from .typing import Typing
 
@@ -241,8 +248,12 @@ class Channel:
                 raise
         frames, start = await asyncio.shield(shared)
         if identity:
-            found = await private_window(self.private_feed, self.name, handle, start)
+            deleted = self.moderation.deleted_private_in(self.name)
+            found = await private_window(self.private_feed, self.name, handle, start, deleted=deleted)
             frames = [*frames, *(Wire(protocol.event_frame("private", data)) for data in found)]
+            if since is not None:  # private lines it may have shown before it left, deleted since
+                frames += [Wire(self._deleted_private_frame(cursor)) for cursor, action in deleted.items()
+                           if handle.lower() in (action.handle.lower(), action.to.lower())]
         outbox.put_first(frames)
 
     async def _backlog_frames(self, history: int, since: str | None) -> tuple[list[Wire], str | None]:
@@ -287,6 +298,15 @@ class Channel:
         """Tell everyone here to hide the line just before ``cursor``."""
         broadcast(self.subscribers, self._deleted_frame(cursor))
 
+    def _deleted_private_frame(self, cursor: str) -> str:
+        return protocol.event_frame("deleted", deleted_private_data(self.name, cursor))
+
+    def send_deleted_private(self, cursor: str, sender: str, to: str) -> None:
+        """Tell the connections here of ``sender`` and ``to`` to hide the private line just before ``cursor``."""
+        frame = self._deleted_private_frame(cursor)
+        for outbox in {*self.connections(sender), *self.connections(to)}:
+            outbox.put(frame)
+
     def remove(self, handle: str, sentence: str) -> bool:
         """Tell ``handle``'s connections here ``sentence`` and close them with 1008; return whether any is here."""
         connections = self.connections(handle)
@@ -321,8 +341,8 @@ class Channel:
         lines = functools.reduce(joined, await self._fill([found], limit))
         after = await self.finder.after(before, 1) if identity is not None and before is not None else None
         end = stamp_of(after.lines.data) if after is not None else None  # the line the asker has after the page
-        return self.view.history_frame(lines, **await private_between(self.private_feed, self.name, identity,
-                                                                      lines, end))
+        return self.view.history_frame(lines, **await private_between(
+            self.private_feed, self.name, identity, lines, end, self.moderation.deleted_private_in(self.name)))
 
     async def jump(self, around: str | None, at: str | None, after: str | None, limit: int,
                    identity: str | None = None) -> str | None:
@@ -345,7 +365,8 @@ class Channel:
             return None
         lines = window.lines
         end = None if window.latest or not lines.ends else stamp_of(lines.data.rsplit(b"\n", 1)[-1])
-        private = await private_between(self.private_feed, self.name, identity, lines, end)
+        private = await private_between(self.private_feed, self.name, identity, lines, end,
+                                        self.moderation.deleted_private_in(self.name))
         return self.view.history_frame(lines, window.mark, latest=window.latest, **private)
 
     async def thread(self, cursor: str, limit: int, after: str | None) -> str | None:

@@ -12,6 +12,7 @@ repeat a line another one carried, and a client drops a cursor it has.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 from ..lines.logline import LINE_RE
@@ -52,12 +53,13 @@ async def stamp_before(feed: Feed, cursor: str | None) -> str | None:
 
 
 async def private_window(feed: Feed, channel: str, handle: str, start: str | None,
-                         end: str | None = None) -> list[dict[str, Any]]:
+                         end: str | None = None, deleted: Container[str] = ()) -> list[dict[str, Any]]:
     """Return the events' data of the private lines to or from ``handle`` stamped from ``start`` to ``end``.
 
     Both bounds are included (None: from the log's start, to its end); the
     lines come oldest first, marked ``history``, at most :data:`KEEP_MOST` of
-    them (the newest).  Raises StoreError if the store did not answer.
+    them (the newest).  Lines whose cursor is in ``deleted`` are left out.
+    Raises StoreError if the store did not answer.
     """
     await feed.wait_ready()  # its end found: what "the newest" names
     wanted = handle.lower()
@@ -77,6 +79,8 @@ async def private_window(feed: Feed, channel: str, handle: str, start: str | Non
             if start is not None and stamp < start:
                 older = True
                 break
+            if after in deleted:
+                continue
             line = raw.decode("utf-8", errors="replace")
             data = private_data(channel, line, after)
             if data is not None and wanted in (data["from"].lower(), data["to"].lower()):
@@ -92,9 +96,14 @@ async def private_window(feed: Feed, channel: str, handle: str, start: str | Non
 
 
 async def private_between(feed: Feed, channel: str, handle: str | None, lines: Lines,
-                          end: str | None) -> dict[str, Any]:
+                          end: str | None, deleted: Container[str] = ()) -> dict[str, Any]:
     """Return ``{"private": [...]}``: ``handle``'s private lines from the first of ``lines`` to ``end`` ({}: none)."""
     if handle is None:
         return {}
     start = stamp_of(lines.data) if lines.ends else end
-    return {"private": await private_window(feed, channel, handle, start, end)}
+    return {"private": await private_window(feed, channel, handle, start, end, deleted)}
+
+
+def deleted_private_data(channel: str, cursor: str) -> dict[str, Any]:
+    """Return the data of the ``deleted`` event of a private line: only its two ends are sent it."""
+    return {"channel": channel, "cursor": cursor, "private": True}

@@ -20,7 +20,15 @@ import time
 from ..channels.channel import Channel
 from ..lines import moderation_log
 from ..lines.logline import SYSTEM, Clock
-from ..lines.moderation_log import Action, Moderation, audit_line, check_delete, locate, parse_duration
+from ..lines.moderation_log import (
+    Action,
+    Moderation,
+    audit_line,
+    check_delete,
+    locate,
+    locate_private,
+    parse_duration,
+)
 from ..protocol import Code, Refused
 from ..store.base import ActionLog, Handles, StoreError
 from ..uploads.storage import FilesDir
@@ -84,6 +92,8 @@ class Moderator:
             channel.remove(action.handle, Code.KICKED.sentence + why)
         elif action.action == "ban":
             channel.remove(action.handle, Code.BANNED.sentence + why)
+        elif action.action == "delete" and action.to:
+            channel.send_deleted_private(action.cursor, action.handle, action.to)
         elif action.action == "delete":
             channel.send_deleted(action.cursor)
         elif action.action == "topic":
@@ -105,7 +115,8 @@ class Moderator:
         # enforced, here as on every process, when the log brings it back: within milliseconds.
         self.state.apply(action)
         log.info("moderation in %s: %s", channel.name, audit_line(action))
-        await channel.say(SYSTEM, audit_line(action))
+        if not action.to:  # a private deletion is only in the moderation log: the channel is not told of it
+            await channel.say(SYSTEM, audit_line(action))
         return True
 
     async def moderate(self, channel: Channel, actor: str, operator: bool, action: str, handle: str,
@@ -137,22 +148,27 @@ class Moderator:
             Refused.of(Code.NOT_SAVED)
 
     async def delete(self, channel: Channel, actor: str, operator: bool, cursor: str,
-                     reason: str = "") -> Refused | None:
-        """Delete the line just before ``cursor`` for ``actor`` (saying why, if given); return the refusal, or None."""
+                     reason: str = "", private: bool = False) -> Refused | None:
+        """Delete the line just before ``cursor`` for ``actor`` (saying why, if given); return the refusal, or None.
+
+        ``private``: the cursor is of the channel's private log, and only the line's sender may
+        delete it, within the same 15 minutes (a channel operator does not read private lines).
+        """
+        found: tuple[str, ...] | None
         try:
-            found = await locate(channel.finder, cursor)
+            found = await (locate_private(channel.private_feed, cursor) if private else locate(channel.finder, cursor))
         except StoreError:
             return Refused.of(Code.UNAVAILABLE)
-        refusal = check_delete(self.state, channel.name, found, actor, operator, self.clock)
+        refusal = check_delete(self.state, channel.name, found, actor, operator and not private, self.clock)
         if refusal is not None:
             return refusal
         assert found is not None
-        end, author, stamp = found
-        if self.files is not None:  # first, so that whoever is told of the deletion finds the file gone
+        end, author, stamp = found[:3]
+        to = found[-1] if private else ""  # a private line's recipient (locate_private: the last)
+        if self.files is not None and not private:  # first, so that whoever is told finds the file gone
             try:
                 await withdraw_line(self.files, channel.finder, end)
             except (StoreError, OSError):
                 log.error("could not withdraw the file of a deleted line in %s", channel.name, exc_info=True)
-        action = Action("delete", channel.name, actor, handle=author, cursor=end, stamp=stamp, reason=reason)
+        action = Action("delete", channel.name, actor, handle=author, to=to, cursor=end, stamp=stamp, reason=reason)
         return None if await self.act(channel, action) else Refused.of(Code.NOT_SAVED)
-

@@ -253,10 +253,13 @@ class Member:
         except StoreError:
             return self._store_failed("annotation")
 
-    async def delete(self, cursor: str, reason: str = "") -> Refused | None:
-        """Delete the line before ``cursor``: the member's own within 15 minutes, or any as an operator."""
+    async def delete(self, cursor: str, reason: str = "", private: bool = False) -> Refused | None:
+        """Delete the line before ``cursor``: the member's own within 15 minutes, or any as an operator.
+
+        ``private``: the cursor is of the channel's private log; only the line's sender may delete it.
+        """
         return self._rate() or await self.hub.moderator.delete(self.channel, self.handle, self.operator, cursor,
-                                                               reason)
+                                                               reason, private)
 
     async def moderate(self, action: str, handle: str, reason: str = "", duration: str = "") -> Refused | None:
         """As a channel operator: kick, ban, unban, mute or unmute ``handle`` (``duration`` e.g. ``1h``)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from ..hub.member import Member
-from ..protocol import Code
+from ..protocol import Code, Refused
 from ..store.base import StoreError
 from . import numerics as n
 from .base import Place
@@ -135,6 +135,9 @@ class ChannelCommands:
         if conn.lacks(message, 2):
             return
         target, msgid = message.params[0], message.params[1]
+        if not target.startswith("#"):
+            await self._redact_private(conn, target, msgid, message.params[2] if len(message.params) > 2 else "")
+            return
         name = self.seats.channel_name(target)
         entry = conn.members.get(name) if name is not None else None
         if entry is None:
@@ -143,6 +146,24 @@ class ChannelCommands:
         refused = await entry[0].delete(msgid, message.params[2] if len(message.params) > 2 else "")
         if refused is None:
             return
+        self._redact_refused(conn, refused, target, msgid)
+
+    async def _redact_private(self, conn: Connection, target: str, msgid: str, reason: str) -> None:
+        """``REDACT nick msgid``: a private line (its msgid ``CHANNEL/CURSOR``), by its sender only."""
+        name, _, cursor = msgid.partition("/")
+        hub = self.seats.state.hub
+        channel = hub.channels.channel(name) if cursor else None
+        if channel is None:
+            refused: Refused | None = Refused.of(Code.BAD_AROUND)
+        elif not self.door.bucket(conn).allow():
+            refused = Refused.of(Code.RATE_LIMITED)
+        else:
+            refused = await hub.moderator.delete(channel, conn.nick, False, cursor, reason, private=True)
+        if refused is not None:
+            self._redact_refused(conn, refused, target, msgid)
+
+    @staticmethod
+    def _redact_refused(conn: Connection, refused: Refused, target: str, msgid: str) -> None:
         code = "UNKNOWN_MSGID" if refused.code in (Code.BAD_AROUND, Code.BAD_CURSOR) else "REDACT_FORBIDDEN"
         conn.fail("REDACT", refused.sentence, code, target, msgid)
 

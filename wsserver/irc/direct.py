@@ -8,7 +8,7 @@ lines' rule, wsserver.irc.stamps, applied to the conversation).
 
 ``CHATHISTORY`` with a nick as its target reads the asker's lines with that
 nick from the private logs of the home channel and of the channels the asker
-sits in (of each log the newest :data:`wsserver.channels.private.KEEP_MOST`
+sits in, less the deleted ones (of each log the newest :data:`wsserver.channels.private.KEEP_MOST`
 lines of the asker), merged by time.  A conversation is the asker's from when
 its handle became its own: an account's from its creation, a token's subject's
 always, a guest's (or an open handle's) from its connection; what the handle
@@ -72,7 +72,8 @@ class Conversations:
             if channel is None:
                 continue
             by_other: dict[str, list[dict[str, Any]]] = {}
-            for data in await private_window(channel.private_feed, name, conn.nick, since):
+            deleted = channel.moderation.deleted_private_in(name)
+            for data in await private_window(channel.private_feed, name, conn.nick, since, deleted=deleted):
                 ends = data["from"].lower(), data["to"].lower()
                 them = ends[1] if ends[0] == conn.key else ends[0]
                 if (other is None or them == other.lower()) and not self._before(data, name, since, began):

@@ -167,6 +167,8 @@ class IrcOutbox(Outbox):
         if self.direct:
             if body.get("event") == "private" and not body["data"].get("history"):
                 self._private(body["data"])
+            elif body.get("event") == "deleted" and body["data"].get("private"):
+                self._private_deleted(body["data"])
             return
         if "event" not in body:
             if not body.get("success"):
@@ -185,6 +187,8 @@ class IrcOutbox(Outbox):
             state = "active" if data["typing"] else "done"
             self.conn.send(line("TAGMSG", f"#{self.channel}", source=self.conn.mask(data["handle"]),
                                 tags={"+typing": state}))
+        elif event == "deleted" and data.get("private"):
+            self._private_deleted(data)
         elif event == "deleted" and "draft/message-redaction" in self.conn.caps:
             action = self.conn.door.state.hub.moderator.state.deleted_in(self.channel).get(data["cursor"])
             by = action.by if action is not None else SYSTEM
@@ -284,6 +288,20 @@ class IrcOutbox(Outbox):
                     self.conn.held = held
             else:
                 self.conn.say_text(sender, recipient, text, tags)
+
+
+    def _private_deleted(self, data: dict[str, Any]) -> None:
+        """A private line was deleted: ``REDACT`` with its recipient as the target, as its ``PRIVMSG`` had."""
+        where, cursor = str(data["channel"]), str(data["cursor"])
+        action = self.conn.door.state.hub.moderator.state.deleted_private_in(where).get(cursor)
+        seen = f"deleted {cursor}"
+        if action is None or seen in self.conn.private_seen or "draft/message-redaction" not in self.conn.caps:
+            return  # (two outboxes may get one)
+        self.conn.private_seen.append(seen)
+        if action.by.lower() != self.conn.key or "echo-message" in self.conn.caps:
+            why = [action.reason] if action.reason else []
+            self.conn.send(line("REDACT", action.to, private_msgid(where, cursor), *why,
+                                source=self.conn.mask(action.by)))
 
 
 def event_of(conn: Client, target: str, raw: str, tags: dict[str, str]) -> str:

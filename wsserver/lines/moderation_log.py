@@ -49,6 +49,7 @@ class Action:
     channel: str
     by: str  # a handle, or "the operator"
     handle: str = ""  # who it is about (kick, ban, unban, mute, unmute; the author of a deleted line)
+    to: str = ""  # delete: the recipient of a deleted private line (its cursor is of the private log)
     until: float | None = None  # ban and mute: Unix time they end (None: until lifted)
     duration: str = ""  # as given ("1h"), for the audit line
     reason: str = ""
@@ -88,6 +89,8 @@ def audit_line(action: Action) -> str:
     if action.action in ("unban", "unmute"):
         return f"{action.handle} was {verbs[action.action]} by {by}{why}"
     verb = "erased" if action.erase else "deleted"
+    if action.to:  # not written to the channel log (it would tell the channel of a private conversation)
+        return f"the private message of {action.handle} to {action.to} at {action.stamp} was {verb} by {by}{why}"
     return f"the message of {action.handle} at {action.stamp} was {verb} by {by}{why}"
 
 
@@ -112,6 +115,7 @@ class Moderation:
         self.bans: dict[tuple[str, str], Restriction] = {}
         self.mutes: dict[tuple[str, str], Restriction] = {}
         self.deleted: dict[str, dict[str, Action]] = {}  # channel -> cursor -> the delete action
+        self.deleted_private: dict[str, dict[str, Action]] = {}  # the same for the channel's private log
         self.topics: dict[str, Action] = {}  # channel -> the topic action in force (its reason is the topic)
 
     def reset(self) -> None:
@@ -119,6 +123,7 @@ class Moderation:
         self.bans.clear()
         self.mutes.clear()
         self.deleted.clear()
+        self.deleted_private.clear()
         self.topics.clear()
 
     def apply(self, action: Action) -> None:
@@ -130,7 +135,8 @@ class Moderation:
         elif action.action in ("unban", "unmute"):
             (self.bans if action.action == "unban" else self.mutes).pop(key, None)
         elif action.action == "delete":
-            self.deleted.setdefault(action.channel, {})[action.cursor] = action
+            deleted = self.deleted_private if action.to else self.deleted
+            deleted.setdefault(action.channel, {})[action.cursor] = action
         elif action.action == "topic":
             self.topics[action.channel] = action
 
@@ -147,6 +153,10 @@ class Moderation:
     def deleted_in(self, channel: str) -> dict[str, Action]:
         """Return the deleted lines of ``channel``, by the cursor just after each."""
         return self.deleted.get(channel, {})
+
+    def deleted_private_in(self, channel: str) -> dict[str, Action]:
+        """Return the deleted lines of ``channel``'s private log, by the cursor just after each."""
+        return self.deleted_private.get(channel, {})
 
     def in_force(self, channel: str | None = None, now: float | None = None) -> list[tuple[str, Restriction]]:
         """Return ("ban" or "mute", restriction) for each in force, of one channel or all, by channel and handle."""
@@ -187,13 +197,35 @@ async def locate(finder: Around, cursor: str) -> tuple[str, str, str] | None:
     return end, match.group(2), match.group(1)
 
 
-def check_delete(state: Moderation, channel: str, found: tuple[str, str, str] | None, actor: str | None,
+class Before(Protocol):
+    """What :func:`locate_private` needs of a private log's feed (:class:`wsserver.store.base.Feed` is one)."""
+
+    async def before(self, cursor: str | None, limit: int) -> Any:
+        """Return the lines up to ``cursor``, or None for a cursor that names no position."""
+
+
+async def locate_private(feed: Before, cursor: str) -> tuple[str, str, str, str] | None:
+    """Return (the line's own cursor, its sender, its stamp, its recipient) for the private line before ``cursor``."""
+    lines = await feed.before(cursor, 1)
+    if lines is None or not lines.ends:
+        return None
+    raw, end = lines.split()[-1]
+    match = LINE_RE.match(raw.decode("utf-8", errors="replace"))
+    if match is None or match.group(3) is None:
+        return None
+    return end, match.group(2), match.group(1), match.group(3)
+
+
+def check_delete(state: Moderation, channel: str, found: tuple[str, ...] | None, actor: str | None,
                  operator: bool, clock: Clock) -> Refused | None:
-    """Return why ``actor`` (None: the operator) may not delete the line ``found``, or None if they may."""
+    """Return why ``actor`` (None: the operator) may not delete the line ``found``, or None if they may.
+
+    ``found`` is what :func:`locate` returns, or :func:`locate_private` for a private line.
+    """
     if found is None:
         return Refused.of(Code.BAD_AROUND)
-    end, author, stamp = found
-    if end in state.deleted_in(channel):
+    end, author, stamp = found[:3]
+    if end in (state.deleted_private_in(channel) if len(found) > 3 else state.deleted_in(channel)):
         return Refused.of(Code.ALREADY_DELETED)
     if operator:
         return None
