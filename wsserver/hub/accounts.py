@@ -104,11 +104,11 @@ class Accounts:
         return [str(name) for name in (record or {}).get("irc_channels") or ()]
 
     async def keep_irc_channel(self, handle: str, channel: str, kept: bool) -> None:
-        """Add ``channel`` to the account's IRC channels (a JOIN), or drop it (a PART, a kick, a refusal)."""
-        channels = await self.irc_channels(handle)
-        if (channel in channels) != kept:
-            await self.store.change(handle, {"irc_channels": sorted({*channels, channel} if kept
-                                                                    else set(channels) - {channel})})
+        """Add ``channel`` to the account's IRC channels (a JOIN), or drop it (a PART, a kick, a refusal).
+
+        One step of the store: two sessions of the account changing channels at once both count.
+        """
+        await self.store.change_set(handle, "irc_channels", channel, kept)
 
     async def _hash(self, password: str) -> str:
         return await asyncio.get_running_loop().run_in_executor(self.pool, self.hasher.hash, password)

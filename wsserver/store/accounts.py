@@ -28,6 +28,13 @@ class Accounts(Protocol):
     async def change(self, handle: str, fields: dict[str, Any]) -> dict[str, Any] | None:
         """Set ``fields`` of the account; return it as it is now, or None if there is none."""
 
+    async def change_set(self, handle: str, field: str, item: str, present: bool) -> dict[str, Any] | None:
+        """Add (``present``) or take ``item`` out of the account's list ``field`` (kept sorted, no repeats).
+
+        One step of the store, as :meth:`change`: changes of several processes at once are all kept.
+        Returns the account as it is now, or None if there is none.
+        """
+
     async def add_session(self, key: str, record: dict[str, Any]) -> None:
         """Keep a session under its secret's digest (with its ``handle`` and ``expires``)."""
 

@@ -120,6 +120,19 @@ class FileAccounts:
 
         return await self._run("changing an account", lambda: self._change(FILES[0], change))
 
+    async def change_set(self, handle: str, field: str, item: str, present: bool) -> Table | None:
+        """Add ``item`` to (or take it out of) the list ``field``, read and written under the lock."""
+
+        def change(table: Table) -> Table | None:
+            account = table.get(handle.lower())
+            if account is None:
+                return None
+            items = {str(value) for value in account.get(field) or ()}
+            account[field] = sorted(items | {item} if present else items - {item})
+            return dict(account)
+
+        return await self._run("changing an account", lambda: self._change(FILES[0], change))
+
     # ------------------------------------------------------------ sessions
 
     async def add_session(self, key: str, record: Table) -> None:

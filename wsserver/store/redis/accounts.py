@@ -33,6 +33,24 @@ redis.call('HSET', KEYS[1], ARGV[1], out)
 return out
 """
 
+CHANGE_SET = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local record = cjson.decode(raw)
+local present = {}
+if type(record[ARGV[2]]) == 'table' then
+  for _, value in ipairs(record[ARGV[2]]) do present[tostring(value)] = true end
+end
+if ARGV[4] == '1' then present[ARGV[3]] = true else present[ARGV[3]] = nil end
+local items = {}
+for value in pairs(present) do table.insert(items, value) end
+table.sort(items)
+record[ARGV[2]] = items
+local out = cjson.encode(record)
+redis.call('HSET', KEYS[1], ARGV[1], out)
+return out
+"""
+
 TAKE_INVITE = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
@@ -57,8 +75,9 @@ def _record(raw: Any) -> dict[str, Any] | None:
     record = json.loads(raw)
     if not isinstance(record, dict):
         return None
-    if record.get("ops") == {}:  # cjson writes an empty list as an empty object
-        record["ops"] = []
+    for field in ("ops", "irc_channels"):
+        if record.get(field) == {}:  # cjson writes an empty list as an empty object
+            record[field] = []
     return record
 
 
@@ -93,6 +112,11 @@ class RedisAccounts:
         """One script: read, set the fields, write."""
         return _record(await self._do("for an account change", run_script(
             self._home.client, CHANGE, [ACCOUNTS], [handle.lower(), json.dumps(fields)])))
+
+    async def change_set(self, handle: str, field: str, item: str, present: bool) -> dict[str, Any] | None:
+        """One script: read, add or take out the item, write."""
+        return _record(await self._do("for an account change", run_script(
+            self._home.client, CHANGE_SET, [ACCOUNTS], [handle.lower(), field, item, "1" if present else "0"])))
 
     async def add_session(self, key: str, record: dict[str, Any]) -> None:
         """SET with its end, and add it to the handle's set."""
