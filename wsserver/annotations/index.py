@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..lines.annotation import EDIT, REACT, REPLY, SHARE, marked, parse_annotation
+from ..lines.annotation import EDIT, REACT, REPLY, SHARE, TAGGED, TAGMSG, marked, parse_annotation
 from ..lines.logline import LINE_RE
 from ..protocol import REACTIONS_MOST as REACTIONS_MOST  # a limit the protocol names
 from ..store.base import Lines
@@ -56,6 +56,7 @@ class Annotated:
     reacted: str | None = None
     edited: str | None = None
     threaded: str | None = None
+    tags: str | None = None  # an IRC client's client-only tags, as sent (lines.annotation.TAGS_RE)
 
     def changed(self) -> list[tuple[str, str]]:
         """Return (order, REACTIONS, EDITED or THREAD) for each kind of change it had."""
@@ -84,12 +85,15 @@ class Index:
         self.lines: dict[str, Annotated] = {}
         # A reply or share link read without its line yet: (kind, handle, the parent or the file, order).
         self.pending: Pending | None = None
+        self.pending_tags: tuple[str, str] | None = None  # a tag line read without its line yet: (handle, tags)
         self.folded = 0  # annotation lines folded so far (what a snapshot saves reading again)
         self._end: str | None = None  # the order of the end of the last batch folded live
 
-    def restore(self, log: str | None, lines: dict[str, Annotated], pending: Pending | None) -> None:
+    def restore(self, log: str | None, lines: dict[str, Annotated], pending: Pending | None,
+                pending_tags: tuple[str, str] | None = None) -> None:
         """Start from a state read back from a snapshot (or from nothing)."""
         self.log, self.lines, self.pending, self.folded = log, lines, pending, 0
+        self.pending_tags = pending_tags
 
     def fold_lines(self, lines: Lines) -> list[Change]:
         """Fold a batch a feed read back: at the cost of one look for the marker, for most batches.
@@ -100,9 +104,9 @@ class Index:
         start, end = self.refs.locate(lines.start), self.refs.locate(lines.end)
         if start is not None and start[0] == self.log and self._end is not None \
                 and self.refs.order(start[1]) < self._end:
-            self.lines, self.pending = {}, None
+            self.lines, self.pending, self.pending_tags = {}, None, None
         self._end = self.refs.order(end[1]) if end is not None else None
-        if self.pending is None and not marked(lines.data):
+        if self.pending is None and self.pending_tags is None and not marked(lines.data):
             if end is not None and end[0] != self.log:
                 self.log, self.lines = end[0], {}
             return []
@@ -117,12 +121,20 @@ class Index:
                 continue
             log, ref = located
             if log != self.log:  # a rotated file, a stream made anew: its annotations are its own
-                self.log, self.lines, self.pending = log, {}, None
+                self.log, self.lines, self.pending, self.pending_tags = log, {}, None, None
             pending, self.pending = self.pending, None
             annotation = parse_annotation(raw.decode("utf-8", errors="replace")) if marked(raw) else None
             if annotation is None:
                 if pending is not None:
                     self._link(raw, end, pending, changes)
+                if self.pending_tags is not None:
+                    self._tag(raw, end, *self.pending_tags)
+                    self.pending_tags = None
+                continue
+            if annotation.kind in (TAGGED, TAGMSG):  # between a link and its line (written with them), or alone
+                self.pending = pending
+                if annotation.kind == TAGGED:
+                    self.pending_tags = (annotation.handle, annotation.text)
                 continue
             if annotation.kind == SHARE:
                 self.folded += 1
@@ -164,6 +176,12 @@ class Index:
         else:
             del entry.reactions[emoji]
         return True
+
+    def _tag(self, raw: bytes, end: str, handle: str, tags: str) -> None:
+        """Give the line after a tag line its client-only tags, if it is that handle's chat line."""
+        match = LINE_RE.match(raw.decode("utf-8", errors="replace"))
+        if match is not None and match.group(3) is None and match.group(2).lower() == handle.lower():
+            self.lines.setdefault(end, Annotated()).tags = tags
 
     def _link(self, raw: bytes, end: str, pending: Pending, changes: list[Change]) -> None:
         """Give the line after a reply or share link its parent and thread, or its file, if it is that handle's line."""
@@ -223,7 +241,8 @@ class Index:
         return [(kind, target) for _, kind, target in sorted(changed)]
 
     def decorate(self, cursors: list[str], deleted: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """Return the maps a frame carries for these lines, keyed by index: reactions, edited, reply_to, threads."""
+        """Return the maps a frame carries for these lines, keyed by index: reactions, edited, reply_to, threads,
+        files and tags."""
         maps: dict[str, dict[str, Any]] = {}
         if not self.lines:
             return maps
@@ -239,6 +258,8 @@ class Index:
                     maps.setdefault(REACTIONS, {})[at] = dict(entry.reactions)
                 if entry.edit is not None:
                     maps.setdefault(EDITED, {})[at] = entry.edit
+                if entry.tags is not None:
+                    maps.setdefault("tags", {})[at] = entry.tags
             if entry.parent is not None:
                 maps.setdefault("reply_to", {})[at] = entry.parent
             if entry.replies:

@@ -24,7 +24,7 @@ from .index import Annotated, Index
 
 log = logging.getLogger(__name__)
 
-VERSION = 3
+VERSION = 4  # 4: a line's client-only tags, and a tag line read without its line
 SAVE_AFTER = 2000  # annotation lines folded since the snapshot that make a new one worth writing
 
 
@@ -35,9 +35,10 @@ def _digest(raw: bytes | None) -> str:
 def dump(index: Index, end: str, last_line: bytes | None) -> bytes:
     """Return the snapshot of ``index`` folded up to the position ``end`` (``last_line``: the line before it)."""
     lines = [[cursor, entry.reactions, entry.edit, entry.edits, entry.parent, entry.root, entry.replies, entry.file,
-              entry.reacted, entry.edited, entry.threaded] for cursor, entry in index.lines.items()]
+              entry.reacted, entry.edited, entry.threaded, entry.tags] for cursor, entry in index.lines.items()]
     return json.dumps({"version": VERSION, "log": index.log, "end": end, "digest": _digest(last_line),
-                       "pending": index.pending, "lines": lines}, ensure_ascii=False, separators=(",", ":")).encode()
+                       "pending": index.pending, "pending_tags": index.pending_tags, "lines": lines},
+                      ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _load(index: Index, data: bytes) -> tuple[str, str] | None:
@@ -48,7 +49,9 @@ def _load(index: Index, data: bytes) -> tuple[str, str] | None:
             return None
         lines = {cursor: Annotated(reactions, edit, tuple(edits), parent, root, tuple(replies), file, *changed)
                  for cursor, reactions, edit, edits, parent, root, replies, file, *changed in snapshot["lines"]}
-        index.restore(snapshot["log"], lines, tuple(snapshot["pending"]) if snapshot["pending"] else None)
+        tags = snapshot["pending_tags"]
+        index.restore(snapshot["log"], lines, tuple(snapshot["pending"]) if snapshot["pending"] else None,
+                      (str(tags[0]), str(tags[1])) if tags else None)
         return str(snapshot["end"]), str(snapshot["digest"])
     except (ValueError, TypeError, KeyError, AttributeError):
         return None

@@ -19,17 +19,17 @@ from collections.abc import Callable
 
 from .. import protocol
 from ..annotations.keeper import Keeper
-from ..lines.annotation import annotatable
-from ..lines.logline import Clock, format_line
+from ..lines.annotation import annotatable, tag_line, tagged_line
+from ..lines.logline import Clock
 from ..lines.moderation_log import Moderation
 from ..metrics import Metrics
 from ..store.base import Lines, Store, StoreError
 from .fanout import Outbox, Wire, broadcast
 from .presence import PresenceList, quiet_lines
 from .private import (
+    PrivateEvents,
     deleted_private_data,
     private_between,
-    private_data,
     private_window,
     stamp_before,
     stamp_of,
@@ -56,6 +56,7 @@ class Channel:
         self.moderation = moderation  # the process's, shared: what is deleted
         self.feed = store.feed(name, False, self._deliver, gather=self._gather)
         self.private_feed = store.feed(name, True, self._deliver_private)
+        self.private_events = PrivateEvents(name)  # its private log's lines as events
         self.finder = store.finder(name)
         self.keeper = Keeper(name, self.finder, store.indexes)  # reactions, edits, replies: folded from the log
         self.index = self.keeper.index
@@ -137,9 +138,14 @@ class Channel:
             log.error("could not append to the logs of %s", self.name, exc_info=True)
             return None
 
-    async def say(self, handle: str, text: str, to: str | None = None) -> str | None:
-        """Write ``handle: text`` (private to ``to`` if given) stamped now; return its cursor (None: not stored)."""
-        return await self.write(lambda stamp: format_line(stamp, handle, text, to), private=to is not None)
+    async def say(self, handle: str, text: str, to: str | None = None, tags: str | None = None) -> str | None:
+        """Write ``handle: text`` (private to ``to`` if given; after its client-only ``tags``, if any) stamped now;
+        return its cursor (None: not stored)."""
+        return await self.write(lambda stamp: tagged_line(stamp, handle, text, tags, to), private=to is not None)
+
+    async def send_tags(self, handle: str, tags: str, to: str | None = None) -> str | None:
+        """Write ``handle``'s client-only tags alone (an IRC ``TAGMSG``; private to ``to``); return its cursor."""
+        return await self.write(lambda stamp: tag_line(stamp, handle, tags, to, alone=True), private=to is not None)
 
     # ------------------------------------------------------------ delivering
 
@@ -157,7 +163,7 @@ class Channel:
                 self.metrics.fanned_out.inc((lines.data.count(b"\n") + 1) * len(self.subscribers))
         else:
             self._deliver_quietly(lines, quiet)
-        for event in self.view.change_frames(changes):
+        for event in [*self.view.change_frames(changes), *self.view.tagmsg_frames(lines)]:
             broadcast(self.subscribers, event)
 
     def _deliver_quietly(self, lines: Lines, quiet: dict[int, tuple[str, bool]]) -> None:
@@ -177,13 +183,12 @@ class Channel:
 
     def _deliver_private(self, lines: Lines) -> None:
         self._settle(lines)
-        for raw, cursor in lines.split():
-            data = private_data(self.name, raw.decode("utf-8", errors="replace"), cursor)
-            if data is None:
+        for event in self.private_events.read(lines):
+            if event is None:
                 log.warning("skipping a line of the private log of %s that is not a private line", self.name)
                 continue
-            frame = protocol.event_frame("private", data)
-            for outbox in {*self.connections(data["from"]), *self.connections(data["to"])}:
+            frame = protocol.event_frame(*event)
+            for outbox in {*self.connections(event[1]["from"]), *self.connections(event[1]["to"])}:
                 outbox.put(frame)
 
     def follow(self, handle: str, outbox: Outbox, on: bool = True) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import protocol
 from ..annotations.index import Change, Index, is_annotation
-from ..lines.annotation import marked
+from ..lines.annotation import MARKERS, TAGMSG, marked, parse_tag_line
 from ..lines.logline import LINE_RE
 from ..lines.moderation_log import Moderation
 from ..store.base import Lines
@@ -84,11 +84,19 @@ class View:
         return protocol.lines_frame(self.name, text, lines.start, lines.end, cursors, maps)
 
     def history_frame(self, lines: Lines, mark: int | None = None, **more: object) -> str:
-        """Return a ``history`` event of ``lines`` with ``more`` fields; ``mark`` (an index in ``lines``) as shown."""
+        """Return a ``history`` event of ``lines`` with ``more`` fields; ``mark`` (an index in ``lines``) as shown.
+
+        IRC clients' ``TAGMSG`` lines among them are its ``tagmsgs``: [the number of lines shown before it,
+        its cursor, the line], for IRC's history (pages show none of them).
+        """
         hidden = self.hidden(lines)
         text, cursors, maps = self._shown(lines, None, hidden)
         data: dict[str, object] = {"channel": self.name, "message": text, "cursor": lines.start,
                                    "start": lines.start, "end": lines.end, "cursors": cursors, **more, **maps}
+        tagmsgs = [[sum(1 for before in range(index) if before not in hidden), cursor, raw]
+                   for index, cursor, raw, _ in self._tagmsgs(lines)]
+        if tagmsgs:
+            data["tagmsgs"] = tagmsgs
         if mark is not None:
             kept = [index for index in range(len(lines.ends)) if index not in hidden]
             shown_mark = next((at for at, index in enumerate(kept) if index >= mark), None)
@@ -101,6 +109,24 @@ class View:
         text, cursors, maps = self._shown(lines, None)
         return protocol.event_frame("thread", {"channel": self.name, "root": root, "message": text,
                                                "cursors": cursors, "more": more, **maps})
+
+    @staticmethod
+    def _tagmsgs(lines: Lines) -> list[tuple[int, str, str, dict[str, str]]]:
+        """Return (index, cursor, line, event data) of the ``TAGMSG`` lines among ``lines``."""
+        if MARKERS[3] not in lines.data:
+            return []
+        found = []
+        for index, (raw, cursor) in enumerate(lines.split()):
+            line = raw.decode("utf-8", errors="replace")
+            tag = parse_tag_line(line) if MARKERS[3] in raw else None
+            if tag is not None and tag.kind == TAGMSG:
+                found.append((index, cursor, line, {"handle": tag.handle, "tags": tag.text, "cursor": cursor,
+                                                    "stamp": tag.stamp}))
+        return found
+
+    def tagmsg_frames(self, lines: Lines) -> list[str]:
+        """Return the live ``tagmsg`` events of the ``TAGMSG`` lines among ``lines`` (IRC clients' tags alone)."""
+        return [protocol.event_frame("tagmsg", {"channel": self.name, **data}) for *_, data in self._tagmsgs(lines)]
 
     def change_frames(self, changes: list[Change]) -> list[str]:
         """Return the live events that tell ``changes``: ``reactions``, ``edited`` and ``thread``."""

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..annotations.index import REACTIONS_MOST
-from ..lines.annotation import annotatable, edit_line, reaction_line, reply_line
-from ..lines.logline import format_line
+from ..lines.annotation import annotatable, edit_line, reaction_line, reply_line, tagged_line
 from ..lines.moderation_log import Moderation
 from ..protocol import Code, Refused
 from .rules import EDIT_SECONDS
@@ -72,11 +71,15 @@ class Annotator:
             return Refused.of(Code.NOT_YOURS_TO_EDIT)
         return await self._write(channel, lambda stamp: edit_line(stamp, match.group(2), match.group(1), ref, text))
 
-    async def reply(self, channel: Channel, handle: str, text: str, reply_to: str) -> Refused | None:
-        """Append ``handle``'s chat line and its link to the line it replies to, in one append; return the refusal."""
+    async def reply(self, channel: Channel, handle: str, text: str, reply_to: str,
+                    tags: str | None = None) -> Refused | None:
+        """Append ``handle``'s chat line and its link to the line it replies to, in one append; return the refusal.
+
+        ``tags`` (an IRC client's client-only tags) go between the link and the line.
+        """
         target = await self._target(channel, reply_to)
         if isinstance(target, Refused):
             return target
         match, ref = target
         return await self._write(channel, lambda stamp: reply_line(stamp, handle, match.group(2), match.group(1), ref)
-                                 + "\n" + format_line(stamp, handle, text))
+                                 + "\n" + tagged_line(stamp, handle, text, tags))

@@ -35,7 +35,7 @@ from ..uploads.rules import TICKET_SECONDS, megabytes, valid_name
 from ..uploads.storage import new_id
 from .keyring import Key
 from .ratelimit import TokenBucket
-from .rules import HISTORY_LIMIT_MOST, THREAD_LIMIT_MOST, message_problem, single_emoji, text_problem
+from .rules import HISTORY_LIMIT_MOST, THREAD_LIMIT_MOST, message_problem, single_emoji, tags_problem, text_problem
 
 if TYPE_CHECKING:
     from ..channels.channel import Channel
@@ -179,31 +179,40 @@ class Member:
 
     # ------------------------------------------------------------ lines
 
-    async def say(self, text: str, encrypted: bool = False, reply_to: str | None = None) -> Refused | None:
-        """Append the member's chat line (a reply to the line before ``reply_to``, if given)."""
-        refused = message_problem(text, self.limits.max_chars, encrypted) or self._may_write(not encrypted)
+    async def say(self, text: str, encrypted: bool = False, reply_to: str | None = None,
+                  tags: str | None = None) -> Refused | None:
+        """Append the member's chat line (a reply to the line before ``reply_to``, if given).
+
+        ``tags``: an IRC client's client-only tags (``+key=value;...`` as sent), kept with the line.
+        """
+        refused = message_problem(text, self.limits.max_chars, encrypted) or tags_problem(tags) or \
+            self._may_write(not encrypted)
         if refused is not None:
             return refused
         if reply_to is None:
-            saved = await self.channel.say(self.handle, text)
+            saved = await self.channel.say(self.handle, text, tags=tags)
             return self._counted("chat", None if saved else Refused.of(Code.NOT_SAVED))
         try:
-            refused = await self.hub.annotator.reply(self.channel, self.handle, text, reply_to)
+            refused = await self.hub.annotator.reply(self.channel, self.handle, text, reply_to, tags)
         except StoreError:
             return self._store_failed("annotation")
         return self._counted("chat", refused)
 
-    async def private(self, to: str, text: str, encrypted: bool = False) -> Refused | Kept | None:
+    async def private(self, to: str, text: str | None, encrypted: bool = False,
+                      tags: str | None = None) -> Refused | Kept | None:
         """Append a line only ``to`` and the member see.
 
         ``to`` is seated in the channel (on any process), or, with accounts and
         for a member with an identity, an account: the line is kept, ``to``
         sees it in its next join's backlog, and the answer says so (:class:`Kept`).
+        ``tags``: an IRC client's client-only tags, kept with the line; with no
+        ``text``, the tags alone (an IRC ``TAGMSG`` to a person).
         """
-        refused = message_problem(text, self.limits.max_chars, encrypted)
+        refused = (message_problem(text, self.limits.max_chars, encrypted) if text is not None else None) or \
+            tags_problem(tags) or (Refused.of(Code.INVALID_FORMAT) if text is None and tags is None else None)
         if refused is None and not valid_handle(to):
             refused = Refused.of(Code.USER_NOT_FOUND)
-        refused = refused or self._may_write(not encrypted)
+        refused = refused or self._may_write(not encrypted and text is not None)
         if refused is not None:
             return refused
         try:
@@ -221,8 +230,20 @@ class Member:
                 kept = Kept(recipient, Refused.of(Code.KEPT_FOR_LATER, handle=recipient).sentence)
         if recipient is None:
             return Refused.of(Code.USER_NOT_FOUND)
-        saved = await self.channel.say(self.handle, text, to=recipient)
+        if text is None:
+            saved = await self.channel.send_tags(self.handle, str(tags), to=recipient)
+        else:
+            saved = await self.channel.say(self.handle, text, to=recipient, tags=tags)
         return self._counted("private", None if saved else Refused.of(Code.NOT_SAVED)) or kept
+
+    async def send_tags(self, tags: str) -> Refused | None:
+        """Send the member's client-only tags alone to the channel (an IRC ``TAGMSG``): a line of the log
+        that pages are not shown (lines.annotation)."""
+        refused = tags_problem(tags) or self._may_write(False)
+        if refused is not None:
+            return refused
+        saved = await self.channel.send_tags(self.handle, tags)
+        return self._counted("chat", None if saved else Refused.of(Code.NOT_SAVED))
 
     async def set_topic(self, text: str) -> Refused | None:
         """As a channel operator: set the topic (empty: cleared); the log says ``HANDLE set the topic: TEXT``."""

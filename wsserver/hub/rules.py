@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from ..lines.annotation import TAGS_MOST, TAGS_RE
 from ..lines.logline import is_unicode
 from ..protocol import Code, Refused
 
@@ -30,6 +31,13 @@ def text_problem(text: str, max_chars: int) -> Refused | None:
         return Refused.of(Code.TOO_LONG, limit=max_chars)
     if not is_unicode(text):
         return Refused.of(Code.NOT_UNICODE)
+    return None
+
+
+def tags_problem(tags: str | None) -> Refused | None:
+    """Return why ``tags`` may not be kept with a line (an IRC client's client-only tags, as sent), or None."""
+    if tags is not None and (len(tags) > TAGS_MOST or not TAGS_RE.fullmatch(tags)):
+        return Refused.of(Code.INVALID_FORMAT)
     return None
 
 

@@ -17,7 +17,7 @@ from ..uploads.rules import megabytes
 from ..uploads.storage import Stored
 from .member import Limits, Ticket
 from .ratelimit import TokenBucket
-from .rules import message_problem
+from .rules import message_problem, tags_problem
 
 if TYPE_CHECKING:
     from ..channels.channel import Channel
@@ -26,14 +26,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("wsserver.conversation")  # the name operators know from the log (docs/operations.md)
 
 
-async def post(hub: Hub, channel: Channel, handle: str, text: str, limits: Limits,
-               bucket: TokenBucket, to: str | None = None) -> str | Refused:
+async def post(hub: Hub, channel: Channel, handle: str, text: str | None, limits: Limits,
+               bucket: TokenBucket, to: str | None = None, tags: str | None = None) -> str | Refused:
     """Append ``handle``'s line posted without a seat (a bot over HTTP; private ``to``: IRC's direct line).
 
     The rules of a member's line: the text, the rate (``bucket``, the account's), a ban or a mute,
-    an encrypted-only channel.  Returns the line's cursor.
+    an encrypted-only channel.  ``tags``: an IRC client's client-only tags, kept with the line (with no
+    ``text``: alone, a ``TAGMSG``).  Returns the line's cursor.
     """
-    refused = message_problem(text, limits.max_chars, False)
+    refused = tags_problem(tags) or (message_problem(text, limits.max_chars, False) if text is not None else
+                                     None if tags is not None else Refused.of(Code.INVALID_FORMAT))
     if refused is not None:
         return refused
     if not bucket.allow():
@@ -41,9 +43,12 @@ async def post(hub: Hub, channel: Channel, handle: str, text: str, limits: Limit
     refused = _kept_out(hub, channel.name, handle)
     if refused is not None:
         return refused
-    if channel.name in limits.encrypted_channels:
+    if channel.name in limits.encrypted_channels and text is not None:
         return Refused.of(Code.PLAIN_ONLY)
-    cursor = await channel.say(handle, text, to=to)
+    if text is None:
+        cursor = await channel.send_tags(handle, str(tags), to=to)
+    else:
+        cursor = await channel.say(handle, text, to=to, tags=tags)
     if cursor is None:
         return Refused.of(Code.NOT_SAVED)
     try:

@@ -11,9 +11,9 @@ from ..protocol import Code, Refused
 from ..store.base import StoreError
 from . import numerics as n
 from .base import Place
-from .connection import Connection
+from .connection import Connection, relay_room
 from .history import History
-from .message import Message, line
+from .message import Message, client_tags, line
 from .outbox import ACTION_PREFIX, NOTICE_PREFIX
 from .seats import Seats
 from .users import UserCommands
@@ -25,6 +25,9 @@ HELP = {
     "PRIVMSG": ["PRIVMSG <#channel|nick> :<text>: one line of the channel's log (or a private line)."],
     "JOIN": ["JOIN <#channel>[,<#channel>]: take a seat in channels (the join line, as the page's)."],
 }
+
+
+REPLY_TAGS = ("+draft/reply", "+reply")  # what makes a channel line a reply of the chat
 
 
 class ChannelCommands:
@@ -91,22 +94,28 @@ class ChannelCommands:
             if not notice:
                 conn.reply(n.ERR_NOTEXTTOSEND, "No text to send")
             return
-        target, text = message.params[0], self.seats.chat_text(message.params[1])
+        target = message.params[0]
+        if len(message.params[1].encode()) > relay_room(conn.mask(conn.nick), command, target):
+            conn.reply(n.ERR_INPUTTOOLONG, "Input line was too long")  # it could not be relayed whole
+            return
+        text = self.seats.chat_text(message.params[1])
         if text.startswith("\x01"):
             return  # CTCP other than ACTION: not a line of the log
         if notice and not text.startswith(ACTION_PREFIX):
             text = NOTICE_PREFIX + text
+        tags = client_tags(message.tags)
         if not target.startswith("#"):
-            await self.seats.private(conn, target, text, notice)
+            await self.seats.private(conn, target, text, notice, tags)
             return
         found = self._member(conn, target, command)
         if found is None:
             return
         _, member = found
         reply_to = message.tags.get("+draft/reply") or message.tags.get("+reply")
-        refused = await member.say(text, reply_to=reply_to if reply_to else None)
-        if refused is not None and reply_to and refused.code in (Code.BAD_AROUND, Code.BAD_CURSOR):
-            refused = await member.say(text)  # a reply tag naming no line here: the line, not a reply
+        if reply_to:  # a reply of the chat: its tag is said from the reply (the other tags are kept)
+            refused = await member.say(text, reply_to=reply_to, tags=client_tags(message.tags, REPLY_TAGS))
+        if not reply_to or (refused is not None and refused.code in (Code.BAD_AROUND, Code.BAD_CURSOR)):
+            refused = await member.say(text, tags=tags)  # a reply tag naming no line here: the line, not a reply
         if refused is not None and not notice:
             self.seats.refused(conn, command, refused, target)
 
@@ -116,9 +125,12 @@ class ChannelCommands:
     async def do_tagmsg(self, conn: Connection, message: Message) -> None:
         if conn.lacks(message):
             return
-        if not message.params[0].startswith("#"):
-            return  # typing and reactions to a person: nothing of the chat's
-        found = self._member(conn, message.params[0], "TAGMSG")
+        target, tags = message.params[0], client_tags(message.tags, ("+typing",))
+        if not target.startswith("#"):
+            if tags is not None:  # to a person: its tags, a line of the private log (typing is not said)
+                await self.seats.private(conn, target, None, tags=tags)
+            return
+        found = self._member(conn, target, "TAGMSG")
         if found is None:
             return
         _, member = found
@@ -126,10 +138,15 @@ class ChannelCommands:
         if typing in ("active", "paused", "done"):
             member.typing(typing == "active")
         emoji, to = message.tags.get("+draft/react") or message.tags.get("+react"), message.tags.get("+draft/reply")
+        refused = None
         if emoji and to:
             refused = await member.react(to, emoji, remove=bool(message.tags.get("+draft/unreact")))
-            if refused is not None:
-                self.seats.refused(conn, "TAGMSG", refused, message.params[0])
+            if refused is None or refused.code is not Code.BAD_EMOJI:
+                tags = None  # a reaction (or its refusal); one the chat cannot hold is relayed as it came
+        if tags is not None:
+            refused = await member.send_tags(tags)
+        if refused is not None:
+            self.seats.refused(conn, "TAGMSG", refused, target)
 
     async def do_redact(self, conn: Connection, message: Message) -> None:
         if conn.lacks(message, 2):

@@ -26,7 +26,7 @@ from ..protocol import Code
 from . import numerics as n
 from .base import Place
 from .message import CLIENT_TAG_BYTES, LINE_BYTES, Message, line, parse
-from .outbox import ACTION_PREFIX, NOTICE_PREFIX, IrcOutbox, split_text
+from .outbox import ACTION_PREFIX, NOTICE_PREFIX, TEXT_BYTES, IrcOutbox, split_text
 
 log = logging.getLogger("wsserver.irc")  # docs/operations.md
 
@@ -47,6 +47,11 @@ CAPS: dict[str, str | None] = {
     "setname": None,
 }
 
+
+
+def relay_room(source: str, command: str, target: str) -> int:
+    """Return the bytes of text that fit in one message from ``source`` (``nick!user@host``) to ``target``."""
+    return LINE_BYTES - 2 - len(f":{source} {command} {target} :".encode())
 
 class Connection:
     """One IRC client: its caps, nick and account, the channels it sits in, and the lines to and from it."""
@@ -183,9 +188,10 @@ class Connection:
         action, notice = text.startswith(ACTION_PREFIX), text.startswith(NOTICE_PREFIX)
         if action or notice:
             text = text[len(ACTION_PREFIX if action else NOTICE_PREFIX):]
-        for part in split_text(text):
-            self.send(line("NOTICE" if notice else "PRIVMSG", target, f"\x01ACTION {part}\x01" if action else part,
-                           source=self.mask(handle), tags=tags))
+        command, source = "NOTICE" if notice else "PRIVMSG", self.mask(handle)
+        room = relay_room(source, command, target) - (len("\x01ACTION \x01") if action else 0)
+        for part in split_text(text, max(room, TEXT_BYTES)):
+            self.send(line(command, target, f"\x01ACTION {part}\x01" if action else part, source=source, tags=tags))
             tags = {key: value for key, value in tags.items() if key != "msgid"}  # the first part names the line
 
     def account_of(self, handle: str) -> str | None:

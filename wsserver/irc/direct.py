@@ -29,7 +29,7 @@ from .base import Place
 from .connection import Connection
 from .stamps import MOST, pair_key, private_msgid
 
-Said = tuple[str, str, str]  # a private line's time tag, its msgid and the line
+Said = tuple[str, str, str, str]  # a private line's time tag, its msgid, the line and its client-only tags
 _TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,3})\d*)?Z?$")
 
 
@@ -73,7 +73,8 @@ class Conversations:
                 continue
             by_other: dict[str, list[dict[str, Any]]] = {}
             deleted = channel.moderation.deleted_private_in(name)
-            for data in await private_window(channel.private_feed, name, conn.nick, since, deleted=deleted):
+            for data in await private_window(channel.private_feed, name, conn.nick, since, deleted=deleted,
+                                             tagmsgs=True):
                 ends = data["from"].lower(), data["to"].lower()
                 them = ends[1] if ends[0] == conn.key else ends[0]
                 if (other is None or them == other.lower()) and not self._before(data, name, since, began):
@@ -105,15 +106,15 @@ class Conversations:
     def _said(self, channel: str, conversation: Iterable[dict[str, Any]]) -> list[Said]:
         said: list[Said] = []
         second, count = None, 0
-        for data in conversation:
+        for data in conversation:  # a TAGMSG (an event among the lines, with event-playback) is counted too
             match = LINE_RE.match(data["message"])
-            if match is None:
+            if match is None and not data.get("tagmsg"):
                 continue
-            stamp = match.group(1)
+            stamp = match.group(1) if match is not None else data["stamp"]
             count = count + 1 if stamp == second else 0
             second = stamp
             when = self.door.time_tag(stamp, min(count, MOST))
-            said.append((when, private_msgid(channel, data["cursor"]), data["message"]))
+            said.append((when, private_msgid(channel, data["cursor"]), data["message"], data.get("tags") or ""))
         return said
 
 

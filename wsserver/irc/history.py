@@ -14,17 +14,18 @@ from typing import Any
 
 from ..config import valid_handle
 from ..hub.member import Member
+from ..lines.annotation import TAG_LINE_RE
 from ..lines.logline import LINE_RE, SYSTEM
 from ..protocol import Refused
 from ..store.base import StoreError
 from . import direct, stamps
 from .base import Place
 from .connection import Connection
-from .message import Message, line
+from .message import Message, line, tags_of
 from .outbox import DELETION_RECORD, event_of, text_of
 from .seats import Seats
 
-Said = tuple[str, str, int]  # a chat line, its cursor and its ordinal within its second
+Said = tuple[str, str, int, str]  # a chat line, its cursor, its ordinal within its second, its client-only tags
 HISTORY_MOST = 200  # lines of one CHATHISTORY answer (ISUPPORT CHATHISTORY)
 _TIMESTAMP = re.compile(r"^timestamp=(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d{1,3})\d*)?Z?$")
 _batches = itertools.count(1)
@@ -126,7 +127,7 @@ class History:
         else:
             conn.fail("CHATHISTORY", f"Unknown subcommand {sub[:20]}", "INVALID_PARAMS")
             return
-        self._batch(conn, target, [(self._time(raw, ordinal), cursor, raw) for raw, cursor, ordinal in lines])
+        self._batch(conn, target, [(self._time(said[0], said[2]), said[1], said[0], said[3]) for said in lines])
 
     async def _direct(self, conn: Connection, sub: str, nick: str, params: list[str]) -> None:
         """CHATHISTORY of a private conversation (wsserver.irc.direct)."""
@@ -142,6 +143,8 @@ class History:
         except StoreError:
             conn.fail("CHATHISTORY", "The history could not be read: try again", "MESSAGE_ERROR", sub, nick)
             return
+        if "draft/event-playback" not in conn.caps:
+            lines = [said for said in lines if LINE_RE.match(said[2])]  # TAGMSGs are events
         chosen = direct.select(lines, sub, params[2:-1], limit)
         if chosen is None:
             conn.fail("CHATHISTORY", "No message at that reference", "INVALID_MSGREFTYPE")
@@ -183,13 +186,13 @@ class History:
         if not found or data is None:
             return []
         every = list(stamps.pairs(data))
-        first = next(said[0] for said in (stamps.public(raw) for raw, _ in every) if said is not None)
+        first = next((said[0] for said in (stamps.public(raw) for raw, _ in every) if said is not None), None)
         earlier = 0
-        back = await self._page(member, before=str(data["start"]), limit=50)
-        if back is not None:
+        back = await self._page(member, before=str(data["start"]), limit=50) if first is not None else None
+        if back is not None and first is not None:
             earlier = stamps.trailing(list(stamps.pairs(back)), first)
         ordinals = stamps.ordinals(every, earlier)
-        return [(raw, cursor, ordinals.get(cursor, 0)) for raw, cursor in found]
+        return [(raw, cursor, ordinals.get(cursor, 0), tags) for raw, cursor, tags in found]
 
     async def _between(self, member: Member, start: str, end: str, limit: int, events: bool) -> list[Said]:
         forward = await self._lines(member, after=start, limit=HISTORY_MOST, events=events)
@@ -206,16 +209,24 @@ class History:
         return self.door.time_tag(raw[1:20], ordinal)
 
     def _batch(self, conn: Connection, target: str, lines: list[direct.Said]) -> None:
-        """Send (time, msgid, line) in a ``chathistory`` batch (with ``batch``), each to ``target`` or its recipient."""
+        """Send (time, msgid, line, client-only tags) in a ``chathistory`` batch (with ``batch``), each to
+        ``target`` or its recipient; a ``TAGMSG`` line as one (with ``message-tags``)."""
         batch = f"h{next(_batches)}"
         uses_batch = "batch" in conn.caps
         if uses_batch:
             conn.send(line("BATCH", f"+{batch}", "chathistory", target, source=conn.server_name))
-        for when, msgid, raw in lines:
+        for when, msgid, raw, kept in lines:
             match = LINE_RE.match(raw)
-            if match is None:
-                continue
             tags = {**({"batch": batch} if uses_batch else {}), "time": when, "msgid": msgid}
+            if kept and "message-tags" in conn.caps:
+                tags = {**tags_of(kept), **tags}
+            if match is None:
+                tagmsg = TAG_LINE_RE.match(raw)
+                if tagmsg is not None and tagmsg.group(4) is not None and "message-tags" in conn.caps:
+                    to = tagmsg.group(4)  # "the channel", or a private one's recipient (as its PRIVMSG's)
+                    conn.send(line("TAGMSG", target if to == "the channel" else to, source=conn.mask(tagmsg.group(2)),
+                                   tags={**tags_of(tagmsg.group(5)), **tags}))
+                continue
             if match.group(2) == SYSTEM:
                 conn.send(event_of(conn, target, raw, tags))
             else:
@@ -250,10 +261,11 @@ class History:
         except StoreError:
             conversations = {}
         for them, said in conversations.items():
-            match = LINE_RE.match(said[-1][2])
-            if match is not None:
+            last = next((entry for entry in reversed(said) if LINE_RE.match(entry[2])), None)  # not a TAGMSG
+            match = LINE_RE.match(last[2]) if last is not None else None
+            if last is not None and match is not None:
                 nick = match.group(2) if match.group(2).lower() == them else str(match.group(3))
-                found.append((said[-1][0], self.conversations.came(said[-1]), nick))
+                found.append((last[0], self.conversations.came(last), nick))
         found = sorted((entry for entry in found if bounds[0] < entry[0] < bounds[1]),
                        key=lambda entry: (entry[0][:19], entry[1] or 0.0, entry[0]))[:limit]
         batch = f"t{next(_batches)}"
@@ -332,18 +344,23 @@ def _limit(conn: Connection, given: str) -> int | None:
         return None
 
 
-def _pairs(data: dict[str, Any] | None, events: bool = False) -> list[tuple[str, str]]:
-    """Return the (line, cursor) pairs of chat lines of a history answer (system lines too with ``events``,
-    but deletion records: a deletion is not replayed)."""
-    if not data or not data.get("message"):
+def _pairs(data: dict[str, Any] | None, events: bool = False) -> list[tuple[str, str, str]]:
+    """Return (line, cursor, client-only tags) of the chat lines of a history answer (system lines and IRC
+    clients' ``TAGMSG`` lines too with ``events``, but deletion records: a deletion is not replayed)."""
+    if not data or (not data.get("message") and not (events and data.get("tagmsgs"))):
         return []
-    deleted = set(data.get("deleted", ()))
+    deleted, kept = set(data.get("deleted", ())), data.get("tags", {})
+    tagmsgs: dict[int, list[tuple[str, str, str]]] = {}  # the number of lines before them -> TAGMSG lines
+    for before, cursor, raw in data.get("tagmsgs", ()) if events else ():
+        tagmsgs.setdefault(before, []).append((raw, cursor, ""))
+    lines = data["message"].split("\n") if data.get("message") else []
     pairs = []
-    for index, (raw, cursor) in enumerate(zip(data["message"].split("\n"), data.get("cursors", []), strict=False)):
+    for index, (raw, cursor) in enumerate(zip(lines, data.get("cursors", []), strict=False)):
+        pairs.extend(tagmsgs.get(index, []))
         match = LINE_RE.match(raw)
         if index in deleted or match is None:
             continue
         if match.group(2) != SYSTEM or (events and not DELETION_RECORD.match(match.group(4))):
-            pairs.append((raw, cursor))
-    return pairs
+            pairs.append((raw, cursor, str(kept.get(str(index), ""))))
+    return pairs + tagmsgs.get(len(lines), [])
 

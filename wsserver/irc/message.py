@@ -8,7 +8,10 @@ The grammar is RFC 1459's with IRCv3 message tags (https://ircv3.net/specs/exten
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
+
+from ..lines.annotation import TAGS_RE
 
 # Limits (IRCv3 message-tags): the line without its tags, and the tags a client may send
 LINE_BYTES = 512  # with CR LF
@@ -45,6 +48,25 @@ def unescape_value(value: str) -> str:
         following = next(chars, "")
         out.append(_UNESCAPES.get(following, following))
     return "".join(out)
+
+
+def client_tags(tags: dict[str, str], leave: Collection[str] = ()) -> str | None:
+    """Return a message's client-only tags (``+key``) as the log keeps them: ``+key=escaped value;...``.
+
+    Tags in ``leave`` (those the chat holds otherwise: typing, a reply) and a tag the log cannot keep
+    (a control character or an odd space in its value) are left out; None: no tag is left.
+    """
+    kept = []
+    for key, value in tags.items():
+        item = key if value == "" else f"{key}={escape_value(value)}"
+        if key.startswith("+") and key not in leave and TAGS_RE.fullmatch(item):
+            kept.append(item)
+    return ";".join(kept) or None
+
+
+def tags_of(stored: str) -> dict[str, str]:
+    """Return client-only tags the log keeps (:func:`client_tags`) as a message's tags."""
+    return {key: unescape_value(value) for key, _, value in (item.partition("=") for item in stored.split(";"))}
 
 
 def parse(line: str) -> Message | None:

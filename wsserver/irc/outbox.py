@@ -6,7 +6,8 @@ outbox of one IRC connection in one channel, and turns each frame into the
 messages the client understands: a chat line into ``PRIVMSG`` from its author
 with ``time`` (the log's stamp) and ``msgid`` (the line's cursor), a change of
 the users list into ``JOIN`` and ``PART``, typing into ``TAGMSG +typing``,
-a deletion into ``REDACT``, an edit into a ``NOTICE`` naming the line.  The
+a deletion into ``REDACT``, an edit into a ``NOTICE`` naming the line, an IRC
+client's client-only tags onto its line (or a ``TAGMSG`` of their own).  The
 same bytes go to every web socket, so a frame is decoded once for all the
 IRC connections it reaches (the last one is kept).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..channels.fanout import Outbox, PresenceSource, Wire
@@ -23,7 +24,7 @@ from ..channels.private import ENVELOPE_START
 from ..errors import EscapeError
 from ..lines.logline import JOINED, LINE_RE, PRESENCE_LINE_RE, SYSTEM, TOPIC_SET, unescape
 from .base import Client
-from .message import line
+from .message import line, tags_of
 from .stamps import pair_key, private_msgid
 
 ACTION_PREFIX = "/me "  # a chat line that is an action (CTCP ACTION): docs/protocol.md "IRC"
@@ -31,7 +32,7 @@ NOTICE_PREFIX = "/notice "  # a chat line sent as a NOTICE (no automatic replies
 ENCRYPTED = "[encrypted message]"
 DELETION_RECORD = re.compile(r"^the message of \S+ at .+ was (deleted|erased) by ")  # lines.moderation_log
 KICK_RECORD = re.compile(r"^(\S+) was removed by (\S+)(?: \((.*)\))?$")
-TEXT_BYTES = 400  # a chat line's text is split into messages of at most this many bytes
+TEXT_BYTES = 400  # a chat line's text is split into messages of at least this many bytes (more if they fit)
 
 _last: tuple[object, Any] = (None, None)  # the frame decoded last and what it said: fan-out sends one to many
 
@@ -47,13 +48,13 @@ def decoded(frame: str | Wire) -> Any:
 
 
 
-def split_text(text: str) -> Iterator[str]:
-    """Yield the IRC lines of a text: one per line of it, each cut to :data:`TEXT_BYTES` bytes at characters."""
+def split_text(text: str, most: int = TEXT_BYTES) -> Iterator[str]:
+    """Yield the IRC lines of a text: one per line of it, each cut to ``most`` bytes at characters."""
     for part in text.split("\n"):
         part = part.replace("\r", "")
-        while len(part.encode("utf-8")) > TEXT_BYTES:
-            cut = TEXT_BYTES
-            while len(part[:cut].encode("utf-8")) > TEXT_BYTES:
+        while len(part.encode("utf-8")) > most:
+            cut = most
+            while len(part[:cut].encode("utf-8")) > most:
                 cut -= 1
             yield part[:cut]
             part = part[cut:]
@@ -169,6 +170,8 @@ class IrcOutbox(Outbox):
                 self._private(body["data"])
             elif body.get("event") == "deleted" and body["data"].get("private"):
                 self._private_deleted(body["data"])
+            elif body.get("event") == "tagmsg" and body["data"].get("to"):
+                self._tagmsg(body["data"])
             return
         if "event" not in body:
             if not body.get("success"):
@@ -189,6 +192,8 @@ class IrcOutbox(Outbox):
                                 tags={"+typing": state}))
         elif event == "deleted" and data.get("private"):
             self._private_deleted(data)
+        elif event == "tagmsg":
+            self._tagmsg(data)
         elif event == "deleted" and "draft/message-redaction" in self.conn.caps:
             action = self.conn.door.state.hub.moderator.state.deleted_in(self.channel).get(data["cursor"])
             by = action.by if action is not None else SYSTEM
@@ -211,7 +216,7 @@ class IrcOutbox(Outbox):
     def _lines(self, data: dict[str, Any], backlog: bool, found: dict[str, int] | None) -> None:
         """Say a frame's lines; ``found``: their ordinals within their second (None: live, counted here)."""
         deleted = set(data.get("deleted", ()))
-        replies = data.get("reply_to", {})
+        replies, client = data.get("reply_to", {}), data.get("tags", {})
         seconds = self.conn.door.seconds
         for index, (raw, cursor) in enumerate(zip(data["message"].split("\n"), data["cursors"], strict=False)):
             match = LINE_RE.match(raw)
@@ -230,9 +235,11 @@ class IrcOutbox(Outbox):
             if handle.lower() == self.conn.key and not backlog and "echo-message" not in self.conn.caps:
                 continue
             tags = self.conn.tags(stamp, cursor, ordinal)
-            parent = replies.get(str(index))
+            parent, kept = replies.get(str(index)), client.get(str(index))
             if parent is not None and "message-tags" in self.conn.caps:
                 tags["+draft/reply"] = parent
+            if kept is not None and "message-tags" in self.conn.caps:
+                tags.update(tags_of(kept))
             self.conn.say_text(handle, f"#{self.channel}", text_of(text), tags)
 
     def _system(self, stamp: str, cursor: str, text: str, backlog: bool, ordinal: int) -> None:
@@ -279,16 +286,43 @@ class IrcOutbox(Outbox):
             times = int("echo-message" in self.conn.caps) + int(recipient.lower() == self.conn.key)
         text = ENCRYPTED if data.get("encrypted") else text_of(match.group(4))
         tags = self.conn.tags(stamp, private_msgid(where, cursor) if cursor else None, ordinal or 0)
-        for copy in range(times):
-            if copy:  # to itself: the delivery beside the echo, which is not part of a labeled answer
-                held, self.conn.held = self.conn.held, None
-                try:
-                    self.conn.say_text(sender, recipient, text, tags)
-                finally:
-                    self.conn.held = held
-            else:
-                self.conn.say_text(sender, recipient, text, tags)
+        if data.get("tags") and "message-tags" in self.conn.caps:
+            tags.update(tags_of(data["tags"]))
+        self._twice(lambda: self.conn.say_text(sender, recipient, text, tags), times)
 
+    def _twice(self, say: str | Callable[[], None], times: int) -> None:
+        """Say a message ``times`` times (0 to 2): to itself, the delivery beside the echo is not part of a
+        labeled answer."""
+        for copy in range(times):
+            held, self.conn.held = self.conn.held, (None if copy else self.conn.held)
+            try:
+                if isinstance(say, str):
+                    self.conn.send(say)
+                else:
+                    say()
+            finally:
+                self.conn.held = held
+
+
+    def _tagmsg(self, data: dict[str, Any]) -> None:
+        """An IRC client's client-only tags alone: ``TAGMSG`` to the channel, or to its recipient as a private
+        line is (with ``message-tags`` only; to the sender only with ``echo-message``)."""
+        to, cursor = data.get("to"), str(data["cursor"])
+        if "message-tags" not in self.conn.caps or (to and cursor in self.conn.private_seen):
+            return
+        if to:
+            self.conn.private_seen.append(cursor)  # (two outboxes may get one)
+        sender = str(data.get("from") or data.get("handle"))  # a private one's, a channel's
+        times = 1
+        if sender.lower() == self.conn.key:  # said back with echo-message only (to itself: twice, as a line)
+            times = int("echo-message" in self.conn.caps) + int(bool(to) and str(to).lower() == self.conn.key)
+        where, stamp = str(data["channel"]), str(data["stamp"])
+        msgid = private_msgid(where, cursor) if to else cursor
+        # A private one is counted within its second as the conversation's lines are (wsserver.irc.direct)
+        ordinal = self.conn.door.seconds.ordinal(pair_key(where, sender, str(to)), stamp, cursor) if to else 0
+        tags = {**tags_of(str(data["tags"])), **self.conn.tags(stamp, msgid, ordinal or 0)}
+        said = line("TAGMSG", str(to) if to else f"#{self.channel}", source=self.conn.mask(sender), tags=tags)
+        self._twice(said, times)
 
     def _private_deleted(self, data: dict[str, Any]) -> None:
         """A private line was deleted: ``REDACT`` with its recipient as the target, as its ``PRIVMSG`` had."""

@@ -49,8 +49,7 @@ class Seats:
                   "MODES=1", "MSGREFTYPES=msgid,timestamp", f"NETWORK={self.door.name}", "NICKLEN=16",
                   "PREFIX=(o)@", "STATUSMSG=", "TARGMAX=PRIVMSG:1,NOTICE:1,TAGMSG:1,JOIN:,PART:,KICK:1,NAMES:1,WHOIS:1",
                   f"TOPICLEN={config.max_message_chars}", "UTF8ONLY", "MONITOR=100", "WHOX", "BOT=B",
-                  f"NAMELEN={REALNAME_MOST}",
-                  "CLIENTTAGDENY=*,-draft/react,-draft/reply,-typing"]
+                  f"NAMELEN={REALNAME_MOST}"]  # no CLIENTTAGDENY: every client-only tag is relayed
         for start in range(0, len(tokens), 12):
             conn.reply(n.RPL_ISUPPORT, *tokens[start:start + 12], "are supported by this server")
 
@@ -260,8 +259,13 @@ class Seats:
 
     # ------------------------------------------------------------ lines
 
-    async def private(self, conn: Connection, to: str, text: str, notice: bool = False) -> None:
-        """A private line to ``to``: in the first channel both sit in, else in the home channel's private log."""
+    async def private(self, conn: Connection, to: str, text: str | None, notice: bool = False,
+                      tags: str | None = None) -> None:
+        """A private line to ``to``: in the first channel both sit in, else in the home channel's private log.
+
+        ``tags``: its client-only tags; with no ``text``, the tags alone (a ``TAGMSG``).
+        """
+        command = "PRIVMSG" if text is not None else "TAGMSG"
         target = self.door.connection_of(to)
         shared = sorted(set(conn.members) & set(target.members)) if target is not None else []
         if not shared:
@@ -271,12 +275,12 @@ class Seats:
                     shared = [name]
                     break
         if shared:
-            sent = await conn.members[shared[0]][0].private(to, text)
+            sent = await conn.members[shared[0]][0].private(to, text, tags=tags)
             if isinstance(sent, Kept):
                 conn.send(line("NOTICE", conn.nick, sent.sentence, source=conn.server_name))
             elif sent is not None:
-                self.refused(conn, "PRIVMSG", sent, to)
-            elif target is not None and target.away and not notice:
+                self.refused(conn, command, sent, to)
+            elif target is not None and target.away and not notice and text is not None:
                 conn.reply(n.RPL_AWAY, target.nick, target.away)
             return
         # No channel in common: the home channel's private log, if the nick is anywhere (or is an account).
@@ -290,10 +294,10 @@ class Seats:
             conn.reply(n.ERR_NOSUCHNICK, to, "No such nick/channel")
             return
         bucket = self.door.bucket(conn)
-        posted = await post(self.state.hub, home, conn.nick, text, self.state.limits, bucket, to=recipient)
+        posted = await post(self.state.hub, home, conn.nick, text, self.state.limits, bucket, to=recipient, tags=tags)
         if isinstance(posted, Refused):
-            self.refused(conn, "PRIVMSG", posted, to)
-        elif target is not None and target.away and not notice:
+            self.refused(conn, command, posted, to)
+        elif target is not None and target.away and not notice and text is not None:
             conn.reply(n.RPL_AWAY, target.nick, target.away)
 
     def refused(self, conn: Connection, command: str, refused: Refused, target: str) -> None:

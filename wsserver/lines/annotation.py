@@ -11,6 +11,14 @@ a byte offset, a Redis entry ID)::
     [2026-11-22 14:11:30] Carol: the reply, an ordinary chat line
     [2026-11-22 14:12:00] Dave shared /files/ID/photo.jpg (image/jpeg, 2151234 bytes, 1200x800) with the next line
     [2026-11-22 14:12:00] Dave: photo.jpg (2.1 MB) /files/ID/photo.jpg the view
+    [2026-11-22 14:13:00] Erin tagged the next line: +draft/channel-context=general;+example.com/x=1
+    [2026-11-22 14:13:00] Erin: a line an IRC client sent with client-only tags
+    [2026-11-22 14:13:05] Erin sent tags to the channel: +example.com/ping
+
+The last two kinds carry an IRC client's client-only tags (message-tags), as
+the client wrote them (escaped: no space, ``;`` or line break): with the line
+after it, or as a ``TAGMSG`` of their own (to the channel; in a private log,
+``sent tags to HANDLE``, to a person).  Pages are not shown them.
 
 Chat text cannot forge one: every line a user writes is ``[ts] HANDLE: `` or
 ``[ts] HANDLE -> TO: `` followed by escaped text (no line break), and here the
@@ -25,10 +33,12 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from ..errors import EscapeError
-from .logline import LINE_RE, SYSTEM, escape, unescape
+from .logline import LINE_RE, SYSTEM, escape, format_line, unescape
 
-MARKERS = (b"'s line of ", b" shared /files/")  # every annotation line holds one: what an index rebuild looks for
-REACT, UNREACT, EDIT, REPLY, SHARE = "react", "unreact", "edit", "reply", "share"
+MARKERS = (b"'s line of ", b" shared /files/", b" tagged the next line: ", b" sent tags to ")
+"""Every annotation line holds one: what an index rebuild looks for."""
+REACT, UNREACT, EDIT, REPLY, SHARE, TAGGED, TAGMSG = "react", "unreact", "edit", "reply", "share", "tagged", "tagmsg"
+TAGS_MOST = 4094  # bytes of client-only tags a line carries at most (IRCv3 message-tags, without "@" and " ")
 
 _TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
 _H = r"[A-Za-z0-9_][A-Za-z0-9_-]*"
@@ -43,6 +53,43 @@ SHARED_RE = re.compile(
     rf"^\[({_TS})\] ({_H}) shared /files/([A-Za-z0-9_-]{{22}})/(\S+) \(([a-z0-9.+-]+/[a-z0-9.+-]+), ([0-9]+) bytes"
     r"(?:, ([0-9]+)x([0-9]+))?\) with the next line$"
 )
+
+
+_TAG = r"\+[A-Za-z0-9./-]+(?:=[^;\s\\\x00-\x1f\x7f]*(?:\\[^;\s\x00-\x1f\x7f][^;\s\\\x00-\x1f\x7f]*)*)?"
+TAGS_RE = re.compile(rf"{_TAG}(?:;{_TAG})*")  # use fullmatch
+"""Client-only tags as an IRC client sends them (``+key=escaped value;...``): what a tag line may carry."""
+TAG_LINE_RE = re.compile(rf"^\[({_TS})\] ({_H}) (?:tagged (the next line)|sent tags to (the channel|{_H})): (\S+)$")
+
+
+def tag_line(stamp: str, handle: str, tags: str, to: str | None = None, alone: bool = False) -> str:
+    """Return the line of ``handle``'s client-only ``tags``: for the line after it, or ``alone`` (a ``TAGMSG``,
+    to the channel or, in a private log, ``to`` a person)."""
+    assert TAGS_RE.fullmatch(tags) and len(tags) <= TAGS_MOST
+    if not alone:
+        return f"[{stamp}] {handle} tagged the next line: {tags}"
+    return f"[{stamp}] {handle} sent tags to {to or 'the channel'}: {tags}"
+
+
+def tagged_line(stamp: str, handle: str, text: str, tags: str | None, to: str | None = None) -> str:
+    """Return ``handle``'s line (private ``to``, if given), after the line of its client-only ``tags`` if any."""
+    said = format_line(stamp, handle, text, to)
+    return said if tags is None else f"{tag_line(stamp, handle, tags)}\n{said}"
+
+
+def parse_tag_line(line: str, private: bool = False) -> Annotation | None:
+    """Return the tag line ``line`` holds (of a private log: a ``TAGMSG`` names its recipient), or None.
+
+    Its ``text`` is the tags; a ``TAGMSG``'s ``author`` is its recipient ("" for the channel).
+    """
+    match = TAG_LINE_RE.match(line)
+    if match is None or not TAGS_RE.fullmatch(match.group(5)) or len(match.group(5)) > TAGS_MOST:
+        return None
+    stamp, handle, next_line, to, tags = match.groups()
+    if next_line is not None:
+        return Annotation(stamp, handle, TAGGED, handle, stamp, "", text=tags)
+    if (to == "the channel") == private:
+        return None
+    return Annotation(stamp, handle, TAGMSG, "" if to == "the channel" else to, stamp, "", text=tags)
 
 
 def marked(data: bytes) -> bool:
@@ -81,7 +128,7 @@ def parse_annotation(line: str) -> Annotation | None:
     """Return the annotation ``line`` holds, or None if it is not a well-formed annotation line."""
     match = ANNOTATION_RE.match(line)
     if match is None:
-        return _shared(line)
+        return _shared(line) or parse_tag_line(line)
     stamp, handle, reacted, took_back, edited, replied, author, target_stamp, ref, text, next_line = match.groups()
     try:
         if reacted is not None or took_back is not None:

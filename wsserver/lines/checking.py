@@ -1,7 +1,8 @@
 """What ``wsserver check`` says of the lines of a log: each line that is not as servers write it.
 
 A channel log holds chat lines, ``System`` lines and annotation lines
-(:mod:`wsserver.annotations.lines`); a private log holds ``FROM -> TO`` lines.
+(:mod:`wsserver.lines.annotation`); a private log holds ``FROM -> TO`` lines and
+the tag lines of IRC clients' client-only tags.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from ..errors import EscapeError
-from .annotation import parse_annotation
+from .annotation import parse_annotation, parse_tag_line
 from .logline import ParsedLine, is_unicode, parse_line
 
 Checked = Iterable[tuple[int | str, bytes, bool]]
@@ -34,19 +35,21 @@ def check_log(source: object, lines: Checked, private: bool) -> Iterator[str]:
         except EscapeError as exc:
             yield f"{where}: {exc}"
             continue
+        tagged = False
         if parsed is None:
-            annotation = None if private else parse_annotation(line)
+            annotation = parse_tag_line(line, True) if private else parse_annotation(line)
             if annotation is None:
                 yield f"{where}: not in the log format [YYYY-MM-DD HH:mm:ss] HANDLE: TEXT"
                 continue
             parsed = ParsedLine(annotation.stamp, annotation.handle, annotation.text)
+            tagged = private
         if not is_unicode(parsed.text):
             yield f"{where}: the text holds a lone surrogate (not Unicode; the tools print it escaped)"
         try:
             datetime.strptime(parsed.stamp, "%Y-%m-%d %H:%M:%S")
         except ValueError:
             yield f"{where}: invalid timestamp {parsed.stamp}"
-        if private and parsed.to is None:
+        if private and parsed.to is None and not tagged:
             yield f"{where}: a private log line needs FROM -> TO"
         if not private and parsed.to is not None:
             yield f"{where}: a private line in a channel log"

@@ -5,11 +5,13 @@ lines; annotation lines are folded into the lines they point at)::
 
     {"time": "2026-11-22 14:07:03", "handle": "Alice", "text": "hello", "cursor": "...",
      "reactions": {"👍": ["Bob"]}, "edited": "hello!", "reply_to": "...", "thread": {"replies": 2, "last": "..."},
-     "file": {"url": "/files/ID/NAME", "name": "...", "size": 123, "type": "..."}, "deleted": true}
+     "file": {"url": "/files/ID/NAME", "name": "...", "size": 123, "type": "..."}, "tags": "+a=1", "deleted": true}
 
-``text`` and ``edited`` are unescaped; the optional fields are there only when
-they apply.  A deleted line keeps its text here (this is the operator's
-export) and loses its reactions and edit, as it does for clients.
+``text`` and ``edited`` are unescaped; ``tags`` are an IRC client's client-only
+tags as it sent them; the optional fields are there only when they apply (an
+IRC ``TAGMSG``, tags alone, is no line a client is shown: it is left out).  A
+deleted line keeps its text here (this is the operator's export) and loses its
+reactions and edit, as it does for clients.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ def _record(line: str, cursor: str, maps: dict[str, dict[str, Any]], at: str, de
         record["thread"] = maps["threads"][at]
     if at in maps.get("files", {}):
         record["file"] = maps["files"][at]
+    if at in maps.get("tags", {}):
+        record["tags"] = maps["tags"][at]
     if deleted:
         record["deleted"] = True
     return record
