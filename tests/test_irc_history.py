@@ -91,6 +91,35 @@ async def test_private_conversations_have_history_and_targets(start_server: Any,
     assert [line.split(" TARGETS ")[1] for line in targets] == [f"Alice {tags[-1][0]}"]
 
 
+async def test_targets_orders_the_lines_of_one_second_in_different_logs_as_they_came(start_server: Any,
+                                                                                      person: Any) -> None:
+    """Lines in two channels and two conversations, one after the other (in one second, as a rule): TARGETS
+    lists them in that order, and a bound that is one of their times stands for that line."""
+    server = await start_server("--irc-port", "0", "--accounts", "--sign-up", "open", "--rate-limit", "0")
+    port = await irc_port(server)
+    for handle in ("Alice", "Bob", "Carol"):
+        assert (await sign_up(person(), server, handle, password=PASSWORD))[0] == 201
+    alice, bob, carol = [await Irc.connect(port, handle, caps=CAPS, password=f"{handle}:{PASSWORD}")
+                         for handle in ("Alice", "Bob", "Carol")]
+    for irc, channel in ((alice, "#general"), (bob, "#general"), (alice, "#tech"), (carol, "#tech")):
+        await irc.join(channel)
+    times = {}
+    for target, reader in (("#general", bob), ("Bob", bob), ("#tech", carol), ("Carol", carol)):
+        await alice.send(f"PRIVMSG {target} :to {target}")
+        times[target] = tag(await reader.expect(rf"PRIVMSG {target} :?to {target}$"), "time")
+
+    async def targets(low: str, high: str, limit: int = 10) -> list[str]:
+        found = await batch(alice, f"CHATHISTORY TARGETS timestamp={low} timestamp={high} {limit}")
+        return [line.split(" TARGETS ")[1] for line in found]
+
+    everything = await targets("2020-01-01T00:00:00.000Z", "2262-01-01T00:00:00.000Z")
+    assert everything == [f"{target} {times[target]}" for target in ("#general", "Bob", "#tech", "Carol")]
+    assert await targets("2020-01-01T00:00:00.000Z", "2262-01-01T00:00:00.000Z", 2) == everything[:2]
+    assert [entry.split()[0] for entry in await targets(times["#general"], "2262-01-01T00:00:00.000Z")] == [
+        "Bob", "#tech", "Carol"]
+    assert [entry.split()[0] for entry in await targets(times["Carol"], times["#general"])] == ["Bob", "#tech"]
+
+
 async def test_a_deleted_private_line_is_redacted_for_its_two_ends_and_leaves_the_conversation(
         start_server: Any, person: Any) -> None:
     """REDACT of a nick's line (its sender's only); the page's own deletion reaches IRC as REDACT."""

@@ -238,9 +238,11 @@ class History:
         """``CHATHISTORY TARGETS ts1 ts2 limit``: the channels and nicks whose latest line is between the two times.
 
         Oldest first; lines of one second in different logs are ordered by when this process saw them come
-        (the log's stamps have seconds: wsserver.irc.stamps), when it did.
+        (the log's stamps have seconds: wsserver.irc.stamps), when it did.  So is a bound that is the time
+        of one of these lines: it stands for that line (the first with that time for the lower bound, the
+        last for the upper), as a client that takes a line's time for a bound means.
         """
-        bounds = sorted(direct.time_of(ref[10:]) or "" for ref in params[1:3] if ref.startswith("timestamp="))
+        bounds = [direct.time_of(ref[10:]) or "" for ref in params[1:3] if ref.startswith("timestamp=")]
         try:
             limit = max(0, min(int(params[3]), HISTORY_MOST)) if len(params) > 3 else HISTORY_MOST
         except ValueError:
@@ -266,8 +268,15 @@ class History:
             if last is not None and match is not None:
                 nick = match.group(2) if match.group(2).lower() == them else str(match.group(3))
                 found.append((last[0], self.conversations.came(last), nick))
-        found = sorted((entry for entry in found if bounds[0] < entry[0] < bounds[1]),
-                       key=lambda entry: (entry[0][:19], entry[1] or 0.0, entry[0]))[:limit]
+        found.sort(key=lambda entry: (entry[0][:19], entry[1] or 0.0, entry[0]))
+        named = [next((entry for entry in found if entry[0] == bound), None) for bound in bounds]
+        if (_later(named[0], named[1]) if named[0] is not None and named[1] is not None else bounds[0] > bounds[1]):
+            bounds.reverse()  # either order
+        low = next((entry for entry in found if entry[0] == bounds[0]), None)
+        high = next((entry for entry in reversed(found) if entry[0] == bounds[1]), None)
+        found = [entry for entry in found
+                 if (_later(entry, low) if low is not None else entry[0] > bounds[0])
+                 and (_later(high, entry) if high is not None else entry[0] < bounds[1])][:limit]
         batch = f"t{next(_batches)}"
         conn.send(line("BATCH", f"+{batch}", "draft/chathistory-targets", source=conn.server_name))
         for when, _, target in found:
@@ -333,6 +342,14 @@ class History:
             if other is not conn and other.key == conn.key and "draft/read-marker" in other.caps and \
                     (cursor is None or name not in other.members):
                 other.send(line("MARKREAD", f"#{name}", wanted, source=other.server_name))
+
+
+def _later(one: tuple[str, float, str], other: tuple[str, float, str]) -> bool:
+    """Return whether a target's latest line (time, when it came here, target) is after another's: by when
+    they came, within one second, when this process saw both come; else by their times."""
+    if one[0][:19] == other[0][:19] and one[1] and other[1]:
+        return one[1] > other[1]
+    return one[0] > other[0]
 
 
 def _limit(conn: Connection, given: str) -> int | None:
