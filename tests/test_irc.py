@@ -284,3 +284,16 @@ async def test_a_topic_is_the_channels_for_every_door(start_server: Any, connect
     await irc.send("TOPIC #general")
     await irc.expect(r" 332 lee #general :release on Friday$")
     assert page.errors == []
+
+
+async def test_a_shutdown_with_irc_clients_logs_no_error(start_server: Any) -> None:
+    """SIGTERM with IRC connections in a channel: each is told, and the server's log holds no error or traceback."""
+    server = await start_server("--irc-port", "0", "--rate-limit", "0")
+    port = await irc_port(server)
+    clients = [await Irc.connect(port, f"user{number}") for number in range(20)]
+    for irc in clients:
+        await irc.join()
+    assert await server.stop() == 0
+    for irc in clients:
+        await irc.expect(r"^ERROR :Server shutting down$")
+    assert not [line for line in server.lines if "ERROR" in line or "Traceback" in line or "Cancelled" in line]

@@ -60,6 +60,7 @@ class Door:
         self.commands = Commands(self, self.seats, self.monitor)
         self.modes = Modes(self)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.stopping = False  # stop() has begun: connections' tasks are cancelled
         self._strikes: dict[Connection, list[float]] = {}
         self._buckets: dict[Connection, TokenBucket] = {}
         state.irc_connections = lambda: len(self.connections)
@@ -78,6 +79,7 @@ class Door:
 
     async def stop(self) -> None:
         """Stop listening, tell every connection the server is going, and let each give its seats back."""
+        self.stopping = True
         if self.server is not None:
             self.server.close()
         for conn in list(self.connections):
@@ -107,6 +109,11 @@ class Door:
             self._tasks.add(task)
         try:
             await conn.run()
+        except asyncio.CancelledError:
+            if not self.stopping:
+                raise
+            # Cancelled by stop(): the handler ends here, not cancelled (Python 3.11's stream callback would
+            # log a cancelled handler as "Exception in callback", once a connection, at every shutdown).
         finally:
             quota.give_back(address)
             self.state.metrics.irc_connections.dec()
