@@ -112,6 +112,7 @@ class ChannelCommands:
             return
         _, member = found
         reply_to = message.tags.get("+draft/reply") or message.tags.get("+reply")
+        refused = None
         if reply_to:  # a reply of the chat: its tag is said from the reply (the other tags are kept)
             refused = await member.say(text, reply_to=reply_to, tags=client_tags(message.tags, REPLY_TAGS))
         if not reply_to or (refused is not None and refused.code in (Code.BAD_AROUND, Code.BAD_CURSOR)):
