@@ -14,7 +14,7 @@ import pytest
 
 from wsserver.protocol import Code
 
-from .support import SECRET, Client, joined, token
+from .support import SECRET, Client, joined, run_cli, token
 from .test_private_history import backlog_private
 
 
@@ -98,3 +98,41 @@ async def test_a_channel_line_cursor_is_not_a_private_line(server: Any, connect:
     frame = await alice.until_line_frame("Alice: public")
     await alice.send({"type": "delete", "cursor": frame["cursors"][-1], "private": True})
     assert (await alice.refusal())["message"] == Code.BAD_AROUND.sentence
+
+
+@pytest.mark.parametrize("kind", ["files", "redis"])
+async def test_the_operator_erases_a_private_line_on_request(kind: str, start_server: Any, nodes: Any, connect: Any,
+                                                            tmp_path: Path, request: Any) -> None:
+    """``wsserver delete CHANNEL CURSOR --private --erase``: its two ends are told; its text is gone from the store."""
+    where: list[str]
+    if kind == "redis":
+        redis = request.getfixturevalue("redis_server")
+        where = ["--store", redis.url]
+    first, second = await pair(kind, start_server, nodes, tmp_path)
+    if kind == "files":
+        where = ["--data-dir", str(first.data_dir)]
+    alice = await joined(await connect(first, None, token=token("Alice")), "Alice")
+    bob = await joined(await connect(second, None, token=token("Bob")), "Bob")
+    carol = await joined(await connect(second, None, token=token("Carol")), "Carol")
+    await alice.send({"type": "private", "to": "Bob", "message": "my address is 1 Long Road"})
+    sent = await private_line(bob, "my address is 1 Long Road")
+    stamp = sent["message"][1:20]
+    status, out, err = await run_cli("delete", "general", sent["cursor"], "--erase", *where)
+    assert status == 2 and "No line at that cursor" in err, "a private cursor is no line of the channel's log"
+    status, out, _ = await run_cli("delete", "general", sent["cursor"], "--private", "--erase", *where)
+    assert (status, out) == (0, f"the private message of Alice to Bob at {stamp} was erased by the operator\n")
+    deleted = {"success": True, "event": "deleted",
+               "data": {"channel": "general", "cursor": sent["cursor"], "private": True}}
+    assert await alice.event("deleted") == deleted
+    assert await bob.event("deleted") == deleted
+    await alice.chat("and now for something else")
+    await carol.until_line("Alice: and now for something else")
+    assert [frame for frame in carol.events if frame["event"] == "deleted"] == []
+    status, _, err = await run_cli("delete", "general", sent["cursor"], "--private", *where)
+    gone = "That line is already deleted" if kind == "files" else "No line at that cursor"  # XDEL: no entry left
+    assert status == 2 and gone in err
+    assert (await run_cli("check", *where)).returncode == 0
+    if kind == "files":
+        private = (first.data_dir / "private_general.log").read_text().splitlines()
+        assert private == [f"[{stamp}] Alice -> Bob: {'*' * len('my address is 1 Long Road')}"]
+        assert not [line for line in first.file_lines("general") if "private message" in line]

@@ -185,16 +185,19 @@ class Around(Protocol):
         """Return a window around the line just before ``cursor``, or None."""
 
 
-async def locate(finder: Around, cursor: str) -> tuple[str, str, str] | None:
-    """Return (the line's own cursor, its author, its stamp) for the public line just before ``cursor``."""
+async def locate(finder: Around, cursor: str, private: bool = False) -> tuple[str, ...] | None:
+    """Return (the line's own cursor, its author, its stamp) for the public line just before ``cursor``.
+
+    ``private``: the finder is of a private log, and the line is a private one: its recipient comes last.
+    """
     window = await finder.around(cursor, 1)
     if window is None or window.mark is None:
         return None
     raw, end = window.lines.split()[window.mark]
     match = LINE_RE.match(raw.decode("utf-8", errors="replace"))
-    if match is None or match.group(3) is not None:
+    if match is None or (match.group(3) is not None) != private:
         return None
-    return end, match.group(2), match.group(1)
+    return (end, match.group(2), match.group(1), *((match.group(3),) if private else ()))
 
 
 class Before(Protocol):

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("channel")
     delete.add_argument("cursor", help="the line's cursor, as frames and search results carry it")
     delete.add_argument("--erase", action="store_true", help="also overwrite its text in the log (same size)")
+    delete.add_argument("--private", action="store_true", help="CURSOR is a private line's (of the private log): "
+                        "its two ends are told, the channel is not")
     listing = subcommands.add_parser("bans", help="list the bans and mutes in force, with when they end")
     listing.add_argument("channel", nargs="?")
     backup = subcommands.add_parser("backup", help="copy what the deployment needs to come back into DIR (new or "
@@ -136,7 +138,7 @@ async def _run(args: argparse.Namespace, config: Config, source: Admin) -> int:
                                             getattr(args, "duration", None), args.reason, config.timezone))
         elif args.command == "delete":
             print(await moderation.delete(source, args.channel, args.cursor, args.erase, config.timezone,
-                                          config.uploads_dir))
+                                          config.uploads_dir, args.private))
         elif args.command in ("invite", "accounts"):
             await accounts.run(args, source, config.public_url, sys.stdout)
         elif args.command == "backup":

@@ -45,7 +45,8 @@ async def _fold(source: Admin) -> Moderation:
 async def _record(source: Admin, action: Action, timezone: str) -> str:
     await source.actions.append(action)
     line = audit_line(action)
-    await source.append(action.channel, format_line(Clock(timezone).stamp(), SYSTEM, line))
+    if not action.to:  # a private line's deletion is not told to the channel (lines.moderation_log)
+        await source.append(action.channel, format_line(Clock(timezone).stamp(), SYSTEM, line))
     return line
 
 
@@ -79,29 +80,31 @@ async def moderate(source: Admin, kind: str, channel: str, handle: str, duration
 
 
 async def delete(source: Admin, channel: str, cursor: str, erase: bool, timezone: str,
-                 files_dir: Path | None = None) -> str:
+                 files_dir: Path | None = None, private: bool = False) -> str:
     """Delete (and with ``erase`` overwrite) the line just before ``cursor``; return the audit line.
 
     The file of a shared file's line (in ``files_dir``) is withdrawn, and with ``erase`` removed.
+    ``private``: the cursor is of the channel's private log (an erasure request for a private line).
     """
     await existing_channel(source, channel)
-    finder = source.finder(channel)
-    found = await locate(finder, cursor)
+    finder = source.finder(channel, private)
+    found = await locate(finder, cursor, private)
     refusal = check_delete(await _fold(source), channel, found, None, True, Clock(timezone))
     if refusal is not None:
-        raise CommandError(f"cannot delete at cursor {cursor!r} in {channel}: {refusal.sentence}")
+        where = f"the private log of {channel}" if private else channel
+        raise CommandError(f"cannot delete at cursor {cursor!r} in {where}: {refusal.sentence}")
     assert found is not None
-    end, author, stamp = found
+    end, author, stamp = found[:3]
     if erase:
         if not await finder.erase(end):
             raise CommandError(f"cannot erase at cursor {cursor!r} in {channel}: the line is gone")
-        edited = (await index_of(finder)).lines.get(end)
+        edited = None if private else (await index_of(finder)).lines.get(end)
         for edit in edited.edits if edited is not None else ():  # its edits hold its text too
             await finder.erase(edit)
-    if files_dir is not None:
+    if files_dir is not None and not private:
         await withdraw_line(FilesDir(files_dir), finder, end, erase)
-    return await _record(source, Action("delete", channel, OPERATOR, handle=author, cursor=end, stamp=stamp,
-                                        erase=erase), timezone)
+    return await _record(source, Action("delete", channel, OPERATOR, handle=author, to=found[-1] if private else "",
+                                        cursor=end, stamp=stamp, erase=erase), timezone)
 
 
 async def bans(source: Admin, channel: str | None, timezone: str, out: TextIO) -> int:

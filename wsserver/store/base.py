@@ -368,8 +368,8 @@ class Admin(Protocol):
     def lines(self, channel: str, since: str | None) -> AsyncIterator[str]:
         """Yield the whole lines of ``channel`` from the first stamped at or after ``since`` (a log stamp)."""
 
-    def finder(self, channel: str) -> Finder:
-        """Return what searches ``channel``'s public log, as the servers do."""
+    def finder(self, channel: str, private: bool = False) -> Finder:
+        """Return what searches ``channel``'s public log (``private``: its private log), as the servers do."""
 
     async def backup(self, target: Path, files_dir: Path) -> list[str]:
         """Copy what a deployment needs to come back into ``target`` (new or empty); return what it did, a line each."""

@@ -24,7 +24,7 @@ from . import moved
 from .accounts import FileAccounts
 from .actions import ACTIONS_FILE, FileActions
 from .backup import backup
-from .channellog import BLOCK, ChannelLog, Cursor, log_path, read_last_lines
+from .channellog import BLOCK, ChannelLog, Cursor, log_path, private_path, read_last_lines
 from .finder import FileFinder
 from .handles import USERS_FILE, FileHandles
 from .tailer import DirWatcher, Tailer
@@ -143,9 +143,9 @@ class FileAdmin:
                 if raw.endswith(b"\n"):
                     yield raw[:-1].decode("utf-8", errors="replace")
 
-    def finder(self, channel: str) -> FileFinder:
-        """Return the servers' own searcher of ``channel_<name>.log``."""
-        return FileFinder(log_path(self.data_dir, channel))
+    def finder(self, channel: str, private: bool = False) -> FileFinder:
+        """Return the servers' own searcher of ``channel_<name>.log`` (``private``: ``private_<name>.log``)."""
+        return FileFinder((private_path if private else log_path)(self.data_dir, channel))
 
     @_guarded
     async def backup(self, target: Path, files_dir: Path) -> list[str]:

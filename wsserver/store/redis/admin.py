@@ -149,10 +149,10 @@ class RedisAdmin:
         async for _, line in stream_entries(client, key, start):
             yield (line or b"").decode("utf-8", errors="replace")
 
-    def finder(self, channel: str) -> RedisFinder:
-        """Return the nodes' own searcher of ``channel``'s stream."""
+    def finder(self, channel: str, private: bool = False) -> RedisFinder:
+        """Return the nodes' own searcher of ``channel``'s stream (``private``: of its private lines)."""
         link = self.shards.link(channel)
-        return RedisFinder(link.client, link.keys, channel)
+        return RedisFinder(link.client, link.keys, channel, private)
 
     async def backup(self, target: Path, files_dir: Path) -> list[str]:
         """Copy the shared files into ``target``: the rest lives in Redis, which is backed up with its own tools."""

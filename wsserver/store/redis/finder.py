@@ -37,9 +37,9 @@ def _line(fields: dict[bytes, bytes]) -> bytes:
 class RedisFinder:
     """Searches and jumps in one channel's stream."""
 
-    def __init__(self, client: Any, keys: Keys, channel: str) -> None:
+    def __init__(self, client: Any, keys: Keys, channel: str, private: bool = False) -> None:
         self._client = client
-        self.key = keys.stream(channel)
+        self.key = keys.stream(channel, private)
         self._epoch_key = keys.epoch(self.key)
 
     async def _epoch(self) -> str:
