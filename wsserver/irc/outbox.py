@@ -303,7 +303,6 @@ class IrcOutbox(Outbox):
             finally:
                 self.conn.held = held
 
-
     def _tagmsg(self, data: dict[str, Any]) -> None:
         """An IRC client's client-only tags alone: ``TAGMSG`` to the channel, or to its recipient as a private
         line is (with ``message-tags`` only; to the sender only with ``echo-message``)."""
