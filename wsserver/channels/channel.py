@@ -57,6 +57,7 @@ class Channel:
         self.feed = store.feed(name, False, self._deliver, gather=self._gather)
         self.private_feed = store.feed(name, True, self._deliver_private)
         self.private_events = PrivateEvents(name)  # its private log's lines as events
+        self.private_finder = store.finder(name, private=True)  # a private line by its cursor (a deletion)
         self.finder = store.finder(name)
         self.keeper = Keeper(name, self.finder, store.indexes)  # reactions, edits, replies: folded from the log
         self.index = self.keeper.index

@@ -26,7 +26,6 @@ from ..lines.moderation_log import (
     audit_line,
     check_delete,
     locate,
-    locate_private,
     parse_duration,
 )
 from ..protocol import Code, Refused
@@ -154,9 +153,8 @@ class Moderator:
         ``private``: the cursor is of the channel's private log, and only the line's sender may
         delete it, within the same 15 minutes (a channel operator does not read private lines).
         """
-        found: tuple[str, ...] | None
         try:
-            found = await (locate_private(channel.private_feed, cursor) if private else locate(channel.finder, cursor))
+            found = await locate(channel.private_finder if private else channel.finder, cursor, private)
         except StoreError:
             return Refused.of(Code.UNAVAILABLE)
         refusal = check_delete(self.state, channel.name, found, actor, operator and not private, self.clock)
@@ -164,7 +162,7 @@ class Moderator:
             return refusal
         assert found is not None
         end, author, stamp = found[:3]
-        to = found[-1] if private else ""  # a private line's recipient (locate_private: the last)
+        to = found[-1] if private else ""  # a private line's recipient (locate: the last)
         if self.files is not None and not private:  # first, so that whoever is told finds the file gone
             try:
                 await withdraw_line(self.files, channel.finder, end)

@@ -35,7 +35,15 @@ from ..uploads.rules import TICKET_SECONDS, megabytes, valid_name
 from ..uploads.storage import new_id
 from .keyring import Key
 from .ratelimit import TokenBucket
-from .rules import HISTORY_LIMIT_MOST, THREAD_LIMIT_MOST, message_problem, single_emoji, tags_problem, text_problem
+from .rules import (
+    HISTORY_LIMIT_MOST,
+    THREAD_LIMIT_MOST,
+    message_problem,
+    said_problem,
+    single_emoji,
+    tags_problem,
+    text_problem,
+)
 
 if TYPE_CHECKING:
     from ..channels.channel import Channel
@@ -185,8 +193,7 @@ class Member:
 
         ``tags``: an IRC client's client-only tags (``+key=value;...`` as sent), kept with the line.
         """
-        refused = message_problem(text, self.limits.max_chars, encrypted) or tags_problem(tags) or \
-            self._may_write(not encrypted)
+        refused = said_problem(text, tags, self.limits.max_chars, encrypted) or self._may_write(not encrypted)
         if refused is not None:
             return refused
         if reply_to is None:
@@ -208,8 +215,7 @@ class Member:
         ``tags``: an IRC client's client-only tags, kept with the line; with no
         ``text``, the tags alone (an IRC ``TAGMSG`` to a person).
         """
-        refused = (message_problem(text, self.limits.max_chars, encrypted) if text is not None else None) or \
-            tags_problem(tags) or (Refused.of(Code.INVALID_FORMAT) if text is None and tags is None else None)
+        refused = said_problem(text, tags, self.limits.max_chars, encrypted)
         if refused is None and not valid_handle(to):
             refused = Refused.of(Code.USER_NOT_FOUND)
         refused = refused or self._may_write(not encrypted and text is not None)

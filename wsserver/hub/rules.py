@@ -41,6 +41,14 @@ def tags_problem(tags: str | None) -> Refused | None:
     return None
 
 
+def said_problem(text: str | None, tags: str | None, max_chars: int, encrypted: bool = False) -> Refused | None:
+    """Return why a line may not be sent: its text (None: the client-only tags alone, an IRC ``TAGMSG``, which
+    must then be there) and its tags; or None."""
+    if text is None:
+        return tags_problem(tags) if tags is not None else Refused.of(Code.INVALID_FORMAT)
+    return message_problem(text, max_chars, encrypted) or tags_problem(tags)
+
+
 def message_problem(text: str, max_chars: int, encrypted: bool) -> Refused | None:
     """Return why ``text`` may not be sent (``encrypted``: it must be an envelope; else it must not read as one)."""
     if encrypted:

@@ -17,7 +17,7 @@ from ..uploads.rules import megabytes
 from ..uploads.storage import Stored
 from .member import Limits, Ticket
 from .ratelimit import TokenBucket
-from .rules import message_problem, tags_problem
+from .rules import said_problem
 
 if TYPE_CHECKING:
     from ..channels.channel import Channel
@@ -34,8 +34,7 @@ async def post(hub: Hub, channel: Channel, handle: str, text: str | None, limits
     an encrypted-only channel.  ``tags``: an IRC client's client-only tags, kept with the line (with no
     ``text``: alone, a ``TAGMSG``).  Returns the line's cursor.
     """
-    refused = tags_problem(tags) or (message_problem(text, limits.max_chars, False) if text is not None else
-                                     None if tags is not None else Refused.of(Code.INVALID_FORMAT))
+    refused = said_problem(text, tags, limits.max_chars)
     if refused is not None:
         return refused
     if not bucket.allow():

@@ -48,10 +48,10 @@ CAPS: dict[str, str | None] = {
 }
 
 
-
 def relay_room(source: str, command: str, target: str) -> int:
     """Return the bytes of text that fit in one message from ``source`` (``nick!user@host``) to ``target``."""
     return LINE_BYTES - 2 - len(f":{source} {command} {target} :".encode())
+
 
 class Connection:
     """One IRC client: its caps, nick and account, the channels it sits in, and the lines to and from it."""

@@ -200,30 +200,11 @@ async def locate(finder: Around, cursor: str, private: bool = False) -> tuple[st
     return (end, match.group(2), match.group(1), *((match.group(3),) if private else ()))
 
 
-class Before(Protocol):
-    """What :func:`locate_private` needs of a private log's feed (:class:`wsserver.store.base.Feed` is one)."""
-
-    async def before(self, cursor: str | None, limit: int) -> Any:
-        """Return the lines up to ``cursor``, or None for a cursor that names no position."""
-
-
-async def locate_private(feed: Before, cursor: str) -> tuple[str, str, str, str] | None:
-    """Return (the line's own cursor, its sender, its stamp, its recipient) for the private line before ``cursor``."""
-    lines = await feed.before(cursor, 1)
-    if lines is None or not lines.ends:
-        return None
-    raw, end = lines.split()[-1]
-    match = LINE_RE.match(raw.decode("utf-8", errors="replace"))
-    if match is None or match.group(3) is None:
-        return None
-    return end, match.group(2), match.group(1), match.group(3)
-
-
 def check_delete(state: Moderation, channel: str, found: tuple[str, ...] | None, actor: str | None,
                  operator: bool, clock: Clock) -> Refused | None:
     """Return why ``actor`` (None: the operator) may not delete the line ``found``, or None if they may.
 
-    ``found`` is what :func:`locate` returns, or :func:`locate_private` for a private line.
+    ``found`` is what :func:`locate` returns (with its recipient last for a private line).
     """
     if found is None:
         return Refused.of(Code.BAD_AROUND)

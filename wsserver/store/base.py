@@ -312,8 +312,8 @@ class Store(Protocol):
     def channel_names(self) -> list[str]:
         """Return the names of channels that have a log in the store."""
 
-    def finder(self, channel: str) -> Finder:
-        """Return what searches and jumps in ``channel``'s public log."""
+    def finder(self, channel: str, private: bool = False) -> Finder:
+        """Return what searches and jumps in ``channel``'s public log (``private``: its private log)."""
 
     def problem(self) -> str | None:
         """Return why the store cannot take lines now, or None."""

@@ -92,9 +92,9 @@ class FileStore:
         if tailer is not None:
             tailer.wake()
 
-    def finder(self, channel: str) -> FileFinder:
-        """Return what searches and jumps in ``channel_<name>.log``."""
-        return FileFinder(log_path(self.data_dir, channel))
+    def finder(self, channel: str, private: bool = False) -> FileFinder:
+        """Return what searches and jumps in ``channel_<name>.log`` (``private``: ``private_<name>.log``)."""
+        return FileFinder((private_path if private else log_path)(self.data_dir, channel))
 
     def channel_names(self) -> list[str]:
         """Return the channels with a log file in the data dir."""

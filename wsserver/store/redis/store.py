@@ -148,10 +148,10 @@ class RedisStore:
         except RedisFault as exc:
             self.home.failed(exc)
 
-    def finder(self, channel: str) -> RedisFinder:
-        """Return what searches and jumps in ``channel``'s stream."""
+    def finder(self, channel: str, private: bool = False) -> RedisFinder:
+        """Return what searches and jumps in ``channel``'s stream (``private``: of its private lines)."""
         link = self.shards.link(channel)
-        return RedisFinder(link.client, link.keys, channel)
+        return RedisFinder(link.client, link.keys, channel, private)
 
     def channel_names(self) -> list[str]:
         """Return the channels that have a stream (as of the last poll)."""
