@@ -14,7 +14,7 @@ from typing import Any
 
 from ..config import valid_handle
 from ..hub.member import Member
-from ..lines.annotation import TAG_LINE_RE
+from ..lines.annotation import TAGMSG, parse_tag_line
 from ..lines.logline import LINE_RE, SYSTEM
 from ..protocol import Refused
 from ..store.base import StoreError
@@ -221,11 +221,11 @@ class History:
             if kept and "message-tags" in conn.caps:
                 tags = {**tags_of(kept), **tags}
             if match is None:
-                tagmsg = TAG_LINE_RE.match(raw)
-                if tagmsg is not None and tagmsg.group(4) is not None and "message-tags" in conn.caps:
-                    to = tagmsg.group(4)  # "the channel", or a private one's recipient (as its PRIVMSG's)
-                    conn.send(line("TAGMSG", target if to == "the channel" else to, source=conn.mask(tagmsg.group(2)),
-                                   tags={**tags_of(tagmsg.group(5)), **tags}))
+                tagmsg = parse_tag_line(raw) or parse_tag_line(raw, True)  # a channel's, or a private one's
+                if tagmsg is not None and tagmsg.kind == TAGMSG and "message-tags" in conn.caps:
+                    # to the channel, or to a private one's recipient (as its PRIVMSG)
+                    conn.send(line("TAGMSG", tagmsg.author or target, source=conn.mask(tagmsg.handle),
+                                   tags={**tags_of(tagmsg.text), **tags}))
                 continue
             if match.group(2) == SYSTEM:
                 conn.send(event_of(conn, target, raw, tags))
