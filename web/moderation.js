@@ -1,6 +1,7 @@
 // Moderation on the page: "message deleted" lines, a Delete control on one's own recent lines, private
-// ones too (and on every line of the channel for a channel operator), and a channel operator's Kick, Ban and Mute beside each
-// name in the Users list, each confirmed in a dialog. The server decides; the page only offers.
+// ones too (and on every line of the channel for a channel operator), and a channel operator's Kick,
+// Ban and Mute beside each name in the Users list, each confirmed in a dialog. The server decides; the
+// page only offers.
 import { $ } from "./dom.js";
 import { serverRules, tokenClaims } from "./session.js";
 import { shownTime } from "./loglines.js";
