@@ -21,6 +21,8 @@ let torn = 0;  // deliveries whose line arrived cut in two (its timestamp is unr
 let sent = 0;
 let lastProgress = Date.now();
 let expected = 0;
+let frames = 0;  // frames and bytes received (of every kind), reported at ready and at the end
+let bytes = 0;
 const seen = [];  // per receiver: Set of "sender:seq"
 
 function openOne(client, index) {
@@ -34,6 +36,8 @@ function openOne(client, index) {
     ws.on('error', (err) => { if (!ready) { ready = true; reject(err); } });
     ws.on('message', (data) => {
       done();
+      frames += 1;
+      bytes += data.length;
       const text = data.toString();
       if (text.indexOf('m:') < 0) return;
       const t = now();
@@ -104,7 +108,8 @@ function finish(extra) {
 (async () => {
   const connectMs = await connectAll();
   expected = cfg.clients.reduce((sum, c) => sum + (cfg.perChannelExpected[c.channel] || 0), 0);
-  process.stdout.write(JSON.stringify({ ready: true, connect_ms: connectMs }) + '\n');
+  const readyCpu = process.cpuUsage();
+  process.stdout.write(JSON.stringify({ ready: true, connect_ms: connectMs, cpu_s: (readyCpu.user + readyCpu.system) / 1e6, frames, bytes }) + '\n');
   process.stdin.once('data', async () => {
     lastProgress = Date.now();
     const sendStart = now();

@@ -77,6 +77,7 @@ def run_workload(kind: str, workload: Workload, workers: int = 1, nodes: int = 0
         connect_start = time.monotonic()
         readies = [json.loads(g.stdout.readline()) for g in generators]  # type: ignore[union-attr]
         connect_s = time.monotonic() - connect_start
+        connect_cpu = (server.cpu_seconds() - cpu_before, sum(r.get("cpu_s", 0) for r in readies))
         if any("error" in r for r in readies):
             raise RuntimeError(f"{kind} {workload.name}: {readies}")
         for g in generators:
@@ -108,6 +109,12 @@ def run_workload(kind: str, workload: Workload, workers: int = 1, nodes: int = 0
             "server_cpu_s": round(server.cpu_seconds() - cpu_before, 2),
             "server_peak_rss_mb": server.peak_rss_mb(),
             "loadgen_cpu_s": round(sum(r["cpu_s"] for r in results), 2),
+            # CPU seconds of the server and of the load generators until every socket was open
+            "connect_server_cpu_s": round(connect_cpu[0], 2),
+            "connect_loadgen_cpu_s": round(connect_cpu[1], 2),
+            # what the clients were sent until then: frames, and megabytes of them
+            "connect_frames": sum(r.get("frames", 0) for r in readies),
+            "connect_mb": round(sum(r.get("bytes", 0) for r in readies) / 1e6, 1),
             "wall_s": round(time.monotonic() - go, 2),
             "_latencies": latencies[:: max(1, len(latencies) // 5000)],
         }
