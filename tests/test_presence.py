@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from wsserver import protocol
 from wsserver.channels.presence import DELTAS_KEPT, PresenceList, sort_handles
+from wsserver.store.finding import Lines
 
 from .support import Client, Server, joined
 from .support.clients import version_of
@@ -195,3 +196,57 @@ def test_a_joiners_list_is_spliced_as_the_frame_that_lists_everyone(users: list[
     assert wire.wire[: len(wire.wire) - len(wire.payload)][0] == 0x81  # one final text frame
     assert bytes(presence.full().payload).decode("utf-8") == protocol.event_frame(
         "presence", {"channel": "général", "users": sort_handles(users), "version": version_of(users)})
+
+
+@given(st.sets(st.text(alphabet="aBcé_9\u00df", min_size=1, max_size=3), max_size=8),
+       st.sets(st.text(alphabet="aBcé_9\u00df", min_size=1, max_size=3), max_size=8),
+       st.text(alphabet="aBcé_9\u00df", min_size=1, max_size=3), st.booleans(),
+       st.sets(st.text(alphabet="aBcé_9\u00df", min_size=1, max_size=3), max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_a_joiners_first_delta_is_the_frame_of_what_it_has_not_seen(before: set[str], after: set[str], joiner: str,
+                                                                    stays: bool, between: set[str]) -> None:
+    """A joiner's first delta (the shared one with its own handle cut out as bytes, wherever it stands) is the
+    frame that lists what changed for it: the same bytes as built from the handles."""
+    before.discard(joiner)
+    presence = PresenceList("général")
+    presence.update(list(before))
+    _, spliced = presence.with_joiner(joiner)
+    version = presence.version
+    presence.update(list(between))  # deltas merged from the joiner's version on
+    now = (after | {joiner}) if stays else (after - {joiner})
+    presence.update(list(now))
+    frame = presence.since(version, spliced)
+    had = before | {joiner}
+    joined, left = sort_handles(list(now - had)), sort_handles(list(had - now))
+    if not joined and not left:
+        assert frame is None
+        return
+    assert frame is not None
+    assert bytes(frame.payload).decode("utf-8") == protocol.event_frame(
+        "presence", {"channel": "général", "joined": joined, "left": left, "version": version_of(sort_handles(list(now)))})
+
+
+def _presence_lines(*events: tuple[str, str]) -> Lines:
+    """The join and leave lines of ``events`` ((handle, "joined" or "left")) as the log's tailer gives them."""
+    data = "\n".join(f"[2026-12-06 18:00:00] System: {handle} has {verb} the chat" for handle, verb in events)
+    return Lines(data.encode(), "0", str(len(events)), tuple(str(i + 1) for i in range(len(events))))
+
+
+def test_quiet_lines_count_the_joins_and_leaves_read_since_the_list() -> None:
+    """Between two reads of the users list, the log's own join and leave lines are counted: a storm's joins
+    past the limit are quiet at once, not announced until the next read; a read starts the count afresh."""
+    presence = PresenceList("general")
+    presence.update(["Ann", "Ben"])
+    # limit 3: Cid makes 3 (announced); Dot 4, Eve 5 (quiet) with no read of the list between them
+    quiet = presence.quiet_lines(_presence_lines(("Cid", "joined"), ("Dot", "joined"), ("Eve", "joined")), 3)
+    assert quiet == {1: ("Dot", True), 2: ("Eve", True)}
+    # Eve and Dot leave: counted before each goes, 5 then 4 (quiet); Ann's leave starts from 3 (announced)
+    quiet = presence.quiet_lines(_presence_lines(("Eve", "left"), ("Dot", "left"), ("Ann", "left")), 3)
+    assert quiet == {0: ("Eve", False), 1: ("Dot", False)}
+    # a rejoin counts once: Ann back makes 3 (Ben, Cid, Ann); the same Ann again is not one more
+    assert presence.quiet_lines(_presence_lines(("Ann", "joined"), ("Ann", "joined")), 3) == {}
+    presence.update(["Ann", "Ben", "Cid", "Dot"])  # the list read: its count stands alone again
+    assert presence.quiet_lines(_presence_lines(("Ann", "left")), 4) == {}
+    assert presence.quiet_lines(_presence_lines(("Eve", "joined")), 4) == {}  # 3 after Ann's leave, 4 with Eve
+    assert presence.quiet_lines(_presence_lines(("Fay", "joined")), 4) == {0: ("Fay", True)}
+    assert presence.quiet_lines(_presence_lines(("Gus", "joined")), 0) == {}  # 0: always announced

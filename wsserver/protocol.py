@@ -222,12 +222,14 @@ def presence_delta_frame(channel: str, joined_json: list[str], left_json: list[s
 
     The handles come already encoded as JSON strings (cheap to splice, as for :func:`presence_frame_ends`).
     """
-    return (
-        '{"success": true, "event": "presence", "data": {"channel": '
-        + json.dumps(channel, ensure_ascii=False)
-        + ', "joined": [' + ", ".join(joined_json) + '], "left": [' + ", ".join(left_json)
-        + '], "version": "' + version + '"}}'
-    )
+    head, tail = presence_delta_ends(channel, left_json, version)
+    return head + ", ".join(joined_json) + tail
+
+
+def presence_delta_ends(channel: str, left_json: list[str], version: str) -> tuple[str, str]:
+    """Return what comes before and after the joined handles (JSON strings, ", " between them) of a delta."""
+    return ('{"success": true, "event": "presence", "data": {"channel": ' + json.dumps(channel, ensure_ascii=False)
+            + ', "joined": [', '], "left": [' + ", ".join(left_json) + '], "version": "' + version + '"}}')
 
 
 def presence_frame_ends(channel: str, version: str) -> tuple[str, str]:

@@ -25,7 +25,7 @@ from ..lines.moderation_log import Moderation
 from ..metrics import Metrics
 from ..store.base import Lines, Store, StoreError
 from .fanout import Outbox, Wire, broadcast
-from .presence import PresenceList, quiet_lines
+from .presence import PresenceList
 from .private import (
     PrivateEvents,
     deleted_private_data,
@@ -156,7 +156,7 @@ class Channel:
         changes = self.keeper.fold(lines)
         if changes is None:  # the index is being built: nobody subscribed yet (joins wait for it)
             return
-        quiet = quiet_lines(lines, self.presence.members, self.announce_limit)
+        quiet = self.presence.quiet_lines(lines, self.announce_limit)
         if not quiet:
             frame = self.view.lines_frame(lines)
             if frame is not None:

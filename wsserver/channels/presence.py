@@ -33,7 +33,6 @@ import itertools
 import json
 from array import array
 from collections import deque
-from collections.abc import Collection
 
 from .. import protocol
 from ..lines.logline import JOINED, PRESENCE_LINE_RE
@@ -97,6 +96,11 @@ class PresenceList:
         # and its frame (a join storm leaves thousands of connections a few versions behind).
         self._merged: dict[int, tuple[list[str], list[str], list[str], list[str]]] = {}  # sorted and encoded
         self._merged_wires: dict[int, Wire] = {}
+        # Who joined and left by the log's join and leave lines since the list was last read (quiet_lines)
+        self._arrived: set[str] = set()
+        self._departed: set[str] = set()
+        # ... and, for joiners' first deltas, its joined handles as bytes (where each starts) between the frame's ends
+        self._spliced: dict[int, tuple[bytes, bytes, array[int], bytes]] = {}
 
     def update(self, users: list[str]) -> bool:
         """Take the users now (in any order); return whether they changed (a new version, with its delta).
@@ -105,6 +109,8 @@ class PresenceList:
         re-read of thousands of users that changes a few costs a few inserts.
         """
         new = frozenset(users)
+        self._arrived.clear()  # the joins and leaves read from the log so far are in what was read
+        self._departed.clear()
         if self.users is not None and new == self.members:
             return False
         joined, left = sort_handles(list(new - self.members)), sort_handles(list(self.members - new))
@@ -134,7 +140,41 @@ class PresenceList:
         self._delta = Wire(protocol.presence_delta_frame(self.channel, _encoded(joined), _encoded(left), self.tag))
         self._merged.clear()
         self._merged_wires.clear()
+        self._spliced.clear()
         return True
+
+    def quiet_lines(self, lines: Lines, limit: int) -> dict[int, tuple[str, bool]]:
+        """Return the join and leave lines of ``lines`` not to send live (index: handle, joined), by --announce-limit.
+
+        A line is quiet when the channel has more users than the limit, counting
+        the one who joins (or, for a leave, the one who leaves, before it goes).
+        The users are the list last read and the joins and leaves read from the
+        log since: counted from the list alone, the joins of a storm were
+        announced to everyone until the next read (up to 2 s of them: in W5,
+        60,000 frames of join lines).
+        """
+        if b"] System: " not in lines.data:
+            return {}
+        members, arrived, departed = self.members, self._arrived, self._departed
+        quiet = {}
+        for index, (raw, _) in enumerate(lines.split()):
+            match = PRESENCE_LINE_RE.match(raw)
+            if match is None:
+                continue
+            handle = match.group(1).decode()
+            here = handle in arrived or (handle in members and handle not in departed)
+            if limit and len(members) + len(arrived) - len(departed) + (not here) > limit:
+                quiet[index] = (handle, match.group(2) == JOINED.encode())
+            if match.group(2) == JOINED.encode():
+                if handle in departed:
+                    departed.discard(handle)
+                elif handle not in members:
+                    arrived.add(handle)
+            elif handle in arrived:
+                arrived.discard(handle)
+            elif handle in members:
+                departed.add(handle)
+        return quiet
 
     @property
     def tag(self) -> str:
@@ -184,9 +224,7 @@ class PresenceList:
     def _encoded_list(self) -> tuple[bytes, array[int]]:
         """Return the current version's handles as the frame has them (UTF-8, ", " between), and where each starts."""
         if self._list_bytes is None:
-            encoded = [text.encode("utf-8") for text in self._json]
-            starts = array("Q", itertools.accumulate((len(each) + 2 for each in encoded[:-1]), initial=0))
-            self._list_bytes = (b", ".join(encoded), starts if encoded else array("Q"))
+            self._list_bytes = _joined_bytes(self._json)
         return self._list_bytes
 
     def since(self, version: int, extra: str | None = None) -> Wire | None:
@@ -207,23 +245,55 @@ class PresenceList:
             merged = self._merged[version] = self._merge(version)
         joined, left, joined_json, left_json = merged
         if extra is None:
-            wire = self._merged_wires.get(version)
-            if wire is None and (joined or left):
-                wire = self._merged_wires[version] = Wire(protocol.presence_delta_frame(self.channel, joined_json,
-                                                                                         left_json, self.tag))
-            return wire
+            return self._merged_wire(version)
         # The connection's list had ``extra`` in it (spliced in for a joiner) though that version did not:
-        # it is no news that it joined, and news if it left. The encoded lists are spliced, not rebuilt.
-        if extra in joined:
-            at = joined.index(extra)
-            joined, joined_json = joined[:at] + joined[at + 1:], joined_json[:at] + joined_json[at + 1:]
-        if extra not in self.members and extra not in left:
+        # it is no news that it joined, and news if it left.
+        if extra in self.members:  # still here: the shared delta with its own handle cut out
+            return self._without(version, extra)
+        if extra not in left:  # gone already (joined is only of members: it is not there)
             at = bisect.bisect_left(left, handle_key(extra), key=handle_key)
             left_json = [*left_json[:at], json.dumps(extra, ensure_ascii=False), *left_json[at:]]
             left = [*left[:at], extra, *left[at:]]
         if not joined and not left:
             return None
         return Wire(protocol.presence_delta_frame(self.channel, joined_json, left_json, self.tag))
+
+    def _merged_wire(self, version: int) -> Wire | None:
+        """Return the delta frame from ``version`` to now (None: no change), made once for the version."""
+        wire = self._merged_wires.get(version)
+        joined, left, joined_json, left_json = self._merged[version]
+        if wire is None and (joined or left):
+            wire = self._merged_wires[version] = Wire(protocol.presence_delta_frame(self.channel, joined_json,
+                                                                                     left_json, self.tag))
+        return wire
+
+    def _without(self, version: int, extra: str) -> Wire | None:
+        """Return the merged delta since ``version`` without ``extra`` among its joined (where it is): one copy.
+
+        Every joiner of a storm gets a delta of its own first (its list had itself in it already); built
+        from the handles each time, they were a tenth of a worker's CPU in W5 (perf, 20,000 joins).
+        """
+        joined, left, joined_json, left_json = self._merged[version]
+        at = bisect.bisect_left(joined, handle_key(extra), key=handle_key)
+        if at == len(joined) or joined[at] != extra:  # not news to it: the others' changes only
+            return self._merged_wire(version)
+        if len(joined) == 1 and not left:
+            return None
+        spliced = self._spliced.get(version)
+        if spliced is None:
+            head, tail = protocol.presence_delta_ends(self.channel, left_json, self.tag)
+            spliced = self._spliced[version] = (head.encode("utf-8"), *_joined_bytes(joined_json), tail.encode("utf-8"))
+        head_bytes, body, starts, tail_bytes = spliced
+        view = memoryview(body)
+        if len(joined) == 1:
+            middle = []
+        elif at == 0:
+            middle = [view[starts[1]:]]
+        elif at == len(joined) - 1:
+            middle = [view[: starts[at] - 2]]  # and the ", " before it
+        else:
+            middle = [view[: starts[at]], view[starts[at + 1]:]]
+        return Wire.of_parts([head_bytes, *middle, tail_bytes])
 
     def _merge(self, version: int) -> tuple[list[str], list[str], list[str], list[str]]:
         """Return (joined, left), each sorted, from ``version`` to the current one, merged from the deltas kept."""
@@ -246,24 +316,14 @@ class PresenceList:
         return came, went, _encoded(came), _encoded(went)
 
 
+def _joined_bytes(handles_json: list[str]) -> tuple[bytes, array[int]]:
+    """Return JSON-encoded handles as a frame has them (UTF-8, ", " between), and where each starts."""
+    encoded = [text.encode("utf-8") for text in handles_json]
+    starts = array("Q", itertools.accumulate((len(each) + 2 for each in encoded[:-1]), initial=0))
+    return b", ".join(encoded), starts if encoded else array("Q")
+
+
 def _encoded(handles: list[str]) -> list[str]:
     """Return each handle as a JSON string."""
     return [json.dumps(handle, ensure_ascii=False) for handle in handles]
 
-
-def quiet_lines(lines: Lines, members: Collection[str], limit: int) -> dict[int, tuple[str, bool]]:
-    """Return the join and leave lines of ``lines`` not to send live (index: handle, joined), by --announce-limit.
-
-    A line is quiet when the channel has more users than the limit, counting
-    the one who joins (or, for a leave, the one who leaves, before it goes).
-    """
-    if not limit or len(members) + 1 <= limit or b"] System: " not in lines.data:
-        return {}
-    quiet = {}
-    for index, (raw, _) in enumerate(lines.split()):
-        match = PRESENCE_LINE_RE.match(raw)
-        if match is not None:
-            handle = match.group(1).decode()
-            if len(members) + (handle not in members) > limit:
-                quiet[index] = (handle, match.group(2) == JOINED.encode())
-    return quiet
