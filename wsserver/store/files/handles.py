@@ -120,7 +120,7 @@ class FileHandles:
     async def users(self, channel: str | None = None) -> list[Held]:
         """Return the seats held by live processes, in file order, of one channel or all; raises StoreError."""
         try:
-            entries = await asyncio.to_thread(self._read_cached)
+            entries = await asyncio.to_thread(self._read_snapshot)
         except OSError as exc:
             raise StoreError(f"reading {self.path} failed: {exc}") from exc
         alive: dict[Owner, bool] = {}  # one liveness check per process, not per entry
@@ -154,8 +154,10 @@ class FileHandles:
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            entries = self._read_cached()
-            before = list(entries)
+            # The snapshot read is immutable: it is the "before", and one list of it is edited (a join storm
+            # copied 20,000 entries three times per batch of claims: perf, docs/performance.md).
+            before = self._read_snapshot()
+            entries = list(before)
             self._added_only = False
             result = change(entries)
             if not self._added_only:
@@ -165,31 +167,34 @@ class FileHandles:
                 # Only claims of new seats: append them (one write, under the lock) rather
                 # than rewrite a file of thousands of lines per join.
                 self._append(entries[len(before) :], entries)
-            elif entries != before:
+            elif len(entries) != len(before) or any(a != b for a, b in zip(entries, before, strict=True)):
                 self._write(entries)
             return result
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _read_cached(self) -> list[Entry]:
-        """Return the file's entries: those read before, and the lines appended since, read alone."""
+    def _read_snapshot(self) -> tuple[Entry, ...]:
+        """Return the file's entries: those read before, and the lines appended since, read alone.
+
+        The cache's own tuple, not a copy: callers edit a list of it.
+        """
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            return []
+            return ()
         try:
             stat = os.fstat(fd)
             size, cached = stat.st_size, self._cache
             if cached is not None and cached.same_file(fd, stat):
                 if cached.offset == size:
-                    return list(cached.entries)
+                    return cached.entries
                 snapshot = cached.grown(fd, os.pread(fd, size - cached.offset, cached.offset))
             else:
                 snapshot = UsersRead.of(stat.st_ino, os.pread(fd, size, 0))
         finally:
             os.close(fd)
         self._cache = snapshot
-        return list(snapshot.entries)
+        return snapshot.entries
 
     def _append(self, added: list[Entry], entries: list[Entry]) -> None:
         data = "".join(entry.format() + "\n" for entry in added).encode("utf-8")
