@@ -56,7 +56,7 @@ class Backlog:
     batches: list[Lines]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a users file's 20,000 of them are kept between reads
 class Held:
     """A handle in a channel, and who holds it (a process ``host:pid``, or a node).
 

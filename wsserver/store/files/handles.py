@@ -28,6 +28,7 @@ import dataclasses
 import fcntl
 import functools
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -66,6 +67,7 @@ class FileHandles:
         # The parsed file as this process last read it: lines another process appended since are
         # read and parsed alone (a join storm on two workers re-parsed 20,000 lines per batch: py-spy).
         self._cache: UsersRead | None = None
+        self._users_memo: SeatsHeld | None = None  # users(): the seats of the last read, while they hold
         # Each seat's holders as the last batch left them, and the list they index (its length, first and last).
         self._indexed: tuple[int, Entry, Entry, dict[tuple[str, str], list[Entry]]] | None = None
         self._added_only = False  # the change under the lock only added claims of new seats (_apply says)
@@ -123,17 +125,15 @@ class FileHandles:
             entries = await asyncio.to_thread(self._read_snapshot)
         except OSError as exc:
             raise StoreError(f"reading {self.path} failed: {exc}") from exc
-        alive: dict[Owner, bool] = {}  # one liveness check per process, not per entry
-        for entry in entries:
-            if entry.owner is not None and entry.away_until is None and entry.owner not in alive:
-                alive[entry.owner] = entry.owner.alive()
         now = time.time()
-        seats: dict[tuple[str, str], Held] = {}  # one per seat, however many processes share it
-        for e in entries:
-            if (channel is None or e.channel == channel) and e.owner is not None and e.key not in seats \
-                    and (e.away_until > now if e.away_until is not None else alive[e.owner]):
-                seats[e.key] = Held(e.handle, e.channel, f"{e.owner.host}:{e.owner.pid}", e.away_until is not None)
-        return list(seats.values())
+        memo = self._users_memo
+        # The same read, the same processes alive and no away seat's grace ended: the same seats. (Worked
+        # out anew from 20,000 entries at every poll, they were a tenth of a worker sending lines: perf, W5.)
+        if memo is None or memo[0] is not entries or now >= memo[2] \
+                or any(owner.alive() != was for owner, was in memo[1].items()):
+            memo = self._users_memo = _seats_held(entries, now)
+        held = memo[3]
+        return list(held) if channel is None else [seat for seat in held if seat.channel == channel]
 
     # ------------------------------------------------------------ batching
 
@@ -333,3 +333,32 @@ class FileHandles:
         seats = {e.key: e for e in gone if e.key not in kept}
         return [Held(e.handle, e.channel, f"{e.owner.host}:{e.owner.pid}" if e.owner else "-", True)
                 for e in seats.values()]
+
+
+SeatsHeld = tuple[tuple[Entry, ...], dict[Owner, bool], float, list[Held]]  # what users() keeps between calls
+
+
+def _seats_held(entries: tuple[Entry, ...], now: float) -> SeatsHeld:
+    """Return the seats held among ``entries`` now (in file order), with what they depend on.
+
+    That is: ``entries`` themselves, the processes asked whether they are alive (and the answers), and
+    when the first away seat's grace ends (from then on the seats differ).
+    """
+    alive: dict[Owner, bool] = {}  # one liveness check per process, not per entry
+    for entry in entries:
+        if entry.owner is not None and entry.away_until is None and entry.owner not in alive:
+            alive[entry.owner] = entry.owner.alive()
+    seats: dict[tuple[str, str], Held] = {}  # one per seat, however many processes share it
+    holders: dict[Owner, str] = {}  # "host:pid", one string per process
+    ends = math.inf
+    for e in entries:
+        if e.away_until is not None and e.away_until > now:
+            ends = min(ends, e.away_until)
+        if e.owner is not None and e.key not in seats \
+                and (e.away_until > now if e.away_until is not None else alive[e.owner]):
+            holder = holders.get(e.owner)
+            if holder is None:
+                holder = holders[e.owner] = f"{e.owner.host}:{e.owner.pid}"
+            seats[e.key] = Held(e.handle, e.channel, holder, e.away_until is not None)
+    return entries, alive, ends, list(seats.values())
+
