@@ -24,9 +24,17 @@ class Lines:
     end: str  # after the last line
     ends: tuple[str, ...] = ()
 
-    def split(self) -> list[tuple[bytes, str]]:
-        """Return each line with the cursor after it."""
-        return list(zip(self.data.split(b"\n"), self.ends, strict=True)) if self.ends else []
+    def split(self) -> tuple[tuple[bytes, str], ...]:
+        """Return each line with the cursor after it.
+
+        Split once per batch, however many read it (a join storm's batch was split again for every
+        joiner in it, and for its quiet lines, and for its annotations).
+        """
+        pairs: tuple[tuple[bytes, str], ...] | None = self.__dict__.get("_pairs")
+        if pairs is None:
+            pairs = tuple(zip(self.data.split(b"\n"), self.ends, strict=True)) if self.ends else ()
+            object.__setattr__(self, "_pairs", pairs)  # frozen: not a field, so not in eq, hash or repr
+        return pairs
 
     def text(self) -> str:
         """Return the lines as text (bytes that are not UTF-8 replaced, never refused)."""
