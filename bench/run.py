@@ -176,16 +176,16 @@ def ratios(rows: list[dict[str, Any]]) -> list[str]:
         off = by.get((workload, "wsserver --fsync off"))
         if "--fsync" in name and not name.endswith(" off") and off and off.get("p99_ms"):
             out.append(f"{workload}: p99 {name}/--fsync off = {ours['p99_ms'] / off['p99_ms']:.2f}")
-        for other in ("peer", "ceiling", "floor", "floor x2"):
+        for other in ("peer", "ceiling", "floor", "floor x2", "floor-shared x2"):
             theirs = by.get((workload, other))
-            if not theirs or (other == "floor x2") != name.endswith(" x2"):
+            if not theirs or other.endswith(" x2") != name.endswith(" x2"):
                 continue  # two workers against two floors, one process against one
             if other.startswith("floor"):
                 out.append(f"{workload}: connect {name}/{other} = "
                            f"{ours['connect_s'] / max(theirs['connect_s'], 1e-9):.2f}")
                 out.append(f"{workload}: peak RSS {name}/{other} = "
                            f"{ours['server_peak_rss_mb'] / max(theirs['server_peak_rss_mb'], 1e-9):.2f}")
-                if other == "floor x2" and theirs.get("p99_ms"):
+                if other.endswith(" x2") and theirs.get("p99_ms"):
                     out.append(f"{workload}: p99 {name}/{other} = {ours['p99_ms'] / theirs['p99_ms']:.2f}")
                 continue
             if "p99_ms" in ours and theirs.get("p99_ms"):
@@ -263,7 +263,8 @@ def main() -> int:
                         help="W1 W2 B W3 W4 W5 H HR R S SA C1k C10k A I tiny R-tiny S-tiny SA-tiny C-tiny A-tiny "
                              "I-tiny (default: all but S, SA, C, A and the tiny ones)")
     parser.add_argument("--servers", default="wsserver,peer,ceiling,floor",
-                        help="comma list (floor: the aiohttp floor, bench/floor.py, run on W4 only)")
+                        help="comma list (floor: the aiohttp floor, bench/floor.py, run on W4 and W5; floor-shared: "
+                             "W5's two floor processes passing each line to the other, as many deliveries as wsserver)")
     parser.add_argument("--workers", type=int, default=0, help="also run W2 and W3 with wsserver --workers N")
     parser.add_argument("--cluster", type=int, default=0,
                         help="also run W2 and W3 on one node, on N nodes sharing one Redis, and on N nodes "
@@ -311,18 +312,18 @@ def main() -> int:
                 print(json.dumps(rows[-1]), flush=True)
             continue
         if name in ("H", "HR"):  # HR: the same log with 20,000 reactions spread over it (issue 25)
-            for kind in (s for s in servers if s not in ("ceiling", "floor")):
+            for kind in (s for s in servers if s not in ("ceiling", "floor", "floor-shared")):
                 rows.append(run_history(kind, reactions=20_000 if name == "HR" else 0))
                 print(json.dumps(rows[-1]), flush=True)
             continue
         if name == "W5":  # 20,000 sockets in two channels: wsserver --workers 2 beside two floors on one port
-            for kind in (k for k in ("floor", "wsserver") if k in servers):
+            for kind in (k for k in ("floor", "floor-shared", "wsserver") if k in servers):
                 rows.append(run_workload(kind, WORKLOADS[name], 2))
                 print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}), flush=True)
             continue
         for kind in servers:
-            if kind == "floor" and name != "W4":
-                continue  # the aiohttp floor is measured where memory and connect time matter: W4
+            if (kind == "floor" and name != "W4") or kind == "floor-shared":
+                continue  # the aiohttp floor is measured where memory and connect time matter: W4 (and W5 above)
             if kind == "peer" and name in ("W3", "W4"):
                 print(json.dumps({"server": "peer", "workload": WORKLOADS[name].name,
                                   "skipped": "the peer does not get through this (see the issue)"}), flush=True)

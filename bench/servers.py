@@ -221,7 +221,7 @@ class Server:
 
     @property
     def ready(self) -> str:
-        return "open" if self.kind in ("ceiling", "floor") else "first-frame"
+        return "open" if self.kind in ("ceiling", "floor", "floor-shared") else "first-frame"
 
     def seed_history(self, lines: int, reactions: int = 0) -> None:
         """Write ``lines`` chat lines, and ``reactions`` reaction lines spread evenly, each to a line 5 lines back."""
@@ -261,11 +261,14 @@ class Server:
             command = [sys.executable, "-m", "wsserver", "--port", str(self.port), "--data-dir", str(self.data),
                        "--rate-limit", "0", "--log-level", "WARNING", "--workers", str(self.workers), *self.extra]
             cwd = REPO
-        elif self.kind == "floor" and self.workers > 1:  # the floor of --workers N: N processes on one port
+        elif self.kind in ("floor", "floor-shared") and self.workers > 1:  # N processes on one port
+            # floor-shared: two processes that pass each line to the other (as wsserver's workers do by the log)
+            share = ["share"] if self.kind == "floor-shared" else []
             self.process, *self.others = [
-                subprocess.Popen([sys.executable, str(HERE / "floor.py"), str(self.port), "reuse"], cwd=REPO, env=env,
+                subprocess.Popen([sys.executable, str(HERE / "floor.py"), str(self.port), "reuse", *share,
+                                  *([str(index)] if share else [])], cwd=REPO, env=env,
                                  stdout=subprocess.DEVNULL, preexec_fn=raise_fd_limit)
-                for _ in range(self.workers)]
+                for index in range(self.workers)]
             wait_port(self.port)
             return
         elif self.kind == "floor":
