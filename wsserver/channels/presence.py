@@ -39,6 +39,8 @@ from ..lines.logline import JOINED, PRESENCE_LINE_RE
 from ..store.finding import Lines
 from .fanout import Wire
 
+JOINED_BYTES = JOINED.encode()  # a join line's verb, as the log has it
+
 # Timeouts
 PRESENCE_SPACING = 0.25  # least seconds between two presence broadcasts: a join storm sends a few, not one per join
 PRESENCE_SCALE = 1000  # users in a channel from which the spacing grows with its size ...
@@ -161,11 +163,11 @@ class PresenceList:
             match = PRESENCE_LINE_RE.match(raw)
             if match is None:
                 continue
-            handle = match.group(1).decode()
+            handle, joined = match.group(1).decode(), match.group(2) == JOINED_BYTES
             here = handle in arrived or (handle in members and handle not in departed)
             if limit and len(members) + len(arrived) - len(departed) + (not here) > limit:
-                quiet[index] = (handle, match.group(2) == JOINED.encode())
-            if match.group(2) == JOINED.encode():
+                quiet[index] = (handle, joined)
+            if joined:
                 if handle in departed:
                     departed.discard(handle)
                 elif handle not in members:
@@ -326,4 +328,3 @@ def _joined_bytes(handles_json: list[str]) -> tuple[bytes, array[int]]:
 def _encoded(handles: list[str]) -> list[str]:
     """Return each handle as a JSON string."""
     return [json.dumps(handle, ensure_ascii=False) for handle in handles]
-

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from ...background import ThreadBatch
 from ..base import Claim, Held, StoreError
@@ -129,11 +129,10 @@ class FileHandles:
         memo = self._users_memo
         # The same read, the same processes alive and no away seat's grace ended: the same seats. (Worked
         # out anew from 20,000 entries at every poll, they were a tenth of a worker sending lines: perf, W5.)
-        if memo is None or memo[0] is not entries or now >= memo[2] \
-                or any(owner.alive() != was for owner, was in memo[1].items()):
+        if memo is None or memo.entries is not entries or now >= memo.ends \
+                or any(owner.alive() != was for owner, was in memo.alive.items()):
             memo = self._users_memo = _seats_held(entries, now)
-        held = memo[3]
-        return list(held) if channel is None else [seat for seat in held if seat.channel == channel]
+        return list(memo.held) if channel is None else [seat for seat in memo.held if seat.channel == channel]
 
     # ------------------------------------------------------------ batching
 
@@ -167,7 +166,7 @@ class FileHandles:
                 # Only claims of new seats: append them (one write, under the lock) rather
                 # than rewrite a file of thousands of lines per join.
                 self._append(entries[len(before) :], entries)
-            elif len(entries) != len(before) or any(a != b for a, b in zip(entries, before, strict=True)):
+            elif tuple(entries) != before:
                 self._write(entries)
             return result
         finally:
@@ -335,15 +334,17 @@ class FileHandles:
                 for e in seats.values()]
 
 
-SeatsHeld = tuple[tuple[Entry, ...], dict[Owner, bool], float, list[Held]]  # what users() keeps between calls
+class SeatsHeld(NamedTuple):
+    """The seats held among a read of the users file, and what they depend on (kept by users() between calls)."""
+
+    entries: tuple[Entry, ...]  # the read
+    alive: dict[Owner, bool]  # the processes asked whether they are alive, and the answers
+    ends: float  # when the first away seat's grace ends (from then on the seats differ)
+    held: list[Held]  # in file order
 
 
 def _seats_held(entries: tuple[Entry, ...], now: float) -> SeatsHeld:
-    """Return the seats held among ``entries`` now (in file order), with what they depend on.
-
-    That is: ``entries`` themselves, the processes asked whether they are alive (and the answers), and
-    when the first away seat's grace ends (from then on the seats differ).
-    """
+    """Return the seats held among ``entries`` now, with what they depend on."""
     alive: dict[Owner, bool] = {}  # one liveness check per process, not per entry
     for entry in entries:
         if entry.owner is not None and entry.away_until is None and entry.owner not in alive:
@@ -360,5 +361,4 @@ def _seats_held(entries: tuple[Entry, ...], now: float) -> SeatsHeld:
             if holder is None:
                 holder = holders[e.owner] = f"{e.owner.host}:{e.owner.pid}"
             seats[e.key] = Held(e.handle, e.channel, holder, e.away_until is not None)
-    return entries, alive, ends, list(seats.values())
-
+    return SeatsHeld(entries, alive, ends, list(seats.values()))
